@@ -1,0 +1,129 @@
+"""Genome -> Keras models.
+
+The models are built from the same layer plans (`kgan_nas.plan`) that the
+search uses to count parameters, so shapes and counts always agree. Every
+layer is a standard Keras layer (no Lambda), so the models save to `.keras`
+and load with `safe_mode=True` on any backend.
+"""
+
+import keras
+
+from kgan_nas import genome as genome_lib
+from kgan_nas import plan as plan_lib
+
+_ACTIVATIONS = {
+    "relu": "relu",
+    "leaky_relu": "leaky_relu",
+    "elu": "elu",
+    "swish": "silu",
+    "gelu": "gelu",
+    "tanh": "tanh",
+    "linear": None,
+}
+
+
+def build_generator(genome, space, name="generator"):
+    """Builds the generator of `genome`.
+
+    Args:
+        genome: A valid `Genome` (see `SearchSpace.repair`).
+        space: The `SearchSpace` (image shape, latent size).
+        name: Model name.
+
+    Returns:
+        A `keras.Model` mapping `(batch, latent_dim)` to images
+        `(batch, H, W, C)` in [-1, 1].
+
+    Raises:
+        kgan_nas.space.InvalidGenomeError: if `genome` is not valid in
+            `space`.
+    """
+    space.validate(genome)
+    inputs = keras.Input(shape=(space.latent_dim,), name="latent")
+    x = inputs
+    for index, step in enumerate(space.generator_plan(genome)):
+        if step.role == "project":
+            x = keras.layers.Dense(_size(step.output_shape), name="project")(x)
+            x = keras.layers.Activation("relu", name="project_relu")(x)
+            x = keras.layers.Reshape(step.output_shape, name="project_reshape")(x)
+        elif step.role == "output":
+            x = keras.layers.Conv2D(
+                step.output_shape[-1], plan_lib.OUTPUT_KERNEL, padding="same",
+                activation="tanh", name="image")(x)
+        else:
+            x = _gene_layers(step.gene, x, f"g{index}")
+    return keras.Model(inputs, x, name=name)
+
+
+def build_discriminator(genome, space, name="discriminator"):
+    """Builds the discriminator of `genome`.
+
+    Args:
+        genome: A valid `Genome`.
+        space: The `SearchSpace` (image shape).
+        name: Model name.
+
+    Returns:
+        A `keras.Model` mapping images `(batch, H, W, C)` to one logit per
+        image, `(batch, 1)`.
+
+    Raises:
+        kgan_nas.space.InvalidGenomeError: if `genome` is not valid in
+            `space`.
+    """
+    space.validate(genome)
+    inputs = keras.Input(shape=space.image_shape, name="image")
+    x = inputs
+    flattened = False
+    for index, step in enumerate(space.discriminator_plan(genome)):
+        if len(step.input_shape) == 1 and not flattened:
+            x = keras.layers.Flatten(name="flatten")(x)
+            flattened = True
+        if step.role == "output":
+            x = keras.layers.Dense(1, name="logit")(x)
+        else:
+            x = _gene_layers(step.gene, x, f"d{index}")
+    return keras.Model(inputs, x, name=name)
+
+
+def build_models(genome, space):
+    """Returns `(generator, discriminator)` for `genome`."""
+    return build_generator(genome, space), build_discriminator(genome, space)
+
+
+def _gene_layers(gene, x, prefix):
+    if gene.kind == genome_lib.DROPOUT:
+        return keras.layers.Dropout(gene.rate, name=f"{prefix}_dropout")(x)
+    if gene.kind == genome_lib.UPSAMPLE_CONV2D:
+        x = keras.layers.UpSampling2D(2, interpolation="nearest", name=f"{prefix}_upsample")(x)
+    layer = _core_layer(gene, prefix)
+    if gene.norm == "spectral":
+        layer = keras.layers.SpectralNormalization(layer, name=f"{prefix}_spectral")
+    x = layer(x)
+    if gene.norm == "batch":
+        x = keras.layers.BatchNormalization(name=f"{prefix}_batchnorm")(x)
+    elif gene.norm == "layer":
+        x = keras.layers.LayerNormalization(axis=-1, name=f"{prefix}_layernorm")(x)
+    activation = _ACTIVATIONS[gene.activation]
+    if activation is not None:
+        x = keras.layers.Activation(activation, name=f"{prefix}_{gene.activation}")(x)
+    return x
+
+
+def _core_layer(gene, prefix):
+    if gene.kind == genome_lib.DENSE:
+        return keras.layers.Dense(gene.size, name=f"{prefix}_dense")
+    if gene.kind == genome_lib.CONV2D_TRANSPOSE:
+        return keras.layers.Conv2DTranspose(
+            gene.size, gene.kernel, strides=gene.stride, padding="same",
+            name=f"{prefix}_conv2d_transpose")
+    return keras.layers.Conv2D(
+        gene.size, gene.kernel, strides=gene.stride, padding="same",
+        name=f"{prefix}_conv2d")
+
+
+def _size(shape):
+    size = 1
+    for dim in shape:
+        size *= dim
+    return size

@@ -1,0 +1,117 @@
+"""The result of evaluating one genome (pure Python)."""
+
+import dataclasses
+import math
+
+STATUSES = ("ok", "nan", "diverged", "error", "crashed", "timeout", "invalid")
+
+# Objective name -> direction. Every objective states its direction.
+OBJECTIVES = {
+    "fid": "min",
+    "kid": "min",
+    "inception_score": "max",
+    "params": "min",
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Fitness:
+    """Scores and bookkeeping of one evaluated genome.
+
+    A failed candidate is data, not an exception: it gets a non-"ok"
+    `status`, a human `reason`, and objective values that can never be the
+    best (`objective()` returns +inf for a minimised objective).
+
+    Args:
+        fid: Frechet distance (lower is better); `inf` when not measured.
+        kid: Kernel Inception Distance (mean over subsets).
+        kid_std: Standard deviation of KID over subsets.
+        inception_score: Inception Score (higher is better).
+        inception_score_std: Its standard deviation over splits.
+        params: Generator parameter count.
+        discriminator_params: Discriminator parameter count.
+        extractor: Which feature extractor produced the metrics
+            (`"domain"` or `"inception"`): `fid_domain` is not comparable with
+            published FID, `fid_inception` is closer to it.
+        status: One of `STATUSES`.
+        reason: Why a candidate failed (empty when `status == "ok"`).
+        steps: Training steps completed.
+        seconds: Wall-clock seconds per phase (`build`, `compile`, `train`,
+            `metric`, `total`).
+    """
+
+    fid: float = math.inf
+    kid: float = math.inf
+    kid_std: float = 0.0
+    inception_score: float = 0.0
+    inception_score_std: float = 0.0
+    params: int = 0
+    discriminator_params: int = 0
+    extractor: str = "domain"
+    status: str = "ok"
+    reason: str = ""
+    steps: int = 0
+    seconds: dict = dataclasses.field(default_factory=dict)
+
+    def __post_init__(self):
+        if self.status not in STATUSES:
+            raise ValueError(f"Unknown status {self.status!r}; known: {STATUSES}.")
+
+    @property
+    def ok(self):
+        return self.status == "ok" and math.isfinite(self.fid)
+
+    def objective(self, name):
+        """Value of objective `name`, oriented so that lower is better.
+
+        Failed candidates get `inf`, so they are never selected as best.
+        """
+        if name not in OBJECTIVES:
+            raise ValueError(f"Unknown objective {name!r}; known: {sorted(OBJECTIVES)}.")
+        if not self.ok:
+            return math.inf
+        value = getattr(self, name)
+        value = float(value)
+        if math.isnan(value):
+            return math.inf
+        return -value if OBJECTIVES[name] == "max" else value
+
+    def objectives(self, names):
+        return tuple(self.objective(name) for name in names)
+
+    def metrics(self):
+        """Flat metric dict named after the extractor, e.g. `fid_domain`."""
+        suffix = self.extractor
+        return {
+            f"fid_{suffix}": self.fid,
+            f"kid_{suffix}": self.kid,
+            f"is_{suffix}": self.inception_score,
+            "params": self.params,
+        }
+
+    def to_dict(self):
+        return {key: _json_number(value) for key, value in dataclasses.asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, config):
+        known = {field.name for field in dataclasses.fields(cls)}
+        values = {key: _from_json_number(value) for key, value in config.items() if key in known}
+        return cls(**values)
+
+    @classmethod
+    def failed(cls, status, reason, **fields):
+        """A fitness for a candidate that did not produce scores."""
+        return cls(status=status, reason=reason, **fields)
+
+
+def _json_number(value):
+    # JSON has no inf/nan: store them as strings so files stay standard JSON.
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    return value
+
+
+def _from_json_number(value):
+    if value in ("inf", "-inf", "nan"):
+        return float(value)
+    return value

@@ -1,0 +1,299 @@
+"""Genomes: immutable, JSON-serialisable descriptions of a GAN candidate.
+
+A `Genome` holds three parts:
+
+* `generator`: a variable-length tuple of `LayerGene`s,
+* `discriminator`: a variable-length tuple of `LayerGene`s,
+* `training`: the `TrainingGenes` (optimizer, learning rates, betas, loss).
+
+This module is pure Python (no TensorFlow, no Keras): genomes are created,
+mutated, hashed and stored by the search driver, which never needs a
+deep-learning framework. Whether a genome is *valid* for an image shape is
+the business of `kgan_nas.space.SearchSpace`.
+"""
+
+import dataclasses
+import hashlib
+import json
+
+# Layer kinds. "Spatial" kinds work on (H, W, C) feature maps, "vector" kinds
+# on flat features; dropout works in either section.
+DENSE = "dense"
+CONV2D = "conv2d"
+CONV2D_TRANSPOSE = "conv2d_transpose"
+UPSAMPLE_CONV2D = "upsample_conv2d"
+DROPOUT = "dropout"
+
+LAYER_KINDS = (DENSE, CONV2D, CONV2D_TRANSPOSE, UPSAMPLE_CONV2D, DROPOUT)
+CONV_KINDS = (CONV2D, CONV2D_TRANSPOSE, UPSAMPLE_CONV2D)
+GENERATOR_KINDS = LAYER_KINDS
+DISCRIMINATOR_KINDS = (DENSE, CONV2D, DROPOUT)
+
+ACTIVATIONS = ("relu", "leaky_relu", "elu", "swish", "gelu", "tanh", "linear")
+NORMALIZATIONS = ("none", "batch", "layer", "spectral")
+OPTIMIZERS = ("adam", "rmsprop", "sgd")
+LOSSES = ("non_saturating", "hinge", "wasserstein_gp")
+
+GENOME_FORMAT_VERSION = 1
+
+
+@dataclasses.dataclass(frozen=True)
+class LayerGene:
+    """One layer of a generator or discriminator.
+
+    Fields that do not apply to a kind hold neutral values (a dropout gene
+    has `size=0`, `kernel=0`, `stride=1`, `activation="linear"`,
+    `norm="none"`), so that equal layers always have equal genes and equal
+    `Genome.key()`s. `SearchSpace.repair` enforces this.
+
+    Args:
+        kind: One of `"dense"`, `"conv2d"`, `"conv2d_transpose"`,
+            `"upsample_conv2d"` (2x nearest upsampling then a convolution)
+            or `"dropout"`.
+        size: Units (dense) or filters (convolutions). 0 for dropout.
+        kernel: Square kernel size of a convolution; 0 otherwise.
+        stride: 1 or 2. A stride-2 `conv2d` halves the spatial size
+            (discriminator), a stride-2 `conv2d_transpose` doubles it
+            (generator). Always 1 for other kinds.
+        activation: Activation after the (normalised) layer.
+        norm: `"none"`, `"batch"`, `"layer"` or `"spectral"` (spectral
+            normalisation wraps the layer's kernel; discriminator only).
+        rate: Dropout rate; 0.0 for other kinds.
+    """
+
+    kind: str
+    size: int = 0
+    kernel: int = 0
+    stride: int = 1
+    activation: str = "linear"
+    norm: str = "none"
+    rate: float = 0.0
+
+    def __post_init__(self):
+        if self.kind not in LAYER_KINDS:
+            raise ValueError(
+                f"Unknown layer kind {self.kind!r}. Known kinds: "
+                f"{', '.join(LAYER_KINDS)}."
+            )
+        if self.activation not in ACTIVATIONS:
+            raise ValueError(
+                f"Unknown activation {self.activation!r}. Known activations: "
+                f"{', '.join(ACTIVATIONS)}."
+            )
+        if self.norm not in NORMALIZATIONS:
+            raise ValueError(
+                f"Unknown normalization {self.norm!r}. Known normalizations: "
+                f"{', '.join(NORMALIZATIONS)}."
+            )
+        if self.stride not in (1, 2):
+            raise ValueError(f"stride must be 1 or 2, got {self.stride!r}.")
+
+    @property
+    def is_conv(self):
+        return self.kind in CONV_KINDS
+
+    @property
+    def upsamples(self):
+        """Whether this layer doubles the spatial size (generator side)."""
+        return self.kind == UPSAMPLE_CONV2D or (
+            self.kind == CONV2D_TRANSPOSE and self.stride == 2
+        )
+
+    @property
+    def downsamples(self):
+        """Whether this layer halves the spatial size (discriminator side)."""
+        return self.kind == CONV2D and self.stride == 2
+
+    def replace(self, **changes):
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self):
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, config):
+        _check_keys(cls, config, "layer gene")
+        return cls(**config)
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainingGenes:
+    """Genes that configure how a candidate is trained.
+
+    Args:
+        optimizer: `"adam"`, `"rmsprop"` or `"sgd"` (for both networks).
+        g_learning_rate: Generator learning rate.
+        d_learning_rate: Discriminator learning rate.
+        beta_1: Adam's first-moment decay (ignored by other optimizers).
+        beta_2: Adam's second-moment decay (ignored by other optimizers).
+        loss: `"non_saturating"`, `"hinge"` or `"wasserstein_gp"`.
+    """
+
+    optimizer: str = "adam"
+    g_learning_rate: float = 2e-4
+    d_learning_rate: float = 2e-4
+    beta_1: float = 0.5
+    beta_2: float = 0.999
+    loss: str = "non_saturating"
+
+    def __post_init__(self):
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(
+                f"Unknown optimizer {self.optimizer!r}. Known optimizers: "
+                f"{', '.join(OPTIMIZERS)}."
+            )
+        if self.loss not in LOSSES:
+            raise ValueError(
+                f"Unknown loss {self.loss!r}. Known losses: {', '.join(LOSSES)}."
+            )
+        for name in ("g_learning_rate", "d_learning_rate"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and value > 0):
+                raise ValueError(f"{name} must be a positive number, got {value!r}.")
+
+    def replace(self, **changes):
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self):
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, config):
+        _check_keys(cls, config, "training genes")
+        return cls(**config)
+
+
+@dataclasses.dataclass(frozen=True)
+class Genome:
+    """A GAN candidate: generator layers, discriminator layers, training genes.
+
+    Genomes are immutable values. Use `key()` to identify them (stable across
+    processes and Python versions, unlike the built-in `hash()`), and
+    `to_json()` / `Genome.from_json()` to store them.
+
+    Example:
+
+    ```python
+    space = kgan_nas.SearchSpace(image_shape=(8, 8, 1))
+    genome = space.sample(numpy.random.default_rng(0))
+    assert Genome.from_json(genome.to_json()) == genome
+    print(genome.key(), genome.describe())
+    ```
+
+    Args:
+        generator: Tuple of `LayerGene`s between the latent projection and
+            the output convolution.
+        discriminator: Tuple of `LayerGene`s between the input image and the
+            output logit.
+        training: `TrainingGenes`.
+    """
+
+    generator: tuple
+    discriminator: tuple
+    training: TrainingGenes = TrainingGenes()
+
+    def __post_init__(self):
+        # Accept lists for convenience but store tuples, so genomes stay
+        # hashable and immutable.
+        object.__setattr__(self, "generator", tuple(self.generator))
+        object.__setattr__(self, "discriminator", tuple(self.discriminator))
+        for part in ("generator", "discriminator"):
+            for gene in getattr(self, part):
+                if not isinstance(gene, LayerGene):
+                    raise TypeError(
+                        f"Genome.{part} must hold LayerGene objects, got "
+                        f"{type(gene).__name__}."
+                    )
+        if not isinstance(self.training, TrainingGenes):
+            raise TypeError(
+                "Genome.training must be a TrainingGenes, got "
+                f"{type(self.training).__name__}."
+            )
+
+    def replace(self, **changes):
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self):
+        return {
+            "format": GENOME_FORMAT_VERSION,
+            "generator": [gene.to_dict() for gene in self.generator],
+            "discriminator": [gene.to_dict() for gene in self.discriminator],
+            "training": self.training.to_dict(),
+        }
+
+    @classmethod
+    def from_dict(cls, config):
+        """Rebuilds a genome from `to_dict()` output.
+
+        Raises:
+            ValueError: if the dict is not a genome (missing or unknown keys,
+                unknown layer kinds, or a newer format version).
+        """
+        if not isinstance(config, dict):
+            raise ValueError(f"A genome must be a dict, got {type(config).__name__}.")
+        version = config.get("format", GENOME_FORMAT_VERSION)
+        if version != GENOME_FORMAT_VERSION:
+            raise ValueError(
+                f"Genome format {version} is not supported by this version of "
+                f"kgan_nas (format {GENOME_FORMAT_VERSION}); upgrade kgan_nas."
+            )
+        missing = {"generator", "discriminator", "training"} - set(config)
+        if missing:
+            raise ValueError(f"Genome dict is missing keys: {sorted(missing)}.")
+        return cls(
+            generator=tuple(LayerGene.from_dict(g) for g in config["generator"]),
+            discriminator=tuple(
+                LayerGene.from_dict(g) for g in config["discriminator"]
+            ),
+            training=TrainingGenes.from_dict(config["training"]),
+        )
+
+    def to_json(self):
+        """Canonical JSON text (sorted keys, no spaces)."""
+        return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text):
+        return cls.from_dict(json.loads(text))
+
+    def key(self):
+        """A stable 16-hex-digit identifier of this genome's content."""
+        return hashlib.sha256(self.to_json().encode("utf-8")).hexdigest()[:16]
+
+    def describe(self):
+        """A one-line human summary, e.g. `G[dense256 up64 conv32] D[...]`."""
+        return (
+            f"G[{' '.join(_short(g) for g in self.generator)}] "
+            f"D[{' '.join(_short(g) for g in self.discriminator)}] "
+            f"{self.training.loss} {self.training.optimizer} "
+            f"lr={self.training.g_learning_rate:g}/{self.training.d_learning_rate:g}"
+        )
+
+
+def _short(gene):
+    if gene.kind == DROPOUT:
+        return f"drop{gene.rate:g}"
+    names = {
+        DENSE: "dense",
+        CONV2D: "conv" if gene.stride == 1 else "down",
+        CONV2D_TRANSPOSE: "tconv" if gene.stride == 1 else "tup",
+        UPSAMPLE_CONV2D: "up",
+    }
+    text = f"{names[gene.kind]}{gene.size}"
+    if gene.is_conv:
+        text += f"k{gene.kernel}"
+    if gene.norm != "none":
+        text += f"/{gene.norm[:2]}"
+    return text
+
+
+def _check_keys(cls, config, what):
+    if not isinstance(config, dict):
+        raise ValueError(f"A {what} must be a dict, got {type(config).__name__}.")
+    known = {field.name for field in dataclasses.fields(cls)}
+    unknown = set(config) - known
+    if unknown:
+        raise ValueError(
+            f"Unknown {what} field(s) {sorted(unknown)}; known fields: "
+            f"{sorted(known)}."
+        )

@@ -1,0 +1,695 @@
+"""The search space: which genes exist, their choices, and what is valid.
+
+Pure Python (no TensorFlow, no Keras). `SearchSpace` samples random genomes
+and *repairs* any genome (from mutation, crossover or a user) into one that is
+valid for the image shape: the generator's upsampling path reaches exactly
+`H x W x C`, the discriminator ends in one logit, layer counts are within
+bounds and the parameter count is within `max_params`.
+"""
+
+import dataclasses
+import math
+
+from kgan_nas import genome as genome_lib
+from kgan_nas import plan as plan_lib
+from kgan_nas.genome import Genome
+from kgan_nas.genome import LayerGene
+from kgan_nas.genome import TrainingGenes
+
+
+class InvalidGenomeError(ValueError):
+    """Raised when a genome cannot be repaired into a valid one."""
+
+
+def _tuple_of(values, name, kind=(int, float), positive=True):
+    if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
+        raise ValueError(
+            f"SearchSpace.{name} must be a non-empty list or tuple, got {values!r}."
+        )
+    values = tuple(values)
+    if not values:
+        raise ValueError(f"SearchSpace.{name} must not be empty; give at least one choice.")
+    for value in values:
+        if isinstance(value, bool) or not isinstance(value, kind):
+            raise ValueError(
+                f"SearchSpace.{name} holds {value!r} of type "
+                f"{type(value).__name__}; expected numbers."
+            )
+        if positive and not value > 0:
+            raise ValueError(f"SearchSpace.{name} must hold positive values, got {value!r}.")
+    if len(set(values)) != len(values):
+        raise ValueError(f"SearchSpace.{name} has duplicate choices: {values!r}.")
+    return values
+
+
+def _names_of(values, name, known):
+    values = _tuple_of(values, name, kind=str, positive=False)
+    unknown = [value for value in values if value not in known]
+    if unknown:
+        raise ValueError(
+            f"SearchSpace.{name} has unknown choice(s) {unknown}; "
+            f"choose from {list(known)}."
+        )
+    return values
+
+
+def _range_of(values, name):
+    try:
+        low, high = values
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"SearchSpace.{name} must be a (min, max) pair, got {values!r}."
+        ) from None
+    if not (isinstance(low, int) and isinstance(high, int)) or low < 0 or low > high:
+        raise ValueError(
+            f"SearchSpace.{name} must be (min, max) integers with 0 <= min <= "
+            f"max, got {values!r}."
+        )
+    if high > 32:
+        raise ValueError(f"SearchSpace.{name} max is {high}; at most 32 layers are supported.")
+    return (low, high)
+
+
+@dataclasses.dataclass(frozen=True)
+class SearchSpace:
+    """What the architecture search may choose from.
+
+    Every argument has a default sized for small images on a CPU; narrow or
+    widen any of them. The space is validated when created: an invalid
+    field raises `ValueError` naming the field and the fix.
+
+    Example:
+
+    ```python
+    space = kgan_nas.SearchSpace(
+        image_shape=(28, 28, 1),
+        generator_layers=(2, 5),
+        filters=(32, 64),
+        losses=("non_saturating", "hinge"),
+        max_params=500_000,
+    )
+    genome = space.sample(numpy.random.default_rng(0))
+    ```
+
+    Args:
+        image_shape: `(H, W, C)` of the images to generate.
+        latent_dim: Size of the generator's latent input.
+        generator_layers: `(min, max)` evolved generator layers (the latent
+            projection and the output convolution are fixed and not counted).
+        discriminator_layers: `(min, max)` evolved discriminator layers (the
+            output logit layer is fixed and not counted).
+        generator_layer_types: Layer kinds the generator may use, from
+            `"dense"`, `"conv2d"`, `"conv2d_transpose"`, `"upsample_conv2d"`,
+            `"dropout"`.
+        discriminator_layer_types: Layer kinds the discriminator may use, from
+            `"dense"`, `"conv2d"`, `"dropout"`.
+        filters: Filter choices of convolutions.
+        units: Unit choices of dense layers.
+        kernel_sizes: Kernel size choices of convolutions.
+        activations: Activation choices.
+        generator_normalizations: From `"none"`, `"batch"`, `"layer"`.
+        discriminator_normalizations: From `"none"`, `"batch"`, `"layer"`,
+            `"spectral"`.
+        dropout_rates: Dropout rate choices.
+        optimizers: From `"adam"`, `"rmsprop"`, `"sgd"`.
+        learning_rates: Learning-rate choices (generator and discriminator
+            each pick one).
+        beta_1: Adam beta_1 choices.
+        beta_2: Adam beta_2 choices.
+        losses: From `"non_saturating"`, `"hinge"`, `"wasserstein_gp"`.
+        max_params: Upper bound on generator + discriminator parameters, or
+            None for no bound.
+        max_start_size: Largest side of the generator's first feature map;
+            it decides how many upsampling layers a generator needs.
+    """
+
+    image_shape: tuple = (28, 28, 1)
+    latent_dim: int = 64
+    generator_layers: tuple = (1, 5)
+    discriminator_layers: tuple = (1, 5)
+    generator_layer_types: tuple = genome_lib.GENERATOR_KINDS
+    discriminator_layer_types: tuple = genome_lib.DISCRIMINATOR_KINDS
+    filters: tuple = (16, 32, 64, 128)
+    units: tuple = (64, 128, 256)
+    kernel_sizes: tuple = (3, 5)
+    activations: tuple = ("relu", "leaky_relu", "elu", "swish", "tanh")
+    generator_normalizations: tuple = ("none", "batch", "layer")
+    discriminator_normalizations: tuple = ("none", "layer", "spectral")
+    dropout_rates: tuple = (0.1, 0.25, 0.4)
+    optimizers: tuple = ("adam", "rmsprop")
+    learning_rates: tuple = (1e-4, 2e-4, 5e-4, 1e-3)
+    beta_1: tuple = (0.0, 0.5)
+    beta_2: tuple = (0.9, 0.999)
+    losses: tuple = genome_lib.LOSSES
+    max_params: object = None
+    max_start_size: int = 8
+
+    def __post_init__(self):
+        set_ = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731
+        shape = self.image_shape
+        if (
+            not isinstance(shape, (tuple, list))
+            or len(shape) != 3
+            or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in shape)
+        ):
+            raise ValueError(
+                "SearchSpace.image_shape must be (height, width, channels) positive "
+                f"integers, got {shape!r}. For grayscale use channels=1, e.g. (28, 28, 1)."
+            )
+        if not 1 <= shape[2] <= 4:
+            raise ValueError(
+                f"SearchSpace.image_shape has {shape[2]} channels; 1 to 4 are supported."
+            )
+        set_("image_shape", tuple(shape))
+        if not isinstance(self.latent_dim, int) or self.latent_dim < 1:
+            raise ValueError(f"SearchSpace.latent_dim must be a positive int, got {self.latent_dim!r}.")
+        set_("generator_layers", _range_of(self.generator_layers, "generator_layers"))
+        set_("discriminator_layers", _range_of(self.discriminator_layers, "discriminator_layers"))
+        set_("generator_layer_types", _names_of(
+            self.generator_layer_types, "generator_layer_types", genome_lib.GENERATOR_KINDS))
+        set_("discriminator_layer_types", _names_of(
+            self.discriminator_layer_types, "discriminator_layer_types",
+            genome_lib.DISCRIMINATOR_KINDS))
+        for name in ("filters", "units", "kernel_sizes"):
+            set_(name, _tuple_of(getattr(self, name), name, kind=int))
+        for name in ("learning_rates",):
+            set_(name, _tuple_of(getattr(self, name), name))
+        set_("dropout_rates", _tuple_of(self.dropout_rates, "dropout_rates"))
+        if any(rate >= 1 for rate in self.dropout_rates):
+            raise ValueError(f"SearchSpace.dropout_rates must be in (0, 1), got {self.dropout_rates!r}.")
+        for name in ("beta_1", "beta_2"):
+            values = _tuple_of(getattr(self, name), name, positive=False)
+            if any(not 0 <= v < 1 for v in values):
+                raise ValueError(f"SearchSpace.{name} must be in [0, 1), got {values!r}.")
+            set_(name, values)
+        set_("activations", _names_of(self.activations, "activations", genome_lib.ACTIVATIONS))
+        set_("generator_normalizations", _names_of(
+            self.generator_normalizations, "generator_normalizations",
+            ("none", "batch", "layer")))
+        set_("discriminator_normalizations", _names_of(
+            self.discriminator_normalizations, "discriminator_normalizations",
+            genome_lib.NORMALIZATIONS))
+        set_("optimizers", _names_of(self.optimizers, "optimizers", genome_lib.OPTIMIZERS))
+        set_("losses", _names_of(self.losses, "losses", genome_lib.LOSSES))
+        if self.max_params is not None and (
+            not isinstance(self.max_params, int) or self.max_params < 1
+        ):
+            raise ValueError(
+                f"SearchSpace.max_params must be a positive int or None, got {self.max_params!r}."
+            )
+        if not isinstance(self.max_start_size, int) or self.max_start_size < 1:
+            raise ValueError(
+                f"SearchSpace.max_start_size must be a positive int, got {self.max_start_size!r}."
+            )
+        self._check_reachable()
+
+    # ------------------------------------------------------------------
+    # Structure
+    # ------------------------------------------------------------------
+
+    def upsample_range(self):
+        """`(min, max)` upsampling layers a valid generator may have.
+
+        A generator starts from an `h0 x w0` map and doubles it `u` times, so
+        `2**u` must divide both image sides. Among those `u`, the valid ones
+        keep the start map at most `max_start_size` on its longest side and
+        at least 2 on its shortest (1 when the image itself is that small).
+        """
+        height, width, _ = self.image_shape
+        divisible = [u for u in range(0, 11) if height % 2**u == 0 and width % 2**u == 0]
+        smallest = min(2, height, width)
+        valid = [
+            u for u in divisible
+            if min(height, width) // 2**u >= smallest
+            and max(height, width) // 2**u <= self.max_start_size
+        ]
+        if not valid:
+            # No start size is small enough: start as small as possible.
+            fallback = max(u for u in divisible if min(height, width) // 2**u >= smallest)
+            return (fallback, fallback)
+        return (min(valid), max(valid))
+
+    def _upsampling_kinds(self):
+        return [
+            kind for kind in (genome_lib.UPSAMPLE_CONV2D, genome_lib.CONV2D_TRANSPOSE)
+            if kind in self.generator_layer_types
+        ]
+
+    def _check_reachable(self):
+        low, _ = self.upsample_range()
+        if low == 0:
+            return
+        height, width, _ = self.image_shape
+        if not self._upsampling_kinds():
+            raise ValueError(
+                f"The generator needs {low} upsampling layer(s) to reach {height}x{width} "
+                "from a start map of at most max_start_size="
+                f"{self.max_start_size}, but generator_layer_types has neither "
+                "'upsample_conv2d' nor 'conv2d_transpose'. Add one, or raise max_start_size."
+            )
+        if self.generator_layers[1] < low:
+            raise ValueError(
+                f"The generator needs {low} upsampling layer(s) to reach {height}x{width}, "
+                f"but generator_layers allows at most {self.generator_layers[1]}. "
+                f"Set generator_layers=(min, >= {low}) or raise max_start_size."
+            )
+        if not self.discriminator_layer_types:
+            raise ValueError("SearchSpace.discriminator_layer_types must not be empty.")
+
+    # ------------------------------------------------------------------
+    # Parameters
+    # ------------------------------------------------------------------
+
+    def generator_plan(self, genome):
+        return plan_lib.generator_plan(
+            genome, self.image_shape, self.latent_dim, min(self.filters))
+
+    def discriminator_plan(self, genome):
+        return plan_lib.discriminator_plan(genome, self.image_shape)
+
+    def generator_params(self, genome):
+        """Parameter count of the decoded generator (equals Keras' count)."""
+        return plan_lib.count_params(self.generator_plan(genome))
+
+    def discriminator_params(self, genome):
+        """Parameter count of the decoded discriminator (equals Keras' count)."""
+        return plan_lib.count_params(self.discriminator_plan(genome))
+
+    def params(self, genome):
+        """Generator plus discriminator parameters."""
+        return self.generator_params(genome) + self.discriminator_params(genome)
+
+    # ------------------------------------------------------------------
+    # Sampling
+    # ------------------------------------------------------------------
+
+    def sample(self, rng, max_tries=100):
+        """Samples a random valid genome.
+
+        Args:
+            rng: A `numpy.random.Generator` (the only source of randomness).
+            max_tries: Samples to try before giving up (a sample may be
+                unrepairable, e.g. over `max_params`).
+
+        Returns:
+            A valid `Genome`.
+
+        Raises:
+            InvalidGenomeError: if no valid genome was found, which means the
+                space is too tight (e.g. `max_params` too small).
+        """
+        low_u, high_u = self.upsample_range()
+        error = None
+        for _ in range(max_tries):
+            g_min, g_max = self.generator_layers
+            g_len = _randint(rng, max(g_min, low_u), max(g_max, low_u))
+            upsamples = _randint(rng, low_u, min(high_u, g_len))
+            up_kinds = self._upsampling_kinds()
+            generator = [self.random_gene("generator", rng, kind=_choice(rng, up_kinds))
+                         for _ in range(upsamples)]
+            generator += [self.random_gene("generator", rng, upsampling=False)
+                          for _ in range(g_len - upsamples)]
+            generator = [generator[i] for i in rng.permutation(len(generator))]
+            d_min, d_max = self.discriminator_layers
+            d_len = _randint(rng, d_min, d_max)
+            discriminator = [self.random_gene("discriminator", rng) for _ in range(d_len)]
+            candidate = Genome(tuple(generator), tuple(discriminator),
+                               self.random_training_genes(rng))
+            try:
+                return self.repair(candidate)
+            except InvalidGenomeError as exc:
+                error = exc
+        raise InvalidGenomeError(
+            f"Could not sample a valid genome in {max_tries} tries ({error}). "
+            "The search space is too tight: raise max_params, or allow smaller "
+            "filters/units or fewer layers."
+        )
+
+    def random_gene(self, network, rng, kind=None, upsampling=None):
+        """A random `LayerGene` for `"generator"` or `"discriminator"`.
+
+        Args:
+            network: `"generator"` or `"discriminator"`.
+            rng: A `numpy.random.Generator`.
+            kind: Force this layer kind; random from the space otherwise.
+            upsampling: Generator only: True forces an upsampling layer,
+                False forbids one, None leaves it to chance.
+        """
+        kinds = self._kinds(network)
+        if kind is None:
+            if upsampling is False:
+                kinds = [k for k in kinds if k != genome_lib.UPSAMPLE_CONV2D] or kinds
+            kind = _choice(rng, kinds)
+        if kind == genome_lib.DROPOUT:
+            return LayerGene(kind, rate=_choice(rng, self.dropout_rates))
+        norm = _choice(rng, self._norms(network))
+        activation = _choice(rng, self.activations)
+        if kind == genome_lib.DENSE:
+            return LayerGene(kind, size=_choice(rng, self.units),
+                             activation=activation, norm=norm)
+        if kind == genome_lib.CONV2D_TRANSPOSE:
+            stride = 2 if upsampling else 1 if upsampling is False else _choice(rng, (1, 2))
+        elif kind == genome_lib.CONV2D and network == "discriminator":
+            stride = _choice(rng, (1, 2))
+        else:
+            stride = 1
+        return LayerGene(kind, size=_choice(rng, self.filters),
+                         kernel=_choice(rng, self.kernel_sizes), stride=stride,
+                         activation=activation, norm=norm)
+
+    def random_training_genes(self, rng):
+        """Random `TrainingGenes` from this space's choices."""
+        return TrainingGenes(
+            optimizer=_choice(rng, self.optimizers),
+            g_learning_rate=_choice(rng, self.learning_rates),
+            d_learning_rate=_choice(rng, self.learning_rates),
+            beta_1=_choice(rng, self.beta_1),
+            beta_2=_choice(rng, self.beta_2),
+            loss=_choice(rng, self.losses),
+        )
+
+    def _kinds(self, network):
+        if network == "generator":
+            return list(self.generator_layer_types)
+        if network == "discriminator":
+            return list(self.discriminator_layer_types)
+        raise ValueError(f"network must be 'generator' or 'discriminator', got {network!r}.")
+
+    def _norms(self, network):
+        if network == "generator":
+            return self.generator_normalizations
+        return self.discriminator_normalizations
+
+    # ------------------------------------------------------------------
+    # Repair and validation
+    # ------------------------------------------------------------------
+
+    def repair(self, genome):
+        """Returns the nearest valid version of `genome` in this space.
+
+        Deterministic: the same genome always repairs to the same result.
+        In order, it (1) snaps every gene to the space's choices and kinds,
+        (2) puts generator dense genes before convolutions and discriminator
+        dense genes after them, (3) sets the generator's number of upsampling
+        layers within `upsample_range()`, (4) brings layer counts within
+        bounds and (5) shrinks the genome under `max_params`.
+
+        Raises:
+            InvalidGenomeError: if no valid genome can be reached.
+        """
+        generator = [self._snap(g, "generator") for g in genome.generator]
+        discriminator = [self._snap(g, "discriminator") for g in genome.discriminator]
+        generator = [g for g in generator if g is not None]
+        discriminator = [g for g in discriminator if g is not None]
+        generator = _section_sort(generator, vector_first=True)
+        discriminator = _section_sort(discriminator, vector_first=False)
+        generator = self._fix_upsampling(generator)
+        generator = self._fix_length(generator, "generator")
+        discriminator = self._fix_length(discriminator, "discriminator")
+        training = self._snap_training(genome.training)
+        repaired = Genome(tuple(generator), tuple(discriminator), training)
+        repaired = self._fit_params(repaired)
+        problems = self.problems(repaired)
+        if problems:
+            raise InvalidGenomeError("; ".join(problems))
+        return repaired
+
+    def problems(self, genome):
+        """Lists why `genome` is not valid in this space (empty when valid)."""
+        problems = []
+        for network, genes, (low, high) in (
+            ("generator", genome.generator, self.generator_layers),
+            ("discriminator", genome.discriminator, self.discriminator_layers),
+        ):
+            if not low <= len(genes) <= high:
+                problems.append(f"{network} has {len(genes)} layers, outside {low}..{high}")
+            kinds = self._kinds(network)
+            for i, gene in enumerate(genes):
+                if gene.kind not in kinds:
+                    problems.append(f"{network} layer {i} kind {gene.kind!r} is not in {kinds}")
+                elif self._snap(gene, network) != gene:
+                    problems.append(f"{network} layer {i} {gene} is not within the space's choices")
+        low_u, high_u = self.upsample_range()
+        upsamples = sum(gene.upsamples for gene in genome.generator)
+        if not low_u <= upsamples <= high_u:
+            problems.append(
+                f"generator has {upsamples} upsampling layers; {low_u}..{high_u} reach "
+                f"{self.image_shape[0]}x{self.image_shape[1]}"
+            )
+        if _section_sort(list(genome.generator), True) != list(genome.generator):
+            problems.append("generator dense layers must come before its convolutions")
+        if _section_sort(list(genome.discriminator), False) != list(genome.discriminator):
+            problems.append("discriminator dense layers must come after its convolutions")
+        if self._snap_training(genome.training) != genome.training:
+            problems.append(f"training genes {genome.training} are not within the space's choices")
+        if not problems and self.max_params is not None:
+            params = self.params(genome)
+            if params > self.max_params:
+                problems.append(f"{params} parameters exceed max_params={self.max_params}")
+        return problems
+
+    def validate(self, genome):
+        """Raises `InvalidGenomeError` listing every problem of `genome`."""
+        problems = self.problems(genome)
+        if problems:
+            raise InvalidGenomeError(
+                "Genome is not valid in this search space: " + "; ".join(problems)
+                + ". Call space.repair(genome) to get the nearest valid genome."
+            )
+
+    def _snap(self, gene, network):
+        kinds = self._kinds(network)
+        kind = gene.kind
+        if kind not in kinds:
+            kind = _closest_kind(kind, kinds, network)
+            if kind is None:
+                return None
+        if kind == genome_lib.DROPOUT:
+            return LayerGene(kind, rate=_nearest(gene.rate or self.dropout_rates[0],
+                                                 self.dropout_rates))
+        activation = gene.activation if gene.activation in self.activations else self.activations[0]
+        norms = self._norms(network)
+        norm = gene.norm if gene.norm in norms else ("none" if "none" in norms else norms[0])
+        if kind == genome_lib.DENSE:
+            return LayerGene(kind, size=_nearest(gene.size, self.units),
+                             activation=activation, norm=norm)
+        if kind == genome_lib.UPSAMPLE_CONV2D or (
+            kind == genome_lib.CONV2D and network == "generator"
+        ):
+            stride = 1
+        else:
+            stride = gene.stride
+        return LayerGene(kind, size=_nearest(gene.size, self.filters),
+                         kernel=_nearest(gene.kernel, self.kernel_sizes), stride=stride,
+                         activation=activation, norm=norm)
+
+    def _snap_training(self, training):
+        return TrainingGenes(
+            optimizer=training.optimizer if training.optimizer in self.optimizers else self.optimizers[0],
+            g_learning_rate=_nearest(training.g_learning_rate, self.learning_rates, log=True),
+            d_learning_rate=_nearest(training.d_learning_rate, self.learning_rates, log=True),
+            beta_1=_nearest(training.beta_1, self.beta_1),
+            beta_2=_nearest(training.beta_2, self.beta_2),
+            loss=training.loss if training.loss in self.losses else self.losses[0],
+        )
+
+    def _fix_upsampling(self, genes):
+        low, high = self.upsample_range()
+        genes = list(genes)
+        count = sum(g.upsamples for g in genes)
+        # Too many: turn the last upsamplers into same-size convolutions.
+        for i in reversed(range(len(genes))):
+            if count <= high:
+                break
+            if genes[i].upsamples:
+                genes[i] = self._without_upsampling(genes[i])
+                count -= 1
+        # Too few: turn the first plain convolutions into upsamplers ...
+        for i in range(len(genes)):
+            if count >= low:
+                break
+            if genes[i].is_conv and not genes[i].upsamples:
+                genes[i] = self._with_upsampling(genes[i])
+                count += 1
+        # ... then append upsampling layers, making room if needed.
+        while count < low:
+            if len(genes) >= self.generator_layers[1]:
+                removable = [i for i, g in enumerate(genes) if not g.upsamples]
+                if not removable:
+                    raise InvalidGenomeError("no room for the upsampling layers the image needs")
+                del genes[removable[-1]]
+            template = next((g for g in reversed(genes) if g.is_conv), None)
+            genes.append(self._with_upsampling(template or self._default_conv("generator")))
+            count += 1
+        return genes
+
+    def _without_upsampling(self, gene):
+        if gene.kind == genome_lib.CONV2D_TRANSPOSE:
+            return gene.replace(stride=1)
+        kind = (genome_lib.CONV2D if genome_lib.CONV2D in self.generator_layer_types
+                else genome_lib.CONV2D_TRANSPOSE)
+        return gene.replace(kind=kind, stride=1)
+
+    def _with_upsampling(self, gene):
+        kinds = self._upsampling_kinds()
+        if gene.kind == genome_lib.CONV2D_TRANSPOSE and genome_lib.CONV2D_TRANSPOSE in kinds:
+            return gene.replace(stride=2)
+        kind = kinds[0]
+        return gene.replace(kind=kind, stride=2 if kind == genome_lib.CONV2D_TRANSPOSE else 1)
+
+    def _default_conv(self, network):
+        kinds = self._kinds(network)
+        kind = genome_lib.CONV2D if genome_lib.CONV2D in kinds else next(
+            (k for k in kinds if k in genome_lib.CONV_KINDS), None)
+        if kind is None:
+            kind = genome_lib.DENSE if genome_lib.DENSE in kinds else kinds[0]
+            if kind == genome_lib.DROPOUT:
+                return LayerGene(kind, rate=self.dropout_rates[0])
+            return LayerGene(kind, size=self.units[0], activation=self.activations[0],
+                             norm=self._norms(network)[0])
+        stride = 2 if network == "discriminator" else 1
+        return self._snap(LayerGene(kind, size=min(self.filters), kernel=self.kernel_sizes[0],
+                                    stride=stride, activation=self.activations[0],
+                                    norm=self._norms(network)[0]), network)
+
+    def _fix_length(self, genes, network):
+        low, high = self.generator_layers if network == "generator" else self.discriminator_layers
+        genes = list(genes)
+        # Drop the least structural genes first: dropout, dense, plain convs.
+        for wanted in (genome_lib.DROPOUT, genome_lib.DENSE, None):
+            for i in reversed(range(len(genes))):
+                if len(genes) <= high:
+                    break
+                gene = genes[i]
+                if gene.upsamples:
+                    continue
+                if wanted is None or gene.kind == wanted:
+                    del genes[i]
+        if len(genes) > high:
+            raise InvalidGenomeError(f"{network} cannot be shortened to {high} layers")
+        while len(genes) < low:
+            filler = self._default_conv(network)
+            if network == "generator" and filler.upsamples:
+                filler = self._without_upsampling(filler)
+            if network == "generator" and filler.is_conv:
+                # Convolutions go at the end of the spatial section.
+                genes.append(filler)
+            elif network == "discriminator" and filler.is_conv:
+                genes.insert(_first_vector_index(genes), filler)
+            else:
+                genes.append(filler)
+        return _section_sort(genes, vector_first=(network == "generator"))
+
+    def _fit_params(self, genome):
+        """Greedily shrinks `genome` until it fits `max_params`."""
+        if self.max_params is None:
+            return genome
+        params = self.params(genome)
+        while params > self.max_params:
+            best = None
+            for candidate in self._shrink_moves(genome):
+                try:
+                    candidate_params = self.params(candidate)
+                except ValueError:
+                    continue
+                if candidate_params < params and (best is None or candidate_params < best[0]):
+                    best = (candidate_params, candidate)
+            if best is None:
+                raise InvalidGenomeError(
+                    f"{params} parameters exceed max_params={self.max_params} and the "
+                    "genome cannot shrink further"
+                )
+            params, genome = best
+        return genome
+
+    def _shrink_moves(self, genome):
+        low_u, high_u = self.upsample_range()
+        upsamples = sum(g.upsamples for g in genome.generator)
+        for network in ("generator", "discriminator"):
+            genes = list(getattr(genome, network))
+            low, _ = self.generator_layers if network == "generator" else self.discriminator_layers
+            for i, gene in enumerate(genes):
+                choices = self.units if gene.kind == genome_lib.DENSE else self.filters
+                if gene.kind != genome_lib.DROPOUT:
+                    smaller = [c for c in choices if c < gene.size]
+                    if smaller:
+                        yield _with_gene(genome, network, i, gene.replace(size=max(smaller)))
+                    smaller_kernels = [k for k in self.kernel_sizes if k < gene.kernel]
+                    if gene.is_conv and smaller_kernels:
+                        yield _with_gene(genome, network, i, gene.replace(kernel=max(smaller_kernels)))
+                    if gene.norm != "none" and "none" in self._norms(network):
+                        yield _with_gene(genome, network, i, gene.replace(norm="none"))
+                if len(genes) > low and not (gene.upsamples and upsamples <= low_u):
+                    yield _with_gene(genome, network, i, None)
+                if (network == "generator" and gene.is_conv and not gene.upsamples
+                        and upsamples < high_u):
+                    yield _with_gene(genome, network, i, self._with_upsampling(gene))
+                if network == "discriminator" and gene.kind == genome_lib.CONV2D and gene.stride == 1:
+                    yield _with_gene(genome, network, i, gene.replace(stride=2))
+
+    # ------------------------------------------------------------------
+    # Serialisation
+    # ------------------------------------------------------------------
+
+    def to_dict(self):
+        """A JSON-able dict; `SearchSpace.from_dict` restores it."""
+        config = dataclasses.asdict(self)
+        return {key: list(value) if isinstance(value, tuple) else value
+                for key, value in config.items()}
+
+    @classmethod
+    def from_dict(cls, config):
+        known = {field.name for field in dataclasses.fields(cls)}
+        unknown = set(config) - known
+        if unknown:
+            raise ValueError(f"Unknown SearchSpace field(s) {sorted(unknown)}; known: {sorted(known)}.")
+        return cls(**{key: tuple(value) if isinstance(value, list) else value
+                      for key, value in config.items()})
+
+
+def _randint(rng, low, high):
+    """Uniform integer in [low, high] as a Python int."""
+    return int(rng.integers(low, high + 1))
+
+
+def _choice(rng, values):
+    values = tuple(values)
+    return values[int(rng.integers(len(values)))]
+
+
+def _nearest(value, choices, log=False):
+    if value in choices:
+        return value
+    key = (lambda c: abs(math.log(c) - math.log(value))) if log and value > 0 else (
+        lambda c: abs(c - value))
+    return min(choices, key=key)
+
+
+def _closest_kind(kind, kinds, network):
+    """Maps a kind the network does not allow onto one it does (or None)."""
+    if kind in (genome_lib.CONV2D_TRANSPOSE, genome_lib.UPSAMPLE_CONV2D, genome_lib.CONV2D):
+        for candidate in (genome_lib.CONV2D, genome_lib.UPSAMPLE_CONV2D, genome_lib.CONV2D_TRANSPOSE):
+            if candidate in kinds:
+                return candidate
+    return None
+
+
+def _section_sort(genes, vector_first):
+    sections = plan_lib.section_of(genes, vector_first)
+    first = "vector" if vector_first else "spatial"
+    return ([g for g, s in zip(genes, sections) if s == first]
+            + [g for g, s in zip(genes, sections) if s != first])
+
+
+def _first_vector_index(genes):
+    sections = plan_lib.section_of(genes, vector_first=False)
+    return next((i for i, s in enumerate(sections) if s == "vector"), len(genes))
+
+
+def _with_gene(genome, network, index, gene):
+    genes = list(getattr(genome, network))
+    if gene is None:
+        del genes[index]
+    else:
+        genes[index] = gene
+    return genome.replace(**{network: tuple(genes)})
