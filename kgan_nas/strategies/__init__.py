@@ -1,0 +1,72 @@
+"""Search strategies: ask/tell algorithms that propose genomes (pure Python).
+
+`RandomSearch` is the baseline; `GeneticSearch` is the genetic algorithm
+(NSGA-II with several objectives). `get_strategy` turns a name into one.
+No module here imports TensorFlow or Keras.
+"""
+
+from kgan_nas.strategies import pareto
+from kgan_nas.strategies.base import Strategy
+from kgan_nas.strategies.genetic import GeneticSearch
+from kgan_nas.strategies.random import RandomSearch
+
+STRATEGIES = {
+    "genetic": GeneticSearch,
+    "random": RandomSearch,
+}
+
+__all__ = ["GeneticSearch", "RandomSearch", "STRATEGIES", "Strategy", "get_strategy", "pareto"]
+
+
+def get_strategy(spec, space, *, objectives=("fid",), seed=0, **kwargs):
+    """Returns the strategy named by `spec`, or `spec` itself if it is one.
+
+    Example:
+
+    ```python
+    strategy = get_strategy("genetic", space, seed=0, population_size=8)
+    ```
+
+    Args:
+        spec: `"genetic"`, `"random"`, or a `Strategy` instance (returned
+            as is; it keeps its own seed).
+        space: The `kgan_nas.SearchSpace` to search.
+        objectives: Objective names, e.g. `("fid",)` or `("fid", "params")`.
+            Defaults to `("fid",)`.
+        seed: Integer seed for a strategy built here. Defaults to 0.
+        **kwargs: Hyperparameters of the named strategy, e.g.
+            `population_size` for `"genetic"`.
+
+    Returns:
+        A `Strategy`.
+
+    Raises:
+        ValueError: for an unknown name; for a `Strategy` instance given
+            with hyperparameters, or whose space or objectives differ from
+            `space` and `objectives`.
+        TypeError: if a named strategy does not take one of `kwargs`.
+    """
+    if isinstance(spec, Strategy):
+        if kwargs:
+            raise ValueError(
+                f"Hyperparameters {sorted(kwargs)} cannot be applied to an existing "
+                f"{type(spec).__name__}; pass them to its constructor instead."
+            )
+        if spec.space != space:
+            raise ValueError(
+                f"The given {type(spec).__name__} searches a different SearchSpace "
+                "than the search; build it with the same space."
+            )
+        if tuple(spec.objectives) != tuple(objectives):
+            raise ValueError(
+                f"The given {type(spec).__name__} optimises {spec.objectives}, but "
+                f"the search asks for objectives {tuple(objectives)}; make them agree."
+            )
+        return spec
+    if not isinstance(spec, str) or spec.strip().lower() not in STRATEGIES:
+        raise ValueError(
+            f"Unknown strategy {spec!r}; choose one of {sorted(STRATEGIES)} or pass "
+            "a kgan_nas.strategies.Strategy instance."
+        )
+    cls = STRATEGIES[spec.strip().lower()]
+    return cls(space, objectives=objectives, seed=seed, **kwargs)
