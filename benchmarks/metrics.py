@@ -1,0 +1,160 @@
+"""Times the metric maths of kgan_nas.metrics on random features.
+
+Usage:
+    python benchmarks/metrics.py --n 10000 --dim 2048 --repeats 3
+
+Measures, on random `(n, dim)` float32 features (the shape of Inception
+`pool_3` features for a 10k-sample evaluation):
+
+- `fid/statistics`: `FeatureStatistics().update(features)` for ONE set;
+- `fid/frechet_distance`: the distance between two fitted Gaussians;
+- `kid`: `kernel_inception_distance` with its defaults (100 x 1000), and
+  again with `matmul_dtype="float32"`;
+- `inception_score`: 10 splits over `n` rows of 1000-class probabilities.
+
+Prints a table and writes `benchmarks/results/metrics.json` with the
+timings and the machine they were taken on.
+"""
+
+import argparse
+import datetime
+import json
+import os
+import pathlib
+import platform
+import statistics
+import time
+
+import numpy as np
+import scipy
+
+from kgan_nas import metrics
+
+RESULTS_PATH = pathlib.Path(__file__).parent / "results" / "metrics.json"
+
+
+def time_call(fn, repeats):
+    """Runs `fn` `repeats` times; returns (seconds per run, last result)."""
+    seconds = []
+    result = None
+    for _ in range(repeats):
+        start = time.perf_counter()
+        result = fn()
+        seconds.append(time.perf_counter() - start)
+    return seconds, result
+
+
+def softmax(logits):
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    exp = np.exp(shifted)
+    return exp / exp.sum(axis=1, keepdims=True)
+
+
+def run(n, dim, repeats, num_classes, seed):
+    rng = np.random.default_rng(seed)
+    # Non-negative like post-ReLU pooled features, in float32 like extractor
+    # outputs, so the float64 conversion cost is included.
+    real = rng.gamma(2.0, 0.2, size=(n, dim)).astype(np.float32)
+    fake = (rng.gamma(2.0, 0.2, size=(n, dim)) * 1.1).astype(np.float32)
+    probabilities = softmax(
+        rng.standard_normal((n, num_classes)) * 3.0
+    ).astype(np.float32)
+
+    rows = []
+
+    secs, real_stats = time_call(
+        lambda: metrics.FeatureStatistics().update(real), repeats
+    )
+    rows.append(("fid/statistics (one set)", secs, None))
+    fake_stats = metrics.FeatureStatistics().update(fake)
+    mu1, sigma1 = real_stats.mean, real_stats.covariance
+    mu2, sigma2 = fake_stats.mean, fake_stats.covariance
+
+    secs, value = time_call(
+        lambda: metrics.frechet_distance(mu1, sigma1, mu2, sigma2), repeats
+    )
+    rows.append(("fid/frechet_distance", secs, value))
+
+    secs, value = time_call(
+        lambda: metrics.kernel_inception_distance(real, fake), repeats
+    )
+    rows.append(("kid (100 x 1000)", secs, list(value)))
+
+    secs, value = time_call(
+        lambda: metrics.kernel_inception_distance(
+            real, fake, matmul_dtype="float32"
+        ),
+        repeats,
+    )
+    rows.append(("kid (100 x 1000, float32 matmul)", secs, list(value)))
+
+    secs, value = time_call(
+        lambda: metrics.inception_score(probabilities, splits=10), repeats
+    )
+    rows.append((f"inception_score (10 splits, {num_classes} classes)", secs,
+                 list(value)))
+    return rows
+
+
+def machine_info():
+    return {
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "scipy": scipy.__version__,
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(
+            timespec="seconds"
+        ),
+        # Timings on a shared machine are only meaningful next to its load.
+        "load_average_1_5_15min": list(os.getloadavg()),
+        "blas_threads_env": {
+            name: os.environ.get(name)
+            for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
+                         "MKL_NUM_THREADS")
+        },
+    }
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--n", type=int, default=10000,
+                        help="samples per set (default 10000)")
+    parser.add_argument("--dim", type=int, default=2048,
+                        help="feature dimension (default 2048)")
+    parser.add_argument("--repeats", type=int, default=3,
+                        help="timed runs per metric (default 3)")
+    parser.add_argument("--classes", type=int, default=1000,
+                        help="classes for the Inception Score (default 1000)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--output", type=pathlib.Path, default=RESULTS_PATH)
+    args = parser.parse_args(argv)
+
+    rows = run(args.n, args.dim, args.repeats, args.classes, args.seed)
+
+    name_width = max(len(name) for name, _, _ in rows)
+    print(f"n={args.n} dim={args.dim} repeats={args.repeats}")
+    print(f"{'metric':<{name_width}}  {'median s':>9}  {'min s':>8}  "
+          f"{'max s':>8}  value")
+    for name, secs, value in rows:
+        print(f"{name:<{name_width}}  {statistics.median(secs):9.3f}  "
+              f"{min(secs):8.3f}  {max(secs):8.3f}  {value}")
+
+    report = {
+        "config": {"n": args.n, "dim": args.dim, "repeats": args.repeats,
+                   "classes": args.classes, "seed": args.seed},
+        "machine": machine_info(),
+        "results": [
+            {"metric": name, "seconds": secs,
+             "median_seconds": statistics.median(secs), "value": value}
+            for name, secs, value in rows
+        ],
+    }
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"wrote {args.output}")
+
+
+if __name__ == "__main__":
+    main()
