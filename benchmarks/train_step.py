@@ -1,0 +1,258 @@
+"""Benchmark: GAN train-step time and compile time, XLA on vs off.
+
+For the Keras backend named by KERAS_BACKEND (TensorFlow by default), this
+trains three GAN sizes with `kgan_nas.training.GAN`, once with
+`jit_compile=True` and once with `jit_compile=False`, side by side in one
+process, and reports for each the first-step overhead (tracing + XLA compile,
+minus a normal step) and the median step time, as measured by
+`train_for_budget`.
+
+Usage:
+
+    KERAS_BACKEND=tensorflow python benchmarks/train_step.py
+    KERAS_BACKEND=jax python benchmarks/train_step.py --steps 10
+
+It prints a table and writes `benchmarks/results/train_step_<backend>.json`
+with the numbers and the machine they were measured on.
+"""
+
+import argparse
+import datetime
+import json
+import os
+import pathlib
+import platform
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+
+from kgan_nas import training  # noqa: E402
+
+RESULTS_DIR = pathlib.Path(__file__).resolve().parent / "results"
+LATENT_DIM = 64
+
+
+def small_mlp():
+    """An MLP GAN on 28x28x1 images."""
+    shape = (28, 28, 1)
+    g = keras.Sequential([
+        keras.Input((LATENT_DIM,)),
+        keras.layers.Dense(256, activation="relu"),
+        keras.layers.Dense(int(np.prod(shape)), activation="tanh"),
+        keras.layers.Reshape(shape),
+    ], name="generator")
+    d = keras.Sequential([
+        keras.Input(shape),
+        keras.layers.Flatten(),
+        keras.layers.Dense(256),
+        keras.layers.LeakyReLU(0.2),
+        keras.layers.Dense(1),
+    ], name="discriminator")
+    return g, d
+
+
+def medium_dcgan():
+    """A DCGAN on 28x28x1 images (7 -> 14 -> 28)."""
+    g = keras.Sequential([
+        keras.Input((LATENT_DIM,)),
+        keras.layers.Dense(7 * 7 * 128),
+        keras.layers.BatchNormalization(),
+        keras.layers.ReLU(),
+        keras.layers.Reshape((7, 7, 128)),
+        keras.layers.Conv2DTranspose(64, 4, strides=2, padding="same"),
+        keras.layers.BatchNormalization(),
+        keras.layers.ReLU(),
+        keras.layers.Conv2DTranspose(1, 4, strides=2, padding="same",
+                                     activation="tanh"),
+    ], name="generator")
+    d = keras.Sequential([
+        keras.Input((28, 28, 1)),
+        keras.layers.Conv2D(64, 4, strides=2, padding="same"),
+        keras.layers.LeakyReLU(0.2),
+        keras.layers.Conv2D(128, 4, strides=2, padding="same"),
+        keras.layers.LeakyReLU(0.2),
+        keras.layers.Flatten(),
+        keras.layers.Dense(1),
+    ], name="discriminator")
+    return g, d
+
+
+def large_dcgan():
+    """A DCGAN on 32x32x3 images (4 -> 8 -> 16 -> 32)."""
+    g = keras.Sequential([
+        keras.Input((LATENT_DIM,)),
+        keras.layers.Dense(4 * 4 * 256),
+        keras.layers.BatchNormalization(),
+        keras.layers.ReLU(),
+        keras.layers.Reshape((4, 4, 256)),
+        keras.layers.Conv2DTranspose(128, 4, strides=2, padding="same"),
+        keras.layers.BatchNormalization(),
+        keras.layers.ReLU(),
+        keras.layers.Conv2DTranspose(64, 4, strides=2, padding="same"),
+        keras.layers.BatchNormalization(),
+        keras.layers.ReLU(),
+        keras.layers.Conv2DTranspose(3, 4, strides=2, padding="same",
+                                     activation="tanh"),
+    ], name="generator")
+    d = keras.Sequential([
+        keras.Input((32, 32, 3)),
+        keras.layers.Conv2D(64, 4, strides=2, padding="same"),
+        keras.layers.LeakyReLU(0.2),
+        keras.layers.Conv2D(128, 4, strides=2, padding="same"),
+        keras.layers.LeakyReLU(0.2),
+        keras.layers.Conv2D(256, 4, strides=2, padding="same"),
+        keras.layers.LeakyReLU(0.2),
+        keras.layers.Flatten(),
+        keras.layers.Dense(1),
+    ], name="discriminator")
+    return g, d
+
+
+SIZES = {"small_mlp": small_mlp, "medium_dcgan": medium_dcgan,
+         "large_dcgan": large_dcgan}
+
+
+class RandomBatches(keras.utils.PyDataset):
+    """An endless stream of fixed-size batches cycling over random images."""
+
+    def __init__(self, image_shape, batch_size, num_batches=4, seed=0):
+        super().__init__()
+        rng = np.random.default_rng(seed)
+        self.batches = rng.uniform(
+            -1, 1, (num_batches, batch_size) + tuple(image_shape)
+        ).astype("float32")
+
+    def __len__(self):
+        return 1_000_000
+
+    def __getitem__(self, index):
+        return self.batches[index % len(self.batches)]
+
+
+def measure(size, jit_compile, args):
+    """Trains one fresh GAN of `size`; returns its timings as a dict."""
+    keras.utils.clear_session()
+    keras.utils.set_random_seed(0)
+    generator, discriminator = SIZES[size]()
+    gan = training.GAN(generator, discriminator, seed=0)
+    gan.compile(
+        g_optimizer=training.make_optimizer("adam", 2e-4),
+        d_optimizer=training.make_optimizer("adam", 2e-4),
+        loss=args.loss,
+        jit_compile=jit_compile,
+    )
+    data = RandomBatches(gan.image_shape, args.batch_size)
+    report = training.train_for_budget(gan, data, steps=args.steps)
+    if report.status != "ok":
+        raise RuntimeError(f"{size} (jit_compile={jit_compile}): {report}")
+    return {
+        "size": size,
+        "jit_compile": jit_compile,
+        "params": generator.count_params() + discriminator.count_params(),
+        "steps": report.steps,
+        "first_step_overhead_s": report.compile_seconds,
+        "median_step_s": report.step_seconds,
+        "fit_seconds": report.seconds,
+    }
+
+
+def machine_info():
+    """Where the numbers come from."""
+    backend = keras.backend.backend()
+    info = {
+        "backend": backend,
+        "keras": keras.__version__,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg")
+        else None,
+    }
+    if backend == "jax":
+        import jax
+
+        info["jax"] = jax.__version__
+        info["devices"] = [str(d) for d in jax.devices()]
+    elif backend == "tensorflow":
+        import tensorflow as tf
+
+        info["tensorflow"] = tf.__version__
+        info["devices"] = [d.name for d in tf.config.list_physical_devices()]
+    return info
+
+
+def format_table(rows):
+    """A plain-text table with one line per size, XLA next to non-XLA."""
+    by_key = {(r["size"], r["jit_compile"]): r for r in rows}
+    header = (f"{'size':<13} {'params':>9}  {'XLA 1st-step s':>14} "
+              f"{'XLA step ms':>11}  {'no-XLA 1st-step s':>17} "
+              f"{'no-XLA step ms':>14}  {'step speedup':>12}")
+    lines = [header, "-" * len(header)]
+    for size in dict.fromkeys(r["size"] for r in rows):
+        xla, plain = by_key[(size, True)], by_key[(size, False)]
+        speedup = plain["median_step_s"] / xla["median_step_s"]
+        lines.append(
+            f"{size:<13} {xla['params']:>9,}  "
+            f"{xla['first_step_overhead_s']:>14.2f} "
+            f"{1e3 * xla['median_step_s']:>11.2f}  "
+            f"{plain['first_step_overhead_s']:>17.2f} "
+            f"{1e3 * plain['median_step_s']:>14.2f}  {speedup:>11.2f}x"
+        )
+    return "\n".join(lines)
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sizes", nargs="+", choices=sorted(SIZES),
+                        default=list(SIZES), help="model sizes to measure")
+    parser.add_argument("--steps", type=int, default=8,
+                        help="train steps per run (>= 2; default 8)")
+    parser.add_argument("--batch-size", type=int, default=64,
+                        help="images per batch (default 64)")
+    parser.add_argument("--loss", choices=training.LOSSES,
+                        default="non_saturating", help="GAN loss")
+    parser.add_argument("--output", type=pathlib.Path, default=None,
+                        help="JSON path (default: benchmarks/results/"
+                             "train_step_<backend>.json)")
+    args = parser.parse_args(argv)
+    if args.steps < 2:
+        parser.error("--steps must be >= 2 to separate compile from step time")
+    return args
+
+
+def main(argv=None):
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    backend = keras.backend.backend()
+    rows = []
+    for size in args.sizes:
+        for jit_compile in (True, False):
+            row = measure(size, jit_compile, args)
+            rows.append(row)
+            print(f"measured {size} jit_compile={jit_compile}: "
+                  f"first step overhead {row['first_step_overhead_s']:.2f} s, "
+                  f"median step {1e3 * row['median_step_s']:.2f} ms",
+                  flush=True)
+    table = format_table(rows)
+    print()
+    print(table)
+    output = args.output or RESULTS_DIR / f"train_step_{backend}.json"
+    output.parent.mkdir(parents=True, exist_ok=True)
+    result = {
+        "benchmark": "train_step",
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(),
+        "settings": {"steps": args.steps, "batch_size": args.batch_size,
+                     "loss": args.loss, "latent_dim": LATENT_DIM},
+        "machine": machine_info(),
+        "results": rows,
+        "table": table,
+    }
+    output.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"\nwrote {output}")
+
+
+if __name__ == "__main__":
+    main()
