@@ -17,8 +17,8 @@ _LAZY = {
     "TrainingGenes": ("kgan_nas.genome", "TrainingGenes"),
     "Fitness": ("kgan_nas.fitness", "Fitness"),
     "GAN": ("kgan_nas.training", "GAN"),
-    "search": ("kgan_nas.search", "search"),
-    "SearchResult": ("kgan_nas.search", "SearchResult"),
+    "search": ("kgan_nas.driver", "search"),
+    "SearchResult": ("kgan_nas.driver", "SearchResult"),
 }
 _SUBMODULES = ("callbacks", "metrics", "strategies", "executors", "features",
                "data", "decode", "training")

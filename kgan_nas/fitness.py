@@ -94,8 +94,13 @@ class Fitness:
 
     @classmethod
     def from_dict(cls, config):
-        known = {field.name for field in dataclasses.fields(cls)}
-        values = {key: _from_json_number(value) for key, value in config.items() if key in known}
+        fields = {field.name: field for field in dataclasses.fields(cls)}
+        values = {}
+        for key, value in config.items():
+            if key not in fields:
+                continue
+            # Only numeric fields store inf/nan as strings ("nan" is also a status).
+            values[key] = _from_json_number(value) if fields[key].type is float else value
         return cls(**values)
 
     @classmethod

@@ -930,8 +930,9 @@ def train_for_budget(gan, inputs, *, steps, seconds=None,
     snapshot = _state_snapshot(gan)
     start = time.perf_counter()
     try:
+        # The inputs shuffle themselves; shuffle=False keeps fit from warning.
         gan.fit(inputs, epochs=1, steps_per_epoch=int(steps), verbose=0,
-                callbacks=[monitor] + list(callbacks or []))
+                shuffle=False, callbacks=[monitor] + list(callbacks or []))
     except Exception as error:  # a candidate's failure is data
         status, reason = "error", f"{type(error).__name__}: {error}"
         _restore_detached(snapshot)

@@ -1,0 +1,248 @@
+"""Evaluating one genome: decode, train briefly (XLA), score.
+
+`Evaluator` holds what every candidate in a process shares (training images,
+the feature extractor, the real-data features) and turns a `Genome` into a
+`Fitness`. It never raises for a bad candidate: a build error, a NaN loss or
+a crash inside training becomes a `Fitness` with a non-"ok" status and a
+reason, and the search goes on.
+"""
+
+import dataclasses
+import hashlib
+import math
+import os
+import time
+import traceback
+
+import numpy as np
+
+from kgan_nas.fitness import Fitness
+
+
+@dataclasses.dataclass(frozen=True)
+class EvaluationConfig:
+    """The per-candidate budget and protocol.
+
+    Args:
+        steps: Training steps per candidate (one step = one D and one G
+            update on a batch).
+        batch_size: Images per training step.
+        seconds: Optional wall-clock limit on a candidate's training; it
+            stops early (status stays "ok") when exceeded.
+        num_samples: Generated images scored per candidate. FID's bias
+            depends on this number, so keep it fixed within a search.
+        kid_subsets: Subsets for KID.
+        kid_subset_size: Samples per KID subset.
+        is_splits: Splits for the Inception Score.
+        jit_compile: Compile train steps with XLA.
+        divergence_threshold: A loss whose magnitude exceeds this marks the
+            candidate "diverged".
+        seed: Base seed; each candidate's seed is derived from it and the
+            genome key, so a result does not depend on which worker ran it.
+    """
+
+    steps: int = 300
+    batch_size: int = 64
+    seconds: float = None
+    num_samples: int = 1000
+    kid_subsets: int = 20
+    kid_subset_size: int = 500
+    is_splits: int = 5
+    jit_compile: bool = True
+    divergence_threshold: float = 1e4
+    seed: int = 0
+
+    def __post_init__(self):
+        for name in ("steps", "batch_size", "num_samples", "kid_subsets",
+                     "kid_subset_size", "is_splits"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(
+                    f"{name} must be a positive integer, got {value!r}.")
+        if self.num_samples < self.is_splits:
+            raise ValueError(
+                f"num_samples={self.num_samples} is smaller than is_splits={self.is_splits}; "
+                "raise num_samples.")
+        if self.seconds is not None and not self.seconds > 0:
+            raise ValueError(f"seconds must be positive or None, got {self.seconds!r}.")
+
+    def to_dict(self):
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, config):
+        return cls(**config)
+
+
+def candidate_seed(base_seed, genome_key):
+    """A 31-bit seed from the search seed and a genome key."""
+    digest = hashlib.sha256(f"{base_seed}:{genome_key}".encode()).hexdigest()
+    return int(digest[:8], 16) & 0x7FFFFFFF
+
+
+class Evaluator:
+    """Turns genomes into `Fitness` values in the current process.
+
+    Args:
+        images: Training images, float32 NHWC in [-1, 1].
+        space: The `SearchSpace`.
+        config: An `EvaluationConfig`.
+        extractor: A `kgan_nas.features.FeatureExtractor`.
+        real_features: Features of held-out real images under `extractor`.
+        keras_callbacks: Keras callbacks added to every candidate's `fit`
+            (deep-copied per candidate, as KerasTuner does).
+    """
+
+    def __init__(self, images, space, config, extractor, real_features,
+                 keras_callbacks=None):
+        from kgan_nas import metrics
+
+        self.images = images
+        self.space = space
+        self.config = config
+        self.extractor = extractor
+        self.real_features = np.asarray(real_features, dtype=np.float64)
+        self.real_statistics = metrics.FeatureStatistics()
+        self.real_statistics.update(self.real_features)
+        self.keras_callbacks = list(keras_callbacks or [])
+
+    def evaluate(self, genome, save_dir=None):
+        """Decodes, trains and scores `genome`.
+
+        Args:
+            genome: A `Genome` valid in the space.
+            save_dir: If given, the trained generator and discriminator are
+                saved there as `generator.keras` / `discriminator.keras`.
+
+        Returns:
+            A `Fitness` (never raises for a bad candidate).
+        """
+        started = time.perf_counter()
+        seconds = {}
+        params = discriminator_params = 0
+        try:
+            params = self.space.generator_params(genome)
+            discriminator_params = self.space.discriminator_params(genome)
+            gan, seconds["build"] = self._build(genome)
+            report = self._train(gan, genome)
+            seconds["compile"] = report.compile_seconds
+            seconds["train"] = report.seconds
+            if report.status != "ok":
+                seconds["total"] = time.perf_counter() - started
+                return Fitness.failed(report.status, report.reason, params=params,
+                                      discriminator_params=discriminator_params,
+                                      extractor=self.extractor.metric_suffix,
+                                      steps=report.steps, seconds=_rounded(seconds))
+            metric_start = time.perf_counter()
+            seed = candidate_seed(self.config.seed, genome.key())
+            images = gan.generate(self.config.num_samples, seed=seed)
+            scores = self.score_images(images, seed=seed)
+            seconds["metric"] = time.perf_counter() - metric_start
+            if save_dir is not None:
+                _save_models(gan, save_dir, images)
+            seconds["total"] = time.perf_counter() - started
+            if not math.isfinite(scores["fid"]):
+                return Fitness.failed("nan", "generated images gave a non-finite FID",
+                                      params=params, steps=report.steps,
+                                      discriminator_params=discriminator_params,
+                                      extractor=self.extractor.metric_suffix,
+                                      seconds=_rounded(seconds))
+            return Fitness(params=params, discriminator_params=discriminator_params,
+                           extractor=self.extractor.metric_suffix, steps=report.steps,
+                           seconds=_rounded(seconds), **scores)
+        except Exception as exc:  # A candidate's failure is data.
+            seconds["total"] = time.perf_counter() - started
+            reason = f"{type(exc).__name__}: {exc}".strip()
+            last = traceback.extract_tb(exc.__traceback__)[-1:]
+            if last:
+                reason += f" (at {os.path.basename(last[0].filename)}:{last[0].lineno})"
+            return Fitness.failed("error", reason[:2000], params=params,
+                                  discriminator_params=discriminator_params,
+                                  extractor=self.extractor.metric_suffix,
+                                  seconds=_rounded(seconds))
+        finally:
+            import keras
+
+            keras.backend.clear_session()
+
+    def _build(self, genome):
+        import keras
+
+        from kgan_nas import decode
+        from kgan_nas import training
+
+        keras.utils.set_random_seed(candidate_seed(self.config.seed, genome.key()))
+        start = time.perf_counter()
+        generator, discriminator = decode.build_models(genome, self.space)
+        genes = genome.training
+        gan = training.GAN(generator, discriminator,
+                           seed=candidate_seed(self.config.seed, genome.key()))
+        gan.compile(
+            g_optimizer=training.make_optimizer(
+                genes.optimizer, genes.g_learning_rate,
+                beta_1=genes.beta_1, beta_2=genes.beta_2),
+            d_optimizer=training.make_optimizer(
+                genes.optimizer, genes.d_learning_rate,
+                beta_1=genes.beta_1, beta_2=genes.beta_2),
+            loss=genes.loss,
+            jit_compile=self.config.jit_compile,
+        )
+        return gan, time.perf_counter() - start
+
+    def _train(self, gan, genome):
+        import copy
+
+        from kgan_nas import data
+        from kgan_nas import training
+
+        inputs = data.train_input(self.images, self.config.batch_size,
+                                  seed=candidate_seed(self.config.seed, genome.key()))
+        callbacks = [copy.deepcopy(callback) for callback in self.keras_callbacks]
+        return training.train_for_budget(
+            gan, inputs, steps=self.config.steps, seconds=self.config.seconds,
+            divergence_threshold=self.config.divergence_threshold, callbacks=callbacks)
+
+    def score(self, gan, seed=0):
+        """FID, KID and IS of `gan`'s samples against the real features.
+
+        Returns:
+            A dict with keys `fid`, `kid`, `kid_std`, `inception_score`,
+            `inception_score_std`.
+        """
+        images = gan.generate(self.config.num_samples, seed=seed)
+        return self.score_images(images, seed=seed)
+
+    def score_images(self, images, seed=0):
+        """Like `score`, for given images in [-1, 1]."""
+        from kgan_nas import metrics
+
+        if not np.all(np.isfinite(images)):
+            return {"fid": math.inf, "kid": math.inf, "kid_std": 0.0,
+                    "inception_score": 0.0, "inception_score_std": 0.0}
+        features, probabilities = self.extractor.features_and_probabilities(images)
+        fid = metrics.fid(self.real_statistics, features)
+        kid, kid_std = metrics.kernel_inception_distance(
+            self.real_features, features, subsets=self.config.kid_subsets,
+            subset_size=self.config.kid_subset_size, seed=seed)
+        inception, inception_std = metrics.inception_score(
+            probabilities, splits=self.config.is_splits)
+        return {"fid": float(fid), "kid": float(kid), "kid_std": float(kid_std),
+                "inception_score": float(inception),
+                "inception_score_std": float(inception_std)}
+
+
+def _save_models(gan, save_dir, images):
+    from kgan_nas import data
+
+    os.makedirs(save_dir, exist_ok=True)
+    data.save_image_grid(images[:64], os.path.join(save_dir, "samples.png"))
+    for name, model in (("generator", gan.generator), ("discriminator", gan.discriminator)):
+        final = os.path.join(save_dir, f"{name}.keras")
+        temporary = os.path.join(save_dir, f".{name}.tmp.keras")
+        model.save(temporary)
+        os.replace(temporary, final)
+
+
+def _rounded(seconds):
+    return {key: round(float(value), 4) for key, value in seconds.items()
+            if value is not None}

@@ -1,0 +1,99 @@
+"""The executor interface: evaluate genomes, report fitness as results finish."""
+
+import abc
+import dataclasses
+import os
+import pickle
+
+
+@dataclasses.dataclass(frozen=True)
+class WorkerSpec:
+    """What a worker needs to evaluate candidates: files, JSON and a backend.
+
+    It is small and picklable, so it is shipped to each worker once; the
+    data set itself travels as a file path, not per candidate.
+
+    Args:
+        data_path: `.npz` written by `kgan_nas.data.ImageData.save`.
+        extractor_path: Saved feature extractor (`.keras`).
+        real_features_path: `.npy` of real-image features under the extractor.
+        space: `SearchSpace.to_dict()`.
+        config: `EvaluationConfig.to_dict()`.
+        models_dir: Folder where each candidate's models are saved as
+            `<models_dir>/<genome key>/{generator,discriminator}.keras`, or
+            None to save nothing.
+        backend: Keras backend for the workers (`"tensorflow"`, `"jax"`), or
+            None for the driver's.
+        keras_callbacks: Pickled list of Keras callbacks for each candidate's
+            `fit` (deep-copied per candidate).
+        evaluator_factory: Optional `"module:function"` that takes this spec
+            and returns an object with `evaluate(genome, save_dir) ->
+            Fitness`, to replace the standard `Evaluator` (custom training or
+            scoring, fault-injection tests).
+    """
+
+    data_path: str
+    extractor_path: str
+    real_features_path: str
+    space: dict
+    config: dict
+    models_dir: str = None
+    backend: str = None
+    keras_callbacks: bytes = b""
+    evaluator_factory: str = None
+
+
+def build_evaluator(spec):
+    """Creates an `Evaluator` from a `WorkerSpec` in the current process."""
+    import importlib
+
+    import numpy as np
+
+    if spec.evaluator_factory:
+        module_name, _, function_name = spec.evaluator_factory.partition(":")
+        return getattr(importlib.import_module(module_name), function_name)(spec)
+
+    from kgan_nas import data
+    from kgan_nas import features
+    from kgan_nas.evaluate import EvaluationConfig
+    from kgan_nas.evaluate import Evaluator
+    from kgan_nas.space import SearchSpace
+
+    images = data.ImageData.load(spec.data_path)
+    extractor = features.DomainExtractor.load(spec.extractor_path) \
+        if spec.extractor_path.endswith(".keras") else features.get_extractor(spec.extractor_path)
+    real_features = np.load(spec.real_features_path, allow_pickle=False)
+    callbacks = pickle.loads(spec.keras_callbacks) if spec.keras_callbacks else []
+    return Evaluator(images.train, SearchSpace.from_dict(spec.space),
+                     EvaluationConfig.from_dict(spec.config), extractor, real_features,
+                     keras_callbacks=callbacks)
+
+
+def save_dir_for(spec, genome):
+    if spec.models_dir is None:
+        return None
+    return os.path.join(spec.models_dir, genome.key())
+
+
+class Executor(abc.ABC):
+    """Evaluates genomes and yields `(index, Fitness)` as each finishes.
+
+    Executors are chosen by name in `kgan_nas.search(executor=...)`:
+    `"inprocess"` (tests, debugging), `"subprocess"` (default: recycled
+    worker processes isolate memory growth and crashes) and `"ray"`.
+    Whatever the executor, the same genome gets the same fitness up to
+    floating-point noise.
+    """
+
+    @abc.abstractmethod
+    def run(self, genomes):
+        """Evaluates `genomes`; yields `(index, Fitness)` in completion order."""
+
+    def close(self):
+        """Releases workers. Safe to call twice."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()

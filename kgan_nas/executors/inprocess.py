@@ -1,0 +1,32 @@
+"""Evaluate candidates in the calling process (tests and debugging)."""
+
+from kgan_nas.executors.base import Executor
+from kgan_nas.executors.base import build_evaluator
+from kgan_nas.executors.base import save_dir_for
+from kgan_nas.fitness import Fitness
+
+
+class InProcessExecutor(Executor):
+    """Runs each candidate in this process, one after another.
+
+    Simple and debuggable, but memory grows with every candidate (Keras and
+    XLA keep per-model state even after `clear_session()`), and a crash in a
+    candidate takes the search down. Use `"subprocess"` for real searches.
+
+    Args:
+        spec: A `WorkerSpec`.
+    """
+
+    def __init__(self, spec):
+        self.spec = spec
+        self._evaluator = None
+
+    def run(self, genomes):
+        if self._evaluator is None:
+            self._evaluator = build_evaluator(self.spec)
+        for index, genome in enumerate(genomes):
+            try:
+                fitness = self._evaluator.evaluate(genome, save_dir_for(self.spec, genome))
+            except Exception as exc:  # Custom evaluators may raise; still data.
+                fitness = Fitness.failed("error", f"{type(exc).__name__}: {exc}"[:2000])
+            yield index, fitness

@@ -1,0 +1,249 @@
+"""Evaluate candidates in a pool of recycled worker processes (the default).
+
+Why processes: building and training many Keras models in one process grows
+its memory (about 18 MB per candidate here, even with `clear_session()`), and
+a bad candidate can crash or hang the process that runs it. Each worker is a
+fresh spawned interpreter that evaluates at most `max_candidates_per_worker`
+candidates and then exits, returning its memory to the OS. A worker that dies
+(SIGKILL, out of memory, a segfault) marks its candidate `crashed`; one that
+runs past `timeout` is killed and its candidate marked `timeout`; in both
+cases a new worker takes its place and the generation goes on.
+"""
+
+import collections
+import multiprocessing
+import multiprocessing.connection
+import os
+import signal
+import time
+import traceback
+
+from kgan_nas.executors.base import Executor
+from kgan_nas.executors.base import build_evaluator
+from kgan_nas.executors.base import save_dir_for
+from kgan_nas.fitness import Fitness
+
+_POLL_SECONDS = 0.2
+_MAX_FAILED_STARTS = 3
+
+
+class WorkerStartError(RuntimeError):
+    """Raised when workers cannot start at all (a set-up problem, not a candidate's)."""
+
+
+def _worker_main(spec, connection, max_tasks, environment):
+    os.environ.update(environment)
+    try:
+        evaluator = build_evaluator(spec)
+    except BaseException:
+        connection.send(("fatal", traceback.format_exc()))
+        connection.close()
+        return
+    connection.send(("ready", os.getpid()))
+    from kgan_nas.genome import Genome
+
+    for _ in range(max_tasks):
+        try:
+            message = connection.recv()
+        except EOFError:
+            return
+        if message[0] == "stop":
+            return
+        _, index, genome_json = message
+        genome = Genome.from_json(genome_json)
+        try:
+            fitness = evaluator.evaluate(genome, save_dir_for(spec, genome))
+        except Exception as exc:  # Custom evaluators may raise; still data.
+            fitness = Fitness.failed("error", f"{type(exc).__name__}: {exc}"[:2000])
+        connection.send(("result", index, fitness.to_dict()))
+    connection.close()
+
+
+class _Worker:
+    def __init__(self, context, spec, max_tasks, environment):
+        self.connection, child_connection = context.Pipe()
+        self.process = context.Process(
+            target=_worker_main, args=(spec, child_connection, max_tasks, environment),
+            daemon=True)
+        self.process.start()
+        child_connection.close()
+        self.ready = False
+        self.job = None  # (index, started_at)
+        self.done = 0
+
+    def kill(self):
+        if self.process.is_alive():
+            self.process.kill()
+        self.process.join(timeout=10)
+        self.connection.close()
+
+
+def _death_reason(exitcode):
+    if exitcode is not None and exitcode < 0:
+        try:
+            name = signal.Signals(-exitcode).name
+        except ValueError:
+            name = f"signal {-exitcode}"
+        hint = " (killed, often by the OS for running out of memory)" if name == "SIGKILL" else ""
+        return f"worker process died with {name}{hint}"
+    return f"worker process exited with code {exitcode}"
+
+
+class SubprocessExecutor(Executor):
+    """Evaluates candidates in `workers` spawned, recycled processes.
+
+    Args:
+        spec: A `WorkerSpec` (the data set travels as a file path, once per
+            worker).
+        workers: Number of worker processes. Each runs one candidate at a
+            time; on a 2-core machine, 1 or 2.
+        max_candidates_per_worker: A worker exits after this many candidates
+            and a fresh one replaces it, so memory growth is bounded.
+        timeout: Seconds a single candidate may take (training and scoring,
+            not worker start-up) before it is killed and marked `timeout`;
+            None for no limit.
+        environment: Extra environment variables for the workers (e.g.
+            `{"CUDA_VISIBLE_DEVICES": "0"}`).
+
+    Raises:
+        ValueError: for a non-positive `workers` or `max_candidates_per_worker`.
+    """
+
+    def __init__(self, spec, workers=1, max_candidates_per_worker=8, timeout=None,
+                 environment=None):
+        if not isinstance(workers, int) or workers < 1:
+            raise ValueError(f"workers must be a positive integer, got {workers!r}.")
+        if not isinstance(max_candidates_per_worker, int) or max_candidates_per_worker < 1:
+            raise ValueError(
+                "max_candidates_per_worker must be a positive integer, got "
+                f"{max_candidates_per_worker!r}.")
+        if timeout is not None and not timeout > 0:
+            raise ValueError(f"timeout must be positive seconds or None, got {timeout!r}.")
+        self.spec = spec
+        self.num_workers = workers
+        self.max_candidates_per_worker = max_candidates_per_worker
+        self.timeout = timeout
+        self.environment = dict(environment or {})
+        if spec.backend:
+            self.environment.setdefault("KERAS_BACKEND", spec.backend)
+        self.environment.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        self._context = multiprocessing.get_context("spawn")
+        self._workers = []
+        self._failed_starts = 0
+        self.workers_started = 0
+
+    def _start_worker(self):
+        worker = _Worker(self._context, self.spec, self.max_candidates_per_worker,
+                         self.environment)
+        self.workers_started += 1
+        return worker
+
+    def run(self, genomes):
+        genomes = list(genomes)
+        queue = collections.deque(range(len(genomes)))
+        while len(self._workers) < min(self.num_workers, max(len(genomes), 1)):
+            self._workers.append(self._start_worker())
+        remaining = len(genomes)
+        while remaining:
+            for worker in self._workers:
+                # A worker that has done its share is about to exit; `_replace`
+                # starts its successor.
+                if (worker.ready and worker.job is None and queue
+                        and worker.done < self.max_candidates_per_worker):
+                    index = queue.popleft()
+                    try:
+                        worker.connection.send(("evaluate", index, genomes[index].to_json()))
+                    except OSError:  # Died between polls: the job goes back.
+                        queue.appendleft(index)
+                        continue
+                    worker.job = (index, time.monotonic())
+            waitables = [w.connection for w in self._workers] + [
+                w.process.sentinel for w in self._workers]
+            multiprocessing.connection.wait(waitables, timeout=_POLL_SECONDS)
+            for position, worker in enumerate(list(self._workers)):
+                # Check for death before draining the pipe, so a result sent
+                # just before a normal exit is never mistaken for a crash.
+                alive = worker.process.is_alive()
+                for result in self._poll(worker, genomes):
+                    remaining -= 1
+                    yield result
+                if not alive:
+                    replacement = self._replace(worker, position, genomes)
+                    if replacement is not None:
+                        remaining -= 1
+                        yield replacement
+                elif worker.job is not None and self.timeout is not None:
+                    index, started = worker.job
+                    if time.monotonic() - started > self.timeout:
+                        worker.job = None
+                        self._workers[position] = self._start_worker()
+                        worker.kill()
+                        remaining -= 1
+                        yield index, Fitness.failed(
+                            "timeout",
+                            f"candidate ran past its {self.timeout:g} s limit and was stopped",
+                            params=_params(self.spec, genomes[index]),
+                            seconds={"total": round(time.monotonic() - started, 4)})
+
+    def _poll(self, worker, genomes):
+        results = []
+        try:
+            while worker.connection.poll():
+                message = worker.connection.recv()
+                if message[0] == "ready":
+                    worker.ready = True
+                    self._failed_starts = 0
+                elif message[0] == "fatal":
+                    self.close()
+                    raise WorkerStartError(
+                        "A worker process could not set up the evaluator, so no candidate "
+                        "can run. Its error:\n" + message[1])
+                elif message[0] == "result":
+                    _, index, fitness = message
+                    worker.job = None
+                    worker.done += 1
+                    results.append((index, Fitness.from_dict(fitness)))
+        except (EOFError, OSError):
+            pass  # The worker is gone; `run` replaces it.
+        return results
+
+    def _replace(self, worker, position, genomes):
+        """Replaces a dead worker; returns a `crashed` result if it had a job."""
+        worker.process.join(timeout=5)
+        exitcode = worker.process.exitcode
+        worker.kill()
+        if not worker.ready:
+            self._failed_starts += 1
+            if self._failed_starts >= _MAX_FAILED_STARTS:
+                self.close()
+                raise WorkerStartError(
+                    f"{self._failed_starts} worker processes in a row died while starting "
+                    f"({_death_reason(exitcode)}). Check the output above for the error; "
+                    "try executor='inprocess' to debug.")
+        self._workers[position] = self._start_worker()
+        if worker.job is None:
+            return None  # Recycled after max_candidates_per_worker.
+        index, started = worker.job
+        return index, Fitness.failed(
+            "crashed", _death_reason(exitcode), params=_params(self.spec, genomes[index]),
+            seconds={"total": round(time.monotonic() - started, 4)})
+
+    def close(self):
+        for worker in self._workers:
+            try:
+                if worker.process.is_alive() and worker.job is None and worker.ready:
+                    worker.connection.send(("stop",))
+                    worker.process.join(timeout=5)
+            except (OSError, BrokenPipeError):
+                pass
+            worker.kill()
+        self._workers = []
+
+
+def _params(spec, genome):
+    from kgan_nas.space import SearchSpace
+
+    try:
+        return SearchSpace.from_dict(spec.space).generator_params(genome)
+    except ValueError:
+        return 0

@@ -1,0 +1,60 @@
+"""Evaluators with scripted behaviour, loaded by worker processes in tests.
+
+`make_fault_evaluator` decides what to do from the genome's generator
+learning rate, so a test can build one genome per fault. `make_fast_evaluator`
+scores instantly with a deterministic function of the genome.
+"""
+
+import math
+import os
+import signal
+import time
+
+from kgan_nas.fitness import Fitness
+from kgan_nas.space import SearchSpace
+
+OK, RAISE, NAN, KILL, HANG = 1e-4, 2e-4, 5e-4, 1e-3, 3e-3
+FAULT_LEARNING_RATES = (OK, RAISE, NAN, KILL, HANG)
+
+
+def synthetic_fid(genome, space):
+    """A deterministic stand-in for FID: favours ~50k-parameter generators."""
+    params = space.generator_params(genome)
+    return abs(math.log(params / 50_000)) + 0.1 * len(genome.discriminator)
+
+
+class _FaultEvaluator:
+    def __init__(self, spec):
+        self.space = SearchSpace.from_dict(spec.space)
+
+    def evaluate(self, genome, save_dir=None):
+        rate = genome.training.g_learning_rate
+        if rate == RAISE:
+            raise RuntimeError("scripted failure")
+        if rate == NAN:
+            return Fitness.failed("nan", "non-finite g_loss at step 3")
+        if rate == KILL:
+            os.kill(os.getpid(), signal.SIGKILL)
+        if rate == HANG:
+            time.sleep(600)
+        return Fitness(fid=synthetic_fid(genome, self.space),
+                       params=self.space.generator_params(genome))
+
+
+class _FastEvaluator:
+    def __init__(self, spec):
+        self.space = SearchSpace.from_dict(spec.space)
+        self.delay = float(os.environ.get("SCRIPTED_DELAY", "0"))
+
+    def evaluate(self, genome, save_dir=None):
+        time.sleep(self.delay)
+        return Fitness(fid=synthetic_fid(genome, self.space),
+                       params=self.space.generator_params(genome))
+
+
+def make_fault_evaluator(spec):
+    return _FaultEvaluator(spec)
+
+
+def make_fast_evaluator(spec):
+    return _FastEvaluator(spec)

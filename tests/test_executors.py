@@ -1,0 +1,103 @@
+"""Executors: faults are recorded per candidate and the rest completes."""
+
+import os
+import time
+
+import numpy as np
+import pytest
+
+import scripted_evaluators as scripted
+from kgan_nas.executors import InProcessExecutor
+from kgan_nas.executors import SubprocessExecutor
+from kgan_nas.executors import WorkerSpec
+from kgan_nas.executors import get_executor
+from kgan_nas.executors.subprocess import WorkerStartError
+from kgan_nas.space import SearchSpace
+
+TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
+SPACE = SearchSpace(image_shape=(8, 8, 1), latent_dim=8,
+                    learning_rates=scripted.FAULT_LEARNING_RATES, max_params=100_000)
+
+
+def _spec(factory="scripted_evaluators:make_fault_evaluator"):
+    return WorkerSpec(data_path="", extractor_path="", real_features_path="",
+                      space=SPACE.to_dict(), config={}, evaluator_factory=factory)
+
+
+def _genomes(rates):
+    rng = np.random.default_rng(0)
+    genomes = []
+    for rate in rates:
+        genome = SPACE.sample(rng)
+        genomes.append(genome.replace(training=genome.training.replace(g_learning_rate=rate)))
+    return genomes
+
+
+def _environment():
+    return {"PYTHONPATH": os.pathsep.join(filter(None, [TESTS_DIR, os.environ.get("PYTHONPATH")]))}
+
+
+def test_subprocess_records_each_fault_and_finishes_the_rest():
+    """Raise, NaN, self-kill and hang are each recorded with a reason; ok ones score."""
+    rates = [scripted.OK, scripted.RAISE, scripted.NAN, scripted.KILL, scripted.HANG, scripted.OK]
+    genomes = _genomes(rates)
+    with SubprocessExecutor(_spec(), workers=2, timeout=8,
+                            environment=_environment()) as executor:
+        results = dict(executor.run(genomes))
+    assert sorted(results) == list(range(len(genomes)))
+    statuses = [results[i].status for i in range(len(genomes))]
+    assert statuses == ["ok", "error", "nan", "crashed", "timeout", "ok"]
+    assert "scripted failure" in results[1].reason
+    assert "SIGKILL" in results[3].reason
+    assert "8 s limit" in results[4].reason
+    assert results[0].fid == pytest.approx(scripted.synthetic_fid(genomes[0], SPACE))
+
+
+def test_workers_are_recycled_after_their_share():
+    """With max_candidates_per_worker=2, five candidates need three worker processes."""
+    genomes = _genomes([scripted.OK] * 5)
+    genomes = [g.replace(discriminator=g.discriminator[:1]) for g in genomes]
+    with SubprocessExecutor(_spec("scripted_evaluators:make_fast_evaluator"), workers=1,
+                            max_candidates_per_worker=2, environment=_environment()) as executor:
+        results = dict(executor.run(genomes))
+    assert all(results[i].ok for i in range(5))
+    assert executor.workers_started >= 3
+
+
+def test_inprocess_and_subprocess_agree():
+    """The same genomes get the same fitness whatever the executor."""
+    genomes = _genomes([scripted.OK, scripted.NAN, scripted.OK])
+    spec = _spec()
+    inprocess = dict(InProcessExecutor(spec).run(genomes))
+    with SubprocessExecutor(spec, workers=1, environment=_environment()) as executor:
+        subprocess_results = dict(executor.run(genomes))
+    for index in range(len(genomes)):
+        assert inprocess[index].status == subprocess_results[index].status
+        assert inprocess[index].fid == subprocess_results[index].fid
+
+
+def test_broken_worker_setup_fails_fast_with_the_error():
+    """A worker that cannot build its evaluator stops the run with its traceback."""
+    spec = _spec("scripted_evaluators:no_such_factory")
+    started = time.monotonic()
+    with pytest.raises(WorkerStartError, match="no_such_factory"):
+        with SubprocessExecutor(spec, workers=1, environment=_environment()) as executor:
+            list(executor.run(_genomes([scripted.OK])))
+    assert time.monotonic() - started < 120
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"workers": 0}, "workers"),
+    ({"max_candidates_per_worker": 0}, "max_candidates_per_worker"),
+    ({"timeout": -1}, "timeout"),
+])
+def test_invalid_executor_settings(kwargs, message):
+    """Bad executor settings raise ValueError naming the setting."""
+    with pytest.raises(ValueError, match=message):
+        SubprocessExecutor(_spec(), **kwargs)
+
+
+def test_unknown_executor_name():
+    """An unknown executor name lists the choices."""
+    with pytest.raises(ValueError, match="inprocess"):
+        get_executor("threads", _spec())

@@ -1,0 +1,216 @@
+"""kgan_nas.search end to end: run directory, resume (also after SIGKILL), CLI."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+import kgan_nas
+from kgan_nas import cli
+from kgan_nas.callbacks import SearchCallback
+from kgan_nas.run import RunDirectoryError
+
+TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
+FAST = "scripted_evaluators:make_fast_evaluator"
+
+
+@pytest.fixture(scope="module")
+def cache_dir(tmp_path_factory):
+    """One extractor/data cache for the module, so the extractor trains once."""
+    path = tmp_path_factory.mktemp("cache")
+    old = os.environ.get("KGAN_NAS_CACHE")
+    os.environ["KGAN_NAS_CACHE"] = str(path)
+    yield path
+    if old is None:
+        os.environ.pop("KGAN_NAS_CACHE")
+    else:
+        os.environ["KGAN_NAS_CACHE"] = old
+
+
+def _fast_search(directory, generations=3, **kwargs):
+    kwargs.setdefault("space", kgan_nas.SearchSpace(image_shape=(8, 8, 1), latent_dim=8,
+                                                    max_params=100_000))
+    return kgan_nas.search("digits", generations=generations, population=4,
+                           steps_per_candidate=10, batch_size=16, num_samples=100,
+                           executor="inprocess", directory=str(directory), evaluator=FAST,
+                           verbose=0, seed=7, **kwargs)
+
+
+def _keys_by_generation(history):
+    keys = {}
+    for record in history:
+        keys.setdefault(record["generation"], []).append(record["key"])
+    return {g: sorted(k) for g, k in keys.items()}
+
+
+class _Recorder(SearchCallback):
+    def __init__(self):
+        self.candidates, self.generations, self.ended = [], [], None
+
+    def on_candidate_end(self, record):
+        self.candidates.append(record["key"])
+
+    def on_generation_end(self, generation, logs=None):
+        self.generations.append((generation, logs))
+
+    def on_search_end(self, result):
+        self.ended = result
+
+
+@pytest.mark.keras
+@pytest.mark.backend
+@pytest.mark.slow
+def test_real_search_writes_a_complete_run_directory(tmp_path, cache_dir):
+    """A real (tiny) search trains, scores, and leaves every promised file."""
+    directory = tmp_path / "run"
+    recorder = _Recorder()
+    result = kgan_nas.search(
+        "digits", space=kgan_nas.SearchSpace(image_shape=(8, 8, 1), latent_dim=16,
+                                             max_params=60_000),
+        generations=1, population=2, steps_per_candidate=20, batch_size=32,
+        num_samples=200, executor="inprocess", directory=str(directory), verbose=0,
+        callbacks=[recorder])
+    for name in ("config.json", "history.jsonl", "checkpoint.json", "extractor.keras",
+                 "real_features.npy", "baselines.json"):
+        assert (directory / name).is_file(), name
+    assert len(result.history) == 2
+    assert sorted(recorder.candidates) == sorted(r["key"] for r in result.history)
+    assert recorder.generations[0][0] == 0 and recorder.ended is not None
+    ok = [r for r in result.history if r["status"] == "ok"]
+    assert ok, [r["reason"] for r in result.history]
+    for record in result.history:
+        assert {"generation", "genome", "key", "fitness", "status", "reason"} <= set(record)
+        assert set(record["fitness"]["seconds"]) >= {"build", "total"}
+    assert (directory / "best" / "generator.keras").is_file()
+    assert (directory / "samples" / "generation_001.png").is_file()
+    generator = result.best_generator()
+    assert generator.output_shape == (None, 8, 8, 1)
+    images = result.sample(5)
+    assert images.shape == (5, 8, 8, 1) and np.all(np.abs(images) <= 1)
+    assert result.best_genome.key() == result.best_record["key"]
+    assert "fid_domain" in result.summary()
+    # CLI on the finished run.
+    assert cli.main(["report", str(directory)]) == 0
+    assert (directory / "report" / "fitness.png").is_file()
+    out = tmp_path / "grid.png"
+    assert cli.main(["sample", str(directory), "--n", "9", "--out", str(out)]) == 0
+    assert out.is_file()
+
+
+def test_same_seed_same_search_and_resume_extends(tmp_path, cache_dir):
+    """Two runs with one seed evaluate the same genomes; a resume adds generations."""
+    first = _fast_search(tmp_path / "a", generations=2)
+    second = _fast_search(tmp_path / "b", generations=2)
+    assert [r["key"] for r in first.history] == [r["key"] for r in second.history]
+    longer = _fast_search(tmp_path / "a", generations=3)
+    assert len(longer.history) == 12
+    assert [r["key"] for r in longer.history[:8]] == [r["key"] for r in first.history]
+    assert _keys_by_generation(longer.history) == _keys_by_generation(
+        _fast_search(tmp_path / "c", generations=3).history)
+
+
+def test_different_config_in_existing_directory_is_refused(tmp_path, cache_dir):
+    """An existing run with another configuration is an error unless overwrite=True."""
+    _fast_search(tmp_path / "run", generations=1)
+    before = (tmp_path / "run" / "history.jsonl").read_text()
+    with pytest.raises(RunDirectoryError, match="different configuration"):
+        _fast_search(tmp_path / "run", generations=1, strategy="random")
+    assert (tmp_path / "run" / "history.jsonl").read_text() == before
+    result = _fast_search(tmp_path / "run", generations=1, strategy="random", overwrite=True)
+    assert result.config["strategy"] == "RandomSearch"
+
+
+def test_truncated_history_line_is_tolerated(tmp_path, cache_dir):
+    """A last history line cut short by a kill is skipped and that candidate redone."""
+    directory = tmp_path / "run"
+    _fast_search(directory, generations=1)
+    history = directory / "history.jsonl"
+    lines = history.read_text().splitlines()
+    history.write_text("\n".join(lines[:-1]) + "\n" + lines[-1][: len(lines[-1]) // 2])
+    checkpoint = json.loads((directory / "checkpoint.json").read_text())
+    assert checkpoint["generation"] == 1
+    with pytest.warns(UserWarning, match="damaged line"):
+        result = _fast_search(directory, generations=2)
+    assert len(result.history) == 7  # 3 intact + 4 of generation 2
+
+
+def test_sigkill_mid_generation_then_resume_continues_identically(tmp_path, cache_dir):
+    """Kill -9 a running search; the resumed run loses nothing completed and evaluates
+    exactly the genomes an uninterrupted run evaluates."""
+    reference = _fast_search(tmp_path / "reference", generations=4)
+    directory = tmp_path / "killed"
+    code = (
+        "import sys; sys.path.insert(0, sys.argv[1]);"
+        "import test_search as t; t._fast_search(sys.argv[2], generations=4)")
+    env = dict(os.environ, SCRIPTED_DELAY="0.4", KGAN_NAS_CACHE=str(cache_dir))
+    process = subprocess.Popen([sys.executable, "-c", code, TESTS_DIR, str(directory)],
+                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    history = directory / "history.jsonl"
+    deadline = time.monotonic() + 240
+    try:
+        while time.monotonic() < deadline:
+            if history.exists() and len(history.read_text().splitlines()) >= 6:
+                break
+            assert process.poll() is None, "the search ended before it could be killed"
+            time.sleep(0.05)
+        else:
+            pytest.fail("the search did not reach generation 2 in time")
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+    completed = [json.loads(line)["key"] for line in history.read_text().splitlines()
+                 if line.strip()]
+    assert 6 <= len(completed) < 16
+    resumed = _fast_search(directory, generations=4)
+    keys = [r["key"] for r in resumed.history]
+    assert keys[: len(completed)] == completed  # nothing completed was lost or redone
+    assert len(keys) == len(set(keys)) == 16
+    assert _keys_by_generation(resumed.history) == _keys_by_generation(reference.history)
+    assert resumed.best_record["key"] == reference.best_record["key"]
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"population": 1}, "population must be at least 2"),
+    ({"generations": 0}, "generations must be a positive integer"),
+    ({"steps_per_candidate": -5}, "steps_per_candidate"),
+    ({"metric": "fid_clip"}, "Unknown metric"),
+    ({"preset": "huge"}, "Unknown preset"),
+    ({"objectives": ("params", "fid")}, "first objective"),
+    ({"strategy": "annealing"}, "annealing"),
+    ({"space": kgan_nas.SearchSpace(image_shape=(28, 28, 1))}, r"shape \(8, 8, 1\)"),
+    ({"callbacks": [object()]}, "callbacks must be"),
+])
+def test_bad_search_arguments_fail_before_training(tmp_path, kwargs, message):
+    """Invalid arguments raise a clear error and create no run directory."""
+    directory = tmp_path / "run"
+    with pytest.raises((ValueError, TypeError), match=message):
+        kgan_nas.search("digits", directory=str(directory), verbose=0, **kwargs)
+    assert not (directory / "history.jsonl").exists()
+
+
+def test_directory_that_is_a_file_is_refused(tmp_path, cache_dir):
+    """A run directory path that is a file gets an error saying so; the file is kept."""
+    path = tmp_path / "notes.txt"
+    path.write_text("keep me")
+    with pytest.raises(RunDirectoryError, match="is a file"):
+        _fast_search(path, generations=1)
+    assert path.read_text() == "keep me"
+
+
+def test_cli_help_and_errors(capsys):
+    """Every command answers --help; a user mistake prints one line and exits 2."""
+    for command in ([], ["search"], ["resume"], ["report"], ["sample"]):
+        with pytest.raises(SystemExit) as exit_info:
+            cli.main(command + ["--help"])
+        assert exit_info.value.code == 0
+    assert "--dataset" in capsys.readouterr().out
+    assert cli.main(["report", "/nonexistent/run"]) == 2
+    assert "not a kgan_nas run directory" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        cli.main(["search", "--population", "0"])
+    assert "positive integer" in capsys.readouterr().err
