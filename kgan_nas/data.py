@@ -18,11 +18,12 @@ import functools
 import hashlib
 import math
 import os
-import tempfile
 import warnings
 from pathlib import Path
 
 import numpy as np
+
+from kgan_nas.atomic import atomic_write
 
 KNOWN_DATASETS = ("digits", "mnist", "fashion_mnist", "cifar10")
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg")
@@ -208,7 +209,7 @@ class ImageData:
         if self.class_names is not None:
             arrays["class_names"] = np.array(self.class_names, dtype=str)
         path = Path(path)
-        _atomic_write(path, lambda f: np.savez(f, **arrays))
+        atomic_write(path, lambda f: np.savez(f, **arrays))
         return path
 
     @classmethod
@@ -1103,20 +1104,5 @@ def save_image_grid(images, path, *, nrow=None, min_cell_size=32,
     picture = Image.fromarray(canvas[..., 0] if channels == 1 else canvas)
     assert picture.mode == mode, (picture.mode, mode)
     path = Path(path)
-    _atomic_write(path, lambda f: picture.save(f, format="PNG"))
+    atomic_write(path, lambda f: picture.save(f, format="PNG"))
     return path
-
-
-def _atomic_write(path, write):
-    """Calls `write(file)` on a temp file beside `path`, then renames it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.",
-                                suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as file:
-            write(file)
-        os.replace(temp, path)
-    except BaseException:
-        if os.path.exists(temp):
-            os.remove(temp)
-        raise

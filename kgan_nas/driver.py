@@ -11,6 +11,9 @@ import time
 import numpy as np
 
 from kgan_nas import run as run_lib
+from kgan_nas.atomic import atomic_copy
+from kgan_nas.atomic import atomic_write
+from kgan_nas.atomic import atomic_write_json
 from kgan_nas.callbacks import split_callbacks
 from kgan_nas.evaluate import EvaluationConfig
 from kgan_nas.fitness import Fitness
@@ -237,7 +240,7 @@ def _prepare_worker_files(run_dir, data, space, evaluation, extractor_name, back
         data_path=data_path, extractor_path=extractor_path,
         real_features_path=real_features_path, space=space.to_dict(),
         config=evaluation.to_dict(), models_dir=run_dir.file("candidates"),
-        backend=backend or _current_backend(),
+        backend=backend or _current_backend(), log_dir=run_dir.file("logs"),
         keras_callbacks=pickle.dumps(keras_callbacks) if keras_callbacks else b"")
 
 
@@ -246,9 +249,8 @@ def _save_real_features(run_dir, extractor, data):
     from kgan_nas import metrics
 
     real = extractor.features(data.eval)
-    temporary = run_dir.file(".real_features.tmp.npy")
-    np.save(temporary, real, allow_pickle=False)
-    os.replace(temporary, run_dir.file("real_features.npy"))
+    atomic_write(run_dir.file("real_features.npy"),
+                 lambda stream: np.save(stream, real, allow_pickle=False))
     rng = np.random.default_rng(0)
     noise = rng.uniform(-1, 1, size=(len(data.eval),) + data.image_shape).astype("float32")
     baselines = {
@@ -257,7 +259,7 @@ def _save_real_features(run_dir, extractor, data):
         "fid_uniform_noise": float(metrics.fid(extractor.features(noise), real)),
         "num_eval_images": int(len(data.eval)),
     }
-    run_lib.atomic_write_json(run_dir.file("baselines.json"), baselines)
+    atomic_write_json(run_dir.file("baselines.json"), baselines)
 
 
 def _current_backend():
@@ -386,14 +388,7 @@ class _SearchDriver:
         best = min(ok, key=lambda g: results[g.key()].objective(self.objectives[0]))
         source = os.path.join(self.run_dir.candidate_dir(best.key()), "samples.png")
         if os.path.exists(source):
-            target = self.run_dir.file("samples", f"generation_{generation + 1:03d}.png")
-            with open(source, "rb") as stream:
-                content = stream.read()
-            os.makedirs(os.path.dirname(target), exist_ok=True)
-            temporary = target + ".tmp"
-            with open(temporary, "wb") as stream:
-                stream.write(content)
-            os.replace(temporary, target)
+            atomic_copy(source, self.run_dir.file("samples", f"generation_{generation + 1:03d}.png"))
 
 
 def _best_record(history, objective_name):

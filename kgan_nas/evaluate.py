@@ -16,6 +16,7 @@ import traceback
 
 import numpy as np
 
+from kgan_nas.atomic import atomic_save_model
 from kgan_nas.fitness import Fitness
 
 
@@ -237,10 +238,7 @@ def _save_models(gan, save_dir, images):
     os.makedirs(save_dir, exist_ok=True)
     data.save_image_grid(images[:64], os.path.join(save_dir, "samples.png"))
     for name, model in (("generator", gan.generator), ("discriminator", gan.discriminator)):
-        final = os.path.join(save_dir, f"{name}.keras")
-        temporary = os.path.join(save_dir, f".{name}.tmp.keras")
-        model.save(temporary)
-        os.replace(temporary, final)
+        atomic_save_model(model, os.path.join(save_dir, f"{name}.keras"))
 
 
 def _rounded(seconds):

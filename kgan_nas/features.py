@@ -27,12 +27,13 @@ import hashlib
 import json
 import os
 import re
-import tempfile
-import uuid
 
 import numpy as np
 
 import keras
+
+from kgan_nas.atomic import atomic_save_model
+from kgan_nas.atomic import atomic_write_text
 
 __all__ = [
     "FeatureExtractor",
@@ -391,34 +392,6 @@ def _auto_epochs(num_train, batch_size, target_steps=400):
     return int(np.clip(np.ceil(target_steps / steps_per_epoch), 3, 50))
 
 
-def _atomic_write_text(path, text):
-    directory = os.path.dirname(os.path.abspath(path))
-    handle, temp = tempfile.mkstemp(dir=directory, prefix=".tmp-",
-                                    suffix=".json")
-    try:
-        with os.fdopen(handle, "w") as stream:
-            stream.write(text)
-        os.replace(temp, path)
-    except BaseException:
-        if os.path.exists(temp):
-            os.remove(temp)
-        raise
-
-
-def _atomic_save_model(model, path):
-    # Keras insists on the ".keras" suffix, so the temp name keeps it.
-    directory = os.path.dirname(os.path.abspath(path))
-    temp = os.path.join(directory,
-                        f".tmp-{os.getpid()}-{uuid.uuid4().hex}.keras")
-    try:
-        model.save(temp)
-        os.replace(temp, path)
-    except BaseException:
-        if os.path.exists(temp):
-            os.remove(temp)
-        raise
-
-
 class DomainExtractor(FeatureExtractor):
     """Features from a small convnet classifier trained on the real data.
 
@@ -636,8 +609,8 @@ class DomainExtractor(FeatureExtractor):
             "metadata": self.metadata,
         }
         # Sidecar first: whoever sees the model file also finds its metadata.
-        _atomic_write_text(_sidecar_path(path), json.dumps(sidecar, indent=2))
-        _atomic_save_model(self.classifier, path)
+        atomic_write_text(_sidecar_path(path), json.dumps(sidecar, indent=2))
+        atomic_save_model(self.classifier, path)
 
     @classmethod
     def load(cls, path):

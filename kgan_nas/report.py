@@ -2,8 +2,10 @@
 
 import math
 import os
-import shutil
 import statistics
+
+from kgan_nas.atomic import atomic_copy
+from kgan_nas.atomic import atomic_write
 
 
 def fitness_by_generation(history):
@@ -88,16 +90,12 @@ def write_report(result, directory=None):
 
     best_best = os.path.join(result.directory, "best", "samples.png")
     if os.path.exists(best_best):
-        target = os.path.join(directory, "best_samples.png")
-        shutil.copyfile(best_best, target)
-        written.append(target)
+        written.append(atomic_copy(best_best, os.path.join(directory, "best_samples.png")))
     return written
 
 
 def _save(figure, path, pyplot):
     figure.tight_layout()
-    temporary = path + ".tmp.png"
-    figure.savefig(temporary, dpi=110)
+    atomic_write(path, lambda stream: figure.savefig(stream, format="png", dpi=110))
     pyplot.close(figure)
-    os.replace(temporary, path)
     return path

@@ -23,8 +23,9 @@ import json
 import math
 import os
 import shutil
-import tempfile
 import warnings
+
+from kgan_nas.atomic import atomic_write_json
 
 CONFIG = "config.json"
 HISTORY = "history.jsonl"
@@ -34,27 +35,6 @@ FORMAT_VERSION = 1
 
 class RunDirectoryError(ValueError):
     """A run directory that cannot be used as asked (the message says why and what to do)."""
-
-
-def atomic_write_text(path, text):
-    """Writes `text` to `path` atomically (temp file in the same folder + rename)."""
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=".tmp-", dir=folder)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise
-
-
-def atomic_write_json(path, value):
-    atomic_write_text(path, json.dumps(value, indent=2, sort_keys=True, allow_nan=False))
 
 
 def _read_json(path):

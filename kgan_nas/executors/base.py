@@ -30,6 +30,8 @@ class WorkerSpec:
             and returns an object with `evaluate(genome, save_dir) ->
             Fitness`, to replace the standard `Evaluator` (custom training or
             scoring, fault-injection tests).
+        log_dir: Folder for worker processes' output (TensorFlow's and XLA's
+            start-up chatter, tracebacks); None leaves it on the console.
     """
 
     data_path: str
@@ -41,6 +43,7 @@ class WorkerSpec:
     backend: str = None
     keras_callbacks: bytes = b""
     evaluator_factory: str = None
+    log_dir: str = None
 
 
 def build_evaluator(spec):

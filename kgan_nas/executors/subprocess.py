@@ -31,8 +31,20 @@ class WorkerStartError(RuntimeError):
     """Raised when workers cannot start at all (a set-up problem, not a candidate's)."""
 
 
+def _redirect_output(log_dir):
+    """Sends this process's stdout/stderr (file descriptors too) to a log file."""
+    os.makedirs(log_dir, exist_ok=True)
+    path = os.path.join(log_dir, f"worker-{os.getpid()}.log")
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    for stream in (1, 2):
+        os.dup2(descriptor, stream)
+    os.close(descriptor)
+
+
 def _worker_main(spec, connection, max_tasks, environment):
     os.environ.update(environment)
+    if spec.log_dir:
+        _redirect_output(spec.log_dir)
     try:
         evaluator = build_evaluator(spec)
     except BaseException:
@@ -218,8 +230,9 @@ class SubprocessExecutor(Executor):
                 self.close()
                 raise WorkerStartError(
                     f"{self._failed_starts} worker processes in a row died while starting "
-                    f"({_death_reason(exitcode)}). Check the output above for the error; "
-                    "try executor='inprocess' to debug.")
+                    f"({_death_reason(exitcode)}). Their output is in "
+                    f"{self.spec.log_dir or 'the console above'}; try executor='inprocess' "
+                    "to debug.")
         self._workers[position] = self._start_worker()
         if worker.job is None:
             return None  # Recycled after max_candidates_per_worker.

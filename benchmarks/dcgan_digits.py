@@ -1,0 +1,102 @@
+"""A hand-designed DCGAN trained with kgan_nas.GAN on digits, scored like a candidate.
+
+It answers: does the training engine learn (domain FID far below uniform noise),
+and what does a searched generator have to beat at equal steps?
+
+    python benchmarks/dcgan_digits.py --steps 2000
+"""
+
+import argparse
+import json
+import os
+import platform
+import time
+
+import numpy as np
+
+from kgan_nas import data as data_lib
+from kgan_nas import features
+from kgan_nas import metrics
+from kgan_nas.evaluate import EvaluationConfig
+from kgan_nas.evaluate import Evaluator
+from kgan_nas.genome import Genome
+from kgan_nas.genome import LayerGene
+from kgan_nas.genome import TrainingGenes
+from kgan_nas.space import SearchSpace
+
+RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
+
+
+def dcgan_genome():
+    """DCGAN pattern for 8x8: 2x2 projection, two upsampling blocks; strided-conv D."""
+    return Genome(
+        generator=(
+            LayerGene("conv2d_transpose", 64, 4, stride=2, activation="relu", norm="batch"),
+            LayerGene("conv2d_transpose", 32, 4, stride=2, activation="relu", norm="batch"),
+        ),
+        discriminator=(
+            LayerGene("conv2d", 32, 3, stride=2, activation="leaky_relu"),
+            LayerGene("conv2d", 64, 3, stride=2, activation="leaky_relu"),
+        ),
+        training=TrainingGenes("adam", 2e-4, 2e-4, 0.5, 0.999, "non_saturating"),
+    )
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=2000)
+    parser.add_argument("--num-samples", type=int, default=1000)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+
+    data = data_lib.load_dataset("digits", seed=args.seed)
+    space = SearchSpace(image_shape=(8, 8, 1), latent_dim=32, kernel_sizes=(3, 4, 5),
+                        max_start_size=2)
+    genome = space.repair(dcgan_genome())
+    assert genome == dcgan_genome(), "the hand-designed genome must be valid as written"
+    extractor = features.DomainExtractor.for_data(data.train, data.train_labels,
+                                                  fingerprint=data.fingerprint())
+    real = extractor.features(data.eval)
+    config = EvaluationConfig(steps=args.steps, batch_size=64, num_samples=args.num_samples,
+                              kid_subset_size=min(500, args.num_samples), seed=args.seed)
+    evaluator = Evaluator(data.train, space, config, extractor, real)
+    noise = np.random.default_rng(args.seed).uniform(
+        -1, 1, size=(args.num_samples,) + data.image_shape).astype("float32")
+    noise_scores = evaluator.score_images(noise, seed=args.seed)
+    real_fid = metrics.fid(real, extractor.features(data.train[: len(data.eval)]))
+    started = time.perf_counter()
+    save_dir = os.path.join(RESULTS, "dcgan_digits")
+    fitness = evaluator.evaluate(genome, save_dir=save_dir)
+    elapsed = time.perf_counter() - started
+    result = {
+        "command": "python benchmarks/dcgan_digits.py " + " ".join(argv or []),
+        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(),
+                    "backend": os.environ.get("KERAS_BACKEND", "tensorflow")},
+        "date": time.strftime("%Y-%m-%d"),
+        "genome": genome.describe(),
+        "generator_params": space.generator_params(genome),
+        "status": fitness.status, "reason": fitness.reason,
+        "steps": fitness.steps, "seconds": fitness.seconds, "wall_seconds": round(elapsed, 1),
+        "fid_domain": fitness.fid, "kid_domain": fitness.kid,
+        "is_domain": fitness.inception_score, "is_domain_std": fitness.inception_score_std,
+        "fid_domain_uniform_noise": noise_scores["fid"],
+        "is_domain_uniform_noise": noise_scores["inception_score"],
+        "fid_domain_real_train_vs_eval": real_fid,
+        "extractor_accuracy": extractor.accuracy,
+    }
+    print(f"{'':24}{'fid_domain':>12}{'is_domain':>11}")
+    print(f"{'DCGAN ' + str(fitness.steps) + ' steps':24}{fitness.fid:>12.3f}"
+          f"{fitness.inception_score:>11.3f}")
+    print(f"{'uniform noise':24}{noise_scores['fid']:>12.3f}"
+          f"{noise_scores['inception_score']:>11.3f}")
+    print(f"{'real train vs eval':24}{real_fid:>12.3f}")
+    print(f"ratio DCGAN / noise FID: {fitness.fid / noise_scores['fid']:.3f}  "
+          f"(status {fitness.status}, {elapsed:.0f} s; samples in {save_dir}/samples.png)")
+    os.makedirs(RESULTS, exist_ok=True)
+    with open(os.path.join(RESULTS, "dcgan_digits.json"), "w") as stream:
+        json.dump(result, stream, indent=2)
+    return result
+
+
+if __name__ == "__main__":
+    main()

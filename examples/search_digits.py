@@ -1,0 +1,39 @@
+"""Search GAN architectures for scikit-learn's 8x8 digits (offline, a few minutes on CPU).
+
+    python examples/search_digits.py --directory runs/digits --generations 4
+"""
+
+import argparse
+
+import kgan_nas
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--directory", default="runs/digits-example")
+    parser.add_argument("--generations", type=int, default=4)
+    parser.add_argument("--population", type=int, default=6)
+    parser.add_argument("--steps", type=int, default=300, help="training steps per candidate")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--executor", default="subprocess", choices=["subprocess", "inprocess"])
+    parser.add_argument("--pareto", action="store_true",
+                        help="optimise FID and generator size together (NSGA-II)")
+    args = parser.parse_args(argv)
+
+    space = kgan_nas.SearchSpace(image_shape=(8, 8, 1), latent_dim=32,
+                                 generator_layers=(1, 4), discriminator_layers=(1, 4),
+                                 max_params=150_000)
+    result = kgan_nas.search(
+        "digits", space=space, preset="quick", generations=args.generations,
+        population=args.population, steps_per_candidate=args.steps, workers=args.workers,
+        executor=args.executor, objectives=("fid", "params") if args.pareto else None,
+        directory=args.directory)
+    print(result.summary())
+    if args.pareto:
+        for record in result.pareto_front():
+            print(f"{record['key']}  fid_domain={record['fid_domain']:.3f}  params={record['params']}")
+    return result
+
+
+if __name__ == "__main__":  # Worker processes are spawned: keep the guard.
+    main()

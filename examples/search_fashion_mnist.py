@@ -1,0 +1,12 @@
+"""Search GAN architectures for Fashion-MNIST (downloads it through keras.datasets).
+
+Offline, it stops with a message saying where to put the file or how to pass a
+local .npz / image folder instead (--data PATH).
+
+    python examples/search_fashion_mnist.py --preset quick --directory runs/fashion_mnist
+"""
+
+from _named_dataset import run
+
+if __name__ == "__main__":  # Worker processes are spawned: keep the guard.
+    run("fashion_mnist", (28, 28, 1), __doc__.splitlines()[0])

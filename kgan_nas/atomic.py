@@ -1,0 +1,75 @@
+"""Atomic file writes: a reader (or a kill) sees the old file or the new one, never half.
+
+Every file kgan_nas writes goes through here: the content goes to a temporary
+file in the destination folder (same file system), is flushed to disk, and
+then `os.replace` swaps it in.
+"""
+
+import json
+import os
+import tempfile
+import uuid
+
+
+def atomic_write(path, write, binary=True):
+    """Calls `write(stream)` on a temporary file beside `path`, then renames it.
+
+    Args:
+        path: Destination file.
+        write: Function that writes the content to an open stream.
+        binary: Open the temporary file in binary (default) or text mode.
+
+    Returns:
+        `path`.
+    """
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp",
+                                         dir=folder)
+    try:
+        with os.fdopen(handle, "wb" if binary else "w",
+                       **({} if binary else {"encoding": "utf-8"})) as stream:
+            write(stream)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+        raise
+    return path
+
+
+def atomic_write_text(path, text):
+    """Writes `text` (UTF-8) to `path` atomically."""
+    return atomic_write(path, lambda stream: stream.write(text), binary=False)
+
+
+def atomic_write_json(path, value):
+    """Writes `value` as indented, key-sorted, standard JSON (no NaN/inf) atomically."""
+    return atomic_write_text(path, json.dumps(value, indent=2, sort_keys=True, allow_nan=False))
+
+
+def atomic_copy(source, path):
+    """Copies the file `source` to `path` atomically."""
+    with open(source, "rb") as stream:
+        content = stream.read()
+    return atomic_write(path, lambda out: out.write(content))
+
+
+def atomic_save_model(model, path):
+    """Saves a Keras model to a `.keras` file atomically."""
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    # Keras insists on the ".keras" suffix, so the temporary name keeps it.
+    temporary = os.path.join(folder, f".tmp-{os.getpid()}-{uuid.uuid4().hex}.keras")
+    try:
+        model.save(temporary)
+        os.replace(temporary, path)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+        raise
+    return path
