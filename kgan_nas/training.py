@@ -542,8 +542,7 @@ class GAN(keras.Model):
         bits = tf.random.stateless_uniform(
             shape, seed=seed, minval=None, maxval=None, dtype=tf.uint32
         )
-        top_24_bits = tf.cast(tf.bitwise.right_shift(bits, 8), tf.float32)
-        return (top_24_bits + 0.5) * (2.0 ** -24)
+        return _bits_to_open_uniform(bits)
 
     def _tf_latents(self, batch):
         import tensorflow as tf
@@ -665,6 +664,20 @@ class GAN(keras.Model):
     def _real_images(self, data):
         x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
         return ops.cast(x, self.discriminator.compute_dtype)
+
+
+def _bits_to_open_uniform(bits):
+    """uint32 random bits -> float32 uniform strictly inside (0, 1) (TensorFlow).
+
+    Uses the top 23 bits: `(k + 0.5) * 2**-23` is exact in float32, so the
+    largest value is `1 - 2**-24` and never rounds up to 1.0 (24 bits would:
+    `erfinv(2 * 1.0 - 1)` is infinite and the step turns NaN about once in
+    every few million draws).
+    """
+    import tensorflow as tf
+
+    top_23_bits = tf.cast(tf.bitwise.right_shift(bits, 9), tf.float32)
+    return (top_23_bits + 0.5) * (2.0 ** -23)
 
 
 class _JaxLayout:

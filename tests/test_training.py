@@ -521,3 +521,22 @@ def test_jax_backend_needs_no_tensorflow():
                             timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.strip() == "ok 2"
+
+
+@pytest.mark.keras
+def test_tf_uniform_from_extreme_bits_stays_open_and_latents_finite():
+    """The TF noise transform maps every uint32 (0 and 2**32-1 included) strictly
+    inside (0, 1), so the inverse-CDF latents are always finite."""
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("TensorFlow-only noise path")
+    import math
+
+    import tensorflow as tf
+
+    from kgan_nas.training import _bits_to_open_uniform
+
+    bits = tf.constant([0, 1, 2**31, 2**32 - 512, 2**32 - 1], dtype=tf.uint32)
+    uniform = _bits_to_open_uniform(bits).numpy()
+    assert np.all(uniform > 0) and np.all(uniform < 1)
+    normal = math.sqrt(2.0) * tf.math.erfinv(2.0 * uniform - 1.0).numpy()
+    assert np.all(np.isfinite(normal))
