@@ -57,6 +57,8 @@ def build_parser():
     search.add_argument("--executor", default="subprocess",
                         choices=["subprocess", "inprocess", "ray"])
     search.add_argument("--workers", type=_positive_int)
+    search.add_argument("--gpus", nargs="+", type=int, metavar="ID",
+                        help="GPU ids for subprocess workers (one candidate per GPU)")
     search.add_argument("--timeout", type=_positive_float,
                         help="seconds one candidate may take before it is stopped")
     search.add_argument("--backend", choices=["tensorflow", "jax"],
@@ -101,7 +103,8 @@ def _search(args):
         num_samples=args.num_samples, metric=args.metric, objectives=args.objectives,
         executor=args.executor, workers=args.workers, directory=args.directory,
         overwrite=args.overwrite, seed=args.seed, verbose=0 if args.quiet else 1,
-        timeout=args.timeout, backend=args.backend, jit_compile=not args.no_xla)
+        timeout=args.timeout, backend=args.backend, jit_compile=not args.no_xla,
+        executor_options={"gpus": args.gpus} if args.gpus else None)
     if not args.quiet:
         print(result.summary())
     return 0

@@ -54,7 +54,7 @@ def search(dataset="digits", *, space=None, strategy="genetic", preset="default"
            workers=None, directory="runs/kgan_nas", overwrite=False, seed=0, callbacks=None,
            verbose=1, labels=None, timeout=None, backend=None, jit_compile=True,
            max_candidates_per_worker=8, seconds_per_candidate=None, strategy_options=None,
-           evaluator=None):
+           evaluator=None, executor_options=None):
     """Searches GAN architectures for `dataset`.
 
     Each generation, the strategy proposes `population` genomes; each is
@@ -113,6 +113,9 @@ def search(dataset="digits", *, space=None, strategy="genetic", preset="default"
             `{"mutation_rate": 0.1}`).
         evaluator: Optional `"module:function"` returning a custom evaluator
             in each worker (see `kgan_nas.executors.WorkerSpec`).
+        executor_options: Extra keyword arguments for the executor, e.g.
+            `{"gpus": [0, 1], "candidates_per_gpu": 2}` (subprocess) or
+            `{"address": "auto", "num_gpus": 1}` (ray).
 
     Returns:
         A `SearchResult`.
@@ -200,7 +203,8 @@ def search(dataset="digits", *, space=None, strategy="genetic", preset="default"
     from kgan_nas.executors import get_executor
 
     with get_executor(executor, worker_spec, workers=budget["workers"], timeout=timeout,
-                      max_candidates_per_worker=max_candidates_per_worker) as runner:
+                      max_candidates_per_worker=max_candidates_per_worker,
+                      **dict(executor_options or {})) as runner:
         driver.run(runner, budget["generations"])
     result = SearchResult(run_dir.path)
     for callback in search_callbacks:

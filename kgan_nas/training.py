@@ -852,7 +852,7 @@ class _BudgetMonitor(keras.callbacks.Callback):
         self._step_start = None
 
     def on_train_begin(self, logs=None):
-        self._start = time.perf_counter()
+        self._start = None
 
     def on_train_batch_begin(self, batch, logs=None):
         self._step_start = time.perf_counter()
@@ -874,6 +874,11 @@ class _BudgetMonitor(keras.callbacks.Callback):
             self._stop("diverged", f"|{', '.join(big)}| > "
                                    f"{self.divergence_threshold:g} at step "
                                    f"{self.steps}")
+        elif self._start is None:
+            # The time budget starts after the first step, which holds the XLA
+            # compilation: a slow compile (a loaded machine) must not eat the
+            # candidate's training time.
+            self._start = now
         elif self.seconds is not None and now - self._start >= self.seconds:
             self._stop("ok", f"time budget of {self.seconds:g} s reached "
                              f"after {self.steps} steps")
@@ -905,8 +910,10 @@ def train_for_budget(gan, inputs, *, steps, seconds=None,
             `keras.utils.PyDataset` of fixed-size batches (a changing batch
             size recompiles the XLA step).
         steps: Number of train steps (>= 1).
-        seconds: Optional wall-time limit; training stops (status `"ok"`)
-            after the first step that ends past it. Defaults to None.
+        seconds: Optional wall-time limit on training, counted from the end
+            of the first step (which holds the XLA compilation); training
+            stops (status `"ok"`) after the first step that ends past it.
+            Defaults to None.
         divergence_threshold: A loss whose magnitude exceeds this stops
             training with status `"diverged"`. Defaults to 1e4.
         callbacks: Optional list of extra Keras callbacks for `fit` (an

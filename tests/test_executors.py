@@ -101,3 +101,14 @@ def test_unknown_executor_name():
     """An unknown executor name lists the choices."""
     with pytest.raises(ValueError, match="inprocess"):
         get_executor("threads", _spec())
+
+
+def test_gpus_are_spread_one_per_worker():
+    """With gpus=[0, 1] and candidates_per_gpu=2, four workers see GPUs 0, 1, 0, 1."""
+    genomes = _genomes([scripted.OK] * 4)
+    with SubprocessExecutor(_spec("scripted_evaluators:make_device_evaluator"), gpus=[0, 1],
+                            candidates_per_gpu=2, environment=_environment()) as executor:
+        assert executor.num_workers == 4
+        results = dict(executor.run(genomes))
+        assert executor.worker_devices == ["0", "1", "0", "1"]
+    assert {results[i].reason for i in range(4)} <= {"devices=0", "devices=1"}

@@ -79,6 +79,7 @@ class _Worker:
             daemon=True)
         self.process.start()
         child_connection.close()
+        self.devices = environment.get("CUDA_VISIBLE_DEVICES")
         self.ready = False
         self.job = None  # (index, started_at)
         self.done = 0
@@ -114,15 +115,21 @@ class SubprocessExecutor(Executor):
         timeout: Seconds a single candidate may take (training and scoring,
             not worker start-up) before it is killed and marked `timeout`;
             None for no limit.
-        environment: Extra environment variables for the workers (e.g.
-            `{"CUDA_VISIBLE_DEVICES": "0"}`).
+        environment: Extra environment variables for the workers.
+        gpus: GPU ids to spread workers over, e.g. `[0, 1]`. Worker `i` sees
+            only `gpus[i % len(gpus)]` (`CUDA_VISIBLE_DEVICES`), so by default
+            one candidate runs per GPU. None leaves devices alone.
+        candidates_per_gpu: With `gpus`, how many workers (candidates) share
+            each GPU; `workers` becomes `len(gpus) * candidates_per_gpu`.
+            GPU memory is claimed as needed (TensorFlow memory growth, no JAX
+            preallocation), so small candidates can share a large GPU.
 
     Raises:
         ValueError: for a non-positive `workers` or `max_candidates_per_worker`.
     """
 
     def __init__(self, spec, workers=1, max_candidates_per_worker=8, timeout=None,
-                 environment=None):
+                 environment=None, gpus=None, candidates_per_gpu=1):
         if not isinstance(workers, int) or workers < 1:
             raise ValueError(f"workers must be a positive integer, got {workers!r}.")
         if not isinstance(max_candidates_per_worker, int) or max_candidates_per_worker < 1:
@@ -131,6 +138,12 @@ class SubprocessExecutor(Executor):
                 f"{max_candidates_per_worker!r}.")
         if timeout is not None and not timeout > 0:
             raise ValueError(f"timeout must be positive seconds or None, got {timeout!r}.")
+        self.gpus = [str(gpu) for gpu in gpus] if gpus else []
+        if self.gpus:
+            if not isinstance(candidates_per_gpu, int) or candidates_per_gpu < 1:
+                raise ValueError(
+                    f"candidates_per_gpu must be a positive integer, got {candidates_per_gpu!r}.")
+            workers = len(self.gpus) * candidates_per_gpu
         self.spec = spec
         self.num_workers = workers
         self.max_candidates_per_worker = max_candidates_per_worker
@@ -139,22 +152,33 @@ class SubprocessExecutor(Executor):
         if spec.backend:
             self.environment.setdefault("KERAS_BACKEND", spec.backend)
         self.environment.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        # Claim GPU memory as needed, so workers sharing a GPU can coexist.
+        self.environment.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")
+        self.environment.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
         self._context = multiprocessing.get_context("spawn")
         self._workers = []
         self._failed_starts = 0
         self.workers_started = 0
 
-    def _start_worker(self):
+    def _start_worker(self, slot):
+        environment = dict(self.environment)
+        if self.gpus:
+            environment["CUDA_VISIBLE_DEVICES"] = self.gpus[slot % len(self.gpus)]
         worker = _Worker(self._context, self.spec, self.max_candidates_per_worker,
-                         self.environment)
+                         environment)
         self.workers_started += 1
         return worker
+
+    @property
+    def worker_devices(self):
+        """`CUDA_VISIBLE_DEVICES` of each running worker (None where unset)."""
+        return [worker.devices for worker in self._workers]
 
     def run(self, genomes):
         genomes = list(genomes)
         queue = collections.deque(range(len(genomes)))
         while len(self._workers) < min(self.num_workers, max(len(genomes), 1)):
-            self._workers.append(self._start_worker())
+            self._workers.append(self._start_worker(len(self._workers)))
         remaining = len(genomes)
         while remaining:
             for worker in self._workers:
@@ -188,7 +212,7 @@ class SubprocessExecutor(Executor):
                     index, started = worker.job
                     if time.monotonic() - started > self.timeout:
                         worker.job = None
-                        self._workers[position] = self._start_worker()
+                        self._workers[position] = self._start_worker(position)
                         worker.kill()
                         remaining -= 1
                         yield index, Fitness.failed(
@@ -233,7 +257,7 @@ class SubprocessExecutor(Executor):
                     f"({_death_reason(exitcode)}). Their output is in "
                     f"{self.spec.log_dir or 'the console above'}; try executor='inprocess' "
                     "to debug.")
-        self._workers[position] = self._start_worker()
+        self._workers[position] = self._start_worker(position)
         if worker.job is None:
             return None  # Recycled after max_candidates_per_worker.
         index, started = worker.job
