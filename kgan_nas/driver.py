@@ -349,7 +349,6 @@ class _SearchDriver:
             self.strategy.tell(genome, results[genome.key()])
         logs = self._generation_logs(generation, genomes, results)
         self._save_generation_samples(generation, genomes, results)
-        progress.close()
         self.printer.line(
             f"Generation {generation + 1}: best {self.objectives[0]} {logs['best']:.4g} "
             f"(so far {logs['best_so_far']:.4g}), median {logs['median']:.4g}, "
@@ -438,9 +437,6 @@ class _Progress:
             if math.isfinite(best):
                 values.append(("best", best))
             self.bar.update(self.count, values=values)
-
-    def close(self):
-        pass
 
 
 @dataclasses.dataclass

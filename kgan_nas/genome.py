@@ -37,8 +37,25 @@ LOSSES = ("non_saturating", "hinge", "wasserstein_gp")
 GENOME_FORMAT_VERSION = 1
 
 
+class _FlatRecord:
+    """`replace` / `to_dict` / `from_dict` for the flat gene dataclasses."""
+
+    _WHAT = "record"
+
+    def replace(self, **changes):
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self):
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, config):
+        _check_keys(cls, config, cls._WHAT)
+        return cls(**config)
+
+
 @dataclasses.dataclass(frozen=True)
-class LayerGene:
+class LayerGene(_FlatRecord):
     """One layer of a generator or discriminator.
 
     Fields that do not apply to a kind hold neutral values (a dropout gene
@@ -60,6 +77,8 @@ class LayerGene:
             normalisation wraps the layer's kernel; discriminator only).
         rate: Dropout rate; 0.0 for other kinds.
     """
+
+    _WHAT = "layer gene"
 
     kind: str
     size: int = 0
@@ -104,20 +123,10 @@ class LayerGene:
         """Whether this layer halves the spatial size (discriminator side)."""
         return self.kind == CONV2D and self.stride == 2
 
-    def replace(self, **changes):
-        return dataclasses.replace(self, **changes)
-
-    def to_dict(self):
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, config):
-        _check_keys(cls, config, "layer gene")
-        return cls(**config)
 
 
 @dataclasses.dataclass(frozen=True)
-class TrainingGenes:
+class TrainingGenes(_FlatRecord):
     """Genes that configure how a candidate is trained.
 
     Args:
@@ -128,6 +137,8 @@ class TrainingGenes:
         beta_2: Adam's second-moment decay (ignored by other optimizers).
         loss: `"non_saturating"`, `"hinge"` or `"wasserstein_gp"`.
     """
+
+    _WHAT = "training genes"
 
     optimizer: str = "adam"
     g_learning_rate: float = 2e-4
@@ -151,16 +162,6 @@ class TrainingGenes:
             if not (isinstance(value, (int, float)) and value > 0):
                 raise ValueError(f"{name} must be a positive number, got {value!r}.")
 
-    def replace(self, **changes):
-        return dataclasses.replace(self, **changes)
-
-    def to_dict(self):
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, config):
-        _check_keys(cls, config, "training genes")
-        return cls(**config)
 
 
 @dataclasses.dataclass(frozen=True)
