@@ -8,15 +8,12 @@ should keep the driver flat (goal: <= 2 MB per candidate).
 """
 
 import argparse
-import json
-import os
-import platform
 import tempfile
 import time
 
 import numpy as np
-
-RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
+from _common import digits_setup
+from _common import write_result
 
 
 def rss_mb(pid="self"):
@@ -40,22 +37,13 @@ def slope(values):
 
 def measure(executor_name, candidates, steps, workers):
     import kgan_nas
-    from kgan_nas import data as data_lib
-    from kgan_nas import driver
     from kgan_nas.evaluate import EvaluationConfig
     from kgan_nas.executors import get_executor
-    from kgan_nas.run import RunDir
-    from kgan_nas.space import SearchSpace
 
-    data = data_lib.load_dataset("digits")
-    space = SearchSpace(image_shape=(8, 8, 1), latent_dim=16, max_params=100_000)
     config = EvaluationConfig(steps=steps, batch_size=32, num_samples=200, kid_subset_size=200)
-    run_dir = RunDir(tempfile.mkdtemp(prefix=f"kgan_nas_memory_{executor_name}_"))
-    run_dir.open({"benchmark": "memory"})
-    spec = driver._prepare_worker_files(run_dir, data, space, config, "domain", None, [],
-                                        driver._Printer(0))
-    rng = np.random.default_rng(0)
-    genomes = [space.sample(rng) for _ in range(candidates)]
+    spec, genomes, _ = digits_setup(
+        tempfile.mkdtemp(prefix=f"kgan_nas_memory_{executor_name}_"), config,
+        max_params=100_000, num_genomes=candidates)
     driver_rss, worker_rss, statuses = [], [], []
     started = time.perf_counter()
     with get_executor(executor_name, spec, workers=workers,
@@ -90,14 +78,7 @@ def main(argv=None):
         print(f"{row['executor']:12}{row['candidates']:>11}{row['ok']:>5}{row['seconds']:>9}"
               f"{row['driver_rss_mb'][0]:>16}{row['driver_rss_mb'][-1]:>14}"
               f"{row['driver_growth_mb_per_candidate']:>13}")
-    os.makedirs(RESULTS, exist_ok=True)
-    result = {"benchmark": "memory", "date": time.strftime("%Y-%m-%d"),
-              "command": "python benchmarks/memory.py " + " ".join(argv or []),
-              "machine": {"platform": platform.platform(), "cpus": os.cpu_count(),
-                          "backend": os.environ.get("KERAS_BACKEND", "tensorflow")},
-              "results": rows}
-    with open(os.path.join(RESULTS, "memory.json"), "w") as stream:
-        json.dump(result, stream, indent=2)
+    write_result("memory", {"benchmark": "memory", "results": rows})
 
 
 if __name__ == "__main__":

@@ -12,20 +12,31 @@ def run(dataset, image_shape, description, argv=None):
     parser.add_argument("--generations", type=int)
     parser.add_argument("--population", type=int)
     parser.add_argument("--steps", type=int, help="training steps per candidate")
+    parser.add_argument("--batch-size", type=int)
+    parser.add_argument("--num-samples", type=int, help="generated images scored per candidate")
     parser.add_argument("--workers", type=int)
+    parser.add_argument("--executor", default="subprocess", choices=["subprocess", "inprocess"])
     parser.add_argument("--data", default=dataset,
                         help=f"{dataset!r} downloads through keras.datasets (needs internet); "
-                             "or pass a .npz / image folder you have locally")
+                             "or pass a local .npz (e.g. the file keras.datasets downloads, "
+                             "with x_train/y_train/x_test/y_test) or an image folder")
     parser.add_argument("--metric", default="fid_domain",
                         choices=["fid_domain", "fid_inception"])
+    parser.add_argument("--no-xla", action="store_true",
+                        help="skip XLA compilation (faster start, slower steps)")
+    parser.add_argument("--max-params", type=int,
+                        help="bound on generator + discriminator parameters (default: none)")
     args = parser.parse_args(argv)
     try:
+        space = kgan_nas.SearchSpace(image_shape=image_shape, max_params=args.max_params)
         result = kgan_nas.search(
-            args.data, space=kgan_nas.SearchSpace(image_shape=image_shape),
+            args.data, space=space,
             preset=args.preset, generations=args.generations, population=args.population,
-            steps_per_candidate=args.steps, workers=args.workers, metric=args.metric,
-            directory=args.directory)
-    except RuntimeError as exc:  # e.g. offline: the message says what to do.
+            steps_per_candidate=args.steps, batch_size=args.batch_size,
+            num_samples=args.num_samples, workers=args.workers, executor=args.executor,
+            metric=args.metric, jit_compile=not args.no_xla, directory=args.directory)
+    except (RuntimeError, ValueError, FileNotFoundError) as exc:
+        # Offline, a wrong file, a wrong image shape: the message says what to do.
         parser.exit(2, f"error: {exc}\n")
     print(result.summary())
     return result

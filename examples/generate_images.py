@@ -5,12 +5,6 @@
 
 import argparse
 
-import keras
-import numpy as np
-
-from kgan_nas.data import save_image_grid
-from kgan_nas.driver import SearchResult
-
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -20,6 +14,12 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--key", help="a candidate key from history.jsonl instead of the best")
     args = parser.parse_args(argv)
+    # Imported after parsing, so --help answers without loading Keras.
+    import keras
+    import numpy as np
+
+    from kgan_nas import SearchResult
+    from kgan_nas.data import save_image_grid
 
     result = SearchResult(args.directory)
     # A plain keras.Model, loaded with safe_mode=True: use it like any other.

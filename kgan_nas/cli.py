@@ -78,10 +78,14 @@ def build_parser():
     resume.add_argument("--quiet", action="store_true")
 
     report = commands.add_parser(
-        "report", help="summary table and PNG plots of a run",
-        description="Print the summary table and write PNG plots into DIRECTORY/report.")
+        "report", help="summary table, plots and an HTML report of a run",
+        description="Print the summary table, write PNG plots into DIRECTORY/report and a "
+                    "self-contained page, DIRECTORY/report.html (nothing is trained).")
     report.add_argument("directory")
-    report.add_argument("--top", type=_positive_int, default=10, help="rows in the table")
+    report.add_argument("--top", type=_positive_int, default=10,
+                        help="rows in the tables of best candidates (default: 10)")
+    report.add_argument("--samples", type=_positive_int, default=4, metavar="K",
+                        help="sample grids of the K best generators in the page (default: 4)")
 
     sample = commands.add_parser(
         "sample", help="generate images with a run's best generator",
@@ -116,9 +120,17 @@ def resume_search(directory, generations=None, workers=None, verbose=1):
     Returns:
         The `SearchResult`.
     """
+    from kgan_nas.data import KNOWN_DATASETS
+    from kgan_nas.run import RunDirectoryError
     from kgan_nas.space import SearchSpace
 
     config = search_lib.SearchResult(directory).config
+    missing = sorted({"dataset", "evaluation", "strategy", "space", "generations", "population",
+                      "metric", "objectives", "seed", "strategy_options"} - set(config))
+    if missing:
+        raise RunDirectoryError(
+            f"{directory}/config.json lacks {missing}, so the run cannot be resumed from its "
+            "config; call kgan_nas.search with the original settings and directory instead.")
     evaluation = config["evaluation"]
     strategy = {"GeneticSearch": "genetic", "RandomSearch": "random"}.get(config["strategy"])
     if strategy is None:
@@ -126,6 +138,14 @@ def resume_search(directory, generations=None, workers=None, verbose=1):
             f"The run used a custom strategy ({config['strategy']}); resume it from Python "
             "by calling kgan_nas.search with the same strategy object and directory.")
     dataset = config["dataset"]
+    # Only a dataset *name* is taken from the config: a path stored there is never
+    # opened (it could point anywhere); the user names the data again instead.
+    if dataset not in KNOWN_DATASETS:
+        raise ValueError(
+            f"The run in {directory} searched the data set {dataset!r}, which is not a "
+            f"named dataset ({', '.join(KNOWN_DATASETS)}), so `resume` cannot reload it. "
+            f"Resume with `kgan-nas search --dataset PATH --directory {directory}` and the "
+            "original settings, or kgan_nas.search(data, directory=...) in Python.")
     return search_lib.search(
         dataset, space=SearchSpace.from_dict(config["space"]), strategy=strategy,
         generations=generations or config["generations"], population=config["population"],
@@ -146,11 +166,15 @@ def _resume(args):
 
 
 def _report(args):
+    from kgan_nas import html_report
     from kgan_nas import report
 
     result = search_lib.SearchResult(args.directory)
     print(result.summary(num_trials=args.top))
-    for path in report.write_report(result):
+    plots = report.write_report(result)
+    page = html_report.write_html_report(result, plots=plots, top_k=args.samples,
+                                         num_rows=args.top)
+    for path in plots + [page]:
         print(f"wrote {path}")
     return 0
 
@@ -172,10 +196,15 @@ def main(argv=None):
     handlers = {"search": _search, "resume": _resume, "report": _report, "sample": _sample}
     try:
         return handlers[args.command](args)
-    except (ValueError, TypeError, FileNotFoundError, RuntimeError) as exc:
+    except (ValueError, TypeError, OSError, RuntimeError, ImportError) as exc:
         # User mistakes get one clear line, not a traceback from deep inside.
         print(f"kgan-nas {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        hint = ("; run the same command again to resume (completed candidates are kept)"
+                if args.command in ("search", "resume") else "")
+        print(f"kgan-nas {args.command}: interrupted{hint}.", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ under `KERAS_BACKEND=jax` on a machine without TensorFlow.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import functools
 import hashlib
 import math
@@ -399,10 +400,12 @@ def _read_source(dataset):
 def _read_path(path):
     if not path.exists():
         if path.suffix == "" and len(path.parts) == 1:
+            close = difflib.get_close_matches(str(path), KNOWN_DATASETS, n=1)
+            suggestion = f" Did you mean {close[0]!r}?" if close else ""
             raise ValueError(
                 f"Unknown dataset name {str(path)!r} (and no such file or "
-                f"folder). Known names are {list(KNOWN_DATASETS)}; otherwise "
-                f"pass {_ACCEPTED_KINDS}."
+                f"folder).{suggestion} Known names are "
+                f"{list(KNOWN_DATASETS)}; otherwise pass {_ACCEPTED_KINDS}."
             )
         raise FileNotFoundError(
             f"No such file or folder: {path}. Expected {_ACCEPTED_KINDS}."
@@ -550,7 +553,8 @@ def _list_image_files(folder):
     if not files:
         raise ValueError(
             f"No PNG/JPEG images found under {folder} (searched recursively "
-            f"for {', '.join(IMAGE_EXTENSIONS)})."
+            f"for {', '.join(IMAGE_EXTENSIONS)}). Pass the folder that holds "
+            "the images, or convert them to PNG first."
         )
     return files
 
@@ -729,10 +733,12 @@ def _as_nhwc(images):
     if images.ndim == 3:
         images = images[..., np.newaxis]  # (N, H, W) grayscale
     elif images.ndim != 4:
-        hint = ""
         if images.ndim == 2:
             hint = (" A 2-D array looks like flattened images; reshape it "
                     "to (N, H, W) or (N, H, W, C).")
+        else:
+            hint = (" Reshape it, or drop extra axes with `np.squeeze`, to "
+                    "get (N, H, W) or (N, H, W, C).")
         raise ValueError(
             f"Images must be shaped (N, H, W) or (N, H, W, C); got rank "
             f"{images.ndim} with shape {images.shape}.{hint}"
@@ -783,10 +789,14 @@ def _rescale(images, value_range):
             return images.astype(np.float32, copy=False)
         else:
             if low >= 0.0 and high <= 255.0:
-                guess = ("looks like 0-255 data; pass value_range=(0, 255)")
+                guess = ("looks like 0-255 data; pass value_range=(0, 255)"
+                         " to load_dataset, or rescale it with "
+                         "`x / 127.5 - 1` (kgan_nas.search takes images "
+                         "in [-1, 1] or uint8)")
             else:
                 guess = ("is not in [-1, 1]; pass value_range=(low, high) "
-                         "with the true range of your data")
+                         "with the true range of your data, or rescale it "
+                         "to [-1, 1] yourself")
             raise ValueError(
                 f"Cannot infer the value range of {images.dtype} images "
                 f"with values from {low:g} to {high:g}: the data {guess}. "

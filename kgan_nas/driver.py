@@ -14,7 +14,6 @@ from kgan_nas import run as run_lib
 from kgan_nas.atomic import atomic_copy
 from kgan_nas.atomic import atomic_write
 from kgan_nas.atomic import atomic_write_json
-from kgan_nas.callbacks import split_callbacks
 from kgan_nas.evaluate import EvaluationConfig
 from kgan_nas.fitness import Fitness
 from kgan_nas.genome import Genome
@@ -46,6 +45,64 @@ def parse_metric(metric):
         raise ValueError(f"Unknown metric {metric!r}; choose one of {METRICS}.")
     name, extractor = metric.split("_", 1)
     return _METRIC_OBJECTIVES[name], extractor
+
+
+def _check_run_arguments(*, seed, timeout, seconds_per_candidate, max_candidates_per_worker,
+                         executor, executor_options, backend, evaluator):
+    """Rejects run settings that would otherwise fail only once workers start.
+
+    Raises:
+        ValueError: naming the argument and what it accepts.
+        ImportError: for `executor="ray"` when Ray is not installed.
+    """
+    import inspect
+
+    from kgan_nas import executors as executors_lib
+
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}.")
+    for name, value in (("timeout", timeout), ("seconds_per_candidate", seconds_per_candidate)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
+                                  or not value > 0):
+            raise ValueError(
+                f"{name} must be a positive number of seconds, or None for no limit; "
+                f"got {value!r}.")
+    if (isinstance(max_candidates_per_worker, bool)
+            or not isinstance(max_candidates_per_worker, int) or max_candidates_per_worker < 1):
+        raise ValueError(
+            f"max_candidates_per_worker must be a positive integer, got "
+            f"{max_candidates_per_worker!r}.")
+    if backend not in (None, "tensorflow", "jax"):
+        raise ValueError(
+            f"backend must be 'tensorflow', 'jax' or None (the current one), got {backend!r}.")
+    if evaluator is not None and (not isinstance(evaluator, str) or evaluator.count(":") != 1):
+        raise ValueError(
+            f"evaluator must be a 'module:function' string, got {evaluator!r}.")
+    if isinstance(executor, executors_lib.Executor):
+        return
+    if executor not in executors_lib.EXECUTORS:
+        raise ValueError(
+            f"Unknown executor {executor!r}; choose one of {executors_lib.EXECUTORS} or pass "
+            "an Executor.")
+    if executor_options is not None and not isinstance(executor_options, dict):
+        raise ValueError(f"executor_options must be a dict, got {executor_options!r}.")
+    if executor == "ray":
+        from kgan_nas.executors.ray import RayExecutor as executor_class
+        from kgan_nas.executors.ray import _import_ray
+
+        _import_ray()  # a missing Ray install is reported now, not after set-up
+    else:
+        executor_class = {"inprocess": executors_lib.InProcessExecutor,
+                          "subprocess": executors_lib.SubprocessExecutor}[executor]
+    # search() sets these itself; the executor takes the rest as options.
+    reserved = {"self", "spec", "workers", "timeout", "max_candidates_per_worker"}
+    accepted = sorted(set(inspect.signature(executor_class.__init__).parameters) - reserved)
+    unknown = sorted(set(executor_options or {}) - set(accepted))
+    if unknown:
+        raise ValueError(
+            f"executor_options {unknown} are not options of executor={executor!r}; it "
+            f"accepts {accepted or 'none'} (workers, timeout and max_candidates_per_worker "
+            "are arguments of search itself).")
 
 
 def search(dataset="digits", *, space=None, strategy="genetic", preset="default",
@@ -100,7 +157,8 @@ def search(dataset="digits", *, space=None, strategy="genetic", preset="default"
         seed: Seed of everything random; the same seed gives the same genomes.
         callbacks: `kgan_nas.callbacks.SearchCallback`s and/or Keras callbacks
             (the latter go into every candidate's `fit`).
-        verbose: 0 silent, 1 a progress bar and a line per generation.
+        verbose: 0 silent, 1 a progress bar and a line per generation, 2 a
+            line per candidate instead of the bar (`callbacks.ProgressPrinter`).
         labels: Optional labels for an array dataset (the domain extractor
             uses them).
         timeout: Seconds one candidate may take before it is stopped.
@@ -122,7 +180,10 @@ def search(dataset="digits", *, space=None, strategy="genetic", preset="default"
 
     Raises:
         ValueError: for invalid arguments or data, before any training starts.
-        kgan_nas.run.RunDirectoryError: for a directory that cannot be used.
+        TypeError: for a dataset, space or callback of the wrong kind.
+        ImportError: for `executor="ray"` without Ray installed.
+        kgan_nas.run.RunDirectoryError: for a directory that cannot be used
+            (a file, unwritable, damaged, or holding another configuration).
     """
     from kgan_nas import data as data_lib
     from kgan_nas import strategies as strategies_lib
@@ -144,6 +205,15 @@ def search(dataset="digits", *, space=None, strategy="genetic", preset="default"
         raise ValueError(
             f"population must be at least 2 (selection needs two genomes), got "
             f"{budget['population']}.")
+    if space is not None and not isinstance(space, SearchSpace):
+        raise TypeError(
+            f"space must be a kgan_nas.SearchSpace, got a {type(space).__name__}; build one "
+            "with kgan_nas.SearchSpace(...) (or SearchSpace.from_dict for a dict).")
+    _check_run_arguments(seed=seed, timeout=timeout,
+                         seconds_per_candidate=seconds_per_candidate,
+                         max_candidates_per_worker=max_candidates_per_worker,
+                         executor=executor, executor_options=executor_options,
+                         backend=backend, evaluator=evaluator)
     objective_name, extractor_name = parse_metric(metric)
     objectives = tuple(objectives) if objectives else (objective_name,)
     if objectives[0] != objective_name:
@@ -152,6 +222,11 @@ def search(dataset="digits", *, space=None, strategy="genetic", preset="default"
             f"metric={metric!r}), got {objectives!r}.")
     if verbose not in (0, 1, 2):
         raise ValueError(f"verbose must be 0, 1 or 2, got {verbose!r}.")
+    # Imported after the cheap checks: kgan_nas.callbacks imports Keras (seconds),
+    # which neither `kgan-nas --help` nor a mistyped argument should wait for.
+    from kgan_nas.callbacks import ProgressPrinter
+    from kgan_nas.callbacks import split_callbacks
+
     search_callbacks, keras_callbacks = split_callbacks(callbacks)
     evaluation = EvaluationConfig(
         steps=budget["steps_per_candidate"], batch_size=budget["batch_size"],
@@ -169,6 +244,9 @@ def search(dataset="digits", *, space=None, strategy="genetic", preset="default"
             f"The search space is for images of shape {tuple(space.image_shape)} but the "
             f"data set has shape {data.image_shape}. Create the space with "
             f"SearchSpace(image_shape={data.image_shape}, ...).")
+    # A space too tight for any genome (e.g. max_params) fails here, before any
+    # file is written or the extractor trains; the strategy keeps its own RNG.
+    space.sample(np.random.default_rng(seed))
     strategy_options = dict(strategy_options or {})
     if isinstance(strategy, str) and strategy == "genetic":
         strategy_options.setdefault("population_size", budget["population"])
@@ -191,15 +269,17 @@ def search(dataset="digits", *, space=None, strategy="genetic", preset="default"
     }
     run_dir = run_lib.RunDir(directory)
     resumed = run_dir.open(config, overwrite=overwrite)
-    printer = _Printer(verbose)
-    printer.line(("Resuming" if resumed else "Starting") + f" search in {run_dir.path}")
+    if verbose:
+        search_callbacks.insert(0, ProgressPrinter(verbose))
+    for callback in search_callbacks:
+        callback.on_search_begin(dict(config, directory=run_dir.path, resumed=resumed))
 
     worker_spec = _prepare_worker_files(run_dir, data, space, evaluation, extractor_name,
-                                        backend, keras_callbacks, printer)
+                                        backend, keras_callbacks, verbose)
     if evaluator is not None:
         worker_spec = dataclasses.replace(worker_spec, evaluator_factory=evaluator)
     driver = _SearchDriver(run_dir, strategy_object, worker_spec, config, objectives,
-                           search_callbacks, printer)
+                           search_callbacks, verbose)
     from kgan_nas.executors import get_executor
 
     with get_executor(executor, worker_spec, workers=budget["workers"], timeout=timeout,
@@ -209,12 +289,11 @@ def search(dataset="digits", *, space=None, strategy="genetic", preset="default"
     result = SearchResult(run_dir.path)
     for callback in search_callbacks:
         callback.on_search_end(result)
-    printer.line(f"Done: {len(result.history)} candidates in {run_dir.path}")
     return result
 
 
 def _prepare_worker_files(run_dir, data, space, evaluation, extractor_name, backend,
-                          keras_callbacks, printer):
+                          keras_callbacks, verbose):
     """Writes the data, the extractor and the real features workers need (once)."""
     from kgan_nas import features as features_lib
     from kgan_nas.executors import WorkerSpec
@@ -229,13 +308,13 @@ def _prepare_worker_files(run_dir, data, space, evaluation, extractor_name, back
     if extractor_name == "domain":
         extractor_path = run_dir.file("extractor.keras")
         if not os.path.exists(extractor_path) or not os.path.exists(real_features_path):
-            printer.line("Training the domain feature extractor (cached per data set)...")
+            _say(verbose, "Training the domain feature extractor (cached per data set)...")
             extractor = features_lib.DomainExtractor.for_data(
                 data.train, data.train_labels, cache_dir=os.path.join(cache, "extractors"),
                 fingerprint=data.fingerprint())
             extractor.save(extractor_path)
             _save_real_features(run_dir, extractor, data)
-            printer.line(f"Domain extractor held-out accuracy: {extractor.accuracy:.3f}")
+            _say(verbose, f"Domain extractor held-out accuracy: {extractor.accuracy:.3f}")
     else:
         extractor_path = "inception"
         if not os.path.exists(real_features_path):
@@ -275,15 +354,14 @@ class _SearchDriver:
     """The generation loop: ask, evaluate, record, tell, checkpoint."""
 
     def __init__(self, run_dir, strategy, worker_spec, config, objectives, callbacks,
-                 printer):
+                 verbose):
         self.run_dir = run_dir
         self.strategy = strategy
         self.worker_spec = worker_spec
         self.config = config
         self.objectives = objectives
         self.callbacks = callbacks
-        self.printer = printer
-        self.started = time.monotonic()
+        self.verbose = verbose
         history = run_dir.history()
         self.done = {(r["generation"], r["key"]): r for r in history}
         best = _best_record(history, objectives[0])
@@ -297,13 +375,11 @@ class _SearchDriver:
             self.pending = checkpoint.get("pending")
 
     def run(self, executor, generations):
-        for callback in self.callbacks:
-            callback.on_search_begin(dict(self.config))
         while self.generation < generations:
             if self.pending is None:
                 genomes = self.strategy.ask(self.config["population"])
                 if not genomes:
-                    self.printer.line("The strategy has no new genomes to try; stopping.")
+                    _say(self.verbose, "The strategy has no new genomes to try; stopping.")
                     break
                 self.pending = [genome.to_dict() for genome in genomes]
                 self._checkpoint()
@@ -322,15 +398,16 @@ class _SearchDriver:
 
     def _run_generation(self, executor, genomes):
         generation = self.generation
-        for callback in self.callbacks:
-            callback.on_generation_begin(generation, {"genomes": [g.key() for g in genomes]})
         results = {}
         for genome in genomes:
             record = self.done.get((generation, genome.key()))
             if record is not None:
                 results[genome.key()] = Fitness.from_dict(record["fitness"])
         todo = [g for g in genomes if g.key() not in results]
-        progress = self.printer.progress(len(genomes), generation, len(results))
+        for callback in self.callbacks:
+            callback.on_generation_begin(generation, {
+                "genomes": [g.key() for g in genomes], "evaluated": len(results),
+                "best_so_far": self.best_value})
         for index, fitness in executor.run(todo):
             genome = todo[index]
             results[genome.key()] = fitness
@@ -342,18 +419,12 @@ class _SearchDriver:
                 self.run_dir.promote_best(genome.key(), genome.to_dict(), record)
             for callback in self.callbacks:
                 callback.on_candidate_end(record)
-            progress.update(fitness, self.best_value)
         # Tell in ask order, so a resumed run continues exactly like an
         # uninterrupted one whatever order the candidates finished in.
         for genome in genomes:
             self.strategy.tell(genome, results[genome.key()])
         logs = self._generation_logs(generation, genomes, results)
         self._save_generation_samples(generation, genomes, results)
-        self.printer.line(
-            f"Generation {generation + 1}: best {self.objectives[0]} {logs['best']:.4g} "
-            f"(so far {logs['best_so_far']:.4g}), median {logs['median']:.4g}, "
-            f"failed {logs['failed']}/{len(genomes)}, "
-            f"elapsed {_format_seconds(time.monotonic() - self.started)}")
         for callback in self.callbacks:
             callback.on_generation_end(generation, logs)
 
@@ -399,44 +470,10 @@ def _best_record(history, objective_name):
     return min(ok, key=lambda r: r["objective"]) if ok else None
 
 
-def _format_seconds(seconds):
-    minutes, seconds = divmod(int(seconds), 60)
-    return f"{minutes}m{seconds:02d}s"
-
-
-class _Printer:
-    def __init__(self, verbose):
-        self.verbose = verbose
-
-    def line(self, text):
-        if self.verbose:
-            print(text, flush=True)
-
-    def progress(self, total, generation, already):
-        return _Progress(total, generation, already, self.verbose)
-
-
-class _Progress:
-    def __init__(self, total, generation, already, verbose):
-        self.bar = None
-        self.count = already
-        self.failed = 0
-        if verbose:
-            import keras
-
-            self.bar = keras.utils.Progbar(total, unit_name="candidate",
-                                           stateful_metrics=["best", "failed"])
-            if already:
-                self.bar.update(already)
-
-    def update(self, fitness, best):
-        self.count += 1
-        self.failed += not fitness.ok
-        if self.bar is not None:
-            values = [("failed", self.failed)]
-            if math.isfinite(best):
-                values.append(("best", best))
-            self.bar.update(self.count, values=values)
+def _say(verbose, text):
+    """Prints a set-up message; progress goes through `callbacks.ProgressPrinter`."""
+    if verbose:
+        print(text, flush=True)
 
 
 @dataclasses.dataclass
@@ -453,7 +490,8 @@ class SearchResult:
         self._run = run_lib.RunDir(self.directory)
         if not self._run.exists:
             raise run_lib.RunDirectoryError(
-                f"{self.directory!r} is not a kgan_nas run directory (no config.json).")
+                f"{self.directory!r} is not a kgan_nas run directory (no config.json). "
+                "Pass the directory a search wrote to (its `directory` / --directory).")
         self.config = self._run.config()
         self.history = self._run.history()
 

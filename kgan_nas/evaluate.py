@@ -126,8 +126,10 @@ class Evaluator:
             discriminator_params = self.space.discriminator_params(genome)
             gan, seconds["build"] = self._build(genome)
             report = self._train(gan, genome)
+            # Disjoint phases: `train` is the fit's wall time without the
+            # first step's tracing and XLA compilation.
             seconds["compile"] = report.compile_seconds
-            seconds["train"] = report.seconds
+            seconds["train"] = report.seconds - (report.compile_seconds or 0.0)
             if report.status != "ok":
                 seconds["total"] = time.perf_counter() - started
                 return Fitness.failed(report.status, report.reason, params=params,
@@ -140,7 +142,9 @@ class Evaluator:
             scores = self.score_images(images, seed=seed)
             seconds["metric"] = time.perf_counter() - metric_start
             if save_dir is not None:
+                save_start = time.perf_counter()
                 _save_models(gan, save_dir, images)
+                seconds["save"] = time.perf_counter() - save_start
             seconds["total"] = time.perf_counter() - started
             if not math.isfinite(scores["fid"]):
                 return Fitness.failed("nan", "generated images gave a non-finite FID",
@@ -215,21 +219,47 @@ class Evaluator:
 
     def score_images(self, images, seed=0):
         """Like `score`, for given images in [-1, 1]."""
-        from kgan_nas import metrics
+        return score_images(images, self.extractor, self.real_features, self.config,
+                            seed=seed, real_statistics=self.real_statistics)
 
-        if not np.all(np.isfinite(images)):
-            return {"fid": math.inf, "kid": math.inf, "kid_std": 0.0,
-                    "inception_score": 0.0, "inception_score_std": 0.0}
-        features, probabilities = self.extractor.features_and_probabilities(images)
-        fid = metrics.fid(self.real_statistics, features)
-        kid, kid_std = metrics.kernel_inception_distance(
-            self.real_features, features, subsets=self.config.kid_subsets,
-            subset_size=self.config.kid_subset_size, seed=seed)
-        inception, inception_std = metrics.inception_score(
-            probabilities, splits=self.config.is_splits)
-        return {"fid": float(fid), "kid": float(kid), "kid_std": float(kid_std),
-                "inception_score": float(inception),
-                "inception_score_std": float(inception_std)}
+
+def score_images(images, extractor, real_features, config, *, seed=0,
+                 real_statistics=None):
+    """FID, KID and IS of images against real features: the one scoring path.
+
+    Search candidates (`Evaluator`) and the `fit` callbacks
+    (`kgan_nas.callbacks.GANMetrics`, `EvolveArchitecture`) all score here.
+
+    Args:
+        images: Generated images `(N, H, W, C)` in [-1, 1].
+        extractor: A `kgan_nas.features.FeatureExtractor`.
+        real_features: Features of real images under `extractor`, `(M, d)`.
+        config: An `EvaluationConfig` (KID subsets and size, IS splits).
+        seed: Seed of KID's subset sampling.
+        real_statistics: Optional `kgan_nas.metrics.FeatureStatistics` of
+            `real_features`, to avoid recomputing them.
+
+    Returns:
+        A dict with keys `fid`, `kid`, `kid_std`, `inception_score`,
+        `inception_score_std`; images holding NaN or inf get `fid` and `kid`
+        of inf and an IS of 0 (the worst values), not an error.
+    """
+    from kgan_nas import metrics
+
+    if not np.all(np.isfinite(images)):
+        return {"fid": math.inf, "kid": math.inf, "kid_std": 0.0,
+                "inception_score": 0.0, "inception_score_std": 0.0}
+    features, probabilities = extractor.features_and_probabilities(images)
+    fid = metrics.fid(real_features if real_statistics is None else real_statistics,
+                      features)
+    kid, kid_std = metrics.kernel_inception_distance(
+        real_features, features, subsets=config.kid_subsets,
+        subset_size=config.kid_subset_size, seed=seed)
+    inception, inception_std = metrics.inception_score(
+        probabilities, splits=config.is_splits)
+    return {"fid": float(fid), "kid": float(kid), "kid_std": float(kid_std),
+            "inception_score": float(inception),
+            "inception_score_std": float(inception_std)}
 
 
 def _save_models(gan, save_dir, images):

@@ -36,8 +36,10 @@ class Fitness:
         status: One of `STATUSES`.
         reason: Why a candidate failed (empty when `status == "ok"`).
         steps: Training steps completed.
-        seconds: Wall-clock seconds per phase (`build`, `compile`, `train`,
-            `metric`, `total`).
+        seconds: Wall-clock seconds per phase, disjoint: `build` (models and
+            optimizers), `compile` (the first step's tracing and XLA
+            compilation), `train` (the other steps), `metric`, `save` (when the
+            models are saved), and `total` (all of it).
     """
 
     fid: float = math.inf

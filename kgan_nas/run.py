@@ -15,13 +15,19 @@ Layout::
 Every file except `history.jsonl` is replaced atomically (temporary file in
 the same folder, then `os.replace`), so a kill at any moment leaves either
 the old or the new version. `history.jsonl` is append-only; a line cut short
-by a kill is ignored when read. Loading a run directory only parses JSON and
-`.npy` (no pickle), and Keras models load with `safe_mode=True`.
+by a kill is ignored when read. `best/` is swapped in as a whole folder; a
+swap cut short by a kill is finished on the next resume. Loading a run
+directory only parses JSON and `.npy` (no pickle), Keras models load with
+`safe_mode=True`, and no path (from the code, a history record or a symbolic
+link inside the folder) may lead outside it. docs/reliability.md lists these
+guarantees and the tests that check them.
 """
 
+import contextlib
 import json
 import math
 import os
+import re
 import shutil
 import warnings
 
@@ -31,21 +37,61 @@ CONFIG = "config.json"
 HISTORY = "history.jsonl"
 CHECKPOINT = "checkpoint.json"
 FORMAT_VERSION = 1
+# What the search reads back from every history record.
+_HISTORY_FIELDS = frozenset({"generation", "key", "genome", "fitness", "status"})
+# A genome key (16 hex digits) names a folder under candidates/, so anything else
+# in a history line is refused rather than used in a path.
+_KEY = re.compile(r"[0-9a-f]{16}")
 
 
 class RunDirectoryError(ValueError):
     """A run directory that cannot be used as asked (the message says why and what to do)."""
 
 
-def _read_json(path):
+def _read_json(path, fix=None):
+    """Parses the JSON object in `path`; anything else is reported as corruption."""
+    fix = fix or ("Restore it from a backup, or start the search again with "
+                  "overwrite=True (this deletes the run).")
     with open(path, encoding="utf-8") as stream:
         try:
-            return json.load(stream)
-        except json.JSONDecodeError as exc:
-            raise RunDirectoryError(
-                f"{path} is corrupted ({exc}). Restore it from a backup, or start "
-                "the search again with overwrite=True (this deletes the run)."
-            ) from None
+            value = json.load(stream)
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise RunDirectoryError(f"{path} is corrupted ({exc}). {fix}") from None
+    if not isinstance(value, dict):
+        raise RunDirectoryError(
+            f"{path} is corrupted (it holds a JSON {type(value).__name__}, not an "
+            f"object). {fix}")
+    return value
+
+
+_CHECKPOINT_FIX = (
+    "Delete checkpoint.json to resume from history.jsonl (the search replays its "
+    "generations from the seed and reuses every recorded candidate), or start over "
+    "with overwrite=True.")
+
+
+def _check_checkpoint(checkpoint, path):
+    generation = checkpoint.get("generation")
+    pending = checkpoint.get("pending")
+    if (isinstance(generation, bool) or not isinstance(generation, int) or generation < 0
+            or not isinstance(checkpoint.get("strategy"), dict)
+            or not (pending is None or (isinstance(pending, list)
+                                        and all(isinstance(g, dict) for g in pending)))):
+        raise RunDirectoryError(
+            f"{path} is corrupted (expected 'generation' >= 0, a 'strategy' object and "
+            f"'pending' genomes or null). {_CHECKPOINT_FIX}")
+    return checkpoint
+
+
+@contextlib.contextmanager
+def _writable(path):
+    """Turns an OS refusal to write (permissions, read-only disk) into a clear error."""
+    try:
+        yield
+    except OSError as exc:
+        raise RunDirectoryError(
+            f"Cannot use the run directory {path!r} ({exc.strerror or exc}). Choose "
+            "a directory you can read and write, or fix its permissions.") from None
 
 
 class RunDir:
@@ -62,8 +108,14 @@ class RunDir:
         """Path of a file inside the run directory (never outside it)."""
         joined = os.path.normpath(os.path.join(self.path, *parts))
         root = os.path.normpath(self.path)
-        if os.path.commonpath([root, joined]) != root:
-            raise RunDirectoryError(f"Path {os.path.join(*parts)!r} escapes the run directory.")
+        # Checked lexically (`..`, absolute parts) and after resolving symbolic
+        # links, so a link planted in a run directory cannot redirect a write.
+        real_root = os.path.realpath(root)
+        if (os.path.commonpath([root, joined]) != root
+                or os.path.commonpath([real_root, os.path.realpath(joined)]) != real_root):
+            raise RunDirectoryError(
+                f"Path {os.path.join(*parts)!r} escapes the run directory {self.path!r}; "
+                "kgan_nas only reads and writes files inside it.")
         return joined
 
     @property
@@ -102,32 +154,41 @@ class RunDir:
                     f"{self.path!r} is not empty and is not a kgan_nas run; refusing to "
                     "delete it with overwrite=True. Choose another directory.")
         if self.exists:
-            stored = _read_json(self.file(CONFIG))
-            differences = _config_differences(stored.get("search", {}), config,
-                                              ignore=resumable_keys)
+            stored = self._stored_config()
+            differences = _config_differences(stored["search"], config, ignore=resumable_keys)
             if differences:
                 raise RunDirectoryError(
                     f"{self.path!r} holds a run with a different configuration "
                     f"({'; '.join(differences)}). Pass overwrite=True to start over there, "
                     "use another directory, or repeat the original settings to resume.")
+            self.checkpoint()  # a damaged checkpoint fails here, before any work
             stored["search"] = config
-            atomic_write_json(self.file(CONFIG), stored)
+            with _writable(self.path):
+                self._recover_best()
+                atomic_write_json(self.file(CONFIG), stored)
             return True
-        if os.path.isdir(self.path) and os.listdir(self.path):
+        with _writable(self.path):
+            not_empty = os.path.isdir(self.path) and os.listdir(self.path)
+        if not_empty:
             raise RunDirectoryError(
                 f"{self.path!r} exists, is not empty and is not a kgan_nas run. "
                 "Choose a new or empty directory.")
-        try:
+        with _writable(self.path):
             os.makedirs(self.path, exist_ok=True)
             atomic_write_json(self.file(CONFIG), {"format": FORMAT_VERSION, "search": config})
-        except PermissionError:
-            raise RunDirectoryError(
-                f"Cannot write to the run directory {self.path!r} (permission denied). "
-                "Choose a directory you can write to.") from None
         return False
 
+    def _stored_config(self):
+        stored = _read_json(self.file(CONFIG))
+        if not isinstance(stored.get("search"), dict):
+            raise RunDirectoryError(
+                f"{self.file(CONFIG)} is corrupted (no 'search' settings). Restore it "
+                "from a backup, or start over with overwrite=True (this deletes the run).")
+        return stored
+
     def config(self):
-        return _read_json(self.file(CONFIG))["search"]
+        """The search settings stored in `config.json`."""
+        return self._stored_config()["search"]
 
     # ------------------------------------------------------------------
     # History
@@ -163,12 +224,15 @@ class RunDir:
             try:
                 record = json.loads(line)
             except json.JSONDecodeError:
+                record = None
+            if not (isinstance(record, dict) and _HISTORY_FIELDS <= set(record)
+                    and isinstance(record["key"], str) and _KEY.fullmatch(record["key"])):
                 warnings.warn(
                     f"Skipping damaged line {number} of {path} (probably cut short by a "
-                    "kill); that candidate will be evaluated again.", stacklevel=2)
+                    "kill); if its candidate was in the generation being run, a resume "
+                    "evaluates it again.", stacklevel=2)
                 continue
-            if isinstance(record, dict) and "key" in record:
-                records.append(record)
+            records.append(record)
         return records
 
     # ------------------------------------------------------------------
@@ -179,10 +243,16 @@ class RunDir:
         atomic_write_json(self.file(CHECKPOINT), checkpoint)
 
     def checkpoint(self):
+        """The saved checkpoint, or None before the first one.
+
+        Raises:
+            RunDirectoryError: if `checkpoint.json` is damaged (the message
+                says how to resume without it).
+        """
         path = self.file(CHECKPOINT)
         if not os.path.exists(path):
             return None
-        return _read_json(path)
+        return _check_checkpoint(_read_json(path, fix=_CHECKPOINT_FIX), path)
 
     # ------------------------------------------------------------------
     # Models
@@ -196,6 +266,7 @@ class RunDir:
         source = self.candidate_dir(key)
         if not os.path.isdir(source):
             return False
+        self._recover_best()
         staging = self.file(".best-staging")
         if os.path.exists(staging):
             shutil.rmtree(staging)
@@ -213,22 +284,55 @@ class RunDir:
             shutil.rmtree(old)
         return True
 
-    def load_model(self, *parts):
-        import keras
+    def _recover_best(self):
+        """Finishes a `best/` swap that a kill interrupted between its two renames."""
+        best, staging, old = self.file("best"), self.file(".best-staging"), self.file(".best-old")
+        if os.path.exists(best):
+            return
+        # record.json is written last, so a staging folder holding it is complete.
+        if os.path.isfile(os.path.join(staging, "record.json")):
+            os.replace(staging, best)
+        elif os.path.isdir(old):
+            os.replace(old, best)
 
+    def load_model(self, *parts):
+        """Loads a `.keras` model from the run directory with `safe_mode=True`.
+
+        Raises:
+            FileNotFoundError: if there is no such file.
+            RunDirectoryError: if the path leaves the run directory, or the
+                file holds code (e.g. a `Lambda` layer), which is never run.
+        """
         path = self.file(*parts)
         if not os.path.exists(path):
             raise FileNotFoundError(f"No model at {path}.")
-        return keras.saving.load_model(path, safe_mode=True, compile=False)
+        import keras
+
+        try:
+            return keras.saving.load_model(path, safe_mode=True, compile=False)
+        except ValueError as exc:
+            if "safe_mode" not in str(exc):
+                raise
+            raise RunDirectoryError(
+                f"Refusing to load {path}: it contains Python code that loading would run "
+                f"({exc}). kgan_nas loads run directories with safe_mode=True; if you "
+                "trust this file, load it yourself with keras.saving.load_model(path, "
+                "safe_mode=False).") from None
 
 
-def _config_differences(stored, current, ignore=()):
+def _config_differences(stored, current, ignore=(), prefix=""):
     differences = []
     for key in sorted(set(stored) | set(current)):
         if key in ignore:
             continue
-        if _normalise(stored.get(key)) != _normalise(current.get(key)):
-            differences.append(f"{key}: stored {stored.get(key)!r}, now {current.get(key)!r}")
+        old, new = _normalise(stored.get(key)), _normalise(current.get(key))
+        if old == new:
+            continue
+        if isinstance(old, dict) and isinstance(new, dict):
+            # Name the nested setting that differs (e.g. space.latent_dim), not the whole dict.
+            differences += _config_differences(old, new, prefix=f"{prefix}{key}.")
+        else:
+            differences.append(f"{prefix}{key}: stored {old!r}, now {new!r}")
     return differences
 
 

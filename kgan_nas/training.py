@@ -439,22 +439,71 @@ class GAN(keras.Model):
         Raises:
             ValueError: if `n` is negative or `batch_size` is not positive.
         """
-        if not isinstance(n, (int, np.integer)) or n < 0:
-            raise ValueError(f"n must be an integer >= 0, got {n!r}.")
-        if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        return generate_images(self.generator, n, latent_dim=self.latent_dim,
+                               seed=seed, batch_size=batch_size)
+
+    def replace_networks(self, generator, discriminator, *, g_optimizer,
+                         d_optimizer, loss=None):
+        """Swaps in another generator and discriminator, also inside `fit`.
+
+        The GAN is recompiled with the given optimizers (keeping
+        `jit_compile` and `steps_per_execution`) and its train function is
+        rebuilt, so the next train step trains the new networks, even in a
+        `fit` that is running: call it from a callback's `on_epoch_end`
+        (this is what `kgan_nas.callbacks.EvolveArchitecture` does). A
+        `stop_training` request made earlier in the epoch is kept.
+
+        Args:
+            generator: A built Keras model taking the same latents
+                `(batch, latent_dim)` as the current generator and emitting
+                images of the same shape.
+            discriminator: A built Keras model mapping those images to
+                `(batch, 1)` logits.
+            g_optimizer: The new generator's optimizer: a new instance, or
+                one already built on exactly `generator`'s variables.
+            d_optimizer: Likewise for the discriminator.
+            loss: One of `LOSSES`. Defaults to None (the current loss).
+
+        Raises:
+            ValueError: if the GAN is not compiled, or the networks do not
+                take this GAN's latents or emit other images.
+        """
+        if self.loss_name is None:
+            raise ValueError("Call compile() before replace_networks().")
+        image_shape = _check_networks(generator, discriminator,
+                                      self.latent_dim)
+        if image_shape != self.image_shape:
             raise ValueError(
-                f"batch_size must be an integer >= 1, got {batch_size!r}."
+                f"The new generator emits images of shape {image_shape}, "
+                f"but this GAN makes {self.image_shape}; build networks for "
+                "the same image shape."
             )
-        if n == 0:
-            return np.zeros((0,) + self.image_shape, dtype="float32")
-        # Draw all latents at once so the images do not depend on batch_size.
-        z = keras.random.normal((int(n), self.latent_dim), seed=seed)
-        chunks = []
-        for start in range(0, int(n), int(batch_size)):
-            batch = z[start:start + int(batch_size)]
-            images = self.generator(batch, training=False)
-            chunks.append(ops.convert_to_numpy(images).astype("float32"))
-        return np.concatenate(chunks, axis=0)
+        if keras.backend.backend() == "jax":
+            # Inside `fit` the JAX trainer holds the latest values outside
+            # the variables; put them back before the old networks go.
+            self.jax_state_sync()
+        stop_training = self.stop_training
+        # Keras tracks a sub-model when it is assigned but does not forget
+        # the one an assignment replaces; without this, the old networks'
+        # variables would stay in `trainable_variables` (and in the JAX
+        # trainer's state).
+        for old in (self.generator, self.discriminator):
+            self._tracker.untrack(old)
+        self.generator = generator
+        self.discriminator = discriminator
+        self.compile(
+            g_optimizer=g_optimizer,
+            d_optimizer=d_optimizer,
+            loss=self.loss_name if loss is None else loss,
+            jit_compile=self._jit_compile_requested,
+            steps_per_execution=self.steps_per_execution,
+        )
+        self.stop_training = stop_training
+        # `fit` calls `self.train_function` at every step. The compiled one
+        # would go on updating the old networks' variables (TensorFlow
+        # captures them; JAX reuses its trace when the shapes match), so
+        # build a fresh one that traces the new networks.
+        self.make_train_function(force=True)
 
     def train_step(self, *args):
         """One discriminator / generator update.
@@ -664,6 +713,50 @@ class GAN(keras.Model):
     def _real_images(self, data):
         x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
         return ops.cast(x, self.discriminator.compute_dtype)
+
+
+def generate_images(generator, n, *, latent_dim=None, seed=None,
+                    batch_size=256):
+    """Generates `n` images from a generator in inference mode.
+
+    Latents are drawn from N(0, 1) with `keras.random.normal`, all at once,
+    so a fixed `seed` gives the same images whatever `batch_size` is.
+
+    Args:
+        generator: A Keras model from latents `(batch, latent_dim)` to
+            images.
+        n: Number of images (>= 0).
+        latent_dim: Size of the latent vector. Defaults to None: the last
+            axis of `generator.input_shape`.
+        seed: Integer seed of the latents. Defaults to None (fresh random
+            latents).
+        batch_size: Images per generator call. Defaults to 256.
+
+    Returns:
+        A float32 `np.ndarray` of shape `(n, height, width, channels)`.
+
+    Raises:
+        ValueError: if `n` is negative, `batch_size` is not positive, or the
+            latent size cannot be inferred.
+    """
+    if not isinstance(n, (int, np.integer)) or n < 0:
+        raise ValueError(f"n must be an integer >= 0, got {n!r}.")
+    if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise ValueError(
+            f"batch_size must be an integer >= 1, got {batch_size!r}."
+        )
+    latent_dim = _infer_latent_dim(generator, latent_dim)
+    if n == 0:
+        shape = tuple(generator.compute_output_shape((1, latent_dim))[1:])
+        return np.zeros((0,) + shape, dtype="float32")
+    # Draw all latents at once so the images do not depend on batch_size.
+    z = keras.random.normal((int(n), latent_dim), seed=seed)
+    chunks = []
+    for start in range(0, int(n), int(batch_size)):
+        batch = z[start:start + int(batch_size)]
+        images = generator(batch, training=False)
+        chunks.append(ops.convert_to_numpy(images).astype("float32"))
+    return np.concatenate(chunks, axis=0)
 
 
 def _bits_to_open_uniform(bits):

@@ -1,19 +1,68 @@
-"""The example scripts answer --help and fail clearly offline."""
+"""The example scripts answer --help and run end to end on tiny budgets and data made here.
 
+Each smoke test runs an example as a user would (a subprocess in `examples/`)
+with one generation of two candidates trained for a few steps, on data the
+test writes: a fake `.npz` in keras.datasets' layout for MNIST, Fashion-MNIST
+and CIFAR-10 (they would otherwise need a download), PNG files for the image
+folder. The extractor cache is shared by the module, so data of one shape
+trains its feature extractor once.
+"""
+
+import json
 import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples")
 SCRIPTS = sorted(name for name in os.listdir(EXAMPLES)
                  if name.endswith(".py") and not name.startswith("_"))
+TINY = ["--generations", "1", "--population", "2", "--steps", "5", "--workers", "1",
+        "--executor", "inprocess", "--no-xla"]  # XLA compiles are tested elsewhere
+SMALL = ["--max-params", "20000"]
 
 
-def _run(*args, **env):
+@pytest.fixture(scope="module")
+def example_env(tmp_path_factory):
+    """Environment of the example processes: a private cache, quiet TensorFlow, no GPU."""
+    return {"KGAN_NAS_CACHE": str(tmp_path_factory.mktemp("cache")),
+            "TF_CPP_MIN_LOG_LEVEL": "2", "CUDA_VISIBLE_DEVICES": ""}
+
+
+def _run(*args, env=None):
     return subprocess.run([sys.executable, *args], capture_output=True, text=True,
-                          cwd=EXAMPLES, timeout=300, env=dict(os.environ, **env))
+                          cwd=EXAMPLES, timeout=300, env=dict(os.environ, **(env or {})))
+
+
+def _history(directory):
+    with open(os.path.join(directory, "history.jsonl"), encoding="utf-8") as stream:
+        return [json.loads(line) for line in stream if line.strip()]
+
+
+def _config(directory):
+    with open(os.path.join(directory, "config.json"), encoding="utf-8") as stream:
+        return json.load(stream)["search"]
+
+
+def _check_tiny_run(result, directory, image_shape):
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Results in" in result.stdout
+    assert len(_history(directory)) == 2
+    assert _config(directory)["image_shape"] == list(image_shape)
+
+
+def _fake_keras_npz(path, image_shape, count=48, seed=0):
+    """A file laid out like keras.datasets' downloads: x/y train and test, uint8 images."""
+    rng = np.random.default_rng(seed)
+    shape = image_shape[:2] if image_shape[2] == 1 else image_shape  # MNIST has no channel axis
+    images = rng.integers(0, 256, size=(count,) + tuple(shape), dtype=np.uint8)
+    labels = rng.integers(0, 4, size=(count, 1) if image_shape[2] == 3 else (count,))
+    half = count * 3 // 4
+    np.savez(path, x_train=images[:half], y_train=labels[:half], x_test=images[half:],
+             y_test=labels[half:])
+    return path
 
 
 @pytest.mark.parametrize("script", SCRIPTS)
@@ -24,21 +73,120 @@ def test_example_answers_help(script):
     assert "usage:" in result.stdout
 
 
-def test_generate_images_from_a_run(tmp_path):
-    """generate_images.py writes a PNG from a run directory's best generator."""
-    import numpy as np
+@pytest.fixture(scope="module")
+def digits_run(tmp_path_factory, example_env):
+    """search_digits.py on a tiny budget; its run directory is reused below."""
+    directory = tmp_path_factory.mktemp("digits") / "run"
+    result = _run("search_digits.py", "--directory", str(directory), *TINY, *SMALL,
+                  env=example_env)
+    return result, directory
 
-    import kgan_nas
 
-    directory = tmp_path / "run"
-    kgan_nas.search("digits", space=kgan_nas.SearchSpace(image_shape=(8, 8, 1), latent_dim=8,
-                                                         max_params=60_000),
-                    generations=1, population=2, steps_per_candidate=5, batch_size=16,
-                    num_samples=50, executor="inprocess", directory=str(directory),
-                    verbose=0, seed=1)
+@pytest.mark.keras
+@pytest.mark.slow
+def test_search_digits_runs(digits_run):
+    """search_digits.py searches the offline digits and prints the summary."""
+    result, directory = digits_run
+    _check_tiny_run(result, directory, (8, 8, 1))
+
+
+@pytest.mark.keras
+@pytest.mark.slow
+def test_generate_images_from_a_run(digits_run, tmp_path):
+    """generate_images.py writes a PNG grid from a run directory's best generator."""
+    from PIL import Image
+
+    _, directory = digits_run
     out = tmp_path / "grid.png"
     result = _run("generate_images.py", str(directory), "--n", "4", "--out", str(out))
     assert result.returncode == 0, result.stderr[-2000:]
+    assert "4 images of shape (8, 8, 1)" in result.stdout
+    assert np.asarray(Image.open(out)).size > 0
+
+
+@pytest.fixture(scope="module")
+def fake_npz(tmp_path_factory):
+    """One fake file per image shape: MNIST and Fashion-MNIST share theirs (and so
+    the feature extractor trained on it)."""
+    folder = tmp_path_factory.mktemp("data")
+    return lambda shape: _fake_keras_npz(folder / ("x".join(map(str, shape)) + ".npz"), shape)
+
+
+@pytest.mark.keras
+@pytest.mark.slow
+@pytest.mark.parametrize("script, image_shape, max_params", [
+    ("search_mnist.py", (28, 28, 1), 80_000),
+    ("search_fashion_mnist.py", (28, 28, 1), 80_000),
+    ("search_cifar10.py", (32, 32, 3), 40_000),
+])
+def test_named_dataset_example_runs_on_a_local_file(script, image_shape, max_params, fake_npz,
+                                                    tmp_path, example_env):
+    """With --data FILE.npz (keras.datasets' layout) the example needs no download."""
+    directory = tmp_path / "run"
+    result = _run(script, "--data", str(fake_npz(image_shape)), "--directory", str(directory),
+                  *TINY, "--batch-size", "8", "--num-samples", "20", "--max-params",
+                  str(max_params), env=example_env)
+    _check_tiny_run(result, directory, image_shape)
+    for record in _history(directory):
+        assert record["params"] + record["fitness"]["discriminator_params"] <= max_params
+
+
+def test_named_dataset_example_reports_a_wrong_file(tmp_path, example_env):
+    """A missing --data file ends with one clear error line, not a traceback."""
+    result = _run("search_mnist.py", "--data", str(tmp_path / "missing.npz"),
+                  "--directory", str(tmp_path / "run"), *TINY, env=example_env)
+    assert result.returncode == 2
+    assert "error: No such file" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.keras
+@pytest.mark.slow
+def test_search_image_folder_runs(tmp_path, example_env):
+    """search_image_folder.py searches PNGs in class subfolders."""
     from PIL import Image
 
-    assert np.asarray(Image.open(out)).size > 0
+    rng = np.random.default_rng(0)
+    for label in ("cats", "dogs"):
+        folder = tmp_path / "images" / label
+        folder.mkdir(parents=True)
+        for index in range(20):
+            pixels = rng.integers(0, 256, size=(8, 8), dtype=np.uint8)
+            Image.fromarray(pixels).save(folder / f"{index}.png")
+    directory = tmp_path / "run"
+    result = _run("search_image_folder.py", str(tmp_path / "images"), "--directory",
+                  str(directory), *TINY, "--batch-size", "8", "--num-samples", "20",
+                  *SMALL, env=example_env)
+    _check_tiny_run(result, directory, (8, 8, 1))
+    assert "40 images of shape (8, 8, 1), classes ['cats', 'dogs']" in result.stdout
+
+
+def test_search_image_folder_reports_a_bad_folder(tmp_path):
+    """A folder without images ends with one clear error line."""
+    (tmp_path / "empty").mkdir()
+    result = _run("search_image_folder.py", str(tmp_path / "empty"))
+    assert result.returncode == 2
+    assert "error: No PNG/JPEG images found" in result.stderr
+
+
+# ---------------------------------------------------------------------------
+# fit_with_callbacks.py: its smoke test goes here (added by the lead).
+# ---------------------------------------------------------------------------
+
+
+def test_fit_with_callbacks_runs(tmp_path, example_env):
+    """fit_with_callbacks.py trains with GANMetrics, SampleGrid, EvolveArchitecture and
+    Keras' own callbacks, and leaves their files."""
+    output = tmp_path / "fit"
+    result = _run("fit_with_callbacks.py", "--epochs", "2", "--steps-per-epoch", "5",
+                  "--num-samples", "100", "--evolve-every", "1", "--children", "1",
+                  "--steps-per-child", "2", "--no-xla", "--output", str(output),
+                  env=example_env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Best fid_domain" in result.stdout
+    assert (output / "best.keras").is_file()
+    assert sorted(p.name for p in (output / "samples").iterdir()) == [
+        "epoch_001.png", "epoch_002.png"]
+    header, *rows = (output / "metrics.csv").read_text().splitlines()
+    assert {"fid_domain", "kid_domain", "is_domain", "arch_generation"} <= set(
+        header.split(","))
+    assert len(rows) == 2

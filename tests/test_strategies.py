@@ -265,6 +265,14 @@ def test_get_strategy_by_name_and_instance():
         get_strategy(instance, SPACE, objectives=("fid", "params"))
 
 
+@pytest.mark.parametrize("name, option", [("genetic", "mutation_rat"),
+                                          ("random", "population_size")])
+def test_misspelt_strategy_option_names_the_accepted_ones(name, option):
+    """A misspelt option fails with the list of options the strategy takes."""
+    with pytest.raises(ValueError, match=rf"no option\(s\) \['{option}'\].*accepts"):
+        get_strategy(name, SMALL_SPACE, **{option: 0.1})
+
+
 def test_strategy_is_abstract():
     """The base class cannot be instantiated without _ask."""
     with pytest.raises(TypeError):

@@ -5,6 +5,8 @@
 No module here imports TensorFlow or Keras.
 """
 
+import inspect
+
 from kgan_nas.strategies import pareto
 from kgan_nas.strategies.base import Strategy
 from kgan_nas.strategies.genetic import GeneticSearch
@@ -44,7 +46,7 @@ def get_strategy(spec, space, *, objectives=("fid",), seed=0, **kwargs):
         ValueError: for an unknown name; for a `Strategy` instance given
             with hyperparameters, or whose space or objectives differ from
             `space` and `objectives`.
-        TypeError: if a named strategy does not take one of `kwargs`.
+        ValueError: if a named strategy does not take one of `kwargs`.
     """
     if isinstance(spec, Strategy):
         if kwargs:
@@ -69,4 +71,12 @@ def get_strategy(spec, space, *, objectives=("fid",), seed=0, **kwargs):
             "a kgan_nas.strategies.Strategy instance."
         )
     cls = STRATEGIES[spec.strip().lower()]
+    accepted = [name for name in inspect.signature(cls).parameters
+                if name not in ("space", "objectives", "seed")]
+    unknown = sorted(set(kwargs) - set(accepted))
+    if unknown:
+        raise ValueError(
+            f"{cls.__name__} has no option(s) {unknown}; it accepts {accepted} "
+            "(check the spelling in strategy_options)."
+        )
     return cls(space, objectives=objectives, seed=seed, **kwargs)

@@ -1,0 +1,67 @@
+"""Shared set-up of the benchmark scripts: machine description, result files,
+and a digits evaluation set-up for executor-level benchmarks."""
+
+import json
+import os
+import platform
+import sys
+import time
+
+RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
+
+
+def machine_info():
+    """Where the numbers come from; the load average matters on a shared machine."""
+    info = {
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "python": platform.python_version(),
+        "load_average_1_5_15min": list(os.getloadavg()),
+        "date": time.strftime("%Y-%m-%d"),
+        "command": " ".join([os.path.relpath(sys.argv[0])] + sys.argv[1:]),
+    }
+    if "keras" in sys.modules:
+        keras = sys.modules["keras"]
+        info["keras"] = keras.__version__
+        info["backend"] = keras.backend.backend()
+    return info
+
+
+def write_result(name, report):
+    """Writes `report` (plus `machine`) to `benchmarks/results/<name>.json`."""
+    os.makedirs(RESULTS, exist_ok=True)
+    path = os.path.join(RESULTS, f"{name}.json")
+    report = dict(report, machine=machine_info())
+    with open(path, "w") as stream:
+        json.dump(report, stream, indent=2)
+        stream.write("\n")
+    print(f"wrote {os.path.relpath(path)}")
+    return path
+
+
+def digits_setup(run_dir_path, config, max_params, num_genomes, seed=0, backend=None):
+    """A run directory, worker spec and sampled genomes for digits.
+
+    Returns:
+        `(worker_spec, genomes, space)`, ready for `kgan_nas.executors.get_executor`.
+    """
+    import numpy as np
+
+    from kgan_nas import data as data_lib
+    from kgan_nas import driver
+    from kgan_nas.run import RunDir
+    from kgan_nas.space import SearchSpace
+
+    data = data_lib.load_dataset("digits", seed=seed)
+    space = SearchSpace(image_shape=data.image_shape, max_params=max_params)
+    run_dir = RunDir(run_dir_path)
+    run_dir.open({"benchmark": os.path.basename(run_dir_path)}, overwrite=True)
+    spec = driver._prepare_worker_files(run_dir, data, space, config, "domain", backend, [], 0)
+    rng = np.random.default_rng(seed)
+    genomes = []
+    while len(genomes) < num_genomes:  # distinct genomes: none is compiled twice
+        genome = space.sample(rng)
+        if genome.key() not in {g.key() for g in genomes}:
+            genomes.append(genome)
+    return spec, genomes, space

@@ -1,0 +1,150 @@
+"""Genetic vs random search at equal evaluation budget on digits, several seeds.
+
+Each (strategy, seed) pair is a real `kgan_nas.search` run: same data, same
+search space, same per-candidate budget (a fixed number of training steps, no
+time limit, so the result does not depend on machine load), same number of
+evaluations. The figure of merit is the best-so-far domain FID after each
+evaluation. Runs live under `--runs` and are resumed if the script is
+restarted, so a killed benchmark loses nothing.
+
+    python benchmarks/search_quality.py --seeds 5 --generations 5 --population 8
+
+Writes `benchmarks/results/search_quality.json` and `search_quality.png`.
+"""
+
+import argparse
+import json
+import os
+import platform
+import time
+
+import numpy as np
+
+RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
+
+
+def best_so_far(history, evaluations):
+    """Best-so-far FID after each of the first `evaluations` records (inf if none ok)."""
+    values = [record["fitness"]["fid"] if record["fitness"]["status"] == "ok" else np.inf
+              for record in history[:evaluations]]
+    return np.minimum.accumulate(np.asarray(values, dtype=float)).tolist()
+
+
+def run_one(strategy, seed, args):
+    import kgan_nas
+
+    directory = os.path.join(args.runs, f"{args.tag}_{strategy}_seed{seed}")
+    started = time.perf_counter()
+    strategy_options = json.loads(args.genetic_options) if strategy == "genetic" else None
+    # The "default" preset has no time limit per candidate; the space is the
+    # quick preset's (at most 150k parameters) to keep candidates small.
+    space = kgan_nas.SearchSpace(image_shape=(8, 8, 1), max_params=args.max_params)
+    result = kgan_nas.search(
+        "digits", space=space, strategy=strategy, preset="default",
+        generations=args.generations, population=args.population,
+        steps_per_candidate=args.steps, num_samples=args.num_samples,
+        workers=args.workers, directory=directory, seed=seed, verbose=0,
+        backend=args.backend, strategy_options=strategy_options,
+        max_candidates_per_worker=args.max_candidates_per_worker)
+    history = result.history
+    budget = args.generations * args.population
+    return {
+        "strategy": strategy, "seed": seed, "directory": os.path.relpath(directory),
+        "evaluations": len(history[:budget]),
+        "failed": sum(r["fitness"]["status"] != "ok" for r in history[:budget]),
+        "best_so_far": best_so_far(history, budget),
+        "candidate_seconds": [r["fitness"]["seconds"].get("total") for r in history[:budget]],
+        "wall_seconds": round(time.perf_counter() - started, 1),
+    }
+
+
+def summarise(runs, seeds):
+    table = {}
+    for strategy in ("genetic", "random"):
+        finals = [run["best_so_far"][-1] for run in runs if run["strategy"] == strategy]
+        table[strategy] = {"mean": float(np.mean(finals)), "std": float(np.std(finals, ddof=1))
+                           if len(finals) > 1 else 0.0, "finals": finals}
+    by_seed = {(run["strategy"], run["seed"]): run["best_so_far"][-1] for run in runs}
+    wins = sum(by_seed[("genetic", s)] < by_seed[("random", s)] for s in seeds)
+    return table, wins
+
+
+def plot(runs, path, title):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(7, 4.2))
+    colours = {"genetic": "tab:blue", "random": "tab:orange"}
+    for strategy, colour in colours.items():
+        curves = np.array([run["best_so_far"] for run in runs if run["strategy"] == strategy])
+        x = np.arange(1, curves.shape[1] + 1)
+        for curve in curves:
+            axis.plot(x, curve, color=colour, alpha=0.25, linewidth=1)
+        axis.plot(x, np.median(curves, axis=0), color=colour, linewidth=2.5,
+                  label=f"{strategy} (median of {len(curves)} seeds)")
+    axis.set_yscale("log")
+    axis.set_xlabel("evaluations")
+    axis.set_ylabel("best-so-far fid_domain (log)")
+    axis.set_title(title)
+    axis.grid(True, which="both", alpha=0.3)
+    axis.legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--generations", type=int, default=5)
+    parser.add_argument("--population", type=int, default=8)
+    parser.add_argument("--steps", type=int, default=200)
+    parser.add_argument("--num-samples", type=int, default=500)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--max-params", type=int, default=150_000)
+    parser.add_argument("--max-candidates-per-worker", type=int, default=20)
+    parser.add_argument("--backend", default="jax", choices=("jax", "tensorflow"))
+    parser.add_argument("--genetic-options", default="{}",
+                        help="JSON dict of GeneticSearch options, e.g. '{\"mutation_rate\": 0.2}'")
+    parser.add_argument("--tag", default="sq", help="prefix of the run directories")
+    parser.add_argument("--runs", default=os.path.join("runs", "search_quality"))
+    parser.add_argument("--output", default=os.path.join(RESULTS, "search_quality"))
+    args = parser.parse_args(argv)
+
+    seeds = list(range(args.seeds))
+    runs = []
+    for seed in seeds:
+        for strategy in ("genetic", "random"):
+            run = run_one(strategy, seed, args)
+            runs.append(run)
+            print(f"seed {seed} {strategy:8s} best fid_domain {run['best_so_far'][-1]:8.3f} "
+                  f"({run['failed']} failed, {run['wall_seconds']:.0f} s)", flush=True)
+    table, wins = summarise(runs, seeds)
+    budget = args.generations * args.population
+    print(f"\nbest fid_domain after {budget} evaluations ({len(seeds)} seeds)")
+    print("| strategy | mean ± std | per seed |")
+    print("|---|---|---|")
+    for strategy, row in table.items():
+        print(f"| {strategy} | {row['mean']:.2f} ± {row['std']:.2f} | "
+              + ", ".join(f"{v:.2f}" for v in row["finals"]) + " |")
+    print(f"genetic beats random in {wins}/{len(seeds)} seeds")
+
+    os.makedirs(os.path.dirname(args.output), exist_ok=True)
+    plot(runs, args.output + ".png",
+         f"digits, {budget} evaluations of {args.steps} steps, {len(seeds)} seeds")
+    report = {
+        "benchmark": "search_quality", "args": vars(args), "table": table,
+        "genetic_wins": wins, "seeds": seeds, "runs": runs,
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
+                    "python": platform.python_version(), "load": os.getloadavg()},
+        "date": time.strftime("%Y-%m-%d"),
+    }
+    with open(args.output + ".json", "w") as stream:
+        json.dump(report, stream, indent=1)
+    print(f"wrote {args.output}.json and .png")
+
+
+if __name__ == "__main__":
+    main()

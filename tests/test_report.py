@@ -1,0 +1,284 @@
+"""`kgan-nas report`: the PNG plots and the self-contained HTML page of a run."""
+
+import base64
+import collections
+import html.parser
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import settings
+from hypothesis import strategies as st
+
+import kgan_nas
+import scripted_evaluators as scripted
+from kgan_nas import architecture
+from kgan_nas import cli
+from kgan_nas import html_report
+from kgan_nas import report
+from kgan_nas.data import save_image_grid
+from kgan_nas.driver import SearchResult
+
+FAULTS = "scripted_evaluators:make_fault_evaluator"
+TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+
+
+def _scripted_search(directory, generations, learning_rates):
+    """A search whose candidates succeed or fail by their learning rate (no training)."""
+    space = kgan_nas.SearchSpace(image_shape=(8, 8, 1), latent_dim=8, max_params=100_000,
+                                 learning_rates=learning_rates)
+    result = kgan_nas.search(
+        "digits", space=space, generations=generations, population=4,
+        steps_per_candidate=10, batch_size=16, num_samples=100, executor="inprocess",
+        directory=str(directory), evaluator=FAULTS, verbose=0, seed=3)
+    # The scripted evaluator trains nothing; give the best candidates the sample
+    # grid a real evaluator saves beside its models.
+    rng = np.random.default_rng(0)
+    ranked = sorted((r for r in result.history if r.get("objective") is not None),
+                    key=lambda r: r["objective"])
+    for record in ranked[:3]:
+        images = rng.uniform(-1, 1, size=(16, 8, 8, 1))
+        save_image_grid(images, directory / "candidates" / record["key"] / "samples.png")
+    return result
+
+
+@pytest.fixture(scope="module")
+def mixed_run(tmp_path_factory, cache_dir):
+    """Three generations in which some candidates raise or return NaN."""
+    directory = tmp_path_factory.mktemp("mixed") / "run"
+    _scripted_search(directory, 3, (scripted.OK, scripted.RAISE, scripted.NAN))
+    return directory
+
+
+def _report(directory, *args):
+    assert cli.main(["report", str(directory), *args]) == 0
+    return (directory / "report.html").read_text(encoding="utf-8")
+
+
+class _Tables(html.parser.HTMLParser):
+    """Collects the text of every cell of every table with an id."""
+
+    def __init__(self):
+        super().__init__()
+        self.tables, self._table, self._row, self._cell = {}, None, None, None
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "table" and "id" in attrs:
+            self._table = self.tables.setdefault(attrs["id"], [])
+        elif tag == "tr" and self._table is not None:
+            self._row = []
+            self._table.append(self._row)
+        elif tag in ("td", "th") and self._row is not None:
+            self._cell = []
+
+    def handle_endtag(self, tag):
+        if tag == "table":
+            self._table = self._row = None
+        elif tag in ("td", "th") and self._cell is not None:
+            self._row.append("".join(self._cell).strip())
+            self._cell = None
+
+    def handle_data(self, data):
+        if self._cell is not None:
+            self._cell.append(data)
+
+
+def _tables(page):
+    parser = _Tables()
+    parser.feed(page)
+    return parser.tables
+
+
+def _history_lines(directory):
+    with open(directory / "history.jsonl", encoding="utf-8") as stream:
+        return [json.loads(line) for line in stream if line.strip()]
+
+
+def test_page_is_self_contained_and_has_every_section(mixed_run, capsys):
+    """report.html embeds its images, loads nothing from outside and has each section."""
+    page = _report(mixed_run, "--samples", "2")
+    assert f"wrote {mixed_run / 'report.html'}" in capsys.readouterr().out
+    for key, title in html_report.SECTIONS:
+        assert f'id="{key}"' in page and title in page
+    # Nothing fetched from elsewhere: no scripts, stylesheets or remote/relative sources.
+    assert not re.search(r"<script|<link|@import|url\(", page, re.IGNORECASE)
+    sources = re.findall(r'\b(?:src|href)\s*=\s*"([^"]*)"', page)
+    assert sources
+    for source in sources:
+        assert source.startswith(("data:image/png;base64,", "#")), source
+    images = [s for s in sources if s.startswith("data:")]
+    for source in images:
+        assert base64.b64decode(source.split(",", 1)[1])[:8] == b"\x89PNG\r\n\x1a\n"
+    # fitness, quality-size and gene plots, then the 2 sample grids asked for.
+    assert len(images) == 5
+    samples_section = page.split('id="samples"')[1].split('id="architecture"')[0]
+    assert samples_section.count("<img") == 2
+    for name in (report.FITNESS_PNG, report.PARETO_PNG, report.GENES_PNG):
+        assert (mixed_run / "report" / name).is_file()
+
+
+def test_gene_frequency_tables_match_the_history(mixed_run):
+    """The page's per-generation gene counts are those of history.jsonl, failures included."""
+    tables = _tables(_report(mixed_run))
+    expected = collections.defaultdict(collections.Counter)
+    for record in _history_lines(mixed_run):
+        column = f"gen {record['generation'] + 1}"
+        genome = record["genome"]
+        for network in ("generator", "discriminator"):
+            for gene in genome[network]:
+                expected[(f"genes-{network}-layers", gene["kind"])][column] += 1
+        for gene in ("optimizer", "loss"):
+            expected[(f"genes-{gene}", genome["training"][gene])][column] += 1
+    found = {}
+    for table_id in ("genes-generator-layers", "genes-discriminator-layers",
+                     "genes-optimizer", "genes-loss"):
+        header, *rows = tables[table_id]
+        assert header[1:] == ["gen 1", "gen 2", "gen 3"]
+        for row in rows:
+            found[(table_id, row[0])] = {column: int(count) for column, count in
+                                         zip(header[1:], row[1:]) if int(count)}
+    assert found == {key: dict(counts) for key, counts in expected.items()}
+
+
+def test_failures_and_status_counts_are_reported(mixed_run):
+    """Every failed candidate is listed with its reason; status counts add up."""
+    history = _history_lines(mixed_run)
+    statuses = collections.Counter(record["status"] for record in history)
+    assert statuses["ok"] and statuses["error"] and statuses["nan"]  # the fixture's point
+    page = _report(mixed_run)
+    failures = page.split('id="failures"')[1]
+    for record in history:
+        if record["status"] != "ok":
+            assert record["key"] in failures
+    assert "scripted failure" in failures and "non-finite g_loss" in failures
+    rows = dict(row for row in _tables(page)["status-counts"][1:])
+    assert {status: int(count) for status, count in rows.items() if status != "total"} \
+        == dict(statuses)
+    assert int(rows["total"]) == len(history)
+
+
+def test_best_architecture_tables_add_up(mixed_run):
+    """The layer tables of the best genome end in the image / logit shapes and sum its params."""
+    result = SearchResult(str(mixed_run))
+    tables = _tables(_report(mixed_run))
+    generator = tables["layers-generator"]
+    discriminator = tables["layers-discriminator"]
+    assert generator[-2][2] == "8x8x1" and discriminator[-2][2] == "1"
+    space, genome = result.space, result.best_genome
+    assert int(generator[-1][3].replace(",", "")) == space.generator_params(genome)
+    assert int(discriminator[-1][3].replace(",", "")) == space.discriminator_params(genome)
+
+
+def test_text_from_the_run_is_escaped(mixed_run, tmp_path):
+    """A failure reason holding markup shows as text, not as HTML."""
+    directory = tmp_path / "run"
+    shutil.copytree(mixed_run, directory)
+    record = _history_lines(directory)[0]
+    record.update(status="error", objective=None, reason="<script>alert(1)</script> & more")
+    with open(directory / "history.jsonl", "a", encoding="utf-8") as stream:
+        stream.write(json.dumps(dict(record, key="f" * 16)) + "\n")
+    page = _report(directory)
+    assert "<script>" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; more" in page
+
+
+def test_one_generation_run(tmp_path, cache_dir):
+    """A run of a single generation gets every plot and a complete page."""
+    directory = tmp_path / "one"
+    _scripted_search(directory, 1, (scripted.OK,))
+    page = _report(directory)
+    assert "1 run of 1" in page
+    header, *rows = _tables(page)["fitness-table"]
+    assert [row[0] for row in rows] == ["1"]
+    for name in (report.FITNESS_PNG, report.PARETO_PNG, report.GENES_PNG):
+        assert (directory / "report" / name).is_file()
+
+
+def test_run_where_everything_failed(tmp_path, cache_dir):
+    """With no successful candidate the page says so instead of failing."""
+    directory = tmp_path / "failed"
+    _scripted_search(directory, 1, (scripted.NAN,))
+    page = _report(directory)
+    assert "No candidate succeeded" in page
+    assert not (directory / "report" / report.PARETO_PNG).exists()
+    assert page.count("data:image/png") == 2  # fitness and gene frequencies only
+
+
+def test_report_needs_neither_tensorflow_nor_keras(mixed_run):
+    """`kgan-nas report` reads JSON and draws with matplotlib: no deep-learning import."""
+    code = ("import sys; from kgan_nas import cli; "
+            f"assert cli.main(['report', {str(mixed_run)!r}]) == 0; "
+            "loaded = {'tensorflow', 'keras', 'jax'} & set(sys.modules); "
+            "assert not loaded, loaded")
+    completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                               timeout=120, cwd=TESTS_DIR)
+    assert completed.returncode == 0, completed.stderr[-2000:]
+
+
+def test_diagram_is_drawn_only_with_graphviz(mixed_run, monkeypatch):
+    """Without `dot` the layers are a table and the page says how to get diagrams."""
+    monkeypatch.setattr(architecture.shutil, "which", lambda name: None)
+    page = _report(mixed_run)
+    assert "<svg" not in page and "Install Graphviz" in page
+    assert "layers-generator" in page
+    if shutil.which("dot") is not None:
+        monkeypatch.undo()
+        page = _report(mixed_run)
+        assert page.count("<svg") == 2 and "Install Graphviz" not in page
+
+
+def test_bad_arguments_are_refused(mixed_run):
+    """A non-positive number of sample grids is an error that names the argument."""
+    with pytest.raises(ValueError, match="top_k"):
+        html_report.write_html_report(SearchResult(str(mixed_run)), top_k=0)
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), image_side=st.sampled_from([8, 16, 28, 32]),
+       channels=st.sampled_from([1, 3]))
+def test_layer_tables_match_the_parameter_counts(seed, image_side, channels):
+    """For any genome, the layer rows sum to the space's parameter counts and end in the
+    image and logit shapes."""
+    space = kgan_nas.SearchSpace(image_shape=(image_side, image_side, channels))
+    genome = space.sample(np.random.default_rng(seed))
+    generator = architecture.layer_table(genome, space, "generator")
+    discriminator = architecture.layer_table(genome, space, "discriminator")
+    assert sum(row["params"] for row in generator) == space.generator_params(genome)
+    assert sum(row["params"] for row in discriminator) == space.discriminator_params(genome)
+    assert generator[0]["output_shape"] == (space.latent_dim,)
+    assert generator[-1]["output_shape"] == (image_side, image_side, channels)
+    assert discriminator[-1]["output_shape"] == (1,)
+    dot = architecture.dot_source(generator, "generator")
+    assert dot.count(" -> ") == len(generator) - 1
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1),
+       generations=st.lists(st.integers(0, 4), min_size=1, max_size=12))
+def test_gene_frequencies_count_every_gene_once(seed, generations):
+    """Per generation, layer counts sum to the layers proposed and training counts to genomes."""
+    space = kgan_nas.SearchSpace(image_shape=(8, 8, 1))
+    rng = np.random.default_rng(seed)
+    history = [{"generation": g, "genome": space.sample(rng).to_dict()} for g in generations]
+    frequencies = report.gene_frequencies(history)
+    assert frequencies["generations"] == sorted(set(generations))
+    for column, generation in enumerate(frequencies["generations"]):
+        records = [r for r in history if r["generation"] == generation]
+        assert frequencies["genomes"][column] == len(records)
+        for category, network in (("generator layers", "generator"),
+                                  ("discriminator layers", "discriminator")):
+            total = sum(counts[column]
+                        for counts in frequencies["counts"][category].values())
+            assert total == sum(len(r["genome"][network]) for r in records)
+        for category in ("optimizer", "loss"):
+            assert sum(c[column] for c in frequencies["counts"][category].values()) \
+                == len(records)
