@@ -19,6 +19,7 @@ from keras import ops
 
 import kgan_nas
 from kgan_nas import callbacks as callbacks_lib
+from kgan_nas.callbacks import evolve as evolve_lib
 from kgan_nas import data as data_lib
 from kgan_nas import decode
 from kgan_nas import features
@@ -330,7 +331,7 @@ def _subsequence_pairs_brute_force(first, second):
 @given(st.lists(st.integers(0, 3), max_size=7), st.lists(st.integers(0, 3), max_size=7))
 def test_common_subsequence_is_a_longest_matching_increasing_pairing(first, second):
     """Pairs increase in both sequences, pair equal items, and are as many as possible."""
-    pairs = callbacks_lib._common_subsequence(first, second)
+    pairs = evolve_lib._common_subsequence(first, second)
     assert all(first[i] == second[j] for i, j in pairs)
     assert all(a[0] < b[0] and a[1] < b[1] for a, b in zip(pairs, pairs[1:]))
     assert len(pairs) == _subsequence_pairs_brute_force(first, second)
@@ -340,7 +341,7 @@ def test_common_subsequence_is_a_longest_matching_increasing_pairing(first, seco
 def test_common_subsequence_keeps_everything_around_an_insertion(items, position, new):
     """Inserting one item keeps every original item paired with itself, in order."""
     longer = items[:position] + [new] + items[position:]
-    pairs = callbacks_lib._common_subsequence(items, longer)
+    pairs = evolve_lib._common_subsequence(items, longer)
     assert [i for i, _ in pairs] == list(range(len(items)))
     assert [longer[j] for _, j in pairs] == items
 
