@@ -148,11 +148,6 @@ GAN_KINDS = [
     pytest.param(_kgan_nas_gan, id="kgan_nas.GAN"),
     pytest.param(_keras_io_gan, id="keras.io-style", marks=TF_ONLY),
 ]
-# The same, re-run under JAX by tests/test_backends.py (kgan_nas.GAN only).
-GAN_KINDS_ALL_BACKENDS = [
-    pytest.param(_kgan_nas_gan, id="kgan_nas.GAN", marks=pytest.mark.backend),
-    pytest.param(_keras_io_gan, id="keras.io-style", marks=TF_ONLY),
-]
 
 
 def _read_bytes(path):
@@ -243,7 +238,7 @@ def test_gan_metrics_drive_model_checkpoint_tensorboard_and_csv_logger(make_gan,
 
 
 @pytest.mark.keras
-@pytest.mark.parametrize("make_gan", GAN_KINDS_ALL_BACKENDS)
+@pytest.mark.parametrize("make_gan", GAN_KINDS)
 def test_early_stopping_stops_on_the_fid_key_and_skipped_epochs_have_no_key(
         make_gan, tmp_path, quick_extractor):
     """A frozen GAN (learning rate 0) never improves its FID, so
