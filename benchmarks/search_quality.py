@@ -135,7 +135,10 @@ def main(argv=None):
     plot(runs, args.output + ".png",
          f"digits, {budget} evaluations of {args.steps} steps, {len(seeds)} seeds")
     report = {
-        "benchmark": "search_quality", "args": vars(args), "table": table,
+        # Paths relative to the working directory: no machine path in the results.
+        "benchmark": "search_quality",
+        "args": dict(vars(args), output=os.path.relpath(args.output), runs=os.path.relpath(args.runs)),
+        "table": table,
         "genetic_wins": wins, "seeds": seeds, "runs": runs,
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
                     "python": platform.python_version(), "load": os.getloadavg()},
