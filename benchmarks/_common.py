@@ -20,18 +20,42 @@ def machine_info():
         "load_average_1_5_15min": list(os.getloadavg()),
         "date": time.strftime("%Y-%m-%d"),
         "command": " ".join([os.path.relpath(sys.argv[0])] + sys.argv[1:]),
+        # Thread caps change CPU timings as much as the code does.
+        "thread_env": {name: os.environ[name] for name in
+                       ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+                       if name in os.environ},
     }
+    for module in ("numpy", "scipy", "jax", "tensorflow"):
+        if module in sys.modules:  # only what the benchmark imported; importing costs seconds
+            info[module] = getattr(sys.modules[module], "__version__", None)
     if "keras" in sys.modules:
         keras = sys.modules["keras"]
         info["keras"] = keras.__version__
         info["backend"] = keras.backend.backend()
+        if info["backend"] == "jax":
+            import jax
+
+            info["devices"] = [str(device) for device in jax.devices()]
+        elif info["backend"] == "tensorflow":
+            import tensorflow as tf
+
+            info["devices"] = [device.name for device in tf.config.list_physical_devices()]
     return info
 
 
-def write_result(name, report):
-    """Writes `report` (plus `machine`) to `benchmarks/results/<name>.json`."""
-    os.makedirs(RESULTS, exist_ok=True)
-    path = os.path.join(RESULTS, f"{name}.json")
+def write_result(name, report, path=None):
+    """Writes `report` (plus `machine`) as JSON.
+
+    Args:
+        name: file name without `.json`, under `benchmarks/results/`.
+        report: JSON-serialisable dict.
+        path: explicit output path instead (a script's `--output`).
+
+    Returns:
+        The path written.
+    """
+    path = os.fspath(path) if path else os.path.join(RESULTS, f"{name}.json")
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     report = dict(report, machine=machine_info())
     with open(path, "w") as stream:
         json.dump(report, stream, indent=2)

@@ -7,13 +7,13 @@ and what does a searched generator have to beat at equal steps?
 """
 
 import argparse
-import json
 import os
-import platform
 import time
 
 import numpy as np
 
+from _common import RESULTS
+from _common import write_result
 from kgan_nas import data as data_lib
 from kgan_nas import features
 from kgan_nas import metrics
@@ -23,9 +23,6 @@ from kgan_nas.genome import Genome
 from kgan_nas.genome import LayerGene
 from kgan_nas.genome import TrainingGenes
 from kgan_nas.space import SearchSpace
-
-RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
-
 
 def dcgan_genome():
     """DCGAN pattern for 8x8: 2x2 projection, two upsampling blocks; strided-conv D.
@@ -74,10 +71,7 @@ def main(argv=None):
     fitness = evaluator.evaluate(genome, save_dir=save_dir)
     elapsed = time.perf_counter() - started
     result = {
-        "command": "python benchmarks/dcgan_digits.py " + " ".join(argv or []),
-        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(),
-                    "backend": os.environ.get("KERAS_BACKEND", "tensorflow")},
-        "date": time.strftime("%Y-%m-%d"),
+        "benchmark": "dcgan_digits",
         "genome": genome.describe(),
         "generator_params": space.generator_params(genome),
         "status": fitness.status, "reason": fitness.reason,
@@ -97,9 +91,7 @@ def main(argv=None):
     print(f"{'real train vs eval':24}{real_fid:>12.3f}")
     print(f"ratio DCGAN / noise FID: {fitness.fid / noise_scores['fid']:.3f}  "
           f"(status {fitness.status}, {elapsed:.0f} s; samples in {save_dir}/samples.png)")
-    os.makedirs(RESULTS, exist_ok=True)
-    with open(os.path.join(RESULTS, "dcgan_digits.json"), "w") as stream:
-        json.dump(result, stream, indent=2)
+    write_result("dcgan_digits", result)
     return result
 
 

@@ -4,10 +4,18 @@ Keras and XLA keep per-model state in a process even after clear_session(),
 so evaluating candidates in the driver grows it; recycled worker processes
 should keep the driver flat (goal: <= 2 MB per candidate).
 
+Each executor is measured in a fresh driver process of its own, so one
+executor's leftovers do not raise the next one's level.
+
     python benchmarks/memory.py --candidates 50 --steps 20
 """
 
 import argparse
+import importlib.util
+import json
+import os
+import subprocess
+import sys
 import tempfile
 import time
 
@@ -25,6 +33,21 @@ def rss_mb(pid="self"):
     except FileNotFoundError:
         return None
     return None
+
+
+def ray_worker_pids():
+    """Ray names its worker processes `ray::<task>` (or `ray::IDLE`) in their command line."""
+    pids = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as stream:
+                if stream.read(5) == b"ray::":
+                    pids.append(int(entry))
+        except OSError:
+            continue  # the process ended while we looked
+    return pids
 
 
 def slope(values):
@@ -48,15 +71,21 @@ def measure(executor_name, candidates, steps, workers):
     started = time.perf_counter()
     with get_executor(executor_name, spec, workers=workers,
                       max_candidates_per_worker=8) as executor:
+        driver_start = rss_mb()
         for _, fitness in executor.run(genomes):
             statuses.append(fitness.status)
             driver_rss.append(rss_mb())
-            pids = [w.process.pid for w in getattr(executor, "_workers", [])]
+            if executor_name == "ray":
+                pids = ray_worker_pids()
+            else:
+                pids = [w.process.pid for w in getattr(executor, "_workers", [])]
             worker_rss.append(max([rss_mb(p) or 0 for p in pids], default=None))
     return {
         "executor": executor_name, "candidates": candidates, "steps": steps,
+        "workers": workers, "max_candidates_per_worker": 8,
         "seconds": round(time.perf_counter() - started, 1),
         "ok": statuses.count("ok"),
+        "driver_start_rss_mb": round(driver_start, 1),
         "driver_rss_mb": [round(v, 1) for v in driver_rss],
         "driver_growth_mb_per_candidate": round(slope(driver_rss), 3),
         "worker_rss_mb": [round(v, 1) if v else None for v in worker_rss],
@@ -69,15 +98,33 @@ def main(argv=None):
     parser.add_argument("--candidates", type=int, default=50)
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--workers", type=int, default=1)
-    parser.add_argument("--executors", nargs="+", default=["inprocess", "subprocess"])
+    default_executors = ["inprocess", "subprocess"] + (
+        ["ray"] if importlib.util.find_spec("ray") else [])
+    parser.add_argument("--executors", nargs="+", default=default_executors,
+                        choices=["inprocess", "subprocess", "ray"])
+    parser.add_argument("--row-output", help=argparse.SUPPRESS)  # internal: one executor's row
     args = parser.parse_args(argv)
-    rows = [measure(name, args.candidates, args.steps, args.workers) for name in args.executors]
+    if args.row_output:
+        row = measure(args.executors[0], args.candidates, args.steps, args.workers)
+        with open(args.row_output, "w") as stream:
+            json.dump(row, stream)
+        return
+    rows = []
+    for name in args.executors:
+        with tempfile.TemporaryDirectory() as folder:
+            path = os.path.join(folder, "row.json")
+            subprocess.run([sys.executable, os.path.abspath(__file__), "--executors", name,
+                            "--candidates", str(args.candidates), "--steps", str(args.steps),
+                            "--workers", str(args.workers), "--row-output", path], check=True)
+            with open(path) as stream:
+                rows.append(json.load(stream))
     print(f"{'executor':12}{'candidates':>11}{'ok':>5}{'seconds':>9}{'driver start MB':>16}"
-          f"{'driver end MB':>14}{'MB/candidate':>13}")
+          f"{'driver end MB':>14}{'MB/candidate':>13}{'worker max MB':>14}")
     for row in rows:
+        worker_max = max((v for v in row["worker_rss_mb"] if v), default=None)
         print(f"{row['executor']:12}{row['candidates']:>11}{row['ok']:>5}{row['seconds']:>9}"
-              f"{row['driver_rss_mb'][0]:>16}{row['driver_rss_mb'][-1]:>14}"
-              f"{row['driver_growth_mb_per_candidate']:>13}")
+              f"{row['driver_start_rss_mb']:>16}{row['driver_rss_mb'][-1]:>14}"
+              f"{row['driver_growth_mb_per_candidate']:>13}{str(worker_max):>14}")
     write_result("memory", {"benchmark": "memory", "results": rows})
 
 

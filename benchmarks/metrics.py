@@ -17,20 +17,14 @@ timings and the machine they were taken on.
 """
 
 import argparse
-import datetime
-import json
-import os
 import pathlib
-import platform
 import statistics
 import time
 
 import numpy as np
-import scipy
 
+from _common import write_result
 from kgan_nas import metrics
-
-RESULTS_PATH = pathlib.Path(__file__).parent / "results" / "metrics.json"
 
 
 def time_call(fn, repeats):
@@ -96,27 +90,6 @@ def run(n, dim, repeats, num_classes, seed):
     return rows
 
 
-def machine_info():
-    return {
-        "platform": platform.platform(),
-        "processor": platform.processor() or platform.machine(),
-        "cpu_count": os.cpu_count(),
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "scipy": scipy.__version__,
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(
-            timespec="seconds"
-        ),
-        # Timings on a shared machine are only meaningful next to its load.
-        "load_average_1_5_15min": list(os.getloadavg()),
-        "blas_threads_env": {
-            name: os.environ.get(name)
-            for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
-                         "MKL_NUM_THREADS")
-        },
-    }
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--n", type=int, default=10000,
@@ -128,7 +101,8 @@ def main(argv=None):
     parser.add_argument("--classes", type=int, default=1000,
                         help="classes for the Inception Score (default 1000)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--output", type=pathlib.Path, default=RESULTS_PATH)
+    parser.add_argument("--output", type=pathlib.Path, default=None,
+                        help="JSON path (default: benchmarks/results/metrics.json)")
     args = parser.parse_args(argv)
 
     rows = run(args.n, args.dim, args.repeats, args.classes, args.seed)
@@ -141,20 +115,16 @@ def main(argv=None):
         print(f"{name:<{name_width}}  {statistics.median(secs):9.3f}  "
               f"{min(secs):8.3f}  {max(secs):8.3f}  {value}")
 
-    report = {
+    write_result("metrics", {
+        "benchmark": "metrics",
         "config": {"n": args.n, "dim": args.dim, "repeats": args.repeats,
                    "classes": args.classes, "seed": args.seed},
-        "machine": machine_info(),
         "results": [
             {"metric": name, "seconds": secs,
              "median_seconds": statistics.median(secs), "value": value}
             for name, secs, value in rows
         ],
-    }
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"wrote {args.output}")
-
+    }, path=args.output)
 
 if __name__ == "__main__":
     main()

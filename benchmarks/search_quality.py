@@ -15,12 +15,11 @@ Writes `benchmarks/results/search_quality.json` and `search_quality.png`.
 import argparse
 import json
 import os
-import platform
-import time
 
 import numpy as np
 
-RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
+from _common import RESULTS
+from _common import write_result
 
 
 def best_so_far(history, evaluations):
@@ -30,11 +29,22 @@ def best_so_far(history, evaluations):
     return np.minimum.accumulate(np.asarray(values, dtype=float)).tolist()
 
 
+def search_seconds(history):
+    """Wall time of a run from its records (each has its end `time` and its `total` seconds).
+
+    Taken from the run directory, not from this process, so a resumed run still
+    reports how long it took.
+    """
+    ends = [record["time"] for record in history]
+    starts = [record["time"] - (record["fitness"]["seconds"].get("total") or 0.0)
+              for record in history]
+    return round(max(ends) - min(starts), 1) if history else 0.0
+
+
 def run_one(strategy, seed, args):
     import kgan_nas
 
     directory = os.path.join(args.runs, f"{args.tag}_{strategy}_seed{seed}")
-    started = time.perf_counter()
     strategy_options = json.loads(args.genetic_options) if strategy == "genetic" else None
     # The "default" preset has no time limit per candidate; the space is the
     # quick preset's (at most 150k parameters) to keep candidates small.
@@ -54,7 +64,7 @@ def run_one(strategy, seed, args):
         "failed": sum(r["fitness"]["status"] != "ok" for r in history[:budget]),
         "best_so_far": best_so_far(history, budget),
         "candidate_seconds": [r["fitness"]["seconds"].get("total") for r in history[:budget]],
-        "wall_seconds": round(time.perf_counter() - started, 1),
+        "wall_seconds": search_seconds(history[:budget]),
     }
 
 
@@ -134,20 +144,14 @@ def main(argv=None):
     os.makedirs(os.path.dirname(args.output), exist_ok=True)
     plot(runs, args.output + ".png",
          f"digits, {budget} evaluations of {args.steps} steps, {len(seeds)} seeds")
-    report = {
-        # Paths relative to the working directory: no machine path in the results.
+    # Paths relative to the working directory: no machine path in the results.
+    write_result("search_quality", {
         "benchmark": "search_quality",
         "args": dict(vars(args), output=os.path.relpath(args.output), runs=os.path.relpath(args.runs)),
         "table": table,
         "genetic_wins": wins, "seeds": seeds, "runs": runs,
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
-                    "python": platform.python_version(), "load": os.getloadavg()},
-        "date": time.strftime("%Y-%m-%d"),
-    }
-    with open(args.output + ".json", "w") as stream:
-        json.dump(report, stream, indent=1)
-    print(f"wrote {args.output}.json and .png")
-
+    }, path=args.output + ".json")
+    print(f"wrote {os.path.relpath(args.output)}.png")
 
 if __name__ == "__main__":
     main()

@@ -17,11 +17,8 @@ with the numbers and the machine they were measured on.
 """
 
 import argparse
-import datetime
-import json
 import os
 import pathlib
-import platform
 import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -29,9 +26,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
+from _common import write_result  # noqa: E402
 from kgan_nas import training  # noqa: E402
 
-RESULTS_DIR = pathlib.Path(__file__).resolve().parent / "results"
 LATENT_DIM = 64
 
 
@@ -159,32 +156,6 @@ def measure(size, jit_compile, args):
     }
 
 
-def machine_info():
-    """Where the numbers come from."""
-    backend = keras.backend.backend()
-    info = {
-        "backend": backend,
-        "keras": keras.__version__,
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "processor": platform.processor() or platform.machine(),
-        "cpu_count": os.cpu_count(),
-        "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg")
-        else None,
-    }
-    if backend == "jax":
-        import jax
-
-        info["jax"] = jax.__version__
-        info["devices"] = [str(d) for d in jax.devices()]
-    elif backend == "tensorflow":
-        import tensorflow as tf
-
-        info["tensorflow"] = tf.__version__
-        info["devices"] = [d.name for d in tf.config.list_physical_devices()]
-    return info
-
-
 def format_table(rows):
     """A plain-text table with one line per size, XLA next to non-XLA."""
     by_key = {(r["size"], r["jit_compile"]): r for r in rows}
@@ -239,20 +210,13 @@ def main(argv=None):
     table = format_table(rows)
     print()
     print(table)
-    output = args.output or RESULTS_DIR / f"train_step_{backend}.json"
-    output.parent.mkdir(parents=True, exist_ok=True)
-    result = {
+    write_result(f"train_step_{backend}", {
         "benchmark": "train_step",
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(),
         "settings": {"steps": args.steps, "batch_size": args.batch_size,
                      "loss": args.loss, "latent_dim": LATENT_DIM},
-        "machine": machine_info(),
         "results": rows,
         "table": table,
-    }
-    output.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"\nwrote {output}")
-
+    }, path=args.output)
 
 if __name__ == "__main__":
     main()

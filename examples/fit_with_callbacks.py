@@ -11,6 +11,7 @@ metrics.csv, best.keras, samples/epoch_*.png, tensorboard/.
 """
 
 import argparse
+import importlib.util
 import os
 import time
 
@@ -90,9 +91,7 @@ def main(argv=None):
                                         monitor="fid_domain", mode="min", save_best_only=True),
         keras.callbacks.CSVLogger(os.path.join(args.output, "metrics.csv")),
     ]
-    try:
-        import tensorboard  # noqa: F401  (Keras' TensorBoard callback needs it)
-    except ImportError:
+    if importlib.util.find_spec("tensorboard") is None:  # Keras' TensorBoard callback needs it
         print("tensorboard is not installed: skipping the TensorBoard callback "
               "(pip install tensorboard).")
     else:

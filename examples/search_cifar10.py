@@ -6,7 +6,7 @@ local .npz / image folder instead (--data PATH).
     python examples/search_cifar10.py --preset quick --directory runs/cifar10
 """
 
-from _named_dataset import run
+from _cli import run_named_dataset
 
 if __name__ == "__main__":  # Worker processes are spawned: keep the guard.
-    run("cifar10", (32, 32, 3), __doc__.splitlines()[0])
+    run_named_dataset("cifar10", (32, 32, 3), __doc__.splitlines()[0])

@@ -6,7 +6,7 @@ local .npz / image folder instead (--data PATH).
     python examples/search_fashion_mnist.py --preset quick --directory runs/fashion_mnist
 """
 
-from _named_dataset import run
+from _cli import run_named_dataset
 
 if __name__ == "__main__":  # Worker processes are spawned: keep the guard.
-    run("fashion_mnist", (28, 28, 1), __doc__.splitlines()[0])
+    run_named_dataset("fashion_mnist", (28, 28, 1), __doc__.splitlines()[0])

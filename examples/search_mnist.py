@@ -6,7 +6,7 @@ local .npz / image folder instead (--data PATH).
     python examples/search_mnist.py --preset quick --directory runs/mnist
 """
 
-from _named_dataset import run
+from _cli import run_named_dataset
 
 if __name__ == "__main__":  # Worker processes are spawned: keep the guard.
-    run("mnist", (28, 28, 1), __doc__.splitlines()[0])
+    run_named_dataset("mnist", (28, 28, 1), __doc__.splitlines()[0])

@@ -1,0 +1,74 @@
+"""The benchmark scripts' shared record and their pure helpers.
+
+The benchmarks themselves are too long for the suite; this checks that a
+script runs end to end on a tiny input and writes the shared record (machine,
+command, versions), and that the search-quality arithmetic is right.
+"""
+
+import importlib
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+BENCHMARKS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "benchmarks")
+
+
+@pytest.fixture()
+def search_quality(monkeypatch):
+    monkeypatch.syspath_prepend(BENCHMARKS)
+    return importlib.import_module("search_quality")
+
+
+def _record(fid, status="ok", end=0.0, total=1.0):
+    return {"fitness": {"fid": fid, "status": status, "seconds": {"total": total}}, "time": end}
+
+
+def test_metrics_benchmark_writes_its_table_and_the_machine(tmp_path):
+    output = tmp_path / "metrics.json"
+    result = subprocess.run(
+        [sys.executable, os.path.join(BENCHMARKS, "metrics.py"), "--n", "120", "--dim", "8",
+         "--repeats", "1", "--classes", "5", "--output", str(output)],
+        capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    report = json.loads(output.read_text())
+    names = [row["metric"] for row in report["results"]]
+    assert any(name.startswith("kid") for name in names)
+    assert any(name.startswith("inception_score") for name in names)
+    fid_row = next(row for row in report["results"] if row["metric"] == "fid/frechet_distance")
+    assert fid_row["value"] >= 0
+    machine = report["machine"]
+    assert machine["cpu_count"] == os.cpu_count()
+    assert machine["numpy"] == np.__version__
+    assert "metrics.py" in machine["command"] and "--n 120" in machine["command"]
+
+
+def test_best_so_far_ignores_failed_candidates(search_quality):
+    history = [_record(30.0), _record(float("nan"), status="nan"), _record(40.0),
+               _record(10.0), _record(20.0)]
+    assert search_quality.best_so_far(history, 5) == [30.0, 30.0, 30.0, 10.0, 10.0]
+    assert search_quality.best_so_far(history, 2) == [30.0, 30.0]
+    assert search_quality.best_so_far([_record(1.0, status="error")], 1) == [np.inf]
+
+
+def test_search_seconds_spans_first_start_to_last_end(search_quality):
+    # Two workers: candidates overlap in time.
+    history = [_record(1.0, end=110.0, total=10.0), _record(1.0, end=112.0, total=11.0),
+               _record(1.0, end=130.0, total=18.0)]
+    assert search_quality.search_seconds(history) == pytest.approx(30.0)
+    assert search_quality.search_seconds([]) == 0.0
+
+
+def test_summarise_counts_genetic_wins_per_seed(search_quality):
+    runs = [{"strategy": "genetic", "seed": 0, "best_so_far": [9.0, 5.0]},
+            {"strategy": "random", "seed": 0, "best_so_far": [9.0, 7.0]},
+            {"strategy": "genetic", "seed": 1, "best_so_far": [8.0, 8.0]},
+            {"strategy": "random", "seed": 1, "best_so_far": [6.0, 6.0]}]
+    table, wins = search_quality.summarise(runs, [0, 1])
+    assert wins == 1
+    assert table["genetic"]["finals"] == [5.0, 8.0]
+    assert table["random"]["mean"] == pytest.approx(6.5)
+    assert table["random"]["std"] == pytest.approx(np.std([7.0, 6.0], ddof=1))
