@@ -39,22 +39,23 @@ def main(argv=None):
 
     config = EvaluationConfig(steps=args.steps, batch_size=64, num_samples=args.num_samples,
                               kid_subset_size=min(500, args.num_samples))
-    spec, genomes, space = digits_setup(
-        tempfile.mkdtemp(prefix="kgan_nas_candidate_time_"), config,
-        max_params=args.max_params, num_genomes=args.candidates, backend=args.backend)
-    rows = []
-    with get_executor("subprocess", spec, workers=1,
-                      max_candidates_per_worker=args.max_candidates_per_worker) as executor:
-        last = time.perf_counter()  # the first candidate pays the worker's start-up
-        for index, fitness in executor.run(genomes):
-            now = time.perf_counter()
-            row = {phase: fitness.seconds.get(phase, 0.0) for phase in PHASES}
-            row.update(key=genomes[index].key(), status=fitness.status, steps=fitness.steps,
-                       params=space.generator_params(genomes[index]),
-                       wall=round(now - last, 3))
-            row["overhead"] = round(row["wall"] - sum(row[p] for p in PHASES[:4]), 3)
-            rows.append(row)
-            last = now
+    with tempfile.TemporaryDirectory(prefix="kgan_nas_candidate_time_") as run_dir:
+        spec, genomes, space = digits_setup(
+            run_dir, config,
+            max_params=args.max_params, num_genomes=args.candidates, backend=args.backend)
+        rows = []
+        with get_executor("subprocess", spec, workers=1,
+                          max_candidates_per_worker=args.max_candidates_per_worker) as executor:
+            last = time.perf_counter()  # the first candidate pays the worker's start-up
+            for index, fitness in executor.run(genomes):
+                now = time.perf_counter()
+                row = {phase: fitness.seconds.get(phase, 0.0) for phase in PHASES}
+                row.update(key=genomes[index].key(), status=fitness.status, steps=fitness.steps,
+                           params=space.generator_params(genomes[index]),
+                           wall=round(now - last, 3))
+                row["overhead"] = round(row["wall"] - sum(row[p] for p in PHASES[:4]), 3)
+                rows.append(row)
+                last = now
 
     columns = PHASES + ("overhead", "wall")
     totals = {column: sum(row[column] for row in rows) for column in columns}

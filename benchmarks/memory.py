@@ -64,9 +64,9 @@ def measure(executor_name, candidates, steps, workers):
     from kgan_nas.executors import get_executor
 
     config = EvaluationConfig(steps=steps, batch_size=32, num_samples=200, kid_subset_size=200)
-    spec, genomes, _ = digits_setup(
-        tempfile.mkdtemp(prefix=f"kgan_nas_memory_{executor_name}_"), config,
-        max_params=100_000, num_genomes=candidates)
+    run_dir = tempfile.TemporaryDirectory(prefix=f"kgan_nas_memory_{executor_name}_")
+    spec, genomes, _ = digits_setup(run_dir.name, config, max_params=100_000,
+                                    num_genomes=candidates)
     driver_rss, worker_rss, statuses = [], [], []
     started = time.perf_counter()
     with get_executor(executor_name, spec, workers=workers,
@@ -80,6 +80,7 @@ def measure(executor_name, candidates, steps, workers):
             else:
                 pids = [w.process.pid for w in getattr(executor, "_workers", [])]
             worker_rss.append(max([rss_mb(p) or 0 for p in pids], default=None))
+    run_dir.cleanup()
     return {
         "executor": executor_name, "candidates": candidates, "steps": steps,
         "workers": workers, "max_candidates_per_worker": 8,

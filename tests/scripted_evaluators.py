@@ -72,3 +72,19 @@ class _DeviceEvaluator:
 
 def make_device_evaluator(spec):
     return _DeviceEvaluator(spec)
+
+
+class _ThreadsEvaluator:
+    """Reports its worker's thread caps, in the fitness reason."""
+
+    def __init__(self, spec):
+        self.space = SearchSpace.from_dict(spec.space)
+
+    def evaluate(self, genome, save_dir=None):
+        return Fitness(fid=1.0, reason=" ".join(
+            f"{name}={os.environ.get(name, 'unset')}"
+            for name in ("TF_NUM_INTRAOP_THREADS", "OMP_NUM_THREADS")))
+
+
+def make_threads_evaluator(spec):
+    return _ThreadsEvaluator(spec)

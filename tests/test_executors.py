@@ -112,3 +112,30 @@ def test_gpus_are_spread_one_per_worker():
         results = dict(executor.run(genomes))
         assert executor.worker_devices == ["0", "1", "0", "1"]
     assert {results[i].reason for i in range(4)} <= {"devices=0", "devices=1"}
+
+
+@pytest.mark.parametrize("workers, threads_per_worker, extra, expected", [
+    # Two workers share the cores instead of each using all of them.
+    (2, "auto", {}, lambda cores: f"TF_NUM_INTRAOP_THREADS={max(1, cores // 2)} "
+                                  f"OMP_NUM_THREADS={max(1, cores // 2)}"),
+    (1, "auto", {}, lambda cores: "TF_NUM_INTRAOP_THREADS=unset OMP_NUM_THREADS=unset"),
+    (2, None, {}, lambda cores: "TF_NUM_INTRAOP_THREADS=unset OMP_NUM_THREADS=unset"),
+    (1, 3, {}, lambda cores: "TF_NUM_INTRAOP_THREADS=3 OMP_NUM_THREADS=3"),
+    # A variable the user set in `environment` wins over the cap.
+    (2, 1, {"OMP_NUM_THREADS": "4"}, lambda cores: "TF_NUM_INTRAOP_THREADS=1 OMP_NUM_THREADS=4"),
+])
+def test_threads_per_worker_caps_each_worker(monkeypatch, workers, threads_per_worker, extra,
+                                             expected):
+    for name in ("TF_NUM_INTRAOP_THREADS", "OMP_NUM_THREADS"):
+        monkeypatch.delenv(name, raising=False)
+    with SubprocessExecutor(_spec("scripted_evaluators:make_threads_evaluator"),
+                            workers=workers, threads_per_worker=threads_per_worker,
+                            environment=dict(_environment(), **extra)) as executor:
+        results = dict(executor.run(_genomes([scripted.OK] * workers)))
+    assert {fitness.reason for fitness in results.values()} == {expected(os.cpu_count())}
+
+
+@pytest.mark.parametrize("value", [0, -2, 1.5, "all", True])
+def test_invalid_threads_per_worker(value):
+    with pytest.raises(ValueError, match="threads_per_worker"):
+        SubprocessExecutor(_spec(), workers=2, threads_per_worker=value)

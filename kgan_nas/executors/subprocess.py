@@ -91,6 +91,20 @@ class _Worker:
         self.connection.close()
 
 
+def _threads_per_worker(value, workers, gpus):
+    """The thread cap for each worker (see `SubprocessExecutor`), or None for no cap."""
+    if value == "auto":
+        if workers < 2 or gpus:
+            return None
+        return max(1, (os.cpu_count() or 1) // workers)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(
+            f"threads_per_worker must be 'auto', None or a positive integer, got {value!r}.")
+    return value
+
+
 def _death_reason(exitcode):
     if exitcode is not None and exitcode < 0:
         try:
@@ -123,13 +137,21 @@ class SubprocessExecutor(Executor):
             each GPU; `workers` becomes `len(gpus) * candidates_per_gpu`.
             GPU memory is claimed as needed (TensorFlow memory growth, no JAX
             preallocation), so small candidates can share a large GPU.
+        threads_per_worker: CPU threads each worker's TensorFlow (intra-op
+            pool, XLA's CPU kernels) and OpenMP may use, so that workers do
+            not oversubscribe the cores. `"auto"` gives each worker
+            `cpu_count // workers` (at least 1) when there are two or more
+            workers and no GPUs; an integer sets it; None leaves the
+            libraries' defaults (every core per worker). Variables already
+            in `environment` win. JAX's CPU backend has no such setting.
 
     Raises:
-        ValueError: for a non-positive `workers` or `max_candidates_per_worker`.
+        ValueError: for a non-positive `workers`, `max_candidates_per_worker`
+            or `threads_per_worker`.
     """
 
     def __init__(self, spec, workers=1, max_candidates_per_worker=8, timeout=None,
-                 environment=None, gpus=None, candidates_per_gpu=1):
+                 environment=None, gpus=None, candidates_per_gpu=1, threads_per_worker="auto"):
         if not isinstance(workers, int) or workers < 1:
             raise ValueError(f"workers must be a positive integer, got {workers!r}.")
         if not isinstance(max_candidates_per_worker, int) or max_candidates_per_worker < 1:
@@ -155,6 +177,10 @@ class SubprocessExecutor(Executor):
         # Claim GPU memory as needed, so workers sharing a GPU can coexist.
         self.environment.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")
         self.environment.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
+        self.threads_per_worker = _threads_per_worker(threads_per_worker, workers, self.gpus)
+        if self.threads_per_worker is not None:
+            for name in ("TF_NUM_INTRAOP_THREADS", "OMP_NUM_THREADS"):
+                self.environment.setdefault(name, str(self.threads_per_worker))
         self._context = multiprocessing.get_context("spawn")
         self._workers = []
         self._failed_starts = 0
