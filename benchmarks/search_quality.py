@@ -44,7 +44,8 @@ def search_seconds(history):
 def run_one(strategy, seed, args):
     import kgan_nas
 
-    directory = os.path.join(args.runs, f"{args.tag}_{strategy}_seed{seed}")
+    tag = args.random_tag if strategy == "random" and args.random_tag else args.tag
+    directory = os.path.join(args.runs, f"{tag}_{strategy}_seed{seed}")
     strategy_options = json.loads(args.genetic_options) if strategy == "genetic" else None
     # The "default" preset has no time limit per candidate; the space is the
     # quick preset's (at most 150k parameters) to keep candidates small.
@@ -119,6 +120,9 @@ def main(argv=None):
     parser.add_argument("--genetic-options", default="{}",
                         help="JSON dict of GeneticSearch options, e.g. '{\"mutation_rate\": 0.2}'")
     parser.add_argument("--tag", default="sq", help="prefix of the run directories")
+    parser.add_argument("--random-tag", default=None,
+                        help="prefix of the random-search runs, to reuse them when only the "
+                             "genetic search's options change (default: --tag)")
     parser.add_argument("--runs", default=os.path.join("runs", "search_quality"))
     parser.add_argument("--output", default=os.path.join(RESULTS, "search_quality"))
     args = parser.parse_args(argv)

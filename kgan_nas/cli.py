@@ -45,6 +45,8 @@ def build_parser():
     search.add_argument("--preset", default="default", choices=sorted(search_lib.PRESETS),
                         help="budget preset for options left unset (default: default)")
     search.add_argument("--strategy", default="genetic", choices=["genetic", "random"])
+    search.add_argument("--inherit-weights", action="store_true",
+                        help="genetic: children start from their parent's trained weights")
     search.add_argument("--generations", type=_positive_int)
     search.add_argument("--population", type=_positive_int)
     search.add_argument("--steps-per-candidate", type=_positive_int)
@@ -100,6 +102,9 @@ def build_parser():
 def _search(args):
     if args.backend:
         os.environ.setdefault("KERAS_BACKEND", args.backend)
+    if args.inherit_weights and args.strategy != "genetic":
+        raise ValueError("--inherit-weights needs --strategy genetic: random search has no "
+                         "parents to inherit from.")
     result = search_lib.search(
         args.dataset, strategy=args.strategy, preset=args.preset,
         generations=args.generations, population=args.population,
@@ -108,7 +113,8 @@ def _search(args):
         executor=args.executor, workers=args.workers, directory=args.directory,
         overwrite=args.overwrite, seed=args.seed, verbose=0 if args.quiet else 1,
         timeout=args.timeout, backend=args.backend, jit_compile=not args.no_xla,
-        executor_options={"gpus": args.gpus} if args.gpus else None)
+        executor_options={"gpus": args.gpus} if args.gpus else None,
+        strategy_options={"inherit_weights": True} if args.inherit_weights else None)
     if not args.quiet:
         print(result.summary())
     return 0

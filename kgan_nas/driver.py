@@ -369,10 +369,13 @@ class _SearchDriver:
         checkpoint = run_dir.checkpoint()
         self.generation = 0
         self.pending = None
+        # Genome key -> parent key (weight inheritance) for the pending generation.
+        self.pending_parents = {}
         if checkpoint is not None:
             strategy.load_state_dict(checkpoint["strategy"])
             self.generation = checkpoint["generation"]
             self.pending = checkpoint.get("pending")
+            self.pending_parents = dict(checkpoint.get("pending_parents") or {})
 
     def run(self, executor, generations):
         while self.generation < generations:
@@ -382,17 +385,22 @@ class _SearchDriver:
                     _say(self.verbose, "The strategy has no new genomes to try; stopping.")
                     break
                 self.pending = [genome.to_dict() for genome in genomes]
+                self.pending_parents = {
+                    genome.key(): parent for genome in genomes
+                    if (parent := self.strategy.parent(genome)) is not None}
                 self._checkpoint()
             genomes = [Genome.from_dict(g) for g in self.pending]
             self._run_generation(executor, genomes)
             self.generation += 1
             self.pending = None
+            self.pending_parents = {}
             self._checkpoint()
 
     def _checkpoint(self):
         self.run_dir.save_checkpoint({
             "generation": self.generation,
             "pending": self.pending,
+            "pending_parents": self.pending_parents,
             "strategy": self.strategy.state_dict(),
         })
 
@@ -408,10 +416,11 @@ class _SearchDriver:
             callback.on_generation_begin(generation, {
                 "genomes": [g.key() for g in genomes], "evaluated": len(results),
                 "best_so_far": self.best_value})
-        for index, fitness in executor.run(todo):
+        parents = [self.pending_parents.get(genome.key()) for genome in todo]
+        for index, fitness in executor.run(todo, parents=parents):
             genome = todo[index]
             results[genome.key()] = fitness
-            record = self._record(generation, genome, fitness)
+            record = self._record(generation, genome, fitness, parents[index])
             self.run_dir.append_history(record)
             self.done[(generation, genome.key())] = record
             if fitness.ok and record["objective"] < self.best_value:
@@ -428,11 +437,12 @@ class _SearchDriver:
         for callback in self.callbacks:
             callback.on_generation_end(generation, logs)
 
-    def _record(self, generation, genome, fitness):
+    def _record(self, generation, genome, fitness, parent=None):
         objective = fitness.objective(self.objectives[0])
         record = {
             "generation": generation,
             "key": genome.key(),
+            "parent": parent,
             "genome": genome.to_dict(),
             "status": fitness.status,
             "reason": fitness.reason,

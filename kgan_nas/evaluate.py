@@ -107,13 +107,17 @@ class Evaluator:
         self.real_statistics.update(self.real_features)
         self.keras_callbacks = list(keras_callbacks or [])
 
-    def evaluate(self, genome, save_dir=None):
+    def evaluate(self, genome, save_dir=None, inherit_from=None):
         """Decodes, trains and scores `genome`.
 
         Args:
             genome: A `Genome` valid in the space.
             save_dir: If given, the trained generator and discriminator are
                 saved there as `generator.keras` / `discriminator.keras`.
+            inherit_from: Optional folder of a parent candidate's saved
+                models; the new networks start from its weights wherever
+                layers match (`kgan_nas.inherit`). A folder without models
+                (the parent failed) means training from scratch.
 
         Returns:
             A `Fitness` (never raises for a bad candidate).
@@ -125,6 +129,13 @@ class Evaluator:
             params = self.space.generator_params(genome)
             discriminator_params = self.space.discriminator_params(genome)
             gan, seconds["build"] = self._build(genome)
+            inherited = 0
+            if inherit_from is not None:
+                from kgan_nas.inherit import inherit_from_saved
+
+                inherit_start = time.perf_counter()
+                inherited = inherit_from_saved(gan, inherit_from)
+                seconds["inherit"] = time.perf_counter() - inherit_start
             report = self._train(gan, genome)
             # Disjoint phases: `train` is the fit's wall time without the
             # first step's tracing and XLA compilation.
@@ -154,7 +165,7 @@ class Evaluator:
                                       seconds=_rounded(seconds))
             return Fitness(params=params, discriminator_params=discriminator_params,
                            extractor=self.extractor.metric_suffix, steps=report.steps,
-                           seconds=_rounded(seconds), **scores)
+                           inherited_layers=inherited, seconds=_rounded(seconds), **scores)
         except Exception as exc:  # A candidate's failure is data.
             seconds["total"] = time.perf_counter() - started
             reason = f"{type(exc).__name__}: {exc}".strip()

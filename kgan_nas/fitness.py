@@ -36,8 +36,11 @@ class Fitness:
         status: One of `STATUSES`.
         reason: Why a candidate failed (empty when `status == "ok"`).
         steps: Training steps completed.
+        inherited_layers: Layers that started from a parent's trained
+            weights (weight inheritance); 0 when trained from scratch.
         seconds: Wall-clock seconds per phase, disjoint: `build` (models and
-            optimizers), `compile` (the first step's tracing and XLA
+            optimizers), `inherit` (loading the parent's weights, when
+            inheriting), `compile` (the first step's tracing and XLA
             compilation), `train` (the other steps), `metric`, `save` (when the
             models are saved), and `total` (all of it).
     """
@@ -53,6 +56,7 @@ class Fitness:
     status: str = "ok"
     reason: str = ""
     steps: int = 0
+    inherited_layers: int = 0
     seconds: dict = dataclasses.field(default_factory=dict)
 
     def __post_init__(self):

@@ -73,13 +73,18 @@ _CHECKPOINT_FIX = (
 def _check_checkpoint(checkpoint, path):
     generation = checkpoint.get("generation")
     pending = checkpoint.get("pending")
+    parents = checkpoint.get("pending_parents") or {}
     if (isinstance(generation, bool) or not isinstance(generation, int) or generation < 0
             or not isinstance(checkpoint.get("strategy"), dict)
             or not (pending is None or (isinstance(pending, list)
-                                        and all(isinstance(g, dict) for g in pending)))):
+                                        and all(isinstance(g, dict) for g in pending)))
+            or not (isinstance(parents, dict)
+                    and all(isinstance(k, str) and isinstance(v, str) and _KEY.fullmatch(v)
+                            for k, v in parents.items()))):
         raise RunDirectoryError(
-            f"{path} is corrupted (expected 'generation' >= 0, a 'strategy' object and "
-            f"'pending' genomes or null). {_CHECKPOINT_FIX}")
+            f"{path} is corrupted (expected 'generation' >= 0, a 'strategy' object, "
+            f"'pending' genomes or null, and 'pending_parents' mapping keys to keys). "
+            f"{_CHECKPOINT_FIX}")
     return checkpoint
 
 

@@ -88,3 +88,27 @@ class _ThreadsEvaluator:
 
 def make_threads_evaluator(spec):
     return _ThreadsEvaluator(spec)
+
+
+class _LineageEvaluator:
+    """Saves its genome key as its "models" and reports the parent it inherited from."""
+
+    def __init__(self, spec):
+        self.space = SearchSpace.from_dict(spec.space)
+
+    def evaluate(self, genome, save_dir=None, inherit_from=None):
+        if save_dir is not None:
+            os.makedirs(save_dir, exist_ok=True)
+            for name in ("generator.keras", "discriminator.keras"):
+                with open(os.path.join(save_dir, name), "w") as stream:
+                    stream.write(genome.key())
+        parent = "none"
+        path = os.path.join(inherit_from, "generator.keras") if inherit_from else ""
+        if os.path.isfile(path):
+            with open(path) as stream:
+                parent = stream.read()
+        return Fitness(fid=synthetic_fid(genome, self.space), reason=f"parent={parent}")
+
+
+def make_lineage_evaluator(spec):
+    return _LineageEvaluator(spec)

@@ -350,7 +350,10 @@ def test_unwritable_directory_reported_when_the_os_refuses(tmp_path, monkeypatch
     ("[1, 2]", "holds a JSON list"),
     ('{"generation": -1, "pending": null, "strategy": {}}', "expected 'generation' >= 0"),
     ('{"generation": 1, "pending": "x", "strategy": {}}', "'pending' genomes or null"),
-], ids=["truncated", "not an object", "negative generation", "bad pending"])
+    # A parent key is a folder name under candidates/: nothing else may get through.
+    ('{"generation": 1, "pending": null, "strategy": {}, '
+     '"pending_parents": {"0123456789abcdef": "../../elsewhere"}}', "'pending_parents'"),
+], ids=["truncated", "not an object", "negative generation", "bad pending", "bad parent"])
 def test_corrupted_checkpoint_is_refused_before_training(tmp_path, monkeypatch, content, problem):
     """A damaged checkpoint.json is named with the way to recover; nothing changes."""
     directory = _make_run(monkeypatch, tmp_path)
@@ -450,6 +453,10 @@ CLI_CASES = [
      lambda tmp, run: (run.joinpath("config.json").write_text('{"format": 1}'),
                        ["report", str(run)])[1],
      "no 'search' settings", "overwrite=True"),
+    ("weight inheritance with random search",
+     lambda tmp, run: ["search", "--strategy", "random", "--inherit-weights", "--directory",
+                       str(tmp / "other")],
+     "--inherit-weights needs --strategy genetic", "random search has no parents"),
     ("sample from a folder that is not a run",
      lambda tmp, run: ["sample", str(tmp / "nothing")],
      "is not a kgan_nas run directory", "Pass the directory a search wrote to"),

@@ -19,10 +19,10 @@ from keras import ops
 
 import kgan_nas
 from kgan_nas import callbacks as callbacks_lib
-from kgan_nas.callbacks import evolve as evolve_lib
 from kgan_nas import data as data_lib
 from kgan_nas import decode
 from kgan_nas import features
+from kgan_nas import inherit as inherit_lib
 from kgan_nas import training
 from kgan_nas.callbacks import EvolveArchitecture
 from kgan_nas.callbacks import GANMetrics
@@ -326,7 +326,7 @@ def _subsequence_pairs_brute_force(first, second):
 @given(st.lists(st.integers(0, 3), max_size=7), st.lists(st.integers(0, 3), max_size=7))
 def test_common_subsequence_is_a_longest_matching_increasing_pairing(first, second):
     """Pairs increase in both sequences, pair equal items, and are as many as possible."""
-    pairs = evolve_lib._common_subsequence(first, second)
+    pairs = inherit_lib._common_subsequence(first, second)
     assert all(first[i] == second[j] for i, j in pairs)
     assert all(a[0] < b[0] and a[1] < b[1] for a, b in zip(pairs, pairs[1:]))
     assert len(pairs) == _subsequence_pairs_brute_force(first, second)
@@ -336,7 +336,7 @@ def test_common_subsequence_is_a_longest_matching_increasing_pairing(first, seco
 def test_common_subsequence_keeps_everything_around_an_insertion(items, position, new):
     """Inserting one item keeps every original item paired with itself, in order."""
     longer = items[:position] + [new] + items[position:]
-    pairs = evolve_lib._common_subsequence(items, longer)
+    pairs = inherit_lib._common_subsequence(items, longer)
     assert [i for i, _ in pairs] == list(range(len(items)))
     assert [longer[j] for _, j in pairs] == items
 
@@ -373,6 +373,34 @@ def test_inherit_weights_copies_layers_whose_shapes_match():
     assert len(inherit_weights(parent, twin)) == len([l for l in parent.layers if l.weights])
     np.testing.assert_allclose(ops.convert_to_numpy(twin(latents)),
                                ops.convert_to_numpy(parent(latents)), rtol=1e-6)
+
+
+@pytest.mark.keras
+def test_inherit_from_saved_starts_a_child_from_its_saved_parent(tmp_path):
+    """The search's inheritance: a child built fresh takes the saved parent's weights."""
+    from kgan_nas import operators
+
+    space = kgan_nas.SearchSpace(image_shape=(8, 8, 1), latent_dim=LATENT, max_params=30_000)
+    genome = space.sample(np.random.default_rng(3))
+    keras.utils.set_random_seed(4)
+    parent = kgan_nas.GAN(*decode.build_models(genome, space))
+    parent.generator.save(str(tmp_path / "generator.keras"))
+    parent.discriminator.save(str(tmp_path / "discriminator.keras"))
+    keras.utils.set_random_seed(5)
+    twin = kgan_nas.GAN(*decode.build_models(genome, space))
+    weighted = [l for m in (twin.generator, twin.discriminator) for l in m.layers if l.weights]
+    assert inherit_lib.inherit_from_saved(twin, str(tmp_path)) == len(weighted)
+    latents = np.random.default_rng(0).normal(size=(4, LATENT)).astype("float32")
+    np.testing.assert_allclose(ops.convert_to_numpy(twin.generator(latents)),
+                               ops.convert_to_numpy(parent.generator(latents)), rtol=1e-6)
+    child_genome = operators.mutate(genome, space, np.random.default_rng(6), rate=0.3)
+    child = kgan_nas.GAN(*decode.build_models(child_genome, space))
+    expected = (len(inherit_weights(parent.generator, child.generator))
+                + len(inherit_weights(parent.discriminator, child.discriminator)))
+    child = kgan_nas.GAN(*decode.build_models(child_genome, space))
+    assert inherit_lib.inherit_from_saved(child, str(tmp_path)) == expected
+    # A parent that failed saved nothing: the child trains from scratch.
+    assert inherit_lib.inherit_from_saved(child, str(tmp_path / "missing")) == 0
 
 
 # ----------------------------------------------------------------------------

@@ -139,3 +139,39 @@ def test_threads_per_worker_caps_each_worker(monkeypatch, workers, threads_per_w
 def test_invalid_threads_per_worker(value):
     with pytest.raises(ValueError, match="threads_per_worker"):
         SubprocessExecutor(_spec(), workers=2, threads_per_worker=value)
+
+
+def _lineage_spec(models_dir, factory="scripted_evaluators:make_lineage_evaluator"):
+    return WorkerSpec(data_path="", extractor_path="", real_features_path="",
+                      space=SPACE.to_dict(), config={}, evaluator_factory=factory,
+                      models_dir=str(models_dir))
+
+
+def check_parents_reach_the_evaluator(make_executor, models_dir):
+    """A child gets its parent's saved models; no parent, or one never saved, means none."""
+    parent, child, orphan = _genomes([scripted.OK] * 3)
+    missing = "0123456789abcdef"
+    with make_executor(_lineage_spec(models_dir)) as executor:
+        first = dict(executor.run([parent]))
+        assert first[0].reason == "parent=none"
+        results = dict(executor.run([child, orphan], parents=[parent.key(), missing]))
+    assert results[0].reason == f"parent={parent.key()}"
+    assert results[1].reason == "parent=none"
+
+
+@pytest.mark.parametrize("name", ["inprocess", "subprocess"])
+def test_parents_reach_the_evaluator(name, tmp_path):
+    if name == "inprocess":
+        check_parents_reach_the_evaluator(InProcessExecutor, tmp_path)
+    else:
+        check_parents_reach_the_evaluator(
+            lambda spec: SubprocessExecutor(spec, environment=_environment()), tmp_path)
+
+
+def test_evaluators_without_inheritance_ignore_parents(tmp_path):
+    """Custom evaluators whose evaluate() has no inherit_from still run (from scratch)."""
+    genomes = _genomes([scripted.OK, scripted.OK])
+    spec = _lineage_spec(tmp_path, factory="scripted_evaluators:make_fault_evaluator")
+    with InProcessExecutor(spec) as executor:
+        results = dict(executor.run(genomes, parents=[None, genomes[0].key()]))
+    assert [results[i].status for i in range(2)] == ["ok", "ok"]

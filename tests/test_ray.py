@@ -9,7 +9,7 @@ ray = pytest.importorskip("ray")
 import scripted_evaluators as scripted  # noqa: E402
 from kgan_nas.executors import WorkerSpec  # noqa: E402
 from kgan_nas.executors.ray import RayExecutor  # noqa: E402
-from test_executors import SPACE, _genomes  # noqa: E402
+from test_executors import SPACE, _genomes, check_parents_reach_the_evaluator  # noqa: E402
 
 TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
 
@@ -39,6 +39,11 @@ def test_ray_records_faults_and_finishes_the_rest(local_ray):
     executor.close()
     assert [results[i].status for i in range(5)] == ["ok", "error", "nan", "crashed", "timeout"]
     assert results[0].fid == pytest.approx(scripted.synthetic_fid(genomes[0], SPACE))
+
+
+def test_ray_ships_the_parent_models(local_ray, tmp_path):
+    """Weight inheritance on Ray: the parent's models travel from the driver with the task."""
+    check_parents_reach_the_evaluator(lambda spec: RayExecutor(spec, workers=1), tmp_path)
 
 
 @pytest.mark.keras

@@ -24,9 +24,10 @@ FAST = "scripted_evaluators:make_fast_evaluator"
 def _fast_search(directory, generations=3, **kwargs):
     kwargs.setdefault("space", kgan_nas.SearchSpace(image_shape=(8, 8, 1), latent_dim=8,
                                                     max_params=100_000))
+    kwargs.setdefault("evaluator", FAST)
     return kgan_nas.search("digits", generations=generations, population=4,
                            steps_per_candidate=10, batch_size=16, num_samples=100,
-                           executor="inprocess", directory=str(directory), evaluator=FAST,
+                           executor="inprocess", directory=str(directory),
                            verbose=0, seed=7, **kwargs)
 
 
@@ -95,6 +96,57 @@ def test_real_search_writes_a_complete_run_directory(tmp_path, cache_dir):
     out = tmp_path / "grid.png"
     assert cli.main(["sample", str(directory), "--n", "9", "--out", str(out)]) == 0
     assert out.is_file()
+
+
+LINEAGE = "scripted_evaluators:make_lineage_evaluator"
+
+
+def _parents(history):
+    return {record["key"]: record["parent"] for record in history}
+
+
+def test_inherit_weights_hands_each_child_its_parents_models(tmp_path, cache_dir):
+    """With inherit_weights, every bred child's record names an earlier candidate, and the
+    evaluator received that candidate's saved models; the first generation has none."""
+    result = _fast_search(tmp_path / "run", evaluator=LINEAGE,
+                          strategy_options={"inherit_weights": True})
+    seen = set()
+    named = 0
+    for record in result.history:
+        if record["generation"] == 0:
+            assert record["parent"] is None
+        if record["parent"] is not None:
+            named += 1
+            assert record["parent"] in seen
+            assert record["reason"] == f"parent={record['parent']}"
+        seen.add(record["key"])
+    assert named >= 4
+    plain = _fast_search(tmp_path / "plain", evaluator=LINEAGE)
+    assert all(record["parent"] is None for record in plain.history)
+    # Inheritance changes what a child starts from, not which genomes are tried.
+    assert [r["key"] for r in plain.history] == [r["key"] for r in result.history]
+
+
+class _StopAfter(SearchCallback):
+    """Interrupts the search after `count` candidates (like Ctrl-C mid-generation)."""
+
+    def __init__(self, count):
+        self.count = count
+
+    def on_candidate_end(self, record):
+        self.count -= 1
+        if self.count == 0:
+            raise KeyboardInterrupt
+
+
+def test_parents_of_an_interrupted_generation_survive_resume(tmp_path, cache_dir):
+    options = {"evaluator": LINEAGE, "strategy_options": {"inherit_weights": True}}
+    whole = _fast_search(tmp_path / "whole", **options)
+    directory = tmp_path / "interrupted"
+    with pytest.raises(KeyboardInterrupt):
+        _fast_search(directory, callbacks=[_StopAfter(6)], **options)
+    resumed = _fast_search(directory, **options)
+    assert _parents(resumed.history) == _parents(whole.history)
 
 
 def test_same_seed_same_search_and_resume_extends(tmp_path, cache_dir):

@@ -226,6 +226,7 @@ def test_bad_objectives_raise(objectives, message):
     ({"tournament_size": 0}, "tournament_size"),
     ({"elitism": 13}, "elitism"),
     ({"seed": -1}, "seed"),
+    ({"inherit_weights": "yes"}, "inherit_weights"),
 ])
 def test_bad_genetic_hyperparameters_raise(kwargs, message):
     """Out-of-range GA hyperparameters raise ValueError naming the argument."""
@@ -353,6 +354,46 @@ def test_load_state_dict_rejects_mismatches():
         GeneticSearch(SMALL_SPACE, population_size=6).load_state_dict(
             {**state, "extra": {"population": [42]}})
     assert fresh.results() == [] and fresh.untold() == []
+    with pytest.raises(ValueError, match="inherit_weights"):
+        GeneticSearch(SMALL_SPACE, population_size=6, inherit_weights=True).load_state_dict(state)
+
+
+def test_states_saved_before_inherit_weights_load_with_its_default():
+    """A checkpoint written before the option existed resumes as inherit_weights=False."""
+    genetic = GeneticSearch(SMALL_SPACE, population_size=6)
+    genetic.ask(3)
+    state = json.loads(json.dumps(genetic.state_dict()))
+    del state["config"]["inherit_weights"]
+    restored = GeneticSearch(SMALL_SPACE, population_size=6)
+    restored.load_state_dict(state)
+    assert [g.key() for g in restored.untold()] == [g.key() for g in genetic.untold()]
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 10_000), crossover_rate=st.sampled_from([0.0, 0.5, 1.0]))
+def test_bred_children_name_a_parent_from_the_population(seed, crossover_rate):
+    """With inherit_weights, each bred child names a current parent; samples name none."""
+    evaluate = synthetic_fitness(SMALL_SPACE, _target(SMALL_SPACE))
+    genetic = GeneticSearch(SMALL_SPACE, population_size=4, crossover_rate=crossover_rate,
+                            inherit_weights=True, seed=seed)
+    plain = GeneticSearch(SMALL_SPACE, population_size=4, crossover_rate=crossover_rate,
+                          seed=seed)
+    first = genetic.ask(4)
+    assert all(genetic.parent(genome) is None for genome in first)  # random samples
+    for genome in first:
+        genetic.tell(genome, evaluate(genome))
+    run_generations(plain, evaluate, 1, size=4)
+    children = genetic.ask(4)
+    population = {genome.key(): genome for genome, _ in genetic.population}
+    named = [genetic.parent(child) for child in children]
+    # Children that were bred (not random fall-backs for duplicates) name a parent.
+    assert any(key is not None for key in named)
+    for child, key in zip(children, named):
+        if key is not None:
+            assert key in population and key != child.key()
+    # The option changes nothing else: the same genomes as without it.
+    assert [g.key() for g in children] == [g.key() for g in plain.ask(4)]
+    assert all(plain.parent(genome) is None for genome in children)
 
 
 @pytest.mark.parametrize("kind", KINDS)

@@ -19,7 +19,7 @@ deep-copied per candidate, as KerasTuner does.
 """
 
 from kgan_nas.callbacks.evolve import EvolveArchitecture
-from kgan_nas.callbacks.evolve import inherit_weights
+from kgan_nas.inherit import inherit_weights
 from kgan_nas.callbacks.gan_metrics import GANMetrics
 from kgan_nas.callbacks.gan_metrics import SampleGrid
 from kgan_nas.callbacks.search_hooks import ProgressPrinter

@@ -2,8 +2,11 @@
 
 import abc
 import dataclasses
+import inspect
 import os
 import pickle
+
+from kgan_nas.fitness import Fitness
 
 
 @dataclasses.dataclass(frozen=True)
@@ -78,6 +81,33 @@ def save_dir_for(spec, genome):
     return os.path.join(spec.models_dir, genome.key())
 
 
+def parent_dir_for(spec, parent_key):
+    """The saved models of a candidate's parent, or None (no parent, nothing saved)."""
+    if spec.models_dir is None or parent_key is None:
+        return None
+    return os.path.join(spec.models_dir, parent_key)
+
+
+def evaluate_candidate(evaluator, genome, save_dir, parent_dir=None):
+    """Evaluates one genome the way every executor does.
+
+    The parent's folder is passed as `inherit_from` only to evaluators whose
+    `evaluate` takes it, so custom evaluators without weight inheritance keep
+    working. An exception is a result (`error`), not a crash of the search.
+
+    Returns:
+        A `Fitness`.
+    """
+    kwargs = {}
+    if parent_dir is not None and "inherit_from" in inspect.signature(
+            evaluator.evaluate).parameters:
+        kwargs["inherit_from"] = parent_dir
+    try:
+        return evaluator.evaluate(genome, save_dir, **kwargs)
+    except Exception as exc:  # Custom evaluators may raise; still data.
+        return Fitness.failed("error", f"{type(exc).__name__}: {exc}"[:2000])
+
+
 class Executor(abc.ABC):
     """Evaluates genomes and yields `(index, Fitness)` as each finishes.
 
@@ -89,8 +119,15 @@ class Executor(abc.ABC):
     """
 
     @abc.abstractmethod
-    def run(self, genomes):
-        """Evaluates `genomes`; yields `(index, Fitness)` in completion order."""
+    def run(self, genomes, parents=None):
+        """Evaluates `genomes`; yields `(index, Fitness)` in completion order.
+
+        Args:
+            genomes: A list of `Genome`s.
+            parents: None, or one entry per genome: the key of an evaluated
+                candidate whose saved models the genome starts from (weight
+                inheritance), or None to train from scratch.
+        """
 
     def close(self):
         """Releases workers. Safe to call twice."""

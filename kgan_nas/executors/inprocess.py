@@ -2,8 +2,9 @@
 
 from kgan_nas.executors.base import Executor
 from kgan_nas.executors.base import build_evaluator
+from kgan_nas.executors.base import evaluate_candidate
+from kgan_nas.executors.base import parent_dir_for
 from kgan_nas.executors.base import save_dir_for
-from kgan_nas.fitness import Fitness
 
 
 class InProcessExecutor(Executor):
@@ -21,12 +22,11 @@ class InProcessExecutor(Executor):
         self.spec = spec
         self._evaluator = None
 
-    def run(self, genomes):
+    def run(self, genomes, parents=None):
         if self._evaluator is None:
             self._evaluator = build_evaluator(self.spec)
+        parents = parents or [None] * len(genomes)
         for index, genome in enumerate(genomes):
-            try:
-                fitness = self._evaluator.evaluate(genome, save_dir_for(self.spec, genome))
-            except Exception as exc:  # Custom evaluators may raise; still data.
-                fitness = Fitness.failed("error", f"{type(exc).__name__}: {exc}"[:2000])
-            yield index, fitness
+            yield index, evaluate_candidate(self._evaluator, genome,
+                                            save_dir_for(self.spec, genome),
+                                            parent_dir_for(self.spec, parents[index]))

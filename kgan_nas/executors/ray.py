@@ -17,7 +17,10 @@ import time
 import zipfile
 
 from kgan_nas.executors.base import Executor
+from kgan_nas.executors.base import parent_dir_for
 from kgan_nas.fitness import Fitness
+
+_PARENT_FILES = ("generator.keras", "discriminator.keras")
 
 # Per worker process: the evaluator of the last spec, so tasks a recycled
 # worker runs (up to max_calls) share one set-up.
@@ -58,9 +61,14 @@ def _unpack_files(files, spec):
         models_dir=os.path.join(folder, "candidates"), log_dir=None)
 
 
-def _evaluate_task(spec, files, genome_json):
-    """Runs in a Ray worker: evaluates one genome, returns fitness and model files."""
+def _evaluate_task(spec, files, genome_json, parent_files=None):
+    """Runs in a Ray worker: evaluates one genome, returns fitness and model files.
+
+    `parent_files` are the parent's saved models (weight inheritance), shipped
+    from the driver so that no node needs a shared file system.
+    """
     from kgan_nas.executors.base import build_evaluator
+    from kgan_nas.executors.base import evaluate_candidate
     from kgan_nas.executors.base import save_dir_for
     from kgan_nas.genome import Genome
 
@@ -73,11 +81,26 @@ def _evaluate_task(spec, files, genome_json):
         _CACHED[key] = build_evaluator(local_spec)
     genome = Genome.from_json(genome_json)
     save_dir = save_dir_for(local_spec, genome)
-    try:
-        fitness = _CACHED[key].evaluate(genome, save_dir)
-    except Exception as exc:  # Custom evaluators may raise; still data.
-        fitness = Fitness.failed("error", f"{type(exc).__name__}: {exc}"[:2000])
+    with tempfile.TemporaryDirectory(prefix="kgan_nas_parent_") as parent_dir:
+        for name, content in (parent_files or {}).items():
+            with open(os.path.join(parent_dir, name), "wb") as stream:
+                stream.write(content)
+        fitness = evaluate_candidate(_CACHED[key], genome, save_dir,
+                                     parent_dir if parent_files else None)
     return fitness.to_dict(), _zip_folder(save_dir)
+
+
+def _read_parent_files(spec, parent_key):
+    """The parent's saved models as bytes ({} when there is none to inherit from)."""
+    folder = parent_dir_for(spec, parent_key)
+    files = {}
+    for name in _PARENT_FILES:
+        path = os.path.join(folder, name) if folder else ""
+        if not os.path.isfile(path):
+            return {}
+        with open(path, "rb") as stream:
+            files[name] = stream.read()
+    return files
 
 
 def _zip_folder(folder):
@@ -168,15 +191,17 @@ class RayExecutor(Executor):
                     files["extractor.json"] = stream.read()
         return files if "data" in files else {}
 
-    def run(self, genomes):
+    def run(self, genomes, parents=None):
         ray = self._ray
         genomes = list(genomes)
+        parents = list(parents or [None] * len(genomes))
         queue = list(range(len(genomes)))[::-1]
         running = {}  # ObjectRef -> (index, started)
         while queue or running:
             while queue and len(running) < self.workers:
                 index = queue.pop()
-                ref = self._task.remote(self.spec, self._files, genomes[index].to_json())
+                ref = self._task.remote(self.spec, self._files, genomes[index].to_json(),
+                                        _read_parent_files(self.spec, parents[index]))
                 running[ref] = (index, time.monotonic())
             ready, _ = ray.wait(list(running), num_returns=1, timeout=0.5)
             for ref in ready:

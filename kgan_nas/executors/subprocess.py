@@ -20,6 +20,8 @@ import traceback
 
 from kgan_nas.executors.base import Executor
 from kgan_nas.executors.base import build_evaluator
+from kgan_nas.executors.base import evaluate_candidate
+from kgan_nas.executors.base import parent_dir_for
 from kgan_nas.executors.base import save_dir_for
 from kgan_nas.fitness import Fitness
 
@@ -61,12 +63,10 @@ def _worker_main(spec, connection, max_tasks, environment):
             return
         if message[0] == "stop":
             return
-        _, index, genome_json = message
+        _, index, genome_json, parent_key = message
         genome = Genome.from_json(genome_json)
-        try:
-            fitness = evaluator.evaluate(genome, save_dir_for(spec, genome))
-        except Exception as exc:  # Custom evaluators may raise; still data.
-            fitness = Fitness.failed("error", f"{type(exc).__name__}: {exc}"[:2000])
+        fitness = evaluate_candidate(evaluator, genome, save_dir_for(spec, genome),
+                                     parent_dir_for(spec, parent_key))
         connection.send(("result", index, fitness.to_dict()))
     connection.close()
 
@@ -200,8 +200,9 @@ class SubprocessExecutor(Executor):
         """`CUDA_VISIBLE_DEVICES` of each running worker (None where unset)."""
         return [worker.devices for worker in self._workers]
 
-    def run(self, genomes):
+    def run(self, genomes, parents=None):
         genomes = list(genomes)
+        parents = list(parents or [None] * len(genomes))
         queue = collections.deque(range(len(genomes)))
         while len(self._workers) < min(self.num_workers, max(len(genomes), 1)):
             self._workers.append(self._start_worker(len(self._workers)))
@@ -214,7 +215,8 @@ class SubprocessExecutor(Executor):
                         and worker.done < self.max_candidates_per_worker):
                     index = queue.popleft()
                     try:
-                        worker.connection.send(("evaluate", index, genomes[index].to_json()))
+                        worker.connection.send(
+                            ("evaluate", index, genomes[index].to_json(), parents[index]))
                     except OSError:  # Died between polls: the job goes back.
                         queue.appendleft(index)
                         continue

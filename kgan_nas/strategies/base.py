@@ -142,6 +142,22 @@ class Strategy(abc.ABC):
             self.generation += 1
         return genomes
 
+    def parent(self, genome):
+        """The key of an evaluated genome whose trained weights `genome` should start from.
+
+        Strategies that breed children (`GeneticSearch(inherit_weights=True)`)
+        name a parent; the search then initialises the child's networks from
+        the parent's saved models wherever layers match. The default is None:
+        every genome trains from scratch.
+
+        Args:
+            genome: A genome returned by the latest `ask`.
+
+        Returns:
+            A genome key, or None.
+        """
+        return None
+
     def _accept(self, candidates, chosen, limit):
         """Adds up to `limit` valid candidates never asked before to `chosen`."""
         added = 0
@@ -321,7 +337,8 @@ class Strategy(abc.ABC):
                 "The saved state was searching a different SearchSpace; build the "
                 "strategy with SearchSpace.from_dict(state['space'])."
             )
-        saved = dict(state.get("config", {}))
+        # A state saved before an option existed used that option's default.
+        saved = {**self._config_defaults(), **dict(state.get("config", {}))}
         current = self.get_config()
         saved.pop("seed", None)  # The RNG state below supersedes the seed.
         current.pop("seed")
@@ -371,6 +388,10 @@ class Strategy(abc.ABC):
 
     def _update(self, results):
         """Learns from `(Genome, Fitness)` results told since the last ask."""
+
+    def _config_defaults(self):
+        """Defaults of hyperparameters added after format 1, for older states."""
+        return {}
 
     def _config(self):
         """Constructor hyperparameters beyond `objectives` and `seed`."""
