@@ -1,9 +1,13 @@
 """A hand-designed DCGAN trained with kgan_nas.GAN on digits, scored like a candidate.
 
 It answers: does the training engine learn (domain FID far below uniform noise),
-and what does a searched generator have to beat at equal steps?
+and what does a searched generator have to beat at equal steps? With
+`--genome-from RUN_DIR` it also trains the best genome of finished searches
+from scratch under the same protocol (data split, steps, samples, seed), so
+searched and hand-designed architectures are compared at equal training.
 
     python benchmarks/dcgan_digits.py --steps 2000
+    python benchmarks/dcgan_digits.py --steps 2000 --genome-from runs/search_quality/sq_genetic_seed2
 """
 
 import argparse
@@ -50,6 +54,8 @@ def main(argv=None):
     parser.add_argument("--steps", type=int, default=2000)
     parser.add_argument("--num-samples", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--genome-from", nargs="+", default=[], metavar="RUN_DIR",
+                        help="also train the best genome of these search runs from scratch")
     args = parser.parse_args(argv)
 
     data = data_lib.load_dataset("digits", seed=args.seed)
@@ -91,8 +97,30 @@ def main(argv=None):
     print(f"{'real train vs eval':24}{real_fid:>12.3f}")
     print(f"ratio DCGAN / noise FID: {fitness.fid / noise_scores['fid']:.3f}  "
           f"(status {fitness.status}, {elapsed:.0f} s; samples in {save_dir}/samples.png)")
+    result["searched"] = [
+        train_searched_genome(run_dir, data, config, extractor, real, noise_scores["fid"])
+        for run_dir in args.genome_from]
     write_result("dcgan_digits", result)
     return result
+
+
+def train_searched_genome(run_dir, data, config, extractor, real, noise_fid):
+    """Trains a run's best genome from scratch with the DCGAN's protocol; prints a row."""
+    from kgan_nas.driver import SearchResult
+
+    search = SearchResult(run_dir)
+    genome, space = search.best_genome, search.space
+    fitness = Evaluator(data.train, space, config, extractor, real).evaluate(genome)
+    label = f"{os.path.basename(os.path.normpath(run_dir))} best"
+    print(f"{label + ' ' + str(fitness.steps) + ' steps':24}{fitness.fid:>12.3f}"
+          f"{fitness.inception_score:>11.3f}  (in its search: "
+          f"{search.best_record['objective']:.3f}; ratio to noise {fitness.fid / noise_fid:.3f})")
+    return {"run": os.path.relpath(run_dir), "key": genome.key(), "genome": genome.describe(),
+            "generator_params": space.generator_params(genome), "status": fitness.status,
+            "steps": fitness.steps, "fid_domain": fitness.fid, "kid_domain": fitness.kid,
+            "is_domain": fitness.inception_score,
+            "fid_domain_in_search": search.best_record["objective"],
+            "search_steps_per_candidate": search.config["evaluation"]["steps"]}
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ import tempfile
 import time
 
 import numpy as np
+from _common import RESULTS
 from _common import digits_setup
 from _common import write_result
 
@@ -84,6 +85,8 @@ def measure(executor_name, candidates, steps, workers):
     return {
         "executor": executor_name, "candidates": candidates, "steps": steps,
         "workers": workers, "max_candidates_per_worker": 8,
+        # Rows may come from separate runs (see merged_rows): each keeps its context.
+        "date": time.strftime("%Y-%m-%d %H:%M"), "load_average_at_end": list(os.getloadavg()),
         "seconds": round(time.perf_counter() - started, 1),
         "ok": statuses.count("ok"),
         "driver_start_rss_mb": round(driver_start, 1),
@@ -126,7 +129,21 @@ def main(argv=None):
         print(f"{row['executor']:12}{row['candidates']:>11}{row['ok']:>5}{row['seconds']:>9}"
               f"{row['driver_start_rss_mb']:>16}{row['driver_rss_mb'][-1]:>14}"
               f"{row['driver_growth_mb_per_candidate']:>13}{str(worker_max):>14}")
-    write_result("memory", {"benchmark": "memory", "results": rows})
+    write_result("memory", {"benchmark": "memory", "results": merged_rows(rows)})
+
+
+def merged_rows(rows):
+    """The new rows plus earlier results of executors not measured this time, so one
+    executor can be re-measured (e.g. Ray on a quiet machine) without losing the others."""
+    path = os.path.join(RESULTS, "memory.json")
+    measured = {row["executor"] for row in rows}
+    try:
+        with open(path) as stream:
+            earlier = json.load(stream).get("results", [])
+    except (OSError, ValueError):
+        earlier = []
+    kept = [row for row in earlier if row.get("executor") not in measured]
+    return kept + rows
 
 
 if __name__ == "__main__":

@@ -5,9 +5,13 @@ search space, same per-candidate budget (a fixed number of training steps, no
 time limit, so the result does not depend on machine load), same number of
 evaluations. The figure of merit is the best-so-far domain FID after each
 evaluation. Runs live under `--runs` and are resumed if the script is
-restarted, so a killed benchmark loses nothing.
+restarted, so a killed benchmark loses nothing, and a variant added later
+reuses the runs already there.
 
-    python benchmarks/search_quality.py --seeds 5 --generations 5 --population 8
+Genetic variants are named with their `GeneticSearch` options:
+
+    python benchmarks/search_quality.py --seeds 5 --generations 4 --population 6 \
+        --variant 'genetic={}' --variant 'genetic-inherit={"inherit_weights": true}'
 
 Writes `benchmarks/results/search_quality.json` and `search_quality.png`.
 """
@@ -41,12 +45,28 @@ def search_seconds(history):
     return round(max(ends) - min(starts), 1) if history else 0.0
 
 
-def run_one(strategy, seed, args):
+def parse_variant(text):
+    """`'name={"option": value}'` -> (name, options)."""
+    name, separator, options = text.partition("=")
+    if not separator or not name or name == "random":
+        raise argparse.ArgumentTypeError(
+            f"expected NAME=JSON (a name other than 'random'), got {text!r}")
+    try:
+        options = json.loads(options)
+    except json.JSONDecodeError as exc:
+        raise argparse.ArgumentTypeError(f"{name}: options are not JSON ({exc})") from None
+    if not isinstance(options, dict):
+        raise argparse.ArgumentTypeError(f"{name}: options must be a JSON object")
+    return name, options
+
+
+def run_one(name, options, seed, args):
+    """One search: `name` is "random" or a genetic variant with GeneticSearch `options`."""
     import kgan_nas
 
-    tag = args.random_tag if strategy == "random" and args.random_tag else args.tag
-    directory = os.path.join(args.runs, f"{tag}_{strategy}_seed{seed}")
-    strategy_options = json.loads(args.genetic_options) if strategy == "genetic" else None
+    directory = os.path.join(args.runs, f"{args.tag}_{name}_seed{seed}")
+    strategy = "random" if name == "random" else "genetic"
+    strategy_options = dict(options) if strategy == "genetic" else None
     # The "default" preset has no time limit per candidate; the space is the
     # quick preset's (at most 150k parameters) to keep candidates small.
     space = kgan_nas.SearchSpace(image_shape=(8, 8, 1), max_params=args.max_params)
@@ -60,7 +80,8 @@ def run_one(strategy, seed, args):
     history = result.history
     budget = args.generations * args.population
     return {
-        "strategy": strategy, "seed": seed, "directory": os.path.relpath(directory),
+        "strategy": name, "options": options, "seed": seed,
+        "directory": os.path.relpath(directory),
         "evaluations": len(history[:budget]),
         "failed": sum(r["fitness"]["status"] != "ok" for r in history[:budget]),
         "best_so_far": best_so_far(history, budget),
@@ -70,13 +91,17 @@ def run_one(strategy, seed, args):
 
 
 def summarise(runs, seeds):
+    """Per strategy: final best FID per seed, mean and std; per variant: seeds won against
+    random search (strictly lower final FID; a tie is not a win)."""
+    names = list(dict.fromkeys(run["strategy"] for run in runs))
     table = {}
-    for strategy in ("genetic", "random"):
-        finals = [run["best_so_far"][-1] for run in runs if run["strategy"] == strategy]
-        table[strategy] = {"mean": float(np.mean(finals)), "std": float(np.std(finals, ddof=1))
-                           if len(finals) > 1 else 0.0, "finals": finals}
+    for name in names:
+        finals = [run["best_so_far"][-1] for run in runs if run["strategy"] == name]
+        table[name] = {"mean": float(np.mean(finals)), "std": float(np.std(finals, ddof=1))
+                       if len(finals) > 1 else 0.0, "finals": finals}
     by_seed = {(run["strategy"], run["seed"]): run["best_so_far"][-1] for run in runs}
-    wins = sum(by_seed[("genetic", s)] < by_seed[("random", s)] for s in seeds)
+    wins = {name: sum(by_seed[(name, s)] < by_seed[("random", s)] for s in seeds)
+            for name in names if name != "random"}
     return table, wins
 
 
@@ -87,7 +112,9 @@ def plot(runs, path, title):
     import matplotlib.pyplot as plt
 
     figure, axis = plt.subplots(figsize=(7, 4.2))
-    colours = {"genetic": "tab:blue", "random": "tab:orange"}
+    names = list(dict.fromkeys(run["strategy"] for run in runs))
+    palette = iter(["tab:blue", "tab:green", "tab:purple", "tab:red", "tab:brown"])
+    colours = {name: "tab:orange" if name == "random" else next(palette) for name in names}
     for strategy, colour in colours.items():
         curves = np.array([run["best_so_far"] for run in runs if run["strategy"] == strategy])
         x = np.arange(1, curves.shape[1] + 1)
@@ -117,23 +144,23 @@ def main(argv=None):
     parser.add_argument("--max-params", type=int, default=150_000)
     parser.add_argument("--max-candidates-per-worker", type=int, default=20)
     parser.add_argument("--backend", default="jax", choices=("jax", "tensorflow"))
-    parser.add_argument("--genetic-options", default="{}",
-                        help="JSON dict of GeneticSearch options, e.g. '{\"mutation_rate\": 0.2}'")
+    parser.add_argument("--variant", action="append", type=parse_variant, metavar="NAME=JSON",
+                        help="a genetic variant and its GeneticSearch options, e.g. "
+                             "'genetic-mut02={\"mutation_rate\": 0.2}'; repeatable "
+                             "(default: genetic={})")
     parser.add_argument("--tag", default="sq", help="prefix of the run directories")
-    parser.add_argument("--random-tag", default=None,
-                        help="prefix of the random-search runs, to reuse them when only the "
-                             "genetic search's options change (default: --tag)")
     parser.add_argument("--runs", default=os.path.join("runs", "search_quality"))
     parser.add_argument("--output", default=os.path.join(RESULTS, "search_quality"))
     args = parser.parse_args(argv)
 
+    variants = dict(args.variant or [("genetic", {})])
     seeds = list(range(args.seeds))
     runs = []
     for seed in seeds:
-        for strategy in ("genetic", "random"):
-            run = run_one(strategy, seed, args)
+        for name, options in [*variants.items(), ("random", {})]:
+            run = run_one(name, options, seed, args)
             runs.append(run)
-            print(f"seed {seed} {strategy:8s} best fid_domain {run['best_so_far'][-1]:8.3f} "
+            print(f"seed {seed} {name:16s} best fid_domain {run['best_so_far'][-1]:8.3f} "
                   f"({run['failed']} failed, {run['wall_seconds']:.0f} s)", flush=True)
     table, wins = summarise(runs, seeds)
     budget = args.generations * args.population
@@ -143,7 +170,8 @@ def main(argv=None):
     for strategy, row in table.items():
         print(f"| {strategy} | {row['mean']:.2f} ± {row['std']:.2f} | "
               + ", ".join(f"{v:.2f}" for v in row["finals"]) + " |")
-    print(f"genetic beats random in {wins}/{len(seeds)} seeds")
+    for name, count in wins.items():
+        print(f"{name} beats random in {count}/{len(seeds)} seeds")
 
     os.makedirs(os.path.dirname(args.output), exist_ok=True)
     plot(runs, args.output + ".png",
@@ -151,9 +179,10 @@ def main(argv=None):
     # Paths relative to the working directory: no machine path in the results.
     write_result("search_quality", {
         "benchmark": "search_quality",
-        "args": dict(vars(args), output=os.path.relpath(args.output), runs=os.path.relpath(args.runs)),
+        "args": dict(vars(args), variant=variants, output=os.path.relpath(args.output),
+                     runs=os.path.relpath(args.runs)),
         "table": table,
-        "genetic_wins": wins, "seeds": seeds, "runs": runs,
+        "wins_against_random": wins, "seeds": seeds, "runs": runs,
     }, path=args.output + ".json")
     print(f"wrote {os.path.relpath(args.output)}.png")
 

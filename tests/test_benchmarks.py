@@ -62,13 +62,29 @@ def test_search_seconds_spans_first_start_to_last_end(search_quality):
     assert search_quality.search_seconds([]) == 0.0
 
 
-def test_summarise_counts_genetic_wins_per_seed(search_quality):
+def test_summarise_counts_each_variants_wins_per_seed(search_quality):
     runs = [{"strategy": "genetic", "seed": 0, "best_so_far": [9.0, 5.0]},
+            {"strategy": "inherit", "seed": 0, "best_so_far": [9.0, 7.0]},  # a tie: no win
             {"strategy": "random", "seed": 0, "best_so_far": [9.0, 7.0]},
             {"strategy": "genetic", "seed": 1, "best_so_far": [8.0, 8.0]},
+            {"strategy": "inherit", "seed": 1, "best_so_far": [8.0, 3.0]},
             {"strategy": "random", "seed": 1, "best_so_far": [6.0, 6.0]}]
     table, wins = search_quality.summarise(runs, [0, 1])
-    assert wins == 1
+    assert wins == {"genetic": 1, "inherit": 1}
     assert table["genetic"]["finals"] == [5.0, 8.0]
     assert table["random"]["mean"] == pytest.approx(6.5)
     assert table["random"]["std"] == pytest.approx(np.std([7.0, 6.0], ddof=1))
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("genetic={}", ("genetic", {})),
+    ('inherit={"inherit_weights": true}', ("inherit", {"inherit_weights": True})),
+])
+def test_variants_are_named_genetic_options(search_quality, text, expected):
+    assert search_quality.parse_variant(text) == expected
+
+
+@pytest.mark.parametrize("text", ["genetic", "random={}", "x={not json}", "x=[1]", "={}"])
+def test_bad_variants_are_refused(search_quality, text):
+    with pytest.raises(Exception, match="NAME=JSON|not JSON|JSON object"):
+        search_quality.parse_variant(text)
