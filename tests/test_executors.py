@@ -120,6 +120,7 @@ def test_gpus_are_spread_one_per_worker():
                                   f"OMP_NUM_THREADS={max(1, cores // 2)}"),
     (1, "auto", {}, lambda cores: "TF_NUM_INTRAOP_THREADS=unset OMP_NUM_THREADS=unset"),
     (2, None, {}, lambda cores: "TF_NUM_INTRAOP_THREADS=unset OMP_NUM_THREADS=unset"),
+    ("default", None, {}, lambda cores: "TF_NUM_INTRAOP_THREADS=unset OMP_NUM_THREADS=unset"),
     (1, 3, {}, lambda cores: "TF_NUM_INTRAOP_THREADS=3 OMP_NUM_THREADS=3"),
     # A variable the user set in `environment` wins over the cap.
     (2, 1, {"OMP_NUM_THREADS": "4"}, lambda cores: "TF_NUM_INTRAOP_THREADS=1 OMP_NUM_THREADS=4"),
@@ -128,9 +129,11 @@ def test_threads_per_worker_caps_each_worker(monkeypatch, workers, threads_per_w
                                              expected):
     for name in ("TF_NUM_INTRAOP_THREADS", "OMP_NUM_THREADS"):
         monkeypatch.delenv(name, raising=False)
+    options = {} if workers == "default" else {"threads_per_worker": threads_per_worker}
+    workers = 2 if workers == "default" else workers  # the default leaves threads alone
     with SubprocessExecutor(_spec("scripted_evaluators:make_threads_evaluator"),
-                            workers=workers, threads_per_worker=threads_per_worker,
-                            environment=dict(_environment(), **extra)) as executor:
+                            workers=workers, environment=dict(_environment(), **extra),
+                            **options) as executor:
         results = dict(executor.run(_genomes([scripted.OK] * workers)))
     assert {fitness.reason for fitness in results.values()} == {expected(os.cpu_count())}
 

@@ -141,9 +141,10 @@ class SubprocessExecutor(Executor):
             pool, XLA's CPU kernels) and OpenMP may use, so that workers do
             not oversubscribe the cores. `"auto"` gives each worker
             `cpu_count // workers` (at least 1) when there are two or more
-            workers and no GPUs; an integer sets it; None leaves the
-            libraries' defaults (every core per worker). Variables already
-            in `environment` win. JAX's CPU backend has no such setting.
+            workers and no GPUs; an integer sets it; None (the default)
+            leaves the libraries' defaults (every core per worker).
+            Variables already in `environment` win. JAX's CPU backend has
+            no such setting.
 
     Raises:
         ValueError: for a non-positive `workers`, `max_candidates_per_worker`
@@ -151,7 +152,7 @@ class SubprocessExecutor(Executor):
     """
 
     def __init__(self, spec, workers=1, max_candidates_per_worker=8, timeout=None,
-                 environment=None, gpus=None, candidates_per_gpu=1, threads_per_worker="auto"):
+                 environment=None, gpus=None, candidates_per_gpu=1, threads_per_worker=None):
         if not isinstance(workers, int) or workers < 1:
             raise ValueError(f"workers must be a positive integer, got {workers!r}.")
         if not isinstance(max_candidates_per_worker, int) or max_candidates_per_worker < 1:
