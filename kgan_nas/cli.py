@@ -45,8 +45,9 @@ def build_parser():
     search.add_argument("--preset", default="default", choices=sorted(search_lib.PRESETS),
                         help="budget preset for options left unset (default: default)")
     search.add_argument("--strategy", default="genetic", choices=["genetic", "random"])
-    search.add_argument("--inherit-weights", action="store_true",
-                        help="genetic: children start from their parent's trained weights")
+    search.add_argument("--no-inherit-weights", action="store_true",
+                        help="genetic: train every child from scratch instead of starting it "
+                             "from its parent's trained weights")
     search.add_argument("--generations", type=_positive_int)
     search.add_argument("--population", type=_positive_int)
     search.add_argument("--steps-per-candidate", type=_positive_int)
@@ -102,9 +103,9 @@ def build_parser():
 def _search(args):
     if args.backend:
         os.environ.setdefault("KERAS_BACKEND", args.backend)
-    if args.inherit_weights and args.strategy != "genetic":
-        raise ValueError("--inherit-weights needs --strategy genetic: random search has no "
-                         "parents to inherit from.")
+    if args.no_inherit_weights and args.strategy != "genetic":
+        raise ValueError("--no-inherit-weights applies to --strategy genetic only: random "
+                         "search never inherits weights.")
     result = search_lib.search(
         args.dataset, strategy=args.strategy, preset=args.preset,
         generations=args.generations, population=args.population,
@@ -114,7 +115,7 @@ def _search(args):
         overwrite=args.overwrite, seed=args.seed, verbose=0 if args.quiet else 1,
         timeout=args.timeout, backend=args.backend, jit_compile=not args.no_xla,
         executor_options={"gpus": args.gpus} if args.gpus else None,
-        strategy_options={"inherit_weights": True} if args.inherit_weights else None)
+        strategy_options={"inherit_weights": False} if args.no_inherit_weights else None)
     if not args.quiet:
         print(result.summary())
     return 0

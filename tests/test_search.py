@@ -106,10 +106,9 @@ def _parents(history):
 
 
 def test_inherit_weights_hands_each_child_its_parents_models(tmp_path, cache_dir):
-    """With inherit_weights, every bred child's record names an earlier candidate, and the
+    """By default every bred child's record names an earlier candidate, and the
     evaluator received that candidate's saved models; the first generation has none."""
-    result = _fast_search(tmp_path / "run", evaluator=LINEAGE,
-                          strategy_options={"inherit_weights": True})
+    result = _fast_search(tmp_path / "run", evaluator=LINEAGE)  # inheritance is the default
     seen = set()
     named = 0
     for record in result.history:
@@ -121,10 +120,29 @@ def test_inherit_weights_hands_each_child_its_parents_models(tmp_path, cache_dir
             assert record["reason"] == f"parent={record['parent']}"
         seen.add(record["key"])
     assert named >= 4
-    plain = _fast_search(tmp_path / "plain", evaluator=LINEAGE)
+    plain = _fast_search(tmp_path / "plain", evaluator=LINEAGE,
+                         strategy_options={"inherit_weights": False})
     assert all(record["parent"] is None for record in plain.history)
     # Inheritance changes what a child starts from, not which genomes are tried.
     assert [r["key"] for r in plain.history] == [r["key"] for r in result.history]
+
+
+@pytest.mark.keras
+@pytest.mark.slow
+def test_real_children_start_from_their_parents_weights(tmp_path, cache_dir):
+    """A real two-generation search: children of saved parents load their weights."""
+    result = kgan_nas.search(
+        "digits", space=kgan_nas.SearchSpace(image_shape=(8, 8, 1), latent_dim=8,
+                                             max_params=40_000),
+        generations=2, population=3, steps_per_candidate=5, batch_size=16, num_samples=100,
+        executor="inprocess", jit_compile=False, directory=str(tmp_path / "run"), verbose=0)
+    records = {record["key"]: record for record in result.history}
+    children = [r for r in result.history if r["generation"] == 1 and r["status"] == "ok"]
+    assert children and all(r["parent"] in records for r in children)
+    inheriting = [r for r in children if records[r["parent"]]["status"] == "ok"]
+    assert all(r["fitness"]["seconds"]["inherit"] > 0 for r in inheriting)
+    # A child bred by crossover may share no layer with its first parent, but mutants do.
+    assert any(r["fitness"]["inherited_layers"] > 0 for r in inheriting)
 
 
 class _StopAfter(SearchCallback):
@@ -140,7 +158,7 @@ class _StopAfter(SearchCallback):
 
 
 def test_parents_of_an_interrupted_generation_survive_resume(tmp_path, cache_dir):
-    options = {"evaluator": LINEAGE, "strategy_options": {"inherit_weights": True}}
+    options = {"evaluator": LINEAGE}
     whole = _fast_search(tmp_path / "whole", **options)
     directory = tmp_path / "interrupted"
     with pytest.raises(KeyboardInterrupt):

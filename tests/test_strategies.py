@@ -355,16 +355,17 @@ def test_load_state_dict_rejects_mismatches():
             {**state, "extra": {"population": [42]}})
     assert fresh.results() == [] and fresh.untold() == []
     with pytest.raises(ValueError, match="inherit_weights"):
-        GeneticSearch(SMALL_SPACE, population_size=6, inherit_weights=True).load_state_dict(state)
+        GeneticSearch(SMALL_SPACE, population_size=6, inherit_weights=False).load_state_dict(state)
 
 
-def test_states_saved_before_inherit_weights_load_with_its_default():
-    """A checkpoint written before the option existed resumes as inherit_weights=False."""
+@pytest.mark.parametrize("inherit_weights", [True, False])
+def test_states_saved_before_inherit_weights_existed_still_load(inherit_weights):
+    """A checkpoint written before the option existed resumes with the current setting."""
     genetic = GeneticSearch(SMALL_SPACE, population_size=6)
     genetic.ask(3)
     state = json.loads(json.dumps(genetic.state_dict()))
     del state["config"]["inherit_weights"]
-    restored = GeneticSearch(SMALL_SPACE, population_size=6)
+    restored = GeneticSearch(SMALL_SPACE, population_size=6, inherit_weights=inherit_weights)
     restored.load_state_dict(state)
     assert [g.key() for g in restored.untold()] == [g.key() for g in genetic.untold()]
 
@@ -372,12 +373,12 @@ def test_states_saved_before_inherit_weights_load_with_its_default():
 @settings(max_examples=25, deadline=None)
 @given(seed=st.integers(0, 10_000), crossover_rate=st.sampled_from([0.0, 0.5, 1.0]))
 def test_bred_children_name_a_parent_from_the_population(seed, crossover_rate):
-    """With inherit_weights, each bred child names a current parent; samples name none."""
+    """Each bred child names a current parent; samples name none; the option off, none."""
     evaluate = synthetic_fitness(SMALL_SPACE, _target(SMALL_SPACE))
     genetic = GeneticSearch(SMALL_SPACE, population_size=4, crossover_rate=crossover_rate,
-                            inherit_weights=True, seed=seed)
+                            seed=seed)  # inherit_weights=True is the default
     plain = GeneticSearch(SMALL_SPACE, population_size=4, crossover_rate=crossover_rate,
-                          seed=seed)
+                          inherit_weights=False, seed=seed)
     first = genetic.ask(4)
     assert all(genetic.parent(genome) is None for genome in first)  # random samples
     for genome in first:

@@ -337,9 +337,10 @@ class Strategy(abc.ABC):
                 "The saved state was searching a different SearchSpace; build the "
                 "strategy with SearchSpace.from_dict(state['space'])."
             )
-        # A state saved before an option existed used that option's default.
-        saved = {**self._config_defaults(), **dict(state.get("config", {}))}
         current = self.get_config()
+        # A state saved before an option existed continues with the current setting.
+        saved = {**{name: current[name] for name in self._options_added_later()},
+                 **dict(state.get("config", {}))}
         saved.pop("seed", None)  # The RNG state below supersedes the seed.
         current.pop("seed")
         if saved != current:
@@ -389,9 +390,9 @@ class Strategy(abc.ABC):
     def _update(self, results):
         """Learns from `(Genome, Fitness)` results told since the last ask."""
 
-    def _config_defaults(self):
-        """Defaults of hyperparameters added after format 1, for older states."""
-        return {}
+    def _options_added_later(self):
+        """Hyperparameters newer than state format 1: states without them still load."""
+        return ()
 
     def _config(self):
         """Constructor hyperparameters beyond `objectives` and `seed`."""

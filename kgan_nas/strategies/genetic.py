@@ -24,13 +24,15 @@ class GeneticSearch(base.Strategy):
     tournament (crowded comparison) and for survival (environmental
     selection). Failed candidates always rank last.
 
-    With `inherit_weights=True` each child names its first parent (`parent`),
-    and the search starts the child's networks from that parent's trained
-    weights wherever layers match (`kgan_nas.inherit`), so a lineage keeps
-    learning across generations instead of restarting from scratch
-    (Lamarckian evolution). A child's fitness then reflects its training
-    history as well as its architecture: see `docs/benchmarks.md` for what
-    this buys at equal budget.
+    Each bred child names its first parent (`parent`), and the search
+    starts the child's networks from that parent's trained weights wherever
+    layers match (`kgan_nas.inherit`), so a lineage keeps learning across
+    generations instead of restarting from scratch (Lamarckian evolution).
+    A child's fitness then reflects its ancestors' training as well as its
+    architecture. On digits, at the same budget, it took the genetic search
+    from beating random search in 3 of 5 seeds to 4 of 5, and its mean best
+    domain FID from 11.6 to 8.8 (random: 13.7; `docs/benchmarks.md`).
+    `inherit_weights=False` trains every candidate from scratch.
 
     The defaults suit small budgets, a few generations of 8 to 12 genomes,
     as GAN evaluations are expensive. They were chosen on a synthetic
@@ -76,7 +78,7 @@ class GeneticSearch(base.Strategy):
             or more switch on NSGA-II. Defaults to `("fid",)`.
         inherit_weights: Whether children name their parent, so the
             search initialises them from its trained weights. Defaults to
-            False.
+            True.
         seed: Integer seed. Defaults to 0.
 
     Raises:
@@ -85,7 +87,7 @@ class GeneticSearch(base.Strategy):
 
     def __init__(self, space, *, population_size=12, mutation_rate=0.1,
                  crossover_rate=0.5, tournament_size=3, elitism=None,
-                 objectives=("fid",), inherit_weights=False, seed=0):
+                 objectives=("fid",), inherit_weights=True, seed=0):
         super().__init__(space, objectives=objectives, seed=seed)
         if not isinstance(inherit_weights, bool):
             raise ValueError(f"inherit_weights must be True or False, got {inherit_weights!r}.")
@@ -125,8 +127,8 @@ class GeneticSearch(base.Strategy):
             genome: A genome returned by the latest `ask`.
 
         Returns:
-            Its first parent's key with `inherit_weights=True` (None for
-            randomly sampled genomes), else None.
+            Its first parent's key (None for randomly sampled genomes, or
+            with `inherit_weights=False`).
         """
         return self._parents.get(genome.key()) if self.inherit_weights else None
 
@@ -185,8 +187,8 @@ class GeneticSearch(base.Strategy):
             "inherit_weights": self.inherit_weights,
         }
 
-    def _config_defaults(self):
-        return {"inherit_weights": False}
+    def _options_added_later(self):
+        return ("inherit_weights",)
 
     def _extra_state(self):
         return {"population": [self._told[genome.key()] for genome, _ in self._population]}
