@@ -178,3 +178,13 @@ def test_evaluators_without_inheritance_ignore_parents(tmp_path):
     with InProcessExecutor(spec) as executor:
         results = dict(executor.run(genomes, parents=[None, genomes[0].key()]))
     assert [results[i].status for i in range(2)] == ["ok", "ok"]
+
+
+@pytest.mark.parametrize("name", ["inprocess", "subprocess"])
+def test_parents_of_another_length_are_refused(name, tmp_path):
+    """One parent entry per genome: a shorter list names both lengths and the fix."""
+    make = InProcessExecutor if name == "inprocess" else (
+        lambda spec: SubprocessExecutor(spec, environment=_environment()))
+    with make(_lineage_spec(tmp_path)) as executor:
+        with pytest.raises(ValueError, match=r"one entry per genome \(2\), got 1.*None"):
+            list(executor.run(_genomes([scripted.OK] * 2), parents=[None]))

@@ -88,6 +88,22 @@ def parent_dir_for(spec, parent_key):
     return os.path.join(spec.models_dir, parent_key)
 
 
+def parents_for(genomes, parents):
+    """One parent key (or None) per genome, as `Executor.run` takes them.
+
+    Raises:
+        ValueError: if `parents` is given with another length than `genomes`.
+    """
+    if parents is None:
+        return [None] * len(genomes)
+    parents = list(parents)
+    if len(parents) != len(genomes):
+        raise ValueError(
+            f"parents must have one entry per genome ({len(genomes)}), got {len(parents)}; "
+            "pass None for a genome without a parent.")
+    return parents
+
+
 def evaluate_candidate(evaluator, genome, save_dir, parent_dir=None):
     """Evaluates one genome the way every executor does.
 

@@ -4,6 +4,7 @@ from kgan_nas.executors.base import Executor
 from kgan_nas.executors.base import build_evaluator
 from kgan_nas.executors.base import evaluate_candidate
 from kgan_nas.executors.base import parent_dir_for
+from kgan_nas.executors.base import parents_for
 from kgan_nas.executors.base import save_dir_for
 
 
@@ -23,9 +24,10 @@ class InProcessExecutor(Executor):
         self._evaluator = None
 
     def run(self, genomes, parents=None):
+        genomes = list(genomes)
+        parents = parents_for(genomes, parents)
         if self._evaluator is None:
             self._evaluator = build_evaluator(self.spec)
-        parents = parents or [None] * len(genomes)
         for index, genome in enumerate(genomes):
             yield index, evaluate_candidate(self._evaluator, genome,
                                             save_dir_for(self.spec, genome),

@@ -18,6 +18,7 @@ import zipfile
 
 from kgan_nas.executors.base import Executor
 from kgan_nas.executors.base import parent_dir_for
+from kgan_nas.executors.base import parents_for
 from kgan_nas.fitness import Fitness
 
 _PARENT_FILES = ("generator.keras", "discriminator.keras")
@@ -194,7 +195,7 @@ class RayExecutor(Executor):
     def run(self, genomes, parents=None):
         ray = self._ray
         genomes = list(genomes)
-        parents = list(parents or [None] * len(genomes))
+        parents = parents_for(genomes, parents)
         queue = list(range(len(genomes)))[::-1]
         running = {}  # ObjectRef -> (index, started)
         while queue or running:

@@ -22,6 +22,7 @@ from kgan_nas.executors.base import Executor
 from kgan_nas.executors.base import build_evaluator
 from kgan_nas.executors.base import evaluate_candidate
 from kgan_nas.executors.base import parent_dir_for
+from kgan_nas.executors.base import parents_for
 from kgan_nas.executors.base import save_dir_for
 from kgan_nas.fitness import Fitness
 
@@ -203,7 +204,7 @@ class SubprocessExecutor(Executor):
 
     def run(self, genomes, parents=None):
         genomes = list(genomes)
-        parents = list(parents or [None] * len(genomes))
+        parents = parents_for(genomes, parents)
         queue = collections.deque(range(len(genomes)))
         while len(self._workers) < min(self.num_workers, max(len(genomes), 1)):
             self._workers.append(self._start_worker(len(self._workers)))
