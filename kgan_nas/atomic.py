@@ -1,14 +1,42 @@
 """Atomic file writes: a reader (or a kill) sees the old file or the new one, never half.
 
 Every file kgan_nas writes goes through here: the content goes to a temporary
-file in the destination folder (same file system), is flushed to disk, and
-then `os.replace` swaps it in.
+file in the destination folder (same file system), is flushed to disk, then
+`os.replace` swaps it in and the folder itself is synced, so the rename
+survives a crash of the machine, not only of the process. Files get the
+permissions of an ordinary `open()` (0666 less the user's umask), not the
+owner-only 0600 of `tempfile.mkstemp`.
 """
 
 import json
 import os
 import tempfile
+import threading
 import uuid
+
+_UMASK_LOCK = threading.Lock()
+
+
+def current_umask():
+    """The process's umask (read without changing it for longer than a moment)."""
+    with _UMASK_LOCK:
+        mask = os.umask(0o022)
+        os.umask(mask)
+    return mask
+
+
+def sync_directory(folder):
+    """Flushes a folder's entries (a rename in it) to disk; a no-op where unsupported."""
+    try:
+        descriptor = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return  # e.g. Windows cannot open folders; its renames are journaled.
+    try:
+        os.fsync(descriptor)
+    except OSError:
+        pass  # Some file systems refuse fsync on folders.
+    finally:
+        os.close(descriptor)
 
 
 def atomic_write(path, write, binary=True):
@@ -32,8 +60,11 @@ def atomic_write(path, write, binary=True):
                        **({} if binary else {"encoding": "utf-8"})) as stream:
             write(stream)
             stream.flush()
+            if hasattr(os, "fchmod"):
+                os.fchmod(stream.fileno(), 0o666 & ~current_umask())
             os.fsync(stream.fileno())
         os.replace(temporary, path)
+        sync_directory(folder)
     except BaseException:
         if os.path.exists(temporary):
             os.unlink(temporary)
@@ -67,7 +98,10 @@ def atomic_save_model(model, path):
     temporary = os.path.join(folder, f".tmp-{os.getpid()}-{uuid.uuid4().hex}.keras")
     try:
         model.save(temporary)
+        with open(temporary, "rb+") as stream:  # Keras does not sync what it writes.
+            os.fsync(stream.fileno())
         os.replace(temporary, path)
+        sync_directory(folder)
     except BaseException:
         if os.path.exists(temporary):
             os.unlink(temporary)

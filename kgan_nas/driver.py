@@ -1,11 +1,14 @@
 """`kgan_nas.search`: the search loop, tying space, strategy, executor and run directory."""
 
+import contextlib
 import dataclasses
 import math
 import os
 import pickle
+import signal
 import statistics
 import sys
+import threading
 import time
 
 import numpy as np
@@ -14,25 +17,32 @@ from kgan_nas import run as run_lib
 from kgan_nas.atomic import atomic_copy
 from kgan_nas.atomic import atomic_write
 from kgan_nas.atomic import atomic_write_json
+from kgan_nas.cache import cache_root
 from kgan_nas.evaluate import EvaluationConfig
 from kgan_nas.fitness import Fitness
 from kgan_nas.genome import Genome
 
+# Budgets are steps, never wall clock, so a result does not depend on how
+# loaded the machine is; `seconds_per_candidate` adds a time limit on request.
 PRESETS = {
     # digits on 2 CPU cores in a few minutes.
     "quick": dict(generations=4, population=6, steps_per_candidate=300, batch_size=64,
-                  num_samples=500, workers=2, max_params=150_000, seconds_per_candidate=20),
+                  num_samples=500, workers=2, max_params=150_000),
     "default": dict(generations=10, population=12, steps_per_candidate=1000, batch_size=64,
-                    num_samples=1000, workers=2, max_params=2_000_000,
-                    seconds_per_candidate=None),
+                    num_samples=1000, workers=2, max_params=2_000_000),
     # Sized for one GPU: a few hours.
     "paper": dict(generations=30, population=20, steps_per_candidate=5000, batch_size=64,
-                  num_samples=10000, workers=1, max_params=20_000_000,
-                  seconds_per_candidate=None),
+                  num_samples=10000, workers=1, max_params=20_000_000),
 }
 METRICS = ("fid_domain", "kid_domain", "is_domain", "fid_inception", "kid_inception",
            "is_inception")
 _METRIC_OBJECTIVES = {"fid": "fid", "kid": "kid", "is": "inception_score"}
+# Failures that point at the set-up rather than at one candidate's genome.
+_SYSTEMIC_STATUSES = ("error", "crashed", "timeout")
+
+
+class RepeatedFailureError(RuntimeError):
+    """Candidate after candidate failed the same way: a set-up problem, not bad genomes."""
 
 
 def parse_metric(metric):
@@ -111,7 +121,7 @@ def search(dataset="digits", *, space=None, strategy="genetic", preset="default"
            workers=None, directory="runs/kgan_nas", overwrite=False, seed=0, callbacks=None,
            verbose=1, labels=None, timeout=None, backend=None, jit_compile=True,
            max_candidates_per_worker=8, seconds_per_candidate=None, strategy_options=None,
-           evaluator=None, executor_options=None):
+           evaluator=None, executor_options=None, max_consecutive_failures=None):
     """Searches GAN architectures for `dataset`.
 
     Each generation, the strategy proposes `population` genomes; each is
@@ -166,7 +176,10 @@ def search(dataset="digits", *, space=None, strategy="genetic", preset="default"
             defaults to the current one.
         jit_compile: Compile train steps with XLA.
         max_candidates_per_worker: Recycle worker processes after this many.
-        seconds_per_candidate: Optional training time limit per candidate.
+        seconds_per_candidate: Optional training time limit per candidate,
+            counted after the first (compiling) step; None (the default, under
+            every preset) trains every candidate for its full step budget. A
+            candidate stopped by it records how many steps it trained.
         strategy_options: Extra keyword arguments for the strategy (e.g.
             `{"mutation_rate": 0.1}`).
         evaluator: Optional `"module:function"` returning a custom evaluator
@@ -174,6 +187,12 @@ def search(dataset="digits", *, space=None, strategy="genetic", preset="default"
         executor_options: Extra keyword arguments for the executor, e.g.
             `{"gpus": [0, 1], "candidates_per_gpu": 2}` (subprocess) or
             `{"address": "auto", "num_gpus": 1}` (ray).
+        max_consecutive_failures: Stop the search with a
+            `RepeatedFailureError` once this many candidates in a row fail
+            with the same kind of error (an exception of the same type, a
+            crashed worker, a timeout): that points at the set-up, not at the
+            genomes. NaN and diverged candidates never count. Defaults to
+            None: three times the number of workers (3 in process).
 
     Returns:
         A `SearchResult`.
@@ -183,7 +202,10 @@ def search(dataset="digits", *, space=None, strategy="genetic", preset="default"
         TypeError: for a dataset, space or callback of the wrong kind.
         ImportError: for `executor="ray"` without Ray installed.
         kgan_nas.run.RunDirectoryError: for a directory that cannot be used
-            (a file, unwritable, damaged, or holding another configuration).
+            (a file, unwritable, damaged, holding another configuration, or in
+            use by another running search).
+        RepeatedFailureError: when `max_consecutive_failures` candidates in a
+            row failed the same way (the message quotes the first one).
     """
     from kgan_nas import data as data_lib
     from kgan_nas import strategies as strategies_lib
@@ -201,6 +223,14 @@ def search(dataset="digits", *, space=None, strategy="genetic", preset="default"
         value = budget[key]
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"{key} must be a positive integer, got {value!r}.")
+    if max_consecutive_failures is None:
+        # Three rounds of every worker failing alike; in process, one worker.
+        max_consecutive_failures = 3 * (1 if executor == "inprocess" else budget["workers"])
+    if (isinstance(max_consecutive_failures, bool) or not isinstance(max_consecutive_failures, int)
+            or max_consecutive_failures < 1):
+        raise ValueError(
+            f"max_consecutive_failures must be a positive integer or None (three times the "
+            f"workers), got {max_consecutive_failures!r}.")
     if budget["population"] < 2:
         raise ValueError(
             f"population must be at least 2 (selection needs two genomes), got "
@@ -231,7 +261,7 @@ def search(dataset="digits", *, space=None, strategy="genetic", preset="default"
     evaluation = EvaluationConfig(
         steps=budget["steps_per_candidate"], batch_size=budget["batch_size"],
         num_samples=budget["num_samples"],
-        seconds=seconds_per_candidate or budget["seconds_per_candidate"],
+        seconds=seconds_per_candidate,
         jit_compile=jit_compile, seed=seed,
         kid_subset_size=min(500, budget["num_samples"]))
 
@@ -268,24 +298,25 @@ def search(dataset="digits", *, space=None, strategy="genetic", preset="default"
         "seed": seed,
     }
     run_dir = run_lib.RunDir(directory)
-    resumed = run_dir.open(config, overwrite=overwrite)
-    if verbose:
-        search_callbacks.insert(0, ProgressPrinter(verbose))
-    for callback in search_callbacks:
-        callback.on_search_begin(dict(config, directory=run_dir.path, resumed=resumed))
+    resumed = run_dir.open(config, overwrite=overwrite)  # locked until closed below
+    with run_dir, _sigterm_as_interrupt():
+        if verbose:
+            search_callbacks.insert(0, ProgressPrinter(verbose))
+        for callback in search_callbacks:
+            callback.on_search_begin(dict(config, directory=run_dir.path, resumed=resumed))
 
-    worker_spec = _prepare_worker_files(run_dir, data, space, evaluation, extractor_name,
-                                        backend, keras_callbacks, verbose)
-    if evaluator is not None:
-        worker_spec = dataclasses.replace(worker_spec, evaluator_factory=evaluator)
-    driver = _SearchDriver(run_dir, strategy_object, worker_spec, config, objectives,
-                           search_callbacks, verbose)
-    from kgan_nas.executors import get_executor
+        worker_spec = _prepare_worker_files(run_dir, data, space, evaluation, extractor_name,
+                                            backend, keras_callbacks, verbose)
+        if evaluator is not None:
+            worker_spec = dataclasses.replace(worker_spec, evaluator_factory=evaluator)
+        driver = _SearchDriver(run_dir, strategy_object, worker_spec, config, objectives,
+                               search_callbacks, verbose, max_consecutive_failures)
+        from kgan_nas.executors import get_executor
 
-    with get_executor(executor, worker_spec, workers=budget["workers"], timeout=timeout,
-                      max_candidates_per_worker=max_candidates_per_worker,
-                      **dict(executor_options or {})) as runner:
-        driver.run(runner, budget["generations"])
+        with get_executor(executor, worker_spec, workers=budget["workers"], timeout=timeout,
+                          max_candidates_per_worker=max_candidates_per_worker,
+                          **dict(executor_options or {})) as runner:
+            driver.run(runner, budget["generations"])
     result = SearchResult(run_dir.path)
     for callback in search_callbacks:
         callback.on_search_end(result)
@@ -298,8 +329,7 @@ def _prepare_worker_files(run_dir, data, space, evaluation, extractor_name, back
     from kgan_nas import features as features_lib
     from kgan_nas.executors import WorkerSpec
 
-    cache = os.environ.get("KGAN_NAS_CACHE", os.path.join(os.path.expanduser("~"), ".cache",
-                                                          "kgan_nas"))
+    cache = cache_root()
     data_path = os.path.join(cache, "data", f"{data.fingerprint()}.npz")
     if not os.path.exists(data_path):
         os.makedirs(os.path.dirname(data_path), exist_ok=True)
@@ -354,7 +384,7 @@ class _SearchDriver:
     """The generation loop: ask, evaluate, record, tell, checkpoint."""
 
     def __init__(self, run_dir, strategy, worker_spec, config, objectives, callbacks,
-                 verbose):
+                 verbose, max_consecutive_failures=None):
         self.run_dir = run_dir
         self.strategy = strategy
         self.worker_spec = worker_spec
@@ -362,6 +392,7 @@ class _SearchDriver:
         self.objectives = objectives
         self.callbacks = callbacks
         self.verbose = verbose
+        self.failures = _FailureStreak(max_consecutive_failures, run_dir.path)
         history = run_dir.history()
         self.done = {(r["generation"], r["key"]): r for r in history}
         best = _best_record(history, objectives[0])
@@ -428,6 +459,7 @@ class _SearchDriver:
                 self.run_dir.promote_best(genome.key(), genome.to_dict(), record)
             for callback in self.callbacks:
                 callback.on_candidate_end(record)
+            self.failures.add(record)
         # Tell in ask order, so a resumed run continues exactly like an
         # uninterrupted one whatever order the candidates finished in.
         for genome in genomes:
@@ -473,6 +505,68 @@ class _SearchDriver:
         source = os.path.join(self.run_dir.candidate_dir(best.key()), "samples.png")
         if os.path.exists(source):
             atomic_copy(source, self.run_dir.file("samples", f"generation_{generation + 1:03d}.png"))
+
+
+class _FailureStreak:
+    """Counts candidates in a row that failed the same systemic way."""
+
+    def __init__(self, limit, directory):
+        self.limit = limit
+        self.directory = directory
+        self.kind = None
+        self.first = None
+        self.count = 0
+
+    def add(self, record):
+        kind = _failure_kind(record)
+        if kind is None or kind != self.kind:
+            self.kind, self.first, self.count = kind, record, 0
+        if kind is None or self.limit is None:
+            return
+        self.count += 1
+        if self.count >= self.limit:
+            raise RepeatedFailureError(
+                f"{self.count} candidates in a row failed the same way ({kind}), so the "
+                f"search stopped: this points at the set-up, not at the genomes. The first "
+                f"one ({self.first['key']}) failed with: {self.first['reason'][:1000]}\n"
+                f"To debug, run one candidate in this process with its full traceback "
+                f"(kgan_nas.search(..., executor='inprocess', population=2, "
+                f"generations=1)), and read the workers' output in "
+                f"{os.path.join(self.directory, 'logs')}. Run the same search again after "
+                "the fix to resume; pass max_consecutive_failures=N to allow longer streaks.")
+
+
+def _failure_kind(record):
+    """`"error: TypeError"`, `"crashed"`, `"timeout"`, or None for other outcomes."""
+    status = record["status"]
+    if status not in _SYSTEMIC_STATUSES:
+        return None
+    if status == "error":
+        return f"error: {(record.get('reason') or '').split(':', 1)[0].strip() or '?'}"
+    return status
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt():
+    """Turns SIGTERM (a plain `kill`) into KeyboardInterrupt while a search runs.
+
+    Then the search unwinds as for Ctrl-C: its workers are stopped and the run
+    directory's lock released, instead of the process vanishing mid-write.
+    Only in the main thread, and only if nobody else handles SIGTERM.
+    """
+    if (threading.current_thread() is not threading.main_thread()
+            or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL):
+        yield
+        return
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt(f"stopped by signal {signal.Signals(signum).name}")
+
+    signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def _best_record(history, objective_name):

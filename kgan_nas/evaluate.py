@@ -163,9 +163,14 @@ class Evaluator:
                                       discriminator_params=discriminator_params,
                                       extractor=self.extractor.metric_suffix,
                                       seconds=_rounded(seconds))
+            # An "ok" candidate's reason is empty unless its time limit stopped it
+            # early: then it says after how many of its steps.
+            early = (f"{report.reason} of {self.config.steps}"
+                     if report.reason and report.steps < self.config.steps else "")
             return Fitness(params=params, discriminator_params=discriminator_params,
                            extractor=self.extractor.metric_suffix, steps=report.steps,
-                           inherited_layers=inherited, seconds=_rounded(seconds), **scores)
+                           inherited_layers=inherited, seconds=_rounded(seconds),
+                           reason=early, **scores)
         except Exception as exc:  # A candidate's failure is data.
             seconds["total"] = time.perf_counter() - started
             reason = f"{type(exc).__name__}: {exc}".strip()

@@ -24,9 +24,13 @@ backend; this module never imports TensorFlow.
 
 import abc
 import hashlib
+import inspect
 import json
 import os
 import re
+import shutil
+import uuid
+import zipfile
 
 import numpy as np
 
@@ -34,6 +38,10 @@ import keras
 
 from kgan_nas.atomic import atomic_save_model
 from kgan_nas.atomic import atomic_write_text
+from kgan_nas.cache import cache_key
+from kgan_nas.cache import cache_root
+from kgan_nas.cache import canonical_json
+from kgan_nas.cache import package_version
 
 __all__ = [
     "FeatureExtractor",
@@ -61,6 +69,17 @@ _INCEPTION_MIN_SIZE = 75  # InceptionV3's stem needs at least 75x75 pixels.
 
 _FEATURE_LAYER = "features"
 _FINGERPRINT_PATTERN = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]*$")
+
+# A `for_data` cache entry is the folder `<cache_dir>/<key>/` holding these two files.
+_ENTRY_MODEL = "extractor.keras"
+_ENTRY_SIDECAR = "extractor.json"
+# Part of every cache key; raise it when the entry layout or its meaning changes
+# (1 was the flat `<fingerprint>.keras` file, whose key covered the data only).
+_CACHE_FORMAT = 2
+# `fit` arguments that change what is printed, not the trained model: not in the key.
+_VERBOSITY_SETTINGS = frozenset({"verbose"})
+# How often `for_data` retries to put its entry in place while others replace it.
+_PUBLISH_ATTEMPTS = 3
 
 
 class FeatureExtractor(abc.ABC):
@@ -269,13 +288,114 @@ def default_cache_dir():
     """Folder where `DomainExtractor.for_data` caches trained extractors.
 
     Returns:
+        `os.path.join(kgan_nas.cache.cache_root(), "extractors")`: i.e.
         `$KGAN_NAS_CACHE/extractors` when the environment variable
-        `KGAN_NAS_CACHE` is set, else `~/.cache/kgan_nas/extractors`.
+        `KGAN_NAS_CACHE` is set and non-empty, else `~/.cache/kgan_nas/extractors`.
     """
-    root = os.environ.get("KGAN_NAS_CACHE") or os.path.join(
-        os.path.expanduser("~"), ".cache", "kgan_nas"
-    )
-    return os.path.join(root, "extractors")
+    return os.path.join(cache_root(), "extractors")
+
+
+def _fit_settings(fit, fit_kwargs):
+    """The keyword arguments `fit` will run with: its defaults, overridden by `fit_kwargs`.
+
+    Read from the signature, so a new `fit` argument or a changed default enters the
+    cache key without anyone remembering to add it. Verbosity is left out.
+
+    Args:
+        fit: The (bound) `fit` classmethod that would train the extractor.
+        fit_kwargs: Keyword arguments the caller passes on to `fit`.
+
+    Returns:
+        Dict from argument name to value.
+
+    Raises:
+        TypeError: If `fit_kwargs` names an argument `fit` does not take; raised
+            here so that a cache hit cannot hide a misspelt setting.
+    """
+    parameters = inspect.signature(fit).parameters.values()
+    settings = {
+        parameter.name: parameter.default for parameter in parameters
+        if parameter.kind is parameter.KEYWORD_ONLY and parameter.default is not parameter.empty
+    }
+    takes_any_keyword = any(parameter.kind is parameter.VAR_KEYWORD for parameter in parameters)
+    unknown = sorted(set(fit_kwargs) - set(settings))
+    if unknown and not takes_any_keyword:
+        raise TypeError(
+            f"`DomainExtractor.fit` got unexpected keyword arguments {unknown}; it takes "
+            f"{sorted(settings)}."
+        )
+    settings.update(fit_kwargs)
+    return {name: value for name, value in settings.items()
+            if name not in _VERBOSITY_SETTINGS}
+
+
+def _runtime_facts():
+    """Versions and backend that shape a trained extractor and its saved file."""
+    return {
+        "kgan_nas_version": package_version(),
+        "keras_version": keras.__version__,
+        "keras_backend": keras.backend.backend(),
+    }
+
+
+def _extractor_cache_facts(fingerprint, fit_settings):
+    """Everything a cached domain extractor depends on, as JSON-ready values.
+
+    The feature size is the `feature_dim` fit setting, and the network layout is
+    fixed by the kgan_nas version, so both are covered.
+
+    Args:
+        fingerprint: Identity of the training data.
+        fit_settings: Result of `_fit_settings`.
+
+    Returns:
+        Dict with the cache format, data fingerprint, fit settings and
+        `_runtime_facts()`, normalised through `canonical_json` so that it can be
+        stored in the sidecar exactly as it was hashed.
+    """
+    facts = {
+        "cache_format": _CACHE_FORMAT,
+        "data_fingerprint": fingerprint,
+        "fit_settings": fit_settings,
+        **_runtime_facts(),
+    }
+    return json.loads(canonical_json(facts))
+
+
+def _checked_fingerprint(fingerprint, images, labels):
+    """The caller's data fingerprint, or one computed from the data."""
+    if fingerprint is None:
+        return data_fingerprint(images, labels)
+    if not isinstance(fingerprint, str) or not _FINGERPRINT_PATTERN.match(fingerprint):
+        raise ValueError(
+            "`fingerprint` must be a plain file name (letters, digits, "
+            f"'_', '-', '.'), got {fingerprint!r}."
+        )
+    return fingerprint
+
+
+def _read_sidecar(path):
+    """The sidecar's content, or None when it is missing or unreadable."""
+    try:
+        with open(path, encoding="utf-8") as stream:
+            sidecar = json.load(stream)
+    except (OSError, ValueError):
+        return None
+    return sidecar if isinstance(sidecar, dict) else None
+
+
+def _remove_entry(entry, cache_dir, key):
+    """Moves a cache folder aside (one atomic rename), then deletes it.
+
+    Renaming first means no reader ever sees a half-deleted entry. A folder
+    already gone (another process removed or replaced it) is not an error.
+    """
+    trash = os.path.join(cache_dir, f".removed-{key}-{os.getpid()}-{uuid.uuid4().hex}")
+    try:
+        os.rename(entry, trash)
+    except FileNotFoundError:
+        return
+    shutil.rmtree(trash, ignore_errors=True)
 
 
 def _sidecar_path(model_path):
@@ -641,11 +761,28 @@ class DomainExtractor(FeatureExtractor):
     @classmethod
     def for_data(cls, images, labels=None, *, cache_dir=None,
                  fingerprint=None, **fit_kwargs):
-        """Loads the cached extractor for this data, or fits and caches one.
+        """Loads the cached extractor for this data and settings, or fits and caches one.
 
-        The cache file is `<cache_dir>/<fingerprint>.keras`. The key covers
-        the data only (not `fit_kwargs`): pass a `fingerprint` of your own to
-        keep extractors trained with other settings apart.
+        The cache key is a 16-hex-digit sha256 of a canonical JSON of every fact the
+        extractor depends on:
+
+        - the data: `fingerprint`, or `data_fingerprint(images, labels)`;
+        - the fit settings: the keyword arguments `fit` runs with (its defaults
+          overridden by `fit_kwargs`, without `verbose`), which include the feature
+          size `feature_dim`;
+        - the kgan_nas version, the Keras version and the Keras backend;
+        - the cache format.
+
+        So a cached extractor is reused only under the same facts; any change (other
+        epochs, an upgrade, another backend) trains and caches another one. The entry
+        is the folder `<cache_dir>/<key>/` holding `extractor.keras` and its sidecar
+        `extractor.json`, whose metadata records `cache_key` and `cache_facts` (why
+        the entry exists). The folder is written under a unique staging name in
+        `cache_dir` and renamed into place, so model and sidecar appear together.
+        If a concurrent call put a valid entry there first, that one is loaded and
+        returned. An entry lacking a file, or whose sidecar records another key, is
+        a miss: it is refitted and replaced. Flat `<fingerprint>.keras` files of
+        older versions are ignored.
 
         Args:
             images: Real images `(N, H, W, C)` in [-1, 1].
@@ -653,43 +790,100 @@ class DomainExtractor(FeatureExtractor):
             cache_dir: Cache folder. Defaults to None: `default_cache_dir()`,
                 i.e. `$KGAN_NAS_CACHE/extractors` or
                 `~/.cache/kgan_nas/extractors`.
-            fingerprint: Cache key. Defaults to None:
+            fingerprint: Identity of the data in the key (the search passes its
+                own data fingerprint); a plain file name. Defaults to None:
                 `data_fingerprint(images, labels)`.
-            **fit_kwargs: Passed to `fit` when training is needed.
+            **fit_kwargs: Passed to `fit` when training is needed; part of the key.
 
         Returns:
-            A `DomainExtractor`.
+            A `DomainExtractor`; its `metadata` holds `cache_key` and `cache_facts`.
 
         Raises:
             ValueError: If the images are invalid, `fingerprint` is not a
-                plain file name, or the cached extractor expects another
-                image shape.
+                plain file name, or the cached extractor for this key expects
+                another image shape (a `fingerprint` reused for other data).
+            TypeError: If `fit_kwargs` holds an argument `fit` does not take.
         """
         images = _validate_images(images)
-        if fingerprint is None:
-            fingerprint = data_fingerprint(images, labels)
-        if not isinstance(fingerprint, str) \
-                or not _FINGERPRINT_PATTERN.match(fingerprint):
-            raise ValueError(
-                "`fingerprint` must be a plain file name (letters, digits, "
-                f"'_', '-', '.'), got {fingerprint!r}."
-            )
+        fingerprint = _checked_fingerprint(fingerprint, images, labels)
+        facts = _extractor_cache_facts(fingerprint, _fit_settings(cls.fit, fit_kwargs))
+        key = cache_key(facts)
         cache_dir = os.fspath(cache_dir) if cache_dir else default_cache_dir()
-        path = os.path.join(cache_dir, f"{fingerprint}.keras")
-        if os.path.exists(path):
-            extractor = cls.load(path)
-            if extractor.image_shape != tuple(images.shape[1:]):
-                raise ValueError(
-                    f"The cached extractor {path!r} expects images of shape "
-                    f"{extractor.image_shape}, got {tuple(images.shape[1:])}."
-                    " Use another `fingerprint` or delete that file."
-                )
-            return extractor
-        extractor = cls.fit(images, labels, **fit_kwargs)
-        extractor.fingerprint = fingerprint
-        os.makedirs(cache_dir, exist_ok=True)
-        extractor.save(path)
+        entry = os.path.join(cache_dir, key)
+        extractor = cls._load_cache_entry(entry, key)
+        if extractor is None:
+            extractor = cls.fit(images, labels, **fit_kwargs)
+            extractor.fingerprint = fingerprint
+            extractor.metadata.update(cache_key=key, cache_facts=facts)
+            extractor = cls._publish_cache_entry(extractor, cache_dir, key)
+        if extractor.image_shape != tuple(images.shape[1:]):
+            raise ValueError(
+                f"The cached extractor {entry!r} expects images of shape "
+                f"{extractor.image_shape}, got {tuple(images.shape[1:])}."
+                " Use another `fingerprint` or delete that folder."
+            )
         return extractor
+
+    @classmethod
+    def _load_cache_entry(cls, entry, key):
+        """Loads the extractor in the cache folder `entry`, if it is whole and is `key`'s.
+
+        Args:
+            entry: The folder `<cache_dir>/<key>`.
+            key: The cache key the entry must record.
+
+        Returns:
+            The `DomainExtractor`, or None (a miss) when the folder, its model or its
+            sidecar is missing or unreadable, or the sidecar records another key.
+        """
+        model_path = os.path.join(entry, _ENTRY_MODEL)
+        sidecar = _read_sidecar(os.path.join(entry, _ENTRY_SIDECAR))
+        metadata = (sidecar or {}).get("metadata")
+        if not isinstance(metadata, dict) or metadata.get("cache_key") != key:
+            return None
+        try:
+            return cls.load(model_path)
+        except (OSError, ValueError, zipfile.BadZipFile):
+            return None  # Missing or damaged model file: refit rather than fail.
+
+    @classmethod
+    def _publish_cache_entry(cls, extractor, cache_dir, key):
+        """Saves `extractor` as the cache entry `<cache_dir>/<key>`, model and sidecar together.
+
+        Both files are written into a uniquely named staging folder, which one
+        `os.rename` then turns into the entry. If the entry exists already, a valid
+        one (a concurrent fit won) is loaded and returned instead; an invalid one is
+        moved aside and the rename retried.
+
+        Args:
+            extractor: The freshly fitted extractor, its metadata holding `key`.
+            cache_dir: The cache folder.
+            key: The cache key, i.e. the entry's folder name.
+
+        Returns:
+            The extractor now cached under `key`: `extractor` or the winner's.
+
+        Raises:
+            OSError: If the entry cannot be written or replaced.
+        """
+        entry = os.path.join(cache_dir, key)
+        staging = os.path.join(cache_dir, f".staging-{key}-{os.getpid()}-{uuid.uuid4().hex}")
+        try:
+            extractor.save(os.path.join(staging, _ENTRY_MODEL))
+            for attempt in range(_PUBLISH_ATTEMPTS):
+                try:
+                    os.rename(staging, entry)
+                    return extractor
+                except OSError:
+                    # POSIX refuses to rename onto a non-empty folder, Windows onto any.
+                    if not os.path.isdir(entry) or attempt == _PUBLISH_ATTEMPTS - 1:
+                        raise
+                winner = cls._load_cache_entry(entry, key)
+                if winner is not None:
+                    return winner
+                _remove_entry(entry, cache_dir, key)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
 
     def _check_image_shape(self, image_shape):
         if tuple(image_shape) != self.image_shape:

@@ -8,15 +8,20 @@ Layout::
       checkpoint.json      strategy state + RNG, and the generation in flight
       extractor.keras      the feature extractor the metrics use
       real_features.npy    held-out real-image features under that extractor
-      candidates/<key>/    each scored candidate's generator/discriminator .keras
+      candidates/<key>/    each scored candidate's generator/discriminator .keras and a
+                           manifest.json (writer's pid, sha256 of each file)
       best/                generator.keras, discriminator.keras, genome.json
       samples/             PNG grids (best of each generation)
+      logs/                worker processes' output
+      .lock                held by the one process using the run (kgan_nas.lock)
 
 Every file except `history.jsonl` is replaced atomically (temporary file in
 the same folder, then `os.replace`), so a kill at any moment leaves either
 the old or the new version. `history.jsonl` is append-only; a line cut short
 by a kill is ignored when read. `best/` is swapped in as a whole folder; a
-swap cut short by a kill is finished on the next resume. Loading a run
+swap cut short by a kill is finished on the next resume. A candidate's folder
+is written by one process in a private staging folder and renamed into place
+whole (`publish_candidate`), so it never mixes files of two processes. Loading a run
 directory only parses JSON and `.npy` (no pickle), Keras models load with
 `safe_mode=True`, and no path (from the code, a history record or a symbolic
 link inside the folder) may lead outside it. docs/reliability.md lists these
@@ -24,14 +29,17 @@ guarantees and the tests that check them.
 """
 
 import contextlib
+import hashlib
 import json
 import math
 import os
 import re
 import shutil
+import uuid
 import warnings
 
 from kgan_nas.atomic import atomic_write_json
+from kgan_nas.atomic import sync_directory
 
 CONFIG = "config.json"
 HISTORY = "history.jsonl"
@@ -108,6 +116,7 @@ class RunDir:
 
     def __init__(self, path):
         self.path = os.fspath(path)
+        self._lock = None
 
     def file(self, *parts):
         """Path of a file inside the run directory (never outside it)."""
@@ -134,6 +143,9 @@ class RunDir:
     def open(self, config, *, overwrite=False, resumable_keys=("generations",)):
         """Creates the directory for `config`, or checks it matches to resume.
 
+        The directory is locked for this process (`kgan_nas.lock`) until
+        `close()`: a second search or resume on it fails at once.
+
         Args:
             config: JSON-able dict describing the search.
             overwrite: Delete an existing run first.
@@ -144,20 +156,42 @@ class RunDir:
             True when an existing run is resumed, False when a new one starts.
 
         Raises:
-            RunDirectoryError: if the path is a file, is not writable, or
+            RunDirectoryError: if the path is a file, is not writable, is in
+                use by another process (`kgan_nas.lock.RunDirectoryInUse`), or
                 holds a run with a different config and `overwrite` is False.
         """
         if os.path.exists(self.path) and not os.path.isdir(self.path):
             raise RunDirectoryError(
                 f"The run directory {self.path!r} is a file. Pass a directory path "
                 "(it is created if missing).")
-        if overwrite and os.path.isdir(self.path):
-            if self.exists or not os.listdir(self.path):
-                shutil.rmtree(self.path)
-            else:
+        with _writable(self.path):
+            entries = _entries(self.path)
+        if entries and not self.exists:
+            if overwrite:
                 raise RunDirectoryError(
                     f"{self.path!r} is not empty and is not a kgan_nas run; refusing to "
                     "delete it with overwrite=True. Choose another directory.")
+            raise RunDirectoryError(
+                f"{self.path!r} exists, is not empty and is not a kgan_nas run. "
+                "Choose a new or empty directory.")
+        with _writable(self.path):
+            os.makedirs(self.path, exist_ok=True)
+            self._lock_directory()
+        try:
+            return self._open_locked(config, overwrite, resumable_keys)
+        except BaseException:
+            self.close()
+            raise
+
+    def _open_locked(self, config, overwrite, resumable_keys):
+        if overwrite and self.exists:
+            with _writable(self.path):
+                for name in _entries(self.path):
+                    target = os.path.join(self.path, name)
+                    if os.path.isdir(target) and not os.path.islink(target):
+                        shutil.rmtree(target)
+                    else:
+                        os.unlink(target)
         if self.exists:
             stored = self._stored_config()
             differences = _config_differences(stored["search"], config, ignore=resumable_keys)
@@ -170,18 +204,30 @@ class RunDir:
             stored["search"] = config
             with _writable(self.path):
                 self._recover_best()
+                self._recover_candidates()
                 atomic_write_json(self.file(CONFIG), stored)
             return True
         with _writable(self.path):
-            not_empty = os.path.isdir(self.path) and os.listdir(self.path)
-        if not_empty:
-            raise RunDirectoryError(
-                f"{self.path!r} exists, is not empty and is not a kgan_nas run. "
-                "Choose a new or empty directory.")
-        with _writable(self.path):
-            os.makedirs(self.path, exist_ok=True)
             atomic_write_json(self.file(CONFIG), {"format": FORMAT_VERSION, "search": config})
         return False
+
+    def _lock_directory(self):
+        from kgan_nas.lock import RunLock
+
+        if self._lock is None:
+            self._lock = RunLock(self.path).acquire()
+
+    def close(self):
+        """Releases the directory's lock (safe to call twice)."""
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
 
     def _stored_config(self):
         stored = _read_json(self.file(CONFIG))
@@ -266,6 +312,28 @@ class RunDir:
     def candidate_dir(self, key):
         return self.file("candidates", key)
 
+    def _recover_candidates(self):
+        """Tidies candidate folders after a kill; only the lock holder calls it.
+
+        A staging folder is a candidate whose writer died before publishing it
+        (it is evaluated again); a trash folder whose candidate is missing is
+        a publish cut between its two renames, so the old folder goes back.
+        """
+        folder = self.file("candidates")
+        if not os.path.isdir(folder):
+            return
+        for name in sorted(os.listdir(folder)):
+            path = os.path.join(folder, name)
+            if name.startswith(_STAGING_PREFIX):
+                shutil.rmtree(path, ignore_errors=True)
+            elif name.startswith(_TRASH_PREFIX):
+                key = name[len(_TRASH_PREFIX):].split("-", 1)[0]
+                destination = os.path.join(folder, key)
+                if _KEY.fullmatch(key) and not os.path.exists(destination):
+                    os.replace(path, destination)
+                else:
+                    shutil.rmtree(path, ignore_errors=True)
+
     def promote_best(self, key, genome_dict, record):
         """Copies candidate `key`'s models to `best/` atomically (folder swap)."""
         source = self.candidate_dir(key)
@@ -323,6 +391,93 @@ class RunDir:
                 f"({exc}). kgan_nas loads run directories with safe_mode=True; if you "
                 "trust this file, load it yourself with keras.saving.load_model(path, "
                 "safe_mode=False).") from None
+
+
+_STAGING_PREFIX = ".staging-"
+_TRASH_PREFIX = ".trash-"
+MANIFEST = "manifest.json"
+
+
+def staging_dir_for(candidate_dir):
+    """A private folder beside `candidate_dir` where one process writes a candidate.
+
+    Whoever evaluates a candidate writes its files here and then calls
+    `publish_candidate`, so `candidates/<key>/` only ever holds one process's
+    complete set of files.
+    """
+    parent, key = os.path.split(os.path.normpath(os.fspath(candidate_dir)))
+    return os.path.join(parent, f"{_STAGING_PREFIX}{key}-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+
+
+def publish_candidate(staging, candidate_dir):
+    """Moves a finished staging folder into place as `candidate_dir`, as one unit.
+
+    A `manifest.json` records the writer's process id and the sha256 of every
+    file, so a reader can check the folder is one process's complete set. An
+    existing folder (the candidate evaluated again) is replaced whole.
+
+    Args:
+        staging: Folder from `staging_dir_for(candidate_dir)`.
+        candidate_dir: Destination, `<run>/candidates/<key>`.
+
+    Returns:
+        True if something was published (a staging folder with files).
+    """
+    if not os.path.isdir(staging):
+        return False
+    names = sorted(name for name in os.listdir(staging) if name != MANIFEST)
+    if not names:
+        shutil.rmtree(staging, ignore_errors=True)
+        return False
+    atomic_write_json(os.path.join(staging, MANIFEST), {
+        "key": os.path.basename(os.path.normpath(candidate_dir)), "pid": os.getpid(),
+        "files": {name: _sha256(os.path.join(staging, name)) for name in names}})
+    parent, key = os.path.split(os.path.normpath(candidate_dir))
+    trash = os.path.join(parent, f"{_TRASH_PREFIX}{key}-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+    if os.path.exists(candidate_dir):
+        os.replace(candidate_dir, trash)
+    os.replace(staging, candidate_dir)
+    sync_directory(parent)
+    shutil.rmtree(trash, ignore_errors=True)
+    return True
+
+
+def check_candidate(candidate_dir):
+    """Problems with a published candidate folder (empty list: consistent).
+
+    Checks that its manifest lists exactly its files and that each file's
+    sha256 matches, i.e. that one process wrote the whole set.
+    """
+    path = os.path.join(candidate_dir, MANIFEST)
+    if not os.path.isfile(path):
+        return [f"{candidate_dir} has no {MANIFEST}"]
+    with open(path, encoding="utf-8") as stream:
+        manifest = json.load(stream)
+    present = sorted(name for name in os.listdir(candidate_dir) if name != MANIFEST)
+    problems = []
+    if sorted(manifest.get("files", {})) != present:
+        problems.append(f"{candidate_dir}: files {present} but manifest lists "
+                        f"{sorted(manifest.get('files', {}))}")
+    for name, digest in manifest.get("files", {}).items():
+        target = os.path.join(candidate_dir, name)
+        if os.path.isfile(target) and _sha256(target) != digest:
+            problems.append(f"{candidate_dir}/{name} differs from the manifest")
+    return problems
+
+
+def _sha256(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _entries(path):
+    """A folder's entries except the lock file (nothing if it does not exist)."""
+    if not os.path.isdir(path):
+        return []
+    return [name for name in os.listdir(path) if name != ".lock"]
 
 
 def _config_differences(stored, current, ignore=(), prefix=""):

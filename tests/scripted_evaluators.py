@@ -112,3 +112,51 @@ class _LineageEvaluator:
 
 def make_lineage_evaluator(spec):
     return _LineageEvaluator(spec)
+
+
+def make_dying_evaluator(spec):
+    """Dies while its worker starts, after saying why on stderr (start-up failures)."""
+    import sys
+
+    print("scripted start-up failure: libfoo.so not found", file=sys.stderr, flush=True)
+    os._exit(3)
+
+
+class _AlwaysRaisingEvaluator:
+    """Fails every candidate with the same exception (a systemic failure)."""
+
+    def __init__(self, spec):
+        self.space = SearchSpace.from_dict(spec.space)
+
+    def evaluate(self, genome, save_dir=None):
+        raise RuntimeError(f"scripted systemic failure for {genome.key()}")
+
+
+def make_always_raising_evaluator(spec):
+    return _AlwaysRaisingEvaluator(spec)
+
+
+class _SlowSaveEvaluator:
+    """Writes its two "models" with a pause between them, each naming its process.
+
+    A kill between the two writes would leave a folder mixing processes if the
+    folder were not published whole.
+    """
+
+    def __init__(self, spec):
+        self.space = SearchSpace.from_dict(spec.space)
+        self.delay = float(os.environ.get("SCRIPTED_DELAY", "0"))
+
+    def evaluate(self, genome, save_dir=None):
+        if save_dir is not None:
+            os.makedirs(save_dir, exist_ok=True)
+            for name in ("generator.keras", "discriminator.keras"):
+                with open(os.path.join(save_dir, name), "w") as stream:
+                    stream.write(f"{genome.key()}:{os.getpid()}")
+                time.sleep(self.delay)
+        return Fitness(fid=synthetic_fid(genome, self.space),
+                       params=self.space.generator_params(genome))
+
+
+def make_slow_save_evaluator(spec):
+    return _SlowSaveEvaluator(spec)

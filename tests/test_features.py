@@ -1,7 +1,10 @@
 """Tests for kgan_nas.features: domain and Inception feature extractors."""
 
+import functools
 import json
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -10,6 +13,8 @@ import keras
 from sklearn.datasets import load_digits
 from sklearn.metrics import adjusted_rand_score
 
+import kgan_nas
+from kgan_nas import cache as cache_module
 from kgan_nas import features as features_module
 from kgan_nas.features import (
     DomainExtractor,
@@ -44,6 +49,40 @@ def untrained_extractor():
     """A domain extractor around an untrained tiny classifier (no fit)."""
     classifier = features_module._build_domain_classifier((8, 8, 1), 3, 8)
     return DomainExtractor(classifier)
+
+
+def _tiny_extractor(accuracy=None):
+    """An untrained 8x8 domain extractor; `accuracy` marks which one a cache holds."""
+    classifier = features_module._build_domain_classifier((8, 8, 1), 3, 8)
+    return DomainExtractor(classifier, accuracy=accuracy)
+
+
+def _fake_fit(monkeypatch, make_extractor):
+    """Replaces `DomainExtractor.fit` by `make_extractor(call_index, kwargs)`.
+
+    The fake keeps `fit`'s signature (`functools.wraps`), since the cache key
+    covers `fit`'s defaults. Returns the list of keyword arguments of each call.
+    """
+    calls = []
+    real_fit = DomainExtractor.fit.__func__
+
+    @functools.wraps(real_fit)
+    def fake_fit(cls, images, labels=None, **kwargs):
+        calls.append(kwargs)
+        return make_extractor(len(calls) - 1, kwargs)
+
+    monkeypatch.setattr(DomainExtractor, "fit", classmethod(fake_fit))
+    return calls
+
+
+def _cache_entries(cache_dir):
+    """Names in a cache folder: entries, plus any staging leftovers."""
+    return sorted(os.listdir(cache_dir))
+
+
+def _entry_sidecar(cache_dir, key):
+    with open(os.path.join(cache_dir, key, "extractor.json")) as stream:
+        return json.load(stream)
 
 
 def _offline_get_file(*args, **kwargs):
@@ -143,9 +182,15 @@ def test_for_data_fits_once_then_loads(tmp_path, monkeypatch, digits,
     second = DomainExtractor.for_data(images, labels, cache_dir=tmp_path,
                                       epochs=3)
     assert fit_calls == [{"epochs": 3}]
-    expected_name = data_fingerprint(images, labels) + ".keras"
-    assert sorted(os.listdir(tmp_path)) == sorted(
-        [expected_name, expected_name.replace(".keras", ".json")])
+    key = first.metadata["cache_key"]
+    assert second.metadata["cache_key"] == key
+    # One folder per key, holding the model and its sidecar, nothing else.
+    assert _cache_entries(tmp_path) == [key]
+    assert _cache_entries(tmp_path / key) == ["extractor.json", "extractor.keras"]
+    sidecar = _entry_sidecar(tmp_path, key)
+    assert sidecar["fingerprint"] == data_fingerprint(images, labels)
+    assert sidecar["metadata"]["cache_facts"]["data_fingerprint"] == sidecar["fingerprint"]
+    assert sidecar["metadata"]["cache_facts"]["fit_settings"]["epochs"] == 3
     assert second.fingerprint == first.fingerprint
     np.testing.assert_array_equal(second.features(images[:32]),
                                   first.features(images[:32]))
@@ -159,13 +204,14 @@ def test_for_data_respects_env_cache_and_shape(tmp_path, monkeypatch, digits,
     images, _ = digits
     monkeypatch.setenv("KGAN_NAS_CACHE", str(tmp_path))
     assert default_cache_dir() == os.path.join(str(tmp_path), "extractors")
-    digits_extractor.save(tmp_path / "extractors" / "shared.keras")
+    calls = _fake_fit(monkeypatch, lambda index, kwargs: DomainExtractor(
+        digits_extractor.classifier, accuracy=digits_extractor.accuracy))
+    first = DomainExtractor.for_data(images, fingerprint="shared")
+    assert _cache_entries(tmp_path / "extractors") == [first.metadata["cache_key"]]
 
-    def no_fit(cls, *args, **kwargs):
-        raise AssertionError("for_data trained although a cache file exists")
-
-    monkeypatch.setattr(DomainExtractor, "fit", classmethod(no_fit))
+    # A caller's fingerprint names the data: other images under it hit the cache.
     loaded = DomainExtractor.for_data(images[:10], fingerprint="shared")
+    assert len(calls) == 1
     assert loaded.accuracy == digits_extractor.accuracy
     other_shape = np.zeros((4, 6, 6, 1), np.float32)
     with pytest.raises(ValueError, match="expects images of shape"):
@@ -184,8 +230,216 @@ def test_get_extractor_domain_uses_cache(tmp_path, monkeypatch, digits,
             digits_extractor.classifier)))
     extractor = get_extractor("domain", images=images, cache_dir=tmp_path)
     assert isinstance(extractor, DomainExtractor)
-    assert os.path.exists(tmp_path / (data_fingerprint(images) + ".keras"))
+    key = extractor.metadata["cache_key"]
+    assert os.path.exists(tmp_path / key / "extractor.keras")
+    assert _entry_sidecar(tmp_path, key)["fingerprint"] == data_fingerprint(images)
     assert get_extractor(extractor) is extractor
+
+
+@pytest.mark.keras
+@pytest.mark.backend
+def test_for_data_key_covers_fit_settings(tmp_path, monkeypatch, digits):
+    """Other fit settings fit and cache another extractor; the same ones (verbosity
+    aside) load the cached one without fitting."""
+    images, labels = digits[0][:240], digits[1][:240]
+    first = DomainExtractor.for_data(images, labels, cache_dir=tmp_path, epochs=1,
+                                     batch_size=32)
+    assert first.metadata["epochs"] == 1
+    real_fit = DomainExtractor.fit.__func__
+    calls = _fake_fit(monkeypatch, lambda index, kwargs: real_fit(
+        DomainExtractor, images, labels, **kwargs))
+
+    again = DomainExtractor.for_data(images, labels, cache_dir=tmp_path, epochs=1,
+                                     batch_size=32, verbose=0)
+    assert calls == []
+    np.testing.assert_array_equal(again.features(images[:16]), first.features(images[:16]))
+
+    longer = DomainExtractor.for_data(images, labels, cache_dir=tmp_path, epochs=2,
+                                      batch_size=32)
+    assert calls == [{"epochs": 2, "batch_size": 32}]
+    assert longer.metadata["epochs"] == 2
+    assert longer.metadata["cache_key"] != first.metadata["cache_key"]
+    assert _cache_entries(tmp_path) == sorted(
+        [first.metadata["cache_key"], longer.metadata["cache_key"]])
+    facts = _entry_sidecar(tmp_path, longer.metadata["cache_key"])["metadata"]["cache_facts"]
+    # Defaults the caller did not pass are part of the key too.
+    assert facts["fit_settings"]["feature_dim"] == longer.feature_dim
+    assert facts["fit_settings"]["epochs"] == 2 and "verbose" not in facts["fit_settings"]
+
+    with pytest.raises(TypeError, match="epoch"):
+        DomainExtractor.for_data(images, labels, cache_dir=tmp_path, epoch=1)
+    assert len(calls) == 1
+
+
+@pytest.mark.keras
+@pytest.mark.backend
+@pytest.mark.parametrize("fact", ["kgan_nas_version", "keras_version", "keras_backend"])
+def test_for_data_key_covers_versions_and_backend(tmp_path, monkeypatch, fact):
+    """Another kgan_nas or Keras version or Keras backend gives another cache entry."""
+    images = np.linspace(-1, 1, 6 * 64, dtype=np.float32).reshape(6, 8, 8, 1)
+    calls = _fake_fit(monkeypatch, lambda index, kwargs: _tiny_extractor())
+    first = DomainExtractor.for_data(images, cache_dir=tmp_path)
+    DomainExtractor.for_data(images, cache_dir=tmp_path)
+    assert len(calls) == 1
+
+    real_facts = features_module._runtime_facts
+    monkeypatch.setattr(features_module, "_runtime_facts",
+                        lambda: {**real_facts(), fact: "other"})
+    other = DomainExtractor.for_data(images, cache_dir=tmp_path)
+    assert len(calls) == 2
+    assert other.metadata["cache_key"] != first.metadata["cache_key"]
+    assert other.metadata["cache_facts"][fact] == "other"
+    assert first.metadata["cache_facts"][fact] == real_facts()[fact] != "other"
+    assert len(_cache_entries(tmp_path)) == 2
+
+
+@pytest.mark.keras
+@pytest.mark.backend
+def test_for_data_key_follows_kgan_nas_version(tmp_path, monkeypatch):
+    """The version in the key is read from `kgan_nas.__version__` at call time."""
+    images = np.linspace(-1, 1, 6 * 64, dtype=np.float32).reshape(6, 8, 8, 1)
+    calls = _fake_fit(monkeypatch, lambda index, kwargs: _tiny_extractor())
+    first = DomainExtractor.for_data(images, cache_dir=tmp_path)
+    monkeypatch.setattr(kgan_nas, "__version__", kgan_nas.__version__ + ".post1")
+    upgraded = DomainExtractor.for_data(images, cache_dir=tmp_path)
+    assert len(calls) == 2
+    assert upgraded.metadata["cache_facts"]["kgan_nas_version"] == kgan_nas.__version__
+    assert upgraded.metadata["cache_key"] != first.metadata["cache_key"]
+
+
+def test_package_version_falls_back_to_distribution_then_unknown(monkeypatch):
+    """Without `__version__`: the installed distribution's version, else "unknown"."""
+    assert cache_module.package_version() == kgan_nas.__version__
+    monkeypatch.delattr(kgan_nas, "__version__")
+    monkeypatch.setattr(cache_module.importlib.metadata, "version",
+                        lambda name: f"{name}-from-metadata")
+    assert cache_module.package_version() == "kgan_nas-from-metadata"
+
+    def not_installed(name):
+        raise cache_module.importlib.metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(cache_module.importlib.metadata, "version", not_installed)
+    assert cache_module.package_version() == "unknown"
+
+
+def test_cache_key_is_canonical():
+    """Key order and numpy scalars do not change a key; values do."""
+    facts = {"a": 1, "b": {"c": 0.5, "d": None}}
+    key = cache_module.cache_key(facts)
+    assert len(key) == 16 and int(key, 16) >= 0
+    assert cache_module.cache_key({"b": {"d": None, "c": np.float64(0.5)},
+                                   "a": np.int64(1)}) == key
+    assert cache_module.cache_key({"a": 2, "b": {"c": 0.5, "d": None}}) != key
+
+
+@pytest.mark.keras
+@pytest.mark.backend
+def test_for_data_concurrent_fit_loads_the_winner(tmp_path, monkeypatch):
+    """If another fit publishes the entry while this one trains, this one's staging
+    folder is discarded and the published extractor is returned."""
+    images = np.linspace(-1, 1, 6 * 64, dtype=np.float32).reshape(6, 8, 8, 1)
+    winner, loser = _tiny_extractor(accuracy=0.75), _tiny_extractor(accuracy=0.25)
+    assert not np.allclose(winner.features(images), loser.features(images))
+
+    def fit_racing_another(index, kwargs):
+        if index == 0:
+            # Another caller fits and publishes before this fit returns.
+            DomainExtractor.for_data(images, cache_dir=tmp_path)
+            return loser
+        return winner
+
+    calls = _fake_fit(monkeypatch, fit_racing_another)
+    result = DomainExtractor.for_data(images, cache_dir=tmp_path)
+    assert len(calls) == 2
+    assert result.accuracy == 0.75
+    key = result.metadata["cache_key"]
+    np.testing.assert_allclose(result.features(images), winner.features(images),
+                               rtol=1e-6, atol=1e-6)
+    assert _cache_entries(tmp_path) == [key]  # no staging folder left behind
+    assert _entry_sidecar(tmp_path, key)["accuracy"] == 0.75
+    cached = DomainExtractor.for_data(images, cache_dir=tmp_path)
+    assert len(calls) == 2 and cached.accuracy == 0.75
+
+
+@pytest.mark.keras
+@pytest.mark.backend
+@pytest.mark.parametrize("damage", ["no_sidecar", "other_key", "no_model", "bad_sidecar"])
+def test_for_data_refits_incomplete_or_mismatched_entry(tmp_path, monkeypatch, damage):
+    """An entry lacking a file or recording another key is a miss: refitted and replaced."""
+    images = np.linspace(-1, 1, 6 * 64, dtype=np.float32).reshape(6, 8, 8, 1)
+    calls = _fake_fit(monkeypatch,
+                      lambda index, kwargs: _tiny_extractor(accuracy=0.1 * (index + 1)))
+    first = DomainExtractor.for_data(images, cache_dir=tmp_path)
+    key = first.metadata["cache_key"]
+    entry = tmp_path / key
+    if damage == "no_sidecar":
+        os.remove(entry / "extractor.json")
+    elif damage == "no_model":
+        os.remove(entry / "extractor.keras")
+    elif damage == "bad_sidecar":
+        (entry / "extractor.json").write_text("{not json")
+    else:
+        sidecar = _entry_sidecar(tmp_path, key)
+        sidecar["metadata"]["cache_key"] = "0" * 16
+        (entry / "extractor.json").write_text(json.dumps(sidecar))
+
+    refitted = DomainExtractor.for_data(images, cache_dir=tmp_path)
+    assert len(calls) == 2
+    assert refitted.accuracy == pytest.approx(0.2)
+    assert _cache_entries(tmp_path) == [key]
+    assert _cache_entries(entry) == ["extractor.json", "extractor.keras"]
+    assert _entry_sidecar(tmp_path, key)["metadata"]["cache_key"] == key
+    cached = DomainExtractor.for_data(images, cache_dir=tmp_path)
+    assert len(calls) == 2 and cached.accuracy == pytest.approx(0.2)
+
+
+@pytest.mark.keras
+@pytest.mark.backend
+def test_for_data_failed_save_leaves_no_half_entry(tmp_path, monkeypatch):
+    """If saving the model fails after the sidecar is written, nothing is cached."""
+    images = np.linspace(-1, 1, 6 * 64, dtype=np.float32).reshape(6, 8, 8, 1)
+    calls = _fake_fit(monkeypatch, lambda index, kwargs: _tiny_extractor())
+
+    def full_disk(model, path):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(features_module, "atomic_save_model", full_disk)
+    with pytest.raises(OSError, match="No space"):
+        DomainExtractor.for_data(images, cache_dir=tmp_path)
+    assert _cache_entries(tmp_path) == []
+    monkeypatch.undo()
+    calls = _fake_fit(monkeypatch, lambda index, kwargs: _tiny_extractor())
+    DomainExtractor.for_data(images, cache_dir=tmp_path)
+    assert len(calls) == 1
+
+
+@pytest.mark.parametrize("value", [None, ""])
+def test_cache_root_defaults_to_home_cache(tmp_path, monkeypatch, value):
+    """Unset or empty KGAN_NAS_CACHE: `~/.cache/kgan_nas`, with `~` expanded."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    if value is None:
+        monkeypatch.delenv("KGAN_NAS_CACHE", raising=False)
+    else:
+        monkeypatch.setenv("KGAN_NAS_CACHE", value)
+    expected = os.path.join(str(tmp_path), ".cache", "kgan_nas")
+    assert cache_module.cache_root() == expected
+    assert default_cache_dir() == os.path.join(expected, "extractors")
+
+
+def test_cache_root_follows_environment(tmp_path, monkeypatch):
+    """A non-empty KGAN_NAS_CACHE is the root, and the extractor cache follows it."""
+    monkeypatch.setenv("KGAN_NAS_CACHE", str(tmp_path / "root"))
+    assert cache_module.cache_root() == str(tmp_path / "root")
+    assert default_cache_dir() == os.path.join(str(tmp_path / "root"), "extractors")
+
+
+def test_cache_module_imports_no_keras():
+    """kgan_nas.cache is plain Python: importing it loads neither Keras nor TensorFlow."""
+    code = ("import sys, kgan_nas.cache; "
+            "print(any(name in sys.modules for name in ('keras', 'tensorflow', 'numpy')))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=True)
+    assert result.stdout.strip().splitlines()[-1] == "False"
 
 
 @pytest.mark.backend

@@ -110,18 +110,27 @@ def evaluate_candidate(evaluator, genome, save_dir, parent_dir=None):
     The parent's folder is passed as `inherit_from` only to evaluators whose
     `evaluate` takes it, so custom evaluators without weight inheritance keep
     working. An exception is a result (`error`), not a crash of the search.
+    The evaluator writes into a private staging folder that is then moved to
+    `save_dir` whole (`kgan_nas.run.publish_candidate`): a process killed
+    mid-save leaves no half-written candidate behind.
 
     Returns:
         A `Fitness`.
     """
+    from kgan_nas import run as run_lib
+
     kwargs = {}
     if parent_dir is not None and "inherit_from" in inspect.signature(
             evaluator.evaluate).parameters:
         kwargs["inherit_from"] = parent_dir
+    staging = run_lib.staging_dir_for(save_dir) if save_dir is not None else None
     try:
-        return evaluator.evaluate(genome, save_dir, **kwargs)
+        fitness = evaluator.evaluate(genome, staging, **kwargs)
     except Exception as exc:  # Custom evaluators may raise; still data.
-        return Fitness.failed("error", f"{type(exc).__name__}: {exc}"[:2000])
+        fitness = Fitness.failed("error", f"{type(exc).__name__}: {exc}"[:2000])
+    if staging is not None:
+        run_lib.publish_candidate(staging, save_dir)
+    return fitness
 
 
 class Executor(abc.ABC):

@@ -115,17 +115,21 @@ def _zip_folder(folder):
 
 
 def _unzip_into(content, folder):
+    """Unpacks a candidate's shipped files and publishes them as `folder`, whole."""
+    from kgan_nas import run as run_lib
+
     if not content:
         return
-    os.makedirs(folder, exist_ok=True)
+    staging = run_lib.staging_dir_for(folder)
+    os.makedirs(staging)
     with zipfile.ZipFile(io.BytesIO(content)) as archive:
         for name in archive.namelist():
-            if os.path.basename(name) != name:  # Never write outside the folder.
+            # Never write outside the folder; the manifest is written anew.
+            if os.path.basename(name) != name or name == run_lib.MANIFEST:
                 continue
-            temporary = os.path.join(folder, f".{name}.tmp")
-            with open(temporary, "wb") as stream:
+            with open(os.path.join(staging, name), "wb") as stream:
                 stream.write(archive.read(name))
-            os.replace(temporary, os.path.join(folder, name))
+    run_lib.publish_candidate(staging, folder)
 
 
 class RayExecutor(Executor):

@@ -3,7 +3,8 @@
 Why processes: building and training many Keras models in one process grows
 its memory (about 18 MB per candidate here, even with `clear_session()`), and
 a bad candidate can crash or hang the process that runs it. Each worker is a
-fresh spawned interpreter that evaluates at most `max_candidates_per_worker`
+fresh interpreter (`kgan_nas.executors.worker`, which never imports the
+caller's `__main__`) that evaluates at most `max_candidates_per_worker`
 candidates and then exits, returning its memory to the OS. A worker that dies
 (SIGKILL, out of memory, a segfault) marks its candidate `crashed`; one that
 runs past `timeout` is killed and its candidate marked `timeout`; in both
@@ -11,85 +12,115 @@ cases a new worker takes its place and the generation goes on.
 """
 
 import collections
-import multiprocessing
 import multiprocessing.connection
 import os
 import signal
+import socket
+import subprocess
+import sys
+import tempfile
 import time
-import traceback
 
+from kgan_nas.executors import worker as worker_lib
 from kgan_nas.executors.base import Executor
-from kgan_nas.executors.base import build_evaluator
-from kgan_nas.executors.base import evaluate_candidate
-from kgan_nas.executors.base import parent_dir_for
 from kgan_nas.executors.base import parents_for
-from kgan_nas.executors.base import save_dir_for
 from kgan_nas.fitness import Fitness
 
 _POLL_SECONDS = 0.2
 _MAX_FAILED_STARTS = 3
+_OUTPUT_TAIL_LINES = 15
 
 
 class WorkerStartError(RuntimeError):
     """Raised when workers cannot start at all (a set-up problem, not a candidate's)."""
 
 
-def _redirect_output(log_dir):
-    """Sends this process's stdout/stderr (file descriptors too) to a log file."""
-    os.makedirs(log_dir, exist_ok=True)
-    path = os.path.join(log_dir, f"worker-{os.getpid()}.log")
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-    for stream in (1, 2):
-        os.dup2(descriptor, stream)
-    os.close(descriptor)
+def _package_root():
+    """The folder holding the `kgan_nas` package, for the worker's import path."""
+    return os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
-def _worker_main(spec, connection, max_tasks, environment):
-    os.environ.update(environment)
-    if spec.log_dir:
-        _redirect_output(spec.log_dir)
+def _output_tail(stream, lines=_OUTPUT_TAIL_LINES):
+    """The last `lines` lines a worker wrote to `stream` (its output file)."""
     try:
-        evaluator = build_evaluator(spec)
-    except BaseException:
-        connection.send(("fatal", traceback.format_exc()))
-        connection.close()
-        return
-    connection.send(("ready", os.getpid()))
-    from kgan_nas.genome import Genome
-
-    for _ in range(max_tasks):
-        try:
-            message = connection.recv()
-        except EOFError:
-            return
-        if message[0] == "stop":
-            return
-        _, index, genome_json, parent_key = message
-        genome = Genome.from_json(genome_json)
-        fitness = evaluate_candidate(evaluator, genome, save_dir_for(spec, genome),
-                                     parent_dir_for(spec, parent_key))
-        connection.send(("result", index, fitness.to_dict()))
-    connection.close()
+        stream.flush()
+        stream.seek(0, os.SEEK_END)
+        size = stream.tell()
+        stream.seek(max(0, size - 16384))
+        text = stream.read().decode("utf-8", errors="replace")
+    except (OSError, ValueError):
+        return ""
+    return "\n".join(text.rstrip().splitlines()[-lines:])
 
 
 class _Worker:
-    def __init__(self, context, spec, max_tasks, environment):
-        self.connection, child_connection = context.Pipe()
-        self.process = context.Process(
-            target=_worker_main, args=(spec, child_connection, max_tasks, environment),
-            daemon=True)
-        self.process.start()
-        child_connection.close()
+    """One worker process (`kgan_nas.executors.worker`) and its end of the pipe.
+
+    Its stdout and stderr go to `<log_dir>/worker-<pid>.log` when the run has
+    a log folder, else to an anonymous temporary file; either way the last
+    lines can be quoted when the worker dies.
+    """
+
+    def __init__(self, spec, max_tasks, environment):
+        self.log_path = None
+        if spec.log_dir:
+            os.makedirs(spec.log_dir, exist_ok=True)
+            self.log_path = os.path.join(spec.log_dir, f"worker-starting-{os.getpid()}-"
+                                         f"{time.monotonic_ns()}.log")
+            self.output = open(self.log_path, "w+b")
+        else:
+            self.output = tempfile.TemporaryFile()
+        driver_end, worker_end = socket.socketpair()
+        variables = dict(os.environ)
+        variables.update(environment)
+        # Output reaches the log as it is written, so a dying worker's last
+        # words are there to quote.
+        variables["PYTHONUNBUFFERED"] = "1"
+        variables["PYTHONPATH"] = os.pathsep.join(
+            [_package_root()] + [p for p in [variables.get("PYTHONPATH")] if p])
+        try:
+            self.process = subprocess.Popen(
+                [sys.executable, "-c", worker_lib.BOOTSTRAP, str(os.getpid()),
+                 str(worker_end.fileno()), spec.log_dir or "-"],
+                env=variables, stdin=subprocess.DEVNULL, stdout=self.output,
+                stderr=subprocess.STDOUT, pass_fds=(worker_end.fileno(),), close_fds=True)
+        finally:
+            worker_end.close()
+        if self.log_path:
+            named = os.path.join(spec.log_dir, f"worker-{self.process.pid}.log")
+            os.replace(self.log_path, named)
+            self.log_path = named
+        self.connection = multiprocessing.connection.Connection(driver_end.detach())
         self.devices = environment.get("CUDA_VISIBLE_DEVICES")
         self.ready = False
+        self.closed = False  # its end of the socket reached EOF (exiting or dead)
         self.job = None  # (index, started_at)
         self.done = 0
+        try:
+            self.connection.send(("init", list(sys.path), spec, max_tasks,
+                                  spec.log_dir))
+        except OSError:
+            pass  # Died at once; `run` sees it and reports its output.
+
+    def is_alive(self):
+        return self.process.poll() is None
+
+    @property
+    def exitcode(self):
+        return self.process.poll()
+
+    def output_tail(self):
+        return _output_tail(self.output)
 
     def kill(self):
-        if self.process.is_alive():
+        if self.is_alive():
             self.process.kill()
-        self.process.join(timeout=10)
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
         self.connection.close()
+        self.output.close()
 
 
 def _threads_per_worker(value, workers, gpus):
@@ -183,7 +214,6 @@ class SubprocessExecutor(Executor):
         if self.threads_per_worker is not None:
             for name in ("TF_NUM_INTRAOP_THREADS", "OMP_NUM_THREADS"):
                 self.environment.setdefault(name, str(self.threads_per_worker))
-        self._context = multiprocessing.get_context("spawn")
         self._workers = []
         self._failed_starts = 0
         self.workers_started = 0
@@ -192,8 +222,7 @@ class SubprocessExecutor(Executor):
         environment = dict(self.environment)
         if self.gpus:
             environment["CUDA_VISIBLE_DEVICES"] = self.gpus[slot % len(self.gpus)]
-        worker = _Worker(self._context, self.spec, self.max_candidates_per_worker,
-                         environment)
+        worker = _Worker(self.spec, self.max_candidates_per_worker, environment)
         self.workers_started += 1
         return worker
 
@@ -223,13 +252,16 @@ class SubprocessExecutor(Executor):
                         queue.appendleft(index)
                         continue
                     worker.job = (index, time.monotonic())
-            waitables = [w.connection for w in self._workers] + [
-                w.process.sentinel for w in self._workers]
-            multiprocessing.connection.wait(waitables, timeout=_POLL_SECONDS)
+            # A worker's death closes its end of the socket, which wakes this
+            # wait as well as a message does.
+            # One that closed it but is still exiting is not waited on (its EOF
+            # would wake the wait at once, again and again); the poll catches it.
+            multiprocessing.connection.wait(
+                [w.connection for w in self._workers if not w.closed], timeout=_POLL_SECONDS)
             for position, worker in enumerate(list(self._workers)):
                 # Check for death before draining the pipe, so a result sent
                 # just before a normal exit is never mistaken for a crash.
-                alive = worker.process.is_alive()
+                alive = worker.is_alive()
                 for result in self._poll(worker, genomes):
                     remaining -= 1
                     yield result
@@ -270,41 +302,54 @@ class SubprocessExecutor(Executor):
                     worker.done += 1
                     results.append((index, Fitness.from_dict(fitness)))
         except (EOFError, OSError):
-            pass  # The worker is gone; `run` replaces it.
+            worker.closed = True  # The worker is gone or going; `run` replaces it.
         return results
 
     def _replace(self, worker, position, genomes):
         """Replaces a dead worker; returns a `crashed` result if it had a job."""
-        worker.process.join(timeout=5)
-        exitcode = worker.process.exitcode
+        try:
+            worker.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            pass
+        exitcode = worker.exitcode
+        output = worker.output_tail()
+        log_path = worker.log_path
         worker.kill()
         if not worker.ready:
             self._failed_starts += 1
             if self._failed_starts >= _MAX_FAILED_STARTS:
                 self.close()
+                where = f"Its whole output is in {log_path}. " if log_path else ""
                 raise WorkerStartError(
                     f"{self._failed_starts} worker processes in a row died while starting "
-                    f"({_death_reason(exitcode)}). Their output is in "
-                    f"{self.spec.log_dir or 'the console above'}; try executor='inprocess' "
-                    "to debug.")
+                    f"({_death_reason(exitcode)}). The last one's output ended with:\n"
+                    f"{_indented(output) or '    (no output)'}\n{where}"
+                    "Try executor='inprocess' to debug in this process.")
         self._workers[position] = self._start_worker(position)
         if worker.job is None:
             return None  # Recycled after max_candidates_per_worker.
         index, started = worker.job
+        reason = _death_reason(exitcode)
+        if output:
+            reason += "; its output ended with:\n" + _indented(output)
         return index, Fitness.failed(
-            "crashed", _death_reason(exitcode), params=_params(self.spec, genomes[index]),
+            "crashed", reason[:2000], params=_params(self.spec, genomes[index]),
             seconds={"total": round(time.monotonic() - started, 4)})
 
     def close(self):
         for worker in self._workers:
             try:
-                if worker.process.is_alive() and worker.job is None and worker.ready:
+                if worker.is_alive() and worker.job is None and worker.ready:
                     worker.connection.send(("stop",))
-                    worker.process.join(timeout=5)
-            except (OSError, BrokenPipeError):
+                    worker.process.wait(timeout=5)
+            except (OSError, subprocess.TimeoutExpired):
                 pass
             worker.kill()
         self._workers = []
+
+
+def _indented(text):
+    return "\n".join("    " + line for line in text.splitlines())
 
 
 def _params(spec, genome):

@@ -1,0 +1,90 @@
+"""One cache root for everything kgan_nas can rebuild, and keys that cannot go stale.
+
+Every cache (trained domain extractors, saved data sets) lives under `cache_root()`, so
+one environment variable moves or isolates all of them. A cache key is a short hash of
+the facts that determine the cached content (data, settings, library versions), so an
+entry made under other facts is never found, instead of being silently reused.
+
+This module is plain Python: it never imports Keras or TensorFlow.
+"""
+
+import hashlib
+import importlib.metadata
+import json
+import os
+
+import kgan_nas
+
+__all__ = ["CACHE_ENV_VAR", "cache_root", "package_version", "canonical_json", "cache_key"]
+
+CACHE_ENV_VAR = "KGAN_NAS_CACHE"
+
+_DISTRIBUTION = "kgan_nas"
+_KEY_LENGTH = 16
+
+
+def cache_root():
+    """Folder under which kgan_nas keeps all its caches.
+
+    Returns:
+        The value of the environment variable `KGAN_NAS_CACHE` when it is set and
+        non-empty (used as given), else `~/.cache/kgan_nas` with `~` expanded.
+    """
+    root = os.environ.get(CACHE_ENV_VAR)
+    if root:
+        return root
+    return os.path.join(os.path.expanduser("~"), ".cache", "kgan_nas")
+
+
+def package_version():
+    """The kgan_nas version, for cache keys and records.
+
+    Returns:
+        `kgan_nas.__version__` if the package defines it, else the version of the
+        installed `kgan_nas` distribution, else `"unknown"` (e.g. a source tree
+        that is neither installed nor versioned).
+    """
+    version = getattr(kgan_nas, "__version__", None)
+    if version:
+        return str(version)
+    try:
+        return importlib.metadata.version(_DISTRIBUTION)
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def _json_fallback(value):
+    """Numpy scalars become Python numbers; anything else its `repr`.
+
+    A `repr` that holds a memory address changes on every run, so such a setting
+    can only make the cache miss, never hit a wrong entry.
+    """
+    item = getattr(value, "item", None)
+    if callable(item):
+        return item()
+    return repr(value)
+
+
+def canonical_json(facts):
+    """One JSON text per set of facts: sorted keys, no spaces.
+
+    Args:
+        facts: JSON-like dict (nested dicts, lists, strings, numbers, None);
+            numpy scalars are converted to Python numbers.
+
+    Returns:
+        The JSON string; equal facts always give the same string.
+    """
+    return json.dumps(facts, sort_keys=True, separators=(",", ":"), default=_json_fallback)
+
+
+def cache_key(facts):
+    """Short hash naming the cache entry that `facts` determine.
+
+    Args:
+        facts: JSON-like dict of everything the cached content depends on.
+
+    Returns:
+        The first 16 hex characters of the sha256 of `canonical_json(facts)`.
+    """
+    return hashlib.sha256(canonical_json(facts).encode("utf-8")).hexdigest()[:_KEY_LENGTH]
