@@ -1,8 +1,10 @@
 """The `kgan-nas` command line: search, resume, report, sample."""
 
 import argparse
+import errno
 import os
 import sys
+import traceback
 
 from kgan_nas import driver as search_lib
 
@@ -27,14 +29,36 @@ def _positive_float(text):
     return value
 
 
+_DEBUG_HELP = "on any error, show the full traceback instead of a one-line message"
+_DEBUG_HINT = "(add --debug for the traceback)"
+# A full disk (or an exhausted quota) is not a mistake in the input: it gets its own line.
+_DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)})
+# Commands whose run directory keeps completed candidates, so running them again resumes.
+_RESUMABLE_COMMANDS = ("search", "resume")
+
+
 def build_parser():
+    """Builds the argument parser of the `kgan-nas` command line.
+
+    `--debug` is accepted before the command (`kgan-nas --debug search ...`) and
+    after it (`kgan-nas search --debug ...`).
+
+    Returns:
+        An `argparse.ArgumentParser`.
+    """
     parser = argparse.ArgumentParser(
         prog="kgan-nas",
         description="Evolutionary architecture search for GANs (Keras 3, XLA).")
+    parser.add_argument("--debug", action="store_true", help=_DEBUG_HELP)
+    # The commands' own --debug has no default: a default would overwrite the value
+    # of `kgan-nas --debug COMMAND` when the subparser fills in its namespace.
+    debug_after_command = argparse.ArgumentParser(add_help=False)
+    debug_after_command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                                     help=_DEBUG_HELP)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     search = commands.add_parser(
-        "search", help="run (or resume) a search",
+        "search", help="run (or resume) a search", parents=[debug_after_command],
         description="Search GAN architectures on a data set and write a run directory.")
     search.add_argument("--dataset", default="digits",
                         help="digits (offline), mnist, fashion_mnist, cifar10, FILE.npz or "
@@ -73,6 +97,7 @@ def build_parser():
     search.add_argument("--quiet", action="store_true", help="print nothing")
 
     resume = commands.add_parser("resume", help="resume a stopped search",
+                                 parents=[debug_after_command],
                                  description="Resume the search stored in DIRECTORY.")
     resume.add_argument("directory")
     resume.add_argument("--generations", type=_positive_int,
@@ -82,6 +107,7 @@ def build_parser():
 
     report = commands.add_parser(
         "report", help="summary table, plots and an HTML report of a run",
+        parents=[debug_after_command],
         description="Print the summary table, write PNG plots into DIRECTORY/report and a "
                     "self-contained page, DIRECTORY/report.html (nothing is trained).")
     report.add_argument("directory")
@@ -92,6 +118,7 @@ def build_parser():
 
     sample = commands.add_parser(
         "sample", help="generate images with a run's best generator",
+        parents=[debug_after_command],
         description="Write a PNG grid of images from the best generator of DIRECTORY.")
     sample.add_argument("directory")
     sample.add_argument("--n", type=_positive_int, default=64, help="number of images")
@@ -196,22 +223,99 @@ def _sample(args):
     return 0
 
 
+def _user_error_types():
+    """The exception types that report a mistake in the user's input or set-up.
+
+    `WorkerStartError` and `RepeatedFailureError` are `RuntimeError`s whose
+    messages say what to fix; every other `RuntimeError` is a bug. Its module is imported only here, when an
+    error is being reported, so that `kgan-nas --help` does not pay for it.
+    """
+    from kgan_nas.run import RunDirectoryError  # a ValueError: listed for the reader
+
+    user_errors = [ValueError, TypeError, ImportError, RunDirectoryError]
+    try:
+        from kgan_nas.executors import WorkerStartError
+    except ImportError:
+        # A broken import here must not hide the error being reported; and a
+        # WorkerStartError cannot have been raised if its module cannot be imported.
+        pass
+    else:
+        user_errors.append(WorkerStartError)
+    user_errors.append(search_lib.RepeatedFailureError)
+    return tuple(user_errors)
+
+
+def _disk_full_message(exc, command):
+    """The line for an `OSError` saying the disk (or the quota) is full."""
+    where = f" while writing {exc.filename}" if exc.filename else ""
+    message = f"the disk is full ({exc.strerror or exc}){where}. Free some space"
+    if command in _RESUMABLE_COMMANDS:
+        return (f"{message} and run the same command again: the run resumes "
+                "(completed candidates are kept).")
+    return f"{message} and run the same command again."
+
+
+def _report_error(exc, command):
+    """Prints what went wrong for an exception from a command; returns the exit code.
+
+    Args:
+        exc: The exception the command raised (not a `KeyboardInterrupt`).
+        command: The command's name, e.g. `"search"`.
+
+    Returns:
+        2 for a mistake in the input or the environment (a full disk included),
+        1 for an internal error of kgan_nas.
+    """
+    prefix = f"kgan-nas {command}: error:"
+    if isinstance(exc, OSError) and exc.errno in _DISK_FULL_ERRNOS:
+        # No traceback and no --debug hint: nothing in it would help free space.
+        print(f"{prefix} {_disk_full_message(exc, command)}", file=sys.stderr)
+        return 2
+    if isinstance(exc, _user_error_types() + (OSError,)):
+        # Each of these messages says what is wrong and how to fix it; a traceback from
+        # deep inside would only bury it.
+        print(f"{prefix} {str(exc) or type(exc).__name__} {_DEBUG_HINT}", file=sys.stderr)
+        return 2
+    # Anything else (AttributeError, KeyError, a plain RuntimeError...) is a bug:
+    # hiding its traceback would hide where it is.
+    traceback.print_exception(exc, file=sys.stderr)
+    print(f"kgan-nas {command}: internal error: {type(exc).__name__}: {exc}. This is a "
+          "bug in kgan_nas, not a mistake in your input; please report it with the "
+          "traceback above.", file=sys.stderr)
+    return 1
+
+
 def main(argv=None):
-    """Entry point of the `kgan-nas` console script."""
+    """Entry point of the `kgan-nas` console script.
+
+    Args:
+        argv: The arguments after the program name; `sys.argv[1:]` when None.
+
+    Returns:
+        The exit code: 0 on success, 2 for a mistake in the input or the
+        environment (one line on stderr), 1 for an internal error (its traceback
+        and one line on stderr), 130 when interrupted. With `--debug`, every
+        exception propagates with its traceback instead.
+
+    Raises:
+        SystemExit: for `--help` (code 0) and arguments the parser rejects (code 2).
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     handlers = {"search": _search, "resume": _resume, "report": _report, "sample": _sample}
     try:
         return handlers[args.command](args)
-    except (ValueError, TypeError, OSError, RuntimeError, ImportError) as exc:
-        # User mistakes get one clear line, not a traceback from deep inside.
-        print(f"kgan-nas {args.command}: error: {exc}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
+        if args.debug:
+            raise
         hint = ("; run the same command again to resume (completed candidates are kept)"
-                if args.command in ("search", "resume") else "")
+                if args.command in _RESUMABLE_COMMANDS else "")
         print(f"kgan-nas {args.command}: interrupted{hint}.", file=sys.stderr)
         return 130
+    except Exception as exc:  # noqa: BLE001 - every error gets a message and an exit code
+        if args.debug:
+            raise
+        return _report_error(exc, args.command)
 
 
 if __name__ == "__main__":

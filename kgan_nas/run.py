@@ -29,6 +29,7 @@ guarantees and the tests that check them.
 """
 
 import contextlib
+import errno
 import hashlib
 import json
 import math
@@ -102,6 +103,8 @@ def _writable(path):
     try:
         yield
     except OSError as exc:
+        if exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+            raise  # a full disk is said as such (the CLI does), not as permissions
         raise RunDirectoryError(
             f"Cannot use the run directory {path!r} ({exc.strerror or exc}). Choose "
             "a directory you can read and write, or fix its permissions.") from None

@@ -34,6 +34,7 @@ class _FaultEvaluator:
         if rate == NAN:
             return Fitness.failed("nan", "non-finite g_loss at step 3")
         if rate == KILL:
+            print("scripted last words before SIGKILL", flush=True)
             os.kill(os.getpid(), signal.SIGKILL)
         if rate == HANG:
             time.sleep(600)

@@ -3,7 +3,8 @@
 Each case checks the exception type, that the message names the problem and
 the fix, that it comes before any training (the worker set-up is replaced by
 a function that fails the test if it is reached), and, where a run directory
-already exists, that every file in it is byte-identical afterwards. The CLI
+already exists, that every file in it is byte-identical afterwards. A new run
+directory is never created, nor a `candidates/` folder or `history.jsonl`. The CLI
 turns the same mistakes into one `kgan-nas CMD: error: ...` line on stderr
 and exit code 2, never a traceback.
 """
@@ -71,17 +72,32 @@ def _make_run(monkeypatch, tmp_path, name="run", **kwargs):
     return directory
 
 
+def _is_lock_file(name):
+    # Taking the run directory's lock may leave its (empty) lock file behind; that
+    # is no change to the run.
+    return name == ".lock" or name.endswith(".lock")
+
+
 def _snapshot(path):
-    """Every file under `path` (or the file itself) with its bytes."""
+    """Every file under `path` (or the file itself) with its bytes, lock files aside."""
     if os.path.isfile(path):
-        return {"": open(path, "rb").read()}
+        with open(path, "rb") as stream:
+            return {"": stream.read()}
     files = {}
     for folder, _, names in os.walk(path):
         for name in names:
+            if _is_lock_file(name):
+                continue
             full = os.path.join(folder, name)
             with open(full, "rb") as stream:
                 files[os.path.relpath(full, path)] = stream.read()
     return files
+
+
+def _assert_no_training_in(directory):
+    """No trace of a started search: no candidate models and no history record."""
+    assert not os.path.exists(os.path.join(directory, "candidates")), "candidates/ created"
+    assert not os.path.exists(os.path.join(directory, "history.jsonl")), "history written"
 
 
 def _assert_names(message, problem, fix):
@@ -218,12 +234,16 @@ def test_bad_python_input_fails_before_training_and_names_the_fix(case, tmp_path
     directory, and never reaches the worker set-up (where training starts)."""
     _, call, exception, problem, fix = case
     _forbid_training(monkeypatch)
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("KGAN_NAS_CACHE", str(cache))
     directory = tmp_path / "run"
     with pytest.raises(exception) as error:
         call(tmp_path, directory)
     assert not isinstance(error.value, TrainingStarted)
     _assert_names(str(error.value), problem, fix)
     assert not directory.exists()
+    # The data set and the feature extractor are cached when training is prepared.
+    assert not cache.exists()
 
 
 def test_missing_ray_is_reported_before_training(tmp_path, monkeypatch, capsys):
@@ -234,8 +254,10 @@ def test_missing_ray_is_reported_before_training(tmp_path, monkeypatch, capsys):
     with pytest.raises(ImportError) as error:
         _search(tmp_path / "run", executor="ray")
     _assert_names(str(error.value), "needs Ray", 'pip install "kgan_nas[distributed]"')
+    assert not (tmp_path / "run").exists()
     assert cli.main(["search", "--executor", "ray", "--directory", str(tmp_path / "run")]) == 2
-    assert "error: executor='ray' needs Ray" in capsys.readouterr().err
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and "error: executor='ray' needs Ray" in lines[0], lines
     assert not (tmp_path / "run").exists()
 
 
@@ -251,7 +273,8 @@ def test_directory_that_is_a_file(tmp_path, monkeypatch):
     with pytest.raises(RunDirectoryError) as error:
         _search(path)
     _assert_names(str(error.value), "is a file", "Pass a directory path")
-    assert path.read_bytes() == b"keep me\x00\xff"
+    # Nothing written next to it either (no temporary file, no directory).
+    assert _snapshot(tmp_path) == {"notes.txt": b"keep me\x00\xff"}
 
 
 def test_directory_that_is_not_a_run_is_never_used_or_deleted(tmp_path, monkeypatch):
@@ -266,6 +289,7 @@ def test_directory_that_is_not_a_run_is_never_used_or_deleted(tmp_path, monkeypa
             _search(directory, overwrite=overwrite)
         _assert_names(str(error.value), "is not a kgan_nas run", "Choose a")
         assert _snapshot(directory) == before
+        _assert_no_training_in(directory)
 
 
 def test_existing_run_with_another_config_is_refused_byte_identical(tmp_path, monkeypatch):
@@ -283,6 +307,7 @@ def test_existing_run_with_another_config_is_refused_byte_identical(tmp_path, mo
     assert "strategy: stored 'GeneticSearch', now 'RandomSearch'" in message
     assert "max_start_size" not in message  # unchanged settings are not listed
     assert _snapshot(directory) == before
+    assert not (directory / "candidates").exists()  # the fast evaluator saves no models
 
 
 def _permissions_enforced(tmp_path):
@@ -370,7 +395,7 @@ def test_corrupted_checkpoint_is_refused_before_training(tmp_path, monkeypatch, 
     ('"just a string"', "holds a JSON str"),
     ('{"format": 1}', "no 'search' settings"),
 ], ids=["truncated", "not an object", "no search settings"])
-def test_corrupted_config_is_refused(tmp_path, monkeypatch, content, problem):
+def test_corrupted_config_is_refused(tmp_path, monkeypatch, capsys, content, problem):
     """A damaged config.json stops search and report with the fix; nothing changes."""
     directory = _make_run(monkeypatch, tmp_path)
     (directory / "config.json").write_text(content)
@@ -379,6 +404,18 @@ def test_corrupted_config_is_refused(tmp_path, monkeypatch, content, problem):
         _search(directory)
     _assert_names(str(error.value), problem, "overwrite=True")
     assert _snapshot(directory) == before
+    # Reading the run for a report (Python and CLI) stops the same way.
+    with pytest.raises(RunDirectoryError) as error:
+        kgan_nas.SearchResult(str(directory))
+    _assert_names(str(error.value), problem, "overwrite=True")
+    capsys.readouterr()
+    assert cli.main(["report", str(directory)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""  # not even a partial summary table
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1, captured.err
+    _assert_names(lines[0], problem, "overwrite=True")
+    assert _snapshot(directory) == before  # no report/ folder, no report.html
 
 
 def test_damaged_history_lines_are_skipped_with_a_warning(tmp_path, monkeypatch):
@@ -471,15 +508,21 @@ def test_cli_bad_input_prints_one_error_line(case, tmp_path, monkeypatch, capsys
     _, make_argv, problem, fix = case
     run = _make_run(monkeypatch, tmp_path)
     argv = make_argv(tmp_path, run)
-    before = _snapshot(run)
+    # Every file of the test, the existing run and the data the case wrote included:
+    # a new run directory or a written cache would show up here.
+    before = _snapshot(tmp_path)
+    assert "run/history.jsonl" in before
     capsys.readouterr()
     assert cli.main(argv) == 2
     captured = capsys.readouterr()
     lines = captured.err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"kgan-nas {argv[0]}: error: "), captured.err
+    assert lines[0].endswith("(add --debug for the traceback)")
     assert "Traceback" not in captured.err + captured.out
     _assert_names(lines[0], problem, fix)
-    assert _snapshot(run) == before
+    assert _snapshot(tmp_path) == before
+    for new_directory in ("new", "other"):
+        assert not (tmp_path / new_directory).exists()
 
 
 @pytest.mark.parametrize("argv, problem", [
@@ -488,10 +531,18 @@ def test_cli_bad_input_prints_one_error_line(case, tmp_path, monkeypatch, capsys
     (["search", "--timeout", "0"], "argument --timeout: expected a positive number"),
     (["search", "--metric", "fid_clip"], "invalid choice: 'fid_clip'"),
 ])
-def test_cli_rejects_bad_budgets_while_parsing(argv, problem, monkeypatch, capsys):
+def test_cli_rejects_bad_budgets_while_parsing(argv, problem, tmp_path, monkeypatch, capsys):
     """Zero or negative budgets stop in the argument parser: exit 2, usage and an
-    `error:` line naming the argument; no traceback."""
+    `error:` line naming the argument; no traceback, `kgan_nas.search` is never
+    called, and the default run directory (relative to the working directory) is
+    not created."""
     _forbid_training(monkeypatch)
+
+    def search_not_expected(*args, **kwargs):
+        raise TrainingStarted("the parser let the bad budget through to kgan_nas.search")
+
+    monkeypatch.setattr(driver, "search", search_not_expected)
+    monkeypatch.chdir(tmp_path)
     with pytest.raises(SystemExit) as exit_info:
         cli.main(argv)
     assert exit_info.value.code == 2
@@ -499,6 +550,7 @@ def test_cli_rejects_bad_budgets_while_parsing(argv, problem, monkeypatch, capsy
     assert err.startswith("usage: kgan-nas search")
     assert problem in err.strip().splitlines()[-1]
     assert "Traceback" not in err
+    assert os.listdir(tmp_path) == []
 
 
 def test_cli_unwritable_directory_is_one_line(tmp_path, monkeypatch, capsys):
@@ -514,3 +566,5 @@ def test_cli_unwritable_directory_is_one_line(tmp_path, monkeypatch, capsys):
     assert cli.main(["search", "--directory", str(tmp_path / "run")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "Cannot use the run directory" in err
+    assert err.startswith("kgan-nas search: error: ") and "Traceback" not in err
+    assert _snapshot(tmp_path) == {}  # no file written anywhere

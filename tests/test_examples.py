@@ -8,6 +8,7 @@ folder. The extractor cache is shared by the module, so data of one shape
 trains its feature extractor once.
 """
 
+import csv
 import json
 import os
 import subprocess
@@ -46,10 +47,24 @@ def _config(directory):
         return json.load(stream)["search"]
 
 
+def _assert_candidates_ok(directory):
+    """Every candidate the run recorded trained and was scored (status "ok").
+
+    No example injects failures, so a failed candidate (an error, NaN losses, a
+    crash) is a regression even when the script itself exits 0.
+    """
+    history = _history(directory)
+    assert history, f"no candidate recorded in {directory}/history.jsonl"
+    failed = {record["key"]: (record["status"], record.get("reason"))
+              for record in history if record["status"] != "ok"}
+    assert not failed, f"candidates that did not finish with status ok: {failed}"
+
+
 def _check_tiny_run(result, directory, image_shape):
     assert result.returncode == 0, result.stderr[-3000:]
     assert "Results in" in result.stdout
     assert len(_history(directory)) == 2
+    _assert_candidates_ok(directory)
     assert _config(directory)["image_shape"] == list(image_shape)
 
 
@@ -186,7 +201,13 @@ def test_fit_with_callbacks_runs(tmp_path, example_env):
     assert (output / "best.keras").is_file()
     assert sorted(p.name for p in (output / "samples").iterdir()) == [
         "epoch_001.png", "epoch_002.png"]
-    header, *rows = (output / "metrics.csv").read_text().splitlines()
+    with open(output / "metrics.csv", newline="", encoding="utf-8") as stream:
+        reader = csv.DictReader(stream)
+        rows = list(reader)
     assert {"fid_domain", "kid_domain", "is_domain", "arch_generation"} <= set(
-        header.split(","))
+        reader.fieldnames)
     assert len(rows) == 2
+    # Every epoch was measured: a NaN or an empty cell means training or scoring failed.
+    for row in rows:
+        for metric in ("fid_domain", "kid_domain", "is_domain"):
+            assert np.isfinite(float(row[metric])), (metric, row)

@@ -49,6 +49,7 @@ def test_subprocess_records_each_fault_and_finishes_the_rest():
     assert statuses == ["ok", "error", "nan", "crashed", "timeout", "ok"]
     assert "scripted failure" in results[1].reason
     assert "SIGKILL" in results[3].reason
+    assert "scripted last words before SIGKILL" in results[3].reason  # the worker's output
     assert "8 s limit" in results[4].reason
     assert results[0].fid == pytest.approx(scripted.synthetic_fid(genomes[0], SPACE))
 

@@ -148,23 +148,35 @@ def test_worker_start_failure_quotes_the_workers_own_output(tmp_path, log_dir):
         assert "logs" not in message.replace("libfoo", "")
 
 
-def _workers_of(label):
-    """PIDs of live worker processes whose command line carries `label`."""
-    pids = []
+def _children_of(pid):
+    """PIDs of the live (non-zombie) child processes of `pid`."""
+    children = []
     for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/cmdline", "rb") as stream:
-                arguments = stream.read().split(b"\0")
-            with open(f"/proc/{entry}/stat") as stream:
-                state = stream.read().rsplit(")", 1)[1].split()[0]
-        except OSError:
-            continue
-        if state != "Z" and b"kgan_nas.executors.worker" in b" ".join(arguments) \
-                and label.encode() in arguments:
-            pids.append(int(entry))
-    return pids
+        if entry.isdigit() and _alive(int(entry)):
+            try:
+                with open(f"/proc/{entry}/stat") as stream:
+                    parent = int(stream.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            if parent == pid:
+                children.append(int(entry))
+    return children
+
+
+def _alive(pid):
+    """True if `pid` runs (a zombie, dead but not yet reaped, does not count)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stream:
+            return stream.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+def _wait_until_gone(pids, seconds):
+    deadline = time.monotonic() + seconds
+    while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return [pid for pid in pids if _alive(pid)]
 
 
 def _tree(directory):
@@ -223,30 +235,26 @@ def test_stopped_driver_leaves_no_worker_and_a_consistent_run(stop_signal, tmp_p
     driver = subprocess.Popen(
         [sys.executable, "-c", _DRIVER_SCRIPT.format(tests_dir=TESTS_DIR, directory=directory)],
         env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    label = os.path.join(directory, "logs")
     history = os.path.join(directory, "history.jsonl")
     deadline = time.monotonic() + 120
     try:
         # Mid-candidate: at least one result recorded, and workers busy on the next.
         while time.monotonic() < deadline:
+            workers = _children_of(driver.pid)
             if os.path.exists(history) and len(open(history).read().splitlines()) >= 2 \
-                    and len(_workers_of(label)) == 2:
+                    and len(workers) >= 2:
                 break
             assert driver.poll() is None, driver.stderr.read().decode()[-3000:]
             time.sleep(0.05)
         else:
             pytest.fail("the search did not get going in time")
-        assert _workers_of(label)
         driver.send_signal(stop_signal)
         driver.wait(timeout=30)
     finally:
         if driver.poll() is None:
             driver.kill()
             driver.wait()
-    deadline = time.monotonic() + 10
-    while _workers_of(label) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert _workers_of(label) == [], "workers outlived their driver by 10 s"
+    assert _wait_until_gone(workers, 10) == [], "workers outlived their driver by 10 s"
     before = _tree(directory)
     time.sleep(1.5)
     assert _tree(directory) == before, "something wrote into the run after the driver died"
@@ -416,3 +424,75 @@ def test_genome_round_trip_for_worker_protocol():
     """Genomes cross the pipe as JSON; the worker rebuilds an equal genome."""
     genome = _genomes(1, seed=5)[0]
     assert Genome.from_json(genome.to_json()).key() == genome.key()
+
+
+_REAL_SPACE = dict(image_shape=(8, 8, 1), latent_dim=8, max_params=20_000,
+                   generator_layers=(1, 2), discriminator_layers=(1, 2))
+
+
+def real_search(directory, **kwargs):
+    """A real (tiny) genetic search with weight inheritance in subprocess workers."""
+    return kgan_nas.search(
+        "digits", space=kgan_nas.SearchSpace(**_REAL_SPACE), strategy="genetic",
+        generations=2, population=3, steps_per_candidate=30, batch_size=16, num_samples=100,
+        executor="subprocess", workers=1, directory=str(directory), verbose=0, seed=5,
+        executor_options={"environment": {"TF_DETERMINISTIC_OPS": "1"}}, **kwargs)
+
+
+_REAL_DRIVER = """\
+import sys
+sys.path.insert(0, {tests_dir!r})
+import test_processes
+test_processes.real_search({directory!r})
+"""
+
+
+@pytest.mark.keras
+@pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_real_search_killed_mid_generation_resumes_like_an_uninterrupted_one(tmp_path,
+                                                                            cache_dir):
+    """The real path: subprocess workers, real training with XLA, weight inheritance,
+    fixed steps. SIGKILL the driver in generation 2, resume: every candidate finished
+    before the kill is kept as it was (record, files), and the run evaluates the same
+    genomes with the same parents as an uninterrupted run with the same seed."""
+    reference = real_search(tmp_path / "reference")
+    directory = tmp_path / "killed"
+    history = directory / "history.jsonl"
+    driver = subprocess.Popen(
+        [sys.executable, "-c",
+         _REAL_DRIVER.format(tests_dir=TESTS_DIR, directory=str(directory))],
+        env=dict(os.environ, KGAN_NAS_CACHE=str(cache_dir)),
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 240
+    try:
+        while time.monotonic() < deadline:
+            workers = _children_of(driver.pid)
+            if history.exists() and len(history.read_text().splitlines()) >= 4:
+                break  # generation 2 is under way: one child done, the next training
+            assert driver.poll() is None, driver.stderr.read().decode()[-3000:]
+            time.sleep(0.05)
+        else:
+            pytest.fail("the search did not reach generation 2 in time")
+    finally:
+        driver.send_signal(signal.SIGKILL)
+        driver.wait()
+    assert workers and _wait_until_gone(workers, 10) == []
+    before = [json.loads(line) for line in history.read_text().splitlines() if line.strip()]
+    assert 4 <= len(before) < 6
+    files_before = {r["key"]: _snapshot(str(directory / "candidates" / r["key"]))
+                    for r in before if r["status"] == "ok"}
+
+    resumed = real_search(directory)
+    assert resumed.history[: len(before)] == before  # nothing finished was redone
+    assert [(r["generation"], r["key"], r["parent"]) for r in resumed.history] == \
+        [(r["generation"], r["key"], r["parent"]) for r in reference.history]
+    assert all(r["status"] == "ok" for r in resumed.history), \
+        [r["reason"] for r in resumed.history]
+    assert any(r["parent"] for r in resumed.history)  # inheritance was exercised
+    for record in resumed.history:
+        folder = directory / "candidates" / record["key"]
+        assert run_lib.check_candidate(str(folder)) == []
+        if record["key"] in files_before:
+            assert _snapshot(str(folder)) == files_before[record["key"]]
+        assert resumed.generator(record["key"]).output_shape == (None, 8, 8, 1)

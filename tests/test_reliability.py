@@ -377,3 +377,108 @@ def test_source_loads_files_only_without_pickle_and_in_safe_mode():
     assert loads == [("executors/base.py", "spec.keras_callbacks")]
     dumps = [(path, ast.unparse(call.args[0])) for path, call in _calls(["pickle.dumps"])]
     assert dumps == [("driver.py", "keras_callbacks")]
+
+
+def _event_spy(monkeypatch):
+    """Records os.replace targets and whether each os.fsync was of a folder."""
+    import stat
+
+    events = []
+    real_replace, real_fsync = os.replace, os.fsync
+
+    def replace(source, destination):
+        real_replace(source, destination)
+        events.append(("replace", os.fspath(destination)))
+
+    def fsync(descriptor):
+        real_fsync(descriptor)
+        events.append(("fsync-folder" if stat.S_ISDIR(os.fstat(descriptor).st_mode)
+                       else "fsync-file", None))
+
+    monkeypatch.setattr(os, "replace", replace)
+    monkeypatch.setattr(os, "fsync", fsync)
+    return events
+
+
+def test_atomic_writes_sync_the_file_then_the_folder_after_the_rename(tmp_path, monkeypatch):
+    """A crash of the machine keeps the new file: its content is synced before the
+    rename and its folder's entry after it (docs/reliability.md promises both)."""
+    events = _event_spy(monkeypatch)
+    path = str(tmp_path / "config.json")
+    atomic.atomic_write_json(path, {"a": 1})
+    assert events == [("fsync-file", None), ("replace", path), ("fsync-folder", None)]
+
+
+@pytest.mark.keras
+def test_model_saves_sync_the_file_then_the_folder(tmp_path, monkeypatch):
+    import keras
+
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    events = _event_spy(monkeypatch)
+    path = str(tmp_path / "generator.keras")
+    atomic.atomic_save_model(model, path)
+    assert events[-3:] == [("fsync-file", None), ("replace", path), ("fsync-folder", None)]
+
+
+@pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o002, 0o664), (0o077, 0o600)])
+def test_written_files_follow_the_users_umask(tmp_path, umask, mode):
+    """Files are created as `open()` would (0666 less the umask), so a colleague can
+    read report.html under the usual umask 022; never the 0600 of mkstemp."""
+    old = os.umask(umask)
+    try:
+        path = atomic.atomic_write_text(tmp_path / "report.html", "<html></html>")
+    finally:
+        os.umask(old)
+    assert os.stat(path).st_mode & 0o777 == mode
+
+
+@pytest.mark.parametrize("preset", sorted(driver.PRESETS))
+def test_no_preset_sets_a_time_limit_and_none_means_none(tmp_path, monkeypatch, preset):
+    """Budgets are steps: under every preset, seconds_per_candidate=None (the
+    default) stores no time limit, and a given limit is stored as given."""
+    _use_fast_worker_files(monkeypatch, tmp_path)
+    for seconds in (None, 7.5):
+        directory = tmp_path / f"run-{seconds}"
+        _search(directory, preset=preset, generations=1, population=2,
+                seconds_per_candidate=seconds)
+        stored = json.loads((directory / "config.json").read_text())
+        assert stored["search"]["evaluation"]["seconds"] == seconds
+
+
+@pytest.mark.keras
+@pytest.mark.slow
+def test_time_limited_candidate_records_how_many_steps_it_trained(tmp_path, cache_dir):
+    """A candidate stopped by its time limit is still "ok", and its record says
+    after how many of its steps it stopped (and `steps` holds that number)."""
+    space = kgan_nas.SearchSpace(image_shape=(8, 8, 1), latent_dim=8, max_params=30_000)
+    result = kgan_nas.search(
+        "digits", space=space, generations=1, population=2, steps_per_candidate=100_000,
+        batch_size=16, num_samples=100, executor="inprocess", directory=str(tmp_path / "run"),
+        verbose=0, seconds_per_candidate=1.0, jit_compile=False)
+    for record in result.history:
+        assert record["status"] == "ok", record["reason"]
+        steps = record["fitness"]["steps"]
+        assert 0 < steps < 100_000
+        assert f"after {steps} steps of 100000" in record["reason"]
+
+
+def test_full_disk_while_opening_a_run_is_reported_as_a_full_disk(tmp_path, monkeypatch,
+                                                                 capsys):
+    """ENOSPC is not turned into advice about permissions: the OSError reaches the
+    CLI, which says the disk is full and that the same command resumes."""
+    import errno
+
+    from kgan_nas import run as run_lib
+
+    def full(path, *args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    _use_fast_worker_files(monkeypatch, tmp_path)
+    monkeypatch.setattr(run_lib, "atomic_write_json", full)
+    with pytest.raises(OSError) as raised:
+        _search(tmp_path / "run")
+    assert raised.value.errno == errno.ENOSPC and not isinstance(raised.value, RunDirectoryError)
+    code = cli.main(["search", "--directory", str(tmp_path / "cli-run"), "--generations", "1"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "disk is full" in err and "Traceback" not in err

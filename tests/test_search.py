@@ -250,12 +250,25 @@ def test_sigkill_mid_generation_then_resume_continues_identically(tmp_path, cach
     ({"space": kgan_nas.SearchSpace(image_shape=(28, 28, 1))}, r"shape \(8, 8, 1\)"),
     ({"callbacks": [object()]}, "callbacks must be"),
 ])
-def test_bad_search_arguments_fail_before_training(tmp_path, kwargs, message):
-    """Invalid arguments raise a clear error and create no run directory."""
+def test_bad_search_arguments_fail_before_training(tmp_path, monkeypatch, kwargs, message):
+    """Invalid arguments raise a clear error before any training: the worker set-up
+    (data and extractor cache, then the executor) is never reached, and no run
+    directory, candidate folder or history is created."""
+    from kgan_nas import driver
+
+    def training_not_expected(*args, **kwargs):
+        # An AssertionError: pytest.raises below does not catch it, so the test fails.
+        raise AssertionError("the search got past validation and started preparing workers")
+
+    monkeypatch.setattr(driver, "_prepare_worker_files", training_not_expected)
+    monkeypatch.setattr("kgan_nas.executors.get_executor", training_not_expected)
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("KGAN_NAS_CACHE", str(cache))
     directory = tmp_path / "run"
     with pytest.raises((ValueError, TypeError), match=message):
         kgan_nas.search("digits", directory=str(directory), verbose=0, **kwargs)
-    assert not (directory / "history.jsonl").exists()
+    assert not directory.exists()  # so no candidates/ folder and no history.jsonl
+    assert not cache.exists()  # the data set and extractor are cached when training starts
 
 
 def test_directory_that_is_a_file_is_refused(tmp_path, cache_dir):
@@ -273,9 +286,17 @@ def test_cli_help_and_errors(capsys):
         with pytest.raises(SystemExit) as exit_info:
             cli.main(command + ["--help"])
         assert exit_info.value.code == 0
+        assert "--debug" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        cli.main(["search", "--help"])
     assert "--dataset" in capsys.readouterr().out
     assert cli.main(["report", "/nonexistent/run"]) == 2
-    assert "not a kgan_nas run directory" in capsys.readouterr().err
-    with pytest.raises(SystemExit):
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("kgan-nas report: error: "), captured.err
+    assert "not a kgan_nas run directory" in lines[0] and "--debug" in lines[0]
+    assert captured.out == ""
+    with pytest.raises(SystemExit) as exit_info:
         cli.main(["search", "--population", "0"])
+    assert exit_info.value.code == 2
     assert "positive integer" in capsys.readouterr().err
