@@ -73,7 +73,7 @@ def digits_setup(run_dir_path, config, max_params, num_genomes, seed=0, backend=
     import numpy as np
 
     from kgan_nas import data as data_lib
-    from kgan_nas import driver
+    from kgan_nas.prepare import prepare_worker_files
     from kgan_nas.run import RunDir
     from kgan_nas.space import SearchSpace
 
@@ -81,7 +81,8 @@ def digits_setup(run_dir_path, config, max_params, num_genomes, seed=0, backend=
     space = SearchSpace(image_shape=data.image_shape, max_params=max_params)
     run_dir = RunDir(run_dir_path)
     run_dir.open({"benchmark": os.path.basename(run_dir_path)}, overwrite=True)
-    spec = driver._prepare_worker_files(run_dir, data, space, config, "domain", backend, [], 0)
+    spec = prepare_worker_files(run_dir, data, space, config, "domain", backend, [],
+                                say=lambda *args: None)
     rng = np.random.default_rng(seed)
     genomes = []
     while len(genomes) < num_genomes:  # distinct genomes: none is compiled twice

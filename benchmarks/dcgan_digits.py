@@ -106,7 +106,7 @@ def main(argv=None):
 
 def train_searched_genome(run_dir, data, config, extractor, real, noise_fid):
     """Trains a run's best genome from scratch with the DCGAN's protocol; prints a row."""
-    from kgan_nas.driver import SearchResult
+    from kgan_nas.results import SearchResult
 
     search = SearchResult(run_dir)
     genome, space = search.best_genome, search.space

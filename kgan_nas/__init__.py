@@ -17,10 +17,13 @@ _LAZY = {
     "TrainingGenes": ("kgan_nas.genome", "TrainingGenes"),
     "Fitness": ("kgan_nas.fitness", "Fitness"),
     "GAN": ("kgan_nas.training", "GAN"),
-    "search": ("kgan_nas.driver", "search"),
-    "SearchResult": ("kgan_nas.driver", "SearchResult"),
+    "Objective": ("kgan_nas.objectives", "Objective"),
+    "search": ("kgan_nas.search_api", "search"),
+    "resume": ("kgan_nas.search_api", "resume"),
+    "SearchResult": ("kgan_nas.results", "SearchResult"),
+    "SearchConfig": ("kgan_nas.config", "SearchConfig"),
 }
-_SUBMODULES = ("callbacks", "metrics", "strategies", "executors", "features",
+_SUBMODULES = ("callbacks", "hooks", "metrics", "strategies", "executors", "features",
                "data", "decode", "training")
 
 __all__ = sorted(list(_LAZY) + list(_SUBMODULES))

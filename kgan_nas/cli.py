@@ -6,7 +6,9 @@ import os
 import sys
 import traceback
 
-from kgan_nas import driver as search_lib
+from kgan_nas import config as config_lib
+from kgan_nas import search_api
+from kgan_nas.objectives import METRICS
 
 
 def _positive_int(text):
@@ -56,7 +58,12 @@ def build_parser():
     debug_after_command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                                      help=_DEBUG_HELP)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_search_command(commands, debug_after_command)
+    _add_run_commands(commands, debug_after_command)
+    return parser
 
+
+def _add_search_command(commands, debug_after_command):
     search = commands.add_parser(
         "search", help="run (or resume) a search", parents=[debug_after_command],
         description="Search GAN architectures on a data set and write a run directory.")
@@ -66,7 +73,7 @@ def build_parser():
     search.add_argument("--directory", default="runs/kgan_nas",
                         help="run directory; an existing run there is resumed "
                              "(default: runs/kgan_nas)")
-    search.add_argument("--preset", default="default", choices=sorted(search_lib.PRESETS),
+    search.add_argument("--preset", default="default", choices=sorted(config_lib.PRESETS),
                         help="budget preset for options left unset (default: default)")
     search.add_argument("--strategy", default="genetic", choices=["genetic", "random"])
     search.add_argument("--no-inherit-weights", action="store_true",
@@ -78,7 +85,7 @@ def build_parser():
     search.add_argument("--batch-size", type=_positive_int)
     search.add_argument("--num-samples", type=_positive_int,
                         help="generated images scored per candidate")
-    search.add_argument("--metric", default="fid_domain", choices=search_lib.METRICS)
+    search.add_argument("--metric", default="fid_domain", choices=METRICS)
     search.add_argument("--objectives", nargs="+", metavar="NAME",
                         help="e.g. --objectives fid params for a Pareto front")
     search.add_argument("--executor", default="subprocess",
@@ -96,6 +103,9 @@ def build_parser():
     search.add_argument("--no-xla", action="store_true", help="disable XLA compilation")
     search.add_argument("--quiet", action="store_true", help="print nothing")
 
+
+def _add_run_commands(commands, debug_after_command):
+    """`resume`, `report` and `sample`: the commands on an existing run directory."""
     resume = commands.add_parser("resume", help="resume a stopped search",
                                  parents=[debug_after_command],
                                  description="Resume the search stored in DIRECTORY.")
@@ -124,7 +134,6 @@ def build_parser():
     sample.add_argument("--n", type=_positive_int, default=64, help="number of images")
     sample.add_argument("--out", default="grid.png", help="output PNG path")
     sample.add_argument("--seed", type=int, default=0)
-    return parser
 
 
 def _search(args):
@@ -133,7 +142,7 @@ def _search(args):
     if args.no_inherit_weights and args.strategy != "genetic":
         raise ValueError("--no-inherit-weights applies to --strategy genetic only: random "
                          "search never inherits weights.")
-    result = search_lib.search(
+    result = search_api.search(
         args.dataset, strategy=args.strategy, preset=args.preset,
         generations=args.generations, population=args.population,
         steps_per_candidate=args.steps_per_candidate, batch_size=args.batch_size,
@@ -148,62 +157,25 @@ def _search(args):
     return 0
 
 
-def resume_search(directory, generations=None, workers=None, verbose=1):
-    """Resumes the search stored in `directory` with its own settings.
-
-    Returns:
-        The `SearchResult`.
-    """
-    from kgan_nas.data import KNOWN_DATASETS
-    from kgan_nas.run import RunDirectoryError
-    from kgan_nas.space import SearchSpace
-
-    config = search_lib.SearchResult(directory).config
-    missing = sorted({"dataset", "evaluation", "strategy", "space", "generations", "population",
-                      "metric", "objectives", "seed", "strategy_options"} - set(config))
-    if missing:
-        raise RunDirectoryError(
-            f"{directory}/config.json lacks {missing}, so the run cannot be resumed from its "
-            "config; call kgan_nas.search with the original settings and directory instead.")
-    evaluation = config["evaluation"]
-    strategy = {"GeneticSearch": "genetic", "RandomSearch": "random"}.get(config["strategy"])
-    if strategy is None:
-        raise ValueError(
-            f"The run used a custom strategy ({config['strategy']}); resume it from Python "
-            "by calling kgan_nas.search with the same strategy object and directory.")
-    dataset = config["dataset"]
-    # Only a dataset *name* is taken from the config: a path stored there is never
-    # opened (it could point anywhere); the user names the data again instead.
-    if dataset not in KNOWN_DATASETS:
-        raise ValueError(
-            f"The run in {directory} searched the data set {dataset!r}, which is not a "
-            f"named dataset ({', '.join(KNOWN_DATASETS)}), so `resume` cannot reload it. "
-            f"Resume with `kgan-nas search --dataset PATH --directory {directory}` and the "
-            "original settings, or kgan_nas.search(data, directory=...) in Python.")
-    return search_lib.search(
-        dataset, space=SearchSpace.from_dict(config["space"]), strategy=strategy,
-        generations=generations or config["generations"], population=config["population"],
-        steps_per_candidate=evaluation["steps"], batch_size=evaluation["batch_size"],
-        num_samples=evaluation["num_samples"], metric=config["metric"],
-        objectives=config["objectives"], directory=directory, seed=config["seed"],
-        workers=workers, verbose=verbose, jit_compile=evaluation["jit_compile"],
-        seconds_per_candidate=evaluation["seconds"],
-        strategy_options=config["strategy_options"])
-
-
 def _resume(args):
-    result = resume_search(args.directory, args.generations, args.workers,
-                           verbose=0 if args.quiet else 1)
+    result = search_api.resume(args.directory, generations=args.generations,
+                               workers=args.workers, verbose=0 if args.quiet else 1)
     if not args.quiet:
         print(result.summary())
     return 0
+
+
+def _result(directory):
+    from kgan_nas.results import SearchResult
+
+    return SearchResult(directory)
 
 
 def _report(args):
     from kgan_nas import html_report
     from kgan_nas import report
 
-    result = search_lib.SearchResult(args.directory)
+    result = _result(args.directory)
     print(result.summary(num_trials=args.top))
     plots = report.write_report(result)
     page = html_report.write_html_report(result, plots=plots, top_k=args.samples,
@@ -216,7 +188,7 @@ def _report(args):
 def _sample(args):
     from kgan_nas import data
 
-    result = search_lib.SearchResult(args.directory)
+    result = _result(args.directory)
     images = result.sample(args.n, seed=args.seed)
     data.save_image_grid(images, args.out)
     print(f"wrote {args.out} ({args.n} images from candidate {result.best_record['key']})")
@@ -241,7 +213,9 @@ def _user_error_types():
         pass
     else:
         user_errors.append(WorkerStartError)
-    user_errors.append(search_lib.RepeatedFailureError)
+    from kgan_nas.search_loop import RepeatedFailureError
+
+    user_errors.append(RepeatedFailureError)
     return tuple(user_errors)
 
 

@@ -91,6 +91,39 @@ def build_models(genome, space):
     return build_generator(genome, space), build_discriminator(genome, space)
 
 
+def build_gan(genome, space, *, seed=None, jit_compile=True, networks=None, **gan_options):
+    """A compiled `kgan_nas.GAN` for `genome`: its networks, optimizers and loss.
+
+    The one place a genome becomes a trainable GAN; the search's evaluator and
+    `kgan_nas.callbacks.EvolveArchitecture` both build through it.
+
+    Args:
+        genome: A `Genome` valid in `space`.
+        space: The `SearchSpace`.
+        seed: Seed of the GAN's latent noise.
+        jit_compile: Compile the train step with XLA.
+        networks: Optional `(generator, discriminator)` already built from
+            `genome` (e.g. with inherited weights); built here when None.
+        **gan_options: Further `kgan_nas.GAN` arguments (`d_steps`,
+            `gp_weight`).
+
+    Returns:
+        The compiled `kgan_nas.GAN`.
+    """
+    from kgan_nas import training
+
+    generator, discriminator = networks or build_models(genome, space)
+    genes = genome.training
+    gan = training.GAN(generator, discriminator, seed=seed, **gan_options)
+    gan.compile(
+        g_optimizer=training.make_optimizer(genes.optimizer, genes.g_learning_rate,
+                                            beta_1=genes.beta_1, beta_2=genes.beta_2),
+        d_optimizer=training.make_optimizer(genes.optimizer, genes.d_learning_rate,
+                                            beta_1=genes.beta_1, beta_2=genes.beta_2),
+        loss=genes.loss, jit_compile=jit_compile)
+    return gan
+
+
 def _gene_layers(gene, x, prefix):
     if gene.kind == genome_lib.DROPOUT:
         return keras.layers.Dropout(gene.rate, name=f"{prefix}_dropout")(x)

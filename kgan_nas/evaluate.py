@@ -190,24 +190,12 @@ class Evaluator:
         import keras
 
         from kgan_nas import decode
-        from kgan_nas import training
 
-        keras.utils.set_random_seed(candidate_seed(self.config.seed, genome.key()))
+        seed = candidate_seed(self.config.seed, genome.key())
+        keras.utils.set_random_seed(seed)
         start = time.perf_counter()
-        generator, discriminator = decode.build_models(genome, self.space)
-        genes = genome.training
-        gan = training.GAN(generator, discriminator,
-                           seed=candidate_seed(self.config.seed, genome.key()))
-        gan.compile(
-            g_optimizer=training.make_optimizer(
-                genes.optimizer, genes.g_learning_rate,
-                beta_1=genes.beta_1, beta_2=genes.beta_2),
-            d_optimizer=training.make_optimizer(
-                genes.optimizer, genes.d_learning_rate,
-                beta_1=genes.beta_1, beta_2=genes.beta_2),
-            loss=genes.loss,
-            jit_compile=self.config.jit_compile,
-        )
+        gan = decode.build_gan(genome, self.space, seed=seed,
+                               jit_compile=self.config.jit_compile)
         return gan, time.perf_counter() - start
 
     def _train(self, gan, genome):
@@ -223,18 +211,13 @@ class Evaluator:
             gan, inputs, steps=self.config.steps, seconds=self.config.seconds,
             divergence_threshold=self.config.divergence_threshold, callbacks=callbacks)
 
-    def score(self, gan, seed=0):
-        """FID, KID and IS of `gan`'s samples against the real features.
+    def score_images(self, images, seed=0):
+        """FID, KID and IS of `images` (in [-1, 1]) against the real features.
 
         Returns:
             A dict with keys `fid`, `kid`, `kid_std`, `inception_score`,
             `inception_score_std`.
         """
-        images = gan.generate(self.config.num_samples, seed=seed)
-        return self.score_images(images, seed=seed)
-
-    def score_images(self, images, seed=0):
-        """Like `score`, for given images in [-1, 1]."""
         return score_images(images, self.extractor, self.real_features, self.config,
                             seed=seed, real_statistics=self.real_statistics)
 

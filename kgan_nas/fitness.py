@@ -3,15 +3,11 @@
 import dataclasses
 import math
 
-STATUSES = ("ok", "nan", "diverged", "error", "crashed", "timeout", "invalid")
+from kgan_nas.objectives import get_objective
 
-# Objective name -> direction. Every objective states its direction.
-OBJECTIVES = {
-    "fid": "min",
-    "kid": "min",
-    "inception_score": "max",
-    "params": "min",
-}
+# Every outcome of an evaluation: "ok" and the ways a candidate can fail
+# (training reports nan / diverged / error; executors add crashed / timeout).
+STATUSES = ("ok", "nan", "diverged", "error", "crashed", "timeout")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,19 +64,17 @@ class Fitness:
         return self.status == "ok" and math.isfinite(self.fid)
 
     def objective(self, name):
-        """Value of objective `name`, oriented so that lower is better.
+        """Value of objective `name` (or an `Objective`), oriented so that lower is better.
 
         Failed candidates get `inf`, so they are never selected as best.
+
+        Raises:
+            ValueError: for an unknown objective name.
         """
-        if name not in OBJECTIVES:
-            raise ValueError(f"Unknown objective {name!r}; known: {sorted(OBJECTIVES)}.")
+        objective = get_objective(name)
         if not self.ok:
             return math.inf
-        value = getattr(self, name)
-        value = float(value)
-        if math.isnan(value):
-            return math.inf
-        return -value if OBJECTIVES[name] == "max" else value
+        return objective.oriented(getattr(self, objective.name))
 
     def objectives(self, names):
         return tuple(self.objective(name) for name in names)

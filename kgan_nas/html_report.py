@@ -106,8 +106,7 @@ def write_html_report(result, path=None, *, plots=None, top_k=4, num_rows=10):
         plots = report.write_report(result)
     plots = {os.path.basename(p): p for p in plots}
     path = path or os.path.join(result.directory, REPORT_HTML)
-    ranked = sorted((r for r in result.history if r.get("objective") is not None),
-                    key=lambda r: r["objective"])
+    ranked = result.ranked()
     body = [
         _header(result),
         _summary(result, ranked),

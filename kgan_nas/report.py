@@ -14,6 +14,8 @@ import statistics
 from kgan_nas import genome as genome_lib
 from kgan_nas.atomic import atomic_copy
 from kgan_nas.atomic import atomic_write
+from kgan_nas.results import pareto_records
+from kgan_nas.results import ranked_records
 
 # Gene categories counted by `gene_frequencies`: layer kinds per layer, the
 # training genes per genome.
@@ -40,7 +42,7 @@ def fitness_by_generation(history):
     best_so_far = math.inf
     for generation in generations:
         records = [r for r in history if r["generation"] == generation]
-        values = [r["objective"] for r in records if r.get("objective") is not None]
+        values = [r["objective"] for r in ranked_records(records)]
         if values:
             best_so_far = min(best_so_far, min(values))
         rows.append({
@@ -107,13 +109,7 @@ def quality_size_front(history):
     Returns:
         A set of genome keys.
     """
-    from kgan_nas.strategies.pareto import non_dominated_sort
-
-    ok = [r for r in history if r.get("objective") is not None]
-    if not ok:
-        return set()
-    fronts = non_dominated_sort([(r["objective"], r["params"]) for r in ok])
-    return {ok[index]["key"] for index in fronts[0]}
+    return {r["key"] for r in pareto_records(history, lambda r: (r["objective"], r["params"]))}
 
 
 def write_report(result, directory=None):
@@ -145,7 +141,7 @@ def write_report(result, directory=None):
     if result.history:
         written.append(_plot_fitness(result.history, metric, result.baselines(),
                                      os.path.join(directory, FITNESS_PNG), pyplot))
-    if any(r.get("objective") is not None for r in result.history):
+    if ranked_records(result.history):
         written.append(_plot_quality_size(result.history, metric,
                                           os.path.join(directory, PARETO_PNG), pyplot))
     if result.history:
@@ -195,7 +191,7 @@ def _plot_fitness(history, metric, baselines, path, pyplot):
 
 
 def _plot_quality_size(history, metric, path, pyplot):
-    ok = [r for r in history if r.get("objective") is not None]
+    ok = ranked_records(history)
     front = quality_size_front(history)
     figure, axis = pyplot.subplots(figsize=(6.4, 4))
     others = [r for r in ok if r["key"] not in front]

@@ -57,7 +57,7 @@ class RunDirectoryError(ValueError):
     """A run directory that cannot be used as asked (the message says why and what to do)."""
 
 
-def _read_json(path, fix=None):
+def read_json(path, fix=None):
     """Parses the JSON object in `path`; anything else is reported as corruption."""
     fix = fix or ("Restore it from a backup, or start the search again with "
                   "overwrite=True (this deletes the run).")
@@ -143,7 +143,8 @@ class RunDir:
     # Creation and resume
     # ------------------------------------------------------------------
 
-    def open(self, config, *, overwrite=False, resumable_keys=("generations",)):
+    def open(self, config, *, overwrite=False, resumable_keys=("generations",),
+             run_settings=None):
         """Creates the directory for `config`, or checks it matches to resume.
 
         The directory is locked for this process (`kgan_nas.lock`) until
@@ -154,6 +155,8 @@ class RunDir:
             overwrite: Delete an existing run first.
             resumable_keys: Config keys that may change on resume (e.g. more
                 generations); the new values are stored.
+            run_settings: JSON-able dict of how the search runs (executor,
+                backend, ...), stored as `"run"` and never compared.
 
         Returns:
             True when an existing run is resumed, False when a new one starts.
@@ -181,12 +184,12 @@ class RunDir:
             os.makedirs(self.path, exist_ok=True)
             self._lock_directory()
         try:
-            return self._open_locked(config, overwrite, resumable_keys)
+            return self._open_locked(config, overwrite, resumable_keys, run_settings)
         except BaseException:
             self.close()
             raise
 
-    def _open_locked(self, config, overwrite, resumable_keys):
+    def _open_locked(self, config, overwrite, resumable_keys, run_settings):
         if overwrite and self.exists:
             with _writable(self.path):
                 for name in _entries(self.path):
@@ -205,13 +208,18 @@ class RunDir:
                     "use another directory, or repeat the original settings to resume.")
             self.checkpoint()  # a damaged checkpoint fails here, before any work
             stored["search"] = config
+            if run_settings is not None:
+                stored["run"] = run_settings
             with _writable(self.path):
                 self._recover_best()
                 self._recover_candidates()
                 atomic_write_json(self.file(CONFIG), stored)
             return True
         with _writable(self.path):
-            atomic_write_json(self.file(CONFIG), {"format": FORMAT_VERSION, "search": config})
+            stored = {"format": FORMAT_VERSION, "search": config}
+            if run_settings is not None:
+                stored["run"] = run_settings
+            atomic_write_json(self.file(CONFIG), stored)
         return False
 
     def _lock_directory(self):
@@ -233,7 +241,7 @@ class RunDir:
         self.close()
 
     def _stored_config(self):
-        stored = _read_json(self.file(CONFIG))
+        stored = read_json(self.file(CONFIG))
         if not isinstance(stored.get("search"), dict):
             raise RunDirectoryError(
                 f"{self.file(CONFIG)} is corrupted (no 'search' settings). Restore it "
@@ -243,6 +251,11 @@ class RunDir:
     def config(self):
         """The search settings stored in `config.json`."""
         return self._stored_config()["search"]
+
+    def run_settings(self):
+        """How the search last ran (`config.json`'s `"run"`), or {} for older runs."""
+        settings = self._stored_config().get("run")
+        return settings if isinstance(settings, dict) else {}
 
     # ------------------------------------------------------------------
     # History
@@ -306,7 +319,7 @@ class RunDir:
         path = self.file(CHECKPOINT)
         if not os.path.exists(path):
             return None
-        return _check_checkpoint(_read_json(path, fix=_CHECKPOINT_FIX), path)
+        return _check_checkpoint(read_json(path, fix=_CHECKPOINT_FIX), path)
 
     # ------------------------------------------------------------------
     # Models

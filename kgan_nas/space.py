@@ -8,7 +8,6 @@ bounds and the parameter count is within `max_params`.
 """
 
 import dataclasses
-import math
 
 from kgan_nas import genome as genome_lib
 from kgan_nas import plan as plan_lib
@@ -397,25 +396,14 @@ class SearchSpace:
         Raises:
             InvalidGenomeError: if no valid genome can be reached.
         """
-        generator = [self._snap(g, "generator") for g in genome.generator]
-        discriminator = [self._snap(g, "discriminator") for g in genome.discriminator]
-        generator = [g for g in generator if g is not None]
-        discriminator = [g for g in discriminator if g is not None]
-        generator = _section_sort(generator, vector_first=True)
-        discriminator = _section_sort(discriminator, vector_first=False)
-        generator = self._fix_upsampling(generator)
-        generator = self._fix_length(generator, "generator")
-        discriminator = self._fix_length(discriminator, "discriminator")
-        training = self._snap_training(genome.training)
-        repaired = Genome(tuple(generator), tuple(discriminator), training)
-        repaired = self._fit_params(repaired)
-        problems = self.problems(repaired)
-        if problems:
-            raise InvalidGenomeError("; ".join(problems))
-        return repaired
+        from kgan_nas import repair as repair_lib
+
+        return repair_lib.repair(self, genome)
 
     def problems(self, genome):
         """Lists why `genome` is not valid in this space (empty when valid)."""
+        from kgan_nas import repair as repair_lib
+
         problems = []
         for network, genes, (low, high) in (
             ("generator", genome.generator, self.generator_layers),
@@ -427,7 +415,7 @@ class SearchSpace:
             for i, gene in enumerate(genes):
                 if gene.kind not in kinds:
                     problems.append(f"{network} layer {i} kind {gene.kind!r} is not in {kinds}")
-                elif self._snap(gene, network) != gene:
+                elif repair_lib.snap_gene(self, gene, network) != gene:
                     problems.append(f"{network} layer {i} {gene} is not within the space's choices")
         low_u, high_u = self.upsample_range()
         upsamples = sum(gene.upsamples for gene in genome.generator)
@@ -436,11 +424,12 @@ class SearchSpace:
                 f"generator has {upsamples} upsampling layers; {low_u}..{high_u} reach "
                 f"{self.image_shape[0]}x{self.image_shape[1]}"
             )
-        if _section_sort(list(genome.generator), True) != list(genome.generator):
+        if repair_lib.section_sort(list(genome.generator), True) != list(genome.generator):
             problems.append("generator dense layers must come before its convolutions")
-        if _section_sort(list(genome.discriminator), False) != list(genome.discriminator):
+        if repair_lib.section_sort(list(genome.discriminator), False) != list(
+                genome.discriminator):
             problems.append("discriminator dense layers must come after its convolutions")
-        if self._snap_training(genome.training) != genome.training:
+        if repair_lib.snap_training(self, genome.training) != genome.training:
             problems.append(f"training genes {genome.training} are not within the space's choices")
         if not problems and self.max_params is not None:
             params = self.params(genome)
@@ -457,175 +446,6 @@ class SearchSpace:
                 + ". Call space.repair(genome) to get the nearest valid genome."
             )
 
-    def _snap(self, gene, network):
-        kinds = self._kinds(network)
-        kind = gene.kind
-        if kind not in kinds:
-            kind = _closest_kind(kind, kinds, network)
-            if kind is None:
-                return None
-        if kind == genome_lib.DROPOUT:
-            return LayerGene(kind, rate=_nearest(gene.rate or self.dropout_rates[0],
-                                                 self.dropout_rates))
-        activation = gene.activation if gene.activation in self.activations else self.activations[0]
-        norms = self._norms(network)
-        norm = gene.norm if gene.norm in norms else ("none" if "none" in norms else norms[0])
-        if kind == genome_lib.DENSE:
-            return LayerGene(kind, size=_nearest(gene.size, self.units),
-                             activation=activation, norm=norm)
-        if kind == genome_lib.UPSAMPLE_CONV2D or (
-            kind == genome_lib.CONV2D and network == "generator"
-        ):
-            stride = 1
-        else:
-            stride = gene.stride
-        return LayerGene(kind, size=_nearest(gene.size, self.filters),
-                         kernel=_nearest(gene.kernel, self.kernel_sizes), stride=stride,
-                         activation=activation, norm=norm)
-
-    def _snap_training(self, training):
-        return TrainingGenes(
-            optimizer=training.optimizer if training.optimizer in self.optimizers else self.optimizers[0],
-            g_learning_rate=_nearest(training.g_learning_rate, self.learning_rates, log=True),
-            d_learning_rate=_nearest(training.d_learning_rate, self.learning_rates, log=True),
-            beta_1=_nearest(training.beta_1, self.beta_1),
-            beta_2=_nearest(training.beta_2, self.beta_2),
-            loss=training.loss if training.loss in self.losses else self.losses[0],
-        )
-
-    def _fix_upsampling(self, genes):
-        low, high = self.upsample_range()
-        genes = list(genes)
-        count = sum(g.upsamples for g in genes)
-        # Too many: turn the last upsamplers into same-size convolutions.
-        for i in reversed(range(len(genes))):
-            if count <= high:
-                break
-            if genes[i].upsamples:
-                genes[i] = self._without_upsampling(genes[i])
-                count -= 1
-        # Too few: turn the first plain convolutions into upsamplers ...
-        for i in range(len(genes)):
-            if count >= low:
-                break
-            if genes[i].is_conv and not genes[i].upsamples:
-                genes[i] = self._with_upsampling(genes[i])
-                count += 1
-        # ... then append upsampling layers, making room if needed.
-        while count < low:
-            if len(genes) >= self.generator_layers[1]:
-                removable = [i for i, g in enumerate(genes) if not g.upsamples]
-                if not removable:
-                    raise InvalidGenomeError("no room for the upsampling layers the image needs")
-                del genes[removable[-1]]
-            template = next((g for g in reversed(genes) if g.is_conv), None)
-            genes.append(self._with_upsampling(template or self._default_conv("generator")))
-            count += 1
-        return genes
-
-    def _without_upsampling(self, gene):
-        if gene.kind == genome_lib.CONV2D_TRANSPOSE:
-            return gene.replace(stride=1)
-        kind = (genome_lib.CONV2D if genome_lib.CONV2D in self.generator_layer_types
-                else genome_lib.CONV2D_TRANSPOSE)
-        return gene.replace(kind=kind, stride=1)
-
-    def _with_upsampling(self, gene):
-        kinds = self._upsampling_kinds()
-        if gene.kind == genome_lib.CONV2D_TRANSPOSE and genome_lib.CONV2D_TRANSPOSE in kinds:
-            return gene.replace(stride=2)
-        kind = kinds[0]
-        return gene.replace(kind=kind, stride=2 if kind == genome_lib.CONV2D_TRANSPOSE else 1)
-
-    def _default_conv(self, network):
-        kinds = self._kinds(network)
-        kind = genome_lib.CONV2D if genome_lib.CONV2D in kinds else next(
-            (k for k in kinds if k in genome_lib.CONV_KINDS), None)
-        if kind is None:
-            kind = genome_lib.DENSE if genome_lib.DENSE in kinds else kinds[0]
-            if kind == genome_lib.DROPOUT:
-                return LayerGene(kind, rate=self.dropout_rates[0])
-            return LayerGene(kind, size=self.units[0], activation=self.activations[0],
-                             norm=self._norms(network)[0])
-        stride = 2 if network == "discriminator" else 1
-        return self._snap(LayerGene(kind, size=min(self.filters), kernel=self.kernel_sizes[0],
-                                    stride=stride, activation=self.activations[0],
-                                    norm=self._norms(network)[0]), network)
-
-    def _fix_length(self, genes, network):
-        low, high = self.generator_layers if network == "generator" else self.discriminator_layers
-        genes = list(genes)
-        # Drop the least structural genes first: dropout, dense, plain convs.
-        for wanted in (genome_lib.DROPOUT, genome_lib.DENSE, None):
-            for i in reversed(range(len(genes))):
-                if len(genes) <= high:
-                    break
-                gene = genes[i]
-                if gene.upsamples:
-                    continue
-                if wanted is None or gene.kind == wanted:
-                    del genes[i]
-        if len(genes) > high:
-            raise InvalidGenomeError(f"{network} cannot be shortened to {high} layers")
-        while len(genes) < low:
-            filler = self._default_conv(network)
-            if network == "generator" and filler.upsamples:
-                filler = self._without_upsampling(filler)
-            if network == "generator" and filler.is_conv:
-                # Convolutions go at the end of the spatial section.
-                genes.append(filler)
-            elif network == "discriminator" and filler.is_conv:
-                genes.insert(_first_vector_index(genes), filler)
-            else:
-                genes.append(filler)
-        return _section_sort(genes, vector_first=(network == "generator"))
-
-    def _fit_params(self, genome):
-        """Greedily shrinks `genome` until it fits `max_params`."""
-        if self.max_params is None:
-            return genome
-        params = self.params(genome)
-        while params > self.max_params:
-            best = None
-            for candidate in self._shrink_moves(genome):
-                try:
-                    candidate_params = self.params(candidate)
-                except ValueError:
-                    continue
-                if candidate_params < params and (best is None or candidate_params < best[0]):
-                    best = (candidate_params, candidate)
-            if best is None:
-                raise InvalidGenomeError(
-                    f"{params} parameters exceed max_params={self.max_params} and the "
-                    "genome cannot shrink further"
-                )
-            params, genome = best
-        return genome
-
-    def _shrink_moves(self, genome):
-        low_u, high_u = self.upsample_range()
-        upsamples = sum(g.upsamples for g in genome.generator)
-        for network in ("generator", "discriminator"):
-            genes = list(getattr(genome, network))
-            low, _ = self.generator_layers if network == "generator" else self.discriminator_layers
-            for i, gene in enumerate(genes):
-                choices = self.units if gene.kind == genome_lib.DENSE else self.filters
-                if gene.kind != genome_lib.DROPOUT:
-                    smaller = [c for c in choices if c < gene.size]
-                    if smaller:
-                        yield _with_gene(genome, network, i, gene.replace(size=max(smaller)))
-                    smaller_kernels = [k for k in self.kernel_sizes if k < gene.kernel]
-                    if gene.is_conv and smaller_kernels:
-                        yield _with_gene(genome, network, i, gene.replace(kernel=max(smaller_kernels)))
-                    if gene.norm != "none" and "none" in self._norms(network):
-                        yield _with_gene(genome, network, i, gene.replace(norm="none"))
-                if len(genes) > low and not (gene.upsamples and upsamples <= low_u):
-                    yield _with_gene(genome, network, i, None)
-                if (network == "generator" and gene.is_conv and not gene.upsamples
-                        and upsamples < high_u):
-                    yield _with_gene(genome, network, i, self._with_upsampling(gene))
-                if network == "discriminator" and gene.kind == genome_lib.CONV2D and gene.stride == 1:
-                    yield _with_gene(genome, network, i, gene.replace(stride=2))
 
     # ------------------------------------------------------------------
     # Serialisation
@@ -657,39 +477,3 @@ def _choice(rng, values):
     return values[int(rng.integers(len(values)))]
 
 
-def _nearest(value, choices, log=False):
-    if value in choices:
-        return value
-    key = (lambda c: abs(math.log(c) - math.log(value))) if log and value > 0 else (
-        lambda c: abs(c - value))
-    return min(choices, key=key)
-
-
-def _closest_kind(kind, kinds, network):
-    """Maps a kind the network does not allow onto one it does (or None)."""
-    if kind in (genome_lib.CONV2D_TRANSPOSE, genome_lib.UPSAMPLE_CONV2D, genome_lib.CONV2D):
-        for candidate in (genome_lib.CONV2D, genome_lib.UPSAMPLE_CONV2D, genome_lib.CONV2D_TRANSPOSE):
-            if candidate in kinds:
-                return candidate
-    return None
-
-
-def _section_sort(genes, vector_first):
-    sections = plan_lib.section_of(genes, vector_first)
-    first = "vector" if vector_first else "spatial"
-    return ([g for g, s in zip(genes, sections) if s == first]
-            + [g for g, s in zip(genes, sections) if s != first])
-
-
-def _first_vector_index(genes):
-    sections = plan_lib.section_of(genes, vector_first=False)
-    return next((i for i, s in enumerate(sections) if s == "vector"), len(genes))
-
-
-def _with_gene(genome, network, index, gene):
-    genes = list(getattr(genome, network))
-    if gene is None:
-        del genes[index]
-    else:
-        genes[index] = gene
-    return genome.replace(**{network: tuple(genes)})

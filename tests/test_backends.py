@@ -32,7 +32,7 @@ def test_importing_kgan_nas_under_jax_does_not_import_tensorflow():
     """With KERAS_BACKEND=jax, kgan_nas and its training engine leave TensorFlow unloaded."""
     pytest.importorskip("jax")
     code = ("import sys, kgan_nas; kgan_nas.GAN; import kgan_nas.training, kgan_nas.decode, "
-            "kgan_nas.data, kgan_nas.features, kgan_nas.evaluate, kgan_nas.driver; "
+            "kgan_nas.data, kgan_nas.features, kgan_nas.evaluate, kgan_nas.search_api; "
             "print('tensorflow' in sys.modules)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             env=dict(os.environ, KERAS_BACKEND="jax"), check=True)

@@ -20,14 +20,15 @@ import pytest
 import kgan_nas
 from kgan_nas import cli
 from kgan_nas import data as data_lib
-from kgan_nas import driver
+from kgan_nas import prepare
+from kgan_nas import search_api
 from kgan_nas.executors import WorkerSpec
 from kgan_nas.run import RunDirectoryError
 from kgan_nas.space import InvalidGenomeError
 
 FAST = "scripted_evaluators:make_fast_evaluator"
 SPACE = kgan_nas.SearchSpace(image_shape=(8, 8, 1), latent_dim=8, max_params=100_000)
-_PREPARE_SIGNATURE = inspect.signature(driver._prepare_worker_files)  # before any patching
+_PREPARE_SIGNATURE = inspect.signature(prepare.prepare_worker_files)  # before any patching
 
 
 class TrainingStarted(AssertionError):
@@ -38,7 +39,7 @@ def _forbid_training(monkeypatch):
     def refuse(*args, **kwargs):
         raise TrainingStarted("the search got past validation and started preparing workers")
 
-    monkeypatch.setattr(driver, "_prepare_worker_files", refuse)
+    monkeypatch.setattr(prepare, "prepare_worker_files", refuse)
 
 
 def _use_fast_worker_files(monkeypatch, tmp_path):
@@ -46,13 +47,13 @@ def _use_fast_worker_files(monkeypatch, tmp_path):
     whole search runs in milliseconds (what is tested is the driver and run dir)."""
     monkeypatch.setenv("KGAN_NAS_CACHE", str(tmp_path / "cache"))
 
-    def prepare(*args, **kwargs):
+    def fast_prepare(*args, **kwargs):
         given = _PREPARE_SIGNATURE.bind(*args, **kwargs).arguments
         return WorkerSpec(data_path="", extractor_path="", real_features_path="",
                           space=given["space"].to_dict(), config=given["evaluation"].to_dict(),
                           backend=given["backend"])
 
-    monkeypatch.setattr(driver, "_prepare_worker_files", prepare)
+    monkeypatch.setattr(prepare, "prepare_worker_files", fast_prepare)
 
 
 def _search(directory, dataset="digits", **kwargs):
@@ -541,7 +542,7 @@ def test_cli_rejects_bad_budgets_while_parsing(argv, problem, tmp_path, monkeypa
     def search_not_expected(*args, **kwargs):
         raise TrainingStarted("the parser let the bad budget through to kgan_nas.search")
 
-    monkeypatch.setattr(driver, "search", search_not_expected)
+    monkeypatch.setattr(search_api, "search", search_not_expected)
     monkeypatch.chdir(tmp_path)
     with pytest.raises(SystemExit) as exit_info:
         cli.main(argv)

@@ -38,8 +38,8 @@ def _raise_from_search(monkeypatch, exc):
     def search_that_raises(*args, **kwargs):
         raise exc
 
-    monkeypatch.setattr(cli.search_lib, "search", search_that_raises)
-    monkeypatch.setattr(cli, "resume_search", search_that_raises)
+    monkeypatch.setattr(cli.search_api, "search", search_that_raises)
+    monkeypatch.setattr(cli.search_api, "resume", search_that_raises)
 
 
 def _stderr_lines(capsys):
@@ -208,12 +208,12 @@ def test_cli_process_reports_a_wrong_directory_in_one_line(tmp_path):
 def test_repeated_failures_are_one_line_not_an_internal_error(monkeypatch, capsys):
     """A search stopped by a streak of identical failures is a set-up problem with a
     message that says how to debug: one line, exit code 2, no traceback."""
-    from kgan_nas import driver
+    from kgan_nas.search_loop import RepeatedFailureError
 
     def stop(*args, **kwargs):
-        raise driver.RepeatedFailureError("3 candidates in a row failed the same way")
+        raise RepeatedFailureError("3 candidates in a row failed the same way")
 
-    monkeypatch.setattr(cli.search_lib, "search", stop)
+    monkeypatch.setattr(cli.search_api, "search", stop)
     assert cli.main(["search", "--directory", "unused"]) == 2
     err = capsys.readouterr().err
     assert "Traceback" not in err and "internal error" not in err

@@ -22,7 +22,7 @@ import pytest
 
 import kgan_nas
 from kgan_nas import run as run_lib
-from kgan_nas.driver import RepeatedFailureError
+from kgan_nas.search_loop import RepeatedFailureError
 from kgan_nas.executors import SubprocessExecutor
 from kgan_nas.executors import WorkerSpec
 from kgan_nas.executors import WorkerStartError
@@ -45,7 +45,7 @@ sys.path.insert(0, {tests_dir!r})
 with open({marker!r}, "a") as stream:
     stream.write("top level ran\\n")
 import kgan_nas
-from kgan_nas import driver
+from kgan_nas import prepare as prepare_lib
 from kgan_nas.executors import WorkerSpec
 
 def prepare(run_dir, data, space, evaluation, *args, **kwargs):
@@ -53,7 +53,7 @@ def prepare(run_dir, data, space, evaluation, *args, **kwargs):
                       space=space.to_dict(), config=evaluation.to_dict(),
                       log_dir=run_dir.file("logs"), models_dir=run_dir.file("candidates"))
 
-driver._prepare_worker_files = prepare
+prepare_lib.prepare_worker_files = prepare
 result = kgan_nas.search(
     "digits", space=kgan_nas.SearchSpace(image_shape=(8, 8, 1), latent_dim=8,
                                          max_params=100_000),
@@ -206,14 +206,14 @@ test_processes.slow_search({directory!r}, generations=3)
 
 def slow_search(directory, generations):
     """A search whose candidates take ~1 s and save their two files 0.5 s apart."""
-    from kgan_nas import driver
+    from kgan_nas import prepare as prepare_lib
 
     def prepare(run_dir, data, space, evaluation, *args, **kwargs):
         return WorkerSpec(data_path="", extractor_path="", real_features_path="",
                           space=space.to_dict(), config=evaluation.to_dict(),
                           log_dir=run_dir.file("logs"), models_dir=run_dir.file("candidates"))
 
-    driver._prepare_worker_files = prepare
+    prepare_lib.prepare_worker_files = prepare
     return kgan_nas.search(
         "digits", space=SPACE, generations=generations, population=4,
         steps_per_candidate=10, batch_size=16, num_samples=100, workers=2, seed=11,
@@ -398,7 +398,7 @@ def test_invalid_max_consecutive_failures(tmp_path, value):
 def test_failures_of_different_kinds_do_not_add_up():
     """Only a streak of one kind stops the search; another kind or a success restarts
     the count."""
-    from kgan_nas.driver import _FailureStreak
+    from kgan_nas.search_loop import _FailureStreak
 
     streak = _FailureStreak(3, "run")
     kinds = [("error", "TypeError: x"), ("error", "TypeError: y"), ("crashed", "SIGKILL"),
@@ -411,7 +411,7 @@ def test_failures_of_different_kinds_do_not_add_up():
 
 
 def test_failure_kind_groups_errors_by_exception_type():
-    from kgan_nas.driver import _failure_kind
+    from kgan_nas.search_loop import _failure_kind
 
     assert _failure_kind({"status": "error", "reason": "TypeError: bad (at x.py:3)"}) == \
         "error: TypeError"

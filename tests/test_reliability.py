@@ -25,7 +25,7 @@ import kgan_nas
 import scripted_evaluators as scripted
 from kgan_nas import atomic
 from kgan_nas import cli
-from kgan_nas import driver
+from kgan_nas import config as config_lib
 from kgan_nas.run import RunDir
 from kgan_nas.run import RunDirectoryError
 from test_bad_input import _make_run
@@ -213,7 +213,7 @@ def test_cli_interrupt_is_one_line_with_the_resume_hint(monkeypatch, capsys):
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(driver, "search", interrupted)
+    monkeypatch.setattr(cli.search_api, "search", interrupted)
     try:
         code = cli.main(["search"])
     except KeyboardInterrupt:  # would otherwise stop the whole test session
@@ -376,7 +376,7 @@ def test_source_loads_files_only_without_pickle_and_in_safe_mode():
     loads = [(path, ast.unparse(call.args[0])) for path, call in _calls(["pickle.loads"])]
     assert loads == [("executors/base.py", "spec.keras_callbacks")]
     dumps = [(path, ast.unparse(call.args[0])) for path, call in _calls(["pickle.dumps"])]
-    assert dumps == [("driver.py", "keras_callbacks")]
+    assert dumps == [("prepare.py", "keras_callbacks")]
 
 
 def _event_spy(monkeypatch):
@@ -432,7 +432,7 @@ def test_written_files_follow_the_users_umask(tmp_path, umask, mode):
     assert os.stat(path).st_mode & 0o777 == mode
 
 
-@pytest.mark.parametrize("preset", sorted(driver.PRESETS))
+@pytest.mark.parametrize("preset", sorted(config_lib.PRESETS))
 def test_no_preset_sets_a_time_limit_and_none_means_none(tmp_path, monkeypatch, preset):
     """Budgets are steps: under every preset, seconds_per_candidate=None (the
     default) stores no time limit, and a given limit is stored as given."""

@@ -23,7 +23,7 @@ from kgan_nas import cli
 from kgan_nas import html_report
 from kgan_nas import report
 from kgan_nas.data import save_image_grid
-from kgan_nas.driver import SearchResult
+from kgan_nas.results import SearchResult
 
 FAULTS = "scripted_evaluators:make_fault_evaluator"
 TESTS_DIR = os.path.dirname(os.path.abspath(__file__))

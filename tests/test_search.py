@@ -254,13 +254,13 @@ def test_bad_search_arguments_fail_before_training(tmp_path, monkeypatch, kwargs
     """Invalid arguments raise a clear error before any training: the worker set-up
     (data and extractor cache, then the executor) is never reached, and no run
     directory, candidate folder or history is created."""
-    from kgan_nas import driver
+    from kgan_nas import prepare
 
     def training_not_expected(*args, **kwargs):
         # An AssertionError: pytest.raises below does not catch it, so the test fails.
         raise AssertionError("the search got past validation and started preparing workers")
 
-    monkeypatch.setattr(driver, "_prepare_worker_files", training_not_expected)
+    monkeypatch.setattr(prepare, "prepare_worker_files", training_not_expected)
     monkeypatch.setattr("kgan_nas.executors.get_executor", training_not_expected)
     cache = tmp_path / "cache"
     monkeypatch.setenv("KGAN_NAS_CACHE", str(cache))

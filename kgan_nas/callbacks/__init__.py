@@ -13,7 +13,8 @@ Keras callbacks, for the `fit` of any GAN model that has a `generator`
 
 Search-level hooks are `SearchCallback`s passed to
 `kgan_nas.search(..., callbacks=[...])`: `ProgressPrinter` (what `verbose`
-shows) and `SearchTensorBoard` are built on them. Keras callbacks passed
+shows) and `SearchTensorBoard` are built on them. They live in
+`kgan_nas.hooks` (no Keras import) and are re-exported here. Keras callbacks passed
 there go into every candidate's `fit`, pickled to the worker processes and
 deep-copied per candidate, as KerasTuner does.
 """
@@ -22,10 +23,10 @@ from kgan_nas.callbacks.evolve import EvolveArchitecture
 from kgan_nas.inherit import inherit_weights
 from kgan_nas.callbacks.gan_metrics import GANMetrics
 from kgan_nas.callbacks.gan_metrics import SampleGrid
-from kgan_nas.callbacks.search_hooks import ProgressPrinter
-from kgan_nas.callbacks.search_hooks import SearchCallback
-from kgan_nas.callbacks.search_hooks import SearchTensorBoard
-from kgan_nas.callbacks.search_hooks import split_callbacks
+from kgan_nas.hooks import ProgressPrinter
+from kgan_nas.hooks import SearchCallback
+from kgan_nas.hooks import SearchTensorBoard
+from kgan_nas.hooks import split_callbacks
 
 __all__ = ["EvolveArchitecture", "GANMetrics", "ProgressPrinter", "SampleGrid",
            "SearchCallback", "SearchTensorBoard", "inherit_weights", "split_callbacks"]

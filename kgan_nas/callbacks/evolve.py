@@ -8,9 +8,9 @@ import math
 import keras
 import numpy as np
 
-from kgan_nas.callbacks.gan_metrics import _SampleScorer
-from kgan_nas.callbacks.gan_metrics import _check_positive_int
-from kgan_nas.callbacks.gan_metrics import _load_real_data
+from kgan_nas.callbacks.scoring import SampleScorer
+from kgan_nas.callbacks.scoring import check_positive_int
+from kgan_nas.callbacks.scoring import load_real_data
 from kgan_nas.inherit import inherit_weights
 
 
@@ -116,10 +116,10 @@ class EvolveArchitecture(keras.callbacks.Callback):
                 f"{owner}: genome must be the kgan_nas.Genome the model was built from, "
                 f"got {type(genome).__name__}.")
         space.validate(genome)
-        self.every_n_epochs = _check_positive_int(every_n_epochs, "every_n_epochs", owner)
-        self.children = _check_positive_int(children, "children", owner)
-        self.steps_per_child = _check_positive_int(steps_per_child, "steps_per_child", owner)
-        self.batch_size = _check_positive_int(batch_size, "batch_size", owner)
+        self.every_n_epochs = check_positive_int(every_n_epochs, "every_n_epochs", owner)
+        self.children = check_positive_int(children, "children", owner)
+        self.steps_per_child = check_positive_int(steps_per_child, "steps_per_child", owner)
+        self.batch_size = check_positive_int(batch_size, "batch_size", owner)
         if not 0 < mutation_rate <= 1:
             raise ValueError(f"{owner}: mutation_rate must be in (0, 1], got {mutation_rate!r}.")
         if scorer is not None and not callable(scorer):
@@ -136,12 +136,12 @@ class EvolveArchitecture(keras.callbacks.Callback):
         self.scorer = scorer
         self._default_scorer = None
         if scorer is None:
-            self._default_scorer = _SampleScorer(
+            self._default_scorer = SampleScorer(
                 data, labels=labels, extractor=extractor, num_samples=num_samples,
                 seed=seed, owner=owner)
             self._data = self._default_scorer.data
         else:
-            self._data = _load_real_data(data, labels, owner)
+            self._data = load_real_data(data, labels, owner)
         if tuple(self._data.image_shape) != tuple(space.image_shape):
             raise ValueError(
                 f"{owner}: data holds images of shape {self._data.image_shape}, but the "
@@ -243,15 +243,9 @@ class EvolveArchitecture(keras.callbacks.Callback):
         if self.inherit:
             inherit_weights(model.generator, generator)
             inherit_weights(model.discriminator, discriminator)
-        genes = genome.training
-        gan = training.GAN(generator, discriminator, d_steps=model.d_steps,
-                           gp_weight=model.gp_weight, seed=seed)
-        gan.compile(
-            g_optimizer=training.make_optimizer(genes.optimizer, genes.g_learning_rate,
-                                                beta_1=genes.beta_1, beta_2=genes.beta_2),
-            d_optimizer=training.make_optimizer(genes.optimizer, genes.d_learning_rate,
-                                                beta_1=genes.beta_1, beta_2=genes.beta_2),
-            loss=genes.loss, jit_compile=model.jit_compile)
+        gan = decode.build_gan(genome, self.space, seed=seed, jit_compile=model.jit_compile,
+                               networks=(generator, discriminator), d_steps=model.d_steps,
+                               gp_weight=model.gp_weight)
         batch_size = min(self.batch_size, len(self._data.train))
         inputs = data_lib.train_input(self._data.train, batch_size, seed=seed)
         report = training.train_for_budget(gan, inputs, steps=self.steps_per_child)

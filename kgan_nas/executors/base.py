@@ -18,7 +18,8 @@ class WorkerSpec:
 
     Args:
         data_path: `.npz` written by `kgan_nas.data.ImageData.save`.
-        extractor_path: Saved feature extractor (`.keras`).
+        extractor_path: The saved domain extractor (`.keras`), or None for an
+            extractor that is built, not loaded (`"inception"`).
         real_features_path: `.npy` of real-image features under the extractor.
         space: `SearchSpace.to_dict()`.
         config: `EvaluationConfig.to_dict()`.
@@ -35,6 +36,8 @@ class WorkerSpec:
             scoring, fault-injection tests).
         log_dir: Folder for worker processes' output (TensorFlow's and XLA's
             start-up chatter, tracebacks); None leaves it on the console.
+        extractor: The feature extractor's kind, `"domain"` (loaded from
+            `extractor_path`) or `"inception"`.
     """
 
     data_path: str
@@ -47,6 +50,7 @@ class WorkerSpec:
     keras_callbacks: bytes = b""
     evaluator_factory: str = None
     log_dir: str = None
+    extractor: str = "domain"
 
 
 def build_evaluator(spec):
@@ -67,7 +71,7 @@ def build_evaluator(spec):
 
     images = data.ImageData.load(spec.data_path)
     extractor = features.DomainExtractor.load(spec.extractor_path) \
-        if spec.extractor_path.endswith(".keras") else features.get_extractor(spec.extractor_path)
+        if spec.extractor == "domain" else features.get_extractor(spec.extractor)
     real_features = np.load(spec.real_features_path, allow_pickle=False)
     callbacks = pickle.loads(spec.keras_callbacks) if spec.keras_callbacks else []
     return Evaluator(images.train, SearchSpace.from_dict(spec.space),

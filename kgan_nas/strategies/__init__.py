@@ -17,7 +17,32 @@ STRATEGIES = {
     "random": RandomSearch,
 }
 
-__all__ = ["GeneticSearch", "RandomSearch", "STRATEGIES", "Strategy", "get_strategy", "pareto"]
+__all__ = ["GeneticSearch", "RandomSearch", "STRATEGIES", "Strategy", "get_strategy", "pareto",
+           "with_population"]
+
+
+def with_population(spec, options, population):
+    """`options` plus the named strategy's population option set to `population`.
+
+    A strategy class that breeds a population of its own size says which
+    option that is (`POPULATION_OPTION`, e.g. `"population_size"` for
+    `GeneticSearch`), so the search's `population` reaches it unless the user
+    set the option; other strategies (and `Strategy` instances) are left alone.
+
+    Args:
+        spec: A strategy name or a `Strategy` instance.
+        options: The user's `strategy_options` (a dict, or None).
+        population: Genomes per generation.
+
+    Returns:
+        A new dict of options.
+    """
+    options = dict(options or {})
+    cls = STRATEGIES.get(spec.strip().lower()) if isinstance(spec, str) else None
+    option = getattr(cls, "POPULATION_OPTION", None)
+    if option is not None:
+        options.setdefault(option, population)
+    return options
 
 
 def get_strategy(spec, space, *, objectives=("fid",), seed=0, **kwargs):

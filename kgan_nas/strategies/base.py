@@ -25,9 +25,10 @@ import numbers
 
 import numpy as np
 
-from kgan_nas.fitness import OBJECTIVES
 from kgan_nas.fitness import Fitness
 from kgan_nas.genome import Genome
+from kgan_nas.objectives import OBJECTIVES
+from kgan_nas.objectives import Objective
 from kgan_nas.space import InvalidGenomeError
 from kgan_nas.space import SearchSpace
 from kgan_nas.strategies import pareto
@@ -55,7 +56,7 @@ class Strategy(abc.ABC):
 
     Args:
         space: The `kgan_nas.SearchSpace` to search.
-        objectives: Names from `kgan_nas.fitness.OBJECTIVES`, e.g.
+        objectives: `kgan_nas.objectives.Objective`s or their names, e.g.
             `("fid",)` or `("fid", "params")`. The first one decides
             `best()`; all of them define `pareto_front()`. Defaults to
             `("fid",)`.
@@ -450,6 +451,7 @@ def _check_objectives(objectives):
             f"objectives must be a tuple of names, got {objectives!r}; e.g. "
             "('fid',) or ('fid', 'params')."
         ) from None
+    objectives = tuple(o.name if isinstance(o, Objective) else o for o in objectives)
     known = sorted(OBJECTIVES)
     if not objectives:
         raise ValueError(f"objectives must not be empty; choose from {known}.")

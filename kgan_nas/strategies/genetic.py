@@ -74,7 +74,7 @@ class GeneticSearch(base.Strategy):
             regardless of age, from 0 (generational: only new results
             survive, when there are enough) to `population_size` ((mu +
             lambda)). Defaults to `population_size`.
-        objectives: Objective names from `kgan_nas.fitness.OBJECTIVES`; two
+        objectives: Objective names from `kgan_nas.objectives.OBJECTIVES`; two
             or more switch on NSGA-II. Defaults to `("fid",)`.
         inherit_weights: Whether children name their parent, so the
             search initialises them from its trained weights. Defaults to
@@ -84,6 +84,9 @@ class GeneticSearch(base.Strategy):
     Raises:
         ValueError: if a hyperparameter is out of its range.
     """
+
+    # The option `kgan_nas.search` fills from its `population`.
+    POPULATION_OPTION = "population_size"
 
     def __init__(self, space, *, population_size=12, mutation_rate=0.1,
                  crossover_rate=0.5, tournament_size=3, elitism=None,

@@ -1,0 +1,244 @@
+"""`SearchResult`: what a search found, read back from its run directory.
+
+This module holds the one definition of "ranked", "best" and "Pareto front"
+over history records; the search loop, the summary and both reports use it.
+A record's `objective` is the first objective already oriented so that lower
+is better (`kgan_nas.objectives.Objective.oriented`), and failed candidates
+have none, so ranking is a sort on it.
+
+Keras is imported only to load models (`best_generator`, ...), so reading a
+run's table costs no TensorFlow start-up.
+"""
+
+import dataclasses
+import os
+
+import numpy as np
+
+from kgan_nas import run as run_lib
+from kgan_nas.fitness import Fitness
+from kgan_nas.genome import Genome
+from kgan_nas.objectives import parse_metric
+
+
+def ranked_records(history):
+    """Successful records, best first (ties keep history order)."""
+    return sorted((r for r in history if r.get("objective") is not None),
+                  key=lambda r: r["objective"])
+
+
+def best_record(history):
+    """The best successful record, or None."""
+    ranked = ranked_records(history)
+    return ranked[0] if ranked else None
+
+
+def pareto_records(history, point):
+    """Successful records that no other beats on every coordinate of `point(record)`.
+
+    Args:
+        history: History records.
+        point: Function from a record to a tuple of lower-is-better values.
+
+    Returns:
+        The front's records, best first by the first objective.
+    """
+    from kgan_nas.strategies.pareto import non_dominated_sort
+
+    ranked = ranked_records(history)
+    if not ranked:
+        return []
+    front = set(non_dominated_sort([point(r) for r in ranked])[0])
+    return [record for index, record in enumerate(ranked) if index in front]
+
+
+def flatten_record(record):
+    """One history record as a flat dict: nested fields joined with dots
+    (`fitness.fid`, `fitness.seconds.train`, `genome.training.loss`), the layer
+    lists as the one-line `genome` description and their lengths."""
+    flat = {}
+
+    def walk(prefix, value):
+        if isinstance(value, dict):
+            for key, item in value.items():
+                walk(f"{prefix}.{key}" if prefix else key, item)
+        else:
+            flat[prefix] = value
+
+    walk("", {key: value for key, value in record.items() if key != "genome"})
+    walk("genome.training", record["genome"]["training"])
+    genome = Genome.from_dict(record["genome"])
+    flat["genome"] = genome.describe()
+    flat["genome.generator_layers"] = len(genome.generator)
+    flat["genome.discriminator_layers"] = len(genome.discriminator)
+    return flat
+
+
+@dataclasses.dataclass
+class SearchResult:
+    """What a search found, read from its run directory.
+
+    Args:
+        directory: The run directory.
+
+    Raises:
+        kgan_nas.run.RunDirectoryError: if `directory` holds no run.
+    """
+
+    directory: str
+
+    def __post_init__(self):
+        self._run = run_lib.RunDir(self.directory)
+        if not self._run.exists:
+            raise run_lib.RunDirectoryError(
+                f"{self.directory!r} is not a kgan_nas run directory (no config.json). "
+                "Pass the directory a search wrote to (its `directory` / --directory).")
+        self.config = self._run.config()
+        self.history = self._run.history()
+
+    @property
+    def objectives(self):
+        """The objective names, the first one deciding "best"."""
+        return tuple(self.config["objectives"])
+
+    @property
+    def metric(self):
+        """The search metric, e.g. `"fid_domain"`."""
+        return self.config["metric"]
+
+    def ranked(self):
+        """Successful history records, best first."""
+        return ranked_records(self.history)
+
+    @property
+    def best_record(self):
+        return best_record(self.history)
+
+    @property
+    def best_genome(self):
+        record = self.best_record
+        return Genome.from_dict(record["genome"]) if record else None
+
+    @property
+    def best_fitness(self):
+        record = self.best_record
+        return Fitness.from_dict(record["fitness"]) if record else None
+
+    def best_genomes(self, num_genomes=1):
+        """The `num_genomes` best genomes, best first (like KerasTuner's
+        `get_best_hyperparameters`)."""
+        return [Genome.from_dict(r["genome"]) for r in self.ranked()[:num_genomes]]
+
+    @property
+    def space(self):
+        from kgan_nas.space import SearchSpace
+
+        return SearchSpace.from_dict(self.config["space"])
+
+    def _require_best(self):
+        if self.best_record is None:
+            raise ValueError(
+                "No candidate of this search succeeded, so there is no best model; the "
+                "summary() lists why each one failed.")
+
+    def best_generator(self):
+        """The best generator as a `keras.Model` (loaded with `safe_mode=True`)."""
+        self._require_best()
+        return self._run.load_model("best", "generator.keras")
+
+    def best_discriminator(self):
+        """The best candidate's trained discriminator as a `keras.Model`."""
+        self._require_best()
+        return self._run.load_model("best", "discriminator.keras")
+
+    def get_best_models(self, num_models=1):
+        """The generators of the `num_models` best candidates, best first.
+
+        Like KerasTuner's `get_best_models`: trained models, loaded from the
+        run directory with `safe_mode=True`.
+        """
+        return [self.generator(r["key"]) for r in self.ranked()[:num_models]]
+
+    def generator(self, key):
+        """The generator of candidate `key` (a `keras.Model`)."""
+        return self._run.load_model("candidates", key, "generator.keras")
+
+    def discriminator(self, key):
+        """The discriminator of candidate `key` (a `keras.Model`)."""
+        return self._run.load_model("candidates", key, "discriminator.keras")
+
+    def sample(self, n=16, seed=0):
+        """`n` images from the best generator, float32 in [-1, 1]."""
+        generator = self.best_generator()
+        latent = np.random.default_rng(seed).normal(
+            size=(n, generator.input_shape[-1])).astype("float32")
+        import keras
+
+        return keras.ops.convert_to_numpy(generator.predict(latent, verbose=0))
+
+    def pareto_front(self):
+        """History records that no other record beats on every objective."""
+        return pareto_records(self.history, lambda r: Fitness.from_dict(
+            r["fitness"]).objectives(self.objectives))
+
+    def to_records(self):
+        """The history as flat dicts (`fitness.fid`, `genome.training.loss`, ...)."""
+        return [flatten_record(record) for record in self.history]
+
+    def to_dataframe(self):
+        """The history as a `pandas.DataFrame`, one row per evaluated candidate.
+
+        Raises:
+            ImportError: if pandas is not installed (`to_records()` needs none).
+        """
+        try:
+            import pandas
+        except ImportError:
+            raise ImportError(
+                "to_dataframe() needs pandas: pip install pandas (or use "
+                "result.to_records(), a list of flat dicts).") from None
+        return pandas.DataFrame(self.to_records())
+
+    def baselines(self):
+        path = self._run.file("baselines.json")
+        if not os.path.exists(path):
+            return {}
+        return run_lib.read_json(path)
+
+    def summary(self, num_trials=10):
+        """A readable table of the best candidates (like KerasTuner's results_summary)."""
+        objective, extractor = parse_metric(self.metric)
+        lines = [f"Results in {self.directory}",
+                 f"Objective: {self.metric} ({' , '.join(self.objectives)}), lower is better"
+                 if objective.direction == "min"
+                 else f"Objective: {self.metric}, higher is better"]
+        baselines = self.baselines()
+        if baselines:
+            lines.append(
+                f"Reference: real-vs-real FID {baselines['fid_train_vs_eval']:.3f}, "
+                f"uniform-noise FID {baselines['fid_uniform_noise']:.3f} "
+                f"({baselines['extractor']} features)")
+        failed = sum(r["status"] != "ok" for r in self.history)
+        lines.append(f"Evaluated {len(self.history)} candidates, {failed} failed")
+        lines += _summary_table(self.ranked()[:num_trials], extractor)
+        reasons = {}
+        for record in self.history:
+            if record["status"] != "ok":
+                reasons.setdefault(record["status"], record["reason"])
+        for status, reason in reasons.items():
+            lines.append(f"{status}: e.g. {reason[:160]}")
+        return "\n".join(lines)
+
+
+def _summary_table(records, suffix):
+    header = (f"{'rank':>4}  {'key':16}  {'gen':>3}  {'fid_' + suffix:>12}  "
+              f"{'kid_' + suffix:>10}  {'is_' + suffix:>8}  {'G params':>9}  genome")
+    lines = [header, "-" * len(header)]
+    for rank, record in enumerate(records, 1):
+        genome = Genome.from_dict(record["genome"])
+        fitness = Fitness.from_dict(record["fitness"])
+        lines.append(
+            f"{rank:>4}  {record['key']:16}  {record['generation'] + 1:>3}  "
+            f"{fitness.fid:>12.4f}  {fitness.kid:>10.4f}  {fitness.inception_score:>8.3f}  "
+            f"{fitness.params:>9}  {genome.describe()}")
+    return lines

@@ -1,0 +1,403 @@
+"""`kgan_nas.search` and `kgan_nas.resume`: the public entry points of a search.
+
+`search` checks its arguments before anything is written, turns them into a
+`SearchConfig` (what the search is) and `RunSettings` (how it runs), opens
+and locks the run directory, prepares the shared inputs (`kgan_nas.prepare`)
+and hands the generations to `SearchLoop`. `resume` reads both back from a
+run directory and calls `search` with them, so a resumed run keeps its
+executor, backend and time limits.
+"""
+
+import contextlib
+import dataclasses
+import inspect
+import json
+import signal
+import threading
+
+from kgan_nas import config as config_lib
+from kgan_nas import run as run_lib
+from kgan_nas import validate
+from kgan_nas.evaluate import EvaluationConfig
+from kgan_nas.objectives import parse_metric
+from kgan_nas.results import SearchResult
+from kgan_nas.search_loop import SearchLoop
+
+
+def search(dataset="digits", *, space=None, strategy="genetic", preset="default",
+           generations=None, population=None, steps_per_candidate=None, batch_size=None,
+           num_samples=None, metric="fid_domain", objectives=None, executor="subprocess",
+           workers=None, directory="runs/kgan_nas", overwrite=False, seed=0, callbacks=None,
+           verbose=1, labels=None, timeout=None, backend=None, jit_compile=True,
+           max_candidates_per_worker=8, seconds_per_candidate=None, strategy_options=None,
+           evaluator=None, executor_options=None, max_consecutive_failures=None):
+    """Searches GAN architectures for `dataset`.
+
+    Each generation, the strategy proposes `population` genomes; each is
+    decoded into a generator and a discriminator, trained for
+    `steps_per_candidate` XLA-compiled steps, and scored (FID, KID and IS under
+    the chosen feature extractor). Everything is recorded in `directory`;
+    calling `search` again with the same directory resumes the run.
+
+    Example:
+
+    ```python
+    result = kgan_nas.search("digits", preset="quick", directory="runs/digits")
+    print(result.summary())
+    generator = result.best_generator()        # a keras.Model
+    images = result.sample(16)                  # numpy, in [-1, 1]
+    ```
+
+    Args:
+        dataset: `"digits"` (offline), `"mnist"`, `"fashion_mnist"`,
+            `"cifar10"`, a `.npz` path, an image folder, a numpy array or a
+            `tf.data.Dataset` (see `kgan_nas.data.load_dataset`).
+        space: A `SearchSpace`; by default one for the data's image shape.
+        strategy: `"genetic"`, `"random"` or a `kgan_nas.strategies.Strategy`.
+        preset: `"quick"`, `"default"` or `"paper"`: budgets for the
+            arguments left as None.
+        generations: Generations to run (may be raised when resuming).
+        population: Genomes per generation.
+        steps_per_candidate: Training steps per candidate.
+        batch_size: Training batch size.
+        num_samples: Generated images scored per candidate.
+        metric: Fitness metric: `"fid_domain"` (default; a classifier trained
+            on the data itself, NOT comparable to published FID),
+            `"fid_inception"` (Keras InceptionV3; needs its weights), or the
+            `kid_*` / `is_*` variants.
+        objectives: Objectives to optimise, e.g. `("fid", "params")` for a
+            Pareto front of quality against generator size. Defaults to the
+            metric alone.
+        executor: `"subprocess"` (default), `"inprocess"`, `"ray"` or an
+            `Executor`.
+        workers: Parallel candidate evaluations.
+        directory: Run directory (created; resumed if it holds this run).
+        overwrite: Delete an existing run in `directory` first.
+        seed: Seed of everything random; the same seed gives the same genomes.
+        callbacks: `kgan_nas.callbacks.SearchCallback`s and/or Keras callbacks
+            (the latter go into every candidate's `fit`).
+        verbose: 0 silent, 1 a progress bar and a line per generation, 2 a
+            line per candidate instead of the bar (`callbacks.ProgressPrinter`).
+        labels: Optional labels for an array dataset (the domain extractor
+            uses them).
+        timeout: Seconds one candidate may take before it is stopped.
+        backend: Keras backend of the workers (`"tensorflow"`, `"jax"`);
+            defaults to the current one.
+        jit_compile: Compile train steps with XLA.
+        max_candidates_per_worker: Recycle worker processes after this many.
+        seconds_per_candidate: Optional training time limit per candidate,
+            counted after the first (compiling) step; None (the default, under
+            every preset) trains every candidate for its full step budget. A
+            candidate stopped by it records how many steps it trained.
+        strategy_options: Extra keyword arguments for the strategy (e.g.
+            `{"mutation_rate": 0.1}`).
+        evaluator: Optional `"module:function"` returning a custom evaluator
+            in each worker (see `kgan_nas.executors.WorkerSpec`).
+        executor_options: Extra keyword arguments for the executor, e.g.
+            `{"gpus": [0, 1], "candidates_per_gpu": 2}` (subprocess) or
+            `{"address": "auto", "num_gpus": 1}` (ray).
+        max_consecutive_failures: Stop the search with a
+            `RepeatedFailureError` once this many candidates in a row fail
+            with the same kind of error (an exception of the same type, a
+            crashed worker, a timeout): that points at the set-up, not at the
+            genomes. NaN and diverged candidates never count. Defaults to
+            None: three times the number of workers (3 in process).
+
+    Returns:
+        A `SearchResult`.
+
+    Raises:
+        ValueError: for invalid arguments or data, before any training starts.
+        TypeError: for a dataset, space or callback of the wrong kind.
+        ImportError: for `executor="ray"` without Ray installed.
+        kgan_nas.run.RunDirectoryError: for a directory that cannot be used
+            (a file, unwritable, damaged, holding another configuration, or in
+            use by another running search).
+        RepeatedFailureError: when `max_consecutive_failures` candidates in a
+            row failed the same way (the message quotes the first one).
+    """
+    budget = config_lib.resolve_budget(
+        preset, generations=generations, population=population,
+        steps_per_candidate=steps_per_candidate, batch_size=batch_size,
+        num_samples=num_samples, workers=workers)
+    _check_space_type(space)
+    settings = _run_settings(
+        executor=executor, workers=budget["workers"], backend=backend, timeout=timeout,
+        max_candidates_per_worker=max_candidates_per_worker, executor_options=executor_options,
+        evaluator=evaluator, max_consecutive_failures=max_consecutive_failures)
+    _check_evaluation_arguments(seed, seconds_per_candidate)
+    objectives, extractor = _objectives_for(metric, objectives)
+    validate.check_choice(verbose, "verbose", (0, 1, 2))
+    # Imported after the cheap checks: kgan_nas.data (and the callbacks a user
+    # passes) bring in TensorFlow, which a mistyped argument should not wait for.
+    from kgan_nas.hooks import ProgressPrinter
+    from kgan_nas.hooks import split_callbacks
+
+    search_callbacks, keras_callbacks = split_callbacks(callbacks)
+    evaluation = EvaluationConfig(
+        steps=budget["steps_per_candidate"], batch_size=budget["batch_size"],
+        num_samples=budget["num_samples"], seconds=seconds_per_candidate,
+        jit_compile=jit_compile, seed=seed, kid_subset_size=min(500, budget["num_samples"]))
+    data, space = _data_and_space(dataset, labels, seed, budget, space)
+    strategy_object, config = _strategy_and_config(
+        strategy, strategy_options, space, data, objectives, metric, budget, evaluation, seed)
+    if verbose:
+        search_callbacks.insert(0, ProgressPrinter(verbose))
+    return _run(config, settings, directory, overwrite, data, space, evaluation, extractor,
+                strategy_object, search_callbacks, keras_callbacks, verbose, executor)
+
+
+def resume(directory, *, generations=None, workers=None, verbose=1, callbacks=None):
+    """Resumes the search stored in `directory` with its own settings.
+
+    The data set is reloaded by name; the configuration (space, strategy,
+    budgets, seed) and the run settings (executor, backend, time limits) come
+    from the run directory. Only a dataset *name* is taken from it: a path
+    stored there is never opened (it could point anywhere).
+
+    Args:
+        directory: A run directory written by `kgan_nas.search`.
+        generations: Raise the number of generations; None keeps it.
+        workers: Parallel evaluations; None keeps the stored number.
+        verbose: 0, 1 or 2, as in `search`.
+        callbacks: Search hooks and Keras callbacks, as in `search`.
+
+    Returns:
+        The `SearchResult`.
+
+    Raises:
+        kgan_nas.run.RunDirectoryError: for a directory without a run, or
+            one whose configuration lacks settings.
+        ValueError: for a run on a custom strategy or on unnamed data (the
+            message says how to resume it from Python instead).
+    """
+    from kgan_nas.data import KNOWN_DATASETS
+    from kgan_nas.space import SearchSpace
+
+    run = run_lib.RunDir(directory)
+    result = SearchResult(directory)  # fails clearly if there is no run
+    try:
+        config = config_lib.SearchConfig.from_dict(result.config)
+    except ValueError as exc:
+        raise run_lib.RunDirectoryError(f"{directory}/config.json: {exc}") from None
+    settings = config_lib.RunSettings.from_dict(run.run_settings())
+    strategy = {"GeneticSearch": "genetic", "RandomSearch": "random"}.get(config.strategy)
+    if strategy is None:
+        raise ValueError(
+            f"The run used a custom strategy ({config.strategy}); resume it from Python "
+            "by calling kgan_nas.search with the same strategy object and directory.")
+    if config.dataset not in KNOWN_DATASETS:
+        raise ValueError(
+            f"The run in {directory} searched the data set {config.dataset!r}, which is not "
+            f"a named dataset ({', '.join(KNOWN_DATASETS)}), so `resume` cannot reload it. "
+            f"Resume with `kgan-nas search --dataset PATH --directory {directory}` and the "
+            "original settings, or kgan_nas.search(data, directory=...) in Python.")
+    evaluation = config.evaluation
+    return search(
+        config.dataset, space=SearchSpace.from_dict(config.space), strategy=strategy,
+        generations=generations or config.generations, population=config.population,
+        steps_per_candidate=evaluation["steps"], batch_size=evaluation["batch_size"],
+        num_samples=evaluation["num_samples"], metric=config.metric,
+        objectives=config.objectives, directory=directory, seed=config.seed,
+        workers=workers or (settings.workers if run.run_settings() else None),
+        verbose=verbose, jit_compile=evaluation["jit_compile"],
+        seconds_per_candidate=evaluation["seconds"], strategy_options=config.strategy_options,
+        callbacks=callbacks, **_stored_run_options(settings))
+
+
+def _stored_run_options(settings):
+    """`search` arguments from stored `RunSettings` (a custom executor runs as the default)."""
+    options = dict(backend=settings.backend, timeout=settings.timeout,
+                   max_candidates_per_worker=settings.max_candidates_per_worker,
+                   evaluator=settings.evaluator,
+                   max_consecutive_failures=settings.max_consecutive_failures)
+    if settings.executor in ("subprocess", "inprocess", "ray"):
+        options.update(executor=settings.executor, executor_options=settings.executor_options)
+    return options
+
+
+def _run(config, settings, directory, overwrite, data, space, evaluation, extractor,
+         strategy, search_callbacks, keras_callbacks, verbose, executor):
+    """Opens (and locks) the run directory, prepares the inputs, runs the loop."""
+    from kgan_nas.executors import get_executor
+    from kgan_nas.prepare import prepare_worker_files
+
+    say = print if verbose else (lambda *args, **kwargs: None)
+    run_dir = run_lib.RunDir(directory)
+    resumed = run_dir.open(config.to_dict(), overwrite=overwrite,
+                           resumable_keys=config.RESUMABLE, run_settings=settings.to_dict())
+    with run_dir, _sigterm_as_interrupt():
+        for callback in search_callbacks:
+            callback.on_search_begin(dict(config.to_dict(), directory=run_dir.path,
+                                          resumed=resumed))
+        worker_spec = prepare_worker_files(run_dir, data, space, evaluation, extractor,
+                                           settings.backend, keras_callbacks, say=say)
+        if settings.evaluator is not None:
+            worker_spec = dataclasses.replace(worker_spec, evaluator_factory=settings.evaluator)
+        loop = SearchLoop(run_dir, strategy, config, search_callbacks,
+                          settings.max_consecutive_failures, say=say)
+        with get_executor(executor, worker_spec, workers=settings.workers,
+                          timeout=settings.timeout,
+                          max_candidates_per_worker=settings.max_candidates_per_worker,
+                          **dict(settings.executor_options or {})) as runner:
+            loop.run(runner, config.generations)
+    result = SearchResult(run_dir.path)
+    for callback in search_callbacks:
+        callback.on_search_end(result)
+    return result
+
+
+def _check_space_type(space):
+    from kgan_nas.space import SearchSpace
+
+    if space is not None and not isinstance(space, SearchSpace):
+        raise TypeError(
+            f"space must be a kgan_nas.SearchSpace, got a {type(space).__name__}; build one "
+            "with kgan_nas.SearchSpace(...) (or SearchSpace.from_dict for a dict).")
+
+
+def _objectives_for(metric, objectives):
+    """The objective names (the metric's first) and the extractor's name."""
+    objective, extractor = parse_metric(metric)
+    objectives = tuple(objectives) if objectives else (objective.name,)
+    if objectives[0] != objective.name:
+        raise ValueError(
+            f"The first objective must be the metric's ({objective.name!r} for "
+            f"metric={metric!r}), got {objectives!r}.")
+    return objectives, extractor
+
+
+def _data_and_space(dataset, labels, seed, budget, space):
+    """Loads and checks the data; the space for it (checked to hold a genome)."""
+    import numpy as np
+
+    from kgan_nas import data as data_lib
+    from kgan_nas.space import SearchSpace
+
+    data = data_lib.load_dataset(dataset, labels=labels, seed=seed,
+                                 min_images=2 * budget["batch_size"])
+    if space is None:
+        space = SearchSpace(image_shape=data.image_shape, max_params=budget["max_params"])
+    elif tuple(space.image_shape) != tuple(data.image_shape):
+        raise ValueError(
+            f"The search space is for images of shape {tuple(space.image_shape)} but the "
+            f"data set has shape {data.image_shape}. Create the space with "
+            f"SearchSpace(image_shape={data.image_shape}, ...).")
+    # A space too tight for any genome (e.g. max_params) fails here, before any
+    # file is written or the extractor trains; the strategy keeps its own RNG.
+    space.sample(np.random.default_rng(seed))
+    return data, space
+
+
+def _strategy_and_config(strategy, strategy_options, space, data, objectives, metric,
+                         budget, evaluation, seed):
+    """Builds the strategy and the `SearchConfig` that describes the search."""
+    from kgan_nas import strategies as strategies_lib
+
+    strategy_options = strategies_lib.with_population(strategy, strategy_options,
+                                                      budget["population"])
+    strategy_object = strategies_lib.get_strategy(
+        strategy, space, objectives=objectives, seed=seed, **strategy_options)
+    config = config_lib.SearchConfig(
+        dataset=data.name, data_fingerprint=data.fingerprint(),
+        image_shape=tuple(data.image_shape), space=space.to_dict(),
+        strategy=type(strategy_object).__name__, strategy_options=strategy_options,
+        objectives=tuple(objectives), metric=metric, generations=budget["generations"],
+        population=budget["population"], evaluation=evaluation.to_dict(), seed=seed)
+    return strategy_object, config
+
+
+def _check_evaluation_arguments(seed, seconds_per_candidate):
+    validate.check_non_negative_int(seed, "seed")
+    validate.check_positive_number(seconds_per_candidate, "seconds_per_candidate",
+                                   allow_none=True, unit="seconds")
+
+
+def _run_settings(*, executor, workers, backend, timeout, max_candidates_per_worker,
+                  executor_options, evaluator, max_consecutive_failures):
+    """Checks how the search is to run; returns the `RunSettings`.
+
+    Raises:
+        ValueError: naming the argument and what it accepts.
+        ImportError: for `executor="ray"` when Ray is not installed.
+    """
+    validate.check_positive_number(timeout, "timeout", allow_none=True, unit="seconds")
+    validate.check_positive_int(max_candidates_per_worker, "max_candidates_per_worker")
+    validate.check_choice(backend, "backend", (None, "tensorflow", "jax"))
+    if evaluator is not None and (not isinstance(evaluator, str) or evaluator.count(":") != 1):
+        raise ValueError(
+            f"evaluator must be a 'module:function' string, got {evaluator!r}.")
+    _check_executor(executor, executor_options)
+    if max_consecutive_failures is None:
+        # Three rounds of every worker failing alike; in process, one worker.
+        max_consecutive_failures = 3 * (1 if executor == "inprocess" else workers)
+    validate.check_positive_int(max_consecutive_failures, "max_consecutive_failures",
+                                hint="Or None for three times the workers.")
+    return config_lib.RunSettings(
+        executor=executor if isinstance(executor, str) else "custom", workers=workers,
+        backend=backend, timeout=timeout, max_candidates_per_worker=max_candidates_per_worker,
+        executor_options=_json_or_none(executor_options), evaluator=evaluator,
+        max_consecutive_failures=max_consecutive_failures)
+
+
+def _json_or_none(value):
+    """`value` if it can be stored as JSON, else None (it is then not restored on resume)."""
+    try:
+        json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError):
+        return None
+    return value
+
+
+def _check_executor(executor, executor_options):
+    """Rejects an unknown executor or options it does not take, before any work."""
+    from kgan_nas import executors as executors_lib
+
+    if isinstance(executor, executors_lib.Executor):
+        return
+    if executor not in executors_lib.EXECUTORS:
+        raise ValueError(
+            f"Unknown executor {executor!r}; choose one of {executors_lib.EXECUTORS} or pass "
+            "an Executor.")
+    if executor_options is not None and not isinstance(executor_options, dict):
+        raise ValueError(f"executor_options must be a dict, got {executor_options!r}.")
+    if executor == "ray":
+        from kgan_nas.executors.ray import RayExecutor as executor_class
+        from kgan_nas.executors.ray import _import_ray
+
+        _import_ray()  # a missing Ray install is reported now, not after set-up
+    else:
+        executor_class = {"inprocess": executors_lib.InProcessExecutor,
+                          "subprocess": executors_lib.SubprocessExecutor}[executor]
+    # search() sets these itself; the executor takes the rest as options.
+    reserved = {"self", "spec", "workers", "timeout", "max_candidates_per_worker"}
+    accepted = sorted(set(inspect.signature(executor_class.__init__).parameters) - reserved)
+    unknown = sorted(set(executor_options or {}) - set(accepted))
+    if unknown:
+        raise ValueError(
+            f"executor_options {unknown} are not options of executor={executor!r}; it "
+            f"accepts {accepted or 'none'} (workers, timeout and max_candidates_per_worker "
+            "are arguments of search itself).")
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt():
+    """Turns SIGTERM (a plain `kill`) into KeyboardInterrupt while a search runs.
+
+    Then the search unwinds as for Ctrl-C: its workers are stopped and the run
+    directory's lock released, instead of the process vanishing mid-write.
+    Only in the main thread, and only if nobody else handles SIGTERM.
+    """
+    if (threading.current_thread() is not threading.main_thread()
+            or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL):
+        yield
+        return
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt(f"stopped by signal {signal.Signals(signum).name}")
+
+    signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)

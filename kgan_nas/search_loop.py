@@ -1,0 +1,205 @@
+"""The search loop: ask the strategy, evaluate, record, tell, checkpoint.
+
+`SearchLoop` is the only place that drives generations. It knows nothing of
+data, extractors or processes: it gets genomes from the strategy, hands them
+to an executor, appends each result to the run directory's history as it
+arrives (promoting a new best), tells the strategy in ask order, and
+checkpoints. A streak of identical systemic failures stops it
+(`RepeatedFailureError`).
+"""
+
+import math
+import os
+import statistics
+import time
+
+from kgan_nas import run as run_lib
+from kgan_nas.atomic import atomic_copy
+from kgan_nas.fitness import Fitness
+from kgan_nas.genome import Genome
+from kgan_nas.results import best_record
+
+# Failures that point at the set-up rather than at one candidate's genome.
+_SYSTEMIC_STATUSES = ("error", "crashed", "timeout")
+
+
+class RepeatedFailureError(RuntimeError):
+    """Candidate after candidate failed the same way: a set-up problem, not bad genomes."""
+
+
+class SearchLoop:
+    """The generation loop: ask, evaluate, record, tell, checkpoint.
+
+    It resumes from the run directory: the checkpoint restores the strategy
+    and the generation in flight, and every candidate already in the history
+    is reused, not evaluated again.
+
+    Args:
+        run_dir: The open (locked) `kgan_nas.run.RunDir`.
+        strategy: The `kgan_nas.strategies.Strategy`.
+        config: The `kgan_nas.config.SearchConfig`.
+        callbacks: `kgan_nas.hooks.SearchCallback`s.
+        max_consecutive_failures: See `kgan_nas.search`.
+        say: Prints a message (`print`, or a no-op when quiet).
+    """
+
+    def __init__(self, run_dir, strategy, config, callbacks, max_consecutive_failures=None,
+                 say=print):
+        self.run_dir = run_dir
+        self.strategy = strategy
+        self.config = config
+        self.objectives = config.objectives
+        self.callbacks = callbacks
+        self.say = say
+        self.failures = _FailureStreak(max_consecutive_failures, run_dir.path)
+        history = run_dir.history()
+        self.done = {(r["generation"], r["key"]): r for r in history}
+        best = best_record(history)
+        self.best_value = best["objective"] if best else math.inf
+        checkpoint = run_dir.checkpoint()
+        self.generation = 0
+        self.pending = None
+        # Genome key -> parent key (weight inheritance) for the pending generation.
+        self.pending_parents = {}
+        if checkpoint is not None:
+            strategy.load_state_dict(checkpoint["strategy"])
+            self.generation = checkpoint["generation"]
+            self.pending = checkpoint.get("pending")
+            self.pending_parents = dict(checkpoint.get("pending_parents") or {})
+
+    def run(self, executor, generations):
+        while self.generation < generations:
+            if self.pending is None:
+                genomes = self.strategy.ask(self.config.population)
+                if not genomes:
+                    self.say("The strategy has no new genomes to try; stopping.")
+                    break
+                self.pending = [genome.to_dict() for genome in genomes]
+                self.pending_parents = {
+                    genome.key(): parent for genome in genomes
+                    if (parent := self.strategy.parent(genome)) is not None}
+                self._checkpoint()
+            genomes = [Genome.from_dict(g) for g in self.pending]
+            self._run_generation(executor, genomes)
+            self.generation += 1
+            self.pending = None
+            self.pending_parents = {}
+            self._checkpoint()
+
+    def _checkpoint(self):
+        self.run_dir.save_checkpoint({
+            "generation": self.generation,
+            "pending": self.pending,
+            "pending_parents": self.pending_parents,
+            "strategy": self.strategy.state_dict(),
+        })
+
+    def _run_generation(self, executor, genomes):
+        generation = self.generation
+        results = {}
+        for genome in genomes:
+            record = self.done.get((generation, genome.key()))
+            if record is not None:
+                results[genome.key()] = Fitness.from_dict(record["fitness"])
+        todo = [g for g in genomes if g.key() not in results]
+        for callback in self.callbacks:
+            callback.on_generation_begin(generation, {
+                "genomes": [g.key() for g in genomes], "evaluated": len(results),
+                "best_so_far": self.best_value})
+        parents = [self.pending_parents.get(genome.key()) for genome in todo]
+        for index, fitness in executor.run(todo, parents=parents):
+            genome = todo[index]
+            results[genome.key()] = fitness
+            record = self._record(generation, genome, fitness, parents[index])
+            self.run_dir.append_history(record)
+            self.done[(generation, genome.key())] = record
+            if fitness.ok and record["objective"] < self.best_value:
+                self.best_value = record["objective"]
+                self.run_dir.promote_best(genome.key(), genome.to_dict(), record)
+            for callback in self.callbacks:
+                callback.on_candidate_end(record)
+            self.failures.add(record)
+        # Tell in ask order, so a resumed run continues exactly like an
+        # uninterrupted one whatever order the candidates finished in.
+        for genome in genomes:
+            self.strategy.tell(genome, results[genome.key()])
+        logs = self._generation_logs(generation, genomes, results)
+        self._save_generation_samples(generation, genomes, results)
+        for callback in self.callbacks:
+            callback.on_generation_end(generation, logs)
+
+    def _record(self, generation, genome, fitness, parent=None):
+        objective = fitness.objective(self.objectives[0])
+        record = {
+            "generation": generation,
+            "key": genome.key(),
+            "parent": parent,
+            "genome": genome.to_dict(),
+            "status": fitness.status,
+            "reason": fitness.reason,
+            "objective": objective if math.isfinite(objective) else None,
+            "fitness": fitness.to_dict(),
+            "time": time.time(),
+        }
+        record.update({k: run_lib.finite_or_none(v) for k, v in fitness.metrics().items()})
+        return record
+
+    def _generation_logs(self, generation, genomes, results):
+        values = [results[g.key()].objective(self.objectives[0]) for g in genomes]
+        finite = [v for v in values if math.isfinite(v)]
+        return {
+            "generation": generation,
+            "best": min(finite) if finite else math.inf,
+            "median": statistics.median(finite) if finite else math.inf,
+            "best_so_far": self.best_value,
+            "failed": sum(not results[g.key()].ok for g in genomes),
+            "evaluated": len(self.done),
+        }
+
+    def _save_generation_samples(self, generation, genomes, results):
+        ok = [g for g in genomes if results[g.key()].ok]
+        if not ok:
+            return
+        best = min(ok, key=lambda g: results[g.key()].objective(self.objectives[0]))
+        source = os.path.join(self.run_dir.candidate_dir(best.key()), "samples.png")
+        if os.path.exists(source):
+            atomic_copy(source, self.run_dir.file("samples", f"generation_{generation + 1:03d}.png"))
+
+
+class _FailureStreak:
+    """Counts candidates in a row that failed the same systemic way."""
+
+    def __init__(self, limit, directory):
+        self.limit = limit
+        self.directory = directory
+        self.kind = None
+        self.first = None
+        self.count = 0
+
+    def add(self, record):
+        kind = _failure_kind(record)
+        if kind is None or kind != self.kind:
+            self.kind, self.first, self.count = kind, record, 0
+        if kind is None or self.limit is None:
+            return
+        self.count += 1
+        if self.count >= self.limit:
+            raise RepeatedFailureError(
+                f"{self.count} candidates in a row failed the same way ({kind}), so the "
+                f"search stopped: this points at the set-up, not at the genomes. The first "
+                f"one ({self.first['key']}) failed with: {self.first['reason'][:1000]}\n"
+                f"To debug, run one candidate in this process with its full traceback "
+                f"(kgan_nas.search(..., executor='inprocess', population=2, "
+                f"generations=1)), and read the workers' output in "
+                f"{os.path.join(self.directory, 'logs')}. Run the same search again after "
+                "the fix to resume; pass max_consecutive_failures=N to allow longer streaks.")
+
+
+def _failure_kind(record):
+    """`"error: TypeError"`, `"crashed"`, `"timeout"`, or None for other outcomes."""
+    status = record["status"]
+    if status not in _SYSTEMIC_STATUSES:
+        return None
+    if status == "error":
+        return f"error: {(record.get('reason') or '').split(':', 1)[0].strip() or '?'}"
+    return status

@@ -1,0 +1,161 @@
+"""The typed search configuration, run settings, objectives and argument checks."""
+
+import math
+
+import numpy as np
+import pytest
+
+import kgan_nas
+from kgan_nas import config as config_lib
+from kgan_nas import run as run_lib
+from kgan_nas import search_api
+from kgan_nas import validate
+from kgan_nas.fitness import Fitness
+from kgan_nas.objectives import METRICS
+from kgan_nas.objectives import Objective
+from kgan_nas.objectives import get_objective
+from kgan_nas.objectives import metric_name
+from kgan_nas.objectives import parse_metric
+from test_bad_input import _search
+from test_bad_input import _use_fast_worker_files
+
+FAST = "scripted_evaluators:make_fast_evaluator"
+
+
+def test_search_config_round_trips_through_config_json(tmp_path, monkeypatch):
+    """What a search stores is a `SearchConfig`: it reads back equal, and its JSON
+    form is exactly what the run directory holds."""
+    _use_fast_worker_files(monkeypatch, tmp_path)
+    _search(tmp_path / "run", generations=2, population=3, seed=4)
+    stored = run_lib.RunDir(tmp_path / "run").config()
+    config = config_lib.SearchConfig.from_dict(stored)
+    assert config.to_dict() == stored
+    assert (config.generations, config.population, config.seed) == (2, 3, 4)
+    assert config.objectives == ("fid",) and config.image_shape == (8, 8, 1)
+    assert config.strategy_options == {"population_size": 3}
+
+
+def test_search_config_missing_settings_are_named():
+    with pytest.raises(ValueError, match=r"lacks \['evaluation', 'seed'\]"):
+        config_lib.SearchConfig.from_dict({
+            "dataset": "digits", "data_fingerprint": "x", "image_shape": [8, 8, 1],
+            "space": {}, "strategy": "RandomSearch", "strategy_options": {},
+            "objectives": ["fid"], "metric": "fid_domain", "generations": 1,
+            "population": 2})
+
+
+def test_run_settings_are_stored_and_ignore_unknown_keys(tmp_path, monkeypatch):
+    _use_fast_worker_files(monkeypatch, tmp_path)
+    _search(tmp_path / "run", executor="subprocess", workers=2, timeout=30,
+            max_candidates_per_worker=3, evaluator=FAST)
+    settings = config_lib.RunSettings.from_dict(
+        dict(run_lib.RunDir(tmp_path / "run").run_settings(), from_a_newer_version=1))
+    assert settings == config_lib.RunSettings(
+        executor="subprocess", workers=2, backend=None, timeout=30,
+        max_candidates_per_worker=3, executor_options=None, evaluator=FAST,
+        max_consecutive_failures=6)
+
+
+def test_resume_restores_how_the_search_ran(tmp_path, monkeypatch):
+    """`kgan_nas.resume` (and `kgan-nas resume`) run the stored search again with its
+    executor, workers, time limit and evaluator, not the defaults."""
+    _use_fast_worker_files(monkeypatch, tmp_path)
+    directory = tmp_path / "run"
+    _search(directory, executor="subprocess", workers=2, timeout=30,
+            max_candidates_per_worker=3, evaluator=FAST, backend="tensorflow")
+    seen = {}
+
+    def capture(dataset, **kwargs):
+        seen.update(kwargs, dataset=dataset)
+        return "result"
+
+    monkeypatch.setattr(search_api, "search", capture)
+    assert kgan_nas.resume(str(directory), generations=3) == "result"
+    assert seen["dataset"] == "digits" and seen["generations"] == 3
+    assert (seen["executor"], seen["workers"], seen["timeout"]) == ("subprocess", 2, 30)
+    assert seen["max_candidates_per_worker"] == 3 and seen["evaluator"] == FAST
+    assert seen["backend"] == "tensorflow"
+    assert seen["strategy_options"] == {"population_size": 4}
+    seen.clear()
+    kgan_nas.resume(str(directory), workers=1)
+    assert seen["workers"] == 1 and seen["generations"] == 1
+
+
+def test_resumed_run_continues_with_stored_settings(tmp_path, monkeypatch):
+    """End to end: a resumed run adds generations and keeps its stored settings."""
+    _use_fast_worker_files(monkeypatch, tmp_path)
+    directory = tmp_path / "run"
+    _search(directory, evaluator=FAST)
+    result = kgan_nas.resume(str(directory), generations=2, verbose=0)
+    assert len(result.history) == 8
+    assert run_lib.RunDir(directory).run_settings()["executor"] == "inprocess"
+
+
+@pytest.mark.parametrize("preset", sorted(config_lib.PRESETS))
+def test_resolve_budget_puts_given_values_over_the_preset(preset):
+    budget = config_lib.resolve_budget(preset, generations=3, population=None)
+    assert budget["generations"] == 3
+    assert budget["population"] == config_lib.PRESETS[preset]["population"]
+    assert set(config_lib.BUDGET_KEYS) <= set(budget)
+
+
+@pytest.mark.parametrize("given, message", [
+    ({"population": 1}, "population must be at least 2"),
+    ({"generations": 0}, "generations must be a positive integer, got 0"),
+    ({"batch_size": True}, "batch_size must be a positive integer, got True"),
+    ({"num_samples": 2.0}, "num_samples must be a positive integer, got 2.0"),
+])
+def test_resolve_budget_rejects_bad_budgets(given, message):
+    with pytest.raises(ValueError, match=message):
+        config_lib.resolve_budget("quick", **given)
+
+
+def test_objectives_orient_values_so_lower_is_better():
+    assert get_objective("fid").oriented(3.0) == 3.0
+    assert get_objective("inception_score").oriented(3.0) == -3.0
+    assert get_objective("kid").oriented(float("nan")) == math.inf
+    assert get_objective(Objective("params", "min")) == Objective("params", "min")
+    with pytest.raises(ValueError, match="Unknown objective 'fidd'"):
+        get_objective("fidd")
+    with pytest.raises(ValueError, match="direction"):
+        Objective("fid", "lower")
+
+
+def test_metric_names_split_into_objective_and_extractor():
+    for metric in METRICS:
+        objective, extractor = parse_metric(metric)
+        assert metric_name(objective, extractor) == metric
+    assert parse_metric("is_inception") == (get_objective("inception_score"), "inception")
+    with pytest.raises(ValueError, match="Unknown metric"):
+        parse_metric("fid_clip")
+
+
+def test_fitness_takes_objectives_by_name_or_object():
+    fitness = Fitness(fid=2.0, inception_score=5.0, params=10)
+    assert fitness.objective("inception_score") == -5.0
+    assert fitness.objective(Objective("fid", "min")) == 2.0
+    assert Fitness.failed("nan", "x").objective("inception_score") == math.inf
+
+
+@pytest.mark.parametrize("value, ok", [(3, True), (np.int64(3), True), (True, False),
+                                       (0, False), (2.0, False), ("3", False)])
+def test_one_idea_of_a_positive_integer(value, ok):
+    if ok:
+        assert validate.check_positive_int(value, "n") == 3
+    else:
+        with pytest.raises(ValueError, match="n must be a positive integer"):
+            validate.check_positive_int(value, "n")
+
+
+@pytest.mark.parametrize("value, ok", [(0.5, True), (np.float32(2), True), (None, None),
+                                       (0, False), (-1, False), (True, False)])
+def test_one_idea_of_a_positive_number(value, ok):
+    if ok is None:
+        assert validate.check_positive_number(value, "t", allow_none=True) is None
+        with pytest.raises(ValueError):
+            validate.check_positive_number(value, "t")
+    elif ok:
+        assert validate.check_positive_number(value, "t") == value
+    else:
+        with pytest.raises(ValueError, match="t must be a positive number of seconds"):
+            validate.check_positive_number(value, "t", unit="seconds")

@@ -1,0 +1,90 @@
+"""`SearchResult`: the one ranking, best models, Pareto front and flat history."""
+
+import pytest
+
+import kgan_nas
+from kgan_nas.results import best_record
+from kgan_nas.results import pareto_records
+from kgan_nas.results import ranked_records
+
+
+def _record(key, objective, params, status="ok"):
+    return {"key": key, "objective": objective, "params": params, "status": status}
+
+
+def test_ranking_best_and_front_are_defined_once():
+    """Failed records never rank; ties keep history order; the front holds exactly
+    the records no other beats on both coordinates."""
+    history = [_record("a", 3.0, 10), _record("b", None, 5, "nan"), _record("c", 1.0, 30),
+               _record("d", 2.0, 5), _record("e", 1.0, 40)]
+    assert [r["key"] for r in ranked_records(history)] == ["c", "e", "d", "a"]
+    assert best_record(history)["key"] == "c"
+    assert best_record([_record("x", None, 1, "error")]) is None
+    front = pareto_records(history, lambda r: (r["objective"], r["params"]))
+    assert [r["key"] for r in front] == ["c", "d"]
+
+
+@pytest.fixture(scope="module")
+def real_run(tmp_path_factory, cache_dir):
+    directory = tmp_path_factory.mktemp("results") / "run"
+    return kgan_nas.search(
+        "digits", space=kgan_nas.SearchSpace(image_shape=(8, 8, 1), latent_dim=8,
+                                             max_params=30_000),
+        generations=1, population=3, steps_per_candidate=10, batch_size=16, num_samples=100,
+        executor="inprocess", directory=str(directory), verbose=0, jit_compile=False)
+
+
+@pytest.mark.keras
+@pytest.mark.slow
+def test_best_models_and_genomes_follow_the_ranking(real_run):
+    """KerasTuner-style accessors: best genomes and generators in rank order, and the
+    best candidate's discriminator."""
+    ranked = real_run.ranked()
+    assert ranked, [r["reason"] for r in real_run.history]
+    genomes = real_run.best_genomes(2)
+    assert [g.key() for g in genomes] == [r["key"] for r in ranked[:2]]
+    models = real_run.get_best_models(2)
+    assert len(models) == len(genomes)
+    for model, genome in zip(models, genomes):
+        assert model.count_params() == real_run.space.generator_params(genome)
+    discriminator = real_run.best_discriminator()
+    assert discriminator.count_params() == real_run.space.discriminator_params(genomes[0])
+    assert discriminator.output_shape[-1] == 1
+
+
+@pytest.mark.keras
+@pytest.mark.slow
+def test_history_flattens_to_a_dataframe(real_run):
+    frame = real_run.to_dataframe()
+    assert len(frame) == len(real_run.history)
+    assert {"key", "status", "fitness.fid", "fitness.seconds.total", "genome",
+            "genome.training.loss", "genome.generator_layers"} <= set(frame.columns)
+    assert list(frame["key"]) == [r["key"] for r in real_run.history]
+    records = real_run.to_records()
+    assert records[0]["genome"] == kgan_nas.Genome.from_dict(
+        real_run.history[0]["genome"]).describe()
+
+
+def test_to_dataframe_without_pandas_says_how(real_run_free_result, monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_pandas(name, *args, **kwargs):
+        if name == "pandas":
+            raise ImportError("No module named 'pandas'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_pandas)
+    with pytest.raises(ImportError, match="pip install pandas"):
+        real_run_free_result.to_dataframe()
+
+
+@pytest.fixture
+def real_run_free_result(tmp_path, monkeypatch):
+    """A finished fast run (scripted evaluator, no Keras) as a `SearchResult`."""
+    from test_bad_input import _search
+    from test_bad_input import _use_fast_worker_files
+
+    _use_fast_worker_files(monkeypatch, tmp_path)
+    return _search(tmp_path / "run")
