@@ -1,0 +1,77 @@
+"""Reading a finite `tf.data.Dataset` of images (and labels) into numpy.
+
+The check `_is_tf_dataset` goes by class name, so it needs no TensorFlow
+import; TensorFlow is imported only when a dataset is actually read.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from kgan_nas.data.sources import _RawImages
+
+
+def _is_tf_dataset(obj):
+    # Checked by class name so that no TensorFlow import is needed.
+    return any(cls.__module__.startswith("tensorflow")
+               and cls.__name__ in ("DatasetV2", "DatasetV1")
+               for cls in type(obj).__mro__)
+
+
+def _read_tf_dataset(dataset):
+    import tensorflow as tf
+
+    if int(dataset.cardinality()) == int(tf.data.INFINITE_CARDINALITY):
+        raise ValueError(
+            "The tf.data.Dataset is infinite (it has .repeat()); pass a "
+            "finite one, e.g. remove .repeat() or add .take(n)."
+        )
+    image_key, label_key = _element_keys(dataset.element_spec)
+    image_spec = (dataset.element_spec if image_key is None
+                  else dataset.element_spec[image_key])
+    shape = image_spec.shape
+    batched = shape.rank == 4 or (
+        shape.rank == 3 and (shape[0] is None or shape[-1] not in (1, 2, 3, 4))
+    )
+    image_parts, label_parts = [], []
+    for element in dataset.as_numpy_iterator():
+        image_parts.append(np.asarray(
+            element if image_key is None else element[image_key]))
+        if label_key is not None:
+            label_parts.append(np.asarray(element[label_key]))
+    if not image_parts:
+        raise ValueError("The tf.data.Dataset is empty; it yielded no images.")
+    join = np.concatenate if batched else np.stack
+    images = join(image_parts)
+    labels = join(label_parts) if label_parts else None
+    return _RawImages(images, labels, "tf.data")
+
+
+def _element_keys(spec):
+    """Where a tf.data element keeps its image and label.
+
+    Returns:
+        `(image_key, label_key)`: indices or dict keys into the element;
+        `image_key` is `None` when the element is the image itself and
+        `label_key` is `None` when there is no label.
+    """
+    if isinstance(spec, dict):
+        image_key = next((k for k in ("image", "images", "x") if k in spec),
+                         None)
+        if image_key is None:
+            raise ValueError(
+                f"The tf.data.Dataset yields dicts with keys {sorted(spec)}; "
+                "expected an 'image' key (and optionally 'label'). Map it to "
+                "(image, label) pairs with `.map(...)`."
+            )
+        label_key = next((k for k in ("label", "labels", "y") if k in spec),
+                         None)
+        return image_key, label_key
+    if isinstance(spec, (tuple, list)):
+        if len(spec) not in (1, 2):
+            raise ValueError(
+                f"The tf.data.Dataset yields {len(spec)}-tuples; expected "
+                "images or (image, label) pairs."
+            )
+        return 0, (1 if len(spec) == 2 else None)
+    return None, None
