@@ -16,6 +16,8 @@ from sklearn.metrics import adjusted_rand_score
 import kgan_nas
 from kgan_nas import cache as cache_module
 from kgan_nas import features as features_module
+from kgan_nas.features import domain as domain_module
+from kgan_nas.features import domain_cache
 from kgan_nas.features import (
     DomainExtractor,
     FeatureExtractor,
@@ -282,8 +284,8 @@ def test_for_data_key_covers_versions_and_backend(tmp_path, monkeypatch, fact):
     DomainExtractor.for_data(images, cache_dir=tmp_path)
     assert len(calls) == 1
 
-    real_facts = features_module._runtime_facts
-    monkeypatch.setattr(features_module, "_runtime_facts",
+    real_facts = domain_cache._runtime_facts
+    monkeypatch.setattr(domain_cache, "_runtime_facts",
                         lambda: {**real_facts(), fact: "other"})
     other = DomainExtractor.for_data(images, cache_dir=tmp_path)
     assert len(calls) == 2
@@ -403,7 +405,7 @@ def test_for_data_failed_save_leaves_no_half_entry(tmp_path, monkeypatch):
     def full_disk(model, path):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(features_module, "atomic_save_model", full_disk)
+    monkeypatch.setattr(domain_module, "atomic_save_model", full_disk)
     with pytest.raises(OSError, match="No space"):
         DomainExtractor.for_data(images, cache_dir=tmp_path)
     assert _cache_entries(tmp_path) == []

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from kgan_nas import metrics
 from kgan_nas.metrics import FeatureStatistics
+from kgan_nas.metrics import statistics as metrics_statistics
 
 FAST = settings(max_examples=25, deadline=None)
 
@@ -285,7 +286,7 @@ def test_streaming_statistics_equal_batch_statistics(
 
 def test_streaming_statistics_chunk_large_batches(monkeypatch):
     """A batch larger than the internal chunk gives the same statistics."""
-    monkeypatch.setattr(metrics, "_CHUNK_ROWS", 7)
+    monkeypatch.setattr(metrics_statistics, "_CHUNK_ROWS", 7)
     rng = np.random.default_rng(6)
     features = rng.standard_normal((50, 5)).astype(np.float32)
     stats = FeatureStatistics().update(features)
