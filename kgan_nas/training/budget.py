@@ -1,0 +1,224 @@
+"""Budgeted training: `train_for_budget` and the `TrainReport` it returns.
+
+`train_for_budget` runs a candidate for a fixed number of steps (or seconds)
+and turns every failure into a `TrainReport` instead of an exception: in a
+search, a candidate that diverges or crashes is data. `_BudgetMonitor` is the
+callback that times the steps and stops on NaN, divergence or the time
+limit; `_split_compile_time` separates the first step's compilation from the
+step time.
+"""
+
+import dataclasses
+import math
+import statistics
+import time
+
+import keras
+import numpy as np
+from keras import ops
+
+from kgan_nas.training.validation import _is_number
+
+STATUSES = ("ok", "nan", "diverged", "error")
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainReport:
+    """What happened when a candidate was trained for its budget.
+
+    Args:
+        status: `"ok"` (ran its steps, or stopped at the time limit),
+            `"nan"` (a loss became NaN or infinite), `"diverged"` (a loss
+            exceeded the divergence threshold) or `"error"` (an exception).
+        reason: Why it stopped early; for `"error"`, the exception type and
+            message. Empty when training ran all its steps.
+        steps: Train steps completed.
+        seconds: Wall time of the whole `fit` call.
+        compile_seconds: Time of the first step (which includes tracing and
+            XLA compilation) minus the median later step; the whole first
+            step if only one ran. None if no step ran.
+        step_seconds: Median time of the steps after the first. None if
+            fewer than two steps ran.
+        logs: The last logged values (`d_loss`, `g_loss`, ...) as floats;
+            Keras reports running means over the run.
+    """
+
+    status: str
+    reason: str = ""
+    steps: int = 0
+    seconds: float = 0.0
+    compile_seconds: float | None = None
+    step_seconds: float | None = None
+    logs: dict = dataclasses.field(default_factory=dict)
+
+
+class _BudgetMonitor(keras.callbacks.Callback):
+    """Times each step and stops on NaN, divergence or the time limit."""
+
+    def __init__(self, seconds, divergence_threshold):
+        super().__init__()
+        self.seconds = seconds
+        self.divergence_threshold = divergence_threshold
+        self.status = "ok"
+        self.reason = ""
+        self.steps = 0
+        self.step_times = []
+        self.logs = {}
+        self._start = None
+        self._step_start = None
+
+    def on_train_begin(self, logs=None):
+        self._start = None
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self._step_start = time.perf_counter()
+
+    def on_train_batch_end(self, batch, logs=None):
+        # Converting to floats waits for the device, so the timing is real.
+        values = {key: _to_float(value) for key, value in (logs or {}).items()}
+        now = time.perf_counter()
+        self.step_times.append(now - self._step_start)
+        self.steps = batch + 1
+        self.logs = values
+        bad = sorted(k for k, v in values.items() if not math.isfinite(v))
+        big = sorted(k for k, v in values.items()
+                     if math.isfinite(v) and abs(v) > self.divergence_threshold)
+        if bad:
+            self._stop("nan", f"non-finite {', '.join(bad)} at step "
+                              f"{self.steps}")
+        elif big:
+            self._stop("diverged", f"|{', '.join(big)}| > "
+                                   f"{self.divergence_threshold:g} at step "
+                                   f"{self.steps}")
+        elif self._start is None:
+            # The time budget starts after the first step, which holds the XLA
+            # compilation: a slow compile (a loaded machine) must not eat the
+            # candidate's training time.
+            self._start = now
+        elif self.seconds is not None and now - self._start >= self.seconds:
+            self._stop("ok", f"time budget of {self.seconds:g} s reached "
+                             f"after {self.steps} steps")
+
+    def _stop(self, status, reason):
+        self.status = status
+        self.reason = reason
+        self.model.stop_training = True
+
+
+def _to_float(value):
+    try:
+        return float(np.asarray(ops.convert_to_numpy(value)).reshape(()))
+    except (TypeError, ValueError):
+        return float("nan")
+
+
+def train_for_budget(gan, inputs, *, steps, seconds=None,
+                     divergence_threshold=1e4, callbacks=None):
+    """Trains a compiled GAN for a step (and optional time) budget.
+
+    A failing candidate never raises: NaN losses, divergence and exceptions
+    raised while training are all reported in the returned `TrainReport`.
+
+    Args:
+        gan: A compiled `GAN` (or any compiled `keras.Model`).
+        inputs: What `fit` takes as `x` and that yields at least `steps`
+            batches: an infinite `tf.data.Dataset` or a
+            `keras.utils.PyDataset` of fixed-size batches (a changing batch
+            size recompiles the XLA step).
+        steps: Number of train steps (>= 1).
+        seconds: Optional wall-time limit on training, counted from the end
+            of the first step (which holds the XLA compilation); training
+            stops (status `"ok"`) after the first step that ends past it.
+            Defaults to None.
+        divergence_threshold: A loss whose magnitude exceeds this stops
+            training with status `"diverged"`. Defaults to 1e4.
+        callbacks: Optional list of extra Keras callbacks for `fit` (an
+            exception they raise is reported as status `"error"`).
+
+    Returns:
+        A `TrainReport`. After `"error"` the model keeps the weights it had
+        before the failing step.
+
+    Raises:
+        TypeError: if `gan` is not a Keras model.
+        ValueError: if `gan` is not compiled, or `steps`, `seconds` or
+            `divergence_threshold` are invalid. (These are caller errors,
+            not candidate failures.)
+    """
+    if not isinstance(gan, keras.Model):
+        raise TypeError(f"gan must be a keras.Model, got {type(gan).__name__}.")
+    if not getattr(gan, "compiled", False):
+        raise ValueError("Call gan.compile(...) before train_for_budget.")
+    if not isinstance(steps, (int, np.integer)) or steps < 1:
+        raise ValueError(f"steps must be an integer >= 1, got {steps!r}.")
+    if seconds is not None and (not _is_number(seconds) or seconds <= 0):
+        raise ValueError(
+            f"seconds must be a positive number or None, got {seconds!r}."
+        )
+    if not _is_number(divergence_threshold) or divergence_threshold <= 0:
+        raise ValueError(
+            "divergence_threshold must be a positive number, got "
+            f"{divergence_threshold!r}."
+        )
+
+    monitor = _BudgetMonitor(seconds, float(divergence_threshold))
+    status, reason = None, ""
+    snapshot = _state_snapshot(gan)
+    start = time.perf_counter()
+    try:
+        # The inputs shuffle themselves; shuffle=False keeps fit from warning.
+        gan.fit(inputs, epochs=1, steps_per_epoch=int(steps), verbose=0,
+                shuffle=False, callbacks=[monitor] + list(callbacks or []))
+    except Exception as error:  # a candidate's failure is data
+        status, reason = "error", f"{type(error).__name__}: {error}"
+        _restore_detached(snapshot)
+    total = time.perf_counter() - start
+    if status is None:
+        status, reason = monitor.status, monitor.reason
+        if status == "ok" and not reason and monitor.steps < steps:
+            reason = f"input ran out after {monitor.steps} steps"
+    compile_seconds, step_seconds = _split_compile_time(monitor.step_times)
+    return TrainReport(
+        status=status,
+        reason=reason,
+        steps=monitor.steps,
+        seconds=total,
+        compile_seconds=compile_seconds,
+        step_seconds=step_seconds,
+        logs=dict(monitor.logs),
+    )
+
+
+def _state_snapshot(gan):
+    """(variable, value) pairs of everything the JAX trainer detaches."""
+    if keras.backend.backend() != "jax":
+        return []
+    variables = list(gan.variables) + list(gan.metrics_variables)
+    optimizer = getattr(gan, "optimizer", None)
+    if optimizer is not None:
+        variables += list(optimizer.variables)
+    return [(v, v.value) for v in variables]
+
+
+def _restore_detached(snapshot):
+    """Re-attaches values the JAX trainer detached before a failed step.
+
+    Keras' JAX `fit` detaches variable values while it trains (it sets the
+    private `_value` to None, see `JAXTrainer._purge_model_variables`) and
+    attaches the latest ones at the end; when the first step raises there
+    are none, and the model would be left without weights. JAX arrays are
+    immutable, so the values from before `fit` are still valid then.
+    """
+    for variable, value in snapshot:
+        if getattr(variable, "_value", True) is None:
+            variable.assign(value)
+
+
+def _split_compile_time(step_times):
+    """(compile seconds, median step seconds) from per-step wall times."""
+    if not step_times:
+        return None, None
+    if len(step_times) == 1:
+        return step_times[0], None
+    step = statistics.median(step_times[1:])
+    return max(step_times[0] - step, 0.0), step

@@ -1,0 +1,342 @@
+"""The `GAN` model: a generator / discriminator pair as one `keras.Model`.
+
+`GAN` follows the keras.io DCGAN / WGAN-GP examples: it holds both networks,
+validates them, compiles with one optimizer per network, tracks the losses
+as metrics, generates images and saves / loads through its config. Its
+`train_step` delegates to `tf_step` or `jax_step`, whichever matches the
+Keras backend.
+"""
+
+import keras
+import numpy as np
+from keras import ops
+
+from kgan_nas.training import jax_step
+from kgan_nas.training import tf_step
+from kgan_nas.training.losses import _check_loss
+from kgan_nas.training.noise import generate_images
+from kgan_nas.training.optimizers import _OptimizerPair
+from kgan_nas.training.validation import _check_networks
+from kgan_nas.training.validation import _infer_latent_dim
+from kgan_nas.training.validation import _is_number
+
+_TRAINABLE_BACKENDS = ("tensorflow", "jax")
+
+
+@keras.saving.register_keras_serializable(package="kgan_nas")
+class GAN(keras.Model):
+    """A generator / discriminator pair trained adversarially by `fit()`.
+
+    Each train step updates the discriminator `d_steps` times, then the
+    generator once, on latents drawn from N(0, 1) with the model's own
+    `keras.random.SeedGenerator` (so a fixed `seed` gives a reproducible
+    run). `fit` logs `d_loss` and `g_loss` (and `gp` for `"wasserstein_gp"`),
+    as running means over the epoch like every Keras metric. The step is
+    XLA-compiled by default on TensorFlow and JAX; with a fixed seed, XLA
+    and non-XLA training agree up to float rounding (on TensorFlow, noise
+    drawn inside the networks, e.g. by Dropout, still differs under XLA).
+
+    Args:
+        generator: A built Keras model mapping latents `(batch, latent_dim)`
+            to images `(batch, height, width, channels)`.
+        discriminator: A built Keras model mapping those images to one logit
+            per image, `(batch, 1)`.
+        latent_dim: Size of the latent vector. Defaults to the last axis of
+            `generator.input_shape`.
+        d_steps: Discriminator updates per generator update. Defaults to 1
+            (WGAN-GP commonly uses 5).
+        gp_weight: Weight of the gradient penalty for `"wasserstein_gp"`.
+            Defaults to 10.0.
+        seed: Seed of the latent / interpolation noise. Defaults to None
+            (a random seed).
+        **kwargs: Passed to `keras.Model` (e.g. `name`).
+
+    Raises:
+        TypeError: if a network is not a Keras layer or model.
+        ValueError: if the generator does not emit images, the discriminator
+            cannot take them or does not output `(batch, 1)`, or
+            `latent_dim` / `d_steps` / `gp_weight` are invalid.
+
+    Example:
+
+    ```python
+    gan = GAN(generator, discriminator, seed=0)
+    gan.compile(
+        g_optimizer=make_optimizer("adam", 2e-4),
+        d_optimizer=make_optimizer("adam", 2e-4),
+        loss="hinge",
+    )
+    gan.fit(batches, epochs=1, steps_per_epoch=100)
+    images = gan.generate(64, seed=1)
+    ```
+    """
+
+    def __init__(
+        self,
+        generator,
+        discriminator,
+        *,
+        latent_dim=None,
+        d_steps=1,
+        gp_weight=10.0,
+        seed=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        latent_dim = _infer_latent_dim(generator, latent_dim)
+        image_shape = _check_networks(generator, discriminator, latent_dim)
+        if not isinstance(d_steps, (int, np.integer)) or d_steps < 1:
+            raise ValueError(
+                f"d_steps must be an integer >= 1, got {d_steps!r}."
+            )
+        if not _is_number(gp_weight) or gp_weight < 0:
+            raise ValueError(
+                f"gp_weight must be a number >= 0, got {gp_weight!r}."
+            )
+        self.generator = generator
+        self.discriminator = discriminator
+        self.latent_dim = latent_dim
+        self.image_shape = image_shape
+        self.d_steps = int(d_steps)
+        self.gp_weight = float(gp_weight)
+        self._seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
+        self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
+        self.gp_tracker = keras.metrics.Mean(name="gp")
+        self.loss_name = None
+        self.g_optimizer = None
+        self.d_optimizer = None
+        self._jit_compile_requested = None
+        # Both networks are built, so the GAN is; this stops `fit` from
+        # trying to build it by calling it on a batch of (image) data.
+        self.built = True
+
+    def compile(
+        self,
+        g_optimizer="adam",
+        d_optimizer="adam",
+        loss="non_saturating",
+        jit_compile=True,
+        **kwargs,
+    ):
+        """Configures the GAN for training.
+
+        Args:
+            g_optimizer: Generator optimizer: an instance, or a name resolved
+                by `keras.optimizers.get` (Keras defaults; use
+                `make_optimizer` for GAN defaults). Defaults to `"adam"`.
+            d_optimizer: Discriminator optimizer, likewise. Must not be the
+                same instance as `g_optimizer`. Defaults to `"adam"`.
+            loss: One of `LOSSES`. Defaults to `"non_saturating"`.
+            jit_compile: Whether to compile the train step with XLA
+                (`tf.function(jit_compile=True)` / `jax.jit`). With False,
+                TensorFlow runs a plain `tf.function` and JAX runs eagerly.
+                Defaults to True.
+            **kwargs: Passed to `keras.Model.compile` (e.g.
+                `steps_per_execution`).
+
+        Raises:
+            ValueError: if `loss` is unknown, the optimizers are the same
+                object, or the Keras backend is neither TensorFlow nor JAX.
+            TypeError: if `optimizer=` is passed (use `g_optimizer` and
+                `d_optimizer`).
+        """
+        _check_loss(loss)
+        if keras.backend.backend() not in _TRAINABLE_BACKENDS:
+            raise ValueError(
+                f"GAN trains on the {' or '.join(_TRAINABLE_BACKENDS)} "
+                f"backend, not {keras.backend.backend()!r}. Set "
+                "KERAS_BACKEND=tensorflow or KERAS_BACKEND=jax."
+            )
+        if "optimizer" in kwargs:
+            raise TypeError(
+                "GAN.compile takes `g_optimizer` and `d_optimizer`, not "
+                "`optimizer`."
+            )
+        g_optimizer = keras.optimizers.get(g_optimizer)
+        d_optimizer = keras.optimizers.get(d_optimizer)
+        if g_optimizer is d_optimizer:
+            raise ValueError(
+                "g_optimizer and d_optimizer are the same optimizer object; "
+                "each network needs its own optimizer state. Pass two "
+                "instances (e.g. two `make_optimizer(...)` calls)."
+            )
+        super().compile(optimizer=g_optimizer, jit_compile=jit_compile, **kwargs)
+        self.g_optimizer = g_optimizer
+        self.d_optimizer = d_optimizer
+        self.loss_name = loss
+        self._jit_compile_requested = jit_compile
+        # Keras' trainers see one optimizer; build it now so that no
+        # optimizer variable is ever created inside a compiled step.
+        self.optimizer = _OptimizerPair(
+            g_optimizer, d_optimizer, self.generator, self.discriminator
+        )
+        self.optimizer.build()
+
+    def get_config(self):
+        """The constructor arguments, for `model.save()` / `load_model`."""
+        serialize = keras.saving.serialize_keras_object
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "generator": serialize(self.generator),
+            "discriminator": serialize(self.discriminator),
+            "latent_dim": self.latent_dim,
+            "d_steps": self.d_steps,
+            "gp_weight": self.gp_weight,
+            "seed": self._seed,
+        }
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        """Rebuilds a GAN (with both networks) from `get_config()`."""
+        config = dict(config)
+        for key in ("generator", "discriminator"):
+            config[key] = keras.saving.deserialize_keras_object(
+                config[key], custom_objects=custom_objects
+            )
+        return cls(**config)
+
+    def get_compile_config(self):
+        """The `compile` arguments, so a loaded GAN comes back compiled."""
+        if not self.compiled or self.g_optimizer is None:
+            return {}
+        serialize = keras.saving.serialize_keras_object
+        return {
+            "g_optimizer": serialize(self.g_optimizer),
+            "d_optimizer": serialize(self.d_optimizer),
+            "loss": self.loss_name,
+            "jit_compile": self._jit_compile_requested,
+        }
+
+    def compile_from_config(self, config):
+        """Compiles from `get_compile_config()` (used by `load_model`)."""
+        if not config:
+            return
+        self.compile(
+            g_optimizer=keras.optimizers.deserialize(config["g_optimizer"]),
+            d_optimizer=keras.optimizers.deserialize(config["d_optimizer"]),
+            loss=config["loss"],
+            jit_compile=config["jit_compile"],
+        )
+
+    @property
+    def metrics(self):
+        """The loss trackers `fit` reports and resets each epoch."""
+        trackers = [self.d_loss_tracker, self.g_loss_tracker]
+        if self.loss_name == "wasserstein_gp":
+            trackers.append(self.gp_tracker)
+        return trackers
+
+    def call(self, z, training=False):
+        """Runs the generator on latents `z`, `(batch, latent_dim)`."""
+        return self.generator(z, training=training)
+
+    def generate(self, n, *, seed=None, batch_size=256):
+        """Generates `n` images in inference mode.
+
+        Args:
+            n: Number of images (>= 0).
+            seed: Integer seed of the latents, for reproducible samples.
+                Defaults to None (fresh random latents).
+            batch_size: Images per generator call. Does not change the
+                result for a fixed seed. Defaults to 256.
+
+        Returns:
+            A float32 `np.ndarray` of shape `(n, height, width, channels)`.
+
+        Raises:
+            ValueError: if `n` is negative or `batch_size` is not positive.
+        """
+        return generate_images(self.generator, n, latent_dim=self.latent_dim,
+                               seed=seed, batch_size=batch_size)
+
+    def replace_networks(self, generator, discriminator, *, g_optimizer,
+                         d_optimizer, loss=None):
+        """Swaps in another generator and discriminator, also inside `fit`.
+
+        The GAN is recompiled with the given optimizers (keeping
+        `jit_compile` and `steps_per_execution`) and its train function is
+        rebuilt, so the next train step trains the new networks, even in a
+        `fit` that is running: call it from a callback's `on_epoch_end`
+        (this is what `kgan_nas.callbacks.EvolveArchitecture` does). A
+        `stop_training` request made earlier in the epoch is kept.
+
+        Args:
+            generator: A built Keras model taking the same latents
+                `(batch, latent_dim)` as the current generator and emitting
+                images of the same shape.
+            discriminator: A built Keras model mapping those images to
+                `(batch, 1)` logits.
+            g_optimizer: The new generator's optimizer: a new instance, or
+                one already built on exactly `generator`'s variables.
+            d_optimizer: Likewise for the discriminator.
+            loss: One of `LOSSES`. Defaults to None (the current loss).
+
+        Raises:
+            ValueError: if the GAN is not compiled, or the networks do not
+                take this GAN's latents or emit other images.
+        """
+        if self.loss_name is None:
+            raise ValueError("Call compile() before replace_networks().")
+        image_shape = _check_networks(generator, discriminator,
+                                      self.latent_dim)
+        if image_shape != self.image_shape:
+            raise ValueError(
+                f"The new generator emits images of shape {image_shape}, "
+                f"but this GAN makes {self.image_shape}; build networks for "
+                "the same image shape."
+            )
+        if keras.backend.backend() == "jax":
+            # Inside `fit` the JAX trainer holds the latest values outside
+            # the variables; put them back before the old networks go.
+            self.jax_state_sync()
+        stop_training = self.stop_training
+        # Keras tracks a sub-model when it is assigned but does not forget
+        # the one an assignment replaces; without this, the old networks'
+        # variables would stay in `trainable_variables` (and in the JAX
+        # trainer's state).
+        for old in (self.generator, self.discriminator):
+            self._tracker.untrack(old)
+        self.generator = generator
+        self.discriminator = discriminator
+        self.compile(
+            g_optimizer=g_optimizer,
+            d_optimizer=d_optimizer,
+            loss=self.loss_name if loss is None else loss,
+            jit_compile=self._jit_compile_requested,
+            steps_per_execution=self.steps_per_execution,
+        )
+        self.stop_training = stop_training
+        # `fit` calls `self.train_function` at every step. The compiled one
+        # would go on updating the old networks' variables (TensorFlow
+        # captures them; JAX reuses its trace when the shapes match), so
+        # build a fresh one that traces the new networks.
+        self.make_train_function(force=True)
+
+    def train_step(self, *args):
+        """One discriminator / generator update.
+
+        Keras calls this as `train_step(data)` on TensorFlow and as
+        `train_step(state, data)` on JAX; the steps themselves are
+        `tf_step.train_step` and `jax_step.train_step`.
+
+        Args:
+            *args: `(data,)` on TensorFlow; `(state, data)` on JAX, with
+                `state = (trainable_variables, non_trainable_variables,
+                optimizer_variables, metrics_variables)`. `data` is a batch
+                of real images, or a tuple whose first item is one.
+
+        Returns:
+            TensorFlow: the logs dict. JAX: `(logs, new_state)`.
+        """
+        if keras.backend.backend() == "jax":
+            return jax_step.train_step(self, *args)
+        return tf_step.train_step(self, *args)
+
+    # -- shared by both train steps -------------------------------------------
+
+    def _real_images(self, data):
+        x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
+        return ops.cast(x, self.discriminator.compute_dtype)

@@ -1,0 +1,190 @@
+"""The JAX train step: a pure function of the trainer's state.
+
+Keras' JAX trainer calls `GAN.train_step(state, data)`, which delegates to
+`train_step(gan, state, data) -> (logs, new_state)` here, built on
+`stateless_call` and `jax.value_and_grad` and compiled by `jax.jit`.
+`_JaxLayout` finds each network's values in the trainer's flat state lists.
+JAX is imported only inside the functions, so this module imports without
+it.
+"""
+
+import functools
+
+import keras
+from keras import ops
+
+from kgan_nas.training.losses import discriminator_loss
+from kgan_nas.training.losses import generator_loss
+from kgan_nas.training.losses import gradient_penalty
+from kgan_nas.training.noise import jax_latents
+
+
+def train_step(gan, state, data):
+    """One discriminator / generator update of `gan` on JAX (a pure function).
+
+    `GAN.train_step` delegates here; Keras' JAX trainer compiles it with
+    `jax.jit` (when `jit_compile=True`) and carries `state` between steps.
+
+    Args:
+        gan: A compiled `GAN`.
+        state: `(trainable_variables, non_trainable_variables,
+            optimizer_variables, metrics_variables)`, flat lists ordered like
+            the GAN's own variable lists.
+        data: A batch of real images, or a tuple whose first item is one.
+
+    Returns:
+        `(logs, new_state)`: the logs dict (`d_loss`, `g_loss`, and `gp` for
+        `"wasserstein_gp"`) and the state after the update.
+    """
+    import jax
+
+    trainable, non_trainable, optimizer_vars, metric_vars = state
+    layout = _JaxLayout(gan)
+    real = gan._real_images(data)
+    batch = real.shape[0]
+    g_vars = layout.take(trainable, layout.g_trainable)
+    d_vars = layout.take(trainable, layout.d_trainable)
+    g_state = layout.take(non_trainable, layout.g_state)
+    d_state = layout.take(non_trainable, layout.d_state)
+    g_opt_vars = list(optimizer_vars[:layout.g_optimizer_size])
+    d_opt_vars = list(optimizer_vars[layout.g_optimizer_size:])
+    # The noise keys come from the SeedGenerator's state, which is part
+    # of the carried state, so each step differs and runs reproduce.
+    seed = non_trainable[layout.seed]
+
+    d_grad_fn = jax.value_and_grad(functools.partial(_d_loss, gan),
+                                   has_aux=True)
+    gp = 0.0
+    for _ in range(gan.d_steps):
+        seed, z_key, gp_key = jax.random.split(seed, 3)
+        z = jax_latents(gan, batch, z_key)
+        fake, g_state = gan.generator.stateless_call(
+            g_vars, g_state, z, training=True
+        )
+        (d_loss, (d_state, gp)), grads = d_grad_fn(
+            d_vars, d_state, real, fake, gp_key
+        )
+        d_vars, d_opt_vars = gan.d_optimizer.stateless_apply(
+            d_opt_vars, grads, d_vars
+        )
+
+    seed, z_key = jax.random.split(seed, 2)
+    g_grad_fn = jax.value_and_grad(functools.partial(_g_loss, gan),
+                                   has_aux=True)
+    (g_loss, (g_state, d_state)), grads = g_grad_fn(
+        g_vars, g_state, d_vars, d_state, jax_latents(gan, batch, z_key)
+    )
+    g_vars, g_opt_vars = gan.g_optimizer.stateless_apply(
+        g_opt_vars, grads, g_vars
+    )
+
+    values = {"d_loss": d_loss, "g_loss": g_loss, "gp": gp}
+    metric_vars, logs = _update_metrics(gan, layout, metric_vars, values)
+
+    trainable = layout.put(trainable, layout.g_trainable, g_vars)
+    trainable = layout.put(trainable, layout.d_trainable, d_vars)
+    non_trainable = layout.put(non_trainable, layout.g_state, g_state)
+    non_trainable = layout.put(non_trainable, layout.d_state, d_state)
+    non_trainable[layout.seed] = seed
+    new_state = (trainable, non_trainable, g_opt_vars + d_opt_vars,
+                 metric_vars)
+    return logs, new_state
+
+
+def _update_metrics(gan, layout, metric_vars, values):
+    """Updates the loss trackers statelessly; returns `(metric_vars, logs)`."""
+    metric_vars = list(metric_vars)
+    logs = {}
+    for tracker in gan.metrics:
+        where = layout.metric_slices[tracker.name]
+        updated = tracker.stateless_update_state(
+            metric_vars[where], values[tracker.name]
+        )
+        metric_vars[where] = updated
+        logs[tracker.name] = tracker.stateless_result(updated)
+    return metric_vars, logs
+
+
+def _d_loss(gan, d_vars, d_state, real, fake, gp_key):
+    import jax
+
+    discriminator = gan.discriminator
+    real_logits, d_state = discriminator.stateless_call(
+        d_vars, d_state, real, training=True
+    )
+    fake_logits, d_state = discriminator.stateless_call(
+        d_vars, d_state, fake, training=True
+    )
+    loss = discriminator_loss(gan.loss_name, real_logits, fake_logits)
+    gp = 0.0
+    if gan.loss_name == "wasserstein_gp":
+        alpha = keras.random.uniform(
+            (real.shape[0], 1, 1, 1), seed=gp_key, dtype=real.dtype
+        )
+        mixed = real + alpha * (fake - real)
+
+        def critic_sum(images, state):
+            critic, state = discriminator.stateless_call(
+                d_vars, state, images, training=True
+            )
+            return ops.sum(critic), state
+
+        grads, d_state = jax.grad(critic_sum, has_aux=True)(mixed, d_state)
+        gp = gradient_penalty(grads)
+        loss = loss + gan.gp_weight * gp
+    return loss, (d_state, gp)
+
+
+def _g_loss(gan, g_vars, g_state, d_vars, d_state, z):
+    fake, g_state = gan.generator.stateless_call(
+        g_vars, g_state, z, training=True
+    )
+    fake_logits, d_state = gan.discriminator.stateless_call(
+        d_vars, d_state, fake, training=True
+    )
+    return generator_loss(gan.loss_name, fake_logits), (g_state, d_state)
+
+
+class _JaxLayout:
+    """Where each network's values sit in the JAX trainer's state lists.
+
+    The trainer passes flat lists ordered like `model.trainable_variables`,
+    `model.non_trainable_variables` and `model.metrics_variables`; this maps
+    each network's variables to their positions by object identity. It is
+    recomputed at each trace (cheap) so it follows any change of `trainable`.
+    """
+
+    def __init__(self, gan):
+        trainable = _positions(gan.trainable_variables)
+        non_trainable = _positions(gan.non_trainable_variables)
+        self.g_trainable = [trainable[id(v)]
+                            for v in gan.generator.trainable_variables]
+        self.d_trainable = [trainable[id(v)]
+                            for v in gan.discriminator.trainable_variables]
+        self.g_state = [non_trainable[id(v)]
+                        for v in gan.generator.non_trainable_variables]
+        self.d_state = [non_trainable[id(v)]
+                        for v in gan.discriminator.non_trainable_variables]
+        self.seed = non_trainable[id(gan.seed_generator.state)]
+        self.g_optimizer_size = len(gan.g_optimizer.variables)
+        self.metric_slices = {}
+        start = 0
+        for metric in gan.metrics:
+            size = len(metric.variables)
+            self.metric_slices[metric.name] = slice(start, start + size)
+            start += size
+
+    @staticmethod
+    def take(values, positions):
+        return [values[i] for i in positions]
+
+    @staticmethod
+    def put(values, positions, new_values):
+        values = list(values)
+        for i, value in zip(positions, new_values):
+            values[i] = value
+        return values
+
+
+def _positions(variables):
+    return {id(v): i for i, v in enumerate(variables)}
