@@ -21,9 +21,11 @@ def machine_info():
         "date": time.strftime("%Y-%m-%d"),
         "command": " ".join([os.path.relpath(sys.argv[0])] + sys.argv[1:]),
         # Thread caps change CPU timings as much as the code does.
-        "thread_env": {name: os.environ[name] for name in
-                       ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
-                       if name in os.environ},
+        "thread_env": {
+            name: os.environ[name]
+            for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+            if name in os.environ
+        },
     }
     for module in ("numpy", "scipy", "jax", "tensorflow"):
         if module in sys.modules:  # only what the benchmark imported; importing costs seconds
@@ -81,8 +83,9 @@ def digits_setup(run_dir_path, config, max_params, num_genomes, seed=0, backend=
     space = SearchSpace(image_shape=data.image_shape, max_params=max_params)
     run_dir = RunDir(run_dir_path)
     run_dir.open({"benchmark": os.path.basename(run_dir_path)}, overwrite=True)
-    spec = prepare_worker_files(run_dir, data, space, config, "domain", backend, [],
-                                say=lambda *args: None)
+    spec = prepare_worker_files(
+        run_dir, data, space, config, "domain", backend, [], say=lambda *args: None
+    )
     rng = np.random.default_rng(seed)
     genomes = []
     while len(genomes) < num_genomes:  # distinct genomes: none is compiled twice

@@ -53,7 +53,7 @@ def ray_worker_pids():
 
 def slope(values):
     """MB per candidate: least-squares slope over the second half (after warm-up)."""
-    values = np.asarray(values[len(values) // 2:], dtype=float)
+    values = np.asarray(values[len(values) // 2 :], dtype=float)
     if len(values) < 2:
         return float("nan")
     return float(np.polyfit(np.arange(len(values)), values, 1)[0])
@@ -66,12 +66,14 @@ def measure(executor_name, candidates, steps, workers):
 
     config = EvaluationConfig(steps=steps, batch_size=32, num_samples=200, kid_subset_size=200)
     run_dir = tempfile.TemporaryDirectory(prefix=f"kgan_nas_memory_{executor_name}_")
-    spec, genomes, _ = digits_setup(run_dir.name, config, max_params=100_000,
-                                    num_genomes=candidates)
+    spec, genomes, _ = digits_setup(
+        run_dir.name, config, max_params=100_000, num_genomes=candidates
+    )
     driver_rss, worker_rss, statuses = [], [], []
     started = time.perf_counter()
-    with get_executor(executor_name, spec, workers=workers,
-                      max_candidates_per_worker=8) as executor:
+    with get_executor(
+        executor_name, spec, workers=workers, max_candidates_per_worker=8
+    ) as executor:
         driver_start = rss_mb()
         for _, fitness in executor.run(genomes):
             statuses.append(fitness.status)
@@ -83,10 +85,14 @@ def measure(executor_name, candidates, steps, workers):
             worker_rss.append(max([rss_mb(p) or 0 for p in pids], default=None))
     run_dir.cleanup()
     return {
-        "executor": executor_name, "candidates": candidates, "steps": steps,
-        "workers": workers, "max_candidates_per_worker": 8,
+        "executor": executor_name,
+        "candidates": candidates,
+        "steps": steps,
+        "workers": workers,
+        "max_candidates_per_worker": 8,
         # Rows may come from separate runs (see merged_rows): each keeps its context.
-        "date": time.strftime("%Y-%m-%d %H:%M"), "load_average_at_end": list(os.getloadavg()),
+        "date": time.strftime("%Y-%m-%d %H:%M"),
+        "load_average_at_end": list(os.getloadavg()),
         "seconds": round(time.perf_counter() - started, 1),
         "ok": statuses.count("ok"),
         "driver_start_rss_mb": round(driver_start, 1),
@@ -103,9 +109,14 @@ def main(argv=None):
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--workers", type=int, default=1)
     default_executors = ["inprocess", "subprocess"] + (
-        ["ray"] if importlib.util.find_spec("ray") else [])
-    parser.add_argument("--executors", nargs="+", default=default_executors,
-                        choices=["inprocess", "subprocess", "ray"])
+        ["ray"] if importlib.util.find_spec("ray") else []
+    )
+    parser.add_argument(
+        "--executors",
+        nargs="+",
+        default=default_executors,
+        choices=["inprocess", "subprocess", "ray"],
+    )
     parser.add_argument("--row-output", help=argparse.SUPPRESS)  # internal: one executor's row
     args = parser.parse_args(argv)
     if args.row_output:
@@ -117,18 +128,36 @@ def main(argv=None):
     for name in args.executors:
         with tempfile.TemporaryDirectory() as folder:
             path = os.path.join(folder, "row.json")
-            subprocess.run([sys.executable, os.path.abspath(__file__), "--executors", name,
-                            "--candidates", str(args.candidates), "--steps", str(args.steps),
-                            "--workers", str(args.workers), "--row-output", path], check=True)
+            subprocess.run(
+                [
+                    sys.executable,
+                    os.path.abspath(__file__),
+                    "--executors",
+                    name,
+                    "--candidates",
+                    str(args.candidates),
+                    "--steps",
+                    str(args.steps),
+                    "--workers",
+                    str(args.workers),
+                    "--row-output",
+                    path,
+                ],
+                check=True,
+            )
             with open(path) as stream:
                 rows.append(json.load(stream))
-    print(f"{'executor':12}{'candidates':>11}{'ok':>5}{'seconds':>9}{'driver start MB':>16}"
-          f"{'driver end MB':>14}{'MB/candidate':>13}{'worker max MB':>14}")
+    print(
+        f"{'executor':12}{'candidates':>11}{'ok':>5}{'seconds':>9}{'driver start MB':>16}"
+        f"{'driver end MB':>14}{'MB/candidate':>13}{'worker max MB':>14}"
+    )
     for row in rows:
         worker_max = max((v for v in row["worker_rss_mb"] if v), default=None)
-        print(f"{row['executor']:12}{row['candidates']:>11}{row['ok']:>5}{row['seconds']:>9}"
-              f"{row['driver_start_rss_mb']:>16}{row['driver_rss_mb'][-1]:>14}"
-              f"{row['driver_growth_mb_per_candidate']:>13}{str(worker_max):>14}")
+        print(
+            f"{row['executor']:12}{row['candidates']:>11}{row['ok']:>5}{row['seconds']:>9}"
+            f"{row['driver_start_rss_mb']:>16}{row['driver_rss_mb'][-1]:>14}"
+            f"{row['driver_growth_mb_per_candidate']:>13}{str(worker_max):>14}"
+        )
     write_result("memory", {"benchmark": "memory", "results": merged_rows(rows)})
 
 

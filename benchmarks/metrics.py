@@ -22,8 +22,8 @@ import statistics
 import time
 
 import numpy as np
-
 from _common import write_result
+
 from kgan_nas import metrics
 
 
@@ -50,81 +50,85 @@ def run(n, dim, repeats, num_classes, seed):
     # outputs, so the float64 conversion cost is included.
     real = rng.gamma(2.0, 0.2, size=(n, dim)).astype(np.float32)
     fake = (rng.gamma(2.0, 0.2, size=(n, dim)) * 1.1).astype(np.float32)
-    probabilities = softmax(
-        rng.standard_normal((n, num_classes)) * 3.0
-    ).astype(np.float32)
+    probabilities = softmax(rng.standard_normal((n, num_classes)) * 3.0).astype(np.float32)
 
     rows = []
 
-    secs, real_stats = time_call(
-        lambda: metrics.FeatureStatistics().update(real), repeats
-    )
+    secs, real_stats = time_call(lambda: metrics.FeatureStatistics().update(real), repeats)
     rows.append(("fid/statistics (one set)", secs, None))
     fake_stats = metrics.FeatureStatistics().update(fake)
     mu1, sigma1 = real_stats.mean, real_stats.covariance
     mu2, sigma2 = fake_stats.mean, fake_stats.covariance
 
-    secs, value = time_call(
-        lambda: metrics.frechet_distance(mu1, sigma1, mu2, sigma2), repeats
-    )
+    secs, value = time_call(lambda: metrics.frechet_distance(mu1, sigma1, mu2, sigma2), repeats)
     rows.append(("fid/frechet_distance", secs, value))
 
-    secs, value = time_call(
-        lambda: metrics.kernel_inception_distance(real, fake), repeats
-    )
+    secs, value = time_call(lambda: metrics.kernel_inception_distance(real, fake), repeats)
     rows.append(("kid (100 x 1000)", secs, list(value)))
 
     secs, value = time_call(
-        lambda: metrics.kernel_inception_distance(
-            real, fake, matmul_dtype="float32"
-        ),
+        lambda: metrics.kernel_inception_distance(real, fake, matmul_dtype="float32"),
         repeats,
     )
     rows.append(("kid (100 x 1000, float32 matmul)", secs, list(value)))
 
-    secs, value = time_call(
-        lambda: metrics.inception_score(probabilities, splits=10), repeats
-    )
-    rows.append((f"inception_score (10 splits, {num_classes} classes)", secs,
-                 list(value)))
+    secs, value = time_call(lambda: metrics.inception_score(probabilities, splits=10), repeats)
+    rows.append((f"inception_score (10 splits, {num_classes} classes)", secs, list(value)))
     return rows
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--n", type=int, default=10000,
-                        help="samples per set (default 10000)")
-    parser.add_argument("--dim", type=int, default=2048,
-                        help="feature dimension (default 2048)")
-    parser.add_argument("--repeats", type=int, default=3,
-                        help="timed runs per metric (default 3)")
-    parser.add_argument("--classes", type=int, default=1000,
-                        help="classes for the Inception Score (default 1000)")
+    parser.add_argument("--n", type=int, default=10000, help="samples per set (default 10000)")
+    parser.add_argument("--dim", type=int, default=2048, help="feature dimension (default 2048)")
+    parser.add_argument("--repeats", type=int, default=3, help="timed runs per metric (default 3)")
+    parser.add_argument(
+        "--classes", type=int, default=1000, help="classes for the Inception Score (default 1000)"
+    )
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--output", type=pathlib.Path, default=None,
-                        help="JSON path (default: benchmarks/results/metrics.json)")
+    parser.add_argument(
+        "--output",
+        type=pathlib.Path,
+        default=None,
+        help="JSON path (default: benchmarks/results/metrics.json)",
+    )
     args = parser.parse_args(argv)
 
     rows = run(args.n, args.dim, args.repeats, args.classes, args.seed)
 
     name_width = max(len(name) for name, _, _ in rows)
     print(f"n={args.n} dim={args.dim} repeats={args.repeats}")
-    print(f"{'metric':<{name_width}}  {'median s':>9}  {'min s':>8}  "
-          f"{'max s':>8}  value")
+    print(f"{'metric':<{name_width}}  {'median s':>9}  {'min s':>8}  {'max s':>8}  value")
     for name, secs, value in rows:
-        print(f"{name:<{name_width}}  {statistics.median(secs):9.3f}  "
-              f"{min(secs):8.3f}  {max(secs):8.3f}  {value}")
+        print(
+            f"{name:<{name_width}}  {statistics.median(secs):9.3f}  "
+            f"{min(secs):8.3f}  {max(secs):8.3f}  {value}"
+        )
 
-    write_result("metrics", {
-        "benchmark": "metrics",
-        "config": {"n": args.n, "dim": args.dim, "repeats": args.repeats,
-                   "classes": args.classes, "seed": args.seed},
-        "results": [
-            {"metric": name, "seconds": secs,
-             "median_seconds": statistics.median(secs), "value": value}
-            for name, secs, value in rows
-        ],
-    }, path=args.output)
+    write_result(
+        "metrics",
+        {
+            "benchmark": "metrics",
+            "config": {
+                "n": args.n,
+                "dim": args.dim,
+                "repeats": args.repeats,
+                "classes": args.classes,
+                "seed": args.seed,
+            },
+            "results": [
+                {
+                    "metric": name,
+                    "seconds": secs,
+                    "median_seconds": statistics.median(secs),
+                    "value": value,
+                }
+                for name, secs, value in rows
+            ],
+        },
+        path=args.output,
+    )
+
 
 if __name__ == "__main__":
     main()

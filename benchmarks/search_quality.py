@@ -21,15 +21,16 @@ import json
 import os
 
 import numpy as np
-
 from _common import RESULTS
 from _common import write_result
 
 
 def best_so_far(history, evaluations):
     """Best-so-far FID after each of the first `evaluations` records (inf if none ok)."""
-    values = [record["fitness"]["fid"] if record["fitness"]["status"] == "ok" else np.inf
-              for record in history[:evaluations]]
+    values = [
+        record["fitness"]["fid"] if record["fitness"]["status"] == "ok" else np.inf
+        for record in history[:evaluations]
+    ]
     return np.minimum.accumulate(np.asarray(values, dtype=float)).tolist()
 
 
@@ -40,8 +41,9 @@ def search_seconds(history):
     reports how long it took.
     """
     ends = [record["time"] for record in history]
-    starts = [record["time"] - (record["fitness"]["seconds"].get("total") or 0.0)
-              for record in history]
+    starts = [
+        record["time"] - (record["fitness"]["seconds"].get("total") or 0.0) for record in history
+    ]
     return round(max(ends) - min(starts), 1) if history else 0.0
 
 
@@ -50,7 +52,8 @@ def parse_variant(text):
     name, separator, options = text.partition("=")
     if not separator or not name or name == "random":
         raise argparse.ArgumentTypeError(
-            f"expected NAME=JSON (a name other than 'random'), got {text!r}")
+            f"expected NAME=JSON (a name other than 'random'), got {text!r}"
+        )
     try:
         options = json.loads(options)
     except json.JSONDecodeError as exc:
@@ -71,16 +74,28 @@ def run_one(name, options, seed, args):
     # quick preset's (at most 150k parameters) to keep candidates small.
     space = kgan_nas.SearchSpace(image_shape=(8, 8, 1), max_params=args.max_params)
     result = kgan_nas.search(
-        "digits", space=space, strategy=strategy, preset="default",
-        generations=args.generations, population=args.population,
-        steps_per_candidate=args.steps, num_samples=args.num_samples,
-        workers=args.workers, directory=directory, seed=seed, verbose=0,
-        backend=args.backend, strategy_options=strategy_options,
-        max_candidates_per_worker=args.max_candidates_per_worker)
+        "digits",
+        space=space,
+        strategy=strategy,
+        preset="default",
+        generations=args.generations,
+        population=args.population,
+        steps_per_candidate=args.steps,
+        num_samples=args.num_samples,
+        workers=args.workers,
+        directory=directory,
+        seed=seed,
+        verbose=0,
+        backend=args.backend,
+        strategy_options=strategy_options,
+        max_candidates_per_worker=args.max_candidates_per_worker,
+    )
     history = result.history
     budget = args.generations * args.population
     return {
-        "strategy": name, "options": options, "seed": seed,
+        "strategy": name,
+        "options": options,
+        "seed": seed,
         "directory": os.path.relpath(directory),
         "evaluations": len(history[:budget]),
         "failed": sum(r["fitness"]["status"] != "ok" for r in history[:budget]),
@@ -97,11 +112,17 @@ def summarise(runs, seeds):
     table = {}
     for name in names:
         finals = [run["best_so_far"][-1] for run in runs if run["strategy"] == name]
-        table[name] = {"mean": float(np.mean(finals)), "std": float(np.std(finals, ddof=1))
-                       if len(finals) > 1 else 0.0, "finals": finals}
+        table[name] = {
+            "mean": float(np.mean(finals)),
+            "std": float(np.std(finals, ddof=1)) if len(finals) > 1 else 0.0,
+            "finals": finals,
+        }
     by_seed = {(run["strategy"], run["seed"]): run["best_so_far"][-1] for run in runs}
-    wins = {name: sum(by_seed[(name, s)] < by_seed[("random", s)] for s in seeds)
-            for name in names if name != "random"}
+    wins = {
+        name: sum(by_seed[(name, s)] < by_seed[("random", s)] for s in seeds)
+        for name in names
+        if name != "random"
+    }
     return table, wins
 
 
@@ -120,8 +141,13 @@ def plot(runs, path, title):
         x = np.arange(1, curves.shape[1] + 1)
         for curve in curves:
             axis.plot(x, curve, color=colour, alpha=0.25, linewidth=1)
-        axis.plot(x, np.median(curves, axis=0), color=colour, linewidth=2.5,
-                  label=f"{strategy} (median of {len(curves)} seeds)")
+        axis.plot(
+            x,
+            np.median(curves, axis=0),
+            color=colour,
+            linewidth=2.5,
+            label=f"{strategy} (median of {len(curves)} seeds)",
+        )
     axis.set_yscale("log")
     axis.set_xlabel("evaluations")
     axis.set_ylabel("best-so-far fid_domain (log)")
@@ -144,10 +170,15 @@ def main(argv=None):
     parser.add_argument("--max-params", type=int, default=150_000)
     parser.add_argument("--max-candidates-per-worker", type=int, default=20)
     parser.add_argument("--backend", default="jax", choices=("jax", "tensorflow"))
-    parser.add_argument("--variant", action="append", type=parse_variant, metavar="NAME=JSON",
-                        help="a genetic variant and its GeneticSearch options, e.g. "
-                             "'genetic-mut02={\"mutation_rate\": 0.2}'; repeatable "
-                             "(default: genetic={})")
+    parser.add_argument(
+        "--variant",
+        action="append",
+        type=parse_variant,
+        metavar="NAME=JSON",
+        help="a genetic variant and its GeneticSearch options, e.g. "
+        "'genetic-mut02={\"mutation_rate\": 0.2}'; repeatable "
+        "(default: genetic={})",
+    )
     parser.add_argument("--tag", default="sq", help="prefix of the run directories")
     parser.add_argument("--runs", default=os.path.join("runs", "search_quality"))
     parser.add_argument("--output", default=os.path.join(RESULTS, "search_quality"))
@@ -160,31 +191,51 @@ def main(argv=None):
         for name, options in [*variants.items(), ("random", {})]:
             run = run_one(name, options, seed, args)
             runs.append(run)
-            print(f"seed {seed} {name:16s} best fid_domain {run['best_so_far'][-1]:8.3f} "
-                  f"({run['failed']} failed, {run['wall_seconds']:.0f} s)", flush=True)
+            print(
+                f"seed {seed} {name:16s} best fid_domain {run['best_so_far'][-1]:8.3f} "
+                f"({run['failed']} failed, {run['wall_seconds']:.0f} s)",
+                flush=True,
+            )
     table, wins = summarise(runs, seeds)
     budget = args.generations * args.population
     print(f"\nbest fid_domain after {budget} evaluations ({len(seeds)} seeds)")
     print("| strategy | mean ± std | per seed |")
     print("|---|---|---|")
     for strategy, row in table.items():
-        print(f"| {strategy} | {row['mean']:.2f} ± {row['std']:.2f} | "
-              + ", ".join(f"{v:.2f}" for v in row["finals"]) + " |")
+        print(
+            f"| {strategy} | {row['mean']:.2f} ± {row['std']:.2f} | "
+            + ", ".join(f"{v:.2f}" for v in row["finals"])
+            + " |"
+        )
     for name, count in wins.items():
         print(f"{name} beats random in {count}/{len(seeds)} seeds")
 
     os.makedirs(os.path.dirname(args.output), exist_ok=True)
-    plot(runs, args.output + ".png",
-         f"digits, {budget} evaluations of {args.steps} steps, {len(seeds)} seeds")
+    plot(
+        runs,
+        args.output + ".png",
+        f"digits, {budget} evaluations of {args.steps} steps, {len(seeds)} seeds",
+    )
     # Paths relative to the working directory: no machine path in the results.
-    write_result("search_quality", {
-        "benchmark": "search_quality",
-        "args": dict(vars(args), variant=variants, output=os.path.relpath(args.output),
-                     runs=os.path.relpath(args.runs)),
-        "table": table,
-        "wins_against_random": wins, "seeds": seeds, "runs": runs,
-    }, path=args.output + ".json")
+    write_result(
+        "search_quality",
+        {
+            "benchmark": "search_quality",
+            "args": dict(
+                vars(args),
+                variant=variants,
+                output=os.path.relpath(args.output),
+                runs=os.path.relpath(args.runs),
+            ),
+            "table": table,
+            "wins_against_random": wins,
+            "seeds": seeds,
+            "runs": runs,
+        },
+        path=args.output + ".json",
+    )
     print(f"wrote {os.path.relpath(args.output)}.png")
+
 
 if __name__ == "__main__":
     main()

@@ -25,8 +25,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
-
 from _common import write_result  # noqa: E402
+
 from kgan_nas import training  # noqa: E402
 
 LATENT_DIM = 64
@@ -35,81 +35,96 @@ LATENT_DIM = 64
 def small_mlp():
     """An MLP GAN on 28x28x1 images."""
     shape = (28, 28, 1)
-    g = keras.Sequential([
-        keras.Input((LATENT_DIM,)),
-        keras.layers.Dense(256, activation="relu"),
-        keras.layers.Dense(int(np.prod(shape)), activation="tanh"),
-        keras.layers.Reshape(shape),
-    ], name="generator")
-    d = keras.Sequential([
-        keras.Input(shape),
-        keras.layers.Flatten(),
-        keras.layers.Dense(256),
-        keras.layers.LeakyReLU(0.2),
-        keras.layers.Dense(1),
-    ], name="discriminator")
+    g = keras.Sequential(
+        [
+            keras.Input((LATENT_DIM,)),
+            keras.layers.Dense(256, activation="relu"),
+            keras.layers.Dense(int(np.prod(shape)), activation="tanh"),
+            keras.layers.Reshape(shape),
+        ],
+        name="generator",
+    )
+    d = keras.Sequential(
+        [
+            keras.Input(shape),
+            keras.layers.Flatten(),
+            keras.layers.Dense(256),
+            keras.layers.LeakyReLU(0.2),
+            keras.layers.Dense(1),
+        ],
+        name="discriminator",
+    )
     return g, d
 
 
 def medium_dcgan():
     """A DCGAN on 28x28x1 images (7 -> 14 -> 28)."""
-    g = keras.Sequential([
-        keras.Input((LATENT_DIM,)),
-        keras.layers.Dense(7 * 7 * 128),
-        keras.layers.BatchNormalization(),
-        keras.layers.ReLU(),
-        keras.layers.Reshape((7, 7, 128)),
-        keras.layers.Conv2DTranspose(64, 4, strides=2, padding="same"),
-        keras.layers.BatchNormalization(),
-        keras.layers.ReLU(),
-        keras.layers.Conv2DTranspose(1, 4, strides=2, padding="same",
-                                     activation="tanh"),
-    ], name="generator")
-    d = keras.Sequential([
-        keras.Input((28, 28, 1)),
-        keras.layers.Conv2D(64, 4, strides=2, padding="same"),
-        keras.layers.LeakyReLU(0.2),
-        keras.layers.Conv2D(128, 4, strides=2, padding="same"),
-        keras.layers.LeakyReLU(0.2),
-        keras.layers.Flatten(),
-        keras.layers.Dense(1),
-    ], name="discriminator")
+    g = keras.Sequential(
+        [
+            keras.Input((LATENT_DIM,)),
+            keras.layers.Dense(7 * 7 * 128),
+            keras.layers.BatchNormalization(),
+            keras.layers.ReLU(),
+            keras.layers.Reshape((7, 7, 128)),
+            keras.layers.Conv2DTranspose(64, 4, strides=2, padding="same"),
+            keras.layers.BatchNormalization(),
+            keras.layers.ReLU(),
+            keras.layers.Conv2DTranspose(1, 4, strides=2, padding="same", activation="tanh"),
+        ],
+        name="generator",
+    )
+    d = keras.Sequential(
+        [
+            keras.Input((28, 28, 1)),
+            keras.layers.Conv2D(64, 4, strides=2, padding="same"),
+            keras.layers.LeakyReLU(0.2),
+            keras.layers.Conv2D(128, 4, strides=2, padding="same"),
+            keras.layers.LeakyReLU(0.2),
+            keras.layers.Flatten(),
+            keras.layers.Dense(1),
+        ],
+        name="discriminator",
+    )
     return g, d
 
 
 def large_dcgan():
     """A DCGAN on 32x32x3 images (4 -> 8 -> 16 -> 32)."""
-    g = keras.Sequential([
-        keras.Input((LATENT_DIM,)),
-        keras.layers.Dense(4 * 4 * 256),
-        keras.layers.BatchNormalization(),
-        keras.layers.ReLU(),
-        keras.layers.Reshape((4, 4, 256)),
-        keras.layers.Conv2DTranspose(128, 4, strides=2, padding="same"),
-        keras.layers.BatchNormalization(),
-        keras.layers.ReLU(),
-        keras.layers.Conv2DTranspose(64, 4, strides=2, padding="same"),
-        keras.layers.BatchNormalization(),
-        keras.layers.ReLU(),
-        keras.layers.Conv2DTranspose(3, 4, strides=2, padding="same",
-                                     activation="tanh"),
-    ], name="generator")
-    d = keras.Sequential([
-        keras.Input((32, 32, 3)),
-        keras.layers.Conv2D(64, 4, strides=2, padding="same"),
-        keras.layers.LeakyReLU(0.2),
-        keras.layers.Conv2D(128, 4, strides=2, padding="same"),
-        keras.layers.LeakyReLU(0.2),
-        keras.layers.Conv2D(256, 4, strides=2, padding="same"),
-        keras.layers.LeakyReLU(0.2),
-        keras.layers.Flatten(),
-        keras.layers.Dense(1),
-    ], name="discriminator")
+    g = keras.Sequential(
+        [
+            keras.Input((LATENT_DIM,)),
+            keras.layers.Dense(4 * 4 * 256),
+            keras.layers.BatchNormalization(),
+            keras.layers.ReLU(),
+            keras.layers.Reshape((4, 4, 256)),
+            keras.layers.Conv2DTranspose(128, 4, strides=2, padding="same"),
+            keras.layers.BatchNormalization(),
+            keras.layers.ReLU(),
+            keras.layers.Conv2DTranspose(64, 4, strides=2, padding="same"),
+            keras.layers.BatchNormalization(),
+            keras.layers.ReLU(),
+            keras.layers.Conv2DTranspose(3, 4, strides=2, padding="same", activation="tanh"),
+        ],
+        name="generator",
+    )
+    d = keras.Sequential(
+        [
+            keras.Input((32, 32, 3)),
+            keras.layers.Conv2D(64, 4, strides=2, padding="same"),
+            keras.layers.LeakyReLU(0.2),
+            keras.layers.Conv2D(128, 4, strides=2, padding="same"),
+            keras.layers.LeakyReLU(0.2),
+            keras.layers.Conv2D(256, 4, strides=2, padding="same"),
+            keras.layers.LeakyReLU(0.2),
+            keras.layers.Flatten(),
+            keras.layers.Dense(1),
+        ],
+        name="discriminator",
+    )
     return g, d
 
 
-SIZES = {"small_mlp": small_mlp, "medium_dcgan": medium_dcgan,
-         "large_dcgan": large_dcgan}
+SIZES = {"small_mlp": small_mlp, "medium_dcgan": medium_dcgan, "large_dcgan": large_dcgan}
 
 
 class RandomBatches(keras.utils.PyDataset):
@@ -118,9 +133,9 @@ class RandomBatches(keras.utils.PyDataset):
     def __init__(self, image_shape, batch_size, num_batches=4, seed=0):
         super().__init__()
         rng = np.random.default_rng(seed)
-        self.batches = rng.uniform(
-            -1, 1, (num_batches, batch_size) + tuple(image_shape)
-        ).astype("float32")
+        self.batches = rng.uniform(-1, 1, (num_batches, batch_size) + tuple(image_shape)).astype(
+            "float32"
+        )
 
     def __len__(self):
         return 1_000_000
@@ -159,9 +174,11 @@ def measure(size, jit_compile, args):
 def format_table(rows):
     """A plain-text table with one line per size, XLA next to non-XLA."""
     by_key = {(r["size"], r["jit_compile"]): r for r in rows}
-    header = (f"{'size':<13} {'params':>9}  {'XLA 1st-step s':>14} "
-              f"{'XLA step ms':>11}  {'no-XLA 1st-step s':>17} "
-              f"{'no-XLA step ms':>14}  {'step speedup':>12}")
+    header = (
+        f"{'size':<13} {'params':>9}  {'XLA 1st-step s':>14} "
+        f"{'XLA step ms':>11}  {'no-XLA 1st-step s':>17} "
+        f"{'no-XLA step ms':>14}  {'step speedup':>12}"
+    )
     lines = [header, "-" * len(header)]
     for size in dict.fromkeys(r["size"] for r in rows):
         xla, plain = by_key[(size, True)], by_key[(size, False)]
@@ -178,17 +195,26 @@ def format_table(rows):
 
 def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--sizes", nargs="+", choices=sorted(SIZES),
-                        default=list(SIZES), help="model sizes to measure")
-    parser.add_argument("--steps", type=int, default=8,
-                        help="train steps per run (>= 2; default 8)")
-    parser.add_argument("--batch-size", type=int, default=64,
-                        help="images per batch (default 64)")
-    parser.add_argument("--loss", choices=training.LOSSES,
-                        default="non_saturating", help="GAN loss")
-    parser.add_argument("--output", type=pathlib.Path, default=None,
-                        help="JSON path (default: benchmarks/results/"
-                             "train_step_<backend>.json)")
+    parser.add_argument(
+        "--sizes",
+        nargs="+",
+        choices=sorted(SIZES),
+        default=list(SIZES),
+        help="model sizes to measure",
+    )
+    parser.add_argument(
+        "--steps", type=int, default=8, help="train steps per run (>= 2; default 8)"
+    )
+    parser.add_argument("--batch-size", type=int, default=64, help="images per batch (default 64)")
+    parser.add_argument(
+        "--loss", choices=training.LOSSES, default="non_saturating", help="GAN loss"
+    )
+    parser.add_argument(
+        "--output",
+        type=pathlib.Path,
+        default=None,
+        help="JSON path (default: benchmarks/results/train_step_<backend>.json)",
+    )
     args = parser.parse_args(argv)
     if args.steps < 2:
         parser.error("--steps must be >= 2 to separate compile from step time")
@@ -203,20 +229,31 @@ def main(argv=None):
         for jit_compile in (True, False):
             row = measure(size, jit_compile, args)
             rows.append(row)
-            print(f"measured {size} jit_compile={jit_compile}: "
-                  f"first step overhead {row['first_step_overhead_s']:.2f} s, "
-                  f"median step {1e3 * row['median_step_s']:.2f} ms",
-                  flush=True)
+            print(
+                f"measured {size} jit_compile={jit_compile}: "
+                f"first step overhead {row['first_step_overhead_s']:.2f} s, "
+                f"median step {1e3 * row['median_step_s']:.2f} ms",
+                flush=True,
+            )
     table = format_table(rows)
     print()
     print(table)
-    write_result(f"train_step_{backend}", {
-        "benchmark": "train_step",
-        "settings": {"steps": args.steps, "batch_size": args.batch_size,
-                     "loss": args.loss, "latent_dim": LATENT_DIM},
-        "results": rows,
-        "table": table,
-    }, path=args.output)
+    write_result(
+        f"train_step_{backend}",
+        {
+            "benchmark": "train_step",
+            "settings": {
+                "steps": args.steps,
+                "batch_size": args.batch_size,
+                "loss": args.loss,
+                "latent_dim": LATENT_DIM,
+            },
+            "results": rows,
+            "table": table,
+        },
+        path=args.output,
+    )
+
 
 if __name__ == "__main__":
     main()

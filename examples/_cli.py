@@ -26,37 +26,52 @@ def add_search_arguments(parser, directory, preset="default", max_params=None):
     parser.add_argument("--num-samples", type=int, help="generated images scored per candidate")
     parser.add_argument("--workers", type=int)
     parser.add_argument("--executor", default="subprocess", choices=["subprocess", "inprocess"])
-    parser.add_argument("--no-xla", action="store_true",
-                        help="skip XLA compilation (faster start, slower steps)")
-    parser.add_argument("--max-params", type=int, default=max_params,
-                        help="bound on generator + discriminator parameters"
-                             + ("" if max_params else " (default: none)"))
+    parser.add_argument(
+        "--no-xla", action="store_true", help="skip XLA compilation (faster start, slower steps)"
+    )
+    parser.add_argument(
+        "--max-params",
+        type=int,
+        default=max_params,
+        help="bound on generator + discriminator parameters"
+        + ("" if max_params else " (default: none)"),
+    )
     return parser
 
 
 def search_options(args):
     """The `kgan_nas.search` keyword arguments named by the flags of `add_search_arguments`."""
-    return dict(preset=args.preset, generations=args.generations, population=args.population,
-                steps_per_candidate=args.steps, batch_size=args.batch_size,
-                num_samples=args.num_samples, workers=args.workers, executor=args.executor,
-                jit_compile=not args.no_xla, directory=args.directory)
+    return dict(
+        preset=args.preset,
+        generations=args.generations,
+        population=args.population,
+        steps_per_candidate=args.steps,
+        batch_size=args.batch_size,
+        num_samples=args.num_samples,
+        workers=args.workers,
+        executor=args.executor,
+        jit_compile=not args.no_xla,
+        directory=args.directory,
+    )
 
 
 def run_named_dataset(dataset, image_shape, description, argv=None):
     """Command line of the MNIST / Fashion-MNIST / CIFAR-10 examples: parse, search, summarise."""
-    parser = add_search_arguments(argparse.ArgumentParser(description=description),
-                                  directory=f"runs/{dataset}")
-    parser.add_argument("--data", default=dataset,
-                        help=f"{dataset!r} downloads through keras.datasets (needs internet); "
-                             "or pass a local .npz (e.g. the file keras.datasets downloads, "
-                             "with x_train/y_train/x_test/y_test) or an image folder")
-    parser.add_argument("--metric", default="fid_domain",
-                        choices=["fid_domain", "fid_inception"])
+    parser = add_search_arguments(
+        argparse.ArgumentParser(description=description), directory=f"runs/{dataset}"
+    )
+    parser.add_argument(
+        "--data",
+        default=dataset,
+        help=f"{dataset!r} downloads through keras.datasets (needs internet); "
+        "or pass a local .npz (e.g. the file keras.datasets downloads, "
+        "with x_train/y_train/x_test/y_test) or an image folder",
+    )
+    parser.add_argument("--metric", default="fid_domain", choices=["fid_domain", "fid_inception"])
     args = parser.parse_args(argv)
     try:
         space = kgan_nas.SearchSpace(image_shape=image_shape, max_params=args.max_params)
-        result = kgan_nas.search(args.data, space=space, metric=args.metric,
-                                 **search_options(args))
+        result = kgan_nas.search(args.data, space=space, metric=args.metric, **search_options(args))
     except (RuntimeError, ValueError, FileNotFoundError) as exc:
         # Offline, a wrong file, a wrong image shape: the message says what to do.
         parser.exit(2, f"error: {exc}\n")

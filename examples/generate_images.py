@@ -1,6 +1,6 @@
 """Load a run's best generator and write a PNG grid of new images.
 
-    python examples/generate_images.py runs/digits --n 64 --out digits.png
+python examples/generate_images.py runs/digits --n 64 --out digits.png
 """
 
 import argparse
@@ -24,8 +24,11 @@ def main(argv=None):
     result = SearchResult(args.directory)
     # A plain keras.Model, loaded with safe_mode=True: use it like any other.
     generator = result.generator(args.key) if args.key else result.best_generator()
-    latent = np.random.default_rng(args.seed).normal(
-        size=(args.n, generator.input_shape[-1])).astype("float32")
+    latent = (
+        np.random.default_rng(args.seed)
+        .normal(size=(args.n, generator.input_shape[-1]))
+        .astype("float32")
+    )
     images = keras.ops.convert_to_numpy(generator.predict(latent, verbose=0))
     save_image_grid(images, args.out)
     print(f"wrote {args.out}: {args.n} images of shape {images.shape[1:]}")

@@ -23,8 +23,17 @@ _LAZY = {
     "SearchResult": ("kgan_nas.results", "SearchResult"),
     "SearchConfig": ("kgan_nas.config", "SearchConfig"),
 }
-_SUBMODULES = ("callbacks", "hooks", "metrics", "strategies", "executors", "features",
-               "data", "decode", "training")
+_SUBMODULES = (
+    "callbacks",
+    "hooks",
+    "metrics",
+    "strategies",
+    "executors",
+    "features",
+    "data",
+    "decode",
+    "training",
+)
 
 __all__ = sorted(list(_LAZY) + list(_SUBMODULES))
 

@@ -53,11 +53,13 @@ def atomic_write(path, write, binary=True):
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp",
-                                         dir=folder)
+    handle, temporary = tempfile.mkstemp(
+        prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=folder
+    )
     try:
-        with os.fdopen(handle, "wb" if binary else "w",
-                       **({} if binary else {"encoding": "utf-8"})) as stream:
+        with os.fdopen(
+            handle, "wb" if binary else "w", **({} if binary else {"encoding": "utf-8"})
+        ) as stream:
             write(stream)
             stream.flush()
             if hasattr(os, "fchmod"):

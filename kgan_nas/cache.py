@@ -15,7 +15,14 @@ import os
 
 import kgan_nas
 
-__all__ = ["CACHE_ENV_VAR", "cache_root", "package_version", "canonical_json", "cache_key"]
+__all__ = [
+    "CACHE_ENV_VAR",
+    "cache_root",
+    "package_version",
+    "canonical_json",
+    "cache_key",
+    "arrays_fingerprint",
+]
 
 CACHE_ENV_VAR = "KGAN_NAS_CACHE"
 
@@ -88,3 +95,32 @@ def cache_key(facts):
         The first 16 hex characters of the sha256 of `canonical_json(facts)`.
     """
     return hashlib.sha256(canonical_json(facts).encode("utf-8")).hexdigest()[:_KEY_LENGTH]
+
+
+def arrays_fingerprint(parts):
+    """The one content hash of data: named arrays in a fixed byte layout.
+
+    Each part contributes its tag, then `none` for a missing array or its
+    shape and its bytes in the given dtype (a fixed byte order, so the hash
+    is the same on every machine). `ImageData.fingerprint` and
+    `kgan_nas.features.data_fingerprint` both hash through here.
+
+    Args:
+        parts: `(tag, array or None, dtype)` triples, e.g.
+            `("train", images, "<f4")`.
+
+    Returns:
+        The first 16 hex characters of a sha256 digest.
+    """
+    import numpy as np
+
+    digest = hashlib.sha256()
+    for tag, array, dtype in parts:
+        digest.update(tag.encode())
+        if array is None:
+            digest.update(b"none")
+            continue
+        array = np.ascontiguousarray(array, dtype=dtype)
+        digest.update(repr(array.shape).encode())
+        digest.update(memoryview(array).cast("B"))
+    return digest.hexdigest()[:_KEY_LENGTH]

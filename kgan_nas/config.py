@@ -20,16 +20,43 @@ from kgan_nas import validate
 # loaded the machine is; `seconds_per_candidate` adds a time limit on request.
 PRESETS = {
     # digits on 2 CPU cores in a few minutes.
-    "quick": dict(generations=4, population=6, steps_per_candidate=300, batch_size=64,
-                  num_samples=500, workers=2, max_params=150_000),
-    "default": dict(generations=10, population=12, steps_per_candidate=1000, batch_size=64,
-                    num_samples=1000, workers=2, max_params=2_000_000),
+    "quick": dict(
+        generations=4,
+        population=6,
+        steps_per_candidate=300,
+        batch_size=64,
+        num_samples=500,
+        workers=2,
+        max_params=150_000,
+    ),
+    "default": dict(
+        generations=10,
+        population=12,
+        steps_per_candidate=1000,
+        batch_size=64,
+        num_samples=1000,
+        workers=2,
+        max_params=2_000_000,
+    ),
     # Sized for one GPU: a few hours.
-    "paper": dict(generations=30, population=20, steps_per_candidate=5000, batch_size=64,
-                  num_samples=10000, workers=1, max_params=20_000_000),
+    "paper": dict(
+        generations=30,
+        population=20,
+        steps_per_candidate=5000,
+        batch_size=64,
+        num_samples=10000,
+        workers=1,
+        max_params=20_000_000,
+    ),
 }
-BUDGET_KEYS = ("generations", "population", "steps_per_candidate", "batch_size", "num_samples",
-               "workers")
+BUDGET_KEYS = (
+    "generations",
+    "population",
+    "steps_per_candidate",
+    "batch_size",
+    "num_samples",
+    "workers",
+)
 
 
 def resolve_budget(preset, **given):
@@ -55,7 +82,8 @@ def resolve_budget(preset, **given):
     if budget["population"] < 2:
         raise ValueError(
             f"population must be at least 2 (selection needs two genomes), got "
-            f"{budget['population']}.")
+            f"{budget['population']}."
+        )
     return budget
 
 
@@ -115,7 +143,8 @@ class SearchConfig:
         if missing:
             raise ValueError(
                 f"The stored search configuration lacks {missing}, so it cannot be used "
-                "to resume; call kgan_nas.search with the original settings and directory.")
+                "to resume; call kgan_nas.search with the original settings and directory."
+            )
         values = {name: config[name] for name in names}
         values["image_shape"] = tuple(values["image_shape"])
         values["objectives"] = tuple(values["objectives"])

@@ -48,8 +48,12 @@ def build_generator(genome, space, name="generator"):
             x = keras.layers.Reshape(step.output_shape, name="project_reshape")(x)
         elif step.role == "output":
             x = keras.layers.Conv2D(
-                step.output_shape[-1], plan_lib.OUTPUT_KERNEL, padding="same",
-                activation="tanh", name="image")(x)
+                step.output_shape[-1],
+                plan_lib.OUTPUT_KERNEL,
+                padding="same",
+                activation="tanh",
+                name="image",
+            )(x)
         else:
             x = _gene_layers(step.gene, x, f"g{index}")
     return keras.Model(inputs, x, name=name)
@@ -116,11 +120,15 @@ def build_gan(genome, space, *, seed=None, jit_compile=True, networks=None, **ga
     genes = genome.training
     gan = training.GAN(generator, discriminator, seed=seed, **gan_options)
     gan.compile(
-        g_optimizer=training.make_optimizer(genes.optimizer, genes.g_learning_rate,
-                                            beta_1=genes.beta_1, beta_2=genes.beta_2),
-        d_optimizer=training.make_optimizer(genes.optimizer, genes.d_learning_rate,
-                                            beta_1=genes.beta_1, beta_2=genes.beta_2),
-        loss=genes.loss, jit_compile=jit_compile)
+        g_optimizer=training.make_optimizer(
+            genes.optimizer, genes.g_learning_rate, beta_1=genes.beta_1, beta_2=genes.beta_2
+        ),
+        d_optimizer=training.make_optimizer(
+            genes.optimizer, genes.d_learning_rate, beta_1=genes.beta_1, beta_2=genes.beta_2
+        ),
+        loss=genes.loss,
+        jit_compile=jit_compile,
+    )
     return gan
 
 
@@ -148,11 +156,15 @@ def _core_layer(gene, prefix):
         return keras.layers.Dense(gene.size, name=f"{prefix}_dense")
     if gene.kind == genome_lib.CONV2D_TRANSPOSE:
         return keras.layers.Conv2DTranspose(
-            gene.size, gene.kernel, strides=gene.stride, padding="same",
-            name=f"{prefix}_conv2d_transpose")
+            gene.size,
+            gene.kernel,
+            strides=gene.stride,
+            padding="same",
+            name=f"{prefix}_conv2d_transpose",
+        )
     return keras.layers.Conv2D(
-        gene.size, gene.kernel, strides=gene.stride, padding="same",
-        name=f"{prefix}_conv2d")
+        gene.size, gene.kernel, strides=gene.stride, padding="same", name=f"{prefix}_conv2d"
+    )
 
 
 def _size(shape):

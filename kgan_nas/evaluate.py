@@ -16,6 +16,7 @@ import traceback
 
 import numpy as np
 
+from kgan_nas import validate
 from kgan_nas.atomic import atomic_save_model
 from kgan_nas.fitness import Fitness
 
@@ -54,16 +55,22 @@ class EvaluationConfig:
     seed: int = 0
 
     def __post_init__(self):
-        for name in ("steps", "batch_size", "num_samples", "kid_subsets",
-                     "kid_subset_size", "is_splits"):
+        for name in (
+            "steps",
+            "batch_size",
+            "num_samples",
+            "kid_subsets",
+            "kid_subset_size",
+            "is_splits",
+        ):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(
-                    f"{name} must be a positive integer, got {value!r}.")
+            if not validate.is_integer(value) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}.")
         if self.num_samples < self.is_splits:
             raise ValueError(
                 f"num_samples={self.num_samples} is smaller than is_splits={self.is_splits}; "
-                "raise num_samples.")
+                "raise num_samples."
+            )
         if self.seconds is not None and not self.seconds > 0:
             raise ValueError(f"seconds must be positive or None, got {self.seconds!r}.")
 
@@ -94,8 +101,7 @@ class Evaluator:
             (deep-copied per candidate, as KerasTuner does).
     """
 
-    def __init__(self, images, space, config, extractor, real_features,
-                 keras_callbacks=None):
+    def __init__(self, images, space, config, extractor, real_features, keras_callbacks=None):
         from kgan_nas import metrics
 
         self.images = images
@@ -143,10 +149,15 @@ class Evaluator:
             seconds["train"] = report.seconds - (report.compile_seconds or 0.0)
             if report.status != "ok":
                 seconds["total"] = time.perf_counter() - started
-                return Fitness.failed(report.status, report.reason, params=params,
-                                      discriminator_params=discriminator_params,
-                                      extractor=self.extractor.metric_suffix,
-                                      steps=report.steps, seconds=_rounded(seconds))
+                return Fitness.failed(
+                    report.status,
+                    report.reason,
+                    params=params,
+                    discriminator_params=discriminator_params,
+                    extractor=self.extractor.metric_suffix,
+                    steps=report.steps,
+                    seconds=_rounded(seconds),
+                )
             metric_start = time.perf_counter()
             seed = candidate_seed(self.config.seed, genome.key())
             images = gan.generate(self.config.num_samples, seed=seed)
@@ -158,29 +169,46 @@ class Evaluator:
                 seconds["save"] = time.perf_counter() - save_start
             seconds["total"] = time.perf_counter() - started
             if not math.isfinite(scores["fid"]):
-                return Fitness.failed("nan", "generated images gave a non-finite FID",
-                                      params=params, steps=report.steps,
-                                      discriminator_params=discriminator_params,
-                                      extractor=self.extractor.metric_suffix,
-                                      seconds=_rounded(seconds))
+                return Fitness.failed(
+                    "nan",
+                    "generated images gave a non-finite FID",
+                    params=params,
+                    steps=report.steps,
+                    discriminator_params=discriminator_params,
+                    extractor=self.extractor.metric_suffix,
+                    seconds=_rounded(seconds),
+                )
             # An "ok" candidate's reason is empty unless its time limit stopped it
             # early: then it says after how many of its steps.
-            early = (f"{report.reason} of {self.config.steps}"
-                     if report.reason and report.steps < self.config.steps else "")
-            return Fitness(params=params, discriminator_params=discriminator_params,
-                           extractor=self.extractor.metric_suffix, steps=report.steps,
-                           inherited_layers=inherited, seconds=_rounded(seconds),
-                           reason=early, **scores)
+            early = (
+                f"{report.reason} of {self.config.steps}"
+                if report.reason and report.steps < self.config.steps
+                else ""
+            )
+            return Fitness(
+                params=params,
+                discriminator_params=discriminator_params,
+                extractor=self.extractor.metric_suffix,
+                steps=report.steps,
+                inherited_layers=inherited,
+                seconds=_rounded(seconds),
+                reason=early,
+                **scores,
+            )
         except Exception as exc:  # A candidate's failure is data.
             seconds["total"] = time.perf_counter() - started
             reason = f"{type(exc).__name__}: {exc}".strip()
             last = traceback.extract_tb(exc.__traceback__)[-1:]
             if last:
                 reason += f" (at {os.path.basename(last[0].filename)}:{last[0].lineno})"
-            return Fitness.failed("error", reason[:2000], params=params,
-                                  discriminator_params=discriminator_params,
-                                  extractor=self.extractor.metric_suffix,
-                                  seconds=_rounded(seconds))
+            return Fitness.failed(
+                "error",
+                reason[:2000],
+                params=params,
+                discriminator_params=discriminator_params,
+                extractor=self.extractor.metric_suffix,
+                seconds=_rounded(seconds),
+            )
         finally:
             import keras
 
@@ -194,8 +222,7 @@ class Evaluator:
         seed = candidate_seed(self.config.seed, genome.key())
         keras.utils.set_random_seed(seed)
         start = time.perf_counter()
-        gan = decode.build_gan(genome, self.space, seed=seed,
-                               jit_compile=self.config.jit_compile)
+        gan = decode.build_gan(genome, self.space, seed=seed, jit_compile=self.config.jit_compile)
         return gan, time.perf_counter() - start
 
     def _train(self, gan, genome):
@@ -204,12 +231,18 @@ class Evaluator:
         from kgan_nas import data
         from kgan_nas import training
 
-        inputs = data.train_input(self.images, self.config.batch_size,
-                                  seed=candidate_seed(self.config.seed, genome.key()))
+        inputs = data.train_input(
+            self.images, self.config.batch_size, seed=candidate_seed(self.config.seed, genome.key())
+        )
         callbacks = [copy.deepcopy(callback) for callback in self.keras_callbacks]
         return training.train_for_budget(
-            gan, inputs, steps=self.config.steps, seconds=self.config.seconds,
-            divergence_threshold=self.config.divergence_threshold, callbacks=callbacks)
+            gan,
+            inputs,
+            steps=self.config.steps,
+            seconds=self.config.seconds,
+            divergence_threshold=self.config.divergence_threshold,
+            callbacks=callbacks,
+        )
 
     def score_images(self, images, seed=0):
         """FID, KID and IS of `images` (in [-1, 1]) against the real features.
@@ -218,12 +251,17 @@ class Evaluator:
             A dict with keys `fid`, `kid`, `kid_std`, `inception_score`,
             `inception_score_std`.
         """
-        return score_images(images, self.extractor, self.real_features, self.config,
-                            seed=seed, real_statistics=self.real_statistics)
+        return score_images(
+            images,
+            self.extractor,
+            self.real_features,
+            self.config,
+            seed=seed,
+            real_statistics=self.real_statistics,
+        )
 
 
-def score_images(images, extractor, real_features, config, *, seed=0,
-                 real_statistics=None):
+def score_images(images, extractor, real_features, config, *, seed=0, real_statistics=None):
     """FID, KID and IS of images against real features: the one scoring path.
 
     Search candidates (`Evaluator`) and the `fit` callbacks
@@ -246,19 +284,30 @@ def score_images(images, extractor, real_features, config, *, seed=0,
     from kgan_nas import metrics
 
     if not np.all(np.isfinite(images)):
-        return {"fid": math.inf, "kid": math.inf, "kid_std": 0.0,
-                "inception_score": 0.0, "inception_score_std": 0.0}
+        return {
+            "fid": math.inf,
+            "kid": math.inf,
+            "kid_std": 0.0,
+            "inception_score": 0.0,
+            "inception_score_std": 0.0,
+        }
     features, probabilities = extractor.features_and_probabilities(images)
-    fid = metrics.fid(real_features if real_statistics is None else real_statistics,
-                      features)
+    fid = metrics.fid(real_features if real_statistics is None else real_statistics, features)
     kid, kid_std = metrics.kernel_inception_distance(
-        real_features, features, subsets=config.kid_subsets,
-        subset_size=config.kid_subset_size, seed=seed)
-    inception, inception_std = metrics.inception_score(
-        probabilities, splits=config.is_splits)
-    return {"fid": float(fid), "kid": float(kid), "kid_std": float(kid_std),
-            "inception_score": float(inception),
-            "inception_score_std": float(inception_std)}
+        real_features,
+        features,
+        subsets=config.kid_subsets,
+        subset_size=config.kid_subset_size,
+        seed=seed,
+    )
+    inception, inception_std = metrics.inception_score(probabilities, splits=config.is_splits)
+    return {
+        "fid": float(fid),
+        "kid": float(kid),
+        "kid_std": float(kid_std),
+        "inception_score": float(inception),
+        "inception_score_std": float(inception_std),
+    }
 
 
 def _save_models(gan, save_dir, images):
@@ -271,5 +320,4 @@ def _save_models(gan, save_dir, images):
 
 
 def _rounded(seconds):
-    return {key: round(float(value), 4) for key, value in seconds.items()
-            if value is not None}
+    return {key: round(float(value), 4) for key, value in seconds.items() if value is not None}

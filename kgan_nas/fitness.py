@@ -5,9 +5,11 @@ import math
 
 from kgan_nas.objectives import get_objective
 
-# Every outcome of an evaluation: "ok" and the ways a candidate can fail
-# (training reports nan / diverged / error; executors add crashed / timeout).
-STATUSES = ("ok", "nan", "diverged", "error", "crashed", "timeout")
+# Every outcome of an evaluation: "ok" and the ways a candidate can fail.
+# Training reports the first four (`kgan_nas.training.TrainReport`); executors
+# add a worker that died (crashed) or ran past its limit (timeout).
+TRAINING_STATUSES = ("ok", "nan", "diverged", "error")
+STATUSES = TRAINING_STATUSES + ("crashed", "timeout")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -91,8 +91,7 @@ class LayerGene(_FlatRecord):
     def __post_init__(self):
         if self.kind not in LAYER_KINDS:
             raise ValueError(
-                f"Unknown layer kind {self.kind!r}. Known kinds: "
-                f"{', '.join(LAYER_KINDS)}."
+                f"Unknown layer kind {self.kind!r}. Known kinds: {', '.join(LAYER_KINDS)}."
             )
         if self.activation not in ACTIVATIONS:
             raise ValueError(
@@ -114,15 +113,12 @@ class LayerGene(_FlatRecord):
     @property
     def upsamples(self):
         """Whether this layer doubles the spatial size (generator side)."""
-        return self.kind == UPSAMPLE_CONV2D or (
-            self.kind == CONV2D_TRANSPOSE and self.stride == 2
-        )
+        return self.kind == UPSAMPLE_CONV2D or (self.kind == CONV2D_TRANSPOSE and self.stride == 2)
 
     @property
     def downsamples(self):
         """Whether this layer halves the spatial size (discriminator side)."""
         return self.kind == CONV2D and self.stride == 2
-
 
 
 @dataclasses.dataclass(frozen=True)
@@ -150,18 +146,14 @@ class TrainingGenes(_FlatRecord):
     def __post_init__(self):
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(
-                f"Unknown optimizer {self.optimizer!r}. Known optimizers: "
-                f"{', '.join(OPTIMIZERS)}."
+                f"Unknown optimizer {self.optimizer!r}. Known optimizers: {', '.join(OPTIMIZERS)}."
             )
         if self.loss not in LOSSES:
-            raise ValueError(
-                f"Unknown loss {self.loss!r}. Known losses: {', '.join(LOSSES)}."
-            )
+            raise ValueError(f"Unknown loss {self.loss!r}. Known losses: {', '.join(LOSSES)}.")
         for name in ("g_learning_rate", "d_learning_rate"):
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and value > 0):
                 raise ValueError(f"{name} must be a positive number, got {value!r}.")
-
 
 
 @dataclasses.dataclass(frozen=True)
@@ -202,13 +194,11 @@ class Genome:
             for gene in getattr(self, part):
                 if not isinstance(gene, LayerGene):
                     raise TypeError(
-                        f"Genome.{part} must hold LayerGene objects, got "
-                        f"{type(gene).__name__}."
+                        f"Genome.{part} must hold LayerGene objects, got {type(gene).__name__}."
                     )
         if not isinstance(self.training, TrainingGenes):
             raise TypeError(
-                "Genome.training must be a TrainingGenes, got "
-                f"{type(self.training).__name__}."
+                f"Genome.training must be a TrainingGenes, got {type(self.training).__name__}."
             )
 
     def replace(self, **changes):
@@ -243,9 +233,7 @@ class Genome:
             raise ValueError(f"Genome dict is missing keys: {sorted(missing)}.")
         return cls(
             generator=tuple(LayerGene.from_dict(g) for g in config["generator"]),
-            discriminator=tuple(
-                LayerGene.from_dict(g) for g in config["discriminator"]
-            ),
+            discriminator=tuple(LayerGene.from_dict(g) for g in config["discriminator"]),
             training=TrainingGenes.from_dict(config["training"]),
         )
 
@@ -295,6 +283,5 @@ def _check_keys(cls, config, what):
     unknown = set(config) - known
     if unknown:
         raise ValueError(
-            f"Unknown {what} field(s) {sorted(unknown)}; known fields: "
-            f"{sorted(known)}."
+            f"Unknown {what} field(s) {sorted(unknown)}; known fields: {sorted(known)}."
         )

@@ -34,8 +34,10 @@ def inherit_weights(source, target):
     """
     source_layers = [layer for layer in source.layers if layer.weights]
     target_layers = [layer for layer in target.layers if layer.weights]
-    pairs = _common_subsequence([_layer_signature(layer) for layer in source_layers],
-                                [_layer_signature(layer) for layer in target_layers])
+    pairs = _common_subsequence(
+        [_layer_signature(layer) for layer in source_layers],
+        [_layer_signature(layer) for layer in target_layers],
+    )
     for i, j in pairs:
         target_layers[j].set_weights(source_layers[i].get_weights())
     return [(source_layers[i].name, target_layers[j].name) for i, j in pairs]

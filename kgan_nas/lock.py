@@ -60,12 +60,21 @@ class RunLock:
                 f"The run directory {os.path.dirname(self.path)!r} is in use by "
                 f"{_describe(holder)}. Two searches in one directory would overwrite each "
                 "other's files: wait for that one to finish, stop it (it can be resumed), "
-                "or choose another directory.") from None
+                "or choose another directory."
+            ) from None
         # Close-on-exec (Python's default) keeps worker processes from holding it.
         os.ftruncate(descriptor, 0)
-        os.write(descriptor, json.dumps({
-            "pid": os.getpid(), "host": socket.gethostname(),
-            "command": " ".join(sys.argv)[:500], "started": time.time()}).encode())
+        os.write(
+            descriptor,
+            json.dumps(
+                {
+                    "pid": os.getpid(),
+                    "host": socket.gethostname(),
+                    "command": " ".join(sys.argv)[:500],
+                    "started": time.time(),
+                }
+            ).encode(),
+        )
         os.fsync(descriptor)
         self._descriptor = descriptor
         return self
@@ -96,5 +105,7 @@ def _describe(holder):
     if not isinstance(holder, dict) or "pid" not in holder:
         return "another process"
     started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(holder.get("started", 0)))
-    return (f"process {holder['pid']} on {holder.get('host', '?')} (started {started}: "
-            f"{holder.get('command') or '?'})")
+    return (
+        f"process {holder['pid']} on {holder.get('host', '?')} (started {started}: "
+        f"{holder.get('command') or '?'})"
+    )

@@ -27,8 +27,7 @@ class Objective:
 
     def __post_init__(self):
         if self.direction not in ("min", "max"):
-            raise ValueError(
-                f"Objective direction must be 'min' or 'max', got {self.direction!r}.")
+            raise ValueError(f"Objective direction must be 'min' or 'max', got {self.direction!r}.")
 
     def oriented(self, value):
         """`value` turned so that lower is better (NaN becomes +inf, never the best)."""
@@ -38,12 +37,15 @@ class Objective:
         return -value if self.direction == "max" else value
 
 
-OBJECTIVES = {objective.name: objective for objective in (
-    Objective("fid", "min"),
-    Objective("kid", "min"),
-    Objective("inception_score", "max"),
-    Objective("params", "min"),
-)}
+OBJECTIVES = {
+    objective.name: objective
+    for objective in (
+        Objective("fid", "min"),
+        Objective("kid", "min"),
+        Objective("inception_score", "max"),
+        Objective("params", "min"),
+    )
+}
 EXTRACTORS = ("domain", "inception")
 # A metric is `<short name>_<extractor>`; the short names of the objectives.
 _METRIC_NAMES = {"fid": "fid", "kid": "kid", "is": "inception_score"}
@@ -65,8 +67,7 @@ def get_objective(objective):
     if isinstance(objective, Objective):
         return objective
     if objective not in OBJECTIVES:
-        raise ValueError(
-            f"Unknown objective {objective!r}; choose from {sorted(OBJECTIVES)}.")
+        raise ValueError(f"Unknown objective {objective!r}; choose from {sorted(OBJECTIVES)}.")
     return OBJECTIVES[objective]
 
 

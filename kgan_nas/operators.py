@@ -8,8 +8,7 @@ from kgan_nas import genome as genome_lib
 from kgan_nas.space import InvalidGenomeError
 
 _NETWORKS = ("generator", "discriminator")
-_TRAINING_FIELDS = ("optimizer", "g_learning_rate", "d_learning_rate", "beta_1",
-                    "beta_2", "loss")
+_TRAINING_FIELDS = ("optimizer", "g_learning_rate", "d_learning_rate", "beta_1", "beta_2", "loss")
 
 
 def mutate(genome, space, rng, rate=0.2, max_tries=20):
@@ -69,18 +68,22 @@ def crossover(parent_a, parent_b, space, rng):
     for network in _NETWORKS:
         genes_a = list(getattr(parent_a, network))
         genes_b = list(getattr(parent_b, network))
-        low, high = (space.generator_layers if network == "generator"
-                     else space.discriminator_layers)
-        cuts = [(i, j) for i in range(len(genes_a) + 1) for j in range(len(genes_b) + 1)
-                if low <= i + len(genes_b) - j <= high]
+        low, high = space.generator_layers if network == "generator" else space.discriminator_layers
+        cuts = [
+            (i, j)
+            for i in range(len(genes_a) + 1)
+            for j in range(len(genes_b) + 1)
+            if low <= i + len(genes_b) - j <= high
+        ]
         i, j = cuts[int(rng.integers(len(cuts)))]
         parts[network] = tuple(genes_a[:i] + genes_b[j:])
     training = {}
     for field in _TRAINING_FIELDS:
         source = parent_a if rng.random() < 0.5 else parent_b
         training[field] = getattr(source.training, field)
-    child = genome_lib.Genome(parts["generator"], parts["discriminator"],
-                              genome_lib.TrainingGenes(**training))
+    child = genome_lib.Genome(
+        parts["generator"], parts["discriminator"], genome_lib.TrainingGenes(**training)
+    )
     try:
         return space.repair(child)
     except InvalidGenomeError:
@@ -108,9 +111,11 @@ def _mutate_once(genome, space, rng, rate):
             changed = True
     if not changed:
         _one_random_operation(networks, training, space, rng)
-    return genome_lib.Genome(tuple(networks["generator"]),
-                             tuple(networks["discriminator"]),
-                             genome_lib.TrainingGenes(**training))
+    return genome_lib.Genome(
+        tuple(networks["generator"]),
+        tuple(networks["discriminator"]),
+        genome_lib.TrainingGenes(**training),
+    )
 
 
 def _one_random_operation(networks, training, space, rng):
@@ -155,8 +160,11 @@ def _change_gene(gene, network, space, rng):
         "size": space.units if gene.kind == genome_lib.DENSE else space.filters,
         "kernel": space.kernel_sizes,
         "activation": space.activations,
-        "norm": (space.generator_normalizations if network == "generator"
-                 else space.discriminator_normalizations),
+        "norm": (
+            space.generator_normalizations
+            if network == "generator"
+            else space.discriminator_normalizations
+        ),
         "stride": (1, 2),
     }[field]
     return gene.replace(**{field: _different_choice(getattr(gene, field), choices, rng)})

@@ -46,8 +46,7 @@ class Step:
 
 def norm_params(norm, channels):
     """Weights added by a normalisation over `channels` features."""
-    return {"none": 0, "batch": 4 * channels, "layer": 2 * channels,
-            "spectral": channels}[norm]
+    return {"none": 0, "batch": 4 * channels, "layer": 2 * channels, "spectral": channels}[norm]
 
 
 def start_size(image_shape, upsamples):

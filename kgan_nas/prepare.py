@@ -19,8 +19,9 @@ from kgan_nas.atomic import atomic_write_json
 from kgan_nas.cache import cache_root
 
 
-def prepare_worker_files(run_dir, data, space, evaluation, extractor_name, backend,
-                         keras_callbacks, say=print):
+def prepare_worker_files(
+    run_dir, data, space, evaluation, extractor_name, backend, keras_callbacks, say=print
+):
     """Writes the data, the extractor and the real features workers need (once).
 
     Args:
@@ -51,19 +52,28 @@ def prepare_worker_files(run_dir, data, space, evaluation, extractor_name, backe
         if not os.path.exists(extractor_path) or not os.path.exists(real_features_path):
             say("Training the domain feature extractor (cached per data set)...")
             extractor = features_lib.DomainExtractor.for_data(
-                data.train, data.train_labels, cache_dir=os.path.join(cache, "extractors"),
-                fingerprint=data.fingerprint())
+                data.train,
+                data.train_labels,
+                cache_dir=os.path.join(cache, "extractors"),
+                fingerprint=data.fingerprint(),
+            )
             extractor.save(extractor_path)
             _save_real_features(run_dir, extractor, data)
             say(f"Domain extractor held-out accuracy: {extractor.accuracy:.3f}")
     elif not os.path.exists(real_features_path):
         _save_real_features(run_dir, features_lib.get_extractor(extractor_name), data)
     return WorkerSpec(
-        data_path=data_path, extractor=extractor_name, extractor_path=extractor_path,
-        real_features_path=real_features_path, space=space.to_dict(),
-        config=evaluation.to_dict(), models_dir=run_dir.file("candidates"),
-        backend=backend or current_backend(), log_dir=run_dir.file("logs"),
-        keras_callbacks=pickle.dumps(keras_callbacks) if keras_callbacks else b"")
+        data_path=data_path,
+        extractor=extractor_name,
+        extractor_path=extractor_path,
+        real_features_path=real_features_path,
+        space=space.to_dict(),
+        config=evaluation.to_dict(),
+        models_dir=run_dir.file("candidates"),
+        backend=backend or current_backend(),
+        log_dir=run_dir.file("logs"),
+        keras_callbacks=pickle.dumps(keras_callbacks) if keras_callbacks else b"",
+    )
 
 
 def _save_real_features(run_dir, extractor, data):
@@ -71,8 +81,9 @@ def _save_real_features(run_dir, extractor, data):
     from kgan_nas import metrics
 
     real = extractor.features(data.eval)
-    atomic_write(run_dir.file("real_features.npy"),
-                 lambda stream: np.save(stream, real, allow_pickle=False))
+    atomic_write(
+        run_dir.file("real_features.npy"), lambda stream: np.save(stream, real, allow_pickle=False)
+    )
     rng = np.random.default_rng(0)
     noise = rng.uniform(-1, 1, size=(len(data.eval),) + data.image_shape).astype("float32")
     train_features = extractor.features(data.train[: len(data.eval)])
@@ -88,4 +99,5 @@ def _save_real_features(run_dir, extractor, data):
 def current_backend():
     """The Keras backend this process uses (without importing Keras for it)."""
     return os.environ.get("KERAS_BACKEND") or (
-        sys.modules["keras"].backend.backend() if "keras" in sys.modules else "tensorflow")
+        sys.modules["keras"].backend.backend() if "keras" in sys.modules else "tensorflow"
+    )

@@ -56,28 +56,35 @@ def snap_gene(space, gene, network):
         if kind is None:
             return None
     if kind == genome_lib.DROPOUT:
-        return LayerGene(kind, rate=_nearest(gene.rate or space.dropout_rates[0],
-                                             space.dropout_rates))
+        return LayerGene(
+            kind, rate=_nearest(gene.rate or space.dropout_rates[0], space.dropout_rates)
+        )
     activation = gene.activation if gene.activation in space.activations else space.activations[0]
     norms = space._norms(network)
     norm = gene.norm if gene.norm in norms else ("none" if "none" in norms else norms[0])
     if kind == genome_lib.DENSE:
-        return LayerGene(kind, size=_nearest(gene.size, space.units),
-                         activation=activation, norm=norm)
-    if kind == genome_lib.UPSAMPLE_CONV2D or (
-        kind == genome_lib.CONV2D and network == "generator"
-    ):
+        return LayerGene(
+            kind, size=_nearest(gene.size, space.units), activation=activation, norm=norm
+        )
+    if kind == genome_lib.UPSAMPLE_CONV2D or (kind == genome_lib.CONV2D and network == "generator"):
         stride = 1
     else:
         stride = gene.stride
-    return LayerGene(kind, size=_nearest(gene.size, space.filters),
-                     kernel=_nearest(gene.kernel, space.kernel_sizes), stride=stride,
-                     activation=activation, norm=norm)
+    return LayerGene(
+        kind,
+        size=_nearest(gene.size, space.filters),
+        kernel=_nearest(gene.kernel, space.kernel_sizes),
+        stride=stride,
+        activation=activation,
+        norm=norm,
+    )
 
 
 def snap_training(space, training):
     return TrainingGenes(
-        optimizer=training.optimizer if training.optimizer in space.optimizers else space.optimizers[0],
+        optimizer=training.optimizer
+        if training.optimizer in space.optimizers
+        else space.optimizers[0],
         g_learning_rate=_nearest(training.g_learning_rate, space.learning_rates, log=True),
         d_learning_rate=_nearest(training.d_learning_rate, space.learning_rates, log=True),
         beta_1=_nearest(training.beta_1, space.beta_1),
@@ -120,8 +127,11 @@ def _fix_upsampling(space, genes):
 def _without_upsampling(space, gene):
     if gene.kind == genome_lib.CONV2D_TRANSPOSE:
         return gene.replace(stride=1)
-    kind = (genome_lib.CONV2D if genome_lib.CONV2D in space.generator_layer_types
-            else genome_lib.CONV2D_TRANSPOSE)
+    kind = (
+        genome_lib.CONV2D
+        if genome_lib.CONV2D in space.generator_layer_types
+        else genome_lib.CONV2D_TRANSPOSE
+    )
     return gene.replace(kind=kind, stride=1)
 
 
@@ -135,18 +145,34 @@ def _with_upsampling(space, gene):
 
 def _default_conv(space, network):
     kinds = space._kinds(network)
-    kind = genome_lib.CONV2D if genome_lib.CONV2D in kinds else next(
-        (k for k in kinds if k in genome_lib.CONV_KINDS), None)
+    kind = (
+        genome_lib.CONV2D
+        if genome_lib.CONV2D in kinds
+        else next((k for k in kinds if k in genome_lib.CONV_KINDS), None)
+    )
     if kind is None:
         kind = genome_lib.DENSE if genome_lib.DENSE in kinds else kinds[0]
         if kind == genome_lib.DROPOUT:
             return LayerGene(kind, rate=space.dropout_rates[0])
-        return LayerGene(kind, size=space.units[0], activation=space.activations[0],
-                         norm=space._norms(network)[0])
+        return LayerGene(
+            kind,
+            size=space.units[0],
+            activation=space.activations[0],
+            norm=space._norms(network)[0],
+        )
     stride = 2 if network == "discriminator" else 1
-    return snap_gene(space, LayerGene(kind, size=min(space.filters), kernel=space.kernel_sizes[0],
-                                stride=stride, activation=space.activations[0],
-                                norm=space._norms(network)[0]), network)
+    return snap_gene(
+        space,
+        LayerGene(
+            kind,
+            size=min(space.filters),
+            kernel=space.kernel_sizes[0],
+            stride=stride,
+            activation=space.activations[0],
+            norm=space._norms(network)[0],
+        ),
+        network,
+    )
 
 
 def _fix_length(space, genes, network):
@@ -220,8 +246,12 @@ def _shrink_moves(space, genome):
                     yield _with_gene(genome, network, i, gene.replace(norm="none"))
             if len(genes) > low and not (gene.upsamples and upsamples <= low_u):
                 yield _with_gene(genome, network, i, None)
-            if (network == "generator" and gene.is_conv and not gene.upsamples
-                    and upsamples < high_u):
+            if (
+                network == "generator"
+                and gene.is_conv
+                and not gene.upsamples
+                and upsamples < high_u
+            ):
                 yield _with_gene(genome, network, i, _with_upsampling(space, gene))
             if network == "discriminator" and gene.kind == genome_lib.CONV2D and gene.stride == 1:
                 yield _with_gene(genome, network, i, gene.replace(stride=2))
@@ -230,15 +260,22 @@ def _shrink_moves(space, genome):
 def _nearest(value, choices, log=False):
     if value in choices:
         return value
-    key = (lambda c: abs(math.log(c) - math.log(value))) if log and value > 0 else (
-        lambda c: abs(c - value))
+    key = (
+        (lambda c: abs(math.log(c) - math.log(value)))
+        if log and value > 0
+        else (lambda c: abs(c - value))
+    )
     return min(choices, key=key)
 
 
 def _closest_kind(kind, kinds, network):
     """Maps a kind the network does not allow onto one it does (or None)."""
     if kind in (genome_lib.CONV2D_TRANSPOSE, genome_lib.UPSAMPLE_CONV2D, genome_lib.CONV2D):
-        for candidate in (genome_lib.CONV2D, genome_lib.UPSAMPLE_CONV2D, genome_lib.CONV2D_TRANSPOSE):
+        for candidate in (
+            genome_lib.CONV2D,
+            genome_lib.UPSAMPLE_CONV2D,
+            genome_lib.CONV2D_TRANSPOSE,
+        ):
             if candidate in kinds:
                 return candidate
     return None
@@ -247,8 +284,9 @@ def _closest_kind(kind, kinds, network):
 def section_sort(genes, vector_first):
     sections = plan_lib.section_of(genes, vector_first)
     first = "vector" if vector_first else "spatial"
-    return ([g for g, s in zip(genes, sections) if s == first]
-            + [g for g, s in zip(genes, sections) if s != first])
+    return [g for g, s in zip(genes, sections) if s == first] + [
+        g for g, s in zip(genes, sections) if s != first
+    ]
 
 
 def _first_vector_index(genes):

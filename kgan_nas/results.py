@@ -23,8 +23,9 @@ from kgan_nas.objectives import parse_metric
 
 def ranked_records(history):
     """Successful records, best first (ties keep history order)."""
-    return sorted((r for r in history if r.get("objective") is not None),
-                  key=lambda r: r["objective"])
+    return sorted(
+        (r for r in history if r.get("objective") is not None), key=lambda r: r["objective"]
+    )
 
 
 def best_record(history):
@@ -92,7 +93,8 @@ class SearchResult:
         if not self._run.exists:
             raise run_lib.RunDirectoryError(
                 f"{self.directory!r} is not a kgan_nas run directory (no config.json). "
-                "Pass the directory a search wrote to (its `directory` / --directory).")
+                "Pass the directory a search wrote to (its `directory` / --directory)."
+            )
         self.config = self._run.config()
         self.history = self._run.history()
 
@@ -139,7 +141,8 @@ class SearchResult:
         if self.best_record is None:
             raise ValueError(
                 "No candidate of this search succeeded, so there is no best model; the "
-                "summary() lists why each one failed.")
+                "summary() lists why each one failed."
+            )
 
     def best_generator(self):
         """The best generator as a `keras.Model` (loaded with `safe_mode=True`)."""
@@ -170,16 +173,20 @@ class SearchResult:
     def sample(self, n=16, seed=0):
         """`n` images from the best generator, float32 in [-1, 1]."""
         generator = self.best_generator()
-        latent = np.random.default_rng(seed).normal(
-            size=(n, generator.input_shape[-1])).astype("float32")
+        latent = (
+            np.random.default_rng(seed)
+            .normal(size=(n, generator.input_shape[-1]))
+            .astype("float32")
+        )
         import keras
 
         return keras.ops.convert_to_numpy(generator.predict(latent, verbose=0))
 
     def pareto_front(self):
         """History records that no other record beats on every objective."""
-        return pareto_records(self.history, lambda r: Fitness.from_dict(
-            r["fitness"]).objectives(self.objectives))
+        return pareto_records(
+            self.history, lambda r: Fitness.from_dict(r["fitness"]).objectives(self.objectives)
+        )
 
     def to_records(self):
         """The history as flat dicts (`fitness.fid`, `genome.training.loss`, ...)."""
@@ -196,7 +203,8 @@ class SearchResult:
         except ImportError:
             raise ImportError(
                 "to_dataframe() needs pandas: pip install pandas (or use "
-                "result.to_records(), a list of flat dicts).") from None
+                "result.to_records(), a list of flat dicts)."
+            ) from None
         return pandas.DataFrame(self.to_records())
 
     def baselines(self):
@@ -208,16 +216,19 @@ class SearchResult:
     def summary(self, num_trials=10):
         """A readable table of the best candidates (like KerasTuner's results_summary)."""
         objective, extractor = parse_metric(self.metric)
-        lines = [f"Results in {self.directory}",
-                 f"Objective: {self.metric} ({' , '.join(self.objectives)}), lower is better"
-                 if objective.direction == "min"
-                 else f"Objective: {self.metric}, higher is better"]
+        lines = [
+            f"Results in {self.directory}",
+            f"Objective: {self.metric} ({' , '.join(self.objectives)}), lower is better"
+            if objective.direction == "min"
+            else f"Objective: {self.metric}, higher is better",
+        ]
         baselines = self.baselines()
         if baselines:
             lines.append(
                 f"Reference: real-vs-real FID {baselines['fid_train_vs_eval']:.3f}, "
                 f"uniform-noise FID {baselines['fid_uniform_noise']:.3f} "
-                f"({baselines['extractor']} features)")
+                f"({baselines['extractor']} features)"
+            )
         failed = sum(r["status"] != "ok" for r in self.history)
         lines.append(f"Evaluated {len(self.history)} candidates, {failed} failed")
         lines += _summary_table(self.ranked()[:num_trials], extractor)
@@ -231,8 +242,10 @@ class SearchResult:
 
 
 def _summary_table(records, suffix):
-    header = (f"{'rank':>4}  {'key':16}  {'gen':>3}  {'fid_' + suffix:>12}  "
-              f"{'kid_' + suffix:>10}  {'is_' + suffix:>8}  {'G params':>9}  genome")
+    header = (
+        f"{'rank':>4}  {'key':16}  {'gen':>3}  {'fid_' + suffix:>12}  "
+        f"{'kid_' + suffix:>10}  {'is_' + suffix:>8}  {'G params':>9}  genome"
+    )
     lines = [header, "-" * len(header)]
     for rank, record in enumerate(records, 1):
         genome = Genome.from_dict(record["genome"])
@@ -240,5 +253,6 @@ def _summary_table(records, suffix):
         lines.append(
             f"{rank:>4}  {record['key']:16}  {record['generation'] + 1:>3}  "
             f"{fitness.fid:>12.4f}  {fitness.kid:>10.4f}  {fitness.inception_score:>8.3f}  "
-            f"{fitness.params:>9}  {genome.describe()}")
+            f"{fitness.params:>9}  {genome.describe()}"
+        )
     return lines

@@ -39,6 +39,7 @@ import shutil
 import uuid
 import warnings
 
+from kgan_nas import validate
 from kgan_nas.atomic import atomic_write_json
 from kgan_nas.atomic import sync_directory
 
@@ -59,8 +60,10 @@ class RunDirectoryError(ValueError):
 
 def read_json(path, fix=None):
     """Parses the JSON object in `path`; anything else is reported as corruption."""
-    fix = fix or ("Restore it from a backup, or start the search again with "
-                  "overwrite=True (this deletes the run).")
+    fix = fix or (
+        "Restore it from a backup, or start the search again with "
+        "overwrite=True (this deletes the run)."
+    )
     with open(path, encoding="utf-8") as stream:
         try:
             value = json.load(stream)
@@ -68,32 +71,43 @@ def read_json(path, fix=None):
             raise RunDirectoryError(f"{path} is corrupted ({exc}). {fix}") from None
     if not isinstance(value, dict):
         raise RunDirectoryError(
-            f"{path} is corrupted (it holds a JSON {type(value).__name__}, not an "
-            f"object). {fix}")
+            f"{path} is corrupted (it holds a JSON {type(value).__name__}, not an object). {fix}"
+        )
     return value
 
 
 _CHECKPOINT_FIX = (
     "Delete checkpoint.json to resume from history.jsonl (the search replays its "
     "generations from the seed and reuses every recorded candidate), or start over "
-    "with overwrite=True.")
+    "with overwrite=True."
+)
 
 
 def _check_checkpoint(checkpoint, path):
     generation = checkpoint.get("generation")
     pending = checkpoint.get("pending")
     parents = checkpoint.get("pending_parents") or {}
-    if (isinstance(generation, bool) or not isinstance(generation, int) or generation < 0
-            or not isinstance(checkpoint.get("strategy"), dict)
-            or not (pending is None or (isinstance(pending, list)
-                                        and all(isinstance(g, dict) for g in pending)))
-            or not (isinstance(parents, dict)
-                    and all(isinstance(k, str) and isinstance(v, str) and _KEY.fullmatch(v)
-                            for k, v in parents.items()))):
+    if (
+        not validate.is_integer(generation)
+        or generation < 0
+        or not isinstance(checkpoint.get("strategy"), dict)
+        or not (
+            pending is None
+            or (isinstance(pending, list) and all(isinstance(g, dict) for g in pending))
+        )
+        or not (
+            isinstance(parents, dict)
+            and all(
+                isinstance(k, str) and isinstance(v, str) and _KEY.fullmatch(v)
+                for k, v in parents.items()
+            )
+        )
+    ):
         raise RunDirectoryError(
             f"{path} is corrupted (expected 'generation' >= 0, a 'strategy' object, "
             f"'pending' genomes or null, and 'pending_parents' mapping keys to keys). "
-            f"{_CHECKPOINT_FIX}")
+            f"{_CHECKPOINT_FIX}"
+        )
     return checkpoint
 
 
@@ -107,7 +121,8 @@ def _writable(path):
             raise  # a full disk is said as such (the CLI does), not as permissions
         raise RunDirectoryError(
             f"Cannot use the run directory {path!r} ({exc.strerror or exc}). Choose "
-            "a directory you can read and write, or fix its permissions.") from None
+            "a directory you can read and write, or fix its permissions."
+        ) from None
 
 
 class RunDir:
@@ -128,11 +143,14 @@ class RunDir:
         # Checked lexically (`..`, absolute parts) and after resolving symbolic
         # links, so a link planted in a run directory cannot redirect a write.
         real_root = os.path.realpath(root)
-        if (os.path.commonpath([root, joined]) != root
-                or os.path.commonpath([real_root, os.path.realpath(joined)]) != real_root):
+        if (
+            os.path.commonpath([root, joined]) != root
+            or os.path.commonpath([real_root, os.path.realpath(joined)]) != real_root
+        ):
             raise RunDirectoryError(
                 f"Path {os.path.join(*parts)!r} escapes the run directory {self.path!r}; "
-                "kgan_nas only reads and writes files inside it.")
+                "kgan_nas only reads and writes files inside it."
+            )
         return joined
 
     @property
@@ -143,8 +161,7 @@ class RunDir:
     # Creation and resume
     # ------------------------------------------------------------------
 
-    def open(self, config, *, overwrite=False, resumable_keys=("generations",),
-             run_settings=None):
+    def open(self, config, *, overwrite=False, resumable_keys=("generations",), run_settings=None):
         """Creates the directory for `config`, or checks it matches to resume.
 
         The directory is locked for this process (`kgan_nas.lock`) until
@@ -169,17 +186,20 @@ class RunDir:
         if os.path.exists(self.path) and not os.path.isdir(self.path):
             raise RunDirectoryError(
                 f"The run directory {self.path!r} is a file. Pass a directory path "
-                "(it is created if missing).")
+                "(it is created if missing)."
+            )
         with _writable(self.path):
             entries = _entries(self.path)
         if entries and not self.exists:
             if overwrite:
                 raise RunDirectoryError(
                     f"{self.path!r} is not empty and is not a kgan_nas run; refusing to "
-                    "delete it with overwrite=True. Choose another directory.")
+                    "delete it with overwrite=True. Choose another directory."
+                )
             raise RunDirectoryError(
                 f"{self.path!r} exists, is not empty and is not a kgan_nas run. "
-                "Choose a new or empty directory.")
+                "Choose a new or empty directory."
+            )
         with _writable(self.path):
             os.makedirs(self.path, exist_ok=True)
             self._lock_directory()
@@ -205,7 +225,8 @@ class RunDir:
                 raise RunDirectoryError(
                     f"{self.path!r} holds a run with a different configuration "
                     f"({'; '.join(differences)}). Pass overwrite=True to start over there, "
-                    "use another directory, or repeat the original settings to resume.")
+                    "use another directory, or repeat the original settings to resume."
+                )
             self.checkpoint()  # a damaged checkpoint fails here, before any work
             stored["search"] = config
             if run_settings is not None:
@@ -245,7 +266,8 @@ class RunDir:
         if not isinstance(stored.get("search"), dict):
             raise RunDirectoryError(
                 f"{self.file(CONFIG)} is corrupted (no 'search' settings). Restore it "
-                "from a backup, or start over with overwrite=True (this deletes the run).")
+                "from a backup, or start over with overwrite=True (this deletes the run)."
+            )
         return stored
 
     def config(self):
@@ -292,12 +314,18 @@ class RunDir:
                 record = json.loads(line)
             except json.JSONDecodeError:
                 record = None
-            if not (isinstance(record, dict) and _HISTORY_FIELDS <= set(record)
-                    and isinstance(record["key"], str) and _KEY.fullmatch(record["key"])):
+            if not (
+                isinstance(record, dict)
+                and _HISTORY_FIELDS <= set(record)
+                and isinstance(record["key"], str)
+                and _KEY.fullmatch(record["key"])
+            ):
                 warnings.warn(
                     f"Skipping damaged line {number} of {path} (probably cut short by a "
                     "kill); if its candidate was in the generation being run, a resume "
-                    "evaluates it again.", stacklevel=2)
+                    "evaluates it again.",
+                    stacklevel=2,
+                )
                 continue
             records.append(record)
         return records
@@ -343,7 +371,7 @@ class RunDir:
             if name.startswith(_STAGING_PREFIX):
                 shutil.rmtree(path, ignore_errors=True)
             elif name.startswith(_TRASH_PREFIX):
-                key = name[len(_TRASH_PREFIX):].split("-", 1)[0]
+                key = name[len(_TRASH_PREFIX) :].split("-", 1)[0]
                 destination = os.path.join(folder, key)
                 if _KEY.fullmatch(key) and not os.path.exists(destination):
                     os.replace(path, destination)
@@ -406,7 +434,8 @@ class RunDir:
                 f"Refusing to load {path}: it contains Python code that loading would run "
                 f"({exc}). kgan_nas loads run directories with safe_mode=True; if you "
                 "trust this file, load it yourself with keras.saving.load_model(path, "
-                "safe_mode=False).") from None
+                "safe_mode=False)."
+            ) from None
 
 
 _STAGING_PREFIX = ".staging-"
@@ -445,9 +474,14 @@ def publish_candidate(staging, candidate_dir):
     if not names:
         shutil.rmtree(staging, ignore_errors=True)
         return False
-    atomic_write_json(os.path.join(staging, MANIFEST), {
-        "key": os.path.basename(os.path.normpath(candidate_dir)), "pid": os.getpid(),
-        "files": {name: _sha256(os.path.join(staging, name)) for name in names}})
+    atomic_write_json(
+        os.path.join(staging, MANIFEST),
+        {
+            "key": os.path.basename(os.path.normpath(candidate_dir)),
+            "pid": os.getpid(),
+            "files": {name: _sha256(os.path.join(staging, name)) for name in names},
+        },
+    )
     parent, key = os.path.split(os.path.normpath(candidate_dir))
     trash = os.path.join(parent, f"{_TRASH_PREFIX}{key}-{os.getpid()}-{uuid.uuid4().hex[:8]}")
     if os.path.exists(candidate_dir):
@@ -472,8 +506,10 @@ def check_candidate(candidate_dir):
     present = sorted(name for name in os.listdir(candidate_dir) if name != MANIFEST)
     problems = []
     if sorted(manifest.get("files", {})) != present:
-        problems.append(f"{candidate_dir}: files {present} but manifest lists "
-                        f"{sorted(manifest.get('files', {}))}")
+        problems.append(
+            f"{candidate_dir}: files {present} but manifest lists "
+            f"{sorted(manifest.get('files', {}))}"
+        )
     for name, digest in manifest.get("files", {}).items():
         target = os.path.join(candidate_dir, name)
         if os.path.isfile(target) and _sha256(target) != digest:

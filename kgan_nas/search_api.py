@@ -24,13 +24,37 @@ from kgan_nas.results import SearchResult
 from kgan_nas.search_loop import SearchLoop
 
 
-def search(dataset="digits", *, space=None, strategy="genetic", preset="default",
-           generations=None, population=None, steps_per_candidate=None, batch_size=None,
-           num_samples=None, metric="fid_domain", objectives=None, executor="subprocess",
-           workers=None, directory="runs/kgan_nas", overwrite=False, seed=0, callbacks=None,
-           verbose=1, labels=None, timeout=None, backend=None, jit_compile=True,
-           max_candidates_per_worker=8, seconds_per_candidate=None, strategy_options=None,
-           evaluator=None, executor_options=None, max_consecutive_failures=None):
+def search(
+    dataset="digits",
+    *,
+    space=None,
+    strategy="genetic",
+    preset="default",
+    generations=None,
+    population=None,
+    steps_per_candidate=None,
+    batch_size=None,
+    num_samples=None,
+    metric="fid_domain",
+    objectives=None,
+    executor="subprocess",
+    workers=None,
+    directory="runs/kgan_nas",
+    overwrite=False,
+    seed=0,
+    callbacks=None,
+    verbose=1,
+    labels=None,
+    timeout=None,
+    backend=None,
+    jit_compile=True,
+    max_candidates_per_worker=8,
+    seconds_per_candidate=None,
+    strategy_options=None,
+    evaluator=None,
+    executor_options=None,
+    max_consecutive_failures=None,
+):
     """Searches GAN architectures for `dataset`.
 
     Each generation, the strategy proposes `population` genomes; each is
@@ -117,14 +141,25 @@ def search(dataset="digits", *, space=None, strategy="genetic", preset="default"
             row failed the same way (the message quotes the first one).
     """
     budget = config_lib.resolve_budget(
-        preset, generations=generations, population=population,
-        steps_per_candidate=steps_per_candidate, batch_size=batch_size,
-        num_samples=num_samples, workers=workers)
+        preset,
+        generations=generations,
+        population=population,
+        steps_per_candidate=steps_per_candidate,
+        batch_size=batch_size,
+        num_samples=num_samples,
+        workers=workers,
+    )
     _check_space_type(space)
     settings = _run_settings(
-        executor=executor, workers=budget["workers"], backend=backend, timeout=timeout,
-        max_candidates_per_worker=max_candidates_per_worker, executor_options=executor_options,
-        evaluator=evaluator, max_consecutive_failures=max_consecutive_failures)
+        executor=executor,
+        workers=budget["workers"],
+        backend=backend,
+        timeout=timeout,
+        max_candidates_per_worker=max_candidates_per_worker,
+        executor_options=executor_options,
+        evaluator=evaluator,
+        max_consecutive_failures=max_consecutive_failures,
+    )
     _check_evaluation_arguments(seed, seconds_per_candidate)
     objectives, extractor = _objectives_for(metric, objectives)
     validate.check_choice(verbose, "verbose", (0, 1, 2))
@@ -135,16 +170,35 @@ def search(dataset="digits", *, space=None, strategy="genetic", preset="default"
 
     search_callbacks, keras_callbacks = split_callbacks(callbacks)
     evaluation = EvaluationConfig(
-        steps=budget["steps_per_candidate"], batch_size=budget["batch_size"],
-        num_samples=budget["num_samples"], seconds=seconds_per_candidate,
-        jit_compile=jit_compile, seed=seed, kid_subset_size=min(500, budget["num_samples"]))
+        steps=budget["steps_per_candidate"],
+        batch_size=budget["batch_size"],
+        num_samples=budget["num_samples"],
+        seconds=seconds_per_candidate,
+        jit_compile=jit_compile,
+        seed=seed,
+        kid_subset_size=min(500, budget["num_samples"]),
+    )
     data, space = _data_and_space(dataset, labels, seed, budget, space)
     strategy_object, config = _strategy_and_config(
-        strategy, strategy_options, space, data, objectives, metric, budget, evaluation, seed)
+        strategy, strategy_options, space, data, objectives, metric, budget, evaluation, seed
+    )
     if verbose:
         search_callbacks.insert(0, ProgressPrinter(verbose))
-    return _run(config, settings, directory, overwrite, data, space, evaluation, extractor,
-                strategy_object, search_callbacks, keras_callbacks, verbose, executor)
+    return _run(
+        config,
+        settings,
+        directory,
+        overwrite,
+        data,
+        space,
+        evaluation,
+        extractor,
+        strategy_object,
+        search_callbacks,
+        keras_callbacks,
+        verbose,
+        executor,
+    )
 
 
 def resume(directory, *, generations=None, workers=None, verbose=1, callbacks=None):
@@ -185,61 +239,101 @@ def resume(directory, *, generations=None, workers=None, verbose=1, callbacks=No
     if strategy is None:
         raise ValueError(
             f"The run used a custom strategy ({config.strategy}); resume it from Python "
-            "by calling kgan_nas.search with the same strategy object and directory.")
+            "by calling kgan_nas.search with the same strategy object and directory."
+        )
     if config.dataset not in KNOWN_DATASETS:
         raise ValueError(
             f"The run in {directory} searched the data set {config.dataset!r}, which is not "
             f"a named dataset ({', '.join(KNOWN_DATASETS)}), so `resume` cannot reload it. "
             f"Resume with `kgan-nas search --dataset PATH --directory {directory}` and the "
-            "original settings, or kgan_nas.search(data, directory=...) in Python.")
+            "original settings, or kgan_nas.search(data, directory=...) in Python."
+        )
     evaluation = config.evaluation
     return search(
-        config.dataset, space=SearchSpace.from_dict(config.space), strategy=strategy,
-        generations=generations or config.generations, population=config.population,
-        steps_per_candidate=evaluation["steps"], batch_size=evaluation["batch_size"],
-        num_samples=evaluation["num_samples"], metric=config.metric,
-        objectives=config.objectives, directory=directory, seed=config.seed,
+        config.dataset,
+        space=SearchSpace.from_dict(config.space),
+        strategy=strategy,
+        generations=generations or config.generations,
+        population=config.population,
+        steps_per_candidate=evaluation["steps"],
+        batch_size=evaluation["batch_size"],
+        num_samples=evaluation["num_samples"],
+        metric=config.metric,
+        objectives=config.objectives,
+        directory=directory,
+        seed=config.seed,
         workers=workers or (settings.workers if run.run_settings() else None),
-        verbose=verbose, jit_compile=evaluation["jit_compile"],
-        seconds_per_candidate=evaluation["seconds"], strategy_options=config.strategy_options,
-        callbacks=callbacks, **_stored_run_options(settings))
+        verbose=verbose,
+        jit_compile=evaluation["jit_compile"],
+        seconds_per_candidate=evaluation["seconds"],
+        strategy_options=config.strategy_options,
+        callbacks=callbacks,
+        **_stored_run_options(settings),
+    )
 
 
 def _stored_run_options(settings):
     """`search` arguments from stored `RunSettings` (a custom executor runs as the default)."""
-    options = dict(backend=settings.backend, timeout=settings.timeout,
-                   max_candidates_per_worker=settings.max_candidates_per_worker,
-                   evaluator=settings.evaluator,
-                   max_consecutive_failures=settings.max_consecutive_failures)
+    options = dict(
+        backend=settings.backend,
+        timeout=settings.timeout,
+        max_candidates_per_worker=settings.max_candidates_per_worker,
+        evaluator=settings.evaluator,
+        max_consecutive_failures=settings.max_consecutive_failures,
+    )
     if settings.executor in ("subprocess", "inprocess", "ray"):
         options.update(executor=settings.executor, executor_options=settings.executor_options)
     return options
 
 
-def _run(config, settings, directory, overwrite, data, space, evaluation, extractor,
-         strategy, search_callbacks, keras_callbacks, verbose, executor):
+def _run(
+    config,
+    settings,
+    directory,
+    overwrite,
+    data,
+    space,
+    evaluation,
+    extractor,
+    strategy,
+    search_callbacks,
+    keras_callbacks,
+    verbose,
+    executor,
+):
     """Opens (and locks) the run directory, prepares the inputs, runs the loop."""
     from kgan_nas.executors import get_executor
     from kgan_nas.prepare import prepare_worker_files
 
     say = print if verbose else (lambda *args, **kwargs: None)
     run_dir = run_lib.RunDir(directory)
-    resumed = run_dir.open(config.to_dict(), overwrite=overwrite,
-                           resumable_keys=config.RESUMABLE, run_settings=settings.to_dict())
+    resumed = run_dir.open(
+        config.to_dict(),
+        overwrite=overwrite,
+        resumable_keys=config.RESUMABLE,
+        run_settings=settings.to_dict(),
+    )
     with run_dir, _sigterm_as_interrupt():
         for callback in search_callbacks:
-            callback.on_search_begin(dict(config.to_dict(), directory=run_dir.path,
-                                          resumed=resumed))
-        worker_spec = prepare_worker_files(run_dir, data, space, evaluation, extractor,
-                                           settings.backend, keras_callbacks, say=say)
+            callback.on_search_begin(
+                dict(config.to_dict(), directory=run_dir.path, resumed=resumed)
+            )
+        worker_spec = prepare_worker_files(
+            run_dir, data, space, evaluation, extractor, settings.backend, keras_callbacks, say=say
+        )
         if settings.evaluator is not None:
             worker_spec = dataclasses.replace(worker_spec, evaluator_factory=settings.evaluator)
-        loop = SearchLoop(run_dir, strategy, config, search_callbacks,
-                          settings.max_consecutive_failures, say=say)
-        with get_executor(executor, worker_spec, workers=settings.workers,
-                          timeout=settings.timeout,
-                          max_candidates_per_worker=settings.max_candidates_per_worker,
-                          **dict(settings.executor_options or {})) as runner:
+        loop = SearchLoop(
+            run_dir, strategy, config, search_callbacks, settings.max_consecutive_failures, say=say
+        )
+        with get_executor(
+            executor,
+            worker_spec,
+            workers=settings.workers,
+            timeout=settings.timeout,
+            max_candidates_per_worker=settings.max_candidates_per_worker,
+            **dict(settings.executor_options or {}),
+        ) as runner:
             loop.run(runner, config.generations)
     result = SearchResult(run_dir.path)
     for callback in search_callbacks:
@@ -253,7 +347,8 @@ def _check_space_type(space):
     if space is not None and not isinstance(space, SearchSpace):
         raise TypeError(
             f"space must be a kgan_nas.SearchSpace, got a {type(space).__name__}; build one "
-            "with kgan_nas.SearchSpace(...) (or SearchSpace.from_dict for a dict).")
+            "with kgan_nas.SearchSpace(...) (or SearchSpace.from_dict for a dict)."
+        )
 
 
 def _objectives_for(metric, objectives):
@@ -263,7 +358,8 @@ def _objectives_for(metric, objectives):
     if objectives[0] != objective.name:
         raise ValueError(
             f"The first objective must be the metric's ({objective.name!r} for "
-            f"metric={metric!r}), got {objectives!r}.")
+            f"metric={metric!r}), got {objectives!r}."
+        )
     return objectives, extractor
 
 
@@ -274,47 +370,70 @@ def _data_and_space(dataset, labels, seed, budget, space):
     from kgan_nas import data as data_lib
     from kgan_nas.space import SearchSpace
 
-    data = data_lib.load_dataset(dataset, labels=labels, seed=seed,
-                                 min_images=2 * budget["batch_size"])
+    data = data_lib.load_dataset(
+        dataset, labels=labels, seed=seed, min_images=2 * budget["batch_size"]
+    )
     if space is None:
         space = SearchSpace(image_shape=data.image_shape, max_params=budget["max_params"])
     elif tuple(space.image_shape) != tuple(data.image_shape):
         raise ValueError(
             f"The search space is for images of shape {tuple(space.image_shape)} but the "
             f"data set has shape {data.image_shape}. Create the space with "
-            f"SearchSpace(image_shape={data.image_shape}, ...).")
+            f"SearchSpace(image_shape={data.image_shape}, ...)."
+        )
     # A space too tight for any genome (e.g. max_params) fails here, before any
     # file is written or the extractor trains; the strategy keeps its own RNG.
     space.sample(np.random.default_rng(seed))
     return data, space
 
 
-def _strategy_and_config(strategy, strategy_options, space, data, objectives, metric,
-                         budget, evaluation, seed):
+def _strategy_and_config(
+    strategy, strategy_options, space, data, objectives, metric, budget, evaluation, seed
+):
     """Builds the strategy and the `SearchConfig` that describes the search."""
     from kgan_nas import strategies as strategies_lib
 
-    strategy_options = strategies_lib.with_population(strategy, strategy_options,
-                                                      budget["population"])
+    strategy_options = strategies_lib.with_population(
+        strategy, strategy_options, budget["population"]
+    )
     strategy_object = strategies_lib.get_strategy(
-        strategy, space, objectives=objectives, seed=seed, **strategy_options)
+        strategy, space, objectives=objectives, seed=seed, **strategy_options
+    )
     config = config_lib.SearchConfig(
-        dataset=data.name, data_fingerprint=data.fingerprint(),
-        image_shape=tuple(data.image_shape), space=space.to_dict(),
-        strategy=type(strategy_object).__name__, strategy_options=strategy_options,
-        objectives=tuple(objectives), metric=metric, generations=budget["generations"],
-        population=budget["population"], evaluation=evaluation.to_dict(), seed=seed)
+        dataset=data.name,
+        data_fingerprint=data.fingerprint(),
+        image_shape=tuple(data.image_shape),
+        space=space.to_dict(),
+        strategy=type(strategy_object).__name__,
+        strategy_options=strategy_options,
+        objectives=tuple(objectives),
+        metric=metric,
+        generations=budget["generations"],
+        population=budget["population"],
+        evaluation=evaluation.to_dict(),
+        seed=seed,
+    )
     return strategy_object, config
 
 
 def _check_evaluation_arguments(seed, seconds_per_candidate):
     validate.check_non_negative_int(seed, "seed")
-    validate.check_positive_number(seconds_per_candidate, "seconds_per_candidate",
-                                   allow_none=True, unit="seconds")
+    validate.check_positive_number(
+        seconds_per_candidate, "seconds_per_candidate", allow_none=True, unit="seconds"
+    )
 
 
-def _run_settings(*, executor, workers, backend, timeout, max_candidates_per_worker,
-                  executor_options, evaluator, max_consecutive_failures):
+def _run_settings(
+    *,
+    executor,
+    workers,
+    backend,
+    timeout,
+    max_candidates_per_worker,
+    executor_options,
+    evaluator,
+    max_consecutive_failures,
+):
     """Checks how the search is to run; returns the `RunSettings`.
 
     Raises:
@@ -325,19 +444,26 @@ def _run_settings(*, executor, workers, backend, timeout, max_candidates_per_wor
     validate.check_positive_int(max_candidates_per_worker, "max_candidates_per_worker")
     validate.check_choice(backend, "backend", (None, "tensorflow", "jax"))
     if evaluator is not None and (not isinstance(evaluator, str) or evaluator.count(":") != 1):
-        raise ValueError(
-            f"evaluator must be a 'module:function' string, got {evaluator!r}.")
+        raise ValueError(f"evaluator must be a 'module:function' string, got {evaluator!r}.")
     _check_executor(executor, executor_options)
     if max_consecutive_failures is None:
         # Three rounds of every worker failing alike; in process, one worker.
         max_consecutive_failures = 3 * (1 if executor == "inprocess" else workers)
-    validate.check_positive_int(max_consecutive_failures, "max_consecutive_failures",
-                                hint="Or None for three times the workers.")
+    validate.check_positive_int(
+        max_consecutive_failures,
+        "max_consecutive_failures",
+        hint="Or None for three times the workers.",
+    )
     return config_lib.RunSettings(
-        executor=executor if isinstance(executor, str) else "custom", workers=workers,
-        backend=backend, timeout=timeout, max_candidates_per_worker=max_candidates_per_worker,
-        executor_options=_json_or_none(executor_options), evaluator=evaluator,
-        max_consecutive_failures=max_consecutive_failures)
+        executor=executor if isinstance(executor, str) else "custom",
+        workers=workers,
+        backend=backend,
+        timeout=timeout,
+        max_candidates_per_worker=max_candidates_per_worker,
+        executor_options=_json_or_none(executor_options),
+        evaluator=evaluator,
+        max_consecutive_failures=max_consecutive_failures,
+    )
 
 
 def _json_or_none(value):
@@ -358,7 +484,8 @@ def _check_executor(executor, executor_options):
     if executor not in executors_lib.EXECUTORS:
         raise ValueError(
             f"Unknown executor {executor!r}; choose one of {executors_lib.EXECUTORS} or pass "
-            "an Executor.")
+            "an Executor."
+        )
     if executor_options is not None and not isinstance(executor_options, dict):
         raise ValueError(f"executor_options must be a dict, got {executor_options!r}.")
     if executor == "ray":
@@ -367,8 +494,10 @@ def _check_executor(executor, executor_options):
 
         _import_ray()  # a missing Ray install is reported now, not after set-up
     else:
-        executor_class = {"inprocess": executors_lib.InProcessExecutor,
-                          "subprocess": executors_lib.SubprocessExecutor}[executor]
+        executor_class = {
+            "inprocess": executors_lib.InProcessExecutor,
+            "subprocess": executors_lib.SubprocessExecutor,
+        }[executor]
     # search() sets these itself; the executor takes the rest as options.
     reserved = {"self", "spec", "workers", "timeout", "max_candidates_per_worker"}
     accepted = sorted(set(inspect.signature(executor_class.__init__).parameters) - reserved)
@@ -377,7 +506,8 @@ def _check_executor(executor, executor_options):
         raise ValueError(
             f"executor_options {unknown} are not options of executor={executor!r}; it "
             f"accepts {accepted or 'none'} (workers, timeout and max_candidates_per_worker "
-            "are arguments of search itself).")
+            "are arguments of search itself)."
+        )
 
 
 @contextlib.contextmanager
@@ -388,8 +518,10 @@ def _sigterm_as_interrupt():
     directory's lock released, instead of the process vanishing mid-write.
     Only in the main thread, and only if nobody else handles SIGTERM.
     """
-    if (threading.current_thread() is not threading.main_thread()
-            or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL):
+    if (
+        threading.current_thread() is not threading.main_thread()
+        or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL
+    ):
         yield
         return
 

@@ -43,8 +43,9 @@ class SearchLoop:
         say: Prints a message (`print`, or a no-op when quiet).
     """
 
-    def __init__(self, run_dir, strategy, config, callbacks, max_consecutive_failures=None,
-                 say=print):
+    def __init__(
+        self, run_dir, strategy, config, callbacks, max_consecutive_failures=None, say=print
+    ):
         self.run_dir = run_dir
         self.strategy = strategy
         self.config = config
@@ -76,8 +77,10 @@ class SearchLoop:
                     break
                 self.pending = [genome.to_dict() for genome in genomes]
                 self.pending_parents = {
-                    genome.key(): parent for genome in genomes
-                    if (parent := self.strategy.parent(genome)) is not None}
+                    genome.key(): parent
+                    for genome in genomes
+                    if (parent := self.strategy.parent(genome)) is not None
+                }
                 self._checkpoint()
             genomes = [Genome.from_dict(g) for g in self.pending]
             self._run_generation(executor, genomes)
@@ -87,12 +90,14 @@ class SearchLoop:
             self._checkpoint()
 
     def _checkpoint(self):
-        self.run_dir.save_checkpoint({
-            "generation": self.generation,
-            "pending": self.pending,
-            "pending_parents": self.pending_parents,
-            "strategy": self.strategy.state_dict(),
-        })
+        self.run_dir.save_checkpoint(
+            {
+                "generation": self.generation,
+                "pending": self.pending,
+                "pending_parents": self.pending_parents,
+                "strategy": self.strategy.state_dict(),
+            }
+        )
 
     def _run_generation(self, executor, genomes):
         generation = self.generation
@@ -103,9 +108,14 @@ class SearchLoop:
                 results[genome.key()] = Fitness.from_dict(record["fitness"])
         todo = [g for g in genomes if g.key() not in results]
         for callback in self.callbacks:
-            callback.on_generation_begin(generation, {
-                "genomes": [g.key() for g in genomes], "evaluated": len(results),
-                "best_so_far": self.best_value})
+            callback.on_generation_begin(
+                generation,
+                {
+                    "genomes": [g.key() for g in genomes],
+                    "evaluated": len(results),
+                    "best_so_far": self.best_value,
+                },
+            )
         parents = [self.pending_parents.get(genome.key()) for genome in todo]
         for index, fitness in executor.run(todo, parents=parents):
             genome = todo[index]
@@ -163,7 +173,9 @@ class SearchLoop:
         best = min(ok, key=lambda g: results[g.key()].objective(self.objectives[0]))
         source = os.path.join(self.run_dir.candidate_dir(best.key()), "samples.png")
         if os.path.exists(source):
-            atomic_copy(source, self.run_dir.file("samples", f"generation_{generation + 1:03d}.png"))
+            atomic_copy(
+                source, self.run_dir.file("samples", f"generation_{generation + 1:03d}.png")
+            )
 
 
 class _FailureStreak:
@@ -192,7 +204,8 @@ class _FailureStreak:
                 f"(kgan_nas.search(..., executor='inprocess', population=2, "
                 f"generations=1)), and read the workers' output in "
                 f"{os.path.join(self.directory, 'logs')}. Run the same search again after "
-                "the fix to resume; pass max_consecutive_failures=N to allow longer streaks.")
+                "the fix to resume; pass max_consecutive_failures=N to allow longer streaks."
+            )
 
 
 def _failure_kind(record):

@@ -22,9 +22,7 @@ class InvalidGenomeError(ValueError):
 
 def _tuple_of(values, name, kind=(int, float), positive=True):
     if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
-        raise ValueError(
-            f"SearchSpace.{name} must be a non-empty list or tuple, got {values!r}."
-        )
+        raise ValueError(f"SearchSpace.{name} must be a non-empty list or tuple, got {values!r}.")
     values = tuple(values)
     if not values:
         raise ValueError(f"SearchSpace.{name} must not be empty; give at least one choice.")
@@ -46,8 +44,7 @@ def _names_of(values, name, known):
     unknown = [value for value in values if value not in known]
     if unknown:
         raise ValueError(
-            f"SearchSpace.{name} has unknown choice(s) {unknown}; "
-            f"choose from {list(known)}."
+            f"SearchSpace.{name} has unknown choice(s) {unknown}; choose from {list(known)}."
         )
     return values
 
@@ -56,13 +53,10 @@ def _range_of(values, name):
     try:
         low, high = values
     except (TypeError, ValueError):
-        raise ValueError(
-            f"SearchSpace.{name} must be a (min, max) pair, got {values!r}."
-        ) from None
+        raise ValueError(f"SearchSpace.{name} must be a (min, max) pair, got {values!r}.") from None
     if not (isinstance(low, int) and isinstance(high, int)) or low < 0 or low > high:
         raise ValueError(
-            f"SearchSpace.{name} must be (min, max) integers with 0 <= min <= "
-            f"max, got {values!r}."
+            f"SearchSpace.{name} must be (min, max) integers with 0 <= min <= max, got {values!r}."
         )
     if high > 32:
         raise ValueError(f"SearchSpace.{name} max is {high}; at most 32 layers are supported.")
@@ -161,33 +155,56 @@ class SearchSpace:
             )
         set_("image_shape", tuple(shape))
         if not isinstance(self.latent_dim, int) or self.latent_dim < 1:
-            raise ValueError(f"SearchSpace.latent_dim must be a positive int, got {self.latent_dim!r}.")
+            raise ValueError(
+                f"SearchSpace.latent_dim must be a positive int, got {self.latent_dim!r}."
+            )
         set_("generator_layers", _range_of(self.generator_layers, "generator_layers"))
         set_("discriminator_layers", _range_of(self.discriminator_layers, "discriminator_layers"))
-        set_("generator_layer_types", _names_of(
-            self.generator_layer_types, "generator_layer_types", genome_lib.GENERATOR_KINDS))
-        set_("discriminator_layer_types", _names_of(
-            self.discriminator_layer_types, "discriminator_layer_types",
-            genome_lib.DISCRIMINATOR_KINDS))
+        set_(
+            "generator_layer_types",
+            _names_of(
+                self.generator_layer_types, "generator_layer_types", genome_lib.GENERATOR_KINDS
+            ),
+        )
+        set_(
+            "discriminator_layer_types",
+            _names_of(
+                self.discriminator_layer_types,
+                "discriminator_layer_types",
+                genome_lib.DISCRIMINATOR_KINDS,
+            ),
+        )
         for name in ("filters", "units", "kernel_sizes"):
             set_(name, _tuple_of(getattr(self, name), name, kind=int))
         for name in ("learning_rates",):
             set_(name, _tuple_of(getattr(self, name), name))
         set_("dropout_rates", _tuple_of(self.dropout_rates, "dropout_rates"))
         if any(rate >= 1 for rate in self.dropout_rates):
-            raise ValueError(f"SearchSpace.dropout_rates must be in (0, 1), got {self.dropout_rates!r}.")
+            raise ValueError(
+                f"SearchSpace.dropout_rates must be in (0, 1), got {self.dropout_rates!r}."
+            )
         for name in ("beta_1", "beta_2"):
             values = _tuple_of(getattr(self, name), name, positive=False)
             if any(not 0 <= v < 1 for v in values):
                 raise ValueError(f"SearchSpace.{name} must be in [0, 1), got {values!r}.")
             set_(name, values)
         set_("activations", _names_of(self.activations, "activations", genome_lib.ACTIVATIONS))
-        set_("generator_normalizations", _names_of(
-            self.generator_normalizations, "generator_normalizations",
-            ("none", "batch", "layer")))
-        set_("discriminator_normalizations", _names_of(
-            self.discriminator_normalizations, "discriminator_normalizations",
-            genome_lib.NORMALIZATIONS))
+        set_(
+            "generator_normalizations",
+            _names_of(
+                self.generator_normalizations,
+                "generator_normalizations",
+                ("none", "batch", "layer"),
+            ),
+        )
+        set_(
+            "discriminator_normalizations",
+            _names_of(
+                self.discriminator_normalizations,
+                "discriminator_normalizations",
+                genome_lib.NORMALIZATIONS,
+            ),
+        )
         set_("optimizers", _names_of(self.optimizers, "optimizers", genome_lib.OPTIMIZERS))
         set_("losses", _names_of(self.losses, "losses", genome_lib.LOSSES))
         if self.max_params is not None and (
@@ -218,7 +235,8 @@ class SearchSpace:
         divisible = [u for u in range(0, 11) if height % 2**u == 0 and width % 2**u == 0]
         smallest = min(2, height, width)
         valid = [
-            u for u in divisible
+            u
+            for u in divisible
             if min(height, width) // 2**u >= smallest
             and max(height, width) // 2**u <= self.max_start_size
         ]
@@ -230,7 +248,8 @@ class SearchSpace:
 
     def _upsampling_kinds(self):
         return [
-            kind for kind in (genome_lib.UPSAMPLE_CONV2D, genome_lib.CONV2D_TRANSPOSE)
+            kind
+            for kind in (genome_lib.UPSAMPLE_CONV2D, genome_lib.CONV2D_TRANSPOSE)
             if kind in self.generator_layer_types
         ]
 
@@ -260,8 +279,7 @@ class SearchSpace:
     # ------------------------------------------------------------------
 
     def generator_plan(self, genome):
-        return plan_lib.generator_plan(
-            genome, self.image_shape, self.latent_dim, min(self.filters))
+        return plan_lib.generator_plan(genome, self.image_shape, self.latent_dim, min(self.filters))
 
     def discriminator_plan(self, genome):
         return plan_lib.discriminator_plan(genome, self.image_shape)
@@ -304,16 +322,21 @@ class SearchSpace:
             g_len = _randint(rng, max(g_min, low_u), max(g_max, low_u))
             upsamples = _randint(rng, low_u, min(high_u, g_len))
             up_kinds = self._upsampling_kinds()
-            generator = [self.random_gene("generator", rng, kind=_choice(rng, up_kinds))
-                         for _ in range(upsamples)]
-            generator += [self.random_gene("generator", rng, upsampling=False)
-                          for _ in range(g_len - upsamples)]
+            generator = [
+                self.random_gene("generator", rng, kind=_choice(rng, up_kinds))
+                for _ in range(upsamples)
+            ]
+            generator += [
+                self.random_gene("generator", rng, upsampling=False)
+                for _ in range(g_len - upsamples)
+            ]
             generator = [generator[i] for i in rng.permutation(len(generator))]
             d_min, d_max = self.discriminator_layers
             d_len = _randint(rng, d_min, d_max)
             discriminator = [self.random_gene("discriminator", rng) for _ in range(d_len)]
-            candidate = Genome(tuple(generator), tuple(discriminator),
-                               self.random_training_genes(rng))
+            candidate = Genome(
+                tuple(generator), tuple(discriminator), self.random_training_genes(rng)
+            )
             try:
                 return self.repair(candidate)
             except InvalidGenomeError as exc:
@@ -344,17 +367,21 @@ class SearchSpace:
         norm = _choice(rng, self._norms(network))
         activation = _choice(rng, self.activations)
         if kind == genome_lib.DENSE:
-            return LayerGene(kind, size=_choice(rng, self.units),
-                             activation=activation, norm=norm)
+            return LayerGene(kind, size=_choice(rng, self.units), activation=activation, norm=norm)
         if kind == genome_lib.CONV2D_TRANSPOSE:
             stride = 2 if upsampling else 1 if upsampling is False else _choice(rng, (1, 2))
         elif kind == genome_lib.CONV2D and network == "discriminator":
             stride = _choice(rng, (1, 2))
         else:
             stride = 1
-        return LayerGene(kind, size=_choice(rng, self.filters),
-                         kernel=_choice(rng, self.kernel_sizes), stride=stride,
-                         activation=activation, norm=norm)
+        return LayerGene(
+            kind,
+            size=_choice(rng, self.filters),
+            kernel=_choice(rng, self.kernel_sizes),
+            stride=stride,
+            activation=activation,
+            norm=norm,
+        )
 
     def random_training_genes(self, rng):
         """Random `TrainingGenes` from this space's choices."""
@@ -426,8 +453,7 @@ class SearchSpace:
             )
         if repair_lib.section_sort(list(genome.generator), True) != list(genome.generator):
             problems.append("generator dense layers must come before its convolutions")
-        if repair_lib.section_sort(list(genome.discriminator), False) != list(
-                genome.discriminator):
+        if repair_lib.section_sort(list(genome.discriminator), False) != list(genome.discriminator):
             problems.append("discriminator dense layers must come after its convolutions")
         if repair_lib.snap_training(self, genome.training) != genome.training:
             problems.append(f"training genes {genome.training} are not within the space's choices")
@@ -442,10 +468,10 @@ class SearchSpace:
         problems = self.problems(genome)
         if problems:
             raise InvalidGenomeError(
-                "Genome is not valid in this search space: " + "; ".join(problems)
+                "Genome is not valid in this search space: "
+                + "; ".join(problems)
                 + ". Call space.repair(genome) to get the nearest valid genome."
             )
-
 
     # ------------------------------------------------------------------
     # Serialisation
@@ -454,17 +480,24 @@ class SearchSpace:
     def to_dict(self):
         """A JSON-able dict; `SearchSpace.from_dict` restores it."""
         config = dataclasses.asdict(self)
-        return {key: list(value) if isinstance(value, tuple) else value
-                for key, value in config.items()}
+        return {
+            key: list(value) if isinstance(value, tuple) else value for key, value in config.items()
+        }
 
     @classmethod
     def from_dict(cls, config):
         known = {field.name for field in dataclasses.fields(cls)}
         unknown = set(config) - known
         if unknown:
-            raise ValueError(f"Unknown SearchSpace field(s) {sorted(unknown)}; known: {sorted(known)}.")
-        return cls(**{key: tuple(value) if isinstance(value, list) else value
-                      for key, value in config.items()})
+            raise ValueError(
+                f"Unknown SearchSpace field(s) {sorted(unknown)}; known: {sorted(known)}."
+            )
+        return cls(
+            **{
+                key: tuple(value) if isinstance(value, list) else value
+                for key, value in config.items()
+            }
+        )
 
 
 def _randint(rng, low, high):
@@ -475,5 +508,3 @@ def _randint(rng, low, high):
 def _choice(rng, values):
     values = tuple(values)
     return values[int(rng.integers(len(values)))]
-
-

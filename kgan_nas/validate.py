@@ -35,8 +35,11 @@ def check_positive_int(value, name, *, minimum=1, hint=""):
         ValueError: naming `name` and the value.
     """
     if not is_integer(value) or value < minimum:
-        kind = "a positive integer" if minimum == 1 else (
-            "a non-negative integer" if minimum == 0 else f"an integer >= {minimum}")
+        kind = (
+            "a positive integer"
+            if minimum == 1
+            else ("a non-negative integer" if minimum == 0 else f"an integer >= {minimum}")
+        )
         raise ValueError(f"{name} must be {kind}, got {value!r}.{' ' + hint if hint else ''}")
     return int(value)
 

@@ -38,8 +38,9 @@ class _FaultEvaluator:
             os.kill(os.getpid(), signal.SIGKILL)
         if rate == HANG:
             time.sleep(600)
-        return Fitness(fid=synthetic_fid(genome, self.space),
-                       params=self.space.generator_params(genome))
+        return Fitness(
+            fid=synthetic_fid(genome, self.space), params=self.space.generator_params(genome)
+        )
 
 
 class _FastEvaluator:
@@ -49,8 +50,9 @@ class _FastEvaluator:
 
     def evaluate(self, genome, save_dir=None):
         time.sleep(self.delay)
-        return Fitness(fid=synthetic_fid(genome, self.space),
-                       params=self.space.generator_params(genome))
+        return Fitness(
+            fid=synthetic_fid(genome, self.space), params=self.space.generator_params(genome)
+        )
 
 
 def make_fault_evaluator(spec):
@@ -82,9 +84,13 @@ class _ThreadsEvaluator:
         self.space = SearchSpace.from_dict(spec.space)
 
     def evaluate(self, genome, save_dir=None):
-        return Fitness(fid=1.0, reason=" ".join(
-            f"{name}={os.environ.get(name, 'unset')}"
-            for name in ("TF_NUM_INTRAOP_THREADS", "OMP_NUM_THREADS")))
+        return Fitness(
+            fid=1.0,
+            reason=" ".join(
+                f"{name}={os.environ.get(name, 'unset')}"
+                for name in ("TF_NUM_INTRAOP_THREADS", "OMP_NUM_THREADS")
+            ),
+        )
 
 
 def make_threads_evaluator(spec):
@@ -155,8 +161,9 @@ class _SlowSaveEvaluator:
                 with open(os.path.join(save_dir, name), "w") as stream:
                     stream.write(f"{genome.key()}:{os.getpid()}")
                 time.sleep(self.delay)
-        return Fitness(fid=synthetic_fid(genome, self.space),
-                       params=self.space.generator_params(genome))
+        return Fitness(
+            fid=synthetic_fid(genome, self.space), params=self.space.generator_params(genome)
+        )
 
 
 def make_slow_save_evaluator(spec):

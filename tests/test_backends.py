@@ -20,9 +20,24 @@ def test_backend_tests_pass_under_jax():
         pytest.skip("this session already runs on JAX")
     env = dict(os.environ, KERAS_BACKEND="jax", TF_CPP_MIN_LOG_LEVEL="2")
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-m", "backend", "-q", "-p", "no:cacheprovider",
-         "--rootdir", os.path.dirname(TESTS_DIR), TESTS_DIR],
-        env=env, capture_output=True, text=True, timeout=900)
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-m",
+            "backend",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "--rootdir",
+            os.path.dirname(TESTS_DIR),
+            TESTS_DIR,
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     tail = result.stdout[-4000:] + result.stderr[-2000:]
     assert result.returncode == 0, tail
     assert " passed" in result.stdout and " failed" not in result.stdout, tail
@@ -31,9 +46,16 @@ def test_backend_tests_pass_under_jax():
 def test_importing_kgan_nas_under_jax_does_not_import_tensorflow():
     """With KERAS_BACKEND=jax, kgan_nas and its training engine leave TensorFlow unloaded."""
     pytest.importorskip("jax")
-    code = ("import sys, kgan_nas; kgan_nas.GAN; import kgan_nas.training, kgan_nas.decode, "
-            "kgan_nas.data, kgan_nas.features, kgan_nas.evaluate, kgan_nas.search_api; "
-            "print('tensorflow' in sys.modules)")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            env=dict(os.environ, KERAS_BACKEND="jax"), check=True)
+    code = (
+        "import sys, kgan_nas; kgan_nas.GAN; import kgan_nas.training, kgan_nas.decode, "
+        "kgan_nas.data, kgan_nas.features, kgan_nas.evaluate, kgan_nas.search_api; "
+        "print('tensorflow' in sys.modules)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, KERAS_BACKEND="jax"),
+        check=True,
+    )
     assert result.stdout.strip().splitlines()[-1] == "False"

@@ -49,17 +49,31 @@ def _use_fast_worker_files(monkeypatch, tmp_path):
 
     def fast_prepare(*args, **kwargs):
         given = _PREPARE_SIGNATURE.bind(*args, **kwargs).arguments
-        return WorkerSpec(data_path="", extractor_path="", real_features_path="",
-                          space=given["space"].to_dict(), config=given["evaluation"].to_dict(),
-                          backend=given["backend"])
+        return WorkerSpec(
+            data_path="",
+            extractor_path="",
+            real_features_path="",
+            space=given["space"].to_dict(),
+            config=given["evaluation"].to_dict(),
+            backend=given["backend"],
+        )
 
     monkeypatch.setattr(prepare, "prepare_worker_files", fast_prepare)
 
 
 def _search(directory, dataset="digits", **kwargs):
-    settings = dict(space=SPACE, generations=1, population=4, steps_per_candidate=10,
-                    batch_size=16, num_samples=100, executor="inprocess", evaluator=FAST,
-                    verbose=0, seed=7)
+    settings = dict(
+        space=SPACE,
+        generations=1,
+        population=4,
+        steps_per_candidate=10,
+        batch_size=16,
+        num_samples=100,
+        executor="inprocess",
+        evaluator=FAST,
+        verbose=0,
+        seed=7,
+    )
     settings.update(kwargs)
     return kgan_nas.search(dataset, directory=str(directory), **settings)
 
@@ -127,105 +141,226 @@ def _empty_folder(tmp_path):
 
 # (id, call(tmp_path, directory), exception, words naming the problem, words naming the fix)
 API_CASES = [
-    ("rank 2 (flattened images)",
-     lambda tmp, d: _search(d, _IMAGES.reshape(200, 64)),
-     ValueError, "rank 2", "reshape it to (N, H, W)"),
-    ("rank 5",
-     lambda tmp, d: _search(d, _IMAGES[None]),
-     ValueError, "rank 5", "np.squeeze"),
-    ("rank 5 through load_dataset",
-     lambda tmp, d: data_lib.load_dataset(_IMAGES[None]),
-     ValueError, "rank 5", "np.squeeze"),
-    ("channel mismatch between space and data",
-     lambda tmp, d: _search(d, space=kgan_nas.SearchSpace(image_shape=(8, 8, 3))),
-     ValueError, "shape (8, 8, 3) but the data set has shape (8, 8, 1)",
-     "SearchSpace(image_shape=(8, 8, 1)"),
-    ("channels-first array",
-     lambda tmp, d: _search(d, np.zeros((20, 3, 16, 16), "float32")),
-     ValueError, "got 16 channels", "np.transpose(x, (0, 2, 3, 1))"),
-    ("NaN pixel",
-     lambda tmp, d: _search(d, _WITH_NAN),
-     ValueError, "1 NaN or infinite value", "np.nan_to_num"),
-    ("inf pixel",
-     lambda tmp, d: _search(d, _WITH_INF),
-     ValueError, "1 NaN or infinite value", "remove or repair"),
-    ("empty dataset",
-     lambda tmp, d: _search(d, np.zeros((0, 8, 8, 1), "float32")),
-     ValueError, "dataset is empty", "at least 4 images"),
-    ("fewer images than two batches",
-     lambda tmp, d: _search(d, _IMAGES[:20], batch_size=16),
-     ValueError, "Too few images", "lower the batch size"),
-    ("0-255 floats where [-1, 1] is expected",
-     lambda tmp, d: _search(d, (_IMAGES + 1) * 127.5),
-     ValueError, "looks like 0-255 data", "x / 127.5 - 1"),
-    ("0-255 floats through load_dataset",
-     lambda tmp, d: data_lib.load_dataset((_IMAGES + 1) * 127.5),
-     ValueError, "looks like 0-255 data", "value_range=(0, 255)"),
-    ("folder with no images",
-     lambda tmp, d: _search(d, _empty_folder(tmp)),
-     ValueError, "No PNG/JPEG images found", "Pass the folder that holds the images"),
-    ("unknown dataset name",
-     lambda tmp, d: _search(d, "mnsit"),
-     ValueError, "Unknown dataset name 'mnsit'", "Did you mean 'mnist'"),
-    ("list instead of an array",
-     lambda tmp, d: _search(d, list(_IMAGES)),
-     TypeError, "from a list", "np.stack(images)"),
-    ("labels of the wrong length",
-     lambda tmp, d: _search(d, _IMAGES, labels=np.zeros(5, int)),
-     ValueError, "Labels have shape (5,)", "one integer label per image"),
-    ("unknown layer type in a SearchSpace",
-     lambda tmp, d: kgan_nas.SearchSpace(generator_layer_types=("dense", "lstm")),
-     ValueError, "unknown choice(s) ['lstm']", "choose from"),
-    ("image rank wrong in a SearchSpace",
-     lambda tmp, d: kgan_nas.SearchSpace(image_shape=(28, 28)),
-     ValueError, "(height, width, channels)", "e.g. (28, 28, 1)"),
-    ("space with too few layers to reach the image",
-     lambda tmp, d: kgan_nas.SearchSpace(image_shape=(28, 28, 1), generator_layers=(1, 1)),
-     ValueError, "needs 2 upsampling layer(s) to reach 28x28",
-     "generator_layers=(min, >= 2)"),
-    ("space without upsampling layers",
-     lambda tmp, d: kgan_nas.SearchSpace(image_shape=(28, 28, 1),
-                                         generator_layer_types=("dense", "conv2d")),
-     ValueError, "has neither 'upsample_conv2d' nor 'conv2d_transpose'", "Add one"),
-    ("space too small for any genome (max_params)",
-     lambda tmp, d: _search(d, space=kgan_nas.SearchSpace(image_shape=(8, 8, 1), max_params=10)),
-     InvalidGenomeError, "exceed max_params=10", "raise max_params"),
-    ("zero generations",
-     lambda tmp, d: _search(d, generations=0),
-     ValueError, "got 0", "generations must be a positive integer"),
-    ("negative steps per candidate",
-     lambda tmp, d: _search(d, steps_per_candidate=-5),
-     ValueError, "got -5", "steps_per_candidate must be a positive integer"),
-    ("zero batch size",
-     lambda tmp, d: _search(d, batch_size=0),
-     ValueError, "got 0", "batch_size must be a positive integer"),
-    ("zero timeout",
-     lambda tmp, d: _search(d, timeout=0),
-     ValueError, "got 0", "timeout must be a positive number of seconds, or None"),
-    ("negative time per candidate",
-     lambda tmp, d: _search(d, seconds_per_candidate=-1),
-     ValueError, "got -1", "seconds_per_candidate must be a positive number"),
-    ("zero candidates per worker",
-     lambda tmp, d: _search(d, max_candidates_per_worker=0),
-     ValueError, "got 0", "max_candidates_per_worker must be a positive integer"),
-    ("population of one",
-     lambda tmp, d: _search(d, population=1),
-     ValueError, "got 1", "population must be at least 2"),
-    ("seed that is not an integer",
-     lambda tmp, d: _search(d, seed="abc"),
-     ValueError, "got 'abc'", "seed must be a non-negative integer"),
-    ("unknown executor",
-     lambda tmp, d: _search(d, executor="threads"),
-     ValueError, "Unknown executor 'threads'", "choose one of"),
-    ("misspelt executor option",
-     lambda tmp, d: _search(d, executor="subprocess", executor_options={"gpu": [0]}),
-     ValueError, "executor_options ['gpu']", "accepts ['candidates_per_gpu'"),
-    ("space given as a dict",
-     lambda tmp, d: _search(d, space=SPACE.to_dict()),
-     TypeError, "got a dict", "SearchSpace.from_dict"),
-    ("unknown objective",
-     lambda tmp, d: _search(d, objectives=("fid", "speed")),
-     ValueError, "Unknown objective(s) ['speed']", "choose from"),
+    (
+        "rank 2 (flattened images)",
+        lambda tmp, d: _search(d, _IMAGES.reshape(200, 64)),
+        ValueError,
+        "rank 2",
+        "reshape it to (N, H, W)",
+    ),
+    ("rank 5", lambda tmp, d: _search(d, _IMAGES[None]), ValueError, "rank 5", "np.squeeze"),
+    (
+        "rank 5 through load_dataset",
+        lambda tmp, d: data_lib.load_dataset(_IMAGES[None]),
+        ValueError,
+        "rank 5",
+        "np.squeeze",
+    ),
+    (
+        "channel mismatch between space and data",
+        lambda tmp, d: _search(d, space=kgan_nas.SearchSpace(image_shape=(8, 8, 3))),
+        ValueError,
+        "shape (8, 8, 3) but the data set has shape (8, 8, 1)",
+        "SearchSpace(image_shape=(8, 8, 1)",
+    ),
+    (
+        "channels-first array",
+        lambda tmp, d: _search(d, np.zeros((20, 3, 16, 16), "float32")),
+        ValueError,
+        "got 16 channels",
+        "np.transpose(x, (0, 2, 3, 1))",
+    ),
+    (
+        "NaN pixel",
+        lambda tmp, d: _search(d, _WITH_NAN),
+        ValueError,
+        "1 NaN or infinite value",
+        "np.nan_to_num",
+    ),
+    (
+        "inf pixel",
+        lambda tmp, d: _search(d, _WITH_INF),
+        ValueError,
+        "1 NaN or infinite value",
+        "remove or repair",
+    ),
+    (
+        "empty dataset",
+        lambda tmp, d: _search(d, np.zeros((0, 8, 8, 1), "float32")),
+        ValueError,
+        "dataset is empty",
+        "at least 4 images",
+    ),
+    (
+        "fewer images than two batches",
+        lambda tmp, d: _search(d, _IMAGES[:20], batch_size=16),
+        ValueError,
+        "Too few images",
+        "lower the batch size",
+    ),
+    (
+        "0-255 floats where [-1, 1] is expected",
+        lambda tmp, d: _search(d, (_IMAGES + 1) * 127.5),
+        ValueError,
+        "looks like 0-255 data",
+        "x / 127.5 - 1",
+    ),
+    (
+        "0-255 floats through load_dataset",
+        lambda tmp, d: data_lib.load_dataset((_IMAGES + 1) * 127.5),
+        ValueError,
+        "looks like 0-255 data",
+        "value_range=(0, 255)",
+    ),
+    (
+        "folder with no images",
+        lambda tmp, d: _search(d, _empty_folder(tmp)),
+        ValueError,
+        "No PNG/JPEG images found",
+        "Pass the folder that holds the images",
+    ),
+    (
+        "unknown dataset name",
+        lambda tmp, d: _search(d, "mnsit"),
+        ValueError,
+        "Unknown dataset name 'mnsit'",
+        "Did you mean 'mnist'",
+    ),
+    (
+        "list instead of an array",
+        lambda tmp, d: _search(d, list(_IMAGES)),
+        TypeError,
+        "from a list",
+        "np.stack(images)",
+    ),
+    (
+        "labels of the wrong length",
+        lambda tmp, d: _search(d, _IMAGES, labels=np.zeros(5, int)),
+        ValueError,
+        "Labels have shape (5,)",
+        "one integer label per image",
+    ),
+    (
+        "unknown layer type in a SearchSpace",
+        lambda tmp, d: kgan_nas.SearchSpace(generator_layer_types=("dense", "lstm")),
+        ValueError,
+        "unknown choice(s) ['lstm']",
+        "choose from",
+    ),
+    (
+        "image rank wrong in a SearchSpace",
+        lambda tmp, d: kgan_nas.SearchSpace(image_shape=(28, 28)),
+        ValueError,
+        "(height, width, channels)",
+        "e.g. (28, 28, 1)",
+    ),
+    (
+        "space with too few layers to reach the image",
+        lambda tmp, d: kgan_nas.SearchSpace(image_shape=(28, 28, 1), generator_layers=(1, 1)),
+        ValueError,
+        "needs 2 upsampling layer(s) to reach 28x28",
+        "generator_layers=(min, >= 2)",
+    ),
+    (
+        "space without upsampling layers",
+        lambda tmp, d: kgan_nas.SearchSpace(
+            image_shape=(28, 28, 1), generator_layer_types=("dense", "conv2d")
+        ),
+        ValueError,
+        "has neither 'upsample_conv2d' nor 'conv2d_transpose'",
+        "Add one",
+    ),
+    (
+        "space too small for any genome (max_params)",
+        lambda tmp, d: _search(d, space=kgan_nas.SearchSpace(image_shape=(8, 8, 1), max_params=10)),
+        InvalidGenomeError,
+        "exceed max_params=10",
+        "raise max_params",
+    ),
+    (
+        "zero generations",
+        lambda tmp, d: _search(d, generations=0),
+        ValueError,
+        "got 0",
+        "generations must be a positive integer",
+    ),
+    (
+        "negative steps per candidate",
+        lambda tmp, d: _search(d, steps_per_candidate=-5),
+        ValueError,
+        "got -5",
+        "steps_per_candidate must be a positive integer",
+    ),
+    (
+        "zero batch size",
+        lambda tmp, d: _search(d, batch_size=0),
+        ValueError,
+        "got 0",
+        "batch_size must be a positive integer",
+    ),
+    (
+        "zero timeout",
+        lambda tmp, d: _search(d, timeout=0),
+        ValueError,
+        "got 0",
+        "timeout must be a positive number of seconds, or None",
+    ),
+    (
+        "negative time per candidate",
+        lambda tmp, d: _search(d, seconds_per_candidate=-1),
+        ValueError,
+        "got -1",
+        "seconds_per_candidate must be a positive number",
+    ),
+    (
+        "zero candidates per worker",
+        lambda tmp, d: _search(d, max_candidates_per_worker=0),
+        ValueError,
+        "got 0",
+        "max_candidates_per_worker must be a positive integer",
+    ),
+    (
+        "population of one",
+        lambda tmp, d: _search(d, population=1),
+        ValueError,
+        "got 1",
+        "population must be at least 2",
+    ),
+    (
+        "seed that is not an integer",
+        lambda tmp, d: _search(d, seed="abc"),
+        ValueError,
+        "got 'abc'",
+        "seed must be a non-negative integer",
+    ),
+    (
+        "unknown executor",
+        lambda tmp, d: _search(d, executor="threads"),
+        ValueError,
+        "Unknown executor 'threads'",
+        "choose one of",
+    ),
+    (
+        "misspelt executor option",
+        lambda tmp, d: _search(d, executor="subprocess", executor_options={"gpu": [0]}),
+        ValueError,
+        "executor_options ['gpu']",
+        "accepts ['candidates_per_gpu'",
+    ),
+    (
+        "space given as a dict",
+        lambda tmp, d: _search(d, space=SPACE.to_dict()),
+        TypeError,
+        "got a dict",
+        "SearchSpace.from_dict",
+    ),
+    (
+        "unknown objective",
+        lambda tmp, d: _search(d, objectives=("fid", "speed")),
+        ValueError,
+        "Unknown objective(s) ['speed']",
+        "choose from",
+    ),
 ]
 
 
@@ -265,6 +400,7 @@ def test_missing_ray_is_reported_before_training(tmp_path, monkeypatch, capsys):
 # ----------------------------------------------------------------------------
 # Python API: run directory mistakes (nothing in the directory may change)
 # ----------------------------------------------------------------------------
+
 
 def test_directory_that_is_a_file(tmp_path, monkeypatch):
     """A file given as the run directory is refused and kept byte for byte."""
@@ -371,15 +507,22 @@ def test_unwritable_directory_reported_when_the_os_refuses(tmp_path, monkeypatch
     assert _snapshot(directory) == before
 
 
-@pytest.mark.parametrize("content, problem", [
-    ('{"generation": 1, "pend', "checkpoint.json is corrupted"),
-    ("[1, 2]", "holds a JSON list"),
-    ('{"generation": -1, "pending": null, "strategy": {}}', "expected 'generation' >= 0"),
-    ('{"generation": 1, "pending": "x", "strategy": {}}', "'pending' genomes or null"),
-    # A parent key is a folder name under candidates/: nothing else may get through.
-    ('{"generation": 1, "pending": null, "strategy": {}, '
-     '"pending_parents": {"0123456789abcdef": "../../elsewhere"}}', "'pending_parents'"),
-], ids=["truncated", "not an object", "negative generation", "bad pending", "bad parent"])
+@pytest.mark.parametrize(
+    "content, problem",
+    [
+        ('{"generation": 1, "pend', "checkpoint.json is corrupted"),
+        ("[1, 2]", "holds a JSON list"),
+        ('{"generation": -1, "pending": null, "strategy": {}}', "expected 'generation' >= 0"),
+        ('{"generation": 1, "pending": "x", "strategy": {}}', "'pending' genomes or null"),
+        # A parent key is a folder name under candidates/: nothing else may get through.
+        (
+            '{"generation": 1, "pending": null, "strategy": {}, '
+            '"pending_parents": {"0123456789abcdef": "../../elsewhere"}}',
+            "'pending_parents'",
+        ),
+    ],
+    ids=["truncated", "not an object", "negative generation", "bad pending", "bad parent"],
+)
 def test_corrupted_checkpoint_is_refused_before_training(tmp_path, monkeypatch, content, problem):
     """A damaged checkpoint.json is named with the way to recover; nothing changes."""
     directory = _make_run(monkeypatch, tmp_path)
@@ -391,11 +534,15 @@ def test_corrupted_checkpoint_is_refused_before_training(tmp_path, monkeypatch, 
     assert _snapshot(directory) == before
 
 
-@pytest.mark.parametrize("content, problem", [
-    ('{"format": 1, "sea', "config.json is corrupted"),
-    ('"just a string"', "holds a JSON str"),
-    ('{"format": 1}', "no 'search' settings"),
-], ids=["truncated", "not an object", "no search settings"])
+@pytest.mark.parametrize(
+    "content, problem",
+    [
+        ('{"format": 1, "sea', "config.json is corrupted"),
+        ('"just a string"', "holds a JSON str"),
+        ('{"format": 1}', "no 'search' settings"),
+    ],
+    ids=["truncated", "not an object", "no search settings"],
+)
 def test_corrupted_config_is_refused(tmp_path, monkeypatch, capsys, content, problem):
     """A damaged config.json stops search and report with the fix; nothing changes."""
     directory = _make_run(monkeypatch, tmp_path)
@@ -426,8 +573,16 @@ def test_damaged_history_lines_are_skipped_with_a_warning(tmp_path, monkeypatch)
     history = directory / "history.jsonl"
     lines = history.read_text().splitlines()
     assert len(lines) == 4
-    damaged = "\n".join([lines[0], "not json at all", lines[1], json.dumps({"key": "x"}),
-                         lines[2], lines[3][: len(lines[3]) // 2]])
+    damaged = "\n".join(
+        [
+            lines[0],
+            "not json at all",
+            lines[1],
+            json.dumps({"key": "x"}),
+            lines[2],
+            lines[3][: len(lines[3]) // 2],
+        ]
+    )
     history.write_text(damaged)
     _use_fast_worker_files(monkeypatch, tmp_path)
     with pytest.warns(UserWarning) as warnings_seen:
@@ -446,6 +601,7 @@ def test_damaged_history_lines_are_skipped_with_a_warning(tmp_path, monkeypatch)
 # CLI: one line on stderr, exit code 2, never a traceback
 # ----------------------------------------------------------------------------
 
+
 def _write_npz(tmp_path, images):
     path = tmp_path / "images.npz"
     np.savez(path, x=images)
@@ -454,50 +610,120 @@ def _write_npz(tmp_path, images):
 
 # (id, argv(tmp_path, run directory), words naming the problem, words naming the fix)
 CLI_CASES = [
-    ("unknown dataset name",
-     lambda tmp, run: ["search", "--dataset", "mnsit", "--directory", str(tmp / "new")],
-     "Unknown dataset name 'mnsit'", "Did you mean 'mnist'"),
-    ("folder with no images",
-     lambda tmp, run: ["search", "--dataset", _empty_folder(tmp), "--directory", str(tmp / "new")],
-     "No PNG/JPEG images found", "Pass the folder"),
-    ("0-255 floats in a .npz",
-     lambda tmp, run: ["search", "--dataset", _write_npz(tmp, (_IMAGES + 1) * 127.5),
-                       "--directory", str(tmp / "new")],
-     "looks like 0-255 data", "x / 127.5 - 1"),
-    ("NaN pixels in a .npz",
-     lambda tmp, run: ["search", "--dataset", _write_npz(tmp, _WITH_NAN),
-                       "--directory", str(tmp / "new")],
-     "NaN or infinite", "np.nan_to_num"),
-    ("fewer images than two batches",
-     lambda tmp, run: ["search", "--dataset", _write_npz(tmp, _IMAGES[:20]), "--batch-size",
-                       "16", "--directory", str(tmp / "new")],
-     "Too few images", "lower the batch size"),
-    ("population of one",
-     lambda tmp, run: ["search", "--population", "1", "--directory", str(tmp / "new")],
-     "got 1", "population must be at least 2"),
-    ("directory that is a file",
-     lambda tmp, run: ["search", "--directory", str(run / "config.json")],
-     "is a file", "Pass a directory path"),
-    ("existing run with another config",
-     lambda tmp, run: ["search", "--dataset", "digits", "--directory", str(run)],
-     "different configuration", "overwrite"),
-    ("resume with a corrupted checkpoint",
-     lambda tmp, run: (run.joinpath("checkpoint.json").write_text("{"), ["resume", str(run)])[1],
-     "checkpoint.json is corrupted", "Delete checkpoint.json"),
-    ("report with a corrupted config",
-     lambda tmp, run: (run.joinpath("config.json").write_text("[]"), ["report", str(run)])[1],
-     "config.json is corrupted", "overwrite=True"),
-    ("report with a config missing its settings",
-     lambda tmp, run: (run.joinpath("config.json").write_text('{"format": 1}'),
-                       ["report", str(run)])[1],
-     "no 'search' settings", "overwrite=True"),
-    ("weight-inheritance flag with random search",
-     lambda tmp, run: ["search", "--strategy", "random", "--no-inherit-weights", "--directory",
-                       str(tmp / "other")],
-     "--no-inherit-weights applies to --strategy genetic only", "never inherits"),
-    ("sample from a folder that is not a run",
-     lambda tmp, run: ["sample", str(tmp / "nothing")],
-     "is not a kgan_nas run directory", "Pass the directory a search wrote to"),
+    (
+        "unknown dataset name",
+        lambda tmp, run: ["search", "--dataset", "mnsit", "--directory", str(tmp / "new")],
+        "Unknown dataset name 'mnsit'",
+        "Did you mean 'mnist'",
+    ),
+    (
+        "folder with no images",
+        lambda tmp, run: [
+            "search",
+            "--dataset",
+            _empty_folder(tmp),
+            "--directory",
+            str(tmp / "new"),
+        ],
+        "No PNG/JPEG images found",
+        "Pass the folder",
+    ),
+    (
+        "0-255 floats in a .npz",
+        lambda tmp, run: [
+            "search",
+            "--dataset",
+            _write_npz(tmp, (_IMAGES + 1) * 127.5),
+            "--directory",
+            str(tmp / "new"),
+        ],
+        "looks like 0-255 data",
+        "x / 127.5 - 1",
+    ),
+    (
+        "NaN pixels in a .npz",
+        lambda tmp, run: [
+            "search",
+            "--dataset",
+            _write_npz(tmp, _WITH_NAN),
+            "--directory",
+            str(tmp / "new"),
+        ],
+        "NaN or infinite",
+        "np.nan_to_num",
+    ),
+    (
+        "fewer images than two batches",
+        lambda tmp, run: [
+            "search",
+            "--dataset",
+            _write_npz(tmp, _IMAGES[:20]),
+            "--batch-size",
+            "16",
+            "--directory",
+            str(tmp / "new"),
+        ],
+        "Too few images",
+        "lower the batch size",
+    ),
+    (
+        "population of one",
+        lambda tmp, run: ["search", "--population", "1", "--directory", str(tmp / "new")],
+        "got 1",
+        "population must be at least 2",
+    ),
+    (
+        "directory that is a file",
+        lambda tmp, run: ["search", "--directory", str(run / "config.json")],
+        "is a file",
+        "Pass a directory path",
+    ),
+    (
+        "existing run with another config",
+        lambda tmp, run: ["search", "--dataset", "digits", "--directory", str(run)],
+        "different configuration",
+        "overwrite",
+    ),
+    (
+        "resume with a corrupted checkpoint",
+        lambda tmp, run: (run.joinpath("checkpoint.json").write_text("{"), ["resume", str(run)])[1],
+        "checkpoint.json is corrupted",
+        "Delete checkpoint.json",
+    ),
+    (
+        "report with a corrupted config",
+        lambda tmp, run: (run.joinpath("config.json").write_text("[]"), ["report", str(run)])[1],
+        "config.json is corrupted",
+        "overwrite=True",
+    ),
+    (
+        "report with a config missing its settings",
+        lambda tmp, run: (
+            run.joinpath("config.json").write_text('{"format": 1}'),
+            ["report", str(run)],
+        )[1],
+        "no 'search' settings",
+        "overwrite=True",
+    ),
+    (
+        "weight-inheritance flag with random search",
+        lambda tmp, run: [
+            "search",
+            "--strategy",
+            "random",
+            "--no-inherit-weights",
+            "--directory",
+            str(tmp / "other"),
+        ],
+        "--no-inherit-weights applies to --strategy genetic only",
+        "never inherits",
+    ),
+    (
+        "sample from a folder that is not a run",
+        lambda tmp, run: ["sample", str(tmp / "nothing")],
+        "is not a kgan_nas run directory",
+        "Pass the directory a search wrote to",
+    ),
 ]
 
 
@@ -526,12 +752,15 @@ def test_cli_bad_input_prints_one_error_line(case, tmp_path, monkeypatch, capsys
         assert not (tmp_path / new_directory).exists()
 
 
-@pytest.mark.parametrize("argv, problem", [
-    (["search", "--generations", "0"], "argument --generations: expected a positive integer"),
-    (["search", "--steps-per-candidate", "-3"], "expected a positive integer, got -3"),
-    (["search", "--timeout", "0"], "argument --timeout: expected a positive number"),
-    (["search", "--metric", "fid_clip"], "invalid choice: 'fid_clip'"),
-])
+@pytest.mark.parametrize(
+    "argv, problem",
+    [
+        (["search", "--generations", "0"], "argument --generations: expected a positive integer"),
+        (["search", "--steps-per-candidate", "-3"], "expected a positive integer, got -3"),
+        (["search", "--timeout", "0"], "argument --timeout: expected a positive number"),
+        (["search", "--metric", "fid_clip"], "invalid choice: 'fid_clip'"),
+    ],
+)
 def test_cli_rejects_bad_budgets_while_parsing(argv, problem, tmp_path, monkeypatch, capsys):
     """Zero or negative budgets stop in the argument parser: exit 2, usage and an
     `error:` line naming the argument; no traceback, `kgan_nas.search` is never

@@ -30,9 +30,25 @@ def _record(fid, status="ok", end=0.0, total=1.0):
 def test_metrics_benchmark_writes_its_table_and_the_machine(tmp_path):
     output = tmp_path / "metrics.json"
     result = subprocess.run(
-        [sys.executable, os.path.join(BENCHMARKS, "metrics.py"), "--n", "120", "--dim", "8",
-         "--repeats", "1", "--classes", "5", "--output", str(output)],
-        capture_output=True, text=True, timeout=300, cwd=tmp_path)
+        [
+            sys.executable,
+            os.path.join(BENCHMARKS, "metrics.py"),
+            "--n",
+            "120",
+            "--dim",
+            "8",
+            "--repeats",
+            "1",
+            "--classes",
+            "5",
+            "--output",
+            str(output),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     report = json.loads(output.read_text())
     names = [row["metric"] for row in report["results"]]
@@ -47,8 +63,13 @@ def test_metrics_benchmark_writes_its_table_and_the_machine(tmp_path):
 
 
 def test_best_so_far_ignores_failed_candidates(search_quality):
-    history = [_record(30.0), _record(float("nan"), status="nan"), _record(40.0),
-               _record(10.0), _record(20.0)]
+    history = [
+        _record(30.0),
+        _record(float("nan"), status="nan"),
+        _record(40.0),
+        _record(10.0),
+        _record(20.0),
+    ]
     assert search_quality.best_so_far(history, 5) == [30.0, 30.0, 30.0, 10.0, 10.0]
     assert search_quality.best_so_far(history, 2) == [30.0, 30.0]
     assert search_quality.best_so_far([_record(1.0, status="error")], 1) == [np.inf]
@@ -56,19 +77,24 @@ def test_best_so_far_ignores_failed_candidates(search_quality):
 
 def test_search_seconds_spans_first_start_to_last_end(search_quality):
     # Two workers: candidates overlap in time.
-    history = [_record(1.0, end=110.0, total=10.0), _record(1.0, end=112.0, total=11.0),
-               _record(1.0, end=130.0, total=18.0)]
+    history = [
+        _record(1.0, end=110.0, total=10.0),
+        _record(1.0, end=112.0, total=11.0),
+        _record(1.0, end=130.0, total=18.0),
+    ]
     assert search_quality.search_seconds(history) == pytest.approx(30.0)
     assert search_quality.search_seconds([]) == 0.0
 
 
 def test_summarise_counts_each_variants_wins_per_seed(search_quality):
-    runs = [{"strategy": "genetic", "seed": 0, "best_so_far": [9.0, 5.0]},
-            {"strategy": "inherit", "seed": 0, "best_so_far": [9.0, 7.0]},  # a tie: no win
-            {"strategy": "random", "seed": 0, "best_so_far": [9.0, 7.0]},
-            {"strategy": "genetic", "seed": 1, "best_so_far": [8.0, 8.0]},
-            {"strategy": "inherit", "seed": 1, "best_so_far": [8.0, 3.0]},
-            {"strategy": "random", "seed": 1, "best_so_far": [6.0, 6.0]}]
+    runs = [
+        {"strategy": "genetic", "seed": 0, "best_so_far": [9.0, 5.0]},
+        {"strategy": "inherit", "seed": 0, "best_so_far": [9.0, 7.0]},  # a tie: no win
+        {"strategy": "random", "seed": 0, "best_so_far": [9.0, 7.0]},
+        {"strategy": "genetic", "seed": 1, "best_so_far": [8.0, 8.0]},
+        {"strategy": "inherit", "seed": 1, "best_so_far": [8.0, 3.0]},
+        {"strategy": "random", "seed": 1, "best_so_far": [6.0, 6.0]},
+    ]
     table, wins = search_quality.summarise(runs, [0, 1])
     assert wins == {"genetic": 1, "inherit": 1}
     assert table["genetic"]["finals"] == [5.0, 8.0]
@@ -76,10 +102,13 @@ def test_summarise_counts_each_variants_wins_per_seed(search_quality):
     assert table["random"]["std"] == pytest.approx(np.std([7.0, 6.0], ddof=1))
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("genetic={}", ("genetic", {})),
-    ('inherit={"inherit_weights": true}', ("inherit", {"inherit_weights": True})),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("genetic={}", ("genetic", {})),
+        ('inherit={"inherit_weights": true}', ("inherit", {"inherit_weights": True})),
+    ],
+)
 def test_variants_are_named_genetic_options(search_quality, text, expected):
     assert search_quality.parse_variant(text) == expected
 

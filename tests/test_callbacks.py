@@ -8,13 +8,12 @@ import json
 import math
 import os
 
+import keras
 import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import settings
 from hypothesis import strategies as st
-
-import keras
 from keras import ops
 
 import kgan_nas
@@ -32,8 +31,10 @@ from kgan_nas.callbacks import inherit_weights
 
 LATENT = 8
 NUM_SAMPLES = 200
-TF_ONLY = pytest.mark.skipif(keras.backend.backend() != "tensorflow",
-                             reason="the keras.io-style GAN steps with tf.GradientTape")
+TF_ONLY = pytest.mark.skipif(
+    keras.backend.backend() != "tensorflow",
+    reason="the keras.io-style GAN steps with tf.GradientTape",
+)
 FAULTS = "scripted_evaluators:make_fault_evaluator"
 
 
@@ -62,20 +63,26 @@ def quick_extractor(digits):
 
 def _networks(seed=0):
     keras.utils.set_random_seed(seed)
-    generator = keras.Sequential([
-        keras.Input((LATENT,)),
-        keras.layers.Dense(4 * 4 * 8, activation="relu"),
-        keras.layers.Reshape((4, 4, 8)),
-        keras.layers.UpSampling2D(),
-        keras.layers.Conv2D(1, 3, padding="same", activation="tanh"),
-    ], name="generator")
-    discriminator = keras.Sequential([
-        keras.Input((8, 8, 1)),
-        keras.layers.Conv2D(8, 3, strides=2, padding="same"),
-        keras.layers.LeakyReLU(0.2),
-        keras.layers.Flatten(),
-        keras.layers.Dense(1),
-    ], name="discriminator")
+    generator = keras.Sequential(
+        [
+            keras.Input((LATENT,)),
+            keras.layers.Dense(4 * 4 * 8, activation="relu"),
+            keras.layers.Reshape((4, 4, 8)),
+            keras.layers.UpSampling2D(),
+            keras.layers.Conv2D(1, 3, padding="same", activation="tanh"),
+        ],
+        name="generator",
+    )
+    discriminator = keras.Sequential(
+        [
+            keras.Input((8, 8, 1)),
+            keras.layers.Conv2D(8, 3, strides=2, padding="same"),
+            keras.layers.LeakyReLU(0.2),
+            keras.layers.Flatten(),
+            keras.layers.Dense(1),
+        ],
+        name="discriminator",
+    )
     return generator, discriminator
 
 
@@ -129,18 +136,22 @@ class KerasIOGAN(keras.Model):
 def _kgan_nas_gan(learning_rate):
     generator, discriminator = _networks()
     gan = kgan_nas.GAN(generator, discriminator, seed=0)
-    gan.compile(g_optimizer=keras.optimizers.Adam(learning_rate, beta_1=0.5),
-                d_optimizer=keras.optimizers.Adam(learning_rate, beta_1=0.5),
-                jit_compile=False)  # XLA compiles take longer than these tiny fits
+    gan.compile(
+        g_optimizer=keras.optimizers.Adam(learning_rate, beta_1=0.5),
+        d_optimizer=keras.optimizers.Adam(learning_rate, beta_1=0.5),
+        jit_compile=False,
+    )  # XLA compiles take longer than these tiny fits
     return gan
 
 
 def _keras_io_gan(learning_rate):
     generator, discriminator = _networks()
     gan = KerasIOGAN(discriminator, generator, LATENT)
-    gan.compile(d_optimizer=keras.optimizers.Adam(learning_rate, beta_1=0.5),
-                g_optimizer=keras.optimizers.Adam(learning_rate, beta_1=0.5),
-                loss_fn=keras.losses.BinaryCrossentropy(from_logits=True))
+    gan.compile(
+        d_optimizer=keras.optimizers.Adam(learning_rate, beta_1=0.5),
+        g_optimizer=keras.optimizers.Adam(learning_rate, beta_1=0.5),
+        loss_fn=keras.losses.BinaryCrossentropy(from_logits=True),
+    )
     return gan
 
 
@@ -167,13 +178,15 @@ def _event_values(directory):
                 plugin = value.metadata.plugin_data.plugin_name
                 if plugin == "hparams":
                     content = plugin_data_pb2.HParamsPluginData.FromString(
-                        value.metadata.plugin_data.content)
+                        value.metadata.plugin_data.content
+                    )
                     if content.HasField("session_start_info"):
                         for name, item in content.session_start_info.hparams.items():
                             hparams[name] = getattr(item, item.WhichOneof("kind"))
                 elif plugin == "scalars":
                     scalars.setdefault(value.tag, []).append(
-                        (event.step, float(tf.make_ndarray(value.tensor))))
+                        (event.step, float(tf.make_ndarray(value.tensor)))
+                    )
     return {tag: sorted(points) for tag, points in scalars.items()}, hparams
 
 
@@ -195,20 +208,32 @@ def test_gan_metrics_drive_model_checkpoint_tensorboard_and_csv_logger(make_gan,
     grids = SampleGrid(tmp_path / "grids", n=16)
     history = gan.fit(
         data_lib.train_input(data_lib.load_dataset("digits").train, 32, seed=0),
-        epochs=3, steps_per_epoch=20, verbose=0, shuffle=False,
-        callbacks=[metrics, grids,
-                   keras.callbacks.ModelCheckpoint(
-                       str(tmp_path / pattern), monitor="fid_domain", mode="min",
-                       save_best_only=True, save_weights_only=not is_kgan),
-                   keras.callbacks.TensorBoard(str(tmp_path / "tb")),
-                   keras.callbacks.CSVLogger(str(tmp_path / "log.csv"))])
+        epochs=3,
+        steps_per_epoch=20,
+        verbose=0,
+        shuffle=False,
+        callbacks=[
+            metrics,
+            grids,
+            keras.callbacks.ModelCheckpoint(
+                str(tmp_path / pattern),
+                monitor="fid_domain",
+                mode="min",
+                save_best_only=True,
+                save_weights_only=not is_kgan,
+            ),
+            keras.callbacks.TensorBoard(str(tmp_path / "tb")),
+            keras.callbacks.CSVLogger(str(tmp_path / "log.csv")),
+        ],
+    )
     fids = history.history["fid_domain"]
     assert metrics.keys == ("fid_domain", "kid_domain", "is_domain")
     assert len(fids) == 3 and all(math.isfinite(v) and v > 0 for v in fids)
     assert len(history.history["kid_domain"]) == len(history.history["is_domain"]) == 3
 
-    new_minima = [epoch + 1 for epoch in range(3)
-                  if fids[epoch] < min(fids[:epoch], default=math.inf)]
+    new_minima = [
+        epoch + 1 for epoch in range(3) if fids[epoch] < min(fids[:epoch], default=math.inf)
+    ]
     saved = sorted(glob.glob(str(tmp_path / "best_*")))
     assert [int(os.path.basename(p)[5:7]) for p in saved] == new_minima
     if is_kgan:
@@ -217,8 +242,7 @@ def test_gan_metrics_drive_model_checkpoint_tensorboard_and_csv_logger(make_gan,
         fresh = make_gan(2e-3)
         fresh.load_weights(saved[-1])
         best_generator = fresh.generator
-    rescore = GANMetrics("digits", metrics="fid", num_samples=NUM_SAMPLES,
-                         generator=best_generator)
+    rescore = GANMetrics("digits", metrics="fid", num_samples=NUM_SAMPLES, generator=best_generator)
     rescore.on_train_begin()
     logs = {}
     rescore.on_epoch_end(0, logs)
@@ -232,33 +256,48 @@ def test_gan_metrics_drive_model_checkpoint_tensorboard_and_csv_logger(make_gan,
     assert [float(row["fid_domain"]) for row in rows] == pytest.approx(fids)
 
     assert [os.path.basename(p) for p in grids.paths] == [
-        "epoch_001.png", "epoch_002.png", "epoch_003.png"]
+        "epoch_001.png",
+        "epoch_002.png",
+        "epoch_003.png",
+    ]
     assert (tmp_path / "grids" / "epoch_001.png").read_bytes() != (
-        tmp_path / "grids" / "epoch_003.png").read_bytes()
+        tmp_path / "grids" / "epoch_003.png"
+    ).read_bytes()
 
 
 @pytest.mark.keras
 @pytest.mark.parametrize("make_gan", GAN_KINDS)
 def test_early_stopping_stops_on_the_fid_key_and_skipped_epochs_have_no_key(
-        make_gan, tmp_path, quick_extractor):
+    make_gan, tmp_path, quick_extractor
+):
     """A frozen GAN (learning rate 0) never improves its FID, so
     EarlyStopping(monitor="fid_domain", patience=2) stops it. With every_n_epochs=2 the
     third epoch is not measured: its logs lack the key (EarlyStopping warns and skips it,
     so patience counts measured epochs) and fit stops after epoch 4, not 3. SampleGrid
     draws the same latents every time, so the frozen generator's grids are identical."""
     gan = make_gan(0.0)
-    metrics = GANMetrics("digits", every_n_epochs=2, metrics=("fid",), num_samples=NUM_SAMPLES,
-                         extractor=quick_extractor)
+    metrics = GANMetrics(
+        "digits",
+        every_n_epochs=2,
+        metrics=("fid",),
+        num_samples=NUM_SAMPLES,
+        extractor=quick_extractor,
+    )
     grids = SampleGrid(tmp_path / "grids", every_n_epochs=3, n=16)
     stopper = keras.callbacks.EarlyStopping(monitor="fid_domain", mode="min", patience=2)
     seen = []
     keys = keras.callbacks.LambdaCallback(
-        on_epoch_end=lambda epoch, logs: seen.append("fid_domain" in logs))
+        on_epoch_end=lambda epoch, logs: seen.append("fid_domain" in logs)
+    )
     with pytest.warns(UserWarning, match="fid_domain` which is not available"):
         history = gan.fit(
             data_lib.train_input(data_lib.load_dataset("digits").train, 32, seed=0),
-            epochs=6, steps_per_epoch=2, verbose=0, shuffle=False,
-            callbacks=[metrics, grids, stopper, keys])
+            epochs=6,
+            steps_per_epoch=2,
+            verbose=0,
+            shuffle=False,
+            callbacks=[metrics, grids, stopper, keys],
+        )
     assert history.epoch == [0, 1, 2, 3]
     assert stopper.stopped_epoch == 3
     assert seen == [True, True, False, True]
@@ -277,11 +316,13 @@ def test_gan_metrics_fails_clearly_without_a_generator_or_with_images_outside_ra
     classifier = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
     classifier.compile("sgd", "mse")
     with pytest.raises(ValueError, match=r"no `generator` attribute.*generator=my_generator"):
-        classifier.fit(np.zeros((4, 2)), np.zeros((4, 1)), epochs=2, verbose=0,
-                       callbacks=[GANMetrics(digits)])
+        classifier.fit(
+            np.zeros((4, 2)), np.zeros((4, 1)), epochs=2, verbose=0, callbacks=[GANMetrics(digits)]
+        )
 
-    extractor = features.DomainExtractor.for_data(digits.train, digits.train_labels,
-                                                  fingerprint=digits.fingerprint())
+    extractor = features.DomainExtractor.for_data(
+        digits.train, digits.train_labels, fingerprint=digits.fingerprint()
+    )
     generator, _ = _networks()
     too_bright = keras.Sequential([generator, keras.layers.Rescaling(3.0)])
     pixels = np.round((digits.eval[..., 0] + 1) * 127.5).astype(np.uint8)  # an array, as users have
@@ -291,14 +332,17 @@ def test_gan_metrics_fails_clearly_without_a_generator_or_with_images_outside_ra
         metrics.on_epoch_end(0, {})
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"every_n_epochs": 0}, "every_n_epochs must be a positive integer"),
-    ({"metrics": ("fid", "psnr")}, "metrics must be distinct names"),
-    ({"metrics": ()}, "metrics must be distinct names"),
-    ({"extractor": "clip"}, "extractor must be 'domain', 'inception'"),
-    ({"num_samples": 5}, "num_samples must be at least 10"),
-    ({"real_data": np.full((10, 8, 8), 7.0)}, "GANMetrics could not use real_data"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"every_n_epochs": 0}, "every_n_epochs must be a positive integer"),
+        ({"metrics": ("fid", "psnr")}, "metrics must be distinct names"),
+        ({"metrics": ()}, "metrics must be distinct names"),
+        ({"extractor": "clip"}, "extractor must be 'domain', 'inception'"),
+        ({"num_samples": 5}, "num_samples must be at least 10"),
+        ({"real_data": np.full((10, 8, 8), 7.0)}, "GANMetrics could not use real_data"),
+    ],
+)
 def test_gan_metrics_rejects_bad_arguments_when_built(kwargs, message):
     """Bad arguments fail at construction with a message naming the argument."""
     kwargs = dict({"real_data": "digits"}, **kwargs)
@@ -345,6 +389,7 @@ def test_common_subsequence_keeps_everything_around_an_insertion(items, position
 def test_inherit_weights_copies_layers_whose_shapes_match():
     """Layers around an inserted layer get the source's weights; reshaped and new layers
     keep their own; a model inheriting from its twin computes the same outputs."""
+
     def mlp(widths, seed):
         keras.utils.set_random_seed(seed)
         return keras.Sequential([keras.Input((3,))] + [keras.layers.Dense(w) for w in widths])
@@ -353,11 +398,14 @@ def test_inherit_weights_copies_layers_whose_shapes_match():
     target = mlp([8, 6, 8, 4], seed=2)
     before = [layer.get_weights() for layer in target.layers]
     pairs = inherit_weights(source, target)
-    assert pairs == [(source.layers[0].name, target.layers[0].name),
-                     (source.layers[2].name, target.layers[3].name)]
+    assert pairs == [
+        (source.layers[0].name, target.layers[0].name),
+        (source.layers[2].name, target.layers[3].name),
+    ]
     for source_index, target_index in ((0, 0), (2, 3)):
-        for got, want in zip(target.layers[target_index].get_weights(),
-                             source.layers[source_index].get_weights()):
+        for got, want in zip(
+            target.layers[target_index].get_weights(), source.layers[source_index].get_weights()
+        ):
             np.testing.assert_array_equal(got, want)
     for index in (1, 2):  # Dense(6), and Dense(8) now fed 6 inputs: shapes differ
         for got, kept in zip(target.layers[index].get_weights(), before[index]):
@@ -370,9 +418,12 @@ def test_inherit_weights_copies_layers_whose_shapes_match():
     keras.utils.set_random_seed(5)
     twin, _ = decode.build_models(genome, space)
     latents = np.random.default_rng(0).normal(size=(4, LATENT)).astype("float32")
-    assert len(inherit_weights(parent, twin)) == len([l for l in parent.layers if l.weights])
-    np.testing.assert_allclose(ops.convert_to_numpy(twin(latents)),
-                               ops.convert_to_numpy(parent(latents)), rtol=1e-6)
+    assert len(inherit_weights(parent, twin)) == len(
+        [layer for layer in parent.layers if layer.weights]
+    )
+    np.testing.assert_allclose(
+        ops.convert_to_numpy(twin(latents)), ops.convert_to_numpy(parent(latents)), rtol=1e-6
+    )
 
 
 @pytest.mark.keras
@@ -388,15 +439,24 @@ def test_inherit_from_saved_starts_a_child_from_its_saved_parent(tmp_path):
     parent.discriminator.save(str(tmp_path / "discriminator.keras"))
     keras.utils.set_random_seed(5)
     twin = kgan_nas.GAN(*decode.build_models(genome, space))
-    weighted = [l for m in (twin.generator, twin.discriminator) for l in m.layers if l.weights]
+    weighted = [
+        layer
+        for model in (twin.generator, twin.discriminator)
+        for layer in model.layers
+        if layer.weights
+    ]
     assert inherit_lib.inherit_from_saved(twin, str(tmp_path)) == len(weighted)
     latents = np.random.default_rng(0).normal(size=(4, LATENT)).astype("float32")
-    np.testing.assert_allclose(ops.convert_to_numpy(twin.generator(latents)),
-                               ops.convert_to_numpy(parent.generator(latents)), rtol=1e-6)
+    np.testing.assert_allclose(
+        ops.convert_to_numpy(twin.generator(latents)),
+        ops.convert_to_numpy(parent.generator(latents)),
+        rtol=1e-6,
+    )
     child_genome = operators.mutate(genome, space, np.random.default_rng(6), rate=0.3)
     child = kgan_nas.GAN(*decode.build_models(child_genome, space))
-    expected = (len(inherit_weights(parent.generator, child.generator))
-                + len(inherit_weights(parent.discriminator, child.discriminator)))
+    expected = len(inherit_weights(parent.generator, child.generator)) + len(
+        inherit_weights(parent.discriminator, child.discriminator)
+    )
     child = kgan_nas.GAN(*decode.build_models(child_genome, space))
     assert inherit_lib.inherit_from_saved(child, str(tmp_path)) == expected
     # A parent that failed saved nothing: the child trains from scratch.
@@ -407,8 +467,13 @@ def test_inherit_from_saved_starts_a_child_from_its_saved_parent(tmp_path):
 # EvolveArchitecture
 
 
-SMALL_SPACE = kgan_nas.SearchSpace(image_shape=(8, 8, 1), latent_dim=LATENT, max_params=20_000,
-                                   generator_layers=(1, 2), discriminator_layers=(1, 2))
+SMALL_SPACE = kgan_nas.SearchSpace(
+    image_shape=(8, 8, 1),
+    latent_dim=LATENT,
+    max_params=20_000,
+    generator_layers=(1, 2),
+    discriminator_layers=(1, 2),
+)
 
 
 def _genome_gan(genome, space=SMALL_SPACE):
@@ -416,9 +481,12 @@ def _genome_gan(genome, space=SMALL_SPACE):
     generator, discriminator = decode.build_models(genome, space)
     gan = kgan_nas.GAN(generator, discriminator, seed=0)
     genes = genome.training
-    gan.compile(g_optimizer=training.make_optimizer(genes.optimizer, genes.g_learning_rate),
-                d_optimizer=training.make_optimizer(genes.optimizer, genes.d_learning_rate),
-                loss=genes.loss, jit_compile=False)
+    gan.compile(
+        g_optimizer=training.make_optimizer(genes.optimizer, genes.g_learning_rate),
+        d_optimizer=training.make_optimizer(genes.optimizer, genes.d_learning_rate),
+        loss=genes.loss,
+        jit_compile=False,
+    )
     return gan
 
 
@@ -455,15 +523,31 @@ def test_evolve_architecture_swaps_in_a_better_child_and_keeps_the_model_otherwi
     gan = _genome_gan(genome)
     old_generator = gan.generator
     evolve = EvolveArchitecture(
-        SMALL_SPACE, genome, digits, every_n_epochs=1, children=2, steps_per_child=2,
-        batch_size=16, scorer=_scripted_scorer(gan, 1.0, [0.5, 0.2, 3.0, 4.0]), verbose=0)
+        SMALL_SPACE,
+        genome,
+        digits,
+        every_n_epochs=1,
+        children=2,
+        steps_per_child=2,
+        batch_size=16,
+        scorer=_scripted_scorer(gan, 1.0, [0.5, 0.2, 3.0, 4.0]),
+        verbose=0,
+    )
     snapshots = _Snapshots()
     old_weights = []
-    keep_old = keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: old_weights.append(
-        [np.array(w) for w in old_generator.get_weights()]))
-    history = gan.fit(data_lib.train_input(digits.train, 16, seed=0), epochs=2,
-                      steps_per_epoch=3, verbose=0, shuffle=False,
-                      callbacks=[evolve, snapshots, keep_old])
+    keep_old = keras.callbacks.LambdaCallback(
+        on_epoch_end=lambda epoch, logs: old_weights.append(
+            [np.array(w) for w in old_generator.get_weights()]
+        )
+    )
+    history = gan.fit(
+        data_lib.train_input(digits.train, 16, seed=0),
+        epochs=2,
+        steps_per_epoch=3,
+        verbose=0,
+        shuffle=False,
+        callbacks=[evolve, snapshots, keep_old],
+    )
 
     first, second = evolve.history
     assert first["replaced"] and not second["replaced"]
@@ -474,7 +558,8 @@ def test_evolve_architecture_swaps_in_a_better_child_and_keeps_the_model_otherwi
     assert gan.generator is not old_generator
     assert gan.generator.count_params() == SMALL_SPACE.generator_params(evolve.genome)
     assert len(gan.trainable_variables) == len(gan.generator.trainable_variables) + len(
-        gan.discriminator.trainable_variables)
+        gan.discriminator.trainable_variables
+    )
     # After the swap fit trains the child's networks, and leaves the old ones alone.
     assert snapshots.generators == [gan.generator, gan.generator]  # no swap after epoch 2
     assert any(not np.array_equal(a, b) for a, b in zip(*snapshots.weights))
@@ -490,12 +575,25 @@ def test_evolve_architecture_default_scorer_is_gan_metrics_fid(digits, capsys):
     GANMetrics logs right after evolution is the score of whichever model was kept."""
     genome = SMALL_SPACE.sample(np.random.default_rng(2))
     gan = _genome_gan(genome)
-    evolve = EvolveArchitecture(SMALL_SPACE, genome, "digits", every_n_epochs=1, children=1,
-                                steps_per_child=3, batch_size=16, num_samples=NUM_SAMPLES)
+    evolve = EvolveArchitecture(
+        SMALL_SPACE,
+        genome,
+        "digits",
+        every_n_epochs=1,
+        children=1,
+        steps_per_child=3,
+        batch_size=16,
+        num_samples=NUM_SAMPLES,
+    )
     metrics = GANMetrics("digits", metrics=("fid",), num_samples=NUM_SAMPLES)
-    history = gan.fit(data_lib.train_input(digits.train, 16, seed=0), epochs=1,
-                      steps_per_epoch=2, verbose=0, shuffle=False,
-                      callbacks=[evolve, metrics])
+    history = gan.fit(
+        data_lib.train_input(digits.train, 16, seed=0),
+        epochs=1,
+        steps_per_epoch=2,
+        verbose=0,
+        shuffle=False,
+        callbacks=[evolve, metrics],
+    )
     record = evolve.history[0]
     kept = record["children"][0]["score"] if record["replaced"] else record["parent_score"]
     assert history.history["fid_domain"] == [pytest.approx(kept, rel=1e-9)]
@@ -507,11 +605,17 @@ def test_evolve_architecture_default_scorer_is_gan_metrics_fid(digits, capsys):
 def test_evolve_architecture_needs_a_kgan_nas_gan(digits):
     """On a model it cannot rebuild from genomes it fails at the start of fit, saying why."""
     gan = _keras_io_gan(1e-3)
-    evolve = EvolveArchitecture(SMALL_SPACE, SMALL_SPACE.sample(np.random.default_rng(0)),
-                                digits, scorer=lambda gan: 0.0)
+    evolve = EvolveArchitecture(
+        SMALL_SPACE, SMALL_SPACE.sample(np.random.default_rng(0)), digits, scorer=lambda gan: 0.0
+    )
     with pytest.raises(TypeError, match="compiled kgan_nas.GAN built from its genome"):
-        gan.fit(data_lib.train_input(digits.train, 16, seed=0), epochs=1, steps_per_epoch=1,
-                verbose=0, callbacks=[evolve])
+        gan.fit(
+            data_lib.train_input(digits.train, 16, seed=0),
+            epochs=1,
+            steps_per_epoch=1,
+            verbose=0,
+            callbacks=[evolve],
+        )
 
 
 # ----------------------------------------------------------------------------
@@ -542,13 +646,28 @@ def _fault_search(directory, **kwargs):
     """A search whose scripted candidates succeed, raise or go NaN by learning rate."""
     import scripted_evaluators as scripted
 
-    space = kgan_nas.SearchSpace(image_shape=(8, 8, 1), latent_dim=LATENT, max_params=100_000,
-                                 learning_rates=(scripted.OK, scripted.RAISE, scripted.NAN))
+    space = kgan_nas.SearchSpace(
+        image_shape=(8, 8, 1),
+        latent_dim=LATENT,
+        max_params=100_000,
+        learning_rates=(scripted.OK, scripted.RAISE, scripted.NAN),
+    )
     kwargs.setdefault("verbose", 0)
-    return kgan_nas.search("digits", space=space, strategy="random", generations=2,
-                           population=4, steps_per_candidate=10, batch_size=16,
-                           num_samples=100, executor="inprocess", directory=str(directory),
-                           evaluator=FAULTS, seed=0, **kwargs)
+    return kgan_nas.search(
+        "digits",
+        space=space,
+        strategy="random",
+        generations=2,
+        population=4,
+        steps_per_candidate=10,
+        batch_size=16,
+        num_samples=100,
+        executor="inprocess",
+        directory=str(directory),
+        evaluator=FAULTS,
+        seed=0,
+        **kwargs,
+    )
 
 
 @pytest.mark.keras
@@ -563,7 +682,11 @@ def test_search_callbacks_receive_every_candidate_including_failed_ones(tmp_path
     assert recorder.begin["directory"] == str(tmp_path / "run")
     assert recorder.begin["resumed"] is False and recorder.begin["metric"] == "fid_domain"
     assert [(kind, g) for kind, g, _ in recorder.generations] == [
-        ("begin", 0), ("end", 0), ("begin", 1), ("end", 1)]
+        ("begin", 0),
+        ("end", 0),
+        ("begin", 1),
+        ("end", 1),
+    ]
     begin_logs = recorder.generations[0][2]
     assert begin_logs["evaluated"] == 0 and len(begin_logs["genomes"]) == 4
     end_logs = recorder.generations[1][2]
@@ -597,8 +720,7 @@ def test_search_tensorboard_writes_genes_and_fitness_of_every_candidate(tmp_path
     a failed one); the root run holds the per-generation best."""
     pytest.importorskip("tensorboard")
     log_dir = tmp_path / "tb"
-    result = _fault_search(tmp_path / "run",
-                           callbacks=[callbacks_lib.SearchTensorBoard(log_dir)])
+    result = _fault_search(tmp_path / "run", callbacks=[callbacks_lib.SearchTensorBoard(log_dir)])
     for record in result.history:
         run = log_dir / "candidates" / f"gen{record['generation'] + 1:03d}-{record['key']}"
         scalars, hparams = _event_values(run)
@@ -608,13 +730,20 @@ def test_search_tensorboard_writes_genes_and_fitness_of_every_candidate(tmp_path
         assert hparams["g_learning_rate"] == pytest.approx(genes["g_learning_rate"])
         assert hparams["g_layers"] == len(record["genome"]["generator"])
         if record["status"] == "ok":
-            assert scalars["fid_domain"] == [(record["generation"],
-                                              pytest.approx(record["fid_domain"], rel=1e-6))]
+            assert scalars["fid_domain"] == [
+                (record["generation"], pytest.approx(record["fid_domain"], rel=1e-6))
+            ]
         else:
             assert "fid_domain" not in scalars
     scalars, _ = _event_values(log_dir)
-    best = [min(r["objective"] for r in result.history
-                if r["generation"] == g and r["objective"] is not None) for g in (0, 1)]
+    best = [
+        min(
+            r["objective"]
+            for r in result.history
+            if r["generation"] == g and r["objective"] is not None
+        )
+        for g in (0, 1)
+    ]
     assert [value for _, value in scalars["generation/best"]] == pytest.approx(best, rel=1e-6)
 
 
@@ -642,8 +771,14 @@ class FitRecorder(keras.callbacks.Callback):
         os.makedirs(self.directory, exist_ok=True)
         path = os.path.join(self.directory, f"{os.getpid()}-{id(self)}.json")
         with open(path, "w") as stream:
-            json.dump({"pid": os.getpid(), "batches": self.batches,
-                       "params": self.model.generator.count_params()}, stream)
+            json.dump(
+                {
+                    "pid": os.getpid(),
+                    "batches": self.batches,
+                    "params": self.model.generator.count_params(),
+                },
+                stream,
+            )
 
 
 @pytest.mark.keras
@@ -653,13 +788,24 @@ def test_keras_callbacks_reach_every_candidate_fit_in_worker_processes(tmp_path)
     into each candidate's fit: one fresh copy per candidate, counting only its own steps."""
     fits = tmp_path / "fits"
     result = kgan_nas.search(
-        "digits", space=kgan_nas.SearchSpace(image_shape=(8, 8, 1), latent_dim=LATENT,
-                                             max_params=30_000),
-        generations=1, population=2, steps_per_candidate=3, batch_size=16, num_samples=50,
-        executor="subprocess", workers=1, jit_compile=False, directory=str(tmp_path / "run"),
-        callbacks=[FitRecorder(fits)], verbose=0, seed=0)
+        "digits",
+        space=kgan_nas.SearchSpace(image_shape=(8, 8, 1), latent_dim=LATENT, max_params=30_000),
+        generations=1,
+        population=2,
+        steps_per_candidate=3,
+        batch_size=16,
+        num_samples=50,
+        executor="subprocess",
+        workers=1,
+        jit_compile=False,
+        directory=str(tmp_path / "run"),
+        callbacks=[FitRecorder(fits)],
+        verbose=0,
+        seed=0,
+    )
     reports = [json.loads(path.read_text()) for path in sorted(fits.glob("*.json"))]
     assert len(reports) == len(result.history) == 2
     assert all(r["pid"] != os.getpid() and r["batches"] == 3 for r in reports)
     assert sorted(r["params"] for r in reports) == sorted(
-        r["fitness"]["params"] for r in result.history)
+        r["fitness"]["params"] for r in result.history
+    )

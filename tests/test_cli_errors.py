@@ -52,12 +52,17 @@ def _stderr_lines(capsys):
 # Bugs: the traceback and an internal-error line, exit code 1
 # ----------------------------------------------------------------------------
 
-@pytest.mark.parametrize("exc", [
-    KeyError("fitness"),
-    AttributeError("'NoneType' object has no attribute 'summary'"),
-    RuntimeError("an invariant of the driver broke"),
-    ZeroDivisionError("division by zero"),
-], ids=lambda exc: type(exc).__name__)
+
+@pytest.mark.parametrize(
+    "exc",
+    [
+        KeyError("fitness"),
+        AttributeError("'NoneType' object has no attribute 'summary'"),
+        RuntimeError("an invariant of the driver broke"),
+        ZeroDivisionError("division by zero"),
+    ],
+    ids=lambda exc: type(exc).__name__,
+)
 def test_internal_error_prints_the_traceback_and_exits_1(exc, monkeypatch, capsys):
     """An exception that is no user mistake is a bug: its traceback (down to the frame
     that raised it) and then one line naming it an internal error to report."""
@@ -92,8 +97,7 @@ DISK_FULL_ERRNOS = [errno.ENOSPC] + ([errno.EDQUOT] if hasattr(errno, "EDQUOT") 
 
 @pytest.mark.parametrize("code", DISK_FULL_ERRNOS, ids=errno.errorcode.get)
 @pytest.mark.parametrize("command", ["search", "resume"])
-def test_full_disk_during_a_search_says_so_and_how_to_resume(code, command, monkeypatch,
-                                                             capsys):
+def test_full_disk_during_a_search_says_so_and_how_to_resume(code, command, monkeypatch, capsys):
     """ENOSPC (or EDQUOT) names the file that could not be written and says that
     running the same command again resumes; no traceback."""
     _raise_from_search(monkeypatch, OSError(code, os.strerror(code), "/some/file"))
@@ -115,8 +119,7 @@ def test_full_disk_outside_a_search_names_no_resume(monkeypatch, capsys):
     assert cli.main(["report", "some/run"]) == 2
     lines = _stderr_lines(capsys)
     assert len(lines) == 1, lines
-    assert lines[0].startswith("kgan-nas report: error: the disk is full "
-                               "(No space left on device)")
+    assert lines[0].startswith("kgan-nas report: error: the disk is full (No space left on device)")
     assert "while writing" not in lines[0] and "resumes" not in lines[0]
 
 
@@ -124,15 +127,20 @@ def test_full_disk_outside_a_search_names_no_resume(monkeypatch, capsys):
 # User mistakes and OS refusals: one line with the --debug hint, exit code 2
 # ----------------------------------------------------------------------------
 
-@pytest.mark.parametrize("exc", [
-    ValueError("population must be at least 2, got 1."),
-    TypeError("space must be a kgan_nas.SearchSpace, got a dict."),
-    ImportError("executor='ray' needs Ray: pip install \"kgan_nas[distributed]\"."),
-    RunDirectoryError("'x' is not a kgan_nas run directory."),
-    WorkerStartError("3 worker processes in a row died while starting."),
-    PermissionError(errno.EACCES, "Permission denied", "/runs/locked"),
-    FileNotFoundError(errno.ENOENT, "No such file or directory", "/data/missing.npz"),
-], ids=lambda exc: type(exc).__name__)
+
+@pytest.mark.parametrize(
+    "exc",
+    [
+        ValueError("population must be at least 2, got 1."),
+        TypeError("space must be a kgan_nas.SearchSpace, got a dict."),
+        ImportError("executor='ray' needs Ray: pip install \"kgan_nas[distributed]\"."),
+        RunDirectoryError("'x' is not a kgan_nas run directory."),
+        WorkerStartError("3 worker processes in a row died while starting."),
+        PermissionError(errno.EACCES, "Permission denied", "/runs/locked"),
+        FileNotFoundError(errno.ENOENT, "No such file or directory", "/data/missing.npz"),
+    ],
+    ids=lambda exc: type(exc).__name__,
+)
 def test_user_error_is_one_line_with_the_debug_hint(exc, monkeypatch, capsys):
     """The message itself, on one line, ending with how to see the traceback."""
     _raise_from_search(monkeypatch, exc)
@@ -141,10 +149,14 @@ def test_user_error_is_one_line_with_the_debug_hint(exc, monkeypatch, capsys):
     assert lines == [f"kgan-nas search: error: {exc} {DEBUG_HINT}"]
 
 
-@pytest.mark.parametrize("argv", [
-    ["--debug", "report", "some/run"],
-    ["report", "some/run", "--debug"],
-], ids=["before the command", "after the command"])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--debug", "report", "some/run"],
+        ["report", "some/run", "--debug"],
+    ],
+    ids=["before the command", "after the command"],
+)
 def test_debug_lets_the_exception_propagate(argv, monkeypatch, capsys):
     """With --debug (on either side of the command) a user error, a bug and Ctrl-C
     all propagate unchanged, so Python prints their tracebacks."""
@@ -179,11 +191,20 @@ def test_help_lists_debug(capsys):
 # The real entry point, in a process of its own
 # ----------------------------------------------------------------------------
 
+
 def _kgan_nas(*args, cwd):
-    environment = dict(os.environ, PYTHONPATH=os.pathsep.join(
-        filter(None, [REPOSITORY, os.environ.get("PYTHONPATH")])))
-    return subprocess.run([sys.executable, "-m", "kgan_nas.cli", *args], capture_output=True,
-                          text=True, cwd=cwd, env=environment, timeout=120)
+    environment = dict(
+        os.environ,
+        PYTHONPATH=os.pathsep.join(filter(None, [REPOSITORY, os.environ.get("PYTHONPATH")])),
+    )
+    return subprocess.run(
+        [sys.executable, "-m", "kgan_nas.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=environment,
+        timeout=120,
+    )
 
 
 def test_cli_process_reports_a_wrong_directory_in_one_line(tmp_path):

@@ -4,6 +4,8 @@ import math
 
 import numpy as np
 import pytest
+from test_bad_input import _search
+from test_bad_input import _use_fast_worker_files
 
 import kgan_nas
 from kgan_nas import config as config_lib
@@ -16,8 +18,6 @@ from kgan_nas.objectives import Objective
 from kgan_nas.objectives import get_objective
 from kgan_nas.objectives import metric_name
 from kgan_nas.objectives import parse_metric
-from test_bad_input import _search
-from test_bad_input import _use_fast_worker_files
 
 FAST = "scripted_evaluators:make_fast_evaluator"
 
@@ -37,23 +37,45 @@ def test_search_config_round_trips_through_config_json(tmp_path, monkeypatch):
 
 def test_search_config_missing_settings_are_named():
     with pytest.raises(ValueError, match=r"lacks \['evaluation', 'seed'\]"):
-        config_lib.SearchConfig.from_dict({
-            "dataset": "digits", "data_fingerprint": "x", "image_shape": [8, 8, 1],
-            "space": {}, "strategy": "RandomSearch", "strategy_options": {},
-            "objectives": ["fid"], "metric": "fid_domain", "generations": 1,
-            "population": 2})
+        config_lib.SearchConfig.from_dict(
+            {
+                "dataset": "digits",
+                "data_fingerprint": "x",
+                "image_shape": [8, 8, 1],
+                "space": {},
+                "strategy": "RandomSearch",
+                "strategy_options": {},
+                "objectives": ["fid"],
+                "metric": "fid_domain",
+                "generations": 1,
+                "population": 2,
+            }
+        )
 
 
 def test_run_settings_are_stored_and_ignore_unknown_keys(tmp_path, monkeypatch):
     _use_fast_worker_files(monkeypatch, tmp_path)
-    _search(tmp_path / "run", executor="subprocess", workers=2, timeout=30,
-            max_candidates_per_worker=3, evaluator=FAST)
+    _search(
+        tmp_path / "run",
+        executor="subprocess",
+        workers=2,
+        timeout=30,
+        max_candidates_per_worker=3,
+        evaluator=FAST,
+    )
     settings = config_lib.RunSettings.from_dict(
-        dict(run_lib.RunDir(tmp_path / "run").run_settings(), from_a_newer_version=1))
+        dict(run_lib.RunDir(tmp_path / "run").run_settings(), from_a_newer_version=1)
+    )
     assert settings == config_lib.RunSettings(
-        executor="subprocess", workers=2, backend=None, timeout=30,
-        max_candidates_per_worker=3, executor_options=None, evaluator=FAST,
-        max_consecutive_failures=6)
+        executor="subprocess",
+        workers=2,
+        backend=None,
+        timeout=30,
+        max_candidates_per_worker=3,
+        executor_options=None,
+        evaluator=FAST,
+        max_consecutive_failures=6,
+    )
 
 
 def test_resume_restores_how_the_search_ran(tmp_path, monkeypatch):
@@ -61,8 +83,15 @@ def test_resume_restores_how_the_search_ran(tmp_path, monkeypatch):
     executor, workers, time limit and evaluator, not the defaults."""
     _use_fast_worker_files(monkeypatch, tmp_path)
     directory = tmp_path / "run"
-    _search(directory, executor="subprocess", workers=2, timeout=30,
-            max_candidates_per_worker=3, evaluator=FAST, backend="tensorflow")
+    _search(
+        directory,
+        executor="subprocess",
+        workers=2,
+        timeout=30,
+        max_candidates_per_worker=3,
+        evaluator=FAST,
+        backend="tensorflow",
+    )
     seen = {}
 
     def capture(dataset, **kwargs):
@@ -99,12 +128,15 @@ def test_resolve_budget_puts_given_values_over_the_preset(preset):
     assert set(config_lib.BUDGET_KEYS) <= set(budget)
 
 
-@pytest.mark.parametrize("given, message", [
-    ({"population": 1}, "population must be at least 2"),
-    ({"generations": 0}, "generations must be a positive integer, got 0"),
-    ({"batch_size": True}, "batch_size must be a positive integer, got True"),
-    ({"num_samples": 2.0}, "num_samples must be a positive integer, got 2.0"),
-])
+@pytest.mark.parametrize(
+    "given, message",
+    [
+        ({"population": 1}, "population must be at least 2"),
+        ({"generations": 0}, "generations must be a positive integer, got 0"),
+        ({"batch_size": True}, "batch_size must be a positive integer, got True"),
+        ({"num_samples": 2.0}, "num_samples must be a positive integer, got 2.0"),
+    ],
+)
 def test_resolve_budget_rejects_bad_budgets(given, message):
     with pytest.raises(ValueError, match=message):
         config_lib.resolve_budget("quick", **given)
@@ -137,8 +169,10 @@ def test_fitness_takes_objectives_by_name_or_object():
     assert Fitness.failed("nan", "x").objective("inception_score") == math.inf
 
 
-@pytest.mark.parametrize("value, ok", [(3, True), (np.int64(3), True), (True, False),
-                                       (0, False), (2.0, False), ("3", False)])
+@pytest.mark.parametrize(
+    "value, ok",
+    [(3, True), (np.int64(3), True), (True, False), (0, False), (2.0, False), ("3", False)],
+)
 def test_one_idea_of_a_positive_integer(value, ok):
     if ok:
         assert validate.check_positive_int(value, "n") == 3
@@ -147,8 +181,10 @@ def test_one_idea_of_a_positive_integer(value, ok):
             validate.check_positive_int(value, "n")
 
 
-@pytest.mark.parametrize("value, ok", [(0.5, True), (np.float32(2), True), (None, None),
-                                       (0, False), (-1, False), (True, False)])
+@pytest.mark.parametrize(
+    "value, ok",
+    [(0.5, True), (np.float32(2), True), (None, None), (0, False), (-1, False), (True, False)],
+)
 def test_one_idea_of_a_positive_number(value, ok):
     if ok is None:
         assert validate.check_positive_number(value, "t", allow_none=True) is None

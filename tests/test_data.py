@@ -9,14 +9,14 @@ import numpy as np
 import pytest
 
 from kgan_nas import data
-from kgan_nas.data import ImageData, load_dataset
+from kgan_nas.data import ImageData
+from kgan_nas.data import load_dataset
 
 
 def _distinct_images(count, height=4, width=4, channels=1):
     """Float images in [-1, 1]; image i is filled with one distinct value."""
     values = np.linspace(-1.0, 1.0, count, dtype=np.float32)
-    return np.broadcast_to(values[:, None, None, None],
-                           (count, height, width, channels)).copy()
+    return np.broadcast_to(values[:, None, None, None], (count, height, width, channels)).copy()
 
 
 def _image_ids(images, count):
@@ -66,40 +66,40 @@ def test_npz_with_x_and_y_keys(tmp_path):
     np.savez(tmp_path / "set.npz", x=images, y=labels)
     result = load_dataset(tmp_path / "set.npz")
     assert result.num_classes == 3
-    for split, split_labels in ((result.train, result.train_labels),
-                                (result.eval, result.eval_labels)):
-        np.testing.assert_array_equal(split_labels,
-                                      _image_ids(split, 12) % 3)
+    for split, split_labels in (
+        (result.train, result.train_labels),
+        (result.eval, result.eval_labels),
+    ):
+        np.testing.assert_array_equal(split_labels, _image_ids(split, 12) % 3)
 
 
 def test_npz_images_key_first_array_and_keras_layout(tmp_path):
     """'images'/'labels' keys, a lone first array and keras' x_train/x_test
     layout (joined) are all read."""
-    np.savez(tmp_path / "a.npz", images=_distinct_images(8),
-             labels=np.arange(8))
+    np.savez(tmp_path / "a.npz", images=_distinct_images(8), labels=np.arange(8))
     assert load_dataset(tmp_path / "a.npz").num_classes == 8
 
     np.savez(tmp_path / "b.npz", arr_0=np.zeros((6, 3, 3), np.uint8))
     only = load_dataset(str(tmp_path / "b.npz"))
     assert only.image_shape == (3, 3, 1) and only.train_labels is None
 
-    np.savez(tmp_path / "mnist.npz",
-             x_train=np.zeros((6, 4, 4), np.uint8),
-             y_train=np.zeros(6, np.uint8),
-             x_test=np.full((4, 4, 4), 255, np.uint8),
-             y_test=np.ones(4, np.uint8))
+    np.savez(
+        tmp_path / "mnist.npz",
+        x_train=np.zeros((6, 4, 4), np.uint8),
+        y_train=np.zeros(6, np.uint8),
+        x_test=np.full((4, 4, 4), 255, np.uint8),
+        y_test=np.ones(4, np.uint8),
+    )
     keras_layout = load_dataset(tmp_path / "mnist.npz")
     assert len(keras_layout.train) + len(keras_layout.eval) == 10
     both = np.concatenate([keras_layout.train, keras_layout.eval])
-    labels = np.concatenate([keras_layout.train_labels,
-                             keras_layout.eval_labels])
+    labels = np.concatenate([keras_layout.train_labels, keras_layout.eval_labels])
     np.testing.assert_array_equal(both[:, 0, 0, 0] == 1.0, labels == 1)
 
 
 def test_npz_with_object_array_is_refused_without_pickle(tmp_path):
     """Object arrays in an .npz raise a ValueError instead of unpickling."""
-    np.savez(tmp_path / "obj.npz",
-             x=np.array([np.zeros(3), np.zeros(2)], dtype=object))
+    np.savez(tmp_path / "obj.npz", x=np.array([np.zeros(3), np.zeros(2)], dtype=object))
     with pytest.raises(ValueError, match="without pickle"):
         load_dataset(tmp_path / "obj.npz")
 
@@ -107,17 +107,14 @@ def test_npz_with_object_array_is_refused_without_pickle(tmp_path):
 def test_image_folder_with_class_subfolders(tmp_path):
     """Grayscale PNGs stay 1-channel; subfolder names become sorted labels."""
     for i in range(4):
-        _write_png(tmp_path / "cat" / f"{i}.png",
-                   np.full((6, 5), 0, np.uint8))
-        _write_png(tmp_path / "dog" / "nested" / f"{i}.png",
-                   np.full((6, 5), 255, np.uint8))
+        _write_png(tmp_path / "cat" / f"{i}.png", np.full((6, 5), 0, np.uint8))
+        _write_png(tmp_path / "dog" / "nested" / f"{i}.png", np.full((6, 5), 255, np.uint8))
     (tmp_path / ".hidden").mkdir()
     _write_png(tmp_path / ".hidden" / "x.png", np.zeros((9, 9), np.uint8))
     result = load_dataset(tmp_path, eval_fraction=0.5)
     assert result.image_shape == (6, 5, 1)
     assert result.class_names == ("cat", "dog")
-    for split, labels in ((result.train, result.train_labels),
-                          (result.eval, result.eval_labels)):
+    for split, labels in ((result.train, result.train_labels), (result.eval, result.eval_labels)):
         np.testing.assert_array_equal(split[:, 0, 0, 0] == 1.0, labels == 1)
 
 
@@ -125,8 +122,7 @@ def test_image_folder_rgb_jpeg_without_classes(tmp_path):
     """RGB JPEGs in a single folder give 3 channels and no labels."""
     rng = np.random.default_rng(0)
     for i in range(5):
-        _write_png(tmp_path / "only" / f"{i}.jpg",
-                   rng.integers(0, 255, (7, 7, 3), dtype=np.uint8))
+        _write_png(tmp_path / "only" / f"{i}.jpg", rng.integers(0, 255, (7, 7, 3), dtype=np.uint8))
     result = load_dataset(tmp_path)
     assert result.image_shape == (7, 7, 3)
     assert result.train_labels is None
@@ -136,8 +132,7 @@ def test_image_folder_mixed_modes_are_promoted_to_rgb(tmp_path):
     """A folder mixing grayscale and RGB images loads as RGB, gray kept."""
     for i in range(3):
         _write_png(tmp_path / f"g{i}.png", np.full((4, 4), 40, np.uint8))
-        _write_png(tmp_path / f"c{i}.png",
-                   np.full((4, 4, 3), [255, 0, 0], np.uint8))
+        _write_png(tmp_path / f"c{i}.png", np.full((4, 4, 3), [255, 0, 0], np.uint8))
     result = load_dataset(tmp_path, eval_fraction=0.4)
     both = np.concatenate([result.train, result.eval])
     assert result.image_shape == (4, 4, 3)
@@ -168,8 +163,7 @@ def test_explicit_labels_replace_folder_classes(tmp_path):
     """Labels passed by the caller win, and the folder's names are dropped."""
     for name in ("a", "b"):
         for i in range(3):
-            _write_png(tmp_path / name / f"{i}.png",
-                       np.zeros((4, 4), np.uint8))
+            _write_png(tmp_path / name / f"{i}.png", np.zeros((4, 4), np.uint8))
     result = load_dataset(tmp_path, labels=np.zeros(6, int))
     assert result.class_names is None and result.num_classes == 1
 
@@ -184,8 +178,7 @@ def test_empty_image_folder_raises(tmp_path):
 def test_tf_data_pairs_unbatched_and_batched_images():
     """tf.data of (image, label) pairs and of batched images both load."""
     tf = pytest.importorskip("tensorflow")
-    images = (np.arange(10, dtype=np.uint8)[:, None, None, None]
-              * np.ones((1, 4, 4, 1), np.uint8))
+    images = np.arange(10, dtype=np.uint8)[:, None, None, None] * np.ones((1, 4, 4, 1), np.uint8)
     labels = np.arange(10) % 2
     pairs = tf.data.Dataset.from_tensor_slices((images, labels))
     result = load_dataset(pairs)
@@ -198,16 +191,14 @@ def test_tf_data_pairs_unbatched_and_batched_images():
     assert from_batches.image_shape == (4, 4, 1)
     assert len(from_batches.train) + len(from_batches.eval) == 10
 
-    dicts = tf.data.Dataset.from_tensor_slices(
-        {"image": images, "label": labels})
+    dicts = tf.data.Dataset.from_tensor_slices({"image": images, "label": labels})
     assert load_dataset(dicts).num_classes == 2
 
 
 def test_tf_data_infinite_dataset_is_refused():
     """A repeated (infinite) tf.data.Dataset raises instead of hanging."""
     tf = pytest.importorskip("tensorflow")
-    endless = tf.data.Dataset.from_tensor_slices(
-        np.zeros((4, 2, 2, 1), np.float32)).repeat()
+    endless = tf.data.Dataset.from_tensor_slices(np.zeros((4, 2, 2, 1), np.float32)).repeat()
     with pytest.raises(ValueError, match="infinite"):
         load_dataset(endless)
 
@@ -236,8 +227,7 @@ def test_float_0_1_data_warn_and_explicit_range_rescales():
         result = load_dataset(images, value_range=(0, 1))
     both = np.concatenate([result.train, result.eval])
     assert both.min() == -1.0 and both.max() == 1.0
-    np.testing.assert_allclose(np.sort(both.ravel()),
-                               np.sort(images.ravel() * 2 - 1), atol=1e-6)
+    np.testing.assert_allclose(np.sort(both.ravel()), np.sort(images.ravel() * 2 - 1), atol=1e-6)
 
 
 def test_float_0_255_data_raise_with_hint_then_load_with_range():
@@ -248,8 +238,9 @@ def test_float_0_255_data_raise_with_hint_then_load_with_range():
         load_dataset(images)
     result = load_dataset(images, value_range=(0, 255))
     both = np.concatenate([result.train, result.eval])
-    np.testing.assert_allclose(np.sort(both.ravel()),
-                               np.sort(images.ravel() / 127.5 - 1), atol=1e-6)
+    np.testing.assert_allclose(
+        np.sort(both.ravel()), np.sort(images.ravel() / 127.5 - 1), atol=1e-6
+    )
 
 
 def test_data_outside_explicit_range_or_other_range_raise():
@@ -272,14 +263,17 @@ def test_data_outside_explicit_range_or_other_range_raise():
 # ----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("images, pattern", [
-    (np.zeros((10, 16), np.uint8), r"rank 2.*flattened"),
-    (np.zeros((2, 3, 4, 5, 6), np.uint8), r"rank 5"),
-    (np.zeros((0, 4, 4, 1), np.uint8), r"empty"),
-    (np.zeros((10, 3, 8, 8), np.uint8), r"8 channels.*channels-first"),
-    (np.zeros((10, 8, 8, 5), np.uint8), r"1 to 4 channels.*got 5"),
-    (np.zeros((3, 4, 4), np.uint8), r"at least 4 are needed"),
-])
+@pytest.mark.parametrize(
+    "images, pattern",
+    [
+        (np.zeros((10, 16), np.uint8), r"rank 2.*flattened"),
+        (np.zeros((2, 3, 4, 5, 6), np.uint8), r"rank 5"),
+        (np.zeros((0, 4, 4, 1), np.uint8), r"empty"),
+        (np.zeros((10, 3, 8, 8), np.uint8), r"8 channels.*channels-first"),
+        (np.zeros((10, 8, 8, 5), np.uint8), r"1 to 4 channels.*got 5"),
+        (np.zeros((3, 4, 4), np.uint8), r"at least 4 are needed"),
+    ],
+)
 def test_bad_shapes_raise_named_errors(images, pattern):
     """Wrong rank, empty data, bad channel counts and tiny data raise."""
     with pytest.raises(ValueError, match=pattern):
@@ -356,17 +350,23 @@ def test_image_data_rejects_inconsistent_arrays():
     with pytest.raises(ValueError, match="both splits"):
         ImageData(train=good, eval=good, train_labels=np.zeros(4, int))
     with pytest.raises(ValueError, match="one name per class"):
-        ImageData(train=good, eval=good, train_labels=np.arange(4),
-                  eval_labels=np.arange(4), class_names=("a", "b"))
+        ImageData(
+            train=good,
+            eval=good,
+            train_labels=np.arange(4),
+            eval_labels=np.arange(4),
+            class_names=("a", "b"),
+        )
 
 
 def test_module_imports_without_keras_or_tensorflow():
     """`import kgan_nas.data` loads neither Keras nor TensorFlow."""
-    code = ("import sys, kgan_nas.data; "
-            "print(sorted(m for m in ('keras', 'tensorflow', 'jax') "
-            "if m in sys.modules))")
-    child = subprocess.run([sys.executable, "-c", code], capture_output=True,
-                           text=True, check=True)
+    code = (
+        "import sys, kgan_nas.data; "
+        "print(sorted(m for m in ('keras', 'tensorflow', 'jax') "
+        "if m in sys.modules))"
+    )
+    child = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert child.stdout.strip() == "[]"
 
 
@@ -406,9 +406,14 @@ def test_fingerprint_tracks_content_not_identity():
 def test_save_load_round_trip_and_fingerprint_in_subprocess(tmp_path):
     """save/load keeps everything; a fresh process computes the same hash."""
     original = load_dataset(_distinct_images(12), labels=np.arange(12) % 4)
-    original = ImageData(original.train, original.eval, original.train_labels,
-                         original.eval_labels, name="toy",
-                         class_names=("a", "b", "c", "d"))
+    original = ImageData(
+        original.train,
+        original.eval,
+        original.train_labels,
+        original.eval_labels,
+        name="toy",
+        class_names=("a", "b", "c", "d"),
+    )
     path = original.save(tmp_path / "toy.npz")
     assert [p.name for p in tmp_path.iterdir()] == ["toy.npz"]
     loaded = ImageData.load(path)
@@ -418,11 +423,17 @@ def test_save_load_round_trip_and_fingerprint_in_subprocess(tmp_path):
     assert loaded.fingerprint() == original.fingerprint()
     assert not loaded.train.flags.writeable
 
-    code = ("import sys; from kgan_nas.data import ImageData; "
-            "print(ImageData.load(sys.argv[1]).fingerprint())")
-    child = subprocess.run([sys.executable, "-c", code, str(path)],
-                           capture_output=True, text=True, check=True,
-                           env={**os.environ, "PYTHONHASHSEED": "123"})
+    code = (
+        "import sys; from kgan_nas.data import ImageData; "
+        "print(ImageData.load(sys.argv[1]).fingerprint())"
+    )
+    child = subprocess.run(
+        [sys.executable, "-c", code, str(path)],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONHASHSEED": "123"},
+    )
     assert child.stdout.strip() == original.fingerprint()
 
 
@@ -454,8 +465,7 @@ def test_grayscale_grid_is_enlarged_and_holds_each_image(tmp_path):
     for i in range(5):
         row, col = divmod(i, 3)
         top, left = pad + row * (cell + pad), pad + col * (cell + pad)
-        np.testing.assert_array_equal(
-            grid[top:top + cell, left:left + cell], expected[i])
+        np.testing.assert_array_equal(grid[top : top + cell, left : left + cell], expected[i])
     assert (grid[:pad] == 255).all()  # padding is white
 
 
@@ -486,7 +496,8 @@ def test_offline_mnist_raises_runtime_error_with_instructions(monkeypatch):
         raise Exception(  # what keras.utils.get_file raises offline
             "URL fetch failure on https://storage.googleapis.com/tensorflow/"
             "tf-keras-datasets/mnist.npz: None -- [Errno -3] Temporary "
-            "failure in name resolution")
+            "failure in name resolution"
+        )
 
     monkeypatch.setattr(keras.datasets.mnist, "load_data", offline_load_data)
     with pytest.raises(RuntimeError) as raised:
@@ -518,8 +529,9 @@ def test_named_keras_dataset_is_joined_and_labelled(monkeypatch):
     x_train = np.zeros((6, 3, 3, 3), np.uint8)
     x_test = np.full((4, 3, 3, 3), 255, np.uint8)
     y_train, y_test = np.zeros((6, 1), np.uint8), np.ones((4, 1), np.uint8)
-    monkeypatch.setattr(keras.datasets.cifar10, "load_data",
-                        lambda: ((x_train, y_train), (x_test, y_test)))
+    monkeypatch.setattr(
+        keras.datasets.cifar10, "load_data", lambda: ((x_train, y_train), (x_test, y_test))
+    )
     result = load_dataset("cifar10")
     assert result.image_shape == (3, 3, 3) and result.num_classes == 2
     both = np.concatenate([result.train, result.eval])
@@ -537,8 +549,7 @@ def _reconstruction_model(image_shape):
     import keras
 
     class Reconstruct(keras.Model):
-        def compute_loss(self, x=None, y=None, y_pred=None,
-                         sample_weight=None, training=True):
+        def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
             return keras.ops.mean(keras.ops.square(y_pred - x))
 
     inputs = keras.Input(image_shape)
@@ -570,8 +581,7 @@ def test_train_input_drives_model_fit_for_every_step():
     else:
         assert stream.num_batches is None
     model = _reconstruction_model((4, 4, 2))
-    history = model.fit(stream, steps_per_epoch=3, epochs=2, shuffle=False,
-                        verbose=0)
+    history = model.fit(stream, steps_per_epoch=3, epochs=2, shuffle=False, verbose=0)
     assert int(model.optimizer.iterations) == 6
     assert np.all(np.isfinite(history.history["loss"]))
 
@@ -598,8 +608,7 @@ def test_shuffled_image_batches_visit_each_image_once_per_pass():
     images = _distinct_images(count)
     batches = data.ShuffledImageBatches(images, batch, seed=7)
     stream = [batches[i] for i in range(9)]  # 3 passes
-    assert all(b.shape == (batch, 4, 4, 1) and b.dtype == np.float32
-               for b in stream)
+    assert all(b.shape == (batch, 4, 4, 1) and b.dtype == np.float32 for b in stream)
     ids = _image_ids(np.concatenate(stream), count)
     passes = ids.reshape(3, count)
     for order in passes:

@@ -18,7 +18,11 @@ def site(tmp_path_factory):
     output = tmp_path_factory.mktemp("site")
     result = subprocess.run(
         [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(output)],
-        cwd=ROOT, capture_output=True, text=True, timeout=300)
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     return result, output
 
 
@@ -47,7 +51,7 @@ def test_every_page_is_built(site):
         pages = re.findall(r":\s*([\w/.-]+\.md)\s*$", stream.read(), flags=re.MULTILINE)
     assert "index.md" in pages and "benchmarks.md" in pages
     for page in pages:
-        stem = page[:-len(".md")]
+        stem = page[: -len(".md")]
         folder = os.path.dirname(stem) if os.path.basename(stem) == "index" else stem
         html = output / folder / "index.html"
         assert html.is_file(), page

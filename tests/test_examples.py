@@ -18,23 +18,44 @@ import numpy as np
 import pytest
 
 EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples")
-SCRIPTS = sorted(name for name in os.listdir(EXAMPLES)
-                 if name.endswith(".py") and not name.startswith("_"))
-TINY = ["--generations", "1", "--population", "2", "--steps", "5", "--workers", "1",
-        "--executor", "inprocess", "--no-xla"]  # XLA compiles are tested elsewhere
+SCRIPTS = sorted(
+    name for name in os.listdir(EXAMPLES) if name.endswith(".py") and not name.startswith("_")
+)
+TINY = [
+    "--generations",
+    "1",
+    "--population",
+    "2",
+    "--steps",
+    "5",
+    "--workers",
+    "1",
+    "--executor",
+    "inprocess",
+    "--no-xla",
+]  # XLA compiles are tested elsewhere
 SMALL = ["--max-params", "20000"]
 
 
 @pytest.fixture(scope="module")
 def example_env(tmp_path_factory):
     """Environment of the example processes: a private cache, quiet TensorFlow, no GPU."""
-    return {"KGAN_NAS_CACHE": str(tmp_path_factory.mktemp("cache")),
-            "TF_CPP_MIN_LOG_LEVEL": "2", "CUDA_VISIBLE_DEVICES": ""}
+    return {
+        "KGAN_NAS_CACHE": str(tmp_path_factory.mktemp("cache")),
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+        "CUDA_VISIBLE_DEVICES": "",
+    }
 
 
 def _run(*args, env=None):
-    return subprocess.run([sys.executable, *args], capture_output=True, text=True,
-                          cwd=EXAMPLES, timeout=300, env=dict(os.environ, **(env or {})))
+    return subprocess.run(
+        [sys.executable, *args],
+        capture_output=True,
+        text=True,
+        cwd=EXAMPLES,
+        timeout=300,
+        env=dict(os.environ, **(env or {})),
+    )
 
 
 def _history(directory):
@@ -55,8 +76,11 @@ def _assert_candidates_ok(directory):
     """
     history = _history(directory)
     assert history, f"no candidate recorded in {directory}/history.jsonl"
-    failed = {record["key"]: (record["status"], record.get("reason"))
-              for record in history if record["status"] != "ok"}
+    failed = {
+        record["key"]: (record["status"], record.get("reason"))
+        for record in history
+        if record["status"] != "ok"
+    }
     assert not failed, f"candidates that did not finish with status ok: {failed}"
 
 
@@ -75,8 +99,13 @@ def _fake_keras_npz(path, image_shape, count=48, seed=0):
     images = rng.integers(0, 256, size=(count,) + tuple(shape), dtype=np.uint8)
     labels = rng.integers(0, 4, size=(count, 1) if image_shape[2] == 3 else (count,))
     half = count * 3 // 4
-    np.savez(path, x_train=images[:half], y_train=labels[:half], x_test=images[half:],
-             y_test=labels[half:])
+    np.savez(
+        path,
+        x_train=images[:half],
+        y_train=labels[:half],
+        x_test=images[half:],
+        y_test=labels[half:],
+    )
     return path
 
 
@@ -92,8 +121,7 @@ def test_example_answers_help(script):
 def digits_run(tmp_path_factory, example_env):
     """search_digits.py on a tiny budget; its run directory is reused below."""
     directory = tmp_path_factory.mktemp("digits") / "run"
-    result = _run("search_digits.py", "--directory", str(directory), *TINY, *SMALL,
-                  env=example_env)
+    result = _run("search_digits.py", "--directory", str(directory), *TINY, *SMALL, env=example_env)
     return result, directory
 
 
@@ -129,18 +157,34 @@ def fake_npz(tmp_path_factory):
 
 @pytest.mark.keras
 @pytest.mark.slow
-@pytest.mark.parametrize("script, image_shape, max_params", [
-    ("search_mnist.py", (28, 28, 1), 80_000),
-    ("search_fashion_mnist.py", (28, 28, 1), 80_000),
-    ("search_cifar10.py", (32, 32, 3), 40_000),
-])
-def test_named_dataset_example_runs_on_a_local_file(script, image_shape, max_params, fake_npz,
-                                                    tmp_path, example_env):
+@pytest.mark.parametrize(
+    "script, image_shape, max_params",
+    [
+        ("search_mnist.py", (28, 28, 1), 80_000),
+        ("search_fashion_mnist.py", (28, 28, 1), 80_000),
+        ("search_cifar10.py", (32, 32, 3), 40_000),
+    ],
+)
+def test_named_dataset_example_runs_on_a_local_file(
+    script, image_shape, max_params, fake_npz, tmp_path, example_env
+):
     """With --data FILE.npz (keras.datasets' layout) the example needs no download."""
     directory = tmp_path / "run"
-    result = _run(script, "--data", str(fake_npz(image_shape)), "--directory", str(directory),
-                  *TINY, "--batch-size", "8", "--num-samples", "20", "--max-params",
-                  str(max_params), env=example_env)
+    result = _run(
+        script,
+        "--data",
+        str(fake_npz(image_shape)),
+        "--directory",
+        str(directory),
+        *TINY,
+        "--batch-size",
+        "8",
+        "--num-samples",
+        "20",
+        "--max-params",
+        str(max_params),
+        env=example_env,
+    )
     _check_tiny_run(result, directory, image_shape)
     for record in _history(directory):
         assert record["params"] + record["fitness"]["discriminator_params"] <= max_params
@@ -148,8 +192,15 @@ def test_named_dataset_example_runs_on_a_local_file(script, image_shape, max_par
 
 def test_named_dataset_example_reports_a_wrong_file(tmp_path, example_env):
     """A missing --data file ends with one clear error line, not a traceback."""
-    result = _run("search_mnist.py", "--data", str(tmp_path / "missing.npz"),
-                  "--directory", str(tmp_path / "run"), *TINY, env=example_env)
+    result = _run(
+        "search_mnist.py",
+        "--data",
+        str(tmp_path / "missing.npz"),
+        "--directory",
+        str(tmp_path / "run"),
+        *TINY,
+        env=example_env,
+    )
     assert result.returncode == 2
     assert "error: No such file" in result.stderr and "Traceback" not in result.stderr
 
@@ -168,9 +219,19 @@ def test_search_image_folder_runs(tmp_path, example_env):
             pixels = rng.integers(0, 256, size=(8, 8), dtype=np.uint8)
             Image.fromarray(pixels).save(folder / f"{index}.png")
     directory = tmp_path / "run"
-    result = _run("search_image_folder.py", str(tmp_path / "images"), "--directory",
-                  str(directory), *TINY, "--batch-size", "8", "--num-samples", "20",
-                  *SMALL, env=example_env)
+    result = _run(
+        "search_image_folder.py",
+        str(tmp_path / "images"),
+        "--directory",
+        str(directory),
+        *TINY,
+        "--batch-size",
+        "8",
+        "--num-samples",
+        "20",
+        *SMALL,
+        env=example_env,
+    )
     _check_tiny_run(result, directory, (8, 8, 1))
     assert "40 images of shape (8, 8, 1), classes ['cats', 'dogs']" in result.stdout
 
@@ -192,20 +253,36 @@ def test_fit_with_callbacks_runs(tmp_path, example_env):
     """fit_with_callbacks.py trains with GANMetrics, SampleGrid, EvolveArchitecture and
     Keras' own callbacks, and leaves their files."""
     output = tmp_path / "fit"
-    result = _run("fit_with_callbacks.py", "--epochs", "2", "--steps-per-epoch", "5",
-                  "--num-samples", "100", "--evolve-every", "1", "--children", "1",
-                  "--steps-per-child", "2", "--no-xla", "--output", str(output),
-                  env=example_env)
+    result = _run(
+        "fit_with_callbacks.py",
+        "--epochs",
+        "2",
+        "--steps-per-epoch",
+        "5",
+        "--num-samples",
+        "100",
+        "--evolve-every",
+        "1",
+        "--children",
+        "1",
+        "--steps-per-child",
+        "2",
+        "--no-xla",
+        "--output",
+        str(output),
+        env=example_env,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "Best fid_domain" in result.stdout
     assert (output / "best.keras").is_file()
     assert sorted(p.name for p in (output / "samples").iterdir()) == [
-        "epoch_001.png", "epoch_002.png"]
+        "epoch_001.png",
+        "epoch_002.png",
+    ]
     with open(output / "metrics.csv", newline="", encoding="utf-8") as stream:
         reader = csv.DictReader(stream)
         rows = list(reader)
-    assert {"fid_domain", "kid_domain", "is_domain", "arch_generation"} <= set(
-        reader.fieldnames)
+    assert {"fid_domain", "kid_domain", "is_domain", "arch_generation"} <= set(reader.fieldnames)
     assert len(rows) == 2
     # Every epoch was measured: a NaN or an empty cell means training or scoring failed.
     for row in rows:

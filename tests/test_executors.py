@@ -5,8 +5,8 @@ import time
 
 import numpy as np
 import pytest
-
 import scripted_evaluators as scripted
+
 from kgan_nas.executors import InProcessExecutor
 from kgan_nas.executors import SubprocessExecutor
 from kgan_nas.executors import WorkerSpec
@@ -15,13 +15,23 @@ from kgan_nas.executors.subprocess import WorkerStartError
 from kgan_nas.space import SearchSpace
 
 TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
-SPACE = SearchSpace(image_shape=(8, 8, 1), latent_dim=8,
-                    learning_rates=scripted.FAULT_LEARNING_RATES, max_params=100_000)
+SPACE = SearchSpace(
+    image_shape=(8, 8, 1),
+    latent_dim=8,
+    learning_rates=scripted.FAULT_LEARNING_RATES,
+    max_params=100_000,
+)
 
 
 def _spec(factory="scripted_evaluators:make_fault_evaluator"):
-    return WorkerSpec(data_path="", extractor_path="", real_features_path="",
-                      space=SPACE.to_dict(), config={}, evaluator_factory=factory)
+    return WorkerSpec(
+        data_path="",
+        extractor_path="",
+        real_features_path="",
+        space=SPACE.to_dict(),
+        config={},
+        evaluator_factory=factory,
+    )
 
 
 def _genomes(rates):
@@ -41,8 +51,7 @@ def test_subprocess_records_each_fault_and_finishes_the_rest():
     """Raise, NaN, self-kill and hang are each recorded with a reason; ok ones score."""
     rates = [scripted.OK, scripted.RAISE, scripted.NAN, scripted.KILL, scripted.HANG, scripted.OK]
     genomes = _genomes(rates)
-    with SubprocessExecutor(_spec(), workers=2, timeout=8,
-                            environment=_environment()) as executor:
+    with SubprocessExecutor(_spec(), workers=2, timeout=8, environment=_environment()) as executor:
         results = dict(executor.run(genomes))
     assert sorted(results) == list(range(len(genomes)))
     statuses = [results[i].status for i in range(len(genomes))]
@@ -58,8 +67,12 @@ def test_workers_are_recycled_after_their_share():
     """With max_candidates_per_worker=2, five candidates need three worker processes."""
     genomes = _genomes([scripted.OK] * 5)
     genomes = [g.replace(discriminator=g.discriminator[:1]) for g in genomes]
-    with SubprocessExecutor(_spec("scripted_evaluators:make_fast_evaluator"), workers=1,
-                            max_candidates_per_worker=2, environment=_environment()) as executor:
+    with SubprocessExecutor(
+        _spec("scripted_evaluators:make_fast_evaluator"),
+        workers=1,
+        max_candidates_per_worker=2,
+        environment=_environment(),
+    ) as executor:
         results = dict(executor.run(genomes))
     assert all(results[i].ok for i in range(5))
     assert executor.workers_started >= 3
@@ -87,11 +100,14 @@ def test_broken_worker_setup_fails_fast_with_the_error():
     assert time.monotonic() - started < 120
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"workers": 0}, "workers"),
-    ({"max_candidates_per_worker": 0}, "max_candidates_per_worker"),
-    ({"timeout": -1}, "timeout"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"workers": 0}, "workers"),
+        ({"max_candidates_per_worker": 0}, "max_candidates_per_worker"),
+        ({"timeout": -1}, "timeout"),
+    ],
+)
 def test_invalid_executor_settings(kwargs, message):
     """Bad executor settings raise ValueError naming the setting."""
     with pytest.raises(ValueError, match=message):
@@ -107,34 +123,56 @@ def test_unknown_executor_name():
 def test_gpus_are_spread_one_per_worker():
     """With gpus=[0, 1] and candidates_per_gpu=2, four workers see GPUs 0, 1, 0, 1."""
     genomes = _genomes([scripted.OK] * 4)
-    with SubprocessExecutor(_spec("scripted_evaluators:make_device_evaluator"), gpus=[0, 1],
-                            candidates_per_gpu=2, environment=_environment()) as executor:
+    with SubprocessExecutor(
+        _spec("scripted_evaluators:make_device_evaluator"),
+        gpus=[0, 1],
+        candidates_per_gpu=2,
+        environment=_environment(),
+    ) as executor:
         assert executor.num_workers == 4
         results = dict(executor.run(genomes))
         assert executor.worker_devices == ["0", "1", "0", "1"]
     assert {results[i].reason for i in range(4)} <= {"devices=0", "devices=1"}
 
 
-@pytest.mark.parametrize("workers, threads_per_worker, extra, expected", [
-    # Two workers share the cores instead of each using all of them.
-    (2, "auto", {}, lambda cores: f"TF_NUM_INTRAOP_THREADS={max(1, cores // 2)} "
-                                  f"OMP_NUM_THREADS={max(1, cores // 2)}"),
-    (1, "auto", {}, lambda cores: "TF_NUM_INTRAOP_THREADS=unset OMP_NUM_THREADS=unset"),
-    (2, None, {}, lambda cores: "TF_NUM_INTRAOP_THREADS=unset OMP_NUM_THREADS=unset"),
-    ("default", None, {}, lambda cores: "TF_NUM_INTRAOP_THREADS=unset OMP_NUM_THREADS=unset"),
-    (1, 3, {}, lambda cores: "TF_NUM_INTRAOP_THREADS=3 OMP_NUM_THREADS=3"),
-    # A variable the user set in `environment` wins over the cap.
-    (2, 1, {"OMP_NUM_THREADS": "4"}, lambda cores: "TF_NUM_INTRAOP_THREADS=1 OMP_NUM_THREADS=4"),
-])
-def test_threads_per_worker_caps_each_worker(monkeypatch, workers, threads_per_worker, extra,
-                                             expected):
+@pytest.mark.parametrize(
+    "workers, threads_per_worker, extra, expected",
+    [
+        # Two workers share the cores instead of each using all of them.
+        (
+            2,
+            "auto",
+            {},
+            lambda cores: (
+                f"TF_NUM_INTRAOP_THREADS={max(1, cores // 2)} OMP_NUM_THREADS={max(1, cores // 2)}"
+            ),
+        ),
+        (1, "auto", {}, lambda cores: "TF_NUM_INTRAOP_THREADS=unset OMP_NUM_THREADS=unset"),
+        (2, None, {}, lambda cores: "TF_NUM_INTRAOP_THREADS=unset OMP_NUM_THREADS=unset"),
+        ("default", None, {}, lambda cores: "TF_NUM_INTRAOP_THREADS=unset OMP_NUM_THREADS=unset"),
+        (1, 3, {}, lambda cores: "TF_NUM_INTRAOP_THREADS=3 OMP_NUM_THREADS=3"),
+        # A variable the user set in `environment` wins over the cap.
+        (
+            2,
+            1,
+            {"OMP_NUM_THREADS": "4"},
+            lambda cores: "TF_NUM_INTRAOP_THREADS=1 OMP_NUM_THREADS=4",
+        ),
+    ],
+)
+def test_threads_per_worker_caps_each_worker(
+    monkeypatch, workers, threads_per_worker, extra, expected
+):
     for name in ("TF_NUM_INTRAOP_THREADS", "OMP_NUM_THREADS"):
         monkeypatch.delenv(name, raising=False)
     options = {} if workers == "default" else {"threads_per_worker": threads_per_worker}
     workers = 2 if workers == "default" else workers  # the default leaves threads alone
-    with SubprocessExecutor(_spec("scripted_evaluators:make_threads_evaluator"),
-                            workers=workers, environment=dict(_environment(), **extra),
-                            **options) as executor:
+    with SubprocessExecutor(
+        _spec("scripted_evaluators:make_threads_evaluator"),
+        workers=workers,
+        environment=dict(_environment(), **extra),
+        **options,
+    ) as executor:
         results = dict(executor.run(_genomes([scripted.OK] * workers)))
     assert {fitness.reason for fitness in results.values()} == {expected(os.cpu_count())}
 
@@ -146,9 +184,15 @@ def test_invalid_threads_per_worker(value):
 
 
 def _lineage_spec(models_dir, factory="scripted_evaluators:make_lineage_evaluator"):
-    return WorkerSpec(data_path="", extractor_path="", real_features_path="",
-                      space=SPACE.to_dict(), config={}, evaluator_factory=factory,
-                      models_dir=str(models_dir))
+    return WorkerSpec(
+        data_path="",
+        extractor_path="",
+        real_features_path="",
+        space=SPACE.to_dict(),
+        config={},
+        evaluator_factory=factory,
+        models_dir=str(models_dir),
+    )
 
 
 def check_parents_reach_the_evaluator(make_executor, models_dir):
@@ -169,7 +213,8 @@ def test_parents_reach_the_evaluator(name, tmp_path):
         check_parents_reach_the_evaluator(InProcessExecutor, tmp_path)
     else:
         check_parents_reach_the_evaluator(
-            lambda spec: SubprocessExecutor(spec, environment=_environment()), tmp_path)
+            lambda spec: SubprocessExecutor(spec, environment=_environment()), tmp_path
+        )
 
 
 def test_evaluators_without_inheritance_ignore_parents(tmp_path):
@@ -184,8 +229,11 @@ def test_evaluators_without_inheritance_ignore_parents(tmp_path):
 @pytest.mark.parametrize("name", ["inprocess", "subprocess"])
 def test_parents_of_another_length_are_refused(name, tmp_path):
     """One parent entry per genome: a shorter list names both lengths and the fix."""
-    make = InProcessExecutor if name == "inprocess" else (
-        lambda spec: SubprocessExecutor(spec, environment=_environment()))
+    make = (
+        InProcessExecutor
+        if name == "inprocess"
+        else (lambda spec: SubprocessExecutor(spec, environment=_environment()))
+    )
     with make(_lineage_spec(tmp_path)) as executor:
         with pytest.raises(ValueError, match=r"one entry per genome \(2\), got 1.*None"):
             list(executor.run(_genomes([scripted.OK] * 2), parents=[None]))

@@ -6,27 +6,24 @@ import os
 import subprocess
 import sys
 
+import keras
 import numpy as np
 import pytest
-
-import keras
 from sklearn.datasets import load_digits
 from sklearn.metrics import adjusted_rand_score
 
 import kgan_nas
 from kgan_nas import cache as cache_module
 from kgan_nas import features as features_module
+from kgan_nas.features import DomainExtractor
+from kgan_nas.features import FeatureExtractor
+from kgan_nas.features import InceptionExtractor
+from kgan_nas.features import data_fingerprint
+from kgan_nas.features import default_cache_dir
 from kgan_nas.features import domain as domain_module
 from kgan_nas.features import domain_cache
-from kgan_nas.features import (
-    DomainExtractor,
-    FeatureExtractor,
-    InceptionExtractor,
-    data_fingerprint,
-    default_cache_dir,
-    get_extractor,
-    kmeans_pseudo_labels,
-)
+from kgan_nas.features import get_extractor
+from kgan_nas.features import kmeans_pseudo_labels
 
 WEIGHTS_FILE = "inception_v3_weights_tf_dim_ordering_tf_kernels.h5"
 
@@ -112,8 +109,7 @@ def test_digits_holdout_accuracy_is_high(digits_extractor):
 
 @pytest.mark.keras
 @pytest.mark.backend
-def test_digits_features_and_probabilities_are_well_formed(
-        digits, digits_extractor):
+def test_digits_features_and_probabilities_are_well_formed(digits, digits_extractor):
     """Features are finite (N, d) float64; probability rows lie on the simplex."""
     images, _ = digits
     feats, probs = digits_extractor.features_and_probabilities(images[:300])
@@ -125,10 +121,9 @@ def test_digits_features_and_probabilities_are_well_formed(
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-12)
     # Separate calls agree with the joint one (and batching is irrelevant).
     np.testing.assert_allclose(
-        digits_extractor.features(images[:300], batch_size=7), feats,
-        rtol=1e-5, atol=1e-5)
-    np.testing.assert_allclose(
-        digits_extractor.probabilities(images[:300]), probs, atol=1e-7)
+        digits_extractor.features(images[:300], batch_size=7), feats, rtol=1e-5, atol=1e-5
+    )
+    np.testing.assert_allclose(digits_extractor.probabilities(images[:300]), probs, atol=1e-7)
 
 
 @pytest.mark.keras
@@ -138,8 +133,7 @@ def test_digits_features_separate_classes(digits, digits_extractor):
     images, labels = digits
     feats = digits_extractor.features(images)
     half = len(images) // 2
-    means = np.stack([feats[:half][labels[:half] == c].mean(axis=0)
-                      for c in range(10)])
+    means = np.stack([feats[:half][labels[:half] == c].mean(axis=0) for c in range(10)])
     distances = ((feats[half:, None, :] - means[None]) ** 2).sum(axis=-1)
     assert np.mean(distances.argmin(axis=1) == labels[half:]) > 0.85
 
@@ -161,28 +155,25 @@ def test_save_load_round_trip(tmp_path, digits, digits_extractor):
     assert loaded.accuracy == digits_extractor.accuracy
     assert loaded.fingerprint == digits_extractor.fingerprint
     assert loaded.image_shape == (8, 8, 1)
-    np.testing.assert_array_equal(loaded.features(images[:64]),
-                                  digits_extractor.features(images[:64]))
+    np.testing.assert_array_equal(
+        loaded.features(images[:64]), digits_extractor.features(images[:64])
+    )
 
 
 @pytest.mark.keras
 @pytest.mark.backend
-def test_for_data_fits_once_then_loads(tmp_path, monkeypatch, digits,
-                                       digits_extractor):
+def test_for_data_fits_once_then_loads(tmp_path, monkeypatch, digits, digits_extractor):
     """The cache helper trains on a miss, then loads without training."""
     images, labels = digits
     fit_calls = []
 
     def counting_fit(cls, images, labels=None, **kwargs):
         fit_calls.append(kwargs)
-        return DomainExtractor(digits_extractor.classifier,
-                               accuracy=digits_extractor.accuracy)
+        return DomainExtractor(digits_extractor.classifier, accuracy=digits_extractor.accuracy)
 
     monkeypatch.setattr(DomainExtractor, "fit", classmethod(counting_fit))
-    first = DomainExtractor.for_data(images, labels, cache_dir=tmp_path,
-                                     epochs=3)
-    second = DomainExtractor.for_data(images, labels, cache_dir=tmp_path,
-                                      epochs=3)
+    first = DomainExtractor.for_data(images, labels, cache_dir=tmp_path, epochs=3)
+    second = DomainExtractor.for_data(images, labels, cache_dir=tmp_path, epochs=3)
     assert fit_calls == [{"epochs": 3}]
     key = first.metadata["cache_key"]
     assert second.metadata["cache_key"] == key
@@ -194,20 +185,22 @@ def test_for_data_fits_once_then_loads(tmp_path, monkeypatch, digits,
     assert sidecar["metadata"]["cache_facts"]["data_fingerprint"] == sidecar["fingerprint"]
     assert sidecar["metadata"]["cache_facts"]["fit_settings"]["epochs"] == 3
     assert second.fingerprint == first.fingerprint
-    np.testing.assert_array_equal(second.features(images[:32]),
-                                  first.features(images[:32]))
+    np.testing.assert_array_equal(second.features(images[:32]), first.features(images[:32]))
 
 
 @pytest.mark.keras
 @pytest.mark.backend
-def test_for_data_respects_env_cache_and_shape(tmp_path, monkeypatch, digits,
-                                               digits_extractor):
+def test_for_data_respects_env_cache_and_shape(tmp_path, monkeypatch, digits, digits_extractor):
     """KGAN_NAS_CACHE sets the cache; a cached extractor of another shape fails."""
     images, _ = digits
     monkeypatch.setenv("KGAN_NAS_CACHE", str(tmp_path))
     assert default_cache_dir() == os.path.join(str(tmp_path), "extractors")
-    calls = _fake_fit(monkeypatch, lambda index, kwargs: DomainExtractor(
-        digits_extractor.classifier, accuracy=digits_extractor.accuracy))
+    calls = _fake_fit(
+        monkeypatch,
+        lambda index, kwargs: DomainExtractor(
+            digits_extractor.classifier, accuracy=digits_extractor.accuracy
+        ),
+    )
     first = DomainExtractor.for_data(images, fingerprint="shared")
     assert _cache_entries(tmp_path / "extractors") == [first.metadata["cache_key"]]
 
@@ -222,14 +215,14 @@ def test_for_data_respects_env_cache_and_shape(tmp_path, monkeypatch, digits,
 
 @pytest.mark.keras
 @pytest.mark.backend
-def test_get_extractor_domain_uses_cache(tmp_path, monkeypatch, digits,
-                                         digits_extractor):
+def test_get_extractor_domain_uses_cache(tmp_path, monkeypatch, digits, digits_extractor):
     """get_extractor('domain') fits and caches; instances pass through."""
     images, _ = digits
     monkeypatch.setattr(
-        DomainExtractor, "fit",
-        classmethod(lambda cls, *a, **k: DomainExtractor(
-            digits_extractor.classifier)))
+        DomainExtractor,
+        "fit",
+        classmethod(lambda cls, *a, **k: DomainExtractor(digits_extractor.classifier)),
+    )
     extractor = get_extractor("domain", images=images, cache_dir=tmp_path)
     assert isinstance(extractor, DomainExtractor)
     key = extractor.metadata["cache_key"]
@@ -244,25 +237,26 @@ def test_for_data_key_covers_fit_settings(tmp_path, monkeypatch, digits):
     """Other fit settings fit and cache another extractor; the same ones (verbosity
     aside) load the cached one without fitting."""
     images, labels = digits[0][:240], digits[1][:240]
-    first = DomainExtractor.for_data(images, labels, cache_dir=tmp_path, epochs=1,
-                                     batch_size=32)
+    first = DomainExtractor.for_data(images, labels, cache_dir=tmp_path, epochs=1, batch_size=32)
     assert first.metadata["epochs"] == 1
     real_fit = DomainExtractor.fit.__func__
-    calls = _fake_fit(monkeypatch, lambda index, kwargs: real_fit(
-        DomainExtractor, images, labels, **kwargs))
+    calls = _fake_fit(
+        monkeypatch, lambda index, kwargs: real_fit(DomainExtractor, images, labels, **kwargs)
+    )
 
-    again = DomainExtractor.for_data(images, labels, cache_dir=tmp_path, epochs=1,
-                                     batch_size=32, verbose=0)
+    again = DomainExtractor.for_data(
+        images, labels, cache_dir=tmp_path, epochs=1, batch_size=32, verbose=0
+    )
     assert calls == []
     np.testing.assert_array_equal(again.features(images[:16]), first.features(images[:16]))
 
-    longer = DomainExtractor.for_data(images, labels, cache_dir=tmp_path, epochs=2,
-                                      batch_size=32)
+    longer = DomainExtractor.for_data(images, labels, cache_dir=tmp_path, epochs=2, batch_size=32)
     assert calls == [{"epochs": 2, "batch_size": 32}]
     assert longer.metadata["epochs"] == 2
     assert longer.metadata["cache_key"] != first.metadata["cache_key"]
     assert _cache_entries(tmp_path) == sorted(
-        [first.metadata["cache_key"], longer.metadata["cache_key"]])
+        [first.metadata["cache_key"], longer.metadata["cache_key"]]
+    )
     facts = _entry_sidecar(tmp_path, longer.metadata["cache_key"])["metadata"]["cache_facts"]
     # Defaults the caller did not pass are part of the key too.
     assert facts["fit_settings"]["feature_dim"] == longer.feature_dim
@@ -285,8 +279,7 @@ def test_for_data_key_covers_versions_and_backend(tmp_path, monkeypatch, fact):
     assert len(calls) == 1
 
     real_facts = domain_cache._runtime_facts
-    monkeypatch.setattr(domain_cache, "_runtime_facts",
-                        lambda: {**real_facts(), fact: "other"})
+    monkeypatch.setattr(domain_cache, "_runtime_facts", lambda: {**real_facts(), fact: "other"})
     other = DomainExtractor.for_data(images, cache_dir=tmp_path)
     assert len(calls) == 2
     assert other.metadata["cache_key"] != first.metadata["cache_key"]
@@ -313,8 +306,9 @@ def test_package_version_falls_back_to_distribution_then_unknown(monkeypatch):
     """Without `__version__`: the installed distribution's version, else "unknown"."""
     assert cache_module.package_version() == kgan_nas.__version__
     monkeypatch.delattr(kgan_nas, "__version__")
-    monkeypatch.setattr(cache_module.importlib.metadata, "version",
-                        lambda name: f"{name}-from-metadata")
+    monkeypatch.setattr(
+        cache_module.importlib.metadata, "version", lambda name: f"{name}-from-metadata"
+    )
     assert cache_module.package_version() == "kgan_nas-from-metadata"
 
     def not_installed(name):
@@ -329,8 +323,7 @@ def test_cache_key_is_canonical():
     facts = {"a": 1, "b": {"c": 0.5, "d": None}}
     key = cache_module.cache_key(facts)
     assert len(key) == 16 and int(key, 16) >= 0
-    assert cache_module.cache_key({"b": {"d": None, "c": np.float64(0.5)},
-                                   "a": np.int64(1)}) == key
+    assert cache_module.cache_key({"b": {"d": None, "c": np.float64(0.5)}, "a": np.int64(1)}) == key
     assert cache_module.cache_key({"a": 2, "b": {"c": 0.5, "d": None}}) != key
 
 
@@ -355,8 +348,9 @@ def test_for_data_concurrent_fit_loads_the_winner(tmp_path, monkeypatch):
     assert len(calls) == 2
     assert result.accuracy == 0.75
     key = result.metadata["cache_key"]
-    np.testing.assert_allclose(result.features(images), winner.features(images),
-                               rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(
+        result.features(images), winner.features(images), rtol=1e-6, atol=1e-6
+    )
     assert _cache_entries(tmp_path) == [key]  # no staging folder left behind
     assert _entry_sidecar(tmp_path, key)["accuracy"] == 0.75
     cached = DomainExtractor.for_data(images, cache_dir=tmp_path)
@@ -369,8 +363,9 @@ def test_for_data_concurrent_fit_loads_the_winner(tmp_path, monkeypatch):
 def test_for_data_refits_incomplete_or_mismatched_entry(tmp_path, monkeypatch, damage):
     """An entry lacking a file or recording another key is a miss: refitted and replaced."""
     images = np.linspace(-1, 1, 6 * 64, dtype=np.float32).reshape(6, 8, 8, 1)
-    calls = _fake_fit(monkeypatch,
-                      lambda index, kwargs: _tiny_extractor(accuracy=0.1 * (index + 1)))
+    calls = _fake_fit(
+        monkeypatch, lambda index, kwargs: _tiny_extractor(accuracy=0.1 * (index + 1))
+    )
     first = DomainExtractor.for_data(images, cache_dir=tmp_path)
     key = first.metadata["cache_key"]
     entry = tmp_path / key
@@ -437,10 +432,13 @@ def test_cache_root_follows_environment(tmp_path, monkeypatch):
 
 def test_cache_module_imports_no_keras():
     """kgan_nas.cache is plain Python: importing it loads neither Keras nor TensorFlow."""
-    code = ("import sys, kgan_nas.cache; "
-            "print(any(name in sys.modules for name in ('keras', 'tensorflow', 'numpy')))")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            check=True)
+    code = (
+        "import sys, kgan_nas.cache; "
+        "print(any(name in sys.modules for name in ('keras', 'tensorflow', 'numpy')))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
     assert result.stdout.strip().splitlines()[-1] == "False"
 
 
@@ -490,8 +488,7 @@ def test_unlabeled_fit_learns_kmeans_pseudo_labels_reproducibly(digits):
     assert 0.0 <= extractor.accuracy <= 1.0
 
     again = DomainExtractor.fit(images, seed=1, epochs=12, batch_size=32)
-    np.testing.assert_allclose(again.features(images), feats,
-                               rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(again.features(images), feats, rtol=1e-4, atol=1e-5)
 
 
 # --------------------------------------------------------------------------
@@ -501,15 +498,18 @@ def test_unlabeled_fit_learns_kmeans_pseudo_labels_reproducibly(digits):
 
 @pytest.mark.keras
 @pytest.mark.backend
-@pytest.mark.parametrize("images, message", [
-    (np.zeros((8, 8, 1), np.float32), "rank 4"),
-    (np.zeros((2, 8, 8, 3), np.float32), "trained on images of shape"),
-    (np.zeros((2, 6, 6, 1), np.float32), "trained on images of shape"),
-    (np.zeros((0, 8, 8, 1), np.float32), "empty"),
-    (np.full((2, 8, 8, 1), np.nan, np.float32), "NaN or inf"),
-    (np.full((2, 8, 8, 1), 255, np.uint8), r"\[-1, 1\]"),
-    (np.full((2, 8, 8, 1), "a"), "numbers"),
-])
+@pytest.mark.parametrize(
+    "images, message",
+    [
+        (np.zeros((8, 8, 1), np.float32), "rank 4"),
+        (np.zeros((2, 8, 8, 3), np.float32), "trained on images of shape"),
+        (np.zeros((2, 6, 6, 1), np.float32), "trained on images of shape"),
+        (np.zeros((0, 8, 8, 1), np.float32), "empty"),
+        (np.full((2, 8, 8, 1), np.nan, np.float32), "NaN or inf"),
+        (np.full((2, 8, 8, 1), 255, np.uint8), r"\[-1, 1\]"),
+        (np.full((2, 8, 8, 1), "a"), "numbers"),
+    ],
+)
 def test_bad_images_raise_clear_errors(untrained_extractor, images, message):
     """Bad rank, shape, size, NaN or range raises a ValueError naming it."""
     with pytest.raises(ValueError, match=message):
@@ -540,15 +540,14 @@ def test_bad_arguments_raise_clear_errors(tmp_path, untrained_extractor):
     with pytest.raises(FileNotFoundError, match="nothing.keras"):
         DomainExtractor.load(tmp_path / "nothing.keras")
     with pytest.raises(ValueError, match="fingerprint"):
-        DomainExtractor.for_data(images, fingerprint="../escape",
-                                 cache_dir=tmp_path)
+        DomainExtractor.for_data(images, fingerprint="../escape", cache_dir=tmp_path)
     with pytest.raises(ValueError, match="Unknown feature extractor"):
         get_extractor("vgg")
     with pytest.raises(ValueError, match="images="):
         get_extractor("domain")
-    no_features = keras.Sequential([keras.Input((8, 8, 1)),
-                                    keras.layers.Flatten(),
-                                    keras.layers.Dense(2)])
+    no_features = keras.Sequential(
+        [keras.Input((8, 8, 1)), keras.layers.Flatten(), keras.layers.Dense(2)]
+    )
     with pytest.raises(ValueError, match="'features'"):
         DomainExtractor(no_features)
 
@@ -608,8 +607,7 @@ def test_inception_bad_arguments(tmp_path):
 @pytest.fixture(scope="module")
 def inception_pair(tmp_path_factory):
     """A random-init InceptionV3 (75 px) and an extractor loading its weights."""
-    source = keras.applications.InceptionV3(weights=None,
-                                            input_shape=(75, 75, 3))
+    source = keras.applications.InceptionV3(weights=None, input_shape=(75, 75, 3))
     path = tmp_path_factory.mktemp("inception") / "source.weights.h5"
     source.save_weights(path)
     return source, InceptionExtractor(weights=str(path), resize_to=75)
@@ -628,16 +626,15 @@ def test_inception_from_weights_file_matches_source(inception_pair):
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-12)
 
     rgb = np.repeat(gray, 3, axis=-1)
-    resized = keras.ops.image.resize(rgb, (75, 75), interpolation="bilinear",
-                                     antialias=False)
+    resized = keras.ops.image.resize(rgb, (75, 75), interpolation="bilinear", antialias=False)
     two_outputs = keras.Model(
-        source.inputs, [source.get_layer("avg_pool").output, source.outputs[0]])
+        source.inputs, [source.get_layer("avg_pool").output, source.outputs[0]]
+    )
     expected_feats, expected_probs = two_outputs(resized, training=False)
     expected_feats = keras.ops.convert_to_numpy(expected_feats)
     assert np.ptp(expected_feats, axis=0).max() > 0  # images differ
     np.testing.assert_allclose(feats, expected_feats, rtol=1e-4, atol=1e-7)
-    np.testing.assert_allclose(
-        probs, keras.ops.convert_to_numpy(expected_probs), atol=1e-6)
+    np.testing.assert_allclose(probs, keras.ops.convert_to_numpy(expected_probs), atol=1e-6)
     # Grayscale is exactly its RGB repetition.
     np.testing.assert_allclose(extractor.features(rgb), feats, atol=1e-7)
 

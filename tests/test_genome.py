@@ -19,8 +19,9 @@ from kgan_nas.space import InvalidGenomeError
 from kgan_nas.space import SearchSpace
 
 SHAPES = [(8, 8, 1), (28, 28, 1), (32, 32, 3), (64, 64, 3)]
-SPACES = {shape: SearchSpace(image_shape=shape, latent_dim=16, max_params=400_000)
-          for shape in SHAPES}
+SPACES = {
+    shape: SearchSpace(image_shape=shape, latent_dim=16, max_params=400_000) for shape in SHAPES
+}
 
 shapes = st.sampled_from(SHAPES)
 seeds = st.integers(0, 2**32 - 1)
@@ -102,9 +103,14 @@ def test_key_is_stable_in_a_fresh_process():
         "import sys; from kgan_nas.genome import Genome; "
         "print(Genome.from_json(sys.stdin.read()).key())"
     )
-    result = subprocess.run([sys.executable, "-c", code], input=genome.to_json(),
-                            capture_output=True, text=True, check=True,
-                            env={"PYTHONHASHSEED": "123", "PATH": ""})
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        input=genome.to_json(),
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"PYTHONHASHSEED": "123", "PATH": ""},
+    )
     assert result.stdout.strip() == genome.key()
 
 
@@ -116,8 +122,9 @@ def test_genome_modules_do_not_import_tensorflow():
         "bad = [m for m in ('tensorflow', 'keras', 'jax') if m in sys.modules]; "
         "print(','.join(bad))"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True,
-                            text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
     assert result.stdout.strip() == ""
 
 
@@ -138,11 +145,15 @@ def test_repair_fixes_order_upsampling_and_length():
 def test_repair_shrinks_under_max_params():
     """A genome over max_params is shrunk until it fits."""
     space = SearchSpace(image_shape=(28, 28, 1), max_params=80_000)
-    big = SearchSpace(image_shape=(28, 28, 1)).repair(Genome(
-        generator=(LayerGene("upsample_conv2d", 128, 5, activation="relu"),) * 2,
-        discriminator=(LayerGene("conv2d", 128, 5, stride=1, activation="relu"),
-                       LayerGene("dense", 256, activation="relu")),
-    ))
+    big = SearchSpace(image_shape=(28, 28, 1)).repair(
+        Genome(
+            generator=(LayerGene("upsample_conv2d", 128, 5, activation="relu"),) * 2,
+            discriminator=(
+                LayerGene("conv2d", 128, 5, stride=1, activation="relu"),
+                LayerGene("dense", 256, activation="relu"),
+            ),
+        )
+    )
     assert SearchSpace(image_shape=(28, 28, 1)).params(big) > 80_000
     small = space.repair(big)
     assert space.params(small) <= 80_000
@@ -225,7 +236,9 @@ def test_decoded_models_match_shapes_and_parameter_estimates():
             assert np.all(np.abs(images) <= 1.0)
             assert logits.shape == (2, 1)
             assert generator.count_params() == space.generator_params(genome), genome.describe()
-            assert discriminator.count_params() == space.discriminator_params(genome), genome.describe()
+            assert discriminator.count_params() == space.discriminator_params(genome), (
+                genome.describe()
+            )
             checked += 1
         keras.backend.clear_session()
     assert checked >= 200
@@ -237,24 +250,30 @@ def test_every_layer_kind_and_norm_decodes():
     from kgan_nas.decode import build_discriminator
     from kgan_nas.decode import build_generator
 
-    space = SearchSpace(image_shape=(16, 16, 3), generator_layers=(1, 8),
-                        discriminator_layers=(1, 8), activations=("relu", "swish", "leaky_relu"),
-                        discriminator_normalizations=("none", "batch", "layer", "spectral"))
-    genome = space.repair(Genome(
-        generator=(
-            LayerGene("dense", 64, activation="relu", norm="batch"),
-            LayerGene("dropout", rate=0.1),
-            LayerGene("conv2d_transpose", 32, 3, stride=2, activation="swish", norm="layer"),
-            LayerGene("upsample_conv2d", 16, 5, activation="leaky_relu", norm="batch"),
-            LayerGene("conv2d", 16, 3, activation="relu"),
-        ),
-        discriminator=(
-            LayerGene("conv2d", 16, 3, stride=2, activation="leaky_relu", norm="spectral"),
-            LayerGene("conv2d", 32, 3, stride=2, activation="leaky_relu", norm="layer"),
-            LayerGene("dropout", rate=0.25),
-            LayerGene("dense", 64, activation="relu", norm="batch"),
-        ),
-    ))
+    space = SearchSpace(
+        image_shape=(16, 16, 3),
+        generator_layers=(1, 8),
+        discriminator_layers=(1, 8),
+        activations=("relu", "swish", "leaky_relu"),
+        discriminator_normalizations=("none", "batch", "layer", "spectral"),
+    )
+    genome = space.repair(
+        Genome(
+            generator=(
+                LayerGene("dense", 64, activation="relu", norm="batch"),
+                LayerGene("dropout", rate=0.1),
+                LayerGene("conv2d_transpose", 32, 3, stride=2, activation="swish", norm="layer"),
+                LayerGene("upsample_conv2d", 16, 5, activation="leaky_relu", norm="batch"),
+                LayerGene("conv2d", 16, 3, activation="relu"),
+            ),
+            discriminator=(
+                LayerGene("conv2d", 16, 3, stride=2, activation="leaky_relu", norm="spectral"),
+                LayerGene("conv2d", 32, 3, stride=2, activation="leaky_relu", norm="layer"),
+                LayerGene("dropout", rate=0.25),
+                LayerGene("dense", 64, activation="relu", norm="batch"),
+            ),
+        )
+    )
     assert space.problems(genome) == []
     generator = build_generator(genome, space)
     discriminator = build_discriminator(genome, space)
@@ -270,7 +289,9 @@ def test_decoder_rejects_invalid_genome():
     from kgan_nas.decode import build_generator
 
     space = SearchSpace(image_shape=(28, 28, 1))
-    genome = Genome(generator=(LayerGene("conv2d", 32, 3, activation="relu"),),
-                    discriminator=(LayerGene("dense", 64, activation="relu"),))
+    genome = Genome(
+        generator=(LayerGene("conv2d", 32, 3, activation="relu"),),
+        discriminator=(LayerGene("dense", 64, activation="relu"),),
+    )
     with pytest.raises(InvalidGenomeError, match="upsampling"):
         build_generator(genome, space)

@@ -6,7 +6,8 @@ import warnings
 import numpy as np
 import pytest
 import scipy.linalg
-from hypothesis import given, settings
+from hypothesis import given
+from hypothesis import settings
 from hypothesis import strategies as st
 
 from kgan_nas import metrics
@@ -39,9 +40,7 @@ def random_spd(rng, dim, rank=None):
     seed=st.integers(0, 2**32 - 1),
     zero_fraction=st.floats(0.0, 0.5),
 )
-def test_frechet_distance_matches_closed_form_for_commuting_covariances(
-    dim, seed, zero_fraction
-):
+def test_frechet_distance_matches_closed_form_for_commuting_covariances(dim, seed, zero_fraction):
     """Shared eigenbasis: FID = |dmu|^2 + sum (sqrt a - sqrt b)^2 to 1e-6."""
     rng = np.random.default_rng(seed)
     basis = random_orthogonal(rng, dim)
@@ -51,14 +50,12 @@ def test_frechet_distance_matches_closed_form_for_commuting_covariances(
     # positions so that the null spaces only partly overlap.
     num_zero = int(zero_fraction * dim)
     spectrum1[:num_zero] = 0.0
-    spectrum2[dim - num_zero:] = 0.0
+    spectrum2[dim - num_zero :] = 0.0
     sigma1 = (basis * spectrum1) @ basis.T
     sigma2 = (basis * spectrum2) @ basis.T
     mu1, mu2 = rng.standard_normal(dim), rng.standard_normal(dim)
 
-    expected = np.sum((mu1 - mu2) ** 2) + np.sum(
-        (np.sqrt(spectrum1) - np.sqrt(spectrum2)) ** 2
-    )
+    expected = np.sum((mu1 - mu2) ** 2) + np.sum((np.sqrt(spectrum1) - np.sqrt(spectrum2)) ** 2)
     actual = metrics.frechet_distance(mu1, sigma1, mu2, sigma2)
     assert abs(actual - expected) <= 1e-6 * max(1.0, expected)
 
@@ -73,29 +70,20 @@ def test_frechet_distance_matches_scipy_sqrtm_reference(dim, seed):
     mu1, mu2 = rng.standard_normal(dim), rng.standard_normal(dim)
 
     trace_sqrt = np.trace(scipy.linalg.sqrtm(sigma1 @ sigma2)).real
-    expected = (
-        np.sum((mu1 - mu2) ** 2)
-        + np.trace(sigma1)
-        + np.trace(sigma2)
-        - 2.0 * trace_sqrt
-    )
+    expected = np.sum((mu1 - mu2) ** 2) + np.trace(sigma1) + np.trace(sigma2) - 2.0 * trace_sqrt
     actual = metrics.frechet_distance(mu1, sigma1, mu2, sigma2)
     assert actual == pytest.approx(expected, rel=1e-6, abs=1e-9)
 
 
 def test_frechet_distance_of_known_small_case():
     """N(0, I) vs N(1, 4I) in 2-D: 2 (means) + 2 * (2 - 1)^2 (scales) = 4."""
-    value = metrics.frechet_distance(
-        np.zeros(2), np.eye(2), np.ones(2), 4.0 * np.eye(2)
-    )
+    value = metrics.frechet_distance(np.zeros(2), np.eye(2), np.ones(2), 4.0 * np.eye(2))
     assert value == pytest.approx(4.0, abs=1e-12)
 
 
 @FAST
 @given(dim=st.integers(2, 32), seed=st.integers(0, 2**32 - 1))
-def test_frechet_distance_is_symmetric_non_negative_and_rotation_invariant(
-    dim, seed
-):
+def test_frechet_distance_is_symmetric_non_negative_and_rotation_invariant(dim, seed):
     """d(a, b) = d(b, a) >= 0 and equals d(Ra, Rb) for a common rotation R."""
     rng = np.random.default_rng(seed)
     sigma1 = random_spd(rng, dim, rank=max(1, dim // 2))
@@ -122,9 +110,7 @@ def test_frechet_distance_of_a_gaussian_with_itself_is_zero(rank):
     rng = np.random.default_rng(rank)
     sigma = random_spd(rng, 12, rank=rank)
     mu = rng.standard_normal(12)
-    assert metrics.frechet_distance(mu, sigma, mu, sigma) == pytest.approx(
-        0.0, abs=1e-9
-    )
+    assert metrics.frechet_distance(mu, sigma, mu, sigma) == pytest.approx(0.0, abs=1e-9)
 
 
 @pytest.mark.parametrize(
@@ -134,13 +120,18 @@ def test_frechet_distance_of_a_gaussian_with_itself_is_zero(rank):
         ((np.zeros(3), np.eye(4), np.zeros(3), np.eye(3)), "sigma1"),
         ((np.zeros((3, 1)), np.eye(3), np.zeros(3), np.eye(3)), "mu1"),
         ((np.zeros(3), np.ones((3, 2)), np.zeros(3), np.eye(3)), "square"),
-        ((np.zeros(3), np.eye(3), np.zeros(3), np.triu(np.ones((3, 3)))),
-         "symmetric"),
+        ((np.zeros(3), np.eye(3), np.zeros(3), np.triu(np.ones((3, 3)))), "symmetric"),
         ((np.zeros(3), -np.eye(3), np.zeros(3), np.eye(3)), "negative"),
         # Positive diagonal but eigenvalues 3, -1, 1: not a covariance.
-        ((np.zeros(3), np.array([[1.0, 2.0, 0.0], [2.0, 1.0, 0.0],
-                                 [0.0, 0.0, 1.0]]), np.zeros(3), np.eye(3)),
-         "negative eigenvalue"),
+        (
+            (
+                np.zeros(3),
+                np.array([[1.0, 2.0, 0.0], [2.0, 1.0, 0.0], [0.0, 0.0, 1.0]]),
+                np.zeros(3),
+                np.eye(3),
+            ),
+            "negative eigenvalue",
+        ),
     ],
 )
 def test_frechet_distance_rejects_malformed_inputs(args, message):
@@ -165,9 +156,7 @@ def test_frechet_distance_rejects_non_finite_values(bad):
 def test_frechet_distance_rejects_non_numeric_input():
     """Object or string arrays raise TypeError rather than a numpy error."""
     with pytest.raises(TypeError, match="mu1"):
-        metrics.frechet_distance(
-            np.array(["a", "b"]), np.eye(2), np.zeros(2), np.eye(2)
-        )
+        metrics.frechet_distance(np.array(["a", "b"]), np.eye(2), np.zeros(2), np.eye(2))
 
 
 # --------------------------------------------------------------------------
@@ -181,9 +170,7 @@ def test_fid_of_identical_feature_sets_is_zero_and_of_shifted_is_shift():
     features = rng.standard_normal((400, 8))
     shift = np.arange(8.0) / 4.0
     assert metrics.fid(features, features) == pytest.approx(0.0, abs=1e-9)
-    assert metrics.fid(features, features + shift) == pytest.approx(
-        np.sum(shift**2), rel=1e-9
-    )
+    assert metrics.fid(features, features + shift) == pytest.approx(np.sum(shift**2), rel=1e-9)
 
 
 def test_fid_accepts_arrays_and_statistics_interchangeably():
@@ -192,9 +179,7 @@ def test_fid_accepts_arrays_and_statistics_interchangeably():
     real = rng.standard_normal((300, 6))
     fake = rng.standard_normal((200, 6)) * 1.5 + 0.3
     from_arrays = metrics.fid(real, fake)
-    from_stats = metrics.fid(
-        FeatureStatistics().update(real), FeatureStatistics().update(fake)
-    )
+    from_stats = metrics.fid(FeatureStatistics().update(real), FeatureStatistics().update(fake))
     assert from_arrays > 0.0
     assert from_stats == pytest.approx(from_arrays, rel=1e-12)
 
@@ -204,9 +189,7 @@ def test_fid_is_symmetric_in_its_arguments():
     rng = np.random.default_rng(2)
     real = rng.standard_normal((300, 10))
     fake = rng.gamma(2.0, size=(250, 10))
-    assert metrics.fid(fake, real) == pytest.approx(
-        metrics.fid(real, fake), rel=1e-9
-    )
+    assert metrics.fid(fake, real) == pytest.approx(metrics.fid(real, fake), rel=1e-9)
 
 
 def test_fid_warns_when_samples_do_not_exceed_dimensions():
@@ -255,18 +238,12 @@ def test_fid_input_validation():
     seed=st.integers(0, 2**32 - 1),
     data=st.data(),
 )
-def test_streaming_statistics_equal_batch_statistics(
-    num_samples, dim, seed, data
-):
+def test_streaming_statistics_equal_batch_statistics(num_samples, dim, seed, data):
     """Any split into batches gives np.mean / np.cov(ddof=1) of the whole."""
     rng = np.random.default_rng(seed)
     # An offset far from 0 exposes the cancellation of naive sum formulas.
     features = rng.standard_normal((num_samples, dim)) * 3.0 + 1e4
-    cuts = sorted(
-        data.draw(
-            st.lists(st.integers(0, num_samples), max_size=6), label="cuts"
-        )
-    )
+    cuts = sorted(data.draw(st.lists(st.integers(0, num_samples), max_size=6), label="cuts"))
     stats = FeatureStatistics()
     for batch in np.split(features, cuts):
         stats.update(batch)
@@ -292,14 +269,11 @@ def test_streaming_statistics_chunk_large_batches(monkeypatch):
     stats = FeatureStatistics().update(features)
     reference = features.astype(np.float64)
     np.testing.assert_allclose(stats.mean, reference.mean(0), rtol=1e-12)
-    np.testing.assert_allclose(
-        stats.covariance, np.cov(reference, rowvar=False), rtol=1e-10
-    )
+    np.testing.assert_allclose(stats.covariance, np.cov(reference, rowvar=False), rtol=1e-10)
 
 
 @FAST
-@given(sizes=st.lists(st.integers(0, 15), min_size=3, max_size=3),
-       seed=st.integers(0, 2**32 - 1))
+@given(sizes=st.lists(st.integers(0, 15), min_size=3, max_size=3), seed=st.integers(0, 2**32 - 1))
 def test_merge_is_associative_and_matches_joint_update(sizes, seed):
     """(a+b)+c = a+(b+c) = statistics of all rows; inputs are not modified."""
     rng = np.random.default_rng(seed)
@@ -317,12 +291,8 @@ def test_merge_is_associative_and_matches_joint_update(sizes, seed):
         np.testing.assert_allclose(left.mean, right.mean, rtol=1e-12)
         np.testing.assert_allclose(left.mean, joint.mean, rtol=1e-12)
     if joint.count >= 2:
-        np.testing.assert_allclose(
-            left.covariance, right.covariance, rtol=1e-9, atol=1e-12
-        )
-        np.testing.assert_allclose(
-            left.covariance, joint.covariance, rtol=1e-9, atol=1e-12
-        )
+        np.testing.assert_allclose(left.covariance, right.covariance, rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(left.covariance, joint.covariance, rtol=1e-9, atol=1e-12)
 
 
 def test_statistics_json_and_npz_round_trips(tmp_path):
@@ -391,23 +361,24 @@ def slow_unbiased_mmd2(x, y, degree, gamma, coef0):
     return xx / (m * (m - 1)) + yy / (m * (m - 1)) - 2.0 * xy / (m * m)
 
 
-@pytest.mark.parametrize(
-    "degree, gamma, coef0", [(3, None, 1.0), (2, 0.5, 0.0)]
-)
+@pytest.mark.parametrize("degree, gamma, coef0", [(3, None, 1.0), (2, 0.5, 0.0)])
 def test_kid_matches_slow_reference(degree, gamma, coef0):
     """One subset holding every sample equals the double-loop MMD^2."""
     rng = np.random.default_rng(8)
     x = rng.standard_normal((9, 4))
     y = rng.standard_normal((9, 4)) + 0.5
     mean, std = metrics.kernel_inception_distance(
-        x, y, subsets=1, subset_size=9, degree=degree, gamma=gamma,
+        x,
+        y,
+        subsets=1,
+        subset_size=9,
+        degree=degree,
+        gamma=gamma,
         coef0=coef0,
     )
     # Permuting the rows of a set does not change the estimate, so the one
     # random subset of size N must equal the estimate on all samples.
-    expected = slow_unbiased_mmd2(
-        x, y, degree, 1.0 / 4 if gamma is None else gamma, coef0
-    )
+    expected = slow_unbiased_mmd2(x, y, degree, 1.0 / 4 if gamma is None else gamma, coef0)
     assert mean == pytest.approx(expected, rel=1e-10)
     assert std == 0.0
 
@@ -418,9 +389,7 @@ def test_kid_is_near_zero_for_same_distribution_and_positive_when_shifted():
     real = rng.standard_normal((400, 16))
     fake = rng.standard_normal((400, 16))
     shifted = fake + 1.0
-    same_mean, same_std = metrics.kernel_inception_distance(
-        real, fake, subsets=50, subset_size=100
-    )
+    same_mean, same_std = metrics.kernel_inception_distance(real, fake, subsets=50, subset_size=100)
     diff_mean, diff_std = metrics.kernel_inception_distance(
         real, shifted, subsets=50, subset_size=100
     )
@@ -437,9 +406,7 @@ def test_kid_is_unbiased_across_independent_draws():
         real = rng.standard_normal((30, 5))
         fake = rng.standard_normal((30, 5))
         estimates.append(
-            metrics.kernel_inception_distance(
-                real, fake, subsets=1, subset_size=30, seed=seed
-            )[0]
+            metrics.kernel_inception_distance(real, fake, subsets=1, subset_size=30, seed=seed)[0]
         )
     estimates = np.asarray(estimates)
     standard_error = estimates.std(ddof=1) / np.sqrt(len(estimates))
@@ -454,15 +421,9 @@ def test_kid_is_deterministic_for_a_seed():
     rng = np.random.default_rng(11)
     real = rng.standard_normal((60, 6))
     fake = rng.standard_normal((50, 6)) + 0.2
-    first = metrics.kernel_inception_distance(
-        real, fake, subsets=5, subset_size=20, seed=3
-    )
-    again = metrics.kernel_inception_distance(
-        real, fake, subsets=5, subset_size=20, seed=3
-    )
-    other = metrics.kernel_inception_distance(
-        real, fake, subsets=5, subset_size=20, seed=4
-    )
+    first = metrics.kernel_inception_distance(real, fake, subsets=5, subset_size=20, seed=3)
+    again = metrics.kernel_inception_distance(real, fake, subsets=5, subset_size=20, seed=3)
+    other = metrics.kernel_inception_distance(real, fake, subsets=5, subset_size=20, seed=4)
     assert first == again
     assert first != other
 
@@ -472,9 +433,7 @@ def test_kid_float32_matmul_agrees_with_float64():
     rng = np.random.default_rng(16)
     real = rng.gamma(2.0, 0.2, size=(120, 64)).astype(np.float32)
     fake = (rng.gamma(2.0, 0.2, size=(120, 64)) * 1.05).astype(np.float32)
-    exact = metrics.kernel_inception_distance(
-        real, fake, subsets=10, subset_size=60
-    )
+    exact = metrics.kernel_inception_distance(real, fake, subsets=10, subset_size=60)
     fast = metrics.kernel_inception_distance(
         real, fake, subsets=10, subset_size=60, matmul_dtype="float32"
     )
@@ -488,12 +447,8 @@ def test_kid_clips_subset_size_to_the_smaller_set():
     rng = np.random.default_rng(12)
     real = rng.standard_normal((25, 3))
     fake = rng.standard_normal((12, 3))
-    clipped = metrics.kernel_inception_distance(
-        real, fake, subsets=3, subset_size=1000, seed=1
-    )
-    explicit = metrics.kernel_inception_distance(
-        real, fake, subsets=3, subset_size=12, seed=1
-    )
+    clipped = metrics.kernel_inception_distance(real, fake, subsets=3, subset_size=1000, seed=1)
+    explicit = metrics.kernel_inception_distance(real, fake, subsets=3, subset_size=12, seed=1)
     assert clipped == explicit
 
 
@@ -595,7 +550,5 @@ def test_metrics_module_does_not_import_deep_learning_frameworks():
         "if m in sys.modules]; "
         "sys.exit(f'imported {bad}' if bad else 0)"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True
-    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr

@@ -19,19 +19,19 @@ import textwrap
 import time
 
 import pytest
+from test_bad_input import _search
+from test_bad_input import _snapshot
+from test_bad_input import _use_fast_worker_files
 
 import kgan_nas
 from kgan_nas import run as run_lib
-from kgan_nas.search_loop import RepeatedFailureError
 from kgan_nas.executors import SubprocessExecutor
 from kgan_nas.executors import WorkerSpec
 from kgan_nas.executors import WorkerStartError
 from kgan_nas.genome import Genome
 from kgan_nas.lock import RunDirectoryInUse
 from kgan_nas.lock import RunLock
-from test_bad_input import _search
-from test_bad_input import _snapshot
-from test_bad_input import _use_fast_worker_files
+from kgan_nas.search_loop import RepeatedFailureError
 
 TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
 SPACE = kgan_nas.SearchSpace(image_shape=(8, 8, 1), latent_dim=8, max_params=100_000)
@@ -65,8 +65,9 @@ print("statuses:", ",".join(sorted(record["status"] for record in result.history
 
 
 def _user_script(tmp_path, guarded):
-    code = _USER_SCRIPT.format(tests_dir=TESTS_DIR, marker=str(tmp_path / "marker.txt"),
-                               directory=str(tmp_path / "run"))
+    code = _USER_SCRIPT.format(
+        tests_dir=TESTS_DIR, marker=str(tmp_path / "marker.txt"), directory=str(tmp_path / "run")
+    )
     if guarded:
         code = "if __name__ == '__main__':\n" + textwrap.indent(code, "    ")
     return code
@@ -83,16 +84,42 @@ def _launch(mode, tmp_path):
         "script with main guard": ([sys.executable, str(script)], None),
         "python -c": ([sys.executable, "-c", code], None),
         "script on stdin": ([sys.executable, "-"], code),
-        "ipython": ([sys.executable, "-m", "IPython", "--quick", "--no-banner",
-                     "--colors=NoColor", "-c", code], None),
+        "ipython": (
+            [
+                sys.executable,
+                "-m",
+                "IPython",
+                "--quick",
+                "--no-banner",
+                "--colors=NoColor",
+                "-c",
+                code,
+            ],
+            None,
+        ),
     }[mode]
-    return subprocess.run(command, input=stdin, capture_output=True, text=True, timeout=300,
-                          cwd=tmp_path, env=environment)
+    return subprocess.run(
+        command,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+        env=environment,
+    )
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("mode", ["script without main guard", "script with main guard",
-                                  "python -c", "script on stdin", "ipython"])
+@pytest.mark.parametrize(
+    "mode",
+    [
+        "script without main guard",
+        "script with main guard",
+        "python -c",
+        "script on stdin",
+        "ipython",
+    ],
+)
 def test_workers_never_rerun_the_callers_main_module(mode, tmp_path):
     """The default executor works however the user's code is run, and the user's
     top level runs exactly once (workers do not re-import `__main__`)."""
@@ -109,15 +136,25 @@ def test_workers_run_inside_pytest(tmp_path, monkeypatch):
     """Inside pytest (whose `__main__` is pytest's), subprocess workers evaluate
     candidates that the driver hands them, with the driver's import path."""
     _use_fast_worker_files(monkeypatch, tmp_path)
-    result = _search(tmp_path / "run", executor="subprocess", workers=2,
-                     evaluator="scripted_evaluators:make_fast_evaluator")
+    result = _search(
+        tmp_path / "run",
+        executor="subprocess",
+        workers=2,
+        evaluator="scripted_evaluators:make_fast_evaluator",
+    )
     assert [r["status"] for r in result.history] == ["ok"] * 4
 
 
 def _spec(tmp_path, factory, log_dir=True):
-    return WorkerSpec(data_path="", extractor_path="", real_features_path="",
-                      space=SPACE.to_dict(), config={}, evaluator_factory=factory,
-                      log_dir=str(tmp_path / "logs") if log_dir else None)
+    return WorkerSpec(
+        data_path="",
+        extractor_path="",
+        real_features_path="",
+        space=SPACE.to_dict(),
+        config={},
+        evaluator_factory=factory,
+        log_dir=str(tmp_path / "logs") if log_dir else None,
+    )
 
 
 def _genomes(count, seed=0):
@@ -209,24 +246,42 @@ def slow_search(directory, generations):
     from kgan_nas import prepare as prepare_lib
 
     def prepare(run_dir, data, space, evaluation, *args, **kwargs):
-        return WorkerSpec(data_path="", extractor_path="", real_features_path="",
-                          space=space.to_dict(), config=evaluation.to_dict(),
-                          log_dir=run_dir.file("logs"), models_dir=run_dir.file("candidates"))
+        return WorkerSpec(
+            data_path="",
+            extractor_path="",
+            real_features_path="",
+            space=space.to_dict(),
+            config=evaluation.to_dict(),
+            log_dir=run_dir.file("logs"),
+            models_dir=run_dir.file("candidates"),
+        )
 
     prepare_lib.prepare_worker_files = prepare
     return kgan_nas.search(
-        "digits", space=SPACE, generations=generations, population=4,
-        steps_per_candidate=10, batch_size=16, num_samples=100, workers=2, seed=11,
-        evaluator="scripted_evaluators:make_slow_save_evaluator", directory=directory,
-        verbose=0, executor_options={"environment": {"SCRIPTED_DELAY": "0.5"}})
+        "digits",
+        space=SPACE,
+        generations=generations,
+        population=4,
+        steps_per_candidate=10,
+        batch_size=16,
+        num_samples=100,
+        workers=2,
+        seed=11,
+        evaluator="scripted_evaluators:make_slow_save_evaluator",
+        directory=directory,
+        verbose=0,
+        executor_options={"environment": {"SCRIPTED_DELAY": "0.5"}},
+    )
 
 
 @pytest.mark.slow
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
-@pytest.mark.parametrize("stop_signal", [signal.SIGKILL, signal.SIGTERM, signal.SIGINT],
-                         ids=["SIGKILL", "SIGTERM", "SIGINT"])
-def test_stopped_driver_leaves_no_worker_and_a_consistent_run(stop_signal, tmp_path,
-                                                              monkeypatch):
+@pytest.mark.parametrize(
+    "stop_signal",
+    [signal.SIGKILL, signal.SIGTERM, signal.SIGINT],
+    ids=["SIGKILL", "SIGTERM", "SIGINT"],
+)
+def test_stopped_driver_leaves_no_worker_and_a_consistent_run(stop_signal, tmp_path, monkeypatch):
     """Stop the driver mid-candidate: within 10 s none of its workers is alive and
     nothing more is written; a resume completes the run, and every candidate folder
     holds one process's complete set of files."""
@@ -234,15 +289,21 @@ def test_stopped_driver_leaves_no_worker_and_a_consistent_run(stop_signal, tmp_p
     environment = dict(os.environ, KGAN_NAS_CACHE=str(tmp_path / "cache"))
     driver = subprocess.Popen(
         [sys.executable, "-c", _DRIVER_SCRIPT.format(tests_dir=TESTS_DIR, directory=directory)],
-        env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        env=environment,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     history = os.path.join(directory, "history.jsonl")
     deadline = time.monotonic() + 120
     try:
         # Mid-candidate: at least one result recorded, and workers busy on the next.
         while time.monotonic() < deadline:
             workers = _children_of(driver.pid)
-            if os.path.exists(history) and len(open(history).read().splitlines()) >= 2 \
-                    and len(workers) >= 2:
+            if (
+                os.path.exists(history)
+                and len(open(history).read().splitlines()) >= 2
+                and len(workers) >= 2
+            ):
                 break
             assert driver.poll() is None, driver.stderr.read().decode()[-3000:]
             time.sleep(0.05)
@@ -267,8 +328,10 @@ def test_stopped_driver_leaves_no_worker_and_a_consistent_run(stop_signal, tmp_p
     for record in result.history:
         folder = os.path.join(candidates, record["key"])
         assert run_lib.check_candidate(folder) == [], record["key"]
-        writers = {open(os.path.join(folder, name)).read()
-                   for name in ("generator.keras", "discriminator.keras")}
+        writers = {
+            open(os.path.join(folder, name)).read()
+            for name in ("generator.keras", "discriminator.keras")
+        }
         assert len(writers) == 1, f"{record['key']} mixes files of {writers}"
         manifest = json.loads(open(os.path.join(folder, "manifest.json")).read())
         assert writers == {f"{record['key']}:{manifest['pid']}"}
@@ -311,8 +374,9 @@ time.sleep(300)
 
 
 def _hold_lock(directory):
-    holder = subprocess.Popen([sys.executable, "-c", _LOCK_HOLDER, str(directory)],
-                              stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", _LOCK_HOLDER, str(directory)], stdout=subprocess.PIPE, text=True
+    )
     assert holder.stdout.readline().strip() == "locked"
     return holder
 
@@ -348,8 +412,9 @@ def test_lock_is_released_when_the_search_ends_or_fails(tmp_path, monkeypatch):
     with RunLock(directory):
         pass  # free after a finished search
     with pytest.raises(RepeatedFailureError):
-        _search(directory, generations=2,
-                evaluator="scripted_evaluators:make_always_raising_evaluator")
+        _search(
+            directory, generations=2, evaluator="scripted_evaluators:make_always_raising_evaluator"
+        )
     with RunLock(directory):
         pass  # free after a failed one
 
@@ -360,16 +425,25 @@ def test_repeated_identical_failures_stop_the_search(tmp_path, monkeypatch):
     _use_fast_worker_files(monkeypatch, tmp_path)
     directory = tmp_path / "run"
     with pytest.raises(RepeatedFailureError) as raised:
-        _search(directory, generations=3, population=6,
-                evaluator="scripted_evaluators:make_always_raising_evaluator")
+        _search(
+            directory,
+            generations=3,
+            population=6,
+            evaluator="scripted_evaluators:make_always_raising_evaluator",
+        )
     message = str(raised.value)
     records = run_lib.RunDir(directory).history()
     assert len(records) == 3  # 3 x 1 worker, then it stopped
     assert records[0]["key"] in message and "scripted systemic failure" in message
     assert "executor='inprocess'" in message and "max_consecutive_failures" in message
     with pytest.raises(RepeatedFailureError):
-        _search(tmp_path / "other", generations=3, population=6, max_consecutive_failures=5,
-                evaluator="scripted_evaluators:make_always_raising_evaluator")
+        _search(
+            tmp_path / "other",
+            generations=3,
+            population=6,
+            max_consecutive_failures=5,
+            evaluator="scripted_evaluators:make_always_raising_evaluator",
+        )
     assert len(run_lib.RunDir(tmp_path / "other").history()) == 5
 
 
@@ -379,19 +453,26 @@ def test_nan_candidates_never_stop_the_search(tmp_path, monkeypatch):
     import scripted_evaluators as scripted
 
     _use_fast_worker_files(monkeypatch, tmp_path)
-    space = kgan_nas.SearchSpace(image_shape=(8, 8, 1), latent_dim=8, max_params=100_000,
-                                 learning_rates=(scripted.NAN,))
-    result = _search(tmp_path / "nan", space=space, generations=2, population=4,
-                     max_consecutive_failures=2,
-                     evaluator="scripted_evaluators:make_fault_evaluator")
+    space = kgan_nas.SearchSpace(
+        image_shape=(8, 8, 1), latent_dim=8, max_params=100_000, learning_rates=(scripted.NAN,)
+    )
+    result = _search(
+        tmp_path / "nan",
+        space=space,
+        generations=2,
+        population=4,
+        max_consecutive_failures=2,
+        evaluator="scripted_evaluators:make_fault_evaluator",
+    )
     assert [r["status"] for r in result.history] == ["nan"] * 8
 
 
 @pytest.mark.parametrize("value", [0, -1, 2.5, True, "3"])
 def test_invalid_max_consecutive_failures(tmp_path, value):
     with pytest.raises(ValueError, match="max_consecutive_failures"):
-        kgan_nas.search("digits", directory=str(tmp_path / "run"), verbose=0,
-                        max_consecutive_failures=value)
+        kgan_nas.search(
+            "digits", directory=str(tmp_path / "run"), verbose=0, max_consecutive_failures=value
+        )
     assert not (tmp_path / "run").exists()
 
 
@@ -401,9 +482,16 @@ def test_failures_of_different_kinds_do_not_add_up():
     from kgan_nas.search_loop import _FailureStreak
 
     streak = _FailureStreak(3, "run")
-    kinds = [("error", "TypeError: x"), ("error", "TypeError: y"), ("crashed", "SIGKILL"),
-             ("error", "TypeError: z"), ("error", "ValueError: v"), ("ok", ""),
-             ("timeout", "limit"), ("timeout", "limit")]
+    kinds = [
+        ("error", "TypeError: x"),
+        ("error", "TypeError: y"),
+        ("crashed", "SIGKILL"),
+        ("error", "TypeError: z"),
+        ("error", "ValueError: v"),
+        ("ok", ""),
+        ("timeout", "limit"),
+        ("timeout", "limit"),
+    ]
     for number, (status, reason) in enumerate(kinds):
         streak.add({"status": status, "reason": reason, "key": f"{number:016x}"})
     with pytest.raises(RepeatedFailureError, match="0000000000000006"):
@@ -413,8 +501,10 @@ def test_failures_of_different_kinds_do_not_add_up():
 def test_failure_kind_groups_errors_by_exception_type():
     from kgan_nas.search_loop import _failure_kind
 
-    assert _failure_kind({"status": "error", "reason": "TypeError: bad (at x.py:3)"}) == \
-        "error: TypeError"
+    assert (
+        _failure_kind({"status": "error", "reason": "TypeError: bad (at x.py:3)"})
+        == "error: TypeError"
+    )
     assert _failure_kind({"status": "crashed", "reason": "SIGKILL"}) == "crashed"
     assert _failure_kind({"status": "nan", "reason": "non-finite"}) is None
     assert _failure_kind({"status": "ok", "reason": ""}) is None
@@ -426,17 +516,34 @@ def test_genome_round_trip_for_worker_protocol():
     assert Genome.from_json(genome.to_json()).key() == genome.key()
 
 
-_REAL_SPACE = dict(image_shape=(8, 8, 1), latent_dim=8, max_params=20_000,
-                   generator_layers=(1, 2), discriminator_layers=(1, 2))
+_REAL_SPACE = dict(
+    image_shape=(8, 8, 1),
+    latent_dim=8,
+    max_params=20_000,
+    generator_layers=(1, 2),
+    discriminator_layers=(1, 2),
+)
 
 
 def real_search(directory, **kwargs):
     """A real (tiny) genetic search with weight inheritance in subprocess workers."""
     return kgan_nas.search(
-        "digits", space=kgan_nas.SearchSpace(**_REAL_SPACE), strategy="genetic",
-        generations=2, population=3, steps_per_candidate=30, batch_size=16, num_samples=100,
-        executor="subprocess", workers=1, directory=str(directory), verbose=0, seed=5,
-        executor_options={"environment": {"TF_DETERMINISTIC_OPS": "1"}}, **kwargs)
+        "digits",
+        space=kgan_nas.SearchSpace(**_REAL_SPACE),
+        strategy="genetic",
+        generations=2,
+        population=3,
+        steps_per_candidate=30,
+        batch_size=16,
+        num_samples=100,
+        executor="subprocess",
+        workers=1,
+        directory=str(directory),
+        verbose=0,
+        seed=5,
+        executor_options={"environment": {"TF_DETERMINISTIC_OPS": "1"}},
+        **kwargs,
+    )
 
 
 _REAL_DRIVER = """\
@@ -450,8 +557,7 @@ test_processes.real_search({directory!r})
 @pytest.mark.keras
 @pytest.mark.slow
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
-def test_real_search_killed_mid_generation_resumes_like_an_uninterrupted_one(tmp_path,
-                                                                            cache_dir):
+def test_real_search_killed_mid_generation_resumes_like_an_uninterrupted_one(tmp_path, cache_dir):
     """The real path: subprocess workers, real training with XLA, weight inheritance,
     fixed steps. SIGKILL the driver in generation 2, resume: every candidate finished
     before the kill is kept as it was (record, files), and the run evaluates the same
@@ -460,10 +566,11 @@ def test_real_search_killed_mid_generation_resumes_like_an_uninterrupted_one(tmp
     directory = tmp_path / "killed"
     history = directory / "history.jsonl"
     driver = subprocess.Popen(
-        [sys.executable, "-c",
-         _REAL_DRIVER.format(tests_dir=TESTS_DIR, directory=str(directory))],
+        [sys.executable, "-c", _REAL_DRIVER.format(tests_dir=TESTS_DIR, directory=str(directory))],
         env=dict(os.environ, KGAN_NAS_CACHE=str(cache_dir)),
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     deadline = time.monotonic() + 240
     try:
         while time.monotonic() < deadline:
@@ -480,15 +587,18 @@ def test_real_search_killed_mid_generation_resumes_like_an_uninterrupted_one(tmp
     assert workers and _wait_until_gone(workers, 10) == []
     before = [json.loads(line) for line in history.read_text().splitlines() if line.strip()]
     assert 4 <= len(before) < 6
-    files_before = {r["key"]: _snapshot(str(directory / "candidates" / r["key"]))
-                    for r in before if r["status"] == "ok"}
+    files_before = {
+        r["key"]: _snapshot(str(directory / "candidates" / r["key"]))
+        for r in before
+        if r["status"] == "ok"
+    }
 
     resumed = real_search(directory)
     assert resumed.history[: len(before)] == before  # nothing finished was redone
-    assert [(r["generation"], r["key"], r["parent"]) for r in resumed.history] == \
-        [(r["generation"], r["key"], r["parent"]) for r in reference.history]
-    assert all(r["status"] == "ok" for r in resumed.history), \
-        [r["reason"] for r in resumed.history]
+    assert [(r["generation"], r["key"], r["parent"]) for r in resumed.history] == [
+        (r["generation"], r["key"], r["parent"]) for r in reference.history
+    ]
+    assert all(r["status"] == "ok" for r in resumed.history), [r["reason"] for r in resumed.history]
     assert any(r["parent"] for r in resumed.history)  # inheritance was exercised
     for record in resumed.history:
         folder = directory / "candidates" / record["key"]

@@ -7,9 +7,12 @@ import pytest
 ray = pytest.importorskip("ray")
 
 import scripted_evaluators as scripted  # noqa: E402
+from test_executors import SPACE  # noqa: E402
+from test_executors import _genomes  # noqa: E402
+from test_executors import check_parents_reach_the_evaluator  # noqa: E402
+
 from kgan_nas.executors import WorkerSpec  # noqa: E402
 from kgan_nas.executors.ray import RayExecutor  # noqa: E402
-from test_executors import SPACE, _genomes, check_parents_reach_the_evaluator  # noqa: E402
 
 TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
 
@@ -17,24 +20,35 @@ TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
 @pytest.fixture(scope="module")
 def local_ray():
     """One small local Ray instance for the module; workers can import the test helpers."""
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
-             configure_logging=False,
-             runtime_env={"env_vars": {"PYTHONPATH": TESTS_DIR, "TF_CPP_MIN_LOG_LEVEL": "2"}})
+    ray.init(
+        num_cpus=2,
+        include_dashboard=False,
+        log_to_driver=False,
+        configure_logging=False,
+        runtime_env={"env_vars": {"PYTHONPATH": TESTS_DIR, "TF_CPP_MIN_LOG_LEVEL": "2"}},
+    )
     yield
     ray.shutdown()
 
 
 def _spec(factory):
-    return WorkerSpec(data_path="", extractor_path="", real_features_path="",
-                      space=SPACE.to_dict(), config={}, evaluator_factory=factory)
+    return WorkerSpec(
+        data_path="",
+        extractor_path="",
+        real_features_path="",
+        space=SPACE.to_dict(),
+        config={},
+        evaluator_factory=factory,
+    )
 
 
 def test_ray_records_faults_and_finishes_the_rest(local_ray):
     """On Ray too: raise, NaN, self-kill and hang are recorded; ok candidates score."""
     rates = [scripted.OK, scripted.RAISE, scripted.NAN, scripted.KILL, scripted.HANG]
     genomes = _genomes(rates)
-    executor = RayExecutor(_spec("scripted_evaluators:make_fault_evaluator"), workers=2,
-                           timeout=20, max_retries=0)
+    executor = RayExecutor(
+        _spec("scripted_evaluators:make_fault_evaluator"), workers=2, timeout=20, max_retries=0
+    )
     results = dict(executor.run(genomes))
     executor.close()
     assert [results[i].status for i in range(5)] == ["ok", "error", "nan", "crashed", "timeout"]
@@ -53,11 +67,18 @@ def test_tiny_real_search_on_ray(local_ray, tmp_path):
     import kgan_nas
 
     result = kgan_nas.search(
-        "digits", space=kgan_nas.SearchSpace(image_shape=(8, 8, 1), latent_dim=8,
-                                             max_params=40_000),
-        generations=1, population=2, steps_per_candidate=10, batch_size=16,
-        num_samples=100, executor="ray", workers=2, directory=str(tmp_path / "run"),
-        verbose=0)
+        "digits",
+        space=kgan_nas.SearchSpace(image_shape=(8, 8, 1), latent_dim=8, max_params=40_000),
+        generations=1,
+        population=2,
+        steps_per_candidate=10,
+        batch_size=16,
+        num_samples=100,
+        executor="ray",
+        workers=2,
+        directory=str(tmp_path / "run"),
+        verbose=0,
+    )
     assert len(result.history) == 2
     assert any(r["status"] == "ok" for r in result.history), [r["reason"] for r in result.history]
     assert (tmp_path / "run" / "best" / "generator.keras").is_file()

@@ -20,18 +20,18 @@ import sys
 import time
 
 import pytest
+import scripted_evaluators as scripted
+from test_bad_input import _make_run
+from test_bad_input import _search
+from test_bad_input import _snapshot
+from test_bad_input import _use_fast_worker_files
 
 import kgan_nas
-import scripted_evaluators as scripted
 from kgan_nas import atomic
 from kgan_nas import cli
 from kgan_nas import config as config_lib
 from kgan_nas.run import RunDir
 from kgan_nas.run import RunDirectoryError
-from test_bad_input import _make_run
-from test_bad_input import _search
-from test_bad_input import _snapshot
-from test_bad_input import _use_fast_worker_files
 
 TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
 PACKAGE_DIR = pathlib.Path(kgan_nas.__file__).parent
@@ -45,16 +45,21 @@ def _temporary_files(folder):
 # Atomic writes: a failed or killed write never damages the existing file
 # ----------------------------------------------------------------------------
 
+
 def _fail_halfway(stream):
     stream.write(b'{"half": ')
     raise OSError(28, "No space left on device")
 
 
-@pytest.mark.parametrize("write, error", [
-    (lambda path: atomic.atomic_write(path, _fail_halfway), OSError),
-    (lambda path: atomic.atomic_write_json(path, {"loss": float("nan")}), ValueError),
-    (lambda path: atomic.atomic_write_text(path, "new\udc00"), UnicodeEncodeError),
-], ids=["disk full mid-write", "NaN in JSON", "unencodable text"])
+@pytest.mark.parametrize(
+    "write, error",
+    [
+        (lambda path: atomic.atomic_write(path, _fail_halfway), OSError),
+        (lambda path: atomic.atomic_write_json(path, {"loss": float("nan")}), ValueError),
+        (lambda path: atomic.atomic_write_text(path, "new\udc00"), UnicodeEncodeError),
+    ],
+    ids=["disk full mid-write", "NaN in JSON", "unencodable text"],
+)
 def test_failed_write_keeps_the_old_file_and_leaves_no_temporary(tmp_path, write, error):
     """Whatever fails during a write, the old content survives byte for byte and
     the temporary file is removed."""
@@ -110,12 +115,14 @@ def test_sigkill_during_a_write_leaves_the_old_file_whole(tmp_path):
         "def slow(stream):\n"
         "    for _ in range(400):\n"
         "        stream.write(b'x' * 65536); stream.flush(); time.sleep(0.01)\n"
-        "atomic_write(sys.argv[1], slow)\n")
+        "atomic_write(sys.argv[1], slow)\n"
+    )
     process = subprocess.Popen([sys.executable, "-c", code, str(path)])
     try:
         deadline = time.monotonic() + 60
-        while not any(os.path.getsize(tmp_path / name) > 65536
-                      for name in _temporary_files(tmp_path)):
+        while not any(
+            os.path.getsize(tmp_path / name) > 65536 for name in _temporary_files(tmp_path)
+        ):
             assert process.poll() is None and time.monotonic() < deadline
             time.sleep(0.02)
     finally:
@@ -158,6 +165,7 @@ def test_incomplete_staging_falls_back_to_the_previous_best(tmp_path):
 # Resume
 # ----------------------------------------------------------------------------
 
+
 def _keys_by_generation(history):
     keys = {}
     for record in history:
@@ -187,12 +195,23 @@ def test_candidate_past_its_time_limit_is_stopped_and_recorded(tmp_path, monkeyp
     """Candidates that hang are killed at `timeout` and recorded as `timeout` in
     history.jsonl; the others score and the search finishes its generation."""
     _use_fast_worker_files(monkeypatch, tmp_path)
-    space = kgan_nas.SearchSpace(image_shape=(8, 8, 1), latent_dim=8, max_params=100_000,
-                                 learning_rates=(scripted.OK, scripted.HANG))
+    space = kgan_nas.SearchSpace(
+        image_shape=(8, 8, 1),
+        latent_dim=8,
+        max_params=100_000,
+        learning_rates=(scripted.OK, scripted.HANG),
+    )
     started = time.monotonic()
-    result = _search(tmp_path / "run", space=space, population=4, workers=2, timeout=2,
-                     executor="subprocess", evaluator="scripted_evaluators:make_fault_evaluator",
-                     executor_options={"environment": {"PYTHONPATH": TESTS_DIR}})
+    result = _search(
+        tmp_path / "run",
+        space=space,
+        population=4,
+        workers=2,
+        timeout=2,
+        executor="subprocess",
+        evaluator="scripted_evaluators:make_fault_evaluator",
+        executor_options={"environment": {"PYTHONPATH": TESTS_DIR}},
+    )
     assert time.monotonic() - started < 120
     statuses = {}
     for record in result.history:
@@ -227,11 +246,16 @@ def test_cli_interrupt_is_one_line_with_the_resume_hint(monkeypatch, capsys):
 # Security: a run directory is data, never code, and never a way out
 # ----------------------------------------------------------------------------
 
-@pytest.mark.parametrize("parts", [
-    ("..", "..", "etc", "passwd"),
-    ("candidates", "../../../outside"),
-    ("/etc/passwd",),
-], ids=["dot-dot", "key with dot-dot", "absolute"])
+
+@pytest.mark.parametrize(
+    "parts",
+    [
+        ("..", "..", "etc", "passwd"),
+        ("candidates", "../../../outside"),
+        ("/etc/passwd",),
+    ],
+    ids=["dot-dot", "key with dot-dot", "absolute"],
+)
 def test_paths_cannot_escape_the_run_directory(tmp_path, parts):
     """Relative climbs and absolute paths are refused by RunDir.file."""
     with pytest.raises(RunDirectoryError, match="escapes the run directory"):
@@ -335,8 +359,9 @@ def _all_calls():
     for path in sorted(PACKAGE_DIR.rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.Call):
-                calls.append((path.relative_to(PACKAGE_DIR).as_posix(),
-                              ast.unparse(node.func), node))
+                calls.append(
+                    (path.relative_to(PACKAGE_DIR).as_posix(), ast.unparse(node.func), node)
+                )
     return calls
 
 
@@ -367,11 +392,20 @@ def test_source_loads_files_only_without_pickle_and_in_safe_mode():
         assert _keyword(call, "safe_mode") is True, f"{path}:{call.lineno}"
     for path, call in _calls(["np.save"]):
         assert _keyword(call, "allow_pickle") is False, f"{path}:{call.lineno}"
-    unsafe = ["pickle.load", "pickle.Unpickler", "pickle.dump", "marshal.loads", "yaml.load",
-              "enable_unsafe_deserialization"]
+    unsafe = [
+        "pickle.load",
+        "pickle.Unpickler",
+        "pickle.dump",
+        "marshal.loads",
+        "yaml.load",
+        "enable_unsafe_deserialization",
+    ]
     assert [f"{path}:{call.lineno}" for path, call in _calls(unsafe)] == []
-    builtins = [f"{path}:{call.lineno}" for path, call in _calls(["eval", "exec"])
-                if ast.unparse(call.func) in ("eval", "exec")]
+    builtins = [
+        f"{path}:{call.lineno}"
+        for path, call in _calls(["eval", "exec"])
+        if ast.unparse(call.func) in ("eval", "exec")
+    ]
     assert builtins == []
     loads = [(path, ast.unparse(call.args[0])) for path, call in _calls(["pickle.loads"])]
     assert loads == [("executors/base.py", "spec.keras_callbacks")]
@@ -392,8 +426,9 @@ def _event_spy(monkeypatch):
 
     def fsync(descriptor):
         real_fsync(descriptor)
-        events.append(("fsync-folder" if stat.S_ISDIR(os.fstat(descriptor).st_mode)
-                       else "fsync-file", None))
+        events.append(
+            ("fsync-folder" if stat.S_ISDIR(os.fstat(descriptor).st_mode) else "fsync-file", None)
+        )
 
     monkeypatch.setattr(os, "replace", replace)
     monkeypatch.setattr(os, "fsync", fsync)
@@ -439,8 +474,9 @@ def test_no_preset_sets_a_time_limit_and_none_means_none(tmp_path, monkeypatch, 
     _use_fast_worker_files(monkeypatch, tmp_path)
     for seconds in (None, 7.5):
         directory = tmp_path / f"run-{seconds}"
-        _search(directory, preset=preset, generations=1, population=2,
-                seconds_per_candidate=seconds)
+        _search(
+            directory, preset=preset, generations=1, population=2, seconds_per_candidate=seconds
+        )
         stored = json.loads((directory / "config.json").read_text())
         assert stored["search"]["evaluation"]["seconds"] == seconds
 
@@ -452,9 +488,19 @@ def test_time_limited_candidate_records_how_many_steps_it_trained(tmp_path, cach
     after how many of its steps it stopped (and `steps` holds that number)."""
     space = kgan_nas.SearchSpace(image_shape=(8, 8, 1), latent_dim=8, max_params=30_000)
     result = kgan_nas.search(
-        "digits", space=space, generations=1, population=2, steps_per_candidate=100_000,
-        batch_size=16, num_samples=100, executor="inprocess", directory=str(tmp_path / "run"),
-        verbose=0, seconds_per_candidate=1.0, jit_compile=False)
+        "digits",
+        space=space,
+        generations=1,
+        population=2,
+        steps_per_candidate=100_000,
+        batch_size=16,
+        num_samples=100,
+        executor="inprocess",
+        directory=str(tmp_path / "run"),
+        verbose=0,
+        seconds_per_candidate=1.0,
+        jit_compile=False,
+    )
     for record in result.history:
         assert record["status"] == "ok", record["reason"]
         steps = record["fitness"]["steps"]
@@ -462,8 +508,7 @@ def test_time_limited_candidate_records_how_many_steps_it_trained(tmp_path, cach
         assert f"after {steps} steps of 100000" in record["reason"]
 
 
-def test_full_disk_while_opening_a_run_is_reported_as_a_full_disk(tmp_path, monkeypatch,
-                                                                 capsys):
+def test_full_disk_while_opening_a_run_is_reported_as_a_full_disk(tmp_path, monkeypatch, capsys):
     """ENOSPC is not turned into advice about permissions: the OSError reaches the
     CLI, which says the disk is full and that the same command resumes."""
     import errno

@@ -12,38 +12,48 @@ import sys
 
 import numpy as np
 import pytest
+import scripted_evaluators as scripted
 from hypothesis import given
 from hypothesis import settings
 from hypothesis import strategies as st
 
 import kgan_nas
-import scripted_evaluators as scripted
-from kgan_nas import architecture
 from kgan_nas import cli
-from kgan_nas import html_report
 from kgan_nas import report
 from kgan_nas.data import save_image_grid
+from kgan_nas.report import architecture
+from kgan_nas.report import page as html_report
 from kgan_nas.results import SearchResult
 
 FAULTS = "scripted_evaluators:make_fault_evaluator"
 TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
 
 
-
-
 def _scripted_search(directory, generations, learning_rates):
     """A search whose candidates succeed or fail by their learning rate (no training)."""
-    space = kgan_nas.SearchSpace(image_shape=(8, 8, 1), latent_dim=8, max_params=100_000,
-                                 learning_rates=learning_rates)
+    space = kgan_nas.SearchSpace(
+        image_shape=(8, 8, 1), latent_dim=8, max_params=100_000, learning_rates=learning_rates
+    )
     result = kgan_nas.search(
-        "digits", space=space, generations=generations, population=4,
-        steps_per_candidate=10, batch_size=16, num_samples=100, executor="inprocess",
-        directory=str(directory), evaluator=FAULTS, verbose=0, seed=3)
+        "digits",
+        space=space,
+        generations=generations,
+        population=4,
+        steps_per_candidate=10,
+        batch_size=16,
+        num_samples=100,
+        executor="inprocess",
+        directory=str(directory),
+        evaluator=FAULTS,
+        verbose=0,
+        seed=3,
+    )
     # The scripted evaluator trains nothing; give the best candidates the sample
     # grid a real evaluator saves beside its models.
     rng = np.random.default_rng(0)
-    ranked = sorted((r for r in result.history if r.get("objective") is not None),
-                    key=lambda r: r["objective"])
+    ranked = sorted(
+        (r for r in result.history if r.get("objective") is not None), key=lambda r: r["objective"]
+    )
     for record in ranked[:3]:
         images = rng.uniform(-1, 1, size=(16, 8, 8, 1))
         save_image_grid(images, directory / "candidates" / record["key"] / "samples.png")
@@ -139,13 +149,18 @@ def test_gene_frequency_tables_match_the_history(mixed_run):
         for gene in ("optimizer", "loss"):
             expected[(f"genes-{gene}", genome["training"][gene])][column] += 1
     found = {}
-    for table_id in ("genes-generator-layers", "genes-discriminator-layers",
-                     "genes-optimizer", "genes-loss"):
+    for table_id in (
+        "genes-generator-layers",
+        "genes-discriminator-layers",
+        "genes-optimizer",
+        "genes-loss",
+    ):
         header, *rows = tables[table_id]
         assert header[1:] == ["gen 1", "gen 2", "gen 3"]
         for row in rows:
-            found[(table_id, row[0])] = {column: int(count) for column, count in
-                                         zip(header[1:], row[1:]) if int(count)}
+            found[(table_id, row[0])] = {
+                column: int(count) for column, count in zip(header[1:], row[1:]) if int(count)
+            }
     assert found == {key: dict(counts) for key, counts in expected.items()}
 
 
@@ -161,8 +176,9 @@ def test_failures_and_status_counts_are_reported(mixed_run):
             assert record["key"] in failures
     assert "scripted failure" in failures and "non-finite g_loss" in failures
     rows = dict(row for row in _tables(page)["status-counts"][1:])
-    assert {status: int(count) for status, count in rows.items() if status != "total"} \
-        == dict(statuses)
+    assert {status: int(count) for status, count in rows.items() if status != "total"} == dict(
+        statuses
+    )
     assert int(rows["total"]) == len(history)
 
 
@@ -215,12 +231,15 @@ def test_run_where_everything_failed(tmp_path, cache_dir):
 
 def test_report_needs_neither_tensorflow_nor_keras(mixed_run):
     """`kgan-nas report` reads JSON and draws with matplotlib: no deep-learning import."""
-    code = ("import sys; from kgan_nas import cli; "
-            f"assert cli.main(['report', {str(mixed_run)!r}]) == 0; "
-            "loaded = {'tensorflow', 'keras', 'jax'} & set(sys.modules); "
-            "assert not loaded, loaded")
-    completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                               timeout=120, cwd=TESTS_DIR)
+    code = (
+        "import sys; from kgan_nas import cli; "
+        f"assert cli.main(['report', {str(mixed_run)!r}]) == 0; "
+        "loaded = {'tensorflow', 'keras', 'jax'} & set(sys.modules); "
+        "assert not loaded, loaded"
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=TESTS_DIR
+    )
     assert completed.returncode == 0, completed.stderr[-2000:]
 
 
@@ -243,8 +262,11 @@ def test_bad_arguments_are_refused(mixed_run):
 
 
 @settings(max_examples=25, deadline=None)
-@given(seed=st.integers(0, 2**32 - 1), image_side=st.sampled_from([8, 16, 28, 32]),
-       channels=st.sampled_from([1, 3]))
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    image_side=st.sampled_from([8, 16, 28, 32]),
+    channels=st.sampled_from([1, 3]),
+)
 def test_layer_tables_match_the_parameter_counts(seed, image_side, channels):
     """For any genome, the layer rows sum to the space's parameter counts and end in the
     image and logit shapes."""
@@ -262,8 +284,9 @@ def test_layer_tables_match_the_parameter_counts(seed, image_side, channels):
 
 
 @settings(max_examples=25, deadline=None)
-@given(seed=st.integers(0, 2**32 - 1),
-       generations=st.lists(st.integers(0, 4), min_size=1, max_size=12))
+@given(
+    seed=st.integers(0, 2**32 - 1), generations=st.lists(st.integers(0, 4), min_size=1, max_size=12)
+)
 def test_gene_frequencies_count_every_gene_once(seed, generations):
     """Per generation, layer counts sum to the layers proposed and training counts to genomes."""
     space = kgan_nas.SearchSpace(image_shape=(8, 8, 1))
@@ -274,11 +297,11 @@ def test_gene_frequencies_count_every_gene_once(seed, generations):
     for column, generation in enumerate(frequencies["generations"]):
         records = [r for r in history if r["generation"] == generation]
         assert frequencies["genomes"][column] == len(records)
-        for category, network in (("generator layers", "generator"),
-                                  ("discriminator layers", "discriminator")):
-            total = sum(counts[column]
-                        for counts in frequencies["counts"][category].values())
+        for category, network in (
+            ("generator layers", "generator"),
+            ("discriminator layers", "discriminator"),
+        ):
+            total = sum(counts[column] for counts in frequencies["counts"][category].values())
             assert total == sum(len(r["genome"][network]) for r in records)
         for category in ("optimizer", "loss"):
-            assert sum(c[column] for c in frequencies["counts"][category].values()) \
-                == len(records)
+            assert sum(c[column] for c in frequencies["counts"][category].values()) == len(records)

@@ -15,8 +15,13 @@ def _record(key, objective, params, status="ok"):
 def test_ranking_best_and_front_are_defined_once():
     """Failed records never rank; ties keep history order; the front holds exactly
     the records no other beats on both coordinates."""
-    history = [_record("a", 3.0, 10), _record("b", None, 5, "nan"), _record("c", 1.0, 30),
-               _record("d", 2.0, 5), _record("e", 1.0, 40)]
+    history = [
+        _record("a", 3.0, 10),
+        _record("b", None, 5, "nan"),
+        _record("c", 1.0, 30),
+        _record("d", 2.0, 5),
+        _record("e", 1.0, 40),
+    ]
     assert [r["key"] for r in ranked_records(history)] == ["c", "e", "d", "a"]
     assert best_record(history)["key"] == "c"
     assert best_record([_record("x", None, 1, "error")]) is None
@@ -28,10 +33,18 @@ def test_ranking_best_and_front_are_defined_once():
 def real_run(tmp_path_factory, cache_dir):
     directory = tmp_path_factory.mktemp("results") / "run"
     return kgan_nas.search(
-        "digits", space=kgan_nas.SearchSpace(image_shape=(8, 8, 1), latent_dim=8,
-                                             max_params=30_000),
-        generations=1, population=3, steps_per_candidate=10, batch_size=16, num_samples=100,
-        executor="inprocess", directory=str(directory), verbose=0, jit_compile=False)
+        "digits",
+        space=kgan_nas.SearchSpace(image_shape=(8, 8, 1), latent_dim=8, max_params=30_000),
+        generations=1,
+        population=3,
+        steps_per_candidate=10,
+        batch_size=16,
+        num_samples=100,
+        executor="inprocess",
+        directory=str(directory),
+        verbose=0,
+        jit_compile=False,
+    )
 
 
 @pytest.mark.keras
@@ -57,12 +70,20 @@ def test_best_models_and_genomes_follow_the_ranking(real_run):
 def test_history_flattens_to_a_dataframe(real_run):
     frame = real_run.to_dataframe()
     assert len(frame) == len(real_run.history)
-    assert {"key", "status", "fitness.fid", "fitness.seconds.total", "genome",
-            "genome.training.loss", "genome.generator_layers"} <= set(frame.columns)
+    assert {
+        "key",
+        "status",
+        "fitness.fid",
+        "fitness.seconds.total",
+        "genome",
+        "genome.training.loss",
+        "genome.generator_layers",
+    } <= set(frame.columns)
     assert list(frame["key"]) == [r["key"] for r in real_run.history]
     records = real_run.to_records()
-    assert records[0]["genome"] == kgan_nas.Genome.from_dict(
-        real_run.history[0]["genome"]).describe()
+    assert (
+        records[0]["genome"] == kgan_nas.Genome.from_dict(real_run.history[0]["genome"]).describe()
+    )
 
 
 def test_to_dataframe_without_pandas_says_how(real_run_free_result, monkeypatch):

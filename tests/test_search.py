@@ -19,16 +19,24 @@ TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
 FAST = "scripted_evaluators:make_fast_evaluator"
 
 
-
-
 def _fast_search(directory, generations=3, **kwargs):
-    kwargs.setdefault("space", kgan_nas.SearchSpace(image_shape=(8, 8, 1), latent_dim=8,
-                                                    max_params=100_000))
+    kwargs.setdefault(
+        "space", kgan_nas.SearchSpace(image_shape=(8, 8, 1), latent_dim=8, max_params=100_000)
+    )
     kwargs.setdefault("evaluator", FAST)
-    return kgan_nas.search("digits", generations=generations, population=4,
-                           steps_per_candidate=10, batch_size=16, num_samples=100,
-                           executor="inprocess", directory=str(directory),
-                           verbose=0, seed=7, **kwargs)
+    return kgan_nas.search(
+        "digits",
+        generations=generations,
+        population=4,
+        steps_per_candidate=10,
+        batch_size=16,
+        num_samples=100,
+        executor="inprocess",
+        directory=str(directory),
+        verbose=0,
+        seed=7,
+        **kwargs,
+    )
 
 
 def _keys_by_generation(history):
@@ -60,13 +68,26 @@ def test_real_search_writes_a_complete_run_directory(tmp_path, cache_dir):
     directory = tmp_path / "run"
     recorder = _Recorder()
     result = kgan_nas.search(
-        "digits", space=kgan_nas.SearchSpace(image_shape=(8, 8, 1), latent_dim=16,
-                                             max_params=60_000),
-        generations=1, population=2, steps_per_candidate=20, batch_size=32,
-        num_samples=200, executor="inprocess", directory=str(directory), verbose=0,
-        callbacks=[recorder])
-    for name in ("config.json", "history.jsonl", "checkpoint.json", "extractor.keras",
-                 "real_features.npy", "baselines.json"):
+        "digits",
+        space=kgan_nas.SearchSpace(image_shape=(8, 8, 1), latent_dim=16, max_params=60_000),
+        generations=1,
+        population=2,
+        steps_per_candidate=20,
+        batch_size=32,
+        num_samples=200,
+        executor="inprocess",
+        directory=str(directory),
+        verbose=0,
+        callbacks=[recorder],
+    )
+    for name in (
+        "config.json",
+        "history.jsonl",
+        "checkpoint.json",
+        "extractor.keras",
+        "real_features.npy",
+        "baselines.json",
+    ):
         assert (directory / name).is_file(), name
     assert len(result.history) == 2
     assert sorted(recorder.candidates) == sorted(r["key"] for r in result.history)
@@ -120,8 +141,9 @@ def test_inherit_weights_hands_each_child_its_parents_models(tmp_path, cache_dir
             assert record["reason"] == f"parent={record['parent']}"
         seen.add(record["key"])
     assert named >= 4
-    plain = _fast_search(tmp_path / "plain", evaluator=LINEAGE,
-                         strategy_options={"inherit_weights": False})
+    plain = _fast_search(
+        tmp_path / "plain", evaluator=LINEAGE, strategy_options={"inherit_weights": False}
+    )
     assert all(record["parent"] is None for record in plain.history)
     # Inheritance changes what a child starts from, not which genomes are tried.
     assert [r["key"] for r in plain.history] == [r["key"] for r in result.history]
@@ -132,10 +154,18 @@ def test_inherit_weights_hands_each_child_its_parents_models(tmp_path, cache_dir
 def test_real_children_start_from_their_parents_weights(tmp_path, cache_dir):
     """A real two-generation search: children of saved parents load their weights."""
     result = kgan_nas.search(
-        "digits", space=kgan_nas.SearchSpace(image_shape=(8, 8, 1), latent_dim=8,
-                                             max_params=40_000),
-        generations=2, population=3, steps_per_candidate=5, batch_size=16, num_samples=100,
-        executor="inprocess", jit_compile=False, directory=str(tmp_path / "run"), verbose=0)
+        "digits",
+        space=kgan_nas.SearchSpace(image_shape=(8, 8, 1), latent_dim=8, max_params=40_000),
+        generations=2,
+        population=3,
+        steps_per_candidate=5,
+        batch_size=16,
+        num_samples=100,
+        executor="inprocess",
+        jit_compile=False,
+        directory=str(tmp_path / "run"),
+        verbose=0,
+    )
     records = {record["key"]: record for record in result.history}
     children = [r for r in result.history if r["generation"] == 1 and r["status"] == "ok"]
     assert children and all(r["parent"] in records for r in children)
@@ -176,7 +206,8 @@ def test_same_seed_same_search_and_resume_extends(tmp_path, cache_dir):
     assert len(longer.history) == 12
     assert [r["key"] for r in longer.history[:8]] == [r["key"] for r in first.history]
     assert _keys_by_generation(longer.history) == _keys_by_generation(
-        _fast_search(tmp_path / "c", generations=3).history)
+        _fast_search(tmp_path / "c", generations=3).history
+    )
 
 
 def test_different_config_in_existing_directory_is_refused(tmp_path, cache_dir):
@@ -211,10 +242,15 @@ def test_sigkill_mid_generation_then_resume_continues_identically(tmp_path, cach
     directory = tmp_path / "killed"
     code = (
         "import sys; sys.path.insert(0, sys.argv[1]);"
-        "import test_search as t; t._fast_search(sys.argv[2], generations=4)")
+        "import test_search as t; t._fast_search(sys.argv[2], generations=4)"
+    )
     env = dict(os.environ, SCRIPTED_DELAY="0.4", KGAN_NAS_CACHE=str(cache_dir))
-    process = subprocess.Popen([sys.executable, "-c", code, TESTS_DIR, str(directory)],
-                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [sys.executable, "-c", code, TESTS_DIR, str(directory)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     history = directory / "history.jsonl"
     deadline = time.monotonic() + 240
     try:
@@ -228,8 +264,9 @@ def test_sigkill_mid_generation_then_resume_continues_identically(tmp_path, cach
     finally:
         process.send_signal(signal.SIGKILL)
         process.wait()
-    completed = [json.loads(line)["key"] for line in history.read_text().splitlines()
-                 if line.strip()]
+    completed = [
+        json.loads(line)["key"] for line in history.read_text().splitlines() if line.strip()
+    ]
     assert 6 <= len(completed) < 16
     resumed = _fast_search(directory, generations=4)
     keys = [r["key"] for r in resumed.history]
@@ -239,17 +276,20 @@ def test_sigkill_mid_generation_then_resume_continues_identically(tmp_path, cach
     assert resumed.best_record["key"] == reference.best_record["key"]
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"population": 1}, "population must be at least 2"),
-    ({"generations": 0}, "generations must be a positive integer"),
-    ({"steps_per_candidate": -5}, "steps_per_candidate"),
-    ({"metric": "fid_clip"}, "Unknown metric"),
-    ({"preset": "huge"}, "Unknown preset"),
-    ({"objectives": ("params", "fid")}, "first objective"),
-    ({"strategy": "annealing"}, "annealing"),
-    ({"space": kgan_nas.SearchSpace(image_shape=(28, 28, 1))}, r"shape \(8, 8, 1\)"),
-    ({"callbacks": [object()]}, "callbacks must be"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"population": 1}, "population must be at least 2"),
+        ({"generations": 0}, "generations must be a positive integer"),
+        ({"steps_per_candidate": -5}, "steps_per_candidate"),
+        ({"metric": "fid_clip"}, "Unknown metric"),
+        ({"preset": "huge"}, "Unknown preset"),
+        ({"objectives": ("params", "fid")}, "first objective"),
+        ({"strategy": "annealing"}, "annealing"),
+        ({"space": kgan_nas.SearchSpace(image_shape=(28, 28, 1))}, r"shape \(8, 8, 1\)"),
+        ({"callbacks": [object()]}, "callbacks must be"),
+    ],
+)
 def test_bad_search_arguments_fail_before_training(tmp_path, monkeypatch, kwargs, message):
     """Invalid arguments raise a clear error before any training: the worker set-up
     (data and extractor cache, then the executor) is never reached, and no run

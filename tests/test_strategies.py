@@ -28,13 +28,25 @@ SMALL_SPACE = SearchSpace(image_shape=(8, 8, 1), latent_dim=16, max_params=60_00
 # A space with exactly four genomes: one generator conv and one
 # discriminator dense layer, each with one of two activations.
 TINY_SPACE = SearchSpace(
-    image_shape=(2, 2, 1), latent_dim=4, max_start_size=2,
-    generator_layers=(1, 1), discriminator_layers=(1, 1),
-    generator_layer_types=("conv2d",), discriminator_layer_types=("dense",),
-    filters=(4,), units=(4,), kernel_sizes=(3,), activations=("relu", "tanh"),
-    generator_normalizations=("none",), discriminator_normalizations=("none",),
-    dropout_rates=(0.1,), optimizers=("adam",), learning_rates=(1e-4,),
-    beta_1=(0.5,), beta_2=(0.9,), losses=("hinge",),
+    image_shape=(2, 2, 1),
+    latent_dim=4,
+    max_start_size=2,
+    generator_layers=(1, 1),
+    discriminator_layers=(1, 1),
+    generator_layer_types=("conv2d",),
+    discriminator_layer_types=("dense",),
+    filters=(4,),
+    units=(4,),
+    kernel_sizes=(3,),
+    activations=("relu", "tanh"),
+    generator_normalizations=("none",),
+    discriminator_normalizations=("none",),
+    dropout_rates=(0.1,),
+    optimizers=("adam",),
+    learning_rates=(1e-4,),
+    beta_1=(0.5,),
+    beta_2=(0.9,),
+    losses=("hinge",),
 )
 
 _GENE_FIELDS = ("kind", "size", "kernel", "stride", "activation", "norm", "rate")
@@ -50,24 +62,32 @@ def _edit_distance(xs, ys):
     for i, x in enumerate(xs, 1):
         current = [i]
         for j, y in enumerate(ys, 1):
-            current.append(min(previous[j] + 1, current[j - 1] + 1,
-                               previous[j - 1] + _gene_cost(x, y)))
+            current.append(
+                min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + _gene_cost(x, y))
+            )
         previous = current
     return previous[-1]
 
 
 def genome_distance(genome, target):
     """Synthetic 'FID': how far a genome is from a hidden target genome."""
-    training = sum(a != b for a, b in zip(genome.training.to_dict().values(),
-                                          target.training.to_dict().values()))
-    return (_edit_distance(genome.generator, target.generator)
-            + _edit_distance(genome.discriminator, target.discriminator) + training)
+    training = sum(
+        a != b
+        for a, b in zip(genome.training.to_dict().values(), target.training.to_dict().values())
+    )
+    return (
+        _edit_distance(genome.generator, target.generator)
+        + _edit_distance(genome.discriminator, target.discriminator)
+        + training
+    )
 
 
 def synthetic_fitness(space, target):
     def evaluate(genome):
-        return Fitness(fid=float(genome_distance(genome, target)),
-                       params=space.generator_params(genome))
+        return Fitness(
+            fid=float(genome_distance(genome, target)), params=space.generator_params(genome)
+        )
+
     return evaluate
 
 
@@ -100,11 +120,14 @@ KINDS = ["random", "genetic"]
 
 def test_strategies_import_without_tensorflow_or_keras():
     """Importing kgan_nas.strategies loads neither TensorFlow nor Keras nor JAX."""
-    code = ("import sys, kgan_nas.strategies; "
-            "print([m for m in sys.modules if m.split('.')[0] in "
-            "('tensorflow', 'keras', 'jax')])")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True,
-                         text=True, check=True).stdout.strip()
+    code = (
+        "import sys, kgan_nas.strategies; "
+        "print([m for m in sys.modules if m.split('.')[0] in "
+        "('tensorflow', 'keras', 'jax')])"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.strip()
     assert out == "[]"
 
 
@@ -133,12 +156,15 @@ def test_dominates_rejects_mismatched_vectors():
 def test_non_dominated_sort_known_fronts():
     """A hand-made set splits into its known fronts (duplicates, NaN and inf included)."""
     points = [
-        (1, 5), (2, 3), (3, 1),  # trade-offs: front 0
-        (2, 4), (4, 2),          # each dominated by one front-0 point
-        (5, 5),                  # dominated by front 1
-        (math.inf, math.inf),    # a failure: dominated by everything
-        (2, 3),                  # duplicate of point 1: same front
-        (math.nan, 0),           # NaN -> inf, but best in objective 2
+        (1, 5),
+        (2, 3),
+        (3, 1),  # trade-offs: front 0
+        (2, 4),
+        (4, 2),  # each dominated by one front-0 point
+        (5, 5),  # dominated by front 1
+        (math.inf, math.inf),  # a failure: dominated by everything
+        (2, 3),  # duplicate of point 1: same front
+        (math.nan, 0),  # NaN -> inf, but best in objective 2
     ]
     assert pareto.non_dominated_sort(points) == [[0, 1, 2, 7, 8], [3, 4], [5], [6]]
 
@@ -159,7 +185,8 @@ def test_crowding_distance_known_case():
     # Objective 1 spans 4: point 1 gets (2-0)/4, point 2 gets (4-1)/4.
     # Objective 2 spans 4: point 2 gets (3-0)/4, point 1 gets (4-1)/4.
     assert pareto.crowding_distance(points, front) == pytest.approx(
-        [math.inf, 0.5 + 0.75, 0.75 + 0.75, math.inf])
+        [math.inf, 0.5 + 0.75, 0.75 + 0.75, math.inf]
+    )
 
 
 def test_crowding_distance_degenerate_fronts():
@@ -176,7 +203,8 @@ def test_crowding_distance_degenerate_fronts():
 
 objective_values = st.one_of(st.integers(0, 5).map(float), st.just(math.inf))
 point_sets = st.integers(1, 3).flatmap(
-    lambda m: st.lists(st.tuples(*[objective_values] * m), min_size=0, max_size=25))
+    lambda m: st.lists(st.tuples(*[objective_values] * m), min_size=0, max_size=25)
+)
 
 
 @settings(max_examples=200, deadline=None)
@@ -208,26 +236,32 @@ def test_crowding_distance_properties(points):
 # ----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("objectives, message", [
-    (("accuracy",), "Unknown objective"),
-    ((), "must not be empty"),
-    (("fid", "fid"), "duplicates"),
-])
+@pytest.mark.parametrize(
+    "objectives, message",
+    [
+        (("accuracy",), "Unknown objective"),
+        ((), "must not be empty"),
+        (("fid", "fid"), "duplicates"),
+    ],
+)
 def test_bad_objectives_raise(objectives, message):
     """Unknown, empty or duplicate objectives raise ValueError naming the problem."""
     with pytest.raises(ValueError, match=message):
         RandomSearch(SMALL_SPACE, objectives=objectives)
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"population_size": 0}, "population_size"),
-    ({"mutation_rate": 0.0}, "mutation_rate"),
-    ({"crossover_rate": 1.5}, "crossover_rate"),
-    ({"tournament_size": 0}, "tournament_size"),
-    ({"elitism": 13}, "elitism"),
-    ({"seed": -1}, "seed"),
-    ({"inherit_weights": "yes"}, "inherit_weights"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"population_size": 0}, "population_size"),
+        ({"mutation_rate": 0.0}, "mutation_rate"),
+        ({"crossover_rate": 1.5}, "crossover_rate"),
+        ({"tournament_size": 0}, "tournament_size"),
+        ({"elitism": 13}, "elitism"),
+        ({"seed": -1}, "seed"),
+        ({"inherit_weights": "yes"}, "inherit_weights"),
+    ],
+)
 def test_bad_genetic_hyperparameters_raise(kwargs, message):
     """Out-of-range GA hyperparameters raise ValueError naming the argument."""
     with pytest.raises(ValueError, match=message):
@@ -266,8 +300,9 @@ def test_get_strategy_by_name_and_instance():
         get_strategy(instance, SPACE, objectives=("fid", "params"))
 
 
-@pytest.mark.parametrize("name, option", [("genetic", "mutation_rat"),
-                                          ("random", "population_size")])
+@pytest.mark.parametrize(
+    "name, option", [("genetic", "mutation_rat"), ("random", "population_size")]
+)
 def test_misspelt_strategy_option_names_the_accepted_ones(name, option):
     """A misspelt option fails with the list of options the strategy takes."""
     with pytest.raises(ValueError, match=rf"no option\(s\) \['{option}'\].*accepts"):
@@ -297,11 +332,14 @@ def test_same_seed_same_genomes_different_seed_different(kind):
     assert first != other
 
 
-@pytest.mark.parametrize("kind, objectives", [
-    ("random", ("fid",)),
-    ("genetic", ("fid",)),
-    ("genetic", ("fid", "params")),
-])
+@pytest.mark.parametrize(
+    "kind, objectives",
+    [
+        ("random", ("fid",)),
+        ("genetic", ("fid",)),
+        ("genetic", ("fid", "params")),
+    ],
+)
 def test_state_round_trip_through_json_continues_identically(kind, objectives):
     """A strategy restored from JSON state asks exactly what the original asks next."""
     evaluate = synthetic_fitness(SMALL_SPACE, _target(SMALL_SPACE))
@@ -317,8 +355,9 @@ def test_state_round_trip_through_json_continues_identically(kind, objectives):
     restored.load_state_dict(state)
     assert restored.generation == original.generation == 3
     assert [g.key() for g, _ in restored.results()] == [g.key() for g, _ in original.results()]
-    assert (run_generations(restored, evaluate, 4, size=6)
-            == run_generations(original, evaluate, 4, size=6))
+    assert run_generations(restored, evaluate, 4, size=6) == run_generations(
+        original, evaluate, 4, size=6
+    )
     assert restored.best()[0] == original.best()[0]
 
 
@@ -352,7 +391,8 @@ def test_load_state_dict_rejects_mismatches():
         fresh.load_state_dict(state)
     with pytest.raises(ValueError, match="Malformed"):
         GeneticSearch(SMALL_SPACE, population_size=6).load_state_dict(
-            {**state, "extra": {"population": [42]}})
+            {**state, "extra": {"population": [42]}}
+        )
     assert fresh.results() == [] and fresh.untold() == []
     with pytest.raises(ValueError, match="inherit_weights"):
         GeneticSearch(SMALL_SPACE, population_size=6, inherit_weights=False).load_state_dict(state)
@@ -375,10 +415,16 @@ def test_states_saved_before_inherit_weights_existed_still_load(inherit_weights)
 def test_bred_children_name_a_parent_from_the_population(seed, crossover_rate):
     """Each bred child names a current parent; samples name none; the option off, none."""
     evaluate = synthetic_fitness(SMALL_SPACE, _target(SMALL_SPACE))
-    genetic = GeneticSearch(SMALL_SPACE, population_size=4, crossover_rate=crossover_rate,
-                            seed=seed)  # inherit_weights=True is the default
-    plain = GeneticSearch(SMALL_SPACE, population_size=4, crossover_rate=crossover_rate,
-                          inherit_weights=False, seed=seed)
+    genetic = GeneticSearch(
+        SMALL_SPACE, population_size=4, crossover_rate=crossover_rate, seed=seed
+    )  # inherit_weights=True is the default
+    plain = GeneticSearch(
+        SMALL_SPACE,
+        population_size=4,
+        crossover_rate=crossover_rate,
+        inherit_weights=False,
+        seed=seed,
+    )
     first = genetic.ask(4)
     assert all(genetic.parent(genome) is None for genome in first)  # random samples
     for genome in first:
@@ -435,11 +481,14 @@ def test_unknown_double_and_mistyped_tell_raise():
     assert len(strategy.results()) == 1
 
 
-@pytest.mark.parametrize("kind, objectives", [
-    ("random", ("fid",)),
-    ("genetic", ("fid",)),
-    ("genetic", ("fid", "params")),
-])
+@pytest.mark.parametrize(
+    "kind, objectives",
+    [
+        ("random", ("fid",)),
+        ("genetic", ("fid",)),
+        ("genetic", ("fid", "params")),
+    ],
+)
 def test_every_asked_genome_is_valid(kind, objectives):
     """Every genome a strategy asks has no problems in the space, failures told or not."""
     evaluate = synthetic_fitness(SPACE, _target(SPACE))
@@ -462,23 +511,30 @@ def _tell_all(strategy, values):
     genomes = strategy.ask(len(values))
     assert len(genomes) == len(values)
     for genome, (fid, params, status) in zip(genomes, values):
-        strategy.tell(genome, Fitness(fid=fid, params=params, status=status,
-                                      reason="" if status == "ok" else "failed"))
+        strategy.tell(
+            genome,
+            Fitness(
+                fid=fid, params=params, status=status, reason="" if status == "ok" else "failed"
+            ),
+        )
     return genomes
 
 
 def test_pareto_front_of_hand_made_results():
     """pareto_front() returns exactly the non-dominated ok results, sorted by FID."""
     strategy = RandomSearch(SMALL_SPACE, objectives=("fid", "params"), seed=0)
-    genomes = _tell_all(strategy, [
-        (30.0, 1000, "ok"),   # front
-        (20.0, 5000, "ok"),   # front
-        (25.0, 6000, "ok"),   # dominated by (20, 5000)
-        (10.0, 9000, "ok"),   # front
-        (10.0, 9500, "ok"),   # dominated by (10, 9000)
-        (5.0, 100, "error"),  # would dominate everything, but failed
-        (math.nan, 10, "nan"),
-    ])
+    genomes = _tell_all(
+        strategy,
+        [
+            (30.0, 1000, "ok"),  # front
+            (20.0, 5000, "ok"),  # front
+            (25.0, 6000, "ok"),  # dominated by (20, 5000)
+            (10.0, 9000, "ok"),  # front
+            (10.0, 9500, "ok"),  # dominated by (10, 9000)
+            (5.0, 100, "error"),  # would dominate everything, but failed
+            (math.nan, 10, "nan"),
+        ],
+    )
     front = strategy.pareto_front()
     assert [g for g, _ in front] == [genomes[3], genomes[1], genomes[0]]
     assert strategy.best()[0] == genomes[3]
@@ -523,21 +579,27 @@ def test_partial_elitism_keeps_best_old_then_best_new():
     """With elitism e the best e overall survive, then the best new results."""
     strategy = GeneticSearch(SMALL_SPACE, population_size=4, elitism=1, seed=0)
     old = _tell_all(strategy, [(1.0, 0, "ok"), (2.0, 0, "ok"), (3.0, 0, "ok"), (4.0, 0, "ok")])
-    new = _tell_all(strategy, [(9.0, 0, "ok"), (math.nan, 0, "nan"), (8.0, 0, "ok"),
-                               (1.5, 0, "ok"), (7.0, 0, "ok")])
+    new = _tell_all(
+        strategy,
+        [(9.0, 0, "ok"), (math.nan, 0, "nan"), (8.0, 0, "ok"), (1.5, 0, "ok"), (7.0, 0, "ok")],
+    )
     strategy.ask(1)
     assert [g for g, _ in strategy.population] == [old[0], new[3], new[4], new[2]]
 
 
 def test_nsga2_population_is_ordered_by_front_then_crowding():
     """The multi-objective population ranks front 0 first, boundary points before interior."""
-    strategy = GeneticSearch(SMALL_SPACE, objectives=("fid", "params"),
-                             population_size=5, seed=0)
-    genomes = _tell_all(strategy, [
-        (1.0, 50, "ok"), (2.0, 40, "ok"), (4.0, 10, "ok"),  # front 0
-        (3.0, 45, "ok"),                                   # front 1
-        (0.5, 10, "error"),                                # failed: last
-    ])
+    strategy = GeneticSearch(SMALL_SPACE, objectives=("fid", "params"), population_size=5, seed=0)
+    genomes = _tell_all(
+        strategy,
+        [
+            (1.0, 50, "ok"),
+            (2.0, 40, "ok"),
+            (4.0, 10, "ok"),  # front 0
+            (3.0, 45, "ok"),  # front 1
+            (0.5, 10, "error"),  # failed: last
+        ],
+    )
     strategy.ask(1)
     population = [g for g, _ in strategy.population]
     assert set(population[:2]) == {genomes[0], genomes[2]}  # Boundary points.

@@ -36,17 +36,21 @@ def make_generator(batch_norm=False):
     layers = [keras.Input((LATENT,)), keras.layers.Dense(16, activation="relu")]
     if batch_norm:
         layers.append(keras.layers.BatchNormalization())
-    layers += [keras.layers.Dense(int(np.prod(IMAGE_SHAPE)), activation="tanh"),
-               keras.layers.Reshape(IMAGE_SHAPE)]
+    layers += [
+        keras.layers.Dense(int(np.prod(IMAGE_SHAPE)), activation="tanh"),
+        keras.layers.Reshape(IMAGE_SHAPE),
+    ]
     return keras.Sequential(layers, name="generator")
 
 
-def make_discriminator(spectral=False, dropout=0.0, head=None,
-                       image_shape=IMAGE_SHAPE, outputs=1):
+def make_discriminator(spectral=False, dropout=0.0, head=None, image_shape=IMAGE_SHAPE, outputs=1):
     hidden = keras.layers.Dense(16)
-    layers = [keras.Input(image_shape), keras.layers.Flatten(),
-              keras.layers.SpectralNormalization(hidden) if spectral else hidden,
-              keras.layers.LeakyReLU(0.2)]
+    layers = [
+        keras.Input(image_shape),
+        keras.layers.Flatten(),
+        keras.layers.SpectralNormalization(hidden) if spectral else hidden,
+        keras.layers.LeakyReLU(0.2),
+    ]
     if dropout:
         layers.append(keras.layers.Dropout(dropout))
     layers.append(keras.layers.Dense(outputs))
@@ -60,7 +64,7 @@ def real_images(n=STEPS * BATCH, seed=0):
     rng = np.random.default_rng(seed)
     images = -np.ones((n,) + IMAGE_SHAPE, dtype="float32")
     for image, (row, col) in zip(images, rng.integers(0, 5, size=(n, 2))):
-        image[row:row + 4, col:col + 4] = 1.0
+        image[row : row + 4, col : col + 4] = 1.0
     return images + rng.normal(0, 0.05, images.shape).astype("float32")
 
 
@@ -78,16 +82,27 @@ class Batches(keras.utils.PyDataset):
 
     def __getitem__(self, index):
         start = (index % self.per_pass) * self.batch_size
-        return self.images[start:start + self.batch_size]
+        return self.images[start : start + self.batch_size]
 
 
-def compiled_gan(generator=None, discriminator=None, *, loss="non_saturating",
-                 jit_compile=FAST_JIT, learning_rate=1e-3, **gan_kwargs):
-    gan = GAN(generator or make_generator(),
-              discriminator or make_discriminator(), seed=0, **gan_kwargs)
-    gan.compile(g_optimizer=make_optimizer("adam", learning_rate),
-                d_optimizer=make_optimizer("adam", learning_rate),
-                loss=loss, jit_compile=jit_compile)
+def compiled_gan(
+    generator=None,
+    discriminator=None,
+    *,
+    loss="non_saturating",
+    jit_compile=FAST_JIT,
+    learning_rate=1e-3,
+    **gan_kwargs,
+):
+    gan = GAN(
+        generator or make_generator(), discriminator or make_discriminator(), seed=0, **gan_kwargs
+    )
+    gan.compile(
+        g_optimizer=make_optimizer("adam", learning_rate),
+        d_optimizer=make_optimizer("adam", learning_rate),
+        loss=loss,
+        jit_compile=jit_compile,
+    )
     return gan
 
 
@@ -116,8 +131,7 @@ def test_loss_functions_match_closed_forms():
     confident_real, confident_fake = zeros + 3.0, zeros - 3.0
     assert float(d_loss("hinge", confident_real, confident_fake)) == pytest.approx(0.0)
     assert float(g_loss("hinge", confident_fake)) == pytest.approx(3.0)
-    assert float(d_loss("wasserstein_gp", confident_real, confident_fake)) == (
-        pytest.approx(-6.0))
+    assert float(d_loss("wasserstein_gp", confident_real, confident_fake)) == (pytest.approx(-6.0))
     assert float(g_loss("wasserstein_gp", confident_fake)) == pytest.approx(3.0)
 
 
@@ -146,9 +160,14 @@ def test_names_agree_with_genome_training_genes():
 
 
 @pytest.mark.backend
-@pytest.mark.parametrize("name, cls", [("adam", keras.optimizers.Adam),
-                                       ("rmsprop", keras.optimizers.RMSprop),
-                                       ("sgd", keras.optimizers.SGD)])
+@pytest.mark.parametrize(
+    "name, cls",
+    [
+        ("adam", keras.optimizers.Adam),
+        ("rmsprop", keras.optimizers.RMSprop),
+        ("sgd", keras.optimizers.SGD),
+    ],
+)
 def test_make_optimizer_builds_each_choice(name, cls):
     """Each optimizer name gives that class with the requested learning rate."""
     optimizer = make_optimizer(name, 3e-4, beta_1=0.3)
@@ -239,8 +258,7 @@ def test_generate_is_seeded_and_batch_size_independent():
     gan = GAN(make_generator(), make_discriminator())
     images = gan.generate(5, seed=3)
     assert images.shape == (5,) + IMAGE_SHAPE and images.dtype == np.float32
-    np.testing.assert_allclose(gan.generate(5, seed=3, batch_size=2), images,
-                               atol=1e-6)
+    np.testing.assert_allclose(gan.generate(5, seed=3, batch_size=2), images, atol=1e-6)
     assert not np.allclose(gan.generate(5, seed=4), images)
     assert gan.generate(0).shape == (0,) + IMAGE_SHAPE
     with pytest.raises(ValueError, match="batch_size"):
@@ -253,9 +271,9 @@ def test_call_runs_the_generator():
     """Calling the GAN on latents gives the generator's images."""
     gan = GAN(make_generator(), make_discriminator())
     z = np.random.default_rng(0).normal(size=(3, LATENT)).astype("float32")
-    np.testing.assert_allclose(keras.ops.convert_to_numpy(gan(z)),
-                               keras.ops.convert_to_numpy(gan.generator(z)),
-                               atol=1e-6)
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(gan(z)), keras.ops.convert_to_numpy(gan.generator(z)), atol=1e-6
+    )
 
 
 # ----------------------------------------------------------------------------
@@ -277,16 +295,19 @@ def fit_once(loss):
     """Builds, compiles and fits a GAN for `loss` (once per test session)."""
     config = _TRAIN_CONFIGS[loss]
     rich = config["rich"]
-    gan = compiled_gan(make_generator(batch_norm=rich),
-                       make_discriminator(spectral=rich,
-                                          dropout=0.2 if rich else 0.0),
-                       loss=loss, d_steps=config["d_steps"])
-    before = {"generator": weights_by_path(gan.generator),
-              "discriminator": weights_by_path(gan.discriminator),
-              "seed": seed_state(gan)}
+    gan = compiled_gan(
+        make_generator(batch_norm=rich),
+        make_discriminator(spectral=rich, dropout=0.2 if rich else 0.0),
+        loss=loss,
+        d_steps=config["d_steps"],
+    )
+    before = {
+        "generator": weights_by_path(gan.generator),
+        "discriminator": weights_by_path(gan.discriminator),
+        "seed": seed_state(gan),
+    }
     history = gan.fit(real_images(), batch_size=BATCH, epochs=1, verbose=0)
-    return types.SimpleNamespace(gan=gan, loss=loss, before=before,
-                                 history=history.history)
+    return types.SimpleNamespace(gan=gan, loss=loss, before=before, history=history.history)
 
 
 @pytest.fixture(params=LOSSES)
@@ -299,8 +320,7 @@ def trained(request):
 @pytest.mark.backend
 def test_fit_logs_finite_losses(trained):
     """fit logs finite d_loss and g_loss (and gp for WGAN-GP)."""
-    expected = {"d_loss", "g_loss"} | (
-        {"gp"} if trained.loss == "wasserstein_gp" else set())
+    expected = {"d_loss", "g_loss"} | ({"gp"} if trained.loss == "wasserstein_gp" else set())
     assert set(trained.history) == expected
     for values in trained.history.values():
         assert np.all(np.isfinite(values))
@@ -340,8 +360,7 @@ def test_fit_syncs_optimizer_and_noise_state(trained):
     """Each optimizer counted its own updates; the noise seed advanced."""
     gan = trained.gan
     assert int(keras.ops.convert_to_numpy(gan.g_optimizer.iterations)) == STEPS
-    assert int(keras.ops.convert_to_numpy(gan.d_optimizer.iterations)) == (
-        STEPS * gan.d_steps)
+    assert int(keras.ops.convert_to_numpy(gan.d_optimizer.iterations)) == (STEPS * gan.d_steps)
     assert not np.array_equal(seed_state(gan), trained.before["seed"])
 
 
@@ -358,8 +377,9 @@ def test_save_and_load_restore_networks_and_optimizers(tmp_path):
     for saved, restored in zip(gan.get_weights(), loaded.get_weights()):
         np.testing.assert_array_equal(saved, restored)
     for name in ("g_optimizer", "d_optimizer"):
-        steps = [int(keras.ops.convert_to_numpy(getattr(m, name).iterations))
-                 for m in (gan, loaded)]
+        steps = [
+            int(keras.ops.convert_to_numpy(getattr(m, name).iterations)) for m in (gan, loaded)
+        ]
         assert steps[0] == steps[1] > 0
 
 
@@ -372,16 +392,16 @@ def test_xla_and_non_xla_agree():
     results = []
     for jit_compile in (True, False):
         g, d = make_generator(), make_discriminator()
-        g.set_weights(initial[:len(g.weights)])
-        d.set_weights(initial[len(g.weights):])
+        g.set_weights(initial[: len(g.weights)])
+        d.set_weights(initial[len(g.weights) :])
         gan = compiled_gan(g, d, loss="wasserstein_gp", jit_compile=jit_compile)
-        history = gan.fit(real_images(3 * BATCH), batch_size=BATCH,
-                          shuffle=False, epochs=1, verbose=0).history
+        history = gan.fit(
+            real_images(3 * BATCH), batch_size=BATCH, shuffle=False, epochs=1, verbose=0
+        ).history
         results.append((history, g.get_weights() + d.get_weights()))
     (xla_logs, xla_weights), (plain_logs, plain_weights) = results
     for key in ("d_loss", "g_loss", "gp"):
-        np.testing.assert_allclose(xla_logs[key], plain_logs[key],
-                                   rtol=1e-3, atol=1e-5)
+        np.testing.assert_allclose(xla_logs[key], plain_logs[key], rtol=1e-3, atol=1e-5)
     assert not np.allclose(xla_weights[0], initial[0])  # it did train
     for xla, plain in zip(xla_weights, plain_weights):
         np.testing.assert_allclose(xla, plain, rtol=1e-3, atol=1e-5)
@@ -403,9 +423,9 @@ def test_budget_runs_all_steps_when_healthy(healthy_gan):
     """A healthy GAN reports ok, every step run, timings and finite logs."""
     batches_seen = []
     counter = keras.callbacks.LambdaCallback(
-        on_train_batch_end=lambda batch, logs: batches_seen.append(batch))
-    report = train_for_budget(healthy_gan, Batches(real_images()), steps=3,
-                              callbacks=[counter])
+        on_train_batch_end=lambda batch, logs: batches_seen.append(batch)
+    )
+    report = train_for_budget(healthy_gan, Batches(real_images()), steps=3, callbacks=[counter])
     assert report.status == "ok" and report.reason == ""
     assert report.steps == 3 and batches_seen == [0, 1, 2]
     assert set(report.logs) == {"d_loss", "g_loss"}
@@ -419,8 +439,7 @@ def test_budget_runs_all_steps_when_healthy(healthy_gan):
 def test_budget_stops_at_time_limit(healthy_gan):
     """Past `seconds`, training stops early with status ok and a reason; the clock
     starts after the first (compiling) step, so a tiny budget still trains 2 steps."""
-    report = train_for_budget(healthy_gan, Batches(real_images()), steps=500,
-                              seconds=1e-6)
+    report = train_for_budget(healthy_gan, Batches(real_images()), steps=500, seconds=1e-6)
     assert report.status == "ok"
     assert report.steps == 2
     assert "time budget" in report.reason
@@ -430,8 +449,9 @@ def test_budget_stops_at_time_limit(healthy_gan):
 @pytest.mark.backend
 def test_budget_reports_divergence(healthy_gan):
     """A loss above the divergence threshold stops with status diverged."""
-    report = train_for_budget(healthy_gan, Batches(real_images()), steps=5,
-                              divergence_threshold=1e-9)
+    report = train_for_budget(
+        healthy_gan, Batches(real_images()), steps=5, divergence_threshold=1e-9
+    )
     assert report.status == "diverged"
     assert report.steps == 1
     assert "loss" in report.reason
@@ -441,8 +461,7 @@ def test_budget_reports_divergence(healthy_gan):
 @pytest.mark.backend
 def test_budget_reports_nan():
     """A discriminator emitting NaN stops training with status nan."""
-    poisoned = make_discriminator(
-        head=keras.layers.Lambda(lambda t: t * float("nan")))
+    poisoned = make_discriminator(head=keras.layers.Lambda(lambda t: t * float("nan")))
     gan = compiled_gan(discriminator=poisoned)
     report = train_for_budget(gan, Batches(real_images()), steps=5)
     assert report.status == "nan"
@@ -512,14 +531,17 @@ _NO_TENSORFLOW_SCRIPT = textwrap.dedent("""
 
 
 @pytest.mark.keras
-@pytest.mark.skipif(importlib.util.find_spec("jax") is None,
-                    reason="needs jax")
+@pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="needs jax")
 def test_jax_backend_needs_no_tensorflow():
     """Under KERAS_BACKEND=jax, importing and training never import TF."""
     env = dict(os.environ, KERAS_BACKEND="jax", JAX_PLATFORMS="cpu")
-    result = subprocess.run([sys.executable, "-c", _NO_TENSORFLOW_SCRIPT],
-                            env=env, capture_output=True, text=True,
-                            timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-c", _NO_TENSORFLOW_SCRIPT],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.strip() == "ok 2"
 

@@ -103,10 +103,26 @@ class EvolveArchitecture(keras.callbacks.Callback):
         TypeError: in `fit`, when the model is not a compiled `kgan_nas.GAN`.
     """
 
-    def __init__(self, space, genome, data, every_n_epochs=5, children=4,
-                 steps_per_child=200, *, batch_size=64, mutation_rate=0.2, scorer=None,
-                 num_samples=1000, extractor="domain", min_delta=0.0, inherit=True,
-                 labels=None, seed=0, verbose=1):
+    def __init__(
+        self,
+        space,
+        genome,
+        data,
+        every_n_epochs=5,
+        children=4,
+        steps_per_child=200,
+        *,
+        batch_size=64,
+        mutation_rate=0.2,
+        scorer=None,
+        num_samples=1000,
+        extractor="domain",
+        min_delta=0.0,
+        inherit=True,
+        labels=None,
+        seed=0,
+        verbose=1,
+    ):
         super().__init__()
         from kgan_nas.genome import Genome
 
@@ -114,7 +130,8 @@ class EvolveArchitecture(keras.callbacks.Callback):
         if not isinstance(genome, Genome):
             raise ValueError(
                 f"{owner}: genome must be the kgan_nas.Genome the model was built from, "
-                f"got {type(genome).__name__}.")
+                f"got {type(genome).__name__}."
+            )
         space.validate(genome)
         self.every_n_epochs = check_positive_int(every_n_epochs, "every_n_epochs", owner)
         self.children = check_positive_int(children, "children", owner)
@@ -137,15 +154,21 @@ class EvolveArchitecture(keras.callbacks.Callback):
         self._default_scorer = None
         if scorer is None:
             self._default_scorer = SampleScorer(
-                data, labels=labels, extractor=extractor, num_samples=num_samples,
-                seed=seed, owner=owner)
+                data,
+                labels=labels,
+                extractor=extractor,
+                num_samples=num_samples,
+                seed=seed,
+                owner=owner,
+            )
             self._data = self._default_scorer.data
         else:
             self._data = load_real_data(data, labels, owner)
         if tuple(self._data.image_shape) != tuple(space.image_shape):
             raise ValueError(
                 f"{owner}: data holds images of shape {self._data.image_shape}, but the "
-                f"space is for {tuple(space.image_shape)}.")
+                f"space is for {tuple(space.image_shape)}."
+            )
         self.generation = 0
         self.history = []
 
@@ -157,20 +180,24 @@ class EvolveArchitecture(keras.callbacks.Callback):
             raise TypeError(
                 "EvolveArchitecture evolves a compiled kgan_nas.GAN built from its genome "
                 "(kgan_nas.decode.build_models(genome, space)), because it rebuilds the "
-                f"networks from mutated genomes; got {type(model).__name__}.")
+                f"networks from mutated genomes; got {type(model).__name__}."
+            )
         if model.latent_dim != self.space.latent_dim or tuple(model.image_shape) != tuple(
-                self.space.image_shape):
+            self.space.image_shape
+        ):
             raise ValueError(
                 f"EvolveArchitecture: the model takes latents of size {model.latent_dim} "
                 f"and makes images of shape {model.image_shape}, but the space has "
                 f"latent_dim={self.space.latent_dim} and image_shape="
-                f"{tuple(self.space.image_shape)}.")
+                f"{tuple(self.space.image_shape)}."
+            )
         expected = self.space.generator_params(self.genome)
         if model.generator.count_params() != expected:
             raise ValueError(
                 f"EvolveArchitecture: the model's generator has "
                 f"{model.generator.count_params()} parameters, but the genome's has "
-                f"{expected}; pass the genome the model was built from.")
+                f"{expected}; pass the genome the model was built from."
+            )
         if self._default_scorer is not None:
             self._default_scorer.prepare()
 
@@ -215,20 +242,37 @@ class EvolveArchitecture(keras.callbacks.Callback):
         parent_key = self.genome.key()
         if replaced:
             gan, _, genome = best
-            model.replace_networks(gan.generator, gan.discriminator,
-                                   g_optimizer=gan.g_optimizer, d_optimizer=gan.d_optimizer,
-                                   loss=gan.loss_name)
+            model.replace_networks(
+                gan.generator,
+                gan.discriminator,
+                g_optimizer=gan.g_optimizer,
+                d_optimizer=gan.d_optimizer,
+                loss=gan.loss_name,
+            )
             self.genome = genome
             self.generation += 1
-        self.history.append({
-            "epoch": epoch, "parent_key": parent_key, "parent_score": parent_score,
-            "children": records, "replaced": replaced, "key": self.genome.key()})
+        self.history.append(
+            {
+                "epoch": epoch,
+                "parent_key": parent_key,
+                "parent_score": parent_score,
+                "children": records,
+                "replaced": replaced,
+                "key": self.genome.key(),
+            }
+        )
         if self.verbose:
-            best_text = (f"best child {best[1]['key']} scored {best[1]['score']:.4g}"
-                         if best else "no child trained")
+            best_text = (
+                f"best child {best[1]['key']} scored {best[1]['score']:.4g}"
+                if best
+                else "no child trained"
+            )
             outcome = f"replaced by {self.genome.key()}" if replaced else "kept"
-            print(f"EvolveArchitecture, epoch {epoch + 1}: {parent_key} scored "
-                  f"{parent_score:.4g}, {best_text}: {outcome}.", flush=True)
+            print(
+                f"EvolveArchitecture, epoch {epoch + 1}: {parent_key} scored "
+                f"{parent_score:.4g}, {best_text}: {outcome}.",
+                flush=True,
+            )
 
     def _train_child(self, genome, seed):
         """Builds, trains and scores one child; returns `(gan or None, record)`."""
@@ -236,16 +280,27 @@ class EvolveArchitecture(keras.callbacks.Callback):
         from kgan_nas import decode
         from kgan_nas import training
 
-        record = {"key": genome.key(), "describe": genome.describe(), "score": math.inf,
-                  "status": "ok", "reason": ""}
+        record = {
+            "key": genome.key(),
+            "describe": genome.describe(),
+            "score": math.inf,
+            "status": "ok",
+            "reason": "",
+        }
         model = self.model
         generator, discriminator = decode.build_models(genome, self.space)
         if self.inherit:
             inherit_weights(model.generator, generator)
             inherit_weights(model.discriminator, discriminator)
-        gan = decode.build_gan(genome, self.space, seed=seed, jit_compile=model.jit_compile,
-                               networks=(generator, discriminator), d_steps=model.d_steps,
-                               gp_weight=model.gp_weight)
+        gan = decode.build_gan(
+            genome,
+            self.space,
+            seed=seed,
+            jit_compile=model.jit_compile,
+            networks=(generator, discriminator),
+            d_steps=model.d_steps,
+            gp_weight=model.gp_weight,
+        )
         batch_size = min(self.batch_size, len(self._data.train))
         inputs = data_lib.train_input(self._data.train, batch_size, seed=seed)
         report = training.train_for_budget(gan, inputs, steps=self.steps_per_child)

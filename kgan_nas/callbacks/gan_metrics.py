@@ -15,6 +15,7 @@ from kgan_nas.callbacks.scoring import find_generator
 from kgan_nas.callbacks.scoring import generate
 from kgan_nas.callbacks.scoring import is_due
 
+
 class GANMetrics(keras.callbacks.Callback):
     """Computes FID, KID and IS at epoch end and writes them into `logs`.
 
@@ -88,12 +89,21 @@ class GANMetrics(keras.callbacks.Callback):
             images or leave [-1, 1].
     """
 
-    def __init__(self, real_data, every_n_epochs=1, metrics=("fid", "kid", "is"),
-                 extractor="domain", num_samples=1000, *, labels=None, generator=None,
-                 latent_dim=None, seed=0):
+    def __init__(
+        self,
+        real_data,
+        every_n_epochs=1,
+        metrics=("fid", "kid", "is"),
+        extractor="domain",
+        num_samples=1000,
+        *,
+        labels=None,
+        generator=None,
+        latent_dim=None,
+        seed=0,
+    ):
         super().__init__()
-        self.every_n_epochs = check_positive_int(every_n_epochs, "every_n_epochs",
-                                                  "GANMetrics")
+        self.every_n_epochs = check_positive_int(every_n_epochs, "every_n_epochs", "GANMetrics")
         if isinstance(metrics, str):
             metrics = (metrics,)
         metrics = tuple(metrics)
@@ -101,12 +111,19 @@ class GANMetrics(keras.callbacks.Callback):
         if not metrics or unknown or len(set(metrics)) != len(metrics):
             raise ValueError(
                 f"GANMetrics: metrics must be distinct names from {tuple(SCORE_FIELDS)}, "
-                f"got {metrics!r}.")
+                f"got {metrics!r}."
+            )
         self.metric_names = metrics
         self.generator = generator
         self.latent_dim = latent_dim
-        self._scorer = SampleScorer(real_data, labels=labels, extractor=extractor,
-                                     num_samples=num_samples, seed=seed, owner="GANMetrics")
+        self._scorer = SampleScorer(
+            real_data,
+            labels=labels,
+            extractor=extractor,
+            num_samples=num_samples,
+            seed=seed,
+            owner="GANMetrics",
+        )
         self.keys = tuple(f"{name}_{self._scorer.suffix}" for name in metrics)
         self.last_scores = {}
 
@@ -120,12 +137,15 @@ class GANMetrics(keras.callbacks.Callback):
             return
         generator = find_generator(self.model, self.generator, "GANMetrics")
         scores = self._scorer.score(generator, self.latent_dim)
-        values = {key: scores[SCORE_FIELDS[name]]
-                  for key, name in zip(self.keys, self.metric_names)}
+        values = {
+            key: scores[SCORE_FIELDS[name]] for key, name in zip(self.keys, self.metric_names)
+        }
         if not math.isfinite(scores["fid"]):
             warnings.warn(
                 f"GANMetrics: the generator's samples hold NaN or inf after epoch "
-                f"{epoch + 1}; logging the worst values ({values}).", stacklevel=2)
+                f"{epoch + 1}; logging the worst values ({values}).",
+                stacklevel=2,
+            )
         self.last_scores = values
         if logs is not None:
             logs.update(values)
@@ -164,12 +184,12 @@ class SampleGrid(keras.callbacks.Callback):
             model has no generator.
     """
 
-    def __init__(self, directory, every_n_epochs=1, n=64, seed=0, *, generator=None,
-                 latent_dim=None):
+    def __init__(
+        self, directory, every_n_epochs=1, n=64, seed=0, *, generator=None, latent_dim=None
+    ):
         super().__init__()
         self.directory = os.fspath(directory)
-        self.every_n_epochs = check_positive_int(every_n_epochs, "every_n_epochs",
-                                                  "SampleGrid")
+        self.every_n_epochs = check_positive_int(every_n_epochs, "every_n_epochs", "SampleGrid")
         self.n = check_positive_int(n, "n", "SampleGrid")
         self.seed = int(seed)
         self.generator = generator

@@ -5,7 +5,6 @@ and `SampleScorer` (FID / KID / IS of a generator's samples).
 generator gets the same numbers whichever callback measures it.
 """
 
-
 import keras
 import numpy as np
 
@@ -30,8 +29,11 @@ def is_due(epoch, every_n_epochs, total_epochs):
     Keras counts for `validation_freq`) and the last epoch of `fit`.
     """
     number = epoch + 1
-    return (number == 1 or number % every_n_epochs == 0
-            or (total_epochs is not None and number == total_epochs))
+    return (
+        number == 1
+        or number % every_n_epochs == 0
+        or (total_epochs is not None and number == total_epochs)
+    )
 
 
 def find_generator(model, generator, owner):
@@ -44,11 +46,13 @@ def find_generator(model, generator, owner):
             f"{owner} could not find the generator: the model "
             f"{getattr(model, 'name', '?')!r} ({type(model).__name__}) has no "
             f"`generator` attribute. Pass it explicitly: "
-            f"{owner}(..., generator=my_generator).")
+            f"{owner}(..., generator=my_generator)."
+        )
     if not isinstance(found, keras.layers.Layer):
         raise ValueError(
             f"{owner}: model.generator is a {type(found).__name__}, not a Keras "
-            f"model. Pass the generator explicitly: {owner}(..., generator=...).")
+            f"model. Pass the generator explicitly: {owner}(..., generator=...)."
+        )
     return found
 
 
@@ -61,7 +65,8 @@ def generate(generator, n, latent_dim, seed, owner):
         if latent_dim is None and "latent_dim" in str(error):
             raise ValueError(
                 f"{owner} cannot tell the generator's latent size: {error} "
-                f"Pass {owner}(..., latent_dim=...).") from error
+                f"Pass {owner}(..., latent_dim=...)."
+            ) from error
         raise
 
 
@@ -93,23 +98,28 @@ class SampleScorer:
         from kgan_nas import features
         from kgan_nas.evaluate import EvaluationConfig
 
-        if not (isinstance(extractor, features.FeatureExtractor)
-                or (isinstance(extractor, str) and extractor in ("domain", "inception"))):
+        if not (
+            isinstance(extractor, features.FeatureExtractor)
+            or (isinstance(extractor, str) and extractor in ("domain", "inception"))
+        ):
             raise ValueError(
                 f"{owner}: extractor must be 'domain', 'inception' or a "
-                f"kgan_nas.features.FeatureExtractor, got {extractor!r}.")
+                f"kgan_nas.features.FeatureExtractor, got {extractor!r}."
+            )
         num_samples = check_positive_int(num_samples, "num_samples", owner)
         if num_samples < 10:
             raise ValueError(
                 f"{owner}: num_samples must be at least 10 (IS uses 5 splits and FID "
-                f"needs a covariance), got {num_samples}.")
+                f"needs a covariance), got {num_samples}."
+            )
         self.owner = owner
         self.data = load_real_data(real_data, labels, owner)
         self.extractor_spec = extractor
         self.num_samples = num_samples
         self.seed = int(seed)
-        self.config = EvaluationConfig(num_samples=num_samples,
-                                       kid_subset_size=min(500, num_samples), seed=self.seed)
+        self.config = EvaluationConfig(
+            num_samples=num_samples, kid_subset_size=min(500, num_samples), seed=self.seed
+        )
         self._prepared = None
 
     @property
@@ -139,8 +149,8 @@ class SampleScorer:
             if key not in _DOMAIN_EXTRACTORS:
                 # The search's call: the same data gives the same cached extractor.
                 _DOMAIN_EXTRACTORS[key] = features.DomainExtractor.for_data(
-                    self.data.train, self.data.train_labels,
-                    fingerprint=self.data.fingerprint())
+                    self.data.train, self.data.train_labels, fingerprint=self.data.fingerprint()
+                )
             extractor = _DOMAIN_EXTRACTORS[key]
         else:
             extractor = features.get_extractor(spec)
@@ -159,13 +169,21 @@ class SampleScorer:
         if images.shape[1:] != self.data.image_shape:
             raise ValueError(
                 f"{self.owner}: the generator makes images of shape {images.shape[1:]}, "
-                f"but real_data holds images of shape {self.data.image_shape}.")
+                f"but real_data holds images of shape {self.data.image_shape}."
+            )
         finite = images[np.isfinite(images)]
         if finite.size and (finite.min() < -1.01 or finite.max() > 1.01):
             raise ValueError(
                 f"{self.owner} scores images in [-1, 1] (a tanh output, like the real "
                 f"data after kgan_nas.data.load_dataset), but the generator made values "
                 f"in [{finite.min():.3g}, {finite.max():.3g}]. End the generator with "
-                "activation='tanh', or rescale its output to [-1, 1].")
-        return score_images(images, extractor, real_features, self.config, seed=self.seed,
-                            real_statistics=statistics)
+                "activation='tanh', or rescale its output to [-1, 1]."
+            )
+        return score_images(
+            images,
+            extractor,
+            real_features,
+            self.config,
+            seed=self.seed,
+            real_statistics=statistics,
+        )

@@ -23,7 +23,8 @@ under `KERAS_BACKEND=jax` on a machine without TensorFlow.
 
 from kgan_nas.data import pipeline as _pipeline
 from kgan_nas.data.folders import IMAGE_EXTENSIONS
-from kgan_nas.data.grid import save_image_grid, to_uint8
+from kgan_nas.data.grid import save_image_grid
+from kgan_nas.data.grid import to_uint8
 from kgan_nas.data.image_data import ImageData
 from kgan_nas.data.load import load_dataset
 from kgan_nas.data.pipeline import train_input

@@ -30,10 +30,11 @@ def _read_folder(folder):
 def _list_image_files(folder):
     """PNG/JPEG files under `folder`, recursively, sorted, hidden skipped."""
     files = sorted(
-        p for p in folder.rglob("*")
-        if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS
-        and not any(part.startswith(".")
-                    for part in p.relative_to(folder).parts)
+        p
+        for p in folder.rglob("*")
+        if p.is_file()
+        and p.suffix.lower() in IMAGE_EXTENSIONS
+        and not any(part.startswith(".") for part in p.relative_to(folder).parts)
     )
     if not files:
         raise ValueError(
@@ -80,8 +81,7 @@ def _common_size_and_mode(files):
                 f"{path} is a 16-bit or float image (mode {mode}), which is "
                 "not supported; convert the images to 8-bit PNG."
             )
-        any_alpha |= mode in ("RGBA", "LA", "PA", "RGBa", "La") or (
-            "transparency" in info)
+        any_alpha |= mode in ("RGBA", "LA", "PA", "RGBa", "La") or ("transparency" in info)
         all_gray &= mode in ("1", "L", "LA", "La")
     mode = "RGBA" if any_alpha else "L" if all_gray else "RGB"
     return first_size, mode

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from kgan_nas import validate
 from kgan_nas.atomic import atomic_write
 
 
@@ -27,8 +28,7 @@ def to_uint8(images):
     return np.clip(np.rint((images + 1.0) * 127.5), 0, 255).astype(np.uint8)
 
 
-def save_image_grid(images, path, *, nrow=None, min_cell_size=32,
-                    padding=2):
+def save_image_grid(images, path, *, nrow=None, min_cell_size=32, padding=2):
     """Saves images as one PNG grid, atomically.
 
     Small images are enlarged by an integer factor (nearest neighbour) so
@@ -67,23 +67,25 @@ def save_image_grid(images, path, *, nrow=None, min_cell_size=32,
     count, height, width, channels = images.shape
     if nrow is None:
         nrow = math.ceil(math.sqrt(count))
-    if isinstance(nrow, bool) or not isinstance(nrow, (int, np.integer)) \
-            or nrow < 1:
+    if not validate.is_integer(nrow) or nrow < 1:
         raise ValueError(f"nrow must be a positive integer; got {nrow!r}.")
     nrow = min(int(nrow), count)
     rows = math.ceil(count / nrow)
     scale = max(1, math.ceil(min_cell_size / min(height, width)))
     cell_h, cell_w = height * scale, width * scale
 
-    canvas = np.full((rows * (cell_h + padding) + padding,
-                      nrow * (cell_w + padding) + padding, channels),
-                     255, dtype=np.uint8)
+    canvas = np.full(
+        (rows * (cell_h + padding) + padding, nrow * (cell_w + padding) + padding, channels),
+        255,
+        dtype=np.uint8,
+    )
     for i, image in enumerate(images):
         row, col = divmod(i, nrow)
         top = padding + row * (cell_h + padding)
         left = padding + col * (cell_w + padding)
-        canvas[top:top + cell_h, left:left + cell_w] = np.repeat(
-            np.repeat(image, scale, axis=0), scale, axis=1)
+        canvas[top : top + cell_h, left : left + cell_w] = np.repeat(
+            np.repeat(image, scale, axis=0), scale, axis=1
+        )
 
     mode = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}[channels]  # for the check
     picture = Image.fromarray(canvas[..., 0] if channels == 1 else canvas)

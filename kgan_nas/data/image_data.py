@@ -8,12 +8,12 @@ itself to / loads itself from a pickle-free `.npz` file.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 from pathlib import Path
 
 import numpy as np
 
 from kgan_nas.atomic import atomic_write
+from kgan_nas.cache import arrays_fingerprint
 from kgan_nas.data.validate import _validate_labels
 
 
@@ -56,9 +56,7 @@ class ImageData:
     eval_labels: np.ndarray | None = None
     name: str = "images"
     class_names: tuple[str, ...] | None = None
-    _fingerprint: list = dataclasses.field(
-        default_factory=list, init=False, repr=False
-    )
+    _fingerprint: list = dataclasses.field(default_factory=list, init=False, repr=False)
 
     def __post_init__(self):
         for field in ("train", "eval"):
@@ -90,11 +88,9 @@ class ImageData:
             )
         if (self.train_labels is None) != (self.eval_labels is None):
             raise ValueError(
-                "ImageData needs labels for both splits or for neither; got "
-                "labels for only one."
+                "ImageData needs labels for both splits or for neither; got labels for only one."
             )
-        for field, images in (("train_labels", self.train),
-                              ("eval_labels", self.eval)):
+        for field, images in (("train_labels", self.train), ("eval_labels", self.eval)):
             labels = getattr(self, field)
             if labels is not None:
                 labels = _validate_labels(labels, len(images))
@@ -102,8 +98,8 @@ class ImageData:
         if self.class_names is not None:
             names = tuple(str(n) for n in self.class_names)
             if self.train_labels is None or max(
-                    self.train_labels.max(), self.eval_labels.max()) >= len(
-                    names):
+                self.train_labels.max(), self.eval_labels.max()
+            ) >= len(names):
                 raise ValueError(
                     f"ImageData.class_names has {len(names)} names but the "
                     "labels are missing or use larger class indices; give "
@@ -112,11 +108,12 @@ class ImageData:
             object.__setattr__(self, "class_names", names)
 
     def __repr__(self):
-        labels = ("no labels" if self.num_classes is None
-                  else f"{self.num_classes} classes")
-        return (f"ImageData(name={self.name!r}, train={len(self.train)}, "
-                f"eval={len(self.eval)}, image_shape={self.image_shape}, "
-                f"{labels})")
+        labels = "no labels" if self.num_classes is None else f"{self.num_classes} classes"
+        return (
+            f"ImageData(name={self.name!r}, train={len(self.train)}, "
+            f"eval={len(self.eval)}, image_shape={self.image_shape}, "
+            f"{labels})"
+        )
 
     @property
     def image_shape(self):
@@ -143,20 +140,16 @@ class ImageData:
             The first 16 hex characters of a sha256 digest.
         """
         if not self._fingerprint:
-            digest = hashlib.sha256()
-            parts = (("train", self.train, "<f4"), ("eval", self.eval, "<f4"),
-                     ("train_labels", self.train_labels, "<i8"),
-                     ("eval_labels", self.eval_labels, "<i8"))
-            for tag, array, dtype in parts:
-                digest.update(tag.encode())
-                if array is None:
-                    digest.update(b"none")
-                    continue
-                # A fixed byte order makes the hash machine-independent.
-                array = np.ascontiguousarray(array, dtype=dtype)
-                digest.update(repr(array.shape).encode())
-                digest.update(memoryview(array).cast("B"))
-            self._fingerprint.append(digest.hexdigest()[:16])
+            self._fingerprint.append(
+                arrays_fingerprint(
+                    (
+                        ("train", self.train, "<f4"),
+                        ("eval", self.eval, "<f4"),
+                        ("train_labels", self.train_labels, "<i8"),
+                        ("eval_labels", self.eval_labels, "<i8"),
+                    )
+                )
+            )
         return self._fingerprint[0]
 
     def save(self, path):
@@ -168,8 +161,7 @@ class ImageData:
         Returns:
             The `pathlib.Path` written.
         """
-        arrays = {"train": self.train, "eval": self.eval,
-                  "name": np.array(self.name)}
+        arrays = {"train": self.train, "eval": self.eval, "name": np.array(self.name)}
         if self.train_labels is not None:
             arrays["train_labels"] = self.train_labels
             arrays["eval_labels"] = self.eval_labels
@@ -201,17 +193,18 @@ class ImageData:
                     f"{sorted(missing)}. To load an arbitrary .npz of images "
                     "use `load_dataset(path)`."
                 )
-            optional = {key: npz[key] if key in npz.files else None
-                        for key in ("train_labels", "eval_labels",
-                                    "class_names")}
+            optional = {
+                key: npz[key] if key in npz.files else None
+                for key in ("train_labels", "eval_labels", "class_names")
+            }
             class_names = optional["class_names"]
             return cls(
-                train=npz["train"], eval=npz["eval"],
+                train=npz["train"],
+                eval=npz["eval"],
                 train_labels=optional["train_labels"],
                 eval_labels=optional["eval_labels"],
                 name=str(npz["name"]) if "name" in npz.files else "images",
-                class_names=(None if class_names is None
-                             else tuple(class_names.tolist())),
+                class_names=(None if class_names is None else tuple(class_names.tolist())),
             )
 
 
@@ -219,4 +212,3 @@ def _read_only(array):
     view = array.view()
     view.flags.writeable = False
     return view
-

@@ -17,24 +17,33 @@ import numpy as np
 from kgan_nas.data.folders import _read_folder
 from kgan_nas.data.image_data import ImageData
 from kgan_nas.data.named import _read_named
-from kgan_nas.data.numpy_files import _np_load, _read_npz
-from kgan_nas.data.sources import _ACCEPTED_KINDS, KNOWN_DATASETS, _RawImages
-from kgan_nas.data.tf_dataset import _is_tf_dataset, _read_tf_dataset
-from kgan_nas.data.validate import (
-    _as_nhwc,
-    _check_eval_fraction,
-    _check_finite,
-    _check_image_shape,
-    _check_min_images,
-    _check_value_range,
-    _rescale,
-    _validate_labels,
-)
+from kgan_nas.data.numpy_files import _np_load
+from kgan_nas.data.numpy_files import _read_npz
+from kgan_nas.data.sources import _ACCEPTED_KINDS
+from kgan_nas.data.sources import KNOWN_DATASETS
+from kgan_nas.data.sources import _RawImages
+from kgan_nas.data.tf_dataset import _is_tf_dataset
+from kgan_nas.data.tf_dataset import _read_tf_dataset
+from kgan_nas.data.validate import _as_nhwc
+from kgan_nas.data.validate import _check_eval_fraction
+from kgan_nas.data.validate import _check_finite
+from kgan_nas.data.validate import _check_image_shape
+from kgan_nas.data.validate import _check_min_images
+from kgan_nas.data.validate import _check_value_range
+from kgan_nas.data.validate import _rescale
+from kgan_nas.data.validate import _validate_labels
 
 
-def load_dataset(dataset, *, labels=None, image_shape=None,
-                 value_range="auto", eval_fraction=0.2, min_images=None,
-                 seed=0):
+def load_dataset(
+    dataset,
+    *,
+    labels=None,
+    image_shape=None,
+    value_range="auto",
+    eval_fraction=0.2,
+    min_images=None,
+    seed=0,
+):
     """Loads, validates and splits an image dataset.
 
     Example:
@@ -105,9 +114,15 @@ def load_dataset(dataset, *, labels=None, image_shape=None,
     if image_shape is not None:
         _check_image_shape(images, image_shape)
     labels, class_names = _labels_and_class_names(labels, raw, len(images))
-    return _split(images, labels, class_names, raw.name,
-                  eval_fraction=eval_fraction, min_images=min_images,
-                  seed=seed)
+    return _split(
+        images,
+        labels,
+        class_names,
+        raw.name,
+        eval_fraction=eval_fraction,
+        min_images=min_images,
+        seed=seed,
+    )
 
 
 def _source_value_range(value_range, raw):
@@ -144,8 +159,7 @@ def _labels_and_class_names(labels, raw, num_images):
     return labels, class_names
 
 
-def _split(images, labels, class_names, name, *, eval_fraction, min_images,
-           seed):
+def _split(images, labels, class_names, name, *, eval_fraction, min_images, seed):
     """Holds out the evaluation images and builds the `ImageData`.
 
     Raises:
@@ -161,10 +175,12 @@ def _split(images, labels, class_names, name, *, eval_fraction, min_images,
             "images, lower eval_fraction, or lower the batch size."
         )
     return ImageData(
-        train=images[train_idx], eval=images[eval_idx],
+        train=images[train_idx],
+        eval=images[eval_idx],
         train_labels=None if labels is None else labels[train_idx],
         eval_labels=None if labels is None else labels[eval_idx],
-        name=name, class_names=class_names,
+        name=name,
+        class_names=class_names,
     )
 
 
@@ -177,16 +193,17 @@ def _read_source(dataset):
     if _is_tf_dataset(dataset):
         return _read_tf_dataset(dataset)
     if isinstance(dataset, np.ndarray) or (
-            hasattr(dataset, "__array__")
-            and not isinstance(dataset, (list, tuple, dict))):
+        hasattr(dataset, "__array__") and not isinstance(dataset, (list, tuple, dict))
+    ):
         return _RawImages(np.asarray(dataset), None, "array")
     hint = ""
     if isinstance(dataset, (list, tuple)):
-        hint = (" For a list of images pass `np.stack(images)`; for "
-                "(images, labels) pass `load_dataset(images, labels=labels)`.")
+        hint = (
+            " For a list of images pass `np.stack(images)`; for "
+            "(images, labels) pass `load_dataset(images, labels=labels)`."
+        )
     raise TypeError(
-        f"Cannot load a dataset from a {type(dataset).__name__}. Expected "
-        f"{_ACCEPTED_KINDS}.{hint}"
+        f"Cannot load a dataset from a {type(dataset).__name__}. Expected {_ACCEPTED_KINDS}.{hint}"
     )
 
 
@@ -200,9 +217,7 @@ def _read_path(path):
                 f"folder).{suggestion} Known names are "
                 f"{list(KNOWN_DATASETS)}; otherwise pass {_ACCEPTED_KINDS}."
             )
-        raise FileNotFoundError(
-            f"No such file or folder: {path}. Expected {_ACCEPTED_KINDS}."
-        )
+        raise FileNotFoundError(f"No such file or folder: {path}. Expected {_ACCEPTED_KINDS}.")
     if path.is_dir():
         return _read_folder(path)
     if path.suffix.lower() == ".npz":

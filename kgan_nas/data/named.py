@@ -17,8 +17,7 @@ from kgan_nas.data.sources import _RawImages
 # `$KERAS_HOME` (default ~/.keras); used in the offline error message.
 _KERAS_CACHE_FILES = {
     "mnist": "datasets/mnist.npz",
-    "fashion_mnist": "datasets/fashion-mnist/ (the four *-idx*-ubyte.gz "
-    "files)",
+    "fashion_mnist": "datasets/fashion-mnist/ (the four *-idx*-ubyte.gz files)",
     "cifar10": "datasets/cifar-10-batches-py-target_archive (the "
     "cifar-10-python.tar.gz file, renamed)",
 }
@@ -30,9 +29,13 @@ def _read_named(name):
 
         digits = load_digits()
         # Pixel values are counts 0..16 (4x4 blocks of a 32x32 bitmap).
-        return _RawImages(digits.images.astype(np.float32), digits.target,
-                          "digits", value_range=(0.0, 16.0),
-                          class_names=tuple(str(i) for i in range(10)))
+        return _RawImages(
+            digits.images.astype(np.float32),
+            digits.target,
+            "digits",
+            value_range=(0.0, 16.0),
+            class_names=tuple(str(i) for i in range(10)),
+        )
 
     import keras
 
@@ -44,8 +47,7 @@ def _read_named(name):
             raise
         raise RuntimeError(_offline_message(name, error)) from error
     images = np.concatenate([x_train, x_test])
-    labels = np.concatenate([np.reshape(y_train, (-1,)),
-                             np.reshape(y_test, (-1,))])
+    labels = np.concatenate([np.reshape(y_train, (-1,)), np.reshape(y_test, (-1,))])
     return _RawImages(images, labels, name)
 
 
@@ -53,21 +55,18 @@ def _looks_like_network_error(error):
     import socket
     import urllib.error
 
-    network_types = (urllib.error.URLError, ConnectionError, TimeoutError,
-                     socket.gaierror)
-    return isinstance(error, network_types) or "URL fetch failure" in str(
-        error)
+    network_types = (urllib.error.URLError, ConnectionError, TimeoutError, socket.gaierror)
+    return isinstance(error, network_types) or "URL fetch failure" in str(error)
 
 
 def _offline_message(name, error):
-    keras_home = os.environ.get("KERAS_HOME") or os.path.join(
-        os.path.expanduser("~"), ".keras")
+    keras_home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
     cached = os.path.join(keras_home, _KERAS_CACHE_FILES[name])
     return (
         f"Could not download the {name!r} dataset: this machine appears to "
         f"be offline ({error}). Either\n"
-        f"  1. on a machine with internet run `python -c \"import keras; "
-        f"keras.datasets.{name}.load_data()\"` and copy what it downloads "
+        f'  1. on a machine with internet run `python -c "import keras; '
+        f'keras.datasets.{name}.load_data()"` and copy what it downloads '
         f"into {cached} here (keras looks there before downloading; "
         "$KERAS_HOME overrides ~/.keras), or\n"
         "  2. convert the data to a .npz file (`np.savez(path, x=images, "

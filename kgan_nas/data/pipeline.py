@@ -12,6 +12,7 @@ import functools
 
 import numpy as np
 
+from kgan_nas import validate
 from kgan_nas.data.image_data import ImageData
 
 
@@ -58,11 +59,8 @@ def _check_batch_input(images, batch_size):
             f"images must be shaped (N, H, W, C); got shape {images.shape}. "
             "Load them with `load_dataset` first."
         )
-    if isinstance(batch_size, bool) or not isinstance(
-            batch_size, (int, np.integer)) or batch_size < 1:
-        raise ValueError(
-            f"batch_size must be a positive integer; got {batch_size!r}."
-        )
+    if not validate.is_integer(batch_size) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer; got {batch_size!r}.")
     if batch_size > len(images):
         raise ValueError(
             f"batch_size={batch_size} is larger than the {len(images)} "
@@ -87,8 +85,7 @@ def _tf_train_input(images, batch_size, seed):
         .shuffle(num_images, seed=seed, reshuffle_each_iteration=True)
         .repeat()
         .batch(batch_size, drop_remainder=True)
-        .map(lambda index: tf.gather(table, index),
-             num_parallel_calls=tf.data.AUTOTUNE)
+        .map(lambda index: tf.gather(table, index), num_parallel_calls=tf.data.AUTOTUNE)
         .prefetch(tf.data.AUTOTUNE)
     )
 
@@ -150,14 +147,12 @@ def _shuffled_image_batches_class():
         def __getitem__(self, index):
             """Returns batch `index`, a float32 array (batch_size, H, W, C)."""
             num_images = len(self.images)
-            positions = np.arange(index * self.batch_size,
-                                  (index + 1) * self.batch_size)
+            positions = np.arange(index * self.batch_size, (index + 1) * self.batch_size)
             passes, offsets = np.divmod(positions, num_images)
             picked = np.empty(self.batch_size, dtype=np.int64)
             for pass_index in np.unique(passes):
                 mask = passes == pass_index
-                picked[mask] = self._permutation(int(pass_index))[
-                    offsets[mask]]
+                picked[mask] = self._permutation(int(pass_index))[offsets[mask]]
             return self.images[picked]
 
     # Name it as an attribute of the package `kgan_nas.data`, its public home

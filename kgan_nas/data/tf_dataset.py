@@ -13,9 +13,10 @@ from kgan_nas.data.sources import _RawImages
 
 def _is_tf_dataset(obj):
     # Checked by class name so that no TensorFlow import is needed.
-    return any(cls.__module__.startswith("tensorflow")
-               and cls.__name__ in ("DatasetV2", "DatasetV1")
-               for cls in type(obj).__mro__)
+    return any(
+        cls.__module__.startswith("tensorflow") and cls.__name__ in ("DatasetV2", "DatasetV1")
+        for cls in type(obj).__mro__
+    )
 
 
 def _read_tf_dataset(dataset):
@@ -27,16 +28,14 @@ def _read_tf_dataset(dataset):
             "finite one, e.g. remove .repeat() or add .take(n)."
         )
     image_key, label_key = _element_keys(dataset.element_spec)
-    image_spec = (dataset.element_spec if image_key is None
-                  else dataset.element_spec[image_key])
+    image_spec = dataset.element_spec if image_key is None else dataset.element_spec[image_key]
     shape = image_spec.shape
     batched = shape.rank == 4 or (
         shape.rank == 3 and (shape[0] is None or shape[-1] not in (1, 2, 3, 4))
     )
     image_parts, label_parts = [], []
     for element in dataset.as_numpy_iterator():
-        image_parts.append(np.asarray(
-            element if image_key is None else element[image_key]))
+        image_parts.append(np.asarray(element if image_key is None else element[image_key]))
         if label_key is not None:
             label_parts.append(np.asarray(element[label_key]))
     if not image_parts:
@@ -56,16 +55,14 @@ def _element_keys(spec):
         `label_key` is `None` when there is no label.
     """
     if isinstance(spec, dict):
-        image_key = next((k for k in ("image", "images", "x") if k in spec),
-                         None)
+        image_key = next((k for k in ("image", "images", "x") if k in spec), None)
         if image_key is None:
             raise ValueError(
                 f"The tf.data.Dataset yields dicts with keys {sorted(spec)}; "
                 "expected an 'image' key (and optionally 'label'). Map it to "
                 "(image, label) pairs with `.map(...)`."
             )
-        label_key = next((k for k in ("label", "labels", "y") if k in spec),
-                         None)
+        label_key = next((k for k in ("label", "labels", "y") if k in spec), None)
         return image_key, label_key
     if isinstance(spec, (tuple, list)):
         if len(spec) not in (1, 2):

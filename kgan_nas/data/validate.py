@@ -11,10 +11,11 @@ import warnings
 
 import numpy as np
 
+from kgan_nas import validate
+
 
 def _check_eval_fraction(eval_fraction):
-    if not isinstance(eval_fraction, (int, float)) or not (
-            0.0 < eval_fraction < 1.0):
+    if not isinstance(eval_fraction, (int, float)) or not (0.0 < eval_fraction < 1.0):
         raise ValueError(
             f"eval_fraction must be a number strictly between 0 and 1 (the "
             "share of images held out for evaluation); got "
@@ -37,25 +38,23 @@ def _check_value_range(value_range):
         ) from None
     if not (math.isfinite(low) and math.isfinite(high) and low < high):
         raise ValueError(
-            f"value_range must be a finite (low, high) pair with low < high; "
-            f"got {value_range!r}."
+            f"value_range must be a finite (low, high) pair with low < high; got {value_range!r}."
         )
     return (low, high)
 
 
 def _check_min_images(min_images):
-    if isinstance(min_images, bool) or not isinstance(
-            min_images, (int, np.integer)) or min_images < 2:
+    if not validate.is_integer(min_images) or min_images < 2:
         raise ValueError(
-            f"min_images must be an integer >= 2 (e.g. 2 x batch size); got "
-            f"{min_images!r}."
+            f"min_images must be an integer >= 2 (e.g. 2 x batch size); got {min_images!r}."
         )
     return int(min_images)
 
 
 def _as_nhwc(images):
     if images.dtype == object or not (
-            np.issubdtype(images.dtype, np.number) or images.dtype == bool):
+        np.issubdtype(images.dtype, np.number) or images.dtype == bool
+    ):
         raise ValueError(
             f"Images must be numeric; got an array of dtype {images.dtype}. "
             "Stack the images into one numeric array first."
@@ -64,11 +63,14 @@ def _as_nhwc(images):
         images = images[..., np.newaxis]  # (N, H, W) grayscale
     elif images.ndim != 4:
         if images.ndim == 2:
-            hint = (" A 2-D array looks like flattened images; reshape it "
-                    "to (N, H, W) or (N, H, W, C).")
+            hint = (
+                " A 2-D array looks like flattened images; reshape it to (N, H, W) or (N, H, W, C)."
+            )
         else:
-            hint = (" Reshape it, or drop extra axes with `np.squeeze`, to "
-                    "get (N, H, W) or (N, H, W, C).")
+            hint = (
+                " Reshape it, or drop extra axes with `np.squeeze`, to "
+                "get (N, H, W) or (N, H, W, C)."
+            )
         raise ValueError(
             f"Images must be shaped (N, H, W) or (N, H, W, C); got rank "
             f"{images.ndim} with shape {images.shape}.{hint}"
@@ -82,8 +84,10 @@ def _as_nhwc(images):
     if not 1 <= channels <= 4:
         hint = ""
         if images.shape[1] in (1, 3, 4):
-            hint = (" The array looks channels-first (N, C, H, W); transpose "
-                    "it with `np.transpose(x, (0, 2, 3, 1))`.")
+            hint = (
+                " The array looks channels-first (N, C, H, W); transpose "
+                "it with `np.transpose(x, (0, 2, 3, 1))`."
+            )
         raise ValueError(
             f"Images must have 1 to 4 channels (last axis, NHWC); got "
             f"{channels} channels in shape {images.shape}.{hint}"
@@ -115,18 +119,24 @@ def _rescale(images, value_range):
                 warnings.warn(
                     f"The images lie in [{low:g}, {high:g}], within [0, 1]; "
                     "they are used as [-1, 1] data. If they are [0, 1] data, "
-                    "pass value_range=(0, 1).", stacklevel=3)
+                    "pass value_range=(0, 1).",
+                    stacklevel=3,
+                )
             return images.astype(np.float32, copy=False)
         else:
             if low >= 0.0 and high <= 255.0:
-                guess = ("looks like 0-255 data; pass value_range=(0, 255)"
-                         " to load_dataset, or rescale it with "
-                         "`x / 127.5 - 1` (kgan_nas.search takes images "
-                         "in [-1, 1] or uint8)")
+                guess = (
+                    "looks like 0-255 data; pass value_range=(0, 255)"
+                    " to load_dataset, or rescale it with "
+                    "`x / 127.5 - 1` (kgan_nas.search takes images "
+                    "in [-1, 1] or uint8)"
+                )
             else:
-                guess = ("is not in [-1, 1]; pass value_range=(low, high) "
-                         "with the true range of your data, or rescale it "
-                         "to [-1, 1] yourself")
+                guess = (
+                    "is not in [-1, 1]; pass value_range=(low, high) "
+                    "with the true range of your data, or rescale it "
+                    "to [-1, 1] yourself"
+                )
             raise ValueError(
                 f"Cannot infer the value range of {images.dtype} images "
                 f"with values from {low:g} to {high:g}: the data {guess}. "
@@ -162,20 +172,22 @@ def _validate_labels(labels, num_images):
     if labels.ndim == 2 and labels.shape[1] == 1:
         labels = labels[:, 0]  # e.g. cifar10's (N, 1)
     if labels.ndim != 1 or len(labels) != num_images:
-        hint = (" One-hot labels? Pass `labels.argmax(axis=-1)`."
-                if labels.ndim == 2 else "")
+        hint = " One-hot labels? Pass `labels.argmax(axis=-1)`." if labels.ndim == 2 else ""
         raise ValueError(
             f"Labels have shape {labels.shape} but there are {num_images} "
             "images; pass exactly one integer label per image, shape "
             f"({num_images},).{hint}"
         )
-    if not (np.issubdtype(labels.dtype, np.integer)
-            or (np.issubdtype(labels.dtype, np.floating)
-                and np.all(np.isfinite(labels))
-                and np.all(labels == np.round(labels)))):
+    if not (
+        np.issubdtype(labels.dtype, np.integer)
+        or (
+            np.issubdtype(labels.dtype, np.floating)
+            and np.all(np.isfinite(labels))
+            and np.all(labels == np.round(labels))
+        )
+    ):
         raise ValueError(
-            f"Labels must be integers; got dtype {labels.dtype}. Map class "
-            "names to 0..K-1 first."
+            f"Labels must be integers; got dtype {labels.dtype}. Map class names to 0..K-1 first."
         )
     if labels.size and labels.min() < 0:
         raise ValueError(

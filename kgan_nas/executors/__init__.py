@@ -9,8 +9,9 @@ from kgan_nas.executors.subprocess import WorkerStartError
 EXECUTORS = ("inprocess", "subprocess", "ray")
 
 
-def get_executor(spec, worker_spec, *, workers=1, timeout=None,
-                 max_candidates_per_worker=8, **kwargs):
+def get_executor(
+    spec, worker_spec, *, workers=1, timeout=None, max_candidates_per_worker=8, **kwargs
+):
     """Creates an executor from a name or returns an `Executor` as is.
 
     Args:
@@ -32,17 +33,32 @@ def get_executor(spec, worker_spec, *, workers=1, timeout=None,
     if spec == "inprocess":
         return InProcessExecutor(worker_spec)
     if spec == "subprocess":
-        return SubprocessExecutor(worker_spec, workers=workers, timeout=timeout,
-                                  max_candidates_per_worker=max_candidates_per_worker,
-                                  **kwargs)
+        return SubprocessExecutor(
+            worker_spec,
+            workers=workers,
+            timeout=timeout,
+            max_candidates_per_worker=max_candidates_per_worker,
+            **kwargs,
+        )
     if spec == "ray":
         from kgan_nas.executors.ray import RayExecutor
 
-        return RayExecutor(worker_spec, workers=workers, timeout=timeout,
-                           max_candidates_per_worker=max_candidates_per_worker, **kwargs)
-    raise ValueError(
-        f"Unknown executor {spec!r}; choose one of {EXECUTORS} or pass an Executor.")
+        return RayExecutor(
+            worker_spec,
+            workers=workers,
+            timeout=timeout,
+            max_candidates_per_worker=max_candidates_per_worker,
+            **kwargs,
+        )
+    raise ValueError(f"Unknown executor {spec!r}; choose one of {EXECUTORS} or pass an Executor.")
 
 
-__all__ = ["Executor", "WorkerSpec", "InProcessExecutor", "SubprocessExecutor",
-           "WorkerStartError", "get_executor", "EXECUTORS"]
+__all__ = [
+    "Executor",
+    "WorkerSpec",
+    "InProcessExecutor",
+    "SubprocessExecutor",
+    "WorkerStartError",
+    "get_executor",
+    "EXECUTORS",
+]

@@ -70,13 +70,21 @@ def build_evaluator(spec):
     from kgan_nas.space import SearchSpace
 
     images = data.ImageData.load(spec.data_path)
-    extractor = features.DomainExtractor.load(spec.extractor_path) \
-        if spec.extractor == "domain" else features.get_extractor(spec.extractor)
+    extractor = (
+        features.DomainExtractor.load(spec.extractor_path)
+        if spec.extractor == "domain"
+        else features.get_extractor(spec.extractor)
+    )
     real_features = np.load(spec.real_features_path, allow_pickle=False)
     callbacks = pickle.loads(spec.keras_callbacks) if spec.keras_callbacks else []
-    return Evaluator(images.train, SearchSpace.from_dict(spec.space),
-                     EvaluationConfig.from_dict(spec.config), extractor, real_features,
-                     keras_callbacks=callbacks)
+    return Evaluator(
+        images.train,
+        SearchSpace.from_dict(spec.space),
+        EvaluationConfig.from_dict(spec.config),
+        extractor,
+        real_features,
+        keras_callbacks=callbacks,
+    )
 
 
 def save_dir_for(spec, genome):
@@ -104,7 +112,8 @@ def parents_for(genomes, parents):
     if len(parents) != len(genomes):
         raise ValueError(
             f"parents must have one entry per genome ({len(genomes)}), got {len(parents)}; "
-            "pass None for a genome without a parent.")
+            "pass None for a genome without a parent."
+        )
     return parents
 
 
@@ -124,8 +133,10 @@ def evaluate_candidate(evaluator, genome, save_dir, parent_dir=None):
     from kgan_nas import run as run_lib
 
     kwargs = {}
-    if parent_dir is not None and "inherit_from" in inspect.signature(
-            evaluator.evaluate).parameters:
+    if (
+        parent_dir is not None
+        and "inherit_from" in inspect.signature(evaluator.evaluate).parameters
+    ):
         kwargs["inherit_from"] = parent_dir
     staging = run_lib.staging_dir_for(save_dir) if save_dir is not None else None
     try:

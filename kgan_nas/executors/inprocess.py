@@ -29,6 +29,12 @@ class InProcessExecutor(Executor):
         if self._evaluator is None:
             self._evaluator = build_evaluator(self.spec)
         for index, genome in enumerate(genomes):
-            yield index, evaluate_candidate(self._evaluator, genome,
-                                            save_dir_for(self.spec, genome),
-                                            parent_dir_for(self.spec, parents[index]))
+            yield (
+                index,
+                evaluate_candidate(
+                    self._evaluator,
+                    genome,
+                    save_dir_for(self.spec, genome),
+                    parent_dir_for(self.spec, parents[index]),
+                ),
+            )

@@ -33,8 +33,8 @@ def _import_ray():
         import ray
     except ImportError:
         raise ImportError(
-            "executor='ray' needs Ray: pip install \"kgan_nas[distributed]\" "
-            "(or pip install ray).") from None
+            "executor='ray' needs Ray: pip install \"kgan_nas[distributed]\" (or pip install ray)."
+        ) from None
     return ray
 
 
@@ -42,8 +42,9 @@ def _unpack_files(files, spec):
     """Writes the shipped run files into a per-spec folder on this node."""
     import dataclasses
 
-    digest = hashlib.sha256(repr(sorted((k, len(v)) for k, v in files.items())).encode()
-                            + files["data"][:4096]).hexdigest()[:16]
+    digest = hashlib.sha256(
+        repr(sorted((k, len(v)) for k, v in files.items())).encode() + files["data"][:4096]
+    ).hexdigest()[:16]
     folder = os.path.join(tempfile.gettempdir(), f"kgan_nas_ray_{digest}")
     os.makedirs(folder, exist_ok=True)
     paths = {}
@@ -56,10 +57,13 @@ def _unpack_files(files, spec):
             os.replace(temporary, path)
         paths[name] = path
     return dataclasses.replace(
-        spec, data_path=paths.get("data", spec.data_path),
+        spec,
+        data_path=paths.get("data", spec.data_path),
         extractor_path=paths.get("extractor.keras", spec.extractor_path),
         real_features_path=paths.get("real_features.npy", spec.real_features_path),
-        models_dir=os.path.join(folder, "candidates"), log_dir=None)
+        models_dir=os.path.join(folder, "candidates"),
+        log_dir=None,
+    )
 
 
 def _evaluate_task(spec, files, genome_json, parent_files=None):
@@ -86,8 +90,9 @@ def _evaluate_task(spec, files, genome_json, parent_files=None):
         for name, content in (parent_files or {}).items():
             with open(os.path.join(parent_dir, name), "wb") as stream:
                 stream.write(content)
-        fitness = evaluate_candidate(_CACHED[key], genome, save_dir,
-                                     parent_dir if parent_files else None)
+        fitness = evaluate_candidate(
+            _CACHED[key], genome, save_dir, parent_dir if parent_files else None
+        )
     return fitness.to_dict(), _zip_folder(save_dir)
 
 
@@ -153,9 +158,18 @@ class RayExecutor(Executor):
             `max_retries`; Python exceptions are results, not retried).
     """
 
-    def __init__(self, spec, workers=1, max_candidates_per_worker=8, timeout=None,
-                 address=None, num_cpus=1, num_gpus=0, candidates_per_gpu=None,
-                 max_retries=1):
+    def __init__(
+        self,
+        spec,
+        workers=1,
+        max_candidates_per_worker=8,
+        timeout=None,
+        address=None,
+        num_cpus=1,
+        num_gpus=0,
+        candidates_per_gpu=None,
+        max_retries=1,
+    ):
         ray = _import_ray()
         if not isinstance(workers, int) or workers < 1:
             raise ValueError(f"workers must be a positive integer, got {workers!r}.")
@@ -167,26 +181,40 @@ class RayExecutor(Executor):
         self.workers = workers
         self.timeout = timeout
         if not ray.is_initialized():
-            ray.init(address=address, include_dashboard=False, log_to_driver=False,
-                     configure_logging=False,
-                     runtime_env={"env_vars": {"TF_CPP_MIN_LOG_LEVEL": "2",
-                                               # JAX: allocate GPU memory as needed.
-                                               "XLA_PYTHON_CLIENT_PREALLOCATE": "false",
-                                               "TF_FORCE_GPU_ALLOW_GROWTH": "true"}})
+            ray.init(
+                address=address,
+                include_dashboard=False,
+                log_to_driver=False,
+                configure_logging=False,
+                runtime_env={
+                    "env_vars": {
+                        "TF_CPP_MIN_LOG_LEVEL": "2",
+                        # JAX: allocate GPU memory as needed.
+                        "XLA_PYTHON_CLIENT_PREALLOCATE": "false",
+                        "TF_FORCE_GPU_ALLOW_GROWTH": "true",
+                    }
+                },
+            )
             self._owns_ray = True
         else:
             self._owns_ray = False
         self._ray = ray
-        self._task = ray.remote(num_cpus=num_cpus, num_gpus=num_gpus,
-                                max_calls=max_candidates_per_worker,
-                                max_retries=max_retries)(_evaluate_task)
+        self._task = ray.remote(
+            num_cpus=num_cpus,
+            num_gpus=num_gpus,
+            max_calls=max_candidates_per_worker,
+            max_retries=max_retries,
+        )(_evaluate_task)
         self._files = ray.put(self._read_files(spec))
 
     @staticmethod
     def _read_files(spec):
         files = {}
-        for name, path in (("data", spec.data_path), ("extractor.keras", spec.extractor_path),
-                           ("real_features.npy", spec.real_features_path)):
+        for name, path in (
+            ("data", spec.data_path),
+            ("extractor.keras", spec.extractor_path),
+            ("real_features.npy", spec.real_features_path),
+        ):
             if path and os.path.isfile(path):
                 with open(path, "rb") as stream:
                     files[name] = stream.read()
@@ -205,8 +233,12 @@ class RayExecutor(Executor):
         while queue or running:
             while queue and len(running) < self.workers:
                 index = queue.pop()
-                ref = self._task.remote(self.spec, self._files, genomes[index].to_json(),
-                                        _read_parent_files(self.spec, parents[index]))
+                ref = self._task.remote(
+                    self.spec,
+                    self._files,
+                    genomes[index].to_json(),
+                    _read_parent_files(self.spec, parents[index]),
+                )
                 running[ref] = (index, time.monotonic())
             ready, _ = ray.wait(list(running), num_returns=1, timeout=0.5)
             for ref in ready:
@@ -217,10 +249,15 @@ class RayExecutor(Executor):
                     if time.monotonic() - started > self.timeout:
                         ray.cancel(ref, force=True)
                         del running[ref]
-                        yield index, Fitness.failed(
-                            "timeout",
-                            f"candidate ran past its {self.timeout:g} s limit and was cancelled",
-                            seconds={"total": round(time.monotonic() - started, 4)})
+                        yield (
+                            index,
+                            Fitness.failed(
+                                "timeout",
+                                f"candidate ran past its {self.timeout:g} s limit and was "
+                                "cancelled",
+                                seconds={"total": round(time.monotonic() - started, 4)},
+                            ),
+                        )
 
     def _collect(self, ref, genome, started):
         ray = self._ray
@@ -228,11 +265,17 @@ class RayExecutor(Executor):
             fitness, models = ray.get(ref)
         except ray.exceptions.RayTaskError as exc:
             return Fitness.failed("error", str(exc).strip().splitlines()[-1][:2000])
-        except (ray.exceptions.WorkerCrashedError, ray.exceptions.NodeDiedError,
-                ray.exceptions.RayActorError, ray.exceptions.ObjectLostError) as exc:
+        except (
+            ray.exceptions.WorkerCrashedError,
+            ray.exceptions.NodeDiedError,
+            ray.exceptions.RayActorError,
+            ray.exceptions.ObjectLostError,
+        ) as exc:
             return Fitness.failed(
-                "crashed", f"Ray worker died ({type(exc).__name__}), retries exhausted",
-                seconds={"total": round(time.monotonic() - started, 4)})
+                "crashed",
+                f"Ray worker died ({type(exc).__name__}), retries exhausted",
+                seconds={"total": round(time.monotonic() - started, 4)},
+            )
         if self.spec.models_dir and models:
             _unzip_into(models, os.path.join(self.spec.models_dir, genome.key()))
         return Fitness.from_dict(fitness)

@@ -21,6 +21,7 @@ import sys
 import tempfile
 import time
 
+from kgan_nas import validate
 from kgan_nas.executors import worker as worker_lib
 from kgan_nas.executors.base import Executor
 from kgan_nas.executors.base import parents_for
@@ -65,8 +66,9 @@ class _Worker:
         self.log_path = None
         if spec.log_dir:
             os.makedirs(spec.log_dir, exist_ok=True)
-            self.log_path = os.path.join(spec.log_dir, f"worker-starting-{os.getpid()}-"
-                                         f"{time.monotonic_ns()}.log")
+            self.log_path = os.path.join(
+                spec.log_dir, f"worker-starting-{os.getpid()}-{time.monotonic_ns()}.log"
+            )
             self.output = open(self.log_path, "w+b")
         else:
             self.output = tempfile.TemporaryFile()
@@ -77,13 +79,25 @@ class _Worker:
         # words are there to quote.
         variables["PYTHONUNBUFFERED"] = "1"
         variables["PYTHONPATH"] = os.pathsep.join(
-            [_package_root()] + [p for p in [variables.get("PYTHONPATH")] if p])
+            [_package_root()] + [p for p in [variables.get("PYTHONPATH")] if p]
+        )
         try:
             self.process = subprocess.Popen(
-                [sys.executable, "-c", worker_lib.BOOTSTRAP, str(os.getpid()),
-                 str(worker_end.fileno()), spec.log_dir or "-"],
-                env=variables, stdin=subprocess.DEVNULL, stdout=self.output,
-                stderr=subprocess.STDOUT, pass_fds=(worker_end.fileno(),), close_fds=True)
+                [
+                    sys.executable,
+                    "-c",
+                    worker_lib.BOOTSTRAP,
+                    str(os.getpid()),
+                    str(worker_end.fileno()),
+                    spec.log_dir or "-",
+                ],
+                env=variables,
+                stdin=subprocess.DEVNULL,
+                stdout=self.output,
+                stderr=subprocess.STDOUT,
+                pass_fds=(worker_end.fileno(),),
+                close_fds=True,
+            )
         finally:
             worker_end.close()
         if self.log_path:
@@ -97,8 +111,7 @@ class _Worker:
         self.job = None  # (index, started_at)
         self.done = 0
         try:
-            self.connection.send(("init", list(sys.path), spec, max_tasks,
-                                  spec.log_dir))
+            self.connection.send(("init", list(sys.path), spec, max_tasks, spec.log_dir))
         except OSError:
             pass  # Died at once; `run` sees it and reports its output.
 
@@ -131,9 +144,10 @@ def _threads_per_worker(value, workers, gpus):
         return max(1, (os.cpu_count() or 1) // workers)
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+    if not validate.is_integer(value) or value < 1:
         raise ValueError(
-            f"threads_per_worker must be 'auto', None or a positive integer, got {value!r}.")
+            f"threads_per_worker must be 'auto', None or a positive integer, got {value!r}."
+        )
     return value
 
 
@@ -183,21 +197,32 @@ class SubprocessExecutor(Executor):
             or `threads_per_worker`.
     """
 
-    def __init__(self, spec, workers=1, max_candidates_per_worker=8, timeout=None,
-                 environment=None, gpus=None, candidates_per_gpu=1, threads_per_worker=None):
+    def __init__(
+        self,
+        spec,
+        workers=1,
+        max_candidates_per_worker=8,
+        timeout=None,
+        environment=None,
+        gpus=None,
+        candidates_per_gpu=1,
+        threads_per_worker=None,
+    ):
         if not isinstance(workers, int) or workers < 1:
             raise ValueError(f"workers must be a positive integer, got {workers!r}.")
         if not isinstance(max_candidates_per_worker, int) or max_candidates_per_worker < 1:
             raise ValueError(
                 "max_candidates_per_worker must be a positive integer, got "
-                f"{max_candidates_per_worker!r}.")
+                f"{max_candidates_per_worker!r}."
+            )
         if timeout is not None and not timeout > 0:
             raise ValueError(f"timeout must be positive seconds or None, got {timeout!r}.")
         self.gpus = [str(gpu) for gpu in gpus] if gpus else []
         if self.gpus:
             if not isinstance(candidates_per_gpu, int) or candidates_per_gpu < 1:
                 raise ValueError(
-                    f"candidates_per_gpu must be a positive integer, got {candidates_per_gpu!r}.")
+                    f"candidates_per_gpu must be a positive integer, got {candidates_per_gpu!r}."
+                )
             workers = len(self.gpus) * candidates_per_gpu
         self.spec = spec
         self.num_workers = workers
@@ -242,12 +267,17 @@ class SubprocessExecutor(Executor):
             for worker in self._workers:
                 # A worker that has done its share is about to exit; `_replace`
                 # starts its successor.
-                if (worker.ready and worker.job is None and queue
-                        and worker.done < self.max_candidates_per_worker):
+                if (
+                    worker.ready
+                    and worker.job is None
+                    and queue
+                    and worker.done < self.max_candidates_per_worker
+                ):
                     index = queue.popleft()
                     try:
                         worker.connection.send(
-                            ("evaluate", index, genomes[index].to_json(), parents[index]))
+                            ("evaluate", index, genomes[index].to_json(), parents[index])
+                        )
                     except OSError:  # Died between polls: the job goes back.
                         queue.appendleft(index)
                         continue
@@ -257,7 +287,8 @@ class SubprocessExecutor(Executor):
             # One that closed it but is still exiting is not waited on (its EOF
             # would wake the wait at once, again and again); the poll catches it.
             multiprocessing.connection.wait(
-                [w.connection for w in self._workers if not w.closed], timeout=_POLL_SECONDS)
+                [w.connection for w in self._workers if not w.closed], timeout=_POLL_SECONDS
+            )
             for position, worker in enumerate(list(self._workers)):
                 # Check for death before draining the pipe, so a result sent
                 # just before a normal exit is never mistaken for a crash.
@@ -277,11 +308,15 @@ class SubprocessExecutor(Executor):
                         self._workers[position] = self._start_worker(position)
                         worker.kill()
                         remaining -= 1
-                        yield index, Fitness.failed(
-                            "timeout",
-                            f"candidate ran past its {self.timeout:g} s limit and was stopped",
-                            params=_params(self.spec, genomes[index]),
-                            seconds={"total": round(time.monotonic() - started, 4)})
+                        yield (
+                            index,
+                            Fitness.failed(
+                                "timeout",
+                                f"candidate ran past its {self.timeout:g} s limit and was stopped",
+                                params=_params(self.spec, genomes[index]),
+                                seconds={"total": round(time.monotonic() - started, 4)},
+                            ),
+                        )
 
     def _poll(self, worker, genomes):
         results = []
@@ -295,7 +330,8 @@ class SubprocessExecutor(Executor):
                     self.close()
                     raise WorkerStartError(
                         "A worker process could not set up the evaluator, so no candidate "
-                        "can run. Its error:\n" + message[1])
+                        "can run. Its error:\n" + message[1]
+                    )
                 elif message[0] == "result":
                     _, index, fitness = message
                     worker.job = None
@@ -324,7 +360,8 @@ class SubprocessExecutor(Executor):
                     f"{self._failed_starts} worker processes in a row died while starting "
                     f"({_death_reason(exitcode)}). The last one's output ended with:\n"
                     f"{_indented(output) or '    (no output)'}\n{where}"
-                    "Try executor='inprocess' to debug in this process.")
+                    "Try executor='inprocess' to debug in this process."
+                )
         self._workers[position] = self._start_worker(position)
         if worker.job is None:
             return None  # Recycled after max_candidates_per_worker.
@@ -333,8 +370,11 @@ class SubprocessExecutor(Executor):
         if output:
             reason += "; its output ended with:\n" + _indented(output)
         return index, Fitness.failed(
-            "crashed", reason[:2000], params=_params(self.spec, genomes[index]),
-            seconds={"total": round(time.monotonic() - started, 4)})
+            "crashed",
+            reason[:2000],
+            params=_params(self.spec, genomes[index]),
+            seconds={"total": round(time.monotonic() - started, 4)},
+        )
 
     def close(self):
         for worker in self._workers:

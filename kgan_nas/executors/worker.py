@@ -86,8 +86,9 @@ def _serve(connection):
             return
         _, index, genome_json, parent_key = message
         genome = Genome.from_json(genome_json)
-        fitness = evaluate_candidate(evaluator, genome, save_dir_for(spec, genome),
-                                     parent_dir_for(spec, parent_key))
+        fitness = evaluate_candidate(
+            evaluator, genome, save_dir_for(spec, genome), parent_dir_for(spec, parent_key)
+        )
         connection.send(("result", index, fitness.to_dict()))
 
 

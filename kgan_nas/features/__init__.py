@@ -37,18 +37,18 @@ and the other names keep working.
 """
 
 from kgan_nas.features.base import FeatureExtractor
-from kgan_nas.features.domain import DomainExtractor
-from kgan_nas.features.domain_cache import data_fingerprint
-from kgan_nas.features.domain_cache import default_cache_dir
-from kgan_nas.features.inception import InceptionExtractor
-from kgan_nas.features.pseudo_labels import kmeans_pseudo_labels
-from kgan_nas.features.registry import get_extractor
 
 # Private helpers that other modules and the tests reach as `kgan_nas.features._name`.
 # To monkeypatch a name, patch the submodule that defines it, not this package.
 from kgan_nas.features.base import _validate_images  # noqa: F401
+from kgan_nas.features.domain import DomainExtractor
+from kgan_nas.features.domain_cache import data_fingerprint
+from kgan_nas.features.domain_cache import default_cache_dir
 from kgan_nas.features.domain_training import _build_domain_classifier  # noqa: F401
+from kgan_nas.features.inception import InceptionExtractor
 from kgan_nas.features.inception import _resolve_inception_weights  # noqa: F401
+from kgan_nas.features.pseudo_labels import kmeans_pseudo_labels
+from kgan_nas.features.registry import get_extractor
 
 __all__ = [
     "FeatureExtractor",

@@ -8,9 +8,10 @@ batches and converts the outputs. The concrete extractors live in
 
 import abc
 
+import keras
 import numpy as np
 
-import keras
+from kgan_nas import validate
 
 __all__ = ["FeatureExtractor"]
 
@@ -101,17 +102,13 @@ class FeatureExtractor(abc.ABC):
         """
         images = _validate_images(images)
         self._check_image_shape(images.shape[1:])
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) \
-                or batch_size < 1:
-            raise ValueError(
-                f"`batch_size` must be a positive int, got {batch_size!r}."
-            )
+        if not validate.is_integer(batch_size) or batch_size < 1:
+            raise ValueError(f"`batch_size` must be a positive int, got {batch_size!r}.")
         num_images = len(images)
         images, batch_size = _pad_to_equal_batches(images, batch_size)
         features, probabilities = self._predict(images, batch_size)
         features = np.asarray(features[:num_images], dtype=np.float64)
-        probabilities = np.asarray(probabilities[:num_images],
-                                   dtype=np.float64)
+        probabilities = np.asarray(probabilities[:num_images], dtype=np.float64)
         # float32 softmax rows sum to 1 only up to ~1e-7; IS takes logs of
         # these, so renormalise in float64.
         probabilities /= probabilities.sum(axis=1, keepdims=True)
@@ -166,11 +163,8 @@ def _validate_images(images):
         )
     if array.shape[0] == 0:
         raise ValueError("`images` is empty; pass at least one image.")
-    if not (np.issubdtype(array.dtype, np.floating)
-            or np.issubdtype(array.dtype, np.integer)):
-        raise ValueError(
-            f"`images` must hold numbers, got dtype {array.dtype}."
-        )
+    if not (np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)):
+        raise ValueError(f"`images` must hold numbers, got dtype {array.dtype}.")
     array = array.astype(np.float32, copy=False)
     if not np.all(np.isfinite(array)):
         raise ValueError(

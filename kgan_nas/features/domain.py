@@ -9,9 +9,8 @@ The extractor class with its constructor, `fit`, `save`, `load` and the cached
 import json
 import os
 
-import numpy as np
-
 import keras
+import numpy as np
 
 from kgan_nas.atomic import atomic_save_model
 from kgan_nas.atomic import atomic_write_text
@@ -85,8 +84,7 @@ class DomainExtractor(FeatureExtractor):
 
     name = "domain"
 
-    def __init__(self, classifier, *, accuracy=None, fingerprint=None,
-                 metadata=None):
+    def __init__(self, classifier, *, accuracy=None, fingerprint=None, metadata=None):
         _as_channels_last()
         input_shape = tuple(classifier.input_shape[1:])
         if len(input_shape) != 3 or None in input_shape:
@@ -107,7 +105,8 @@ class DomainExtractor(FeatureExtractor):
         self.fingerprint = fingerprint
         self.metadata = dict(metadata or {})
         self._two_outputs = keras.Model(
-            classifier.inputs, [feature_layer.output, classifier.outputs[0]],
+            classifier.inputs,
+            [feature_layer.output, classifier.outputs[0]],
             name="domain_features",
         )
 
@@ -120,9 +119,20 @@ class DomainExtractor(FeatureExtractor):
         return int(self.classifier.outputs[0].shape[-1])
 
     @classmethod
-    def fit(cls, images, labels=None, *, epochs=None, seed=0, batch_size=64,
-            feature_dim=64, validation_fraction=0.15, learning_rate=3e-3,
-            num_clusters=10, verbose=0):
+    def fit(
+        cls,
+        images,
+        labels=None,
+        *,
+        epochs=None,
+        seed=0,
+        batch_size=64,
+        feature_dim=64,
+        validation_fraction=0.15,
+        learning_rate=3e-3,
+        num_clusters=10,
+        verbose=0,
+    ):
         """Trains a domain classifier on real images.
 
         With `labels`, training is supervised. Without them, the images are
@@ -173,17 +183,22 @@ class DomainExtractor(FeatureExtractor):
         num_classes = int(targets.max()) + 1
 
         train, holdout, batch_size = _split_holdout(
-            len(images), validation_fraction, batch_size, seed)
+            len(images), validation_fraction, batch_size, seed
+        )
         if epochs is None:
             epochs = _auto_epochs(len(train), batch_size)
 
         keras.utils.set_random_seed(seed)
-        classifier = _compiled_classifier(images.shape[1:], num_classes, feature_dim,
-                                          learning_rate)
-        classifier.fit(images[train], targets[train], epochs=epochs,
-                       batch_size=batch_size, shuffle=True, verbose=verbose)
-        extractor = cls(classifier,
-                        fingerprint=data_fingerprint(images, labels))
+        classifier = _compiled_classifier(images.shape[1:], num_classes, feature_dim, learning_rate)
+        classifier.fit(
+            images[train],
+            targets[train],
+            epochs=epochs,
+            batch_size=batch_size,
+            shuffle=True,
+            verbose=verbose,
+        )
+        extractor = cls(classifier, fingerprint=data_fingerprint(images, labels))
         predicted = extractor.probabilities(images[holdout]).argmax(axis=1)
         extractor.accuracy = float(np.mean(predicted == targets[holdout]))
         extractor.metadata = {
@@ -211,9 +226,7 @@ class DomainExtractor(FeatureExtractor):
         """
         path = os.fspath(path)
         if not path.endswith(".keras"):
-            raise ValueError(
-                f"Extractor files must end in '.keras', got {path!r}."
-            )
+            raise ValueError(f"Extractor files must end in '.keras', got {path!r}.")
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
         sidecar = {
             "format": 1,
@@ -246,19 +259,20 @@ class DomainExtractor(FeatureExtractor):
         path = os.fspath(path)
         if not os.path.exists(path):
             raise FileNotFoundError(f"No saved extractor at {path!r}.")
-        classifier = keras.saving.load_model(path, compile=False,
-                                             safe_mode=True)
+        classifier = keras.saving.load_model(path, compile=False, safe_mode=True)
         sidecar = {}
         if os.path.exists(_sidecar_path(path)):
             with open(_sidecar_path(path)) as stream:
                 sidecar = json.load(stream)
-        return cls(classifier, accuracy=sidecar.get("accuracy"),
-                   fingerprint=sidecar.get("fingerprint"),
-                   metadata=sidecar.get("metadata"))
+        return cls(
+            classifier,
+            accuracy=sidecar.get("accuracy"),
+            fingerprint=sidecar.get("fingerprint"),
+            metadata=sidecar.get("metadata"),
+        )
 
     @classmethod
-    def for_data(cls, images, labels=None, *, cache_dir=None,
-                 fingerprint=None, **fit_kwargs):
+    def for_data(cls, images, labels=None, *, cache_dir=None, fingerprint=None, **fit_kwargs):
         """Loads the cached extractor for this data and settings, or fits and caches one.
 
         The cache key is a 16-hex-digit sha256 of a canonical JSON of every fact the

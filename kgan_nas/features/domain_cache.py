@@ -7,7 +7,6 @@ format). This module computes those facts, reads an entry back, and publishes a
 new one with a single `os.rename`, so readers never see half an entry.
 """
 
-import hashlib
 import inspect
 import json
 import os
@@ -16,10 +15,9 @@ import shutil
 import uuid
 import zipfile
 
-import numpy as np
-
 import keras
 
+from kgan_nas.cache import arrays_fingerprint
 from kgan_nas.cache import cache_root
 from kgan_nas.cache import canonical_json
 from kgan_nas.cache import package_version
@@ -49,15 +47,10 @@ def data_fingerprint(images, labels=None):
             extractors for the same images get different keys.
 
     Returns:
-        The first 16 hex characters of the sha256 of the arrays' shapes,
-        dtypes and bytes.
+        The first 16 hex characters of the sha256 of the arrays' shapes
+        and bytes (`kgan_nas.cache.arrays_fingerprint`).
     """
-    digest = hashlib.sha256()
-    for array in (images,) if labels is None else (images, labels):
-        array = np.ascontiguousarray(array)
-        digest.update(f"{array.shape}|{array.dtype.str}|".encode())
-        digest.update(array.tobytes())
-    return digest.hexdigest()[:16]
+    return arrays_fingerprint((("images", images, "<f4"), ("labels", labels, None)))
 
 
 def default_cache_dir():
@@ -90,7 +83,8 @@ def _fit_settings(fit, fit_kwargs):
     """
     parameters = inspect.signature(fit).parameters.values()
     settings = {
-        parameter.name: parameter.default for parameter in parameters
+        parameter.name: parameter.default
+        for parameter in parameters
         if parameter.kind is parameter.KEYWORD_ONLY and parameter.default is not parameter.empty
     }
     takes_any_keyword = any(parameter.kind is parameter.VAR_KEYWORD for parameter in parameters)
@@ -101,8 +95,7 @@ def _fit_settings(fit, fit_kwargs):
             f"{sorted(settings)}."
         )
     settings.update(fit_kwargs)
-    return {name: value for name, value in settings.items()
-            if name not in _VERBOSITY_SETTINGS}
+    return {name: value for name, value in settings.items() if name not in _VERBOSITY_SETTINGS}
 
 
 def _runtime_facts():

@@ -5,10 +5,10 @@ arguments, the training targets (given labels or k-means pseudo-labels), the
 held-out split and the default number of epochs.
 """
 
+import keras
 import numpy as np
 
-import keras
-
+from kgan_nas import validate
 from kgan_nas.features.pseudo_labels import kmeans_pseudo_labels
 
 _FEATURE_LAYER = "features"
@@ -33,19 +33,17 @@ def _build_domain_classifier(image_shape, num_classes, feature_dim):
     # Narrow on purpose: the classifier must train in seconds on a CPU.
     filters = 16
     inputs = keras.Input(shape=(height, width, channels), name="images")
-    x = keras.layers.Conv2D(filters, 3, padding="same", activation="relu",
-                            name="stem")(inputs)
+    x = keras.layers.Conv2D(filters, 3, padding="same", activation="relu", name="stem")(inputs)
     for index in range(num_halvings):
         filters = min(2 * filters, 64)
-        x = keras.layers.Conv2D(filters, 3, strides=2, padding="same",
-                                activation="relu", name=f"down{index}")(x)
-    x = keras.layers.Conv2D(filters, 3, padding="same", activation="relu",
-                            name="head_conv")(x)
+        x = keras.layers.Conv2D(
+            filters, 3, strides=2, padding="same", activation="relu", name=f"down{index}"
+        )(x)
+    x = keras.layers.Conv2D(filters, 3, padding="same", activation="relu", name="head_conv")(x)
     x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
     x = keras.layers.Dense(feature_dim, name=_FEATURE_LAYER)(x)
     x = keras.layers.Activation("relu", name="features_relu")(x)
-    outputs = keras.layers.Dense(num_classes, activation="softmax",
-                                 name="probabilities")(x)
+    outputs = keras.layers.Dense(num_classes, activation="softmax", name="probabilities")(x)
     return keras.Model(inputs, outputs, name="domain_classifier")
 
 
@@ -57,8 +55,7 @@ def _split_holdout(num_samples, fraction, batch_size, seed):
     JAX each new shape would cost another XLA compilation.
     """
     order = np.random.default_rng(seed).permutation(num_samples)
-    num_holdout = min(max(1, int(round(num_samples * fraction))),
-                      num_samples - 1)
+    num_holdout = min(max(1, int(round(num_samples * fraction))), num_samples - 1)
     num_train = num_samples - num_holdout
     batch_size = min(batch_size, num_train)
     num_train = num_train // batch_size * batch_size
@@ -114,18 +111,12 @@ def _check_fit_arguments(images, validation_fraction, batch_size, epochs):
             f"out to measure accuracy); got {len(images)}."
         )
     if not 0.0 < validation_fraction < 1.0:
-        raise ValueError(
-            "`validation_fraction` must be in (0, 1), got "
-            f"{validation_fraction!r}."
-        )
+        raise ValueError(f"`validation_fraction` must be in (0, 1), got {validation_fraction!r}.")
     for name, value in (("batch_size", batch_size), ("epochs", epochs)):
         if value is None and name == "epochs":
             continue
-        if isinstance(value, bool) or not isinstance(value, int) \
-                or value < 1:
-            raise ValueError(
-                f"`{name}` must be a positive int, got {value!r}."
-            )
+        if not validate.is_integer(value) or value < 1:
+            raise ValueError(f"`{name}` must be a positive int, got {value!r}.")
 
 
 def _training_targets(images, labels, num_clusters, seed):
@@ -146,8 +137,7 @@ def _training_targets(images, labels, num_clusters, seed):
             two classes, or there are fewer than two distinct images to cluster.
     """
     if labels is None:
-        targets = kmeans_pseudo_labels(images, num_clusters=num_clusters,
-                                       seed=seed)
+        targets = kmeans_pseudo_labels(images, num_clusters=num_clusters, seed=seed)
         label_source = "kmeans"
     else:
         targets = _encode_labels(labels, len(images))

@@ -7,10 +7,10 @@ the download fails.
 
 import os
 
+import keras
 import numpy as np
 
-import keras
-
+from kgan_nas import validate
 from kgan_nas.features.base import FeatureExtractor
 from kgan_nas.features.base import _as_channels_last
 
@@ -29,9 +29,7 @@ _INCEPTION_MIN_SIZE = 75  # InceptionV3's stem needs at least 75x75 pixels.
 
 def _keras_models_dir():
     """The folder where `keras.utils.get_file` caches application weights."""
-    home = os.environ.get("KERAS_HOME") or os.path.join(
-        os.path.expanduser("~"), ".keras"
-    )
+    home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
     return os.path.join(home, "models")
 
 
@@ -75,8 +73,7 @@ def _resolve_inception_weights(weights):
             )
         return path
     raise ValueError(
-        "`weights` must be 'imagenet' or the path to an InceptionV3 weights "
-        f"file, got {weights!r}."
+        f"`weights` must be 'imagenet' or the path to an InceptionV3 weights file, got {weights!r}."
     )
 
 
@@ -133,8 +130,7 @@ class InceptionExtractor(FeatureExtractor):
 
     def __init__(self, weights="imagenet", *, resize_to=299):
         _as_channels_last()
-        if isinstance(resize_to, bool) or not isinstance(resize_to, int) \
-                or resize_to < _INCEPTION_MIN_SIZE:
+        if not validate.is_integer(resize_to) or resize_to < _INCEPTION_MIN_SIZE:
             raise ValueError(
                 f"`resize_to` must be an int >= {_INCEPTION_MIN_SIZE} "
                 f"(InceptionV3's minimum input size), got {resize_to!r}."
@@ -145,7 +141,8 @@ class InceptionExtractor(FeatureExtractor):
         # Pool and classifier weights do not depend on the input size, so
         # the ImageNet weights load into a network built for `resize_to`.
         network = keras.applications.InceptionV3(
-            include_top=True, weights=None,
+            include_top=True,
+            weights=None,
             input_shape=(resize_to, resize_to, 3),
         )
         network.load_weights(path)
@@ -158,11 +155,13 @@ class InceptionExtractor(FeatureExtractor):
         # batches run compiled; grayscale becomes RGB before (`_predict`).
         inputs = keras.Input(shape=(None, None, 3), name="images")
         resized = keras.layers.Resizing(
-            resize_to, resize_to, interpolation="bilinear", antialias=False,
+            resize_to,
+            resize_to,
+            interpolation="bilinear",
+            antialias=False,
             name="resize",
         )(inputs)
-        self._model = keras.Model(inputs, pool_and_softmax(resized),
-                                  name="inception_features")
+        self._model = keras.Model(inputs, pool_and_softmax(resized), name="inception_features")
 
     @property
     def feature_dim(self):
@@ -182,7 +181,5 @@ class InceptionExtractor(FeatureExtractor):
     def _predict(self, images, batch_size):
         if images.shape[-1] == 1:
             images = np.repeat(images, 3, axis=-1)
-        features, probabilities = self._model.predict(
-            images, batch_size=batch_size, verbose=0
-        )
+        features, probabilities = self._model.predict(images, batch_size=batch_size, verbose=0)
         return features, probabilities

@@ -17,14 +17,15 @@ def _downsample_for_clustering(images, max_side=16):
         height = images.shape[1] // factor * factor
         width = images.shape[2] // factor * factor
         n, _, _, channels = images.shape
-        images = images[:, :height, :width].reshape(
-            n, height // factor, factor, width // factor, factor, channels
-        ).mean(axis=(2, 4))
+        images = (
+            images[:, :height, :width]
+            .reshape(n, height // factor, factor, width // factor, factor, channels)
+            .mean(axis=(2, 4))
+        )
     return images.reshape(len(images), -1)
 
 
-def kmeans_pseudo_labels(images, *, num_clusters=10, seed=0,
-                         max_fit_samples=20000):
+def kmeans_pseudo_labels(images, *, num_clusters=10, seed=0, max_fit_samples=20000):
     """Clusters images into pseudo-classes for the unlabeled domain extractor.
 
     Args:
@@ -54,8 +55,7 @@ def kmeans_pseudo_labels(images, *, num_clusters=10, seed=0,
     subset = pixels
     if len(pixels) > max_fit_samples:
         subset = pixels[rng.choice(len(pixels), max_fit_samples, replace=False)]
-    kmeans = KMeans(n_clusters=min(num_clusters, distinct), n_init=4,
-                    random_state=seed)
+    kmeans = KMeans(n_clusters=min(num_clusters, distinct), n_init=4, random_state=seed)
     kmeans.fit(subset)
     clusters = kmeans.predict(pixels)
     # Renumber so that the labels are 0..k-1 even if a cluster stays empty.

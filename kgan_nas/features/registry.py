@@ -31,8 +31,7 @@ def get_extractor(spec, *, images=None, labels=None, cache_dir=None):
     if spec == "domain":
         if images is None:
             raise ValueError(
-                "get_extractor('domain') trains on the real data: pass "
-                "`images=real_images`."
+                "get_extractor('domain') trains on the real data: pass `images=real_images`."
             )
         return DomainExtractor.for_data(images, labels, cache_dir=cache_dir)
     if spec == "inception":

@@ -1,4 +1,4 @@
-"""Search-level hooks: `SearchCallback` and how `search(callbacks=...)` splits its list (pure Python).
+"""Search-level hooks: `SearchCallback`, and how `search(callbacks=...)` splits its list.
 
 A `SearchCallback` hears about the search (begin, each generation, each
 candidate, end); Keras callbacks in the same list go into every candidate's
@@ -88,5 +88,6 @@ def split_callbacks(callbacks):
         else:
             raise TypeError(
                 f"callbacks must be kgan_nas.callbacks.SearchCallback or "
-                f"keras.callbacks.Callback objects, got {type(callback).__name__}.")
+                f"keras.callbacks.Callback objects, got {type(callback).__name__}."
+            )
     return search_callbacks, keras_callbacks

@@ -55,8 +55,9 @@ class ProgressPrinter(SearchCallback):
         if self.verbose == 1:
             import keras  # only for the bar: the search loop itself never needs Keras
 
-            self._bar = keras.utils.Progbar(self._total, unit_name="candidate",
-                                            stateful_metrics=["best", "failed"])
+            self._bar = keras.utils.Progbar(
+                self._total, unit_name="candidate", stateful_metrics=["best", "failed"]
+            )
             if self._count:
                 self._bar.update(self._count)
 
@@ -75,17 +76,26 @@ class ProgressPrinter(SearchCallback):
                 values.append(("best", self._best))
             self._bar.update(self._count, values=values)
         elif self.verbose == 2:
-            score = (f"{self._objective}={objective:.4g}" if objective is not None
-                     else f"{record['status']}: {record['reason'][:80]}")
-            print(f"  [{self._count}/{self._total}] {record['key']}  {score}  "
-                  f"{Genome.from_dict(record['genome']).describe()}", flush=True)
+            score = (
+                f"{self._objective}={objective:.4g}"
+                if objective is not None
+                else f"{record['status']}: {record['reason'][:80]}"
+            )
+            print(
+                f"  [{self._count}/{self._total}] {record['key']}  {score}  "
+                f"{Genome.from_dict(record['genome']).describe()}",
+                flush=True,
+            )
 
     def on_generation_end(self, generation, logs=None):
         logs = logs or {}
-        print(f"Generation {generation + 1}: best {self._objective} {logs['best']:.4g} "
-              f"(so far {logs['best_so_far']:.4g}), median {logs['median']:.4g}, "
-              f"failed {logs['failed']}/{self._total}, "
-              f"elapsed {_format_seconds(time.monotonic() - self._started)}", flush=True)
+        print(
+            f"Generation {generation + 1}: best {self._objective} {logs['best']:.4g} "
+            f"(so far {logs['best_so_far']:.4g}), median {logs['median']:.4g}, "
+            f"failed {logs['failed']}/{self._total}, "
+            f"elapsed {_format_seconds(time.monotonic() - self._started)}",
+            flush=True,
+        )
 
     def on_search_end(self, result):
         print(f"Done: {len(result.history)} candidates in {result.directory}", flush=True)

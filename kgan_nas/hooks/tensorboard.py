@@ -42,7 +42,8 @@ class SearchTensorBoard(SearchCallback):
             raise ImportError(
                 "SearchTensorBoard writes event files with tf.summary, which needs "
                 "TensorFlow and TensorBoard: pip install tensorflow tensorboard "
-                f"({error}).") from error
+                f"({error})."
+            ) from error
         self.log_dir = os.fspath(log_dir)
         self._metric_names = ()
         self._root = None
@@ -75,9 +76,11 @@ class SearchTensorBoard(SearchCallback):
         def write(tf):
             hparams.hparams_config(
                 hparams=[hparams.HParam(name) for name in _HPARAM_NAMES],
-                metrics=[hparams.Metric(name) for name in self._metric_names])
-            tf.summary.text("config", json.dumps(logs, indent=2, sort_keys=True, default=str),
-                            step=0)
+                metrics=[hparams.Metric(name) for name in self._metric_names],
+            )
+            tf.summary.text(
+                "config", json.dumps(logs, indent=2, sort_keys=True, default=str), step=0
+            )
 
         self._write_root(write)
 
@@ -98,8 +101,7 @@ class SearchTensorBoard(SearchCallback):
                     tf.summary.scalar(name, value, step=generation)
             tf.summary.text("genome", genome.to_json(), step=generation)
 
-        self._write(os.path.join("candidates", f"gen{generation + 1:03d}-{record['key']}"),
-                    write)
+        self._write(os.path.join("candidates", f"gen{generation + 1:03d}-{record['key']}"), write)
 
     def on_generation_end(self, generation, logs=None):
         logs = logs or {}
@@ -118,8 +120,19 @@ class SearchTensorBoard(SearchCallback):
             self._root = None
 
 
-_HPARAM_NAMES = ("generation", "status", "architecture", "g_layers", "d_layers", "optimizer",
-                 "loss", "g_learning_rate", "d_learning_rate", "beta_1", "beta_2")
+_HPARAM_NAMES = (
+    "generation",
+    "status",
+    "architecture",
+    "g_layers",
+    "d_layers",
+    "optimizer",
+    "loss",
+    "g_learning_rate",
+    "d_learning_rate",
+    "beta_1",
+    "beta_2",
+)
 
 
 def _hparam_values(genome, record):

@@ -11,8 +11,7 @@ import numpy as np
 def _check_real_dtype(array, name):
     """Raises a TypeError unless `array` has a real numeric dtype."""
     if array.dtype == object or not (
-        np.issubdtype(array.dtype, np.number)
-        or np.issubdtype(array.dtype, np.bool_)
+        np.issubdtype(array.dtype, np.number) or np.issubdtype(array.dtype, np.bool_)
     ):
         raise TypeError(
             f"`{name}` must be a numeric array, got dtype {array.dtype}. "
@@ -61,11 +60,5 @@ def _as_feature_matrix(features, name):
 
 
 def _check_positive_int(value, name, minimum):
-    if (
-        not isinstance(value, (int, np.integer))
-        or isinstance(value, bool)
-        or value < minimum
-    ):
-        raise ValueError(
-            f"`{name}` must be an integer >= {minimum}, got {value!r}."
-        )
+    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < minimum:
+        raise ValueError(f"`{name}` must be an integer >= {minimum}, got {value!r}.")

@@ -135,16 +135,11 @@ def frechet_distance(mu1, sigma1, mu2, sigma2):
     factor = eigenvectors * np.sqrt(_clip_eigenvalues(eigenvalues))
     product = factor.T @ (sigma2 @ factor)
     product = 0.5 * (product + product.T)
-    trace_sqrt_product = float(
-        np.sum(np.sqrt(_clip_eigenvalues(np.linalg.eigvalsh(product))))
-    )
+    trace_sqrt_product = float(np.sum(np.sqrt(_clip_eigenvalues(np.linalg.eigvalsh(product)))))
 
     mean_term = float(np.sum(np.square(mu1 - mu2)))
     distance = (
-        mean_term
-        + float(np.trace(sigma1))
-        + float(np.trace(sigma2))
-        - 2.0 * trace_sqrt_product
+        mean_term + float(np.trace(sigma1)) + float(np.trace(sigma2)) - 2.0 * trace_sqrt_product
     )
     # A true distance of 0 can come out as -1e-13 from cancellation.
     return max(distance, 0.0)
@@ -195,6 +190,8 @@ def fid(real, fake):
                 stacklevel=2,
             )
     return frechet_distance(
-        real_stats.mean, real_stats.covariance,
-        fake_stats.mean, fake_stats.covariance,
+        real_stats.mean,
+        real_stats.covariance,
+        fake_stats.mean,
+        fake_stats.covariance,
     )

@@ -72,9 +72,7 @@ def inception_score(probabilities, *, splits=10):
 
     scores = np.empty(splits, dtype=np.float64)
     for i in range(splits):
-        group = probabilities[
-            i * num_samples // splits:(i + 1) * num_samples // splits
-        ]
+        group = probabilities[i * num_samples // splits : (i + 1) * num_samples // splits]
         marginal = group.mean(axis=0, keepdims=True)
         # Where group > 0 the marginal is > 0 too, so xlogy is finite.
         kl = special.xlogy(group, group) - special.xlogy(group, marginal)

@@ -76,8 +76,15 @@ def kernel_inception_distance(
             parameter is out of range.
     """
     real, fake, size, gamma = _validated_kid_inputs(
-        real_features, fake_features, subsets=subsets, subset_size=subset_size,
-        degree=degree, gamma=gamma, coef0=coef0, matmul_dtype=matmul_dtype)
+        real_features,
+        fake_features,
+        subsets=subsets,
+        subset_size=subset_size,
+        degree=degree,
+        gamma=gamma,
+        coef0=coef0,
+        matmul_dtype=matmul_dtype,
+    )
 
     def kernel(a, b):
         base = (a @ b.T).astype(np.float64, copy=False)
@@ -101,8 +108,9 @@ def kernel_inception_distance(
     return float(estimates.mean()), float(estimates.std())
 
 
-def _validated_kid_inputs(real_features, fake_features, *, subsets, subset_size,
-                          degree, gamma, coef0, matmul_dtype):
+def _validated_kid_inputs(
+    real_features, fake_features, *, subsets, subset_size, degree, gamma, coef0, matmul_dtype
+):
     """Checks the arguments of `kernel_inception_distance` and prepares the features.
 
     Args:
@@ -143,15 +151,10 @@ def _validated_kid_inputs(real_features, fake_features, *, subsets, subset_size,
     if gamma is None:
         gamma = 1.0 / real.shape[1]
     if not (math.isfinite(gamma) and math.isfinite(coef0)):
-        raise ValueError(
-            f"`gamma` and `coef0` must be finite, got {gamma!r}, {coef0!r}."
-        )
+        raise ValueError(f"`gamma` and `coef0` must be finite, got {gamma!r}, {coef0!r}.")
 
     if matmul_dtype not in ("float64", "float32"):
-        raise ValueError(
-            f"`matmul_dtype` must be 'float64' or 'float32', got "
-            f"{matmul_dtype!r}."
-        )
+        raise ValueError(f"`matmul_dtype` must be 'float64' or 'float32', got {matmul_dtype!r}.")
     # Cast once, not per subset.
     real = real.astype(matmul_dtype, copy=False)
     fake = fake.astype(matmul_dtype, copy=False)

@@ -44,12 +44,9 @@ class FeatureStatistics:
 
     def __init__(self, dim=None):
         if dim is not None and (
-            not isinstance(dim, (int, np.integer)) or isinstance(dim, bool)
-            or dim < 1
+            not isinstance(dim, (int, np.integer)) or isinstance(dim, bool) or dim < 1
         ):
-            raise ValueError(
-                f"`dim` must be a positive integer or None, got {dim!r}."
-            )
+            raise ValueError(f"`dim` must be a positive integer or None, got {dim!r}.")
         self._dim = None if dim is None else int(dim)
         self._count = 0
         self._mean = None
@@ -116,10 +113,10 @@ class FeatureStatistics:
         # Validate everything before changing state, so a bad batch leaves
         # the statistics as they were.
         for start in range(0, batch.shape[0], _CHUNK_ROWS):
-            _check_finite(batch[start:start + _CHUNK_ROWS], "batch")
+            _check_finite(batch[start : start + _CHUNK_ROWS], "batch")
         self._check_dim(batch.shape[1], "batch")
         for start in range(0, batch.shape[0], _CHUNK_ROWS):
-            chunk = batch[start:start + _CHUNK_ROWS].astype(np.float64)
+            chunk = batch[start : start + _CHUNK_ROWS].astype(np.float64)
             chunk_mean = chunk.mean(axis=0)
             chunk -= chunk_mean
             self._combine(chunk.shape[0], chunk_mean, chunk.T @ chunk)
@@ -166,8 +163,7 @@ class FeatureStatistics:
         if self._dim is None:
             if dim < 1:
                 raise ValueError(
-                    f"`{name}` has zero feature dimensions. Pass at least one "
-                    "feature per sample."
+                    f"`{name}` has zero feature dimensions. Pass at least one feature per sample."
                 )
             self._dim = int(dim)
             self._reset_arrays(self._dim)
@@ -183,9 +179,7 @@ class FeatureStatistics:
             return
         total = self._count + count
         delta = mean - self._mean
-        self._scatter += scatter + np.outer(delta, delta) * (
-            self._count * count / total
-        )
+        self._scatter += scatter + np.outer(delta, delta) * (self._count * count / total)
         self._mean += delta * (count / total)
         self._count = total
 
@@ -204,9 +198,7 @@ class FeatureStatistics:
             "count": self._count,
             "dim": self._dim,
             "mean": None if self._mean is None else self._mean.tolist(),
-            "scatter": (
-                None if self._scatter is None else self._scatter.tolist()
-            ),
+            "scatter": (None if self._scatter is None else self._scatter.tolist()),
         }
 
     @classmethod
@@ -229,7 +221,9 @@ class FeatureStatistics:
                 "produced by `FeatureStatistics.to_dict()`."
             )
         return cls._from_arrays(
-            config["count"], config.get("dim"), config["mean"],
+            config["count"],
+            config.get("dim"),
+            config["mean"],
             config["scatter"],
         )
 
@@ -241,9 +235,7 @@ class FeatureStatistics:
         if mean is None or scatter is None or count == 0:
             stats = cls(None if dim is None else int(dim))
             if count:
-                raise ValueError(
-                    f"`count` is {count} but the mean or scatter is missing."
-                )
+                raise ValueError(f"`count` is {count} but the mean or scatter is missing.")
             return stats
         mean = _as_float64(mean, "mean")
         scatter = _as_float64(scatter, "scatter")
@@ -271,9 +263,7 @@ class FeatureStatistics:
             count=np.int64(self._count),
             dim=np.int64(-1 if self._dim is None else self._dim),
             mean=np.zeros(0) if self._mean is None else self._mean,
-            scatter=(
-                np.zeros((0, 0)) if self._scatter is None else self._scatter
-            ),
+            scatter=(np.zeros((0, 0)) if self._scatter is None else self._scatter),
         )
 
     @classmethod

@@ -17,8 +17,15 @@ STRATEGIES = {
     "random": RandomSearch,
 }
 
-__all__ = ["GeneticSearch", "RandomSearch", "STRATEGIES", "Strategy", "get_strategy", "pareto",
-           "with_population"]
+__all__ = [
+    "GeneticSearch",
+    "RandomSearch",
+    "STRATEGIES",
+    "Strategy",
+    "get_strategy",
+    "pareto",
+    "with_population",
+]
 
 
 def with_population(spec, options, population):
@@ -96,8 +103,11 @@ def get_strategy(spec, space, *, objectives=("fid",), seed=0, **kwargs):
             "a kgan_nas.strategies.Strategy instance."
         )
     cls = STRATEGIES[spec.strip().lower()]
-    accepted = [name for name in inspect.signature(cls).parameters
-                if name not in ("space", "objectives", "seed")]
+    accepted = [
+        name
+        for name in inspect.signature(cls).parameters
+        if name not in ("space", "objectives", "seed")
+    ]
     unknown = sorted(set(kwargs) - set(accepted))
     if unknown:
         raise ValueError(

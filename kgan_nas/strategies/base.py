@@ -21,10 +21,10 @@ propose candidates (`_ask`) and learn (`_update`).
 """
 
 import abc
-import numbers
 
 import numpy as np
 
+from kgan_nas import validate
 from kgan_nas.fitness import Fitness
 from kgan_nas.genome import Genome
 from kgan_nas.objectives import OBJECTIVES
@@ -79,7 +79,7 @@ class Strategy(abc.ABC):
             )
         self.space = space
         self.objectives = _check_objectives(objectives)
-        if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
+        if not validate.is_integer(seed) or seed < 0:
             raise ValueError(
                 f"seed must be a non-negative integer, got {seed!r}. Pass e.g. "
                 "seed=0; the same seed reproduces the same genomes."
@@ -118,7 +118,7 @@ class Strategy(abc.ABC):
             kgan_nas.space.InvalidGenomeError: if the space cannot sample
                 a valid genome at all (e.g. `max_params` too small).
         """
-        if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
+        if not validate.is_integer(n) or n < 1:
             raise ValueError(f"ask(n) needs a positive integer n, got {n!r}.")
         n = int(n)
         if self._pending:
@@ -207,9 +207,7 @@ class Strategy(abc.ABC):
                 "of genomes returned by ask()."
             )
         if key in self._told:
-            raise ValueError(
-                f"Genome {key} was already told; tell each asked genome once."
-            )
+            raise ValueError(f"Genome {key} was already told; tell each asked genome once.")
         self._told[key] = len(self._results)
         self._pending.append(len(self._results))
         self._results.append((genome, fitness))
@@ -300,8 +298,7 @@ class Strategy(abc.ABC):
             "asked": [self._asked[key].to_dict() for key in keys],
             # Each result refers to its genome by position in "asked".
             "results": [
-                [position[genome.key()], fitness.to_dict()]
-                for genome, fitness in self._results
+                [position[genome.key()], fitness.to_dict()] for genome, fitness in self._results
             ],
             "pending": list(self._pending),
             "extra": self._extra_state(),
@@ -340,13 +337,16 @@ class Strategy(abc.ABC):
             )
         current = self.get_config()
         # A state saved before an option existed continues with the current setting.
-        saved = {**{name: current[name] for name in self._options_added_later()},
-                 **dict(state.get("config", {}))}
+        saved = {
+            **{name: current[name] for name in self._options_added_later()},
+            **dict(state.get("config", {})),
+        }
         saved.pop("seed", None)  # The RNG state below supersedes the seed.
         current.pop("seed")
         if saved != current:
-            differing = sorted(k for k in set(saved) | set(current)
-                               if saved.get(k) != current.get(k))
+            differing = sorted(
+                k for k in set(saved) | set(current) if saved.get(k) != current.get(k)
+            )
             raise ValueError(
                 f"The saved state used other hyperparameters ({differing}: saved "
                 f"{ {k: saved.get(k) for k in differing} }, now "
@@ -356,8 +356,9 @@ class Strategy(abc.ABC):
         try:
             asked = [Genome.from_dict(config) for config in state["asked"]]
             keys = [genome.key() for genome in asked]
-            results = [(asked[index], Fitness.from_dict(fitness))
-                       for index, fitness in state["results"]]
+            results = [
+                (asked[index], Fitness.from_dict(fitness)) for index, fitness in state["results"]
+            ]
             pending = [int(i) for i in state["pending"]]
             if any(not 0 <= i < len(results) for i in pending):
                 raise ValueError("pending refers to a result that does not exist")

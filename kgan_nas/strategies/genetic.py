@@ -3,6 +3,7 @@
 import numbers
 
 from kgan_nas import operators
+from kgan_nas import validate
 from kgan_nas.strategies import base
 
 
@@ -88,9 +89,19 @@ class GeneticSearch(base.Strategy):
     # The option `kgan_nas.search` fills from its `population`.
     POPULATION_OPTION = "population_size"
 
-    def __init__(self, space, *, population_size=12, mutation_rate=0.1,
-                 crossover_rate=0.5, tournament_size=3, elitism=None,
-                 objectives=("fid",), inherit_weights=True, seed=0):
+    def __init__(
+        self,
+        space,
+        *,
+        population_size=12,
+        mutation_rate=0.1,
+        crossover_rate=0.5,
+        tournament_size=3,
+        elitism=None,
+        objectives=("fid",),
+        inherit_weights=True,
+        seed=0,
+    ):
         super().__init__(space, objectives=objectives, seed=seed)
         if not isinstance(inherit_weights, bool):
             raise ValueError(f"inherit_weights must be True or False, got {inherit_weights!r}.")
@@ -120,8 +131,7 @@ class GeneticSearch(base.Strategy):
 
     def _breeding(self):
         """Whether the population can breed (full and not all failures)."""
-        return (len(self._population) >= self.population_size
-                and self._population[0][1].ok)
+        return len(self._population) >= self.population_size and self._population[0][1].ok
 
     def parent(self, genome):
         """The key of the parent whose weights `genome` should start from.
@@ -159,23 +169,24 @@ class GeneticSearch(base.Strategy):
     def _tournament(self):
         size = len(self._population)
         contestants = self._rng.choice(
-            size, size=self.tournament_size, replace=self.tournament_size > size)
+            size, size=self.tournament_size, replace=self.tournament_size > size
+        )
         return self._population[int(min(contestants))][0]
 
     def _update(self, results):
         if len(self._population) < self.population_size:
             # Still filling the first population: keep the best of everything.
-            self._population = self._rank(self._population + results)[:self.population_size]
+            self._population = self._rank(self._population + results)[: self.population_size]
             return
-        elites = self._rank(self._population + results)[:self.elitism]
+        elites = self._rank(self._population + results)[: self.elitism]
         chosen = {genome.key() for genome, _ in elites}
         newcomers = [r for r in results if r[0].key() not in chosen]
-        survivors = elites + self._rank(newcomers)[:self.population_size - self.elitism]
+        survivors = elites + self._rank(newcomers)[: self.population_size - self.elitism]
         if len(survivors) < self.population_size:
             # Too few new results to replace the rest: keep the best old ones.
             chosen |= {genome.key() for genome, _ in survivors}
             leftovers = [r for r in self._population if r[0].key() not in chosen]
-            survivors += self._rank(leftovers)[:self.population_size - len(survivors)]
+            survivors += self._rank(leftovers)[: self.population_size - len(survivors)]
         # Re-rank so tournament positions reflect fronts and crowding within
         # the new population itself.
         self._population = self._rank(survivors)
@@ -204,14 +215,17 @@ class GeneticSearch(base.Strategy):
 
 
 def _check_int(value, name, minimum):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+    if not validate.is_integer(value) or value < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}.")
     return int(value)
 
 
 def _check_rate(value, name, low_open):
-    valid = isinstance(value, numbers.Real) and not isinstance(value, bool) and (
-        0 < value <= 1 if low_open else 0 <= value <= 1)
+    valid = (
+        isinstance(value, numbers.Real)
+        and not isinstance(value, bool)
+        and (0 < value <= 1 if low_open else 0 <= value <= 1)
+    )
     if not valid:
         interval = "(0, 1]" if low_open else "[0, 1]"
         raise ValueError(f"{name} must be a number in {interval}, got {value!r}.")

@@ -120,9 +120,7 @@ def crowding_distance(points, front):
     front = [int(i) for i in front]
     for i in front:
         if not 0 <= i < array.shape[0]:
-            raise ValueError(
-                f"front index {i} is out of range for {array.shape[0]} points."
-            )
+            raise ValueError(f"front index {i} is out of range for {array.shape[0]} points.")
     size = len(front)
     if size == 0:
         return []

@@ -37,7 +37,7 @@ from kgan_nas.training.losses import LOSSES
 from kgan_nas.training.losses import discriminator_loss
 from kgan_nas.training.losses import generator_loss
 from kgan_nas.training.losses import gradient_penalty
-from kgan_nas.training.noise import _bits_to_open_uniform
+from kgan_nas.training.noise import _bits_to_open_uniform as _bits_to_open_uniform
 from kgan_nas.training.noise import generate_images
 from kgan_nas.training.optimizers import OPTIMIZERS
 from kgan_nas.training.optimizers import make_optimizer

@@ -19,8 +19,6 @@ from keras import ops
 
 from kgan_nas.training.validation import _is_number
 
-STATUSES = ("ok", "nan", "diverged", "error")
-
 
 @dataclasses.dataclass(frozen=True)
 class TrainReport:
@@ -81,23 +79,23 @@ class _BudgetMonitor(keras.callbacks.Callback):
         self.steps = batch + 1
         self.logs = values
         bad = sorted(k for k, v in values.items() if not math.isfinite(v))
-        big = sorted(k for k, v in values.items()
-                     if math.isfinite(v) and abs(v) > self.divergence_threshold)
+        big = sorted(
+            k for k, v in values.items() if math.isfinite(v) and abs(v) > self.divergence_threshold
+        )
         if bad:
-            self._stop("nan", f"non-finite {', '.join(bad)} at step "
-                              f"{self.steps}")
+            self._stop("nan", f"non-finite {', '.join(bad)} at step {self.steps}")
         elif big:
-            self._stop("diverged", f"|{', '.join(big)}| > "
-                                   f"{self.divergence_threshold:g} at step "
-                                   f"{self.steps}")
+            self._stop(
+                "diverged",
+                f"|{', '.join(big)}| > {self.divergence_threshold:g} at step {self.steps}",
+            )
         elif self._start is None:
             # The time budget starts after the first step, which holds the XLA
             # compilation: a slow compile (a loaded machine) must not eat the
             # candidate's training time.
             self._start = now
         elif self.seconds is not None and now - self._start >= self.seconds:
-            self._stop("ok", f"time budget of {self.seconds:g} s reached "
-                             f"after {self.steps} steps")
+            self._stop("ok", f"time budget of {self.seconds:g} s reached after {self.steps} steps")
 
     def _stop(self, status, reason):
         self.status = status
@@ -112,8 +110,7 @@ def _to_float(value):
         return float("nan")
 
 
-def train_for_budget(gan, inputs, *, steps, seconds=None,
-                     divergence_threshold=1e4, callbacks=None):
+def train_for_budget(gan, inputs, *, steps, seconds=None, divergence_threshold=1e4, callbacks=None):
     """Trains a compiled GAN for a step (and optional time) budget.
 
     A failing candidate never raises: NaN losses, divergence and exceptions
@@ -152,13 +149,10 @@ def train_for_budget(gan, inputs, *, steps, seconds=None,
     if not isinstance(steps, (int, np.integer)) or steps < 1:
         raise ValueError(f"steps must be an integer >= 1, got {steps!r}.")
     if seconds is not None and (not _is_number(seconds) or seconds <= 0):
-        raise ValueError(
-            f"seconds must be a positive number or None, got {seconds!r}."
-        )
+        raise ValueError(f"seconds must be a positive number or None, got {seconds!r}.")
     if not _is_number(divergence_threshold) or divergence_threshold <= 0:
         raise ValueError(
-            "divergence_threshold must be a positive number, got "
-            f"{divergence_threshold!r}."
+            f"divergence_threshold must be a positive number, got {divergence_threshold!r}."
         )
 
     monitor = _BudgetMonitor(seconds, float(divergence_threshold))
@@ -167,8 +161,14 @@ def train_for_budget(gan, inputs, *, steps, seconds=None,
     start = time.perf_counter()
     try:
         # The inputs shuffle themselves; shuffle=False keeps fit from warning.
-        gan.fit(inputs, epochs=1, steps_per_epoch=int(steps), verbose=0,
-                shuffle=False, callbacks=[monitor] + list(callbacks or []))
+        gan.fit(
+            inputs,
+            epochs=1,
+            steps_per_epoch=int(steps),
+            verbose=0,
+            shuffle=False,
+            callbacks=[monitor] + list(callbacks or []),
+        )
     except Exception as error:  # a candidate's failure is data
         status, reason = "error", f"{type(error).__name__}: {error}"
         _restore_detached(snapshot)

@@ -86,13 +86,9 @@ class GAN(keras.Model):
         latent_dim = _infer_latent_dim(generator, latent_dim)
         image_shape = _check_networks(generator, discriminator, latent_dim)
         if not isinstance(d_steps, (int, np.integer)) or d_steps < 1:
-            raise ValueError(
-                f"d_steps must be an integer >= 1, got {d_steps!r}."
-            )
+            raise ValueError(f"d_steps must be an integer >= 1, got {d_steps!r}.")
         if not _is_number(gp_weight) or gp_weight < 0:
-            raise ValueError(
-                f"gp_weight must be a number >= 0, got {gp_weight!r}."
-            )
+            raise ValueError(f"gp_weight must be a number >= 0, got {gp_weight!r}.")
         self.generator = generator
         self.discriminator = discriminator
         self.latent_dim = latent_dim
@@ -150,10 +146,7 @@ class GAN(keras.Model):
                 "KERAS_BACKEND=tensorflow or KERAS_BACKEND=jax."
             )
         if "optimizer" in kwargs:
-            raise TypeError(
-                "GAN.compile takes `g_optimizer` and `d_optimizer`, not "
-                "`optimizer`."
-            )
+            raise TypeError("GAN.compile takes `g_optimizer` and `d_optimizer`, not `optimizer`.")
         g_optimizer = keras.optimizers.get(g_optimizer)
         d_optimizer = keras.optimizers.get(d_optimizer)
         if g_optimizer is d_optimizer:
@@ -249,11 +242,11 @@ class GAN(keras.Model):
         Raises:
             ValueError: if `n` is negative or `batch_size` is not positive.
         """
-        return generate_images(self.generator, n, latent_dim=self.latent_dim,
-                               seed=seed, batch_size=batch_size)
+        return generate_images(
+            self.generator, n, latent_dim=self.latent_dim, seed=seed, batch_size=batch_size
+        )
 
-    def replace_networks(self, generator, discriminator, *, g_optimizer,
-                         d_optimizer, loss=None):
+    def replace_networks(self, generator, discriminator, *, g_optimizer, d_optimizer, loss=None):
         """Swaps in another generator and discriminator, also inside `fit`.
 
         The GAN is recompiled with the given optimizers (keeping
@@ -280,8 +273,7 @@ class GAN(keras.Model):
         """
         if self.loss_name is None:
             raise ValueError("Call compile() before replace_networks().")
-        image_shape = _check_networks(generator, discriminator,
-                                      self.latent_dim)
+        image_shape = _check_networks(generator, discriminator, self.latent_dim)
         if image_shape != self.image_shape:
             raise ValueError(
                 f"The new generator emits images of shape {image_shape}, "

@@ -46,37 +46,27 @@ def train_step(gan, state, data):
     d_vars = layout.take(trainable, layout.d_trainable)
     g_state = layout.take(non_trainable, layout.g_state)
     d_state = layout.take(non_trainable, layout.d_state)
-    g_opt_vars = list(optimizer_vars[:layout.g_optimizer_size])
-    d_opt_vars = list(optimizer_vars[layout.g_optimizer_size:])
+    g_opt_vars = list(optimizer_vars[: layout.g_optimizer_size])
+    d_opt_vars = list(optimizer_vars[layout.g_optimizer_size :])
     # The noise keys come from the SeedGenerator's state, which is part
     # of the carried state, so each step differs and runs reproduce.
     seed = non_trainable[layout.seed]
 
-    d_grad_fn = jax.value_and_grad(functools.partial(_d_loss, gan),
-                                   has_aux=True)
+    d_grad_fn = jax.value_and_grad(functools.partial(_d_loss, gan), has_aux=True)
     gp = 0.0
     for _ in range(gan.d_steps):
         seed, z_key, gp_key = jax.random.split(seed, 3)
         z = jax_latents(gan, batch, z_key)
-        fake, g_state = gan.generator.stateless_call(
-            g_vars, g_state, z, training=True
-        )
-        (d_loss, (d_state, gp)), grads = d_grad_fn(
-            d_vars, d_state, real, fake, gp_key
-        )
-        d_vars, d_opt_vars = gan.d_optimizer.stateless_apply(
-            d_opt_vars, grads, d_vars
-        )
+        fake, g_state = gan.generator.stateless_call(g_vars, g_state, z, training=True)
+        (d_loss, (d_state, gp)), grads = d_grad_fn(d_vars, d_state, real, fake, gp_key)
+        d_vars, d_opt_vars = gan.d_optimizer.stateless_apply(d_opt_vars, grads, d_vars)
 
     seed, z_key = jax.random.split(seed, 2)
-    g_grad_fn = jax.value_and_grad(functools.partial(_g_loss, gan),
-                                   has_aux=True)
+    g_grad_fn = jax.value_and_grad(functools.partial(_g_loss, gan), has_aux=True)
     (g_loss, (g_state, d_state)), grads = g_grad_fn(
         g_vars, g_state, d_vars, d_state, jax_latents(gan, batch, z_key)
     )
-    g_vars, g_opt_vars = gan.g_optimizer.stateless_apply(
-        g_opt_vars, grads, g_vars
-    )
+    g_vars, g_opt_vars = gan.g_optimizer.stateless_apply(g_opt_vars, grads, g_vars)
 
     values = {"d_loss": d_loss, "g_loss": g_loss, "gp": gp}
     metric_vars, logs = _update_metrics(gan, layout, metric_vars, values)
@@ -86,8 +76,7 @@ def train_step(gan, state, data):
     non_trainable = layout.put(non_trainable, layout.g_state, g_state)
     non_trainable = layout.put(non_trainable, layout.d_state, d_state)
     non_trainable[layout.seed] = seed
-    new_state = (trainable, non_trainable, g_opt_vars + d_opt_vars,
-                 metric_vars)
+    new_state = (trainable, non_trainable, g_opt_vars + d_opt_vars, metric_vars)
     return logs, new_state
 
 
@@ -97,9 +86,7 @@ def _update_metrics(gan, layout, metric_vars, values):
     logs = {}
     for tracker in gan.metrics:
         where = layout.metric_slices[tracker.name]
-        updated = tracker.stateless_update_state(
-            metric_vars[where], values[tracker.name]
-        )
+        updated = tracker.stateless_update_state(metric_vars[where], values[tracker.name])
         metric_vars[where] = updated
         logs[tracker.name] = tracker.stateless_result(updated)
     return metric_vars, logs
@@ -109,24 +96,16 @@ def _d_loss(gan, d_vars, d_state, real, fake, gp_key):
     import jax
 
     discriminator = gan.discriminator
-    real_logits, d_state = discriminator.stateless_call(
-        d_vars, d_state, real, training=True
-    )
-    fake_logits, d_state = discriminator.stateless_call(
-        d_vars, d_state, fake, training=True
-    )
+    real_logits, d_state = discriminator.stateless_call(d_vars, d_state, real, training=True)
+    fake_logits, d_state = discriminator.stateless_call(d_vars, d_state, fake, training=True)
     loss = discriminator_loss(gan.loss_name, real_logits, fake_logits)
     gp = 0.0
     if gan.loss_name == "wasserstein_gp":
-        alpha = keras.random.uniform(
-            (real.shape[0], 1, 1, 1), seed=gp_key, dtype=real.dtype
-        )
+        alpha = keras.random.uniform((real.shape[0], 1, 1, 1), seed=gp_key, dtype=real.dtype)
         mixed = real + alpha * (fake - real)
 
         def critic_sum(images, state):
-            critic, state = discriminator.stateless_call(
-                d_vars, state, images, training=True
-            )
+            critic, state = discriminator.stateless_call(d_vars, state, images, training=True)
             return ops.sum(critic), state
 
         grads, d_state = jax.grad(critic_sum, has_aux=True)(mixed, d_state)
@@ -136,12 +115,8 @@ def _d_loss(gan, d_vars, d_state, real, fake, gp_key):
 
 
 def _g_loss(gan, g_vars, g_state, d_vars, d_state, z):
-    fake, g_state = gan.generator.stateless_call(
-        g_vars, g_state, z, training=True
-    )
-    fake_logits, d_state = gan.discriminator.stateless_call(
-        d_vars, d_state, fake, training=True
-    )
+    fake, g_state = gan.generator.stateless_call(g_vars, g_state, z, training=True)
+    fake_logits, d_state = gan.discriminator.stateless_call(d_vars, d_state, fake, training=True)
     return generator_loss(gan.loss_name, fake_logits), (g_state, d_state)
 
 
@@ -157,14 +132,10 @@ class _JaxLayout:
     def __init__(self, gan):
         trainable = _positions(gan.trainable_variables)
         non_trainable = _positions(gan.non_trainable_variables)
-        self.g_trainable = [trainable[id(v)]
-                            for v in gan.generator.trainable_variables]
-        self.d_trainable = [trainable[id(v)]
-                            for v in gan.discriminator.trainable_variables]
-        self.g_state = [non_trainable[id(v)]
-                        for v in gan.generator.non_trainable_variables]
-        self.d_state = [non_trainable[id(v)]
-                        for v in gan.discriminator.non_trainable_variables]
+        self.g_trainable = [trainable[id(v)] for v in gan.generator.trainable_variables]
+        self.d_trainable = [trainable[id(v)] for v in gan.discriminator.trainable_variables]
+        self.g_state = [non_trainable[id(v)] for v in gan.generator.non_trainable_variables]
+        self.d_state = [non_trainable[id(v)] for v in gan.discriminator.non_trainable_variables]
         self.seed = non_trainable[id(gan.seed_generator.state)]
         self.g_optimizer_size = len(gan.g_optimizer.variables)
         self.metric_slices = {}

@@ -76,6 +76,4 @@ def gradient_penalty(gradients):
 
 def _check_loss(loss):
     if loss not in LOSSES:
-        raise ValueError(
-            f"Unknown GAN loss {loss!r}. Use one of: {', '.join(LOSSES)}."
-        )
+        raise ValueError(f"Unknown GAN loss {loss!r}. Use one of: {', '.join(LOSSES)}.")

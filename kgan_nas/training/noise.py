@@ -16,8 +16,7 @@ from keras import ops
 from kgan_nas.training.validation import _infer_latent_dim
 
 
-def generate_images(generator, n, *, latent_dim=None, seed=None,
-                    batch_size=256):
+def generate_images(generator, n, *, latent_dim=None, seed=None, batch_size=256):
     """Generates `n` images from a generator in inference mode.
 
     Latents are drawn from N(0, 1) with `keras.random.normal`, all at once,
@@ -43,9 +42,7 @@ def generate_images(generator, n, *, latent_dim=None, seed=None,
     if not isinstance(n, (int, np.integer)) or n < 0:
         raise ValueError(f"n must be an integer >= 0, got {n!r}.")
     if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise ValueError(
-            f"batch_size must be an integer >= 1, got {batch_size!r}."
-        )
+        raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}.")
     latent_dim = _infer_latent_dim(generator, latent_dim)
     if n == 0:
         shape = tuple(generator.compute_output_shape((1, latent_dim))[1:])
@@ -54,7 +51,7 @@ def generate_images(generator, n, *, latent_dim=None, seed=None,
     z = keras.random.normal((int(n), latent_dim), seed=seed)
     chunks = []
     for start in range(0, int(n), int(batch_size)):
-        batch = z[start:start + int(batch_size)]
+        batch = z[start : start + int(batch_size)]
         images = generator(batch, training=False)
         chunks.append(ops.convert_to_numpy(images).astype("float32"))
     return np.concatenate(chunks, axis=0)
@@ -71,7 +68,7 @@ def _bits_to_open_uniform(bits):
     import tensorflow as tf
 
     top_23_bits = tf.cast(tf.bitwise.right_shift(bits, 9), tf.float32)
-    return (top_23_bits + 0.5) * (2.0 ** -23)
+    return (top_23_bits + 0.5) * (2.0**-23)
 
 
 def tf_uniform(gan, shape):
@@ -93,9 +90,7 @@ def tf_uniform(gan, shape):
 
     seed = gan.seed_generator.next()
     seed = tf.cast(tf.math.floormod(seed, tf.int32.max - 1), tf.int32)
-    bits = tf.random.stateless_uniform(
-        shape, seed=seed, minval=None, maxval=None, dtype=tf.uint32
-    )
+    bits = tf.random.stateless_uniform(shape, seed=seed, minval=None, maxval=None, dtype=tf.uint32)
     return _bits_to_open_uniform(bits)
 
 
@@ -130,6 +125,7 @@ def jax_latents(gan, batch, key):
         A tensor `(batch, latent_dim)` in the generator's compute dtype.
     """
     return keras.random.normal(
-        (batch, gan.latent_dim), seed=key,
+        (batch, gan.latent_dim),
+        seed=key,
         dtype=gan.generator.compute_dtype,
     )

@@ -36,17 +36,11 @@ def make_optimizer(name, learning_rate, *, beta_1=0.5, beta_2=0.999):
     0.5
     """
     if name not in OPTIMIZERS:
-        raise ValueError(
-            f"Unknown optimizer {name!r}. Use one of: {', '.join(OPTIMIZERS)}."
-        )
+        raise ValueError(f"Unknown optimizer {name!r}. Use one of: {', '.join(OPTIMIZERS)}.")
     if not _is_number(learning_rate) or not learning_rate > 0:
-        raise ValueError(
-            f"learning_rate must be a positive number, got {learning_rate!r}."
-        )
+        raise ValueError(f"learning_rate must be a positive number, got {learning_rate!r}.")
     if name == "adam":
-        return keras.optimizers.Adam(
-            learning_rate=learning_rate, beta_1=beta_1, beta_2=beta_2
-        )
+        return keras.optimizers.Adam(learning_rate=learning_rate, beta_1=beta_1, beta_2=beta_2)
     if name == "rmsprop":
         return keras.optimizers.RMSprop(learning_rate=learning_rate)
     return keras.optimizers.SGD(learning_rate=learning_rate)
@@ -100,9 +94,5 @@ class _OptimizerPair:
 
     def finalize_variable_values(self, var_list=None):
         del var_list
-        self.g_optimizer.finalize_variable_values(
-            self._generator.trainable_variables
-        )
-        self.d_optimizer.finalize_variable_values(
-            self._discriminator.trainable_variables
-        )
+        self.g_optimizer.finalize_variable_values(self._generator.trainable_variables)
+        self.d_optimizer.finalize_variable_values(self._discriminator.trainable_variables)

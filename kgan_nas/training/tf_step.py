@@ -43,26 +43,19 @@ def train_step(gan, data):
         with tf.GradientTape() as tape:
             real_logits = discriminator(real, training=True)
             fake_logits = discriminator(fake, training=True)
-            d_loss = discriminator_loss(
-                gan.loss_name, real_logits, fake_logits
-            )
+            d_loss = discriminator_loss(gan.loss_name, real_logits, fake_logits)
             if gan.loss_name == "wasserstein_gp":
                 gp = _gradient_penalty(gan, real, fake)
                 d_loss = d_loss + gan.gp_weight * gp
         grads = tape.gradient(d_loss, discriminator.trainable_variables)
-        gan.d_optimizer.apply_gradients(
-            zip(grads, discriminator.trainable_variables)
-        )
+        gan.d_optimizer.apply_gradients(zip(grads, discriminator.trainable_variables))
 
     z = tf_latents(gan, batch)
     with tf.GradientTape() as tape:
-        fake_logits = discriminator(generator(z, training=True),
-                                    training=True)
+        fake_logits = discriminator(generator(z, training=True), training=True)
         g_loss = generator_loss(gan.loss_name, fake_logits)
     grads = tape.gradient(g_loss, generator.trainable_variables)
-    gan.g_optimizer.apply_gradients(
-        zip(grads, generator.trainable_variables)
-    )
+    gan.g_optimizer.apply_gradients(zip(grads, generator.trainable_variables))
 
     gan.d_loss_tracker.update_state(d_loss)
     gan.g_loss_tracker.update_state(g_loss)

@@ -14,16 +14,14 @@ import numpy as np
 def _infer_latent_dim(generator, latent_dim):
     if not isinstance(generator, keras.layers.Layer):
         raise TypeError(
-            "generator must be a Keras model (or layer), got "
-            f"{type(generator).__name__}."
+            f"generator must be a Keras model (or layer), got {type(generator).__name__}."
         )
     try:
         input_shape = generator.input_shape
     except (AttributeError, ValueError):
         input_shape = None
     if latent_dim is None:
-        if (not isinstance(input_shape, tuple) or len(input_shape) != 2
-                or input_shape[1] is None):
+        if not isinstance(input_shape, tuple) or len(input_shape) != 2 or input_shape[1] is None:
             raise ValueError(
                 "Cannot infer latent_dim: the generator's input shape is "
                 f"{input_shape!r}, not (batch, latent_dim). Pass "
@@ -31,9 +29,7 @@ def _infer_latent_dim(generator, latent_dim):
             )
         latent_dim = input_shape[1]
     if not isinstance(latent_dim, (int, np.integer)) or latent_dim < 1:
-        raise ValueError(
-            f"latent_dim must be a positive integer, got {latent_dim!r}."
-        )
+        raise ValueError(f"latent_dim must be a positive integer, got {latent_dim!r}.")
     return int(latent_dim)
 
 
@@ -41,8 +37,7 @@ def _check_networks(generator, discriminator, latent_dim):
     """Checks the shapes symbolically; returns the image shape (no batch)."""
     if not isinstance(discriminator, keras.layers.Layer):
         raise TypeError(
-            "discriminator must be a Keras model (or layer), got "
-            f"{type(discriminator).__name__}."
+            f"discriminator must be a Keras model (or layer), got {type(discriminator).__name__}."
         )
     latent_shape = (None, latent_dim)
     try:
@@ -72,8 +67,7 @@ def _check_networks(generator, discriminator, latent_dim):
             "The discriminator cannot take the generator's images of shape "
             f"{(None,) + image_shape}: {type(error).__name__}: {error}"
         ) from error
-    if (not isinstance(logits, keras.KerasTensor)
-            or tuple(logits.shape[1:]) != (1,)):
+    if not isinstance(logits, keras.KerasTensor) or tuple(logits.shape[1:]) != (1,):
         shape = getattr(logits, "shape", type(logits).__name__)
         raise ValueError(
             "The discriminator must output one logit per image, shape "
@@ -84,5 +78,8 @@ def _check_networks(generator, discriminator, latent_dim):
 
 
 def _is_number(value):
-    return (isinstance(value, (int, float, np.integer, np.floating))
-            and not isinstance(value, bool) and math.isfinite(value))
+    return (
+        isinstance(value, (int, float, np.integer, np.floating))
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+    )

@@ -13,12 +13,13 @@ import html
 import math
 import os
 
-from kgan_nas import architecture
 from kgan_nas import report
+from kgan_nas import validate
 from kgan_nas.atomic import atomic_write_text
-from kgan_nas.fitness import Fitness
 from kgan_nas.fitness import STATUSES
+from kgan_nas.fitness import Fitness
 from kgan_nas.genome import Genome
+from kgan_nas.report import architecture
 
 REPORT_HTML = "report.html"
 
@@ -78,10 +79,10 @@ def write_html_report(result, path=None, *, plots=None, top_k=4, num_rows=10):
     Example:
 
     ```python
-    from kgan_nas import html_report
+    from kgan_nas import report
 
     result = kgan_nas.SearchResult("runs/digits")
-    path = html_report.write_html_report(result)   # writes runs/digits/report.html
+    path = report.write_html_report(result)   # writes runs/digits/report.html
     ```
 
     Args:
@@ -100,7 +101,7 @@ def write_html_report(result, path=None, *, plots=None, top_k=4, num_rows=10):
         ValueError: if `top_k` or `num_rows` is not a positive integer.
     """
     for name, value in (("top_k", top_k), ("num_rows", num_rows)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        if not validate.is_integer(value) or value < 1:
             raise ValueError(f"{name} must be a positive integer, got {value!r}.")
     if plots is None:
         plots = report.write_report(result)
@@ -118,10 +119,11 @@ def write_html_report(result, path=None, *, plots=None, top_k=4, num_rows=10):
         _architecture(result),
         _failures(result),
     ]
-    page = ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-            f"<title>kgan_nas report: {_e(_run_name(result))}</title>\n"
-            f"<style>{_CSS}</style>\n</head>\n<body>\n" + "\n".join(body)
-            + "\n</body>\n</html>\n")
+    page = (
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        f"<title>kgan_nas report: {_e(_run_name(result))}</title>\n"
+        f"<style>{_CSS}</style>\n</head>\n<body>\n" + "\n".join(body) + "\n</body>\n</html>\n"
+    )
     return atomic_write_text(path, page)
 
 
@@ -133,9 +135,11 @@ def write_html_report(result, path=None, *, plots=None, top_k=4, num_rows=10):
 def _header(result):
     stamp = datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
     items = "".join(f'<li><a href="#{key}">{title}</a></li>' for key, title in SECTIONS)
-    return (f"<h1>kgan_nas report: {_e(_run_name(result))}</h1>\n"
-            f'<p class="muted">Run directory <code>{_e(os.path.abspath(result.directory))}'
-            f"</code>, report written {_e(stamp)}.</p>\n<nav><ol>{items}</ol></nav>")
+    return (
+        f"<h1>kgan_nas report: {_e(_run_name(result))}</h1>\n"
+        f'<p class="muted">Run directory <code>{_e(os.path.abspath(result.directory))}'
+        f"</code>, report written {_e(stamp)}.</p>\n<nav><ol>{items}</ol></nav>"
+    )
 
 
 def _summary(result, ranked):
@@ -156,9 +160,14 @@ def _summary(result, ranked):
         ("samples scored per candidate", evaluation.get("num_samples")),
         ("seed", config.get("seed")),
     ]
-    parts = [_section_start("summary"), _headline(result, ranked),
-             '<div class="columns"><div>', "<h3>Configuration</h3>",
-             _key_value_table(settings), '</div><div class="grow">']
+    parts = [
+        _section_start("summary"),
+        _headline(result, ranked),
+        '<div class="columns"><div>',
+        "<h3>Configuration</h3>",
+        _key_value_table(settings),
+        '</div><div class="grow">',
+    ]
 
     counts = {status: 0 for status in STATUSES}
     for record in result.history:
@@ -166,10 +175,14 @@ def _summary(result, ranked):
     rows = [(status, count) for status, count in counts.items() if count]
     parts.append("<h3>Candidates by status</h3>")
     if rows:
-        parts.append(_table(["status", "candidates"],
-                            [[_status(s), _num_cell(c)] for s, c in rows]
-                            + [["<b>total</b>", _num_cell(len(result.history))]],
-                            table_id="status-counts"))
+        parts.append(
+            _table(
+                ["status", "candidates"],
+                [[_status(s), _num_cell(c)] for s, c in rows]
+                + [["<b>total</b>", _num_cell(len(result.history))]],
+                table_id="status-counts",
+            )
+        )
     else:
         parts.append("<p>No candidate has been evaluated yet.</p>")
 
@@ -178,36 +191,49 @@ def _summary(result, ranked):
         best = ranked[0]
         fitness = Fitness.from_dict(best["fitness"])
         suffix = _suffix(config)
-        parts.append(_key_value_table([
-            ("key", f"<code>{_e(best['key'])}</code>"),
-            ("generation", best["generation"] + 1),
-            ("fid_" + suffix, _fixed(fitness.fid)),
-            ("kid_" + suffix, f"{_format(fitness.kid)} ± {_format(fitness.kid_std)}"),
-            ("is_" + suffix, f"{_fixed(fitness.inception_score, 3)} ± "
-                             f"{_fixed(fitness.inception_score_std, 3)}"),
-            ("generator parameters", f"{fitness.params:,}"),
-            ("discriminator parameters", f"{fitness.discriminator_params:,}"),
-            ("genome", f'<span class="genome">{_e(_describe(best))}</span>'),
-        ], escape=False))
+        parts.append(
+            _key_value_table(
+                [
+                    ("key", f"<code>{_e(best['key'])}</code>"),
+                    ("generation", best["generation"] + 1),
+                    ("fid_" + suffix, _fixed(fitness.fid)),
+                    ("kid_" + suffix, f"{_format(fitness.kid)} ± {_format(fitness.kid_std)}"),
+                    (
+                        "is_" + suffix,
+                        f"{_fixed(fitness.inception_score, 3)} ± "
+                        f"{_fixed(fitness.inception_score_std, 3)}",
+                    ),
+                    ("generator parameters", f"{fitness.params:,}"),
+                    ("discriminator parameters", f"{fitness.discriminator_params:,}"),
+                    ("genome", f'<span class="genome">{_e(_describe(best))}</span>'),
+                ],
+                escape=False,
+            )
+        )
     else:
         parts.append("<p>No candidate succeeded, so there is no best candidate.</p>")
 
     baselines = result.baselines()
     if baselines:
         parts.append("<h3>Reference scores</h3>")
-        parts.append(_key_value_table([
-            ("real vs real FID (the floor)", _fixed(baselines.get("fid_train_vs_eval"))),
-            ("uniform noise vs real FID", _fixed(baselines.get("fid_uniform_noise"))),
-            ("features", baselines.get("extractor")),
-            ("held-out real images", baselines.get("num_eval_images")),
-        ]))
+        parts.append(
+            _key_value_table(
+                [
+                    ("real vs real FID (the floor)", _fixed(baselines.get("fid_train_vs_eval"))),
+                    ("uniform noise vs real FID", _fixed(baselines.get("fid_uniform_noise"))),
+                    ("features", baselines.get("extractor")),
+                    ("held-out real images", baselines.get("num_eval_images")),
+                ]
+            )
+        )
     parts.append("</div></div>")
     if str(config.get("metric", "")).endswith("_domain"):
         parts.append(
             '<p class="note">These are <b>domain</b> scores: features come from a small '
             "classifier trained on this data set, not from InceptionV3. They rank the "
             "candidates of this run, but they are not comparable with published FID "
-            "numbers, nor with runs scored on a different number of samples.</p>")
+            "numbers, nor with runs scored on a different number of samples.</p>"
+        )
     return "\n".join(parts)
 
 
@@ -215,20 +241,26 @@ def _headline(result, ranked):
     history = result.history
     generations = len({r["generation"] for r in history})
     failed = sum(r["status"] != "ok" for r in history)
-    text = (f"{len(history)} candidates evaluated in {generations} "
-            f"generation{'' if generations == 1 else 's'}, {failed} failed.")
+    text = (
+        f"{len(history)} candidates evaluated in {generations} "
+        f"generation{'' if generations == 1 else 's'}, {failed} failed."
+    )
     if ranked:
         best = ranked[0]
-        text += (f" Best {_e(report.objective_label(result.config['metric']))}: "
-                 f"<b>{_fixed(best['objective'])}</b> (candidate <code>{_e(best['key'])}</code>, "
-                 f"generation {best['generation'] + 1}).")
+        text += (
+            f" Best {_e(report.objective_label(result.config['metric']))}: "
+            f"<b>{_fixed(best['objective'])}</b> (candidate <code>{_e(best['key'])}</code>, "
+            f"generation {best['generation'] + 1})."
+        )
         noise = result.baselines().get("fid_uniform_noise")
         if str(result.config.get("metric", "")).startswith("fid_") and noise is not None:
             worse = sum(r["objective"] > noise for r in ranked)
             if worse:
-                text += (f" {worse} of {len(ranked)} successful candidates score worse than "
-                         f"uniform noise ({_fixed(noise)}): train longer "
-                         "(steps per candidate) to separate them.")
+                text += (
+                    f" {worse} of {len(ranked)} successful candidates score worse than "
+                    f"uniform noise ({_fixed(noise)}): train longer "
+                    "(steps per candidate) to separate them."
+                )
     return f'<p class="headline">{text}</p>'
 
 
@@ -238,41 +270,76 @@ def _candidates(result, ranked, num_rows):
         parts.append("<p>No candidate succeeded.</p>")
         return "\n".join(parts)
     suffix = _suffix(result.config)
-    headers = ["rank", "key", "gen", "fid_" + suffix, "kid_" + suffix, "is_" + suffix,
-               "G params", "D params", "time (s)", "genome"]
+    headers = [
+        "rank",
+        "key",
+        "gen",
+        "fid_" + suffix,
+        "kid_" + suffix,
+        "is_" + suffix,
+        "G params",
+        "D params",
+        "time (s)",
+        "genome",
+    ]
     rows = []
     for rank, record in enumerate(ranked[:num_rows], 1):
         fitness = Fitness.from_dict(record["fitness"])
-        rows.append([
-            _num_cell(rank), f"<code>{_e(record['key'])}</code>",
-            _num_cell(record["generation"] + 1), _num_cell(_fixed(fitness.fid)),
-            _num_cell(_format(fitness.kid)),
-            _num_cell(_fixed(fitness.inception_score, 3)),
-            _num_cell(f"{fitness.params:,}"),
-            _num_cell(f"{fitness.discriminator_params:,}"),
-            _num_cell(_fixed(fitness.seconds.get("total"), 1)),
-            f'<span class="genome">{_e(_describe(record))}</span>'])
+        rows.append(
+            [
+                _num_cell(rank),
+                f"<code>{_e(record['key'])}</code>",
+                _num_cell(record["generation"] + 1),
+                _num_cell(_fixed(fitness.fid)),
+                _num_cell(_format(fitness.kid)),
+                _num_cell(_fixed(fitness.inception_score, 3)),
+                _num_cell(f"{fitness.params:,}"),
+                _num_cell(f"{fitness.discriminator_params:,}"),
+                _num_cell(_fixed(fitness.seconds.get("total"), 1)),
+                f'<span class="genome">{_e(_describe(record))}</span>',
+            ]
+        )
     parts.append(_table(headers, rows))
     if len(ranked) > num_rows:
-        parts.append(f'<p class="muted">{len(ranked) - num_rows} more successful candidates '
-                     "are in <code>history.jsonl</code>.</p>")
-    parts.append('<p class="muted">Genome notation: <code>up</code>/<code>tup</code> '
-                 "upsample, <code>down</code> a stride-2 convolution, <code>k</code> the "
-                 "kernel size, <code>/ba</code>, <code>/la</code>, <code>/sp</code> batch, "
-                 "layer and spectral normalisation.</p>")
+        parts.append(
+            f'<p class="muted">{len(ranked) - num_rows} more successful candidates '
+            "are in <code>history.jsonl</code>.</p>"
+        )
+    parts.append(
+        '<p class="muted">Genome notation: <code>up</code>/<code>tup</code> '
+        "upsample, <code>down</code> a stride-2 convolution, <code>k</code> the "
+        "kernel size, <code>/ba</code>, <code>/la</code>, <code>/sp</code> batch, "
+        "layer and spectral normalisation.</p>"
+    )
     return "\n".join(parts)
 
 
 def _fitness(result, plots):
     image = _image(plots.get(report.FITNESS_PNG), "Fitness per generation")
-    rows = [[_num_cell(row["generation"] + 1), _num_cell(row["evaluated"]),
-             _num_cell(row["failed"]), _num_cell(_fixed(row["best"])),
-             _num_cell(_fixed(row["median"])), _num_cell(_fixed(row["best_so_far"]))]
-            for row in report.fitness_by_generation(result.history)]
-    table = _table(["generation", "evaluated", "failed", "best", "median", "best so far"],
-                   rows, table_id="fitness-table") if rows else ""
-    return (f'{_section_start("fitness")}\n'
-            f'<div class="columns"><div>{image}</div><div>{table}</div></div>')
+    rows = [
+        [
+            _num_cell(row["generation"] + 1),
+            _num_cell(row["evaluated"]),
+            _num_cell(row["failed"]),
+            _num_cell(_fixed(row["best"])),
+            _num_cell(_fixed(row["median"])),
+            _num_cell(_fixed(row["best_so_far"])),
+        ]
+        for row in report.fitness_by_generation(result.history)
+    ]
+    table = (
+        _table(
+            ["generation", "evaluated", "failed", "best", "median", "best so far"],
+            rows,
+            table_id="fitness-table",
+        )
+        if rows
+        else ""
+    )
+    return (
+        f"{_section_start('fitness')}\n"
+        f'<div class="columns"><div>{image}</div><div>{table}</div></div>'
+    )
 
 
 def _pareto(result, ranked, plots):
@@ -283,14 +350,25 @@ def _pareto(result, ranked, plots):
     parts.append(_image(plots.get(report.PARETO_PNG), "Quality against generator size"))
     front = report.quality_size_front(result.history)
     members = sorted((r for r in ranked if r["key"] in front), key=lambda r: r["params"])
-    parts.append(f"<p>The Pareto front: successful candidates that no other candidate beats "
-                 f"on both {_e(report.objective_label(result.config['metric']))} and "
-                 "generator parameters.</p>")
-    parts.append(_table(
-        ["key", report.objective_label(result.config["metric"]), "G params", "genome"],
-        [[f"<code>{_e(r['key'])}</code>", _num_cell(_fixed(r["objective"])),
-          _num_cell(f"{r['params']:,}"), f'<span class="genome">{_e(_describe(r))}</span>']
-         for r in members]))
+    parts.append(
+        f"<p>The Pareto front: successful candidates that no other candidate beats "
+        f"on both {_e(report.objective_label(result.config['metric']))} and "
+        "generator parameters.</p>"
+    )
+    parts.append(
+        _table(
+            ["key", report.objective_label(result.config["metric"]), "G params", "genome"],
+            [
+                [
+                    f"<code>{_e(r['key'])}</code>",
+                    _num_cell(_fixed(r["objective"])),
+                    _num_cell(f"{r['params']:,}"),
+                    f'<span class="genome">{_e(_describe(r))}</span>',
+                ]
+                for r in members
+            ],
+        )
+    )
     return "\n".join(parts)
 
 
@@ -302,16 +380,22 @@ def _genes(result, plots):
     parts.append(_image(plots.get(report.GENES_PNG), "Gene frequencies per generation"))
     frequencies = report.gene_frequencies(result.history)
     generations = frequencies["generations"]
-    parts.append("<p>Counts per generation of every evaluated genome, failed ones included: "
-                 "layer kinds per layer, optimizer and loss per genome.</p>")
+    parts.append(
+        "<p>Counts per generation of every evaluated genome, failed ones included: "
+        "layer kinds per layer, optimizer and loss per genome.</p>"
+    )
     headers = ["value"] + [f"gen {g + 1}" for g in generations]
     tables = []
     for category in report.GENE_CATEGORIES:
-        rows = [[_e(value)] + [_num_cell(count) for count in counts]
-                for value, counts in frequencies["counts"][category].items()]
-        tables.append(f"<div><h3>{_e(category)}</h3>"
-                      + _table(headers, rows, table_id=f"genes-{category.replace(' ', '-')}")
-                      + "</div>")
+        rows = [
+            [_e(value)] + [_num_cell(count) for count in counts]
+            for value, counts in frequencies["counts"][category].items()
+        ]
+        tables.append(
+            f"<div><h3>{_e(category)}</h3>"
+            + _table(headers, rows, table_id=f"genes-{category.replace(' ', '-')}")
+            + "</div>"
+        )
     parts.append(f'<div class="columns">{"".join(tables)}</div>')
     return "\n".join(parts)
 
@@ -327,16 +411,22 @@ def _samples(result, ranked, top_k):
             continue
         seen.add(record["key"])
         grid = os.path.join(result.directory, "candidates", record["key"], "samples.png")
-        image = (f'<img src="{_data_uri(grid)}" alt="samples of {_e(record["key"])}">'
-                 if os.path.isfile(grid) else '<p class="muted">no samples.png saved</p>')
+        image = (
+            f'<img src="{_data_uri(grid)}" alt="samples of {_e(record["key"])}">'
+            if os.path.isfile(grid)
+            else '<p class="muted">no samples.png saved</p>'
+        )
         cards.append(
             f'<figure class="card">{image}<figcaption>#{rank} <code>{_e(record["key"])}'
             f"</code><br>{_e(report.objective_label(result.config['metric']))} "
             f"{_fixed(record['objective'])}, generation {record['generation'] + 1}"
-            "</figcaption></figure>")
+            "</figcaption></figure>"
+        )
     if cards:
-        parts.append(f"<p>Images generated by the {len(cards)} best generators after their "
-                     "short training (the grids the search saved while scoring them).</p>")
+        parts.append(
+            f"<p>Images generated by the {len(cards)} best generators after their "
+            "short training (the grids the search saved while scoring them).</p>"
+        )
         parts.append(f'<div class="cards">{"".join(cards)}</div>')
     else:
         parts.append("<p>No candidate succeeded, so there are no samples.</p>")
@@ -352,10 +442,12 @@ def _architecture(result):
     genome = Genome.from_dict(best["genome"])
     space = result.space
     training = genome.training
-    parts.append(f"<p>Candidate <code>{_e(best['key'])}</code>: {_e(training.loss)} loss, "
-                 f"{_e(training.optimizer)} (generator learning rate "
-                 f"{training.g_learning_rate:g}, discriminator {training.d_learning_rate:g}, "
-                 f"beta_1 {training.beta_1:g}, beta_2 {training.beta_2:g}).</p>")
+    parts.append(
+        f"<p>Candidate <code>{_e(best['key'])}</code>: {_e(training.loss)} loss, "
+        f"{_e(training.optimizer)} (generator learning rate "
+        f"{training.g_learning_rate:g}, discriminator {training.d_learning_rate:g}, "
+        f"beta_1 {training.beta_1:g}, beta_2 {training.beta_2:g}).</p>"
+    )
     networks = []
     drawn = False
     for network in architecture.NETWORKS:
@@ -363,20 +455,30 @@ def _architecture(result):
         total = sum(row["params"] for row in rows)
         table = _table(
             ["layer", "settings", "output shape", "params"],
-            [[_e(row["layer"]), _e(row["details"]),
-              _num_cell(architecture.format_shape(row["output_shape"])),
-              _num_cell(f"{row['params']:,}")] for row in rows]
+            [
+                [
+                    _e(row["layer"]),
+                    _e(row["details"]),
+                    _num_cell(architecture.format_shape(row["output_shape"])),
+                    _num_cell(f"{row['params']:,}"),
+                ]
+                for row in rows
+            ]
             + [["<b>total</b>", "", "", _num_cell(f"<b>{total:,}</b>")]],
-            table_id=f"layers-{network}")
+            table_id=f"layers-{network}",
+        )
         svg = architecture.render_svg(architecture.dot_source(rows, network))
         diagram = f'<div class="diagram">{svg}</div>' if svg else ""
         drawn = drawn or bool(svg)
-        networks.append(f"<h3>{network.capitalize()}</h3>"
-                        f'<div class="network"><div>{table}</div>{diagram}</div>')
+        networks.append(
+            f'<h3>{network.capitalize()}</h3><div class="network"><div>{table}</div>{diagram}</div>'
+        )
     parts.extend(networks)
     if not drawn:
-        parts.append('<p class="muted">Install Graphviz (the <code>dot</code> program) to '
-                     "see these networks as diagrams as well.</p>")
+        parts.append(
+            '<p class="muted">Install Graphviz (the <code>dot</code> program) to '
+            "see these networks as diagrams as well.</p>"
+        )
     return "\n".join(parts)
 
 
@@ -386,14 +488,26 @@ def _failures(result):
     if not failed:
         parts.append("<p>None: every candidate trained and was scored.</p>")
         return "\n".join(parts)
-    parts.append(f"<p>{len(failed)} of {len(result.history)} candidates failed. A failure is "
-                 "recorded and the search goes on; worker output is in "
-                 "<code>logs/</code>.</p>")
-    parts.append(_table(
-        ["key", "gen", "status", "reason", "genome"],
-        [[f"<code>{_e(r['key'])}</code>", _num_cell(r["generation"] + 1), _status(r["status"]),
-          _e(_shorten(r.get("reason") or "", 300)),
-          f'<span class="genome">{_e(_describe(r))}</span>'] for r in failed]))
+    parts.append(
+        f"<p>{len(failed)} of {len(result.history)} candidates failed. A failure is "
+        "recorded and the search goes on; worker output is in "
+        "<code>logs/</code>.</p>"
+    )
+    parts.append(
+        _table(
+            ["key", "gen", "status", "reason", "genome"],
+            [
+                [
+                    f"<code>{_e(r['key'])}</code>",
+                    _num_cell(r["generation"] + 1),
+                    _status(r["status"]),
+                    _e(_shorten(r.get("reason") or "", 300)),
+                    f'<span class="genome">{_e(_describe(r))}</span>',
+                ]
+                for r in failed
+            ],
+        )
+    )
     return "\n".join(parts)
 
 
@@ -415,15 +529,19 @@ def _table(headers, rows, table_id=None):
     id_attribute = f' id="{table_id}"' if table_id else ""
     head = "".join(f"<th>{_e(h)}</th>" for h in headers)
     body = "".join(
-        "<tr>" + "".join(cell if cell.startswith("<td") else f"<td>{cell}</td>"
-                         for cell in map(str, row)) + "</tr>"
-        for row in rows)
+        "<tr>"
+        + "".join(cell if cell.startswith("<td") else f"<td>{cell}</td>" for cell in map(str, row))
+        + "</tr>"
+        for row in rows
+    )
     return f"<table{id_attribute}><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
 def _key_value_table(pairs, escape=True):
-    rows = "".join(f"<tr><th>{_e(key)}</th><td>{_e(value) if escape else value}</td></tr>"
-                   for key, value in pairs)
+    rows = "".join(
+        f"<tr><th>{_e(key)}</th><td>{_e(value) if escape else value}</td></tr>"
+        for key, value in pairs
+    )
     return f"<table><tbody>{rows}</tbody></table>"
 
 

@@ -50,17 +50,24 @@ def layer_table(genome, space, network):
             flattened = True
         if step.role == "project":
             units = step.output_shape[0] * step.output_shape[1] * step.output_shape[2]
-            rows.append(_row("dense + reshape", f"{units} units, relu", step.output_shape,
-                             step.params))
+            rows.append(
+                _row("dense + reshape", f"{units} units, relu", step.output_shape, step.params)
+            )
         elif step.role == "output" and network == "generator":
-            rows.append(_row("conv2d (image)",
-                             f"{_count(step.output_shape[-1], 'filter')}, 3x3, tanh",
-                             step.output_shape, step.params))
+            rows.append(
+                _row(
+                    "conv2d (image)",
+                    f"{_count(step.output_shape[-1], 'filter')}, 3x3, tanh",
+                    step.output_shape,
+                    step.params,
+                )
+            )
         elif step.role == "output":
             rows.append(_row("dense (logit)", "1 unit", step.output_shape, step.params))
         else:
-            rows.append(_row(step.gene.kind, gene_details(step.gene), step.output_shape,
-                             step.params))
+            rows.append(
+                _row(step.gene.kind, gene_details(step.gene), step.output_shape, step.params)
+            )
     return rows
 
 
@@ -99,12 +106,14 @@ def dot_source(rows, title):
     Returns:
         The DOT text.
     """
-    lines = ["digraph network {",
-             f'  graph [rankdir=TB, label="{_dot_escape(title)}", labelloc=t, fontsize=14,'
-             ' fontname="Helvetica"];',
-             '  node [shape=box, style="rounded,filled", fillcolor="#eef3fb", fontsize=10,'
-             ' fontname="Helvetica"];',
-             '  edge [arrowsize=0.6];']
+    lines = [
+        "digraph network {",
+        f'  graph [rankdir=TB, label="{_dot_escape(title)}", labelloc=t, fontsize=14,'
+        ' fontname="Helvetica"];',
+        '  node [shape=box, style="rounded,filled", fillcolor="#eef3fb", fontsize=10,'
+        ' fontname="Helvetica"];',
+        "  edge [arrowsize=0.6];",
+    ]
     for index, row in enumerate(rows):
         label = _dot_escape(row["layer"])
         if row["details"]:
@@ -133,8 +142,14 @@ def render_svg(dot_text, timeout=30):
     if program is None:
         return None
     try:
-        completed = subprocess.run([program, "-Tsvg"], input=dot_text, capture_output=True,
-                                   text=True, timeout=timeout, check=False)
+        completed = subprocess.run(
+            [program, "-Tsvg"],
+            input=dot_text,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
     except (OSError, subprocess.TimeoutExpired):
         return None
     start = completed.stdout.find("<svg")
@@ -144,8 +159,12 @@ def render_svg(dot_text, timeout=30):
 
 
 def _row(layer, details, output_shape, params):
-    return {"layer": layer, "details": details, "output_shape": tuple(output_shape),
-            "params": int(params)}
+    return {
+        "layer": layer,
+        "details": details,
+        "output_shape": tuple(output_shape),
+        "params": int(params),
+    }
 
 
 def _count(number, noun):

@@ -1,0 +1,44 @@
+"""Reports of a run directory: numbers, PNG plots and one self-contained HTML page.
+
+Nothing here trains; everything reads a `SearchResult`.
+
+- `numbers`: per-generation fitness, gene frequencies, the quality/size
+  front, metric labels (plain Python).
+- `plots`: `write_report`, the PNG plots (matplotlib) in `<run>/report/`.
+- `page`: `write_html_report`, `<run>/report.html` with the plots inlined.
+- `architecture`: layer tables of a genome's networks for the page.
+"""
+
+from kgan_nas.report.numbers import GENE_CATEGORIES
+from kgan_nas.report.numbers import fitness_by_generation
+from kgan_nas.report.numbers import gene_frequencies
+from kgan_nas.report.numbers import objective_label
+from kgan_nas.report.numbers import quality_size_front
+from kgan_nas.report.plots import BEST_SAMPLES_PNG
+from kgan_nas.report.plots import FITNESS_PNG
+from kgan_nas.report.plots import GENES_PNG
+from kgan_nas.report.plots import PARETO_PNG
+from kgan_nas.report.plots import write_report
+
+__all__ = [
+    "BEST_SAMPLES_PNG",
+    "FITNESS_PNG",
+    "GENES_PNG",
+    "GENE_CATEGORIES",
+    "PARETO_PNG",
+    "fitness_by_generation",
+    "gene_frequencies",
+    "objective_label",
+    "quality_size_front",
+    "write_report",
+    "write_html_report",
+]
+
+
+def __getattr__(name):
+    # The page imports the report's numbers, so it is loaded on first use.
+    if name == "write_html_report":
+        from kgan_nas.report.page import write_html_report
+
+        return write_html_report
+    raise AttributeError(f"module 'kgan_nas.report' has no attribute {name!r}")

@@ -1,0 +1,187 @@
+"""PNG plots of a run (`write_report`), drawn with matplotlib into `<run>/report/`."""
+
+import os
+
+from kgan_nas import genome as genome_lib
+from kgan_nas.atomic import atomic_copy
+from kgan_nas.atomic import atomic_write
+from kgan_nas.report.numbers import GENE_CATEGORIES
+from kgan_nas.report.numbers import fitness_by_generation
+from kgan_nas.report.numbers import gene_frequencies
+from kgan_nas.report.numbers import objective_label
+from kgan_nas.report.numbers import quality_size_front
+from kgan_nas.results import ranked_records
+
+FITNESS_PNG = "fitness.png"
+PARETO_PNG = "pareto.png"
+GENES_PNG = "gene_frequencies.png"
+BEST_SAMPLES_PNG = "best_samples.png"
+
+
+def write_report(result, directory=None):
+    """Writes PNG plots of a `SearchResult` and returns their paths.
+
+    Files, each only when there is something to draw: `fitness.png` (best,
+    median and best-so-far per generation, with the run's reference
+    scores), `pareto.png` (objective against generator parameters, the
+    front marked), `gene_frequencies.png` (stacked bars per generation, see
+    `gene_frequencies`) and `best_samples.png` (the best generator's sample
+    grid).
+
+    Args:
+        result: A `kgan_nas.SearchResult`.
+        directory: Output folder; defaults to `<run directory>/report`.
+
+    Returns:
+        The list of written paths.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot
+
+    directory = directory or os.path.join(result.directory, "report")
+    os.makedirs(directory, exist_ok=True)
+    metric = result.config["metric"]
+    written = []
+    if result.history:
+        written.append(
+            _plot_fitness(
+                result.history,
+                metric,
+                result.baselines(),
+                os.path.join(directory, FITNESS_PNG),
+                pyplot,
+            )
+        )
+    if ranked_records(result.history):
+        written.append(
+            _plot_quality_size(result.history, metric, os.path.join(directory, PARETO_PNG), pyplot)
+        )
+    if result.history:
+        written.append(
+            _plot_gene_frequencies(
+                gene_frequencies(result.history), os.path.join(directory, GENES_PNG), pyplot
+            )
+        )
+    best_samples = os.path.join(result.directory, "best", "samples.png")
+    if os.path.exists(best_samples):
+        written.append(atomic_copy(best_samples, os.path.join(directory, BEST_SAMPLES_PNG)))
+    return written
+
+
+def _plot_fitness(history, metric, baselines, path, pyplot):
+    from matplotlib.ticker import MaxNLocator
+
+    rows = fitness_by_generation(history)
+    figure, axis = pyplot.subplots(figsize=(7.5, 4))
+    xs = [row["generation"] + 1 for row in rows]
+    for key, style in (("best", "o-"), ("median", "s--"), ("best_so_far", "k-")):
+        ys = [row[key] if row[key] is not None else float("nan") for row in rows]
+        axis.plot(xs, ys, style, label=key.replace("_", " "))
+    failed = [row["generation"] + 1 for row in rows if row["best"] is None]
+    if failed:  # a generation where everything failed has no point to draw
+        for x in failed:
+            axis.axvline(x, color="tab:red", alpha=0.3)
+        axis.plot([], [], color="tab:red", alpha=0.3, label="all failed")
+    if metric.startswith("fid_") and baselines:
+        # The run's reference scores (same features, same real images) say
+        # what a number means: the floor, and where noise would land.
+        for key, label, style in (
+            ("fid_uniform_noise", "uniform noise", ":"),
+            ("fid_train_vs_eval", "real vs real", "-."),
+        ):
+            if baselines.get(key) is not None:
+                axis.axhline(baselines[key], color="grey", linestyle=style, label=label)
+    axis.xaxis.set_major_locator(MaxNLocator(integer=True))
+    axis.set_xlabel("generation")
+    axis.set_ylabel(objective_label(metric))
+    axis.set_title("Fitness per generation (lower is better)")
+    if len(xs) == 1:
+        axis.set_xlim(xs[0] - 1, xs[0] + 1)
+    axis.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    axis.grid(alpha=0.3)
+    return _save(figure, path, pyplot)
+
+
+def _plot_quality_size(history, metric, path, pyplot):
+    ok = ranked_records(history)
+    front = quality_size_front(history)
+    figure, axis = pyplot.subplots(figsize=(6.4, 4))
+    others = [r for r in ok if r["key"] not in front]
+    axis.scatter(
+        [r["params"] for r in others],
+        [r["objective"] for r in others],
+        s=20,
+        alpha=0.5,
+        label="candidates",
+    )
+    front_records = sorted((r for r in ok if r["key"] in front), key=lambda r: r["params"])
+    axis.plot(
+        [r["params"] for r in front_records],
+        [r["objective"] for r in front_records],
+        "o-",
+        color="tab:red",
+        label="Pareto front",
+    )
+    axis.set_xscale("log")
+    axis.set_xlabel("generator parameters")
+    axis.set_ylabel(objective_label(metric))
+    axis.set_title("Quality against generator size (lower is better)")
+    axis.legend()
+    axis.grid(alpha=0.3, which="both")
+    return _save(figure, path, pyplot)
+
+
+def _plot_gene_frequencies(frequencies, path, pyplot):
+    import numpy as np
+    from matplotlib.ticker import MaxNLocator
+
+    xs = np.array(frequencies["generations"]) + 1
+    figure, axes = pyplot.subplots(2, 2, figsize=(10, 6.4), sharex=True)
+    colours = pyplot.get_cmap("tab10").colors
+    # One colour per value across panels (a dense layer has the same colour
+    # in the generator and the discriminator panel).
+    known = {
+        "generator layers": genome_lib.LAYER_KINDS,
+        "discriminator layers": genome_lib.LAYER_KINDS,
+        "optimizer": genome_lib.OPTIMIZERS,
+        "loss": genome_lib.LOSSES,
+    }
+    for axis, category in zip(axes.flat, GENE_CATEGORIES):
+        values = frequencies["counts"][category]
+        totals = (
+            np.sum([counts for counts in values.values()], axis=0, dtype=float)
+            if values
+            else np.zeros(len(xs))
+        )
+        bottom = np.zeros(len(xs))
+        for value, counts in values.items():
+            index = known[category].index(value) if value in known[category] else -1
+            share = np.divide(counts, totals, out=np.zeros(len(xs)), where=totals > 0)
+            axis.bar(
+                xs,
+                share,
+                bottom=bottom,
+                width=0.8,
+                label=value,
+                color=colours[index % len(colours)],
+            )
+            bottom += share
+        per = "layers" if category.endswith("layers") else "genomes"
+        axis.set_title(f"{category} (share of {per})")
+        axis.set_ylim(0, 1)
+        axis.xaxis.set_major_locator(MaxNLocator(integer=True))
+        if values:
+            axis.legend(fontsize="small", loc="center left", bbox_to_anchor=(1.0, 0.5))
+    for axis in axes[-1]:
+        axis.set_xlabel("generation")
+    figure.suptitle("Gene frequencies per generation")
+    return _save(figure, path, pyplot)
+
+
+def _save(figure, path, pyplot):
+    figure.tight_layout()
+    atomic_write(path, lambda stream: figure.savefig(stream, format="png", dpi=110))
+    pyplot.close(figure)
+    return path
