@@ -130,89 +130,77 @@ class Evaluator:
         """
         started = time.perf_counter()
         seconds = {}
-        params = discriminator_params = 0
+        # Fields every outcome records, failures included.
+        common = {"params": 0, "discriminator_params": 0, "extractor": self.extractor.metric_suffix}
         try:
-            params = self.space.generator_params(genome)
-            discriminator_params = self.space.discriminator_params(genome)
-            gan, seconds["build"] = self._build(genome)
-            inherited = 0
-            if inherit_from is not None:
-                from kgan_nas.inherit import inherit_from_saved
-
-                inherit_start = time.perf_counter()
-                inherited = inherit_from_saved(gan, inherit_from)
-                seconds["inherit"] = time.perf_counter() - inherit_start
-            report = self._train(gan, genome)
-            # Disjoint phases: `train` is the fit's wall time without the
-            # first step's tracing and XLA compilation.
-            seconds["compile"] = report.compile_seconds
-            seconds["train"] = report.seconds - (report.compile_seconds or 0.0)
-            if report.status != "ok":
-                seconds["total"] = time.perf_counter() - started
-                return Fitness.failed(
-                    report.status,
-                    report.reason,
-                    params=params,
-                    discriminator_params=discriminator_params,
-                    extractor=self.extractor.metric_suffix,
-                    steps=report.steps,
-                    seconds=_rounded(seconds),
-                )
-            metric_start = time.perf_counter()
-            seed = candidate_seed(self.config.seed, genome.key())
-            images = gan.generate(self.config.num_samples, seed=seed)
-            scores = self.score_images(images, seed=seed)
-            seconds["metric"] = time.perf_counter() - metric_start
-            if save_dir is not None:
-                save_start = time.perf_counter()
-                _save_models(gan, save_dir, images)
-                seconds["save"] = time.perf_counter() - save_start
-            seconds["total"] = time.perf_counter() - started
-            if not math.isfinite(scores["fid"]):
-                return Fitness.failed(
-                    "nan",
-                    "generated images gave a non-finite FID",
-                    params=params,
-                    steps=report.steps,
-                    discriminator_params=discriminator_params,
-                    extractor=self.extractor.metric_suffix,
-                    seconds=_rounded(seconds),
-                )
-            # An "ok" candidate's reason is empty unless its time limit stopped it
-            # early: then it says after how many of its steps.
-            early = (
-                f"{report.reason} of {self.config.steps}"
-                if report.reason and report.steps < self.config.steps
-                else ""
-            )
-            return Fitness(
-                params=params,
-                discriminator_params=discriminator_params,
-                extractor=self.extractor.metric_suffix,
-                steps=report.steps,
-                inherited_layers=inherited,
-                seconds=_rounded(seconds),
-                reason=early,
-                **scores,
-            )
+            common["params"] = self.space.generator_params(genome)
+            common["discriminator_params"] = self.space.discriminator_params(genome)
+            return self._build_train_score(genome, save_dir, inherit_from, seconds, common, started)
         except Exception as exc:  # A candidate's failure is data.
             seconds["total"] = time.perf_counter() - started
-            reason = f"{type(exc).__name__}: {exc}".strip()
-            last = traceback.extract_tb(exc.__traceback__)[-1:]
-            if last:
-                reason += f" (at {os.path.basename(last[0].filename)}:{last[0].lineno})"
-            return Fitness.failed(
-                "error",
-                reason[:2000],
-                params=params,
-                discriminator_params=discriminator_params,
-                extractor=self.extractor.metric_suffix,
-                seconds=_rounded(seconds),
-            )
+            return Fitness.failed("error", _error_reason(exc), seconds=_rounded(seconds), **common)
         finally:
             import keras
 
             keras.backend.clear_session()
+
+    def _build_train_score(self, genome, save_dir, inherit_from, seconds, common, started):
+        """The phases of `evaluate`; `seconds` collects each phase's wall time."""
+        gan, seconds["build"] = self._build(genome)
+        inherited = 0
+        if inherit_from is not None:
+            from kgan_nas.inherit import inherit_from_saved
+
+            inherit_start = time.perf_counter()
+            inherited = inherit_from_saved(gan, inherit_from)
+            seconds["inherit"] = time.perf_counter() - inherit_start
+        report = self._train(gan, genome)
+        # Disjoint phases: `train` is the fit's wall time without the
+        # first step's tracing and XLA compilation.
+        seconds["compile"] = report.compile_seconds
+        seconds["train"] = report.seconds - (report.compile_seconds or 0.0)
+        if report.status != "ok":
+            seconds["total"] = time.perf_counter() - started
+            return Fitness.failed(
+                report.status,
+                report.reason,
+                steps=report.steps,
+                seconds=_rounded(seconds),
+                **common,
+            )
+        metric_start = time.perf_counter()
+        seed = candidate_seed(self.config.seed, genome.key())
+        images = gan.generate(self.config.num_samples, seed=seed)
+        scores = self.score_images(images, seed=seed)
+        seconds["metric"] = time.perf_counter() - metric_start
+        if save_dir is not None:
+            save_start = time.perf_counter()
+            _save_models(gan, save_dir, images)
+            seconds["save"] = time.perf_counter() - save_start
+        seconds["total"] = time.perf_counter() - started
+        if not math.isfinite(scores["fid"]):
+            return Fitness.failed(
+                "nan",
+                "generated images gave a non-finite FID",
+                steps=report.steps,
+                seconds=_rounded(seconds),
+                **common,
+            )
+        # An "ok" candidate's reason is empty unless its time limit stopped it
+        # early: then it says after how many of its steps.
+        early = (
+            f"{report.reason} of {self.config.steps}"
+            if report.reason and report.steps < self.config.steps
+            else ""
+        )
+        return Fitness(
+            steps=report.steps,
+            inherited_layers=inherited,
+            seconds=_rounded(seconds),
+            reason=early,
+            **common,
+            **scores,
+        )
 
     def _build(self, genome):
         import keras
@@ -317,6 +305,15 @@ def _save_models(gan, save_dir, images):
     data.save_image_grid(images[:64], os.path.join(save_dir, "samples.png"))
     for name, model in (("generator", gan.generator), ("discriminator", gan.discriminator)):
         atomic_save_model(model, os.path.join(save_dir, f"{name}.keras"))
+
+
+def _error_reason(exc):
+    """`Type: message (at file.py:line)` of an exception raised by a candidate."""
+    reason = f"{type(exc).__name__}: {exc}".strip()
+    last = traceback.extract_tb(exc.__traceback__)[-1:]
+    if last:
+        reason += f" (at {os.path.basename(last[0].filename)}:{last[0].lineno})"
+    return reason[:2000]
 
 
 def _rounded(seconds):

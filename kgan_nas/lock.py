@@ -13,7 +13,7 @@ import socket
 import sys
 import time
 
-from kgan_nas.run import RunDirectoryError
+from kgan_nas.errors import RunDirectoryInUse
 
 try:
     import fcntl
@@ -21,10 +21,6 @@ except ImportError:  # Windows: no advisory locks here; the run is not guarded.
     fcntl = None
 
 LOCK_FILE = ".lock"
-
-
-class RunDirectoryInUse(RunDirectoryError):
-    """Another live process holds the run directory's lock (the message names it)."""
 
 
 class RunLock:

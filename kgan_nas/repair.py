@@ -11,10 +11,10 @@ import math
 
 from kgan_nas import genome as genome_lib
 from kgan_nas import plan as plan_lib
+from kgan_nas.errors import InvalidGenomeError
 from kgan_nas.genome import Genome
 from kgan_nas.genome import LayerGene
 from kgan_nas.genome import TrainingGenes
-from kgan_nas.space import InvalidGenomeError
 
 
 def repair(space, genome):

@@ -42,6 +42,7 @@ import warnings
 from kgan_nas import validate
 from kgan_nas.atomic import atomic_write_json
 from kgan_nas.atomic import sync_directory
+from kgan_nas.errors import RunDirectoryError as RunDirectoryError
 
 CONFIG = "config.json"
 HISTORY = "history.jsonl"
@@ -52,10 +53,6 @@ _HISTORY_FIELDS = frozenset({"generation", "key", "genome", "fitness", "status"}
 # A genome key (16 hex digits) names a folder under candidates/, so anything else
 # in a history line is refused rather than used in a path.
 _KEY = re.compile(r"[0-9a-f]{16}")
-
-
-class RunDirectoryError(ValueError):
-    """A run directory that cannot be used as asked (the message says why and what to do)."""
 
 
 def read_json(path, fix=None):
@@ -180,7 +177,7 @@ class RunDir:
 
         Raises:
             RunDirectoryError: if the path is a file, is not writable, is in
-                use by another process (`kgan_nas.lock.RunDirectoryInUse`), or
+                use by another process (`kgan_nas.errors.RunDirectoryInUse`), or
                 holds a run with a different config and `overwrite` is False.
         """
         if os.path.exists(self.path) and not os.path.isdir(self.path):

@@ -11,13 +11,10 @@ import dataclasses
 
 from kgan_nas import genome as genome_lib
 from kgan_nas import plan as plan_lib
+from kgan_nas.errors import InvalidGenomeError as InvalidGenomeError
 from kgan_nas.genome import Genome
 from kgan_nas.genome import LayerGene
 from kgan_nas.genome import TrainingGenes
-
-
-class InvalidGenomeError(ValueError):
-    """Raised when a genome cannot be repaired into a valid one."""
 
 
 def _tuple_of(values, name, kind=(int, float), positive=True):
@@ -154,10 +151,30 @@ class SearchSpace:
                 f"SearchSpace.image_shape has {shape[2]} channels; 1 to 4 are supported."
             )
         set_("image_shape", tuple(shape))
+        self._check_sizes()
+        self._check_choices()
+        self._check_reachable()
+
+    def _check_sizes(self):
+        """Checks the integer settings (latent size, parameter bounds)."""
         if not isinstance(self.latent_dim, int) or self.latent_dim < 1:
             raise ValueError(
                 f"SearchSpace.latent_dim must be a positive int, got {self.latent_dim!r}."
             )
+        if self.max_params is not None and (
+            not isinstance(self.max_params, int) or self.max_params < 1
+        ):
+            raise ValueError(
+                f"SearchSpace.max_params must be a positive int or None, got {self.max_params!r}."
+            )
+        if not isinstance(self.max_start_size, int) or self.max_start_size < 1:
+            raise ValueError(
+                f"SearchSpace.max_start_size must be a positive int, got {self.max_start_size!r}."
+            )
+
+    def _check_choices(self):
+        """Checks every tuple of choices and stores it as a tuple (frozen dataclass)."""
+        set_ = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731
         set_("generator_layers", _range_of(self.generator_layers, "generator_layers"))
         set_("discriminator_layers", _range_of(self.discriminator_layers, "discriminator_layers"))
         set_(
@@ -207,17 +224,6 @@ class SearchSpace:
         )
         set_("optimizers", _names_of(self.optimizers, "optimizers", genome_lib.OPTIMIZERS))
         set_("losses", _names_of(self.losses, "losses", genome_lib.LOSSES))
-        if self.max_params is not None and (
-            not isinstance(self.max_params, int) or self.max_params < 1
-        ):
-            raise ValueError(
-                f"SearchSpace.max_params must be a positive int or None, got {self.max_params!r}."
-            )
-        if not isinstance(self.max_start_size, int) or self.max_start_size < 1:
-            raise ValueError(
-                f"SearchSpace.max_start_size must be a positive int, got {self.max_start_size!r}."
-            )
-        self._check_reachable()
 
     # ------------------------------------------------------------------
     # Structure

@@ -25,11 +25,11 @@ from test_bad_input import _use_fast_worker_files
 
 import kgan_nas
 from kgan_nas import run as run_lib
+from kgan_nas.errors import RunDirectoryInUse
 from kgan_nas.executors import SubprocessExecutor
 from kgan_nas.executors import WorkerSpec
 from kgan_nas.executors import WorkerStartError
 from kgan_nas.genome import Genome
-from kgan_nas.lock import RunDirectoryInUse
 from kgan_nas.lock import RunLock
 from kgan_nas.search_loop import RepeatedFailureError
 

@@ -169,63 +169,7 @@ def _summary(result, ranked):
         '</div><div class="grow">',
     ]
 
-    counts = {status: 0 for status in STATUSES}
-    for record in result.history:
-        counts[record["status"]] = counts.get(record["status"], 0) + 1
-    rows = [(status, count) for status, count in counts.items() if count]
-    parts.append("<h3>Candidates by status</h3>")
-    if rows:
-        parts.append(
-            _table(
-                ["status", "candidates"],
-                [[_status(s), _num_cell(c)] for s, c in rows]
-                + [["<b>total</b>", _num_cell(len(result.history))]],
-                table_id="status-counts",
-            )
-        )
-    else:
-        parts.append("<p>No candidate has been evaluated yet.</p>")
-
-    parts.append("<h3>Best candidate</h3>")
-    if ranked:
-        best = ranked[0]
-        fitness = Fitness.from_dict(best["fitness"])
-        suffix = _suffix(config)
-        parts.append(
-            _key_value_table(
-                [
-                    ("key", f"<code>{_e(best['key'])}</code>"),
-                    ("generation", best["generation"] + 1),
-                    ("fid_" + suffix, _fixed(fitness.fid)),
-                    ("kid_" + suffix, f"{_format(fitness.kid)} ± {_format(fitness.kid_std)}"),
-                    (
-                        "is_" + suffix,
-                        f"{_fixed(fitness.inception_score, 3)} ± "
-                        f"{_fixed(fitness.inception_score_std, 3)}",
-                    ),
-                    ("generator parameters", f"{fitness.params:,}"),
-                    ("discriminator parameters", f"{fitness.discriminator_params:,}"),
-                    ("genome", f'<span class="genome">{_e(_describe(best))}</span>'),
-                ],
-                escape=False,
-            )
-        )
-    else:
-        parts.append("<p>No candidate succeeded, so there is no best candidate.</p>")
-
-    baselines = result.baselines()
-    if baselines:
-        parts.append("<h3>Reference scores</h3>")
-        parts.append(
-            _key_value_table(
-                [
-                    ("real vs real FID (the floor)", _fixed(baselines.get("fid_train_vs_eval"))),
-                    ("uniform noise vs real FID", _fixed(baselines.get("fid_uniform_noise"))),
-                    ("features", baselines.get("extractor")),
-                    ("held-out real images", baselines.get("num_eval_images")),
-                ]
-            )
-        )
+    parts += _status_counts(result) + _best_candidate(result, ranked) + _reference_scores(result)
     parts.append("</div></div>")
     if str(config.get("metric", "")).endswith("_domain"):
         parts.append(
@@ -235,6 +179,60 @@ def _summary(result, ranked):
             "numbers, nor with runs scored on a different number of samples.</p>"
         )
     return "\n".join(parts)
+
+
+def _status_counts(result):
+    counts = {status: 0 for status in STATUSES}
+    for record in result.history:
+        counts[record["status"]] = counts.get(record["status"], 0) + 1
+    rows = [(status, count) for status, count in counts.items() if count]
+    parts = ["<h3>Candidates by status</h3>"]
+    if not rows:
+        return parts + ["<p>No candidate has been evaluated yet.</p>"]
+    return parts + [
+        _table(
+            ["status", "candidates"],
+            [[_status(s), _num_cell(c)] for s, c in rows]
+            + [["<b>total</b>", _num_cell(len(result.history))]],
+            table_id="status-counts",
+        )
+    ]
+
+
+def _best_candidate(result, ranked):
+    parts = ["<h3>Best candidate</h3>"]
+    if not ranked:
+        return parts + ["<p>No candidate succeeded, so there is no best candidate.</p>"]
+    best = ranked[0]
+    fitness = Fitness.from_dict(best["fitness"])
+    suffix = _suffix(result.config)
+    rows = [
+        ("key", f"<code>{_e(best['key'])}</code>"),
+        ("generation", best["generation"] + 1),
+        ("fid_" + suffix, _fixed(fitness.fid)),
+        ("kid_" + suffix, f"{_format(fitness.kid)} ± {_format(fitness.kid_std)}"),
+        (
+            "is_" + suffix,
+            f"{_fixed(fitness.inception_score, 3)} ± {_fixed(fitness.inception_score_std, 3)}",
+        ),
+        ("generator parameters", f"{fitness.params:,}"),
+        ("discriminator parameters", f"{fitness.discriminator_params:,}"),
+        ("genome", f'<span class="genome">{_e(_describe(best))}</span>'),
+    ]
+    return parts + [_key_value_table(rows, escape=False)]
+
+
+def _reference_scores(result):
+    baselines = result.baselines()
+    if not baselines:
+        return []
+    rows = [
+        ("real vs real FID (the floor)", _fixed(baselines.get("fid_train_vs_eval"))),
+        ("uniform noise vs real FID", _fixed(baselines.get("fid_uniform_noise"))),
+        ("features", baselines.get("extractor")),
+        ("held-out real images", baselines.get("num_eval_images")),
+    ]
+    return ["<h3>Reference scores</h3>", _key_value_table(rows)]
 
 
 def _headline(result, ranked):

@@ -1,0 +1,111 @@
+"""The house rules of docs/architecture.md, checked against the code.
+
+- The search logic (genomes, space, strategies, the loop, results, config,
+  the run directory, the CLI's argument handling) imports no Keras or
+  TensorFlow.
+- Only `kgan_nas.executors` starts Python worker processes.
+- No module is over 600 lines and no function body over 80 lines. A body is
+  counted from its first statement after the docstring: a signature that
+  the formatter puts one argument per line, and a docstring documenting
+  them, add no logic (`kgan_nas.search` has 27 documented arguments).
+"""
+
+import ast
+import pathlib
+import subprocess
+import sys
+
+import kgan_nas
+
+PACKAGE_DIR = pathlib.Path(kgan_nas.__file__).parent
+PURE_MODULES = (
+    "kgan_nas.genome",
+    "kgan_nas.space",
+    "kgan_nas.repair",
+    "kgan_nas.plan",
+    "kgan_nas.operators",
+    "kgan_nas.strategies",
+    "kgan_nas.fitness",
+    "kgan_nas.objectives",
+    "kgan_nas.config",
+    "kgan_nas.validate",
+    "kgan_nas.cache",
+    "kgan_nas.errors",
+    "kgan_nas.run",
+    "kgan_nas.lock",
+    "kgan_nas.results",
+    "kgan_nas.search_loop",
+    "kgan_nas.hooks",
+    "kgan_nas.search_api",
+    "kgan_nas.cli",
+    "kgan_nas.report.numbers",
+    "kgan_nas.executors",
+)
+
+
+def test_search_logic_imports_no_keras_or_tensorflow():
+    code = (
+        f"import importlib, sys\nfor name in {PURE_MODULES!r}:\n"
+        "    importlib.import_module(name)\n"
+        "print(sorted(m for m in ('keras', 'tensorflow', 'jax') if m in sys.modules))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip().splitlines()[-1] == "[]"
+
+
+def _calls(path):
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Call):
+            yield ast.unparse(node.func)
+
+
+def test_only_executors_start_worker_processes():
+    starters = (
+        "subprocess.Popen",
+        "multiprocessing.Process",
+        "os.fork",
+        "get_context",
+        "subprocess.run",
+        "os.system",
+        "os.exec",
+    )
+    found = set()
+    for path in PACKAGE_DIR.rglob("*.py"):
+        for name in _calls(path):
+            if name.startswith(starters) or name.endswith(".Process"):
+                found.add((path.relative_to(PACKAGE_DIR).as_posix(), name))
+    outside = {(path, name) for path, name in found if not path.startswith("executors/")}
+    # The report may run Graphviz's `dot` for its architecture diagrams; nothing else.
+    assert outside == {("report/architecture.py", "subprocess.run")}
+    assert ("executors/subprocess.py", "subprocess.Popen") in found
+
+
+def _body_lines(function):
+    """Lines from the first statement after the docstring to the end."""
+    body = function.body
+    first = body[0]
+    if (
+        isinstance(first, ast.Expr)
+        and isinstance(first.value, ast.Constant)
+        and isinstance(first.value.value, str)
+        and len(body) > 1
+    ):
+        first = body[1]
+    return function.end_lineno - first.lineno + 1
+
+
+def test_modules_and_functions_stay_small():
+    long_modules, long_functions = [], []
+    for path in PACKAGE_DIR.rglob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        relative = path.relative_to(PACKAGE_DIR).as_posix()
+        if len(text.splitlines()) > 600:
+            long_modules.append(relative)
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                if _body_lines(node) > 80:
+                    long_functions.append(f"{relative}:{node.name}")
+    assert long_modules == []
+    assert long_functions == []
