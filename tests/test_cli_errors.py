@@ -223,7 +223,7 @@ def test_cli_process_reports_a_wrong_directory_in_one_line(tmp_path):
     debug = _kgan_nas("--debug", "report", str(not_a_run), cwd=tmp_path)
     assert debug.returncode == 1, debug.stderr  # Python's code for an uncaught exception
     assert debug.stderr.startswith("Traceback (most recent call last):")
-    assert debug.stderr.strip().splitlines()[-1].startswith("kgan_nas.run.RunDirectoryError: ")
+    assert debug.stderr.strip().splitlines()[-1].startswith("kgan_nas.errors.RunDirectoryError: ")
 
 
 def test_repeated_failures_are_one_line_not_an_internal_error(monkeypatch, capsys):
