@@ -11,6 +11,7 @@ import dataclasses
 
 from kgan_nas import genome as genome_lib
 from kgan_nas import plan as plan_lib
+from kgan_nas import validate
 from kgan_nas.errors import InvalidGenomeError as InvalidGenomeError
 from kgan_nas.genome import Genome
 from kgan_nas.genome import LayerGene
@@ -157,20 +158,12 @@ class SearchSpace:
 
     def _check_sizes(self):
         """Checks the integer settings (latent size, parameter bounds)."""
-        if not isinstance(self.latent_dim, int) or self.latent_dim < 1:
-            raise ValueError(
-                f"SearchSpace.latent_dim must be a positive int, got {self.latent_dim!r}."
+        validate.check_positive_int(self.latent_dim, "SearchSpace.latent_dim")
+        if self.max_params is not None:
+            validate.check_positive_int(
+                self.max_params, "SearchSpace.max_params", hint="None means no limit."
             )
-        if self.max_params is not None and (
-            not isinstance(self.max_params, int) or self.max_params < 1
-        ):
-            raise ValueError(
-                f"SearchSpace.max_params must be a positive int or None, got {self.max_params!r}."
-            )
-        if not isinstance(self.max_start_size, int) or self.max_start_size < 1:
-            raise ValueError(
-                f"SearchSpace.max_start_size must be a positive int, got {self.max_start_size!r}."
-            )
+        validate.check_positive_int(self.max_start_size, "SearchSpace.max_start_size")
 
     def _check_choices(self):
         """Checks every tuple of choices and stores it as a tuple (frozen dataclass)."""

@@ -16,6 +16,7 @@ import tempfile
 import time
 import zipfile
 
+from kgan_nas import validate
 from kgan_nas.executors.base import Executor
 from kgan_nas.executors.base import parent_dir_for
 from kgan_nas.executors.base import parents_for
@@ -171,11 +172,9 @@ class RayExecutor(Executor):
         max_retries=1,
     ):
         ray = _import_ray()
-        if not isinstance(workers, int) or workers < 1:
-            raise ValueError(f"workers must be a positive integer, got {workers!r}.")
+        validate.check_positive_int(workers, "workers")
         if candidates_per_gpu is not None:
-            if candidates_per_gpu < 1:
-                raise ValueError(f"candidates_per_gpu must be >= 1, got {candidates_per_gpu!r}.")
+            validate.check_positive_int(candidates_per_gpu, "candidates_per_gpu")
             num_gpus = 1.0 / candidates_per_gpu
         self.spec = spec
         self.workers = workers

@@ -208,21 +208,12 @@ class SubprocessExecutor(Executor):
         candidates_per_gpu=1,
         threads_per_worker=None,
     ):
-        if not isinstance(workers, int) or workers < 1:
-            raise ValueError(f"workers must be a positive integer, got {workers!r}.")
-        if not isinstance(max_candidates_per_worker, int) or max_candidates_per_worker < 1:
-            raise ValueError(
-                "max_candidates_per_worker must be a positive integer, got "
-                f"{max_candidates_per_worker!r}."
-            )
-        if timeout is not None and not timeout > 0:
-            raise ValueError(f"timeout must be positive seconds or None, got {timeout!r}.")
+        validate.check_positive_int(workers, "workers")
+        validate.check_positive_int(max_candidates_per_worker, "max_candidates_per_worker")
+        validate.check_positive_number(timeout, "timeout", allow_none=True, unit="seconds")
         self.gpus = [str(gpu) for gpu in gpus] if gpus else []
         if self.gpus:
-            if not isinstance(candidates_per_gpu, int) or candidates_per_gpu < 1:
-                raise ValueError(
-                    f"candidates_per_gpu must be a positive integer, got {candidates_per_gpu!r}."
-                )
+            validate.check_positive_int(candidates_per_gpu, "candidates_per_gpu")
             workers = len(self.gpus) * candidates_per_gpu
         self.spec = spec
         self.num_workers = workers
