@@ -47,9 +47,9 @@ OBJECTIVES = {
     )
 }
 EXTRACTORS = ("domain", "inception")
-# A metric is `<short name>_<extractor>`; the short names of the objectives.
-_METRIC_NAMES = {"fid": "fid", "kid": "kid", "is": "inception_score"}
-METRICS = tuple(f"{short}_{extractor}" for extractor in EXTRACTORS for short in _METRIC_NAMES)
+# A metric is `<short name>_<extractor>`; short name -> the objective it measures.
+METRIC_SHORT_NAMES = {"fid": "fid", "kid": "kid", "is": "inception_score"}
+METRICS = tuple(f"{short}_{extractor}" for extractor in EXTRACTORS for short in METRIC_SHORT_NAMES)
 
 
 def get_objective(objective):
@@ -86,11 +86,11 @@ def parse_metric(metric):
     if metric not in METRICS:
         raise ValueError(f"Unknown metric {metric!r}; choose one of {METRICS}.")
     short, extractor = metric.split("_", 1)
-    return OBJECTIVES[_METRIC_NAMES[short]], extractor
+    return OBJECTIVES[METRIC_SHORT_NAMES[short]], extractor
 
 
 def metric_name(objective, extractor):
     """`(Objective("inception_score", ...), "domain")` -> `"is_domain"`."""
     objective = get_objective(objective)
-    short = next(short for short, name in _METRIC_NAMES.items() if name == objective.name)
+    short = next(short for short, name in METRIC_SHORT_NAMES.items() if name == objective.name)
     return f"{short}_{extractor}"

@@ -8,12 +8,12 @@ import warnings
 
 import keras
 
-from kgan_nas.callbacks.scoring import SCORE_FIELDS
 from kgan_nas.callbacks.scoring import SampleScorer
 from kgan_nas.callbacks.scoring import check_positive_int
 from kgan_nas.callbacks.scoring import find_generator
 from kgan_nas.callbacks.scoring import generate
 from kgan_nas.callbacks.scoring import is_due
+from kgan_nas.objectives import METRIC_SHORT_NAMES
 
 
 class GANMetrics(keras.callbacks.Callback):
@@ -107,10 +107,10 @@ class GANMetrics(keras.callbacks.Callback):
         if isinstance(metrics, str):
             metrics = (metrics,)
         metrics = tuple(metrics)
-        unknown = [name for name in metrics if name not in SCORE_FIELDS]
+        unknown = [name for name in metrics if name not in METRIC_SHORT_NAMES]
         if not metrics or unknown or len(set(metrics)) != len(metrics):
             raise ValueError(
-                f"GANMetrics: metrics must be distinct names from {tuple(SCORE_FIELDS)}, "
+                f"GANMetrics: metrics must be distinct names from {tuple(METRIC_SHORT_NAMES)}, "
                 f"got {metrics!r}."
             )
         self.metric_names = metrics
@@ -138,7 +138,7 @@ class GANMetrics(keras.callbacks.Callback):
         generator = find_generator(self.model, self.generator, "GANMetrics")
         scores = self._scorer.score(generator, self.latent_dim)
         values = {
-            key: scores[SCORE_FIELDS[name]] for key, name in zip(self.keys, self.metric_names)
+            key: scores[METRIC_SHORT_NAMES[name]] for key, name in zip(self.keys, self.metric_names)
         }
         if not math.isfinite(scores["fid"]):
             warnings.warn(

@@ -10,7 +10,6 @@ import numpy as np
 
 from kgan_nas import validate
 
-SCORE_FIELDS = {"fid": "fid", "kid": "kid", "is": "inception_score"}
 # Domain extractors loaded in this process, by data fingerprint and cache folder:
 # callbacks on the same data (GANMetrics next to EvolveArchitecture, or one per
 # fit) share one Keras model instead of loading the cached file again.
