@@ -18,18 +18,7 @@ from kgan_nas.genome import TrainingGenes
 
 
 def repair(space, genome):
-    """Returns the nearest valid version of `genome` in this space.
-
-    Deterministic: the same genome always repairs to the same result.
-    In order, it (1) snaps every gene to the space's choices and kinds,
-    (2) puts generator dense genes before convolutions and discriminator
-    dense genes after them, (3) sets the generator's number of upsampling
-    layers within `upsample_range()`, (4) brings layer counts within
-    bounds and (5) shrinks the genome under `max_params`.
-
-    Raises:
-        InvalidGenomeError: if no valid genome can be reached.
-    """
+    """`SearchSpace.repair(genome)`: the nearest valid genome (its docstring says how)."""
     generator = [snap_gene(space, g, "generator") for g in genome.generator]
     discriminator = [snap_gene(space, g, "discriminator") for g in genome.discriminator]
     generator = [g for g in generator if g is not None]
