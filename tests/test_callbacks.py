@@ -705,7 +705,7 @@ def test_progress_printer_prints_what_verbose_asks_for(tmp_path, capsys):
     assert len(candidate_lines) == len(result.history) == 8
     for line, record in zip(candidate_lines, result.history):
         assert record["key"] in line
-        assert ("fid=" in line) == (record["status"] == "ok")
+        assert ("fid_domain=" in line) == (record["status"] == "ok")
     assert out.count("Generation ") == 2 and "Done: 8 candidates" in out
 
     _fault_search(tmp_path / "quiet")
