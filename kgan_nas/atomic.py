@@ -5,24 +5,28 @@ file in the destination folder (same file system), is flushed to disk, then
 `os.replace` swaps it in and the folder itself is synced, so the rename
 survives a crash of the machine, not only of the process. Files get the
 permissions of an ordinary `open()` (0666 less the user's umask), not the
-owner-only 0600 of `tempfile.mkstemp`.
+owner-only 0600 of `tempfile.mkstemp`: the temporary file is created with mode
+0666 and the kernel applies the umask.
 """
 
 import json
 import os
-import tempfile
-import threading
 import uuid
 
-_UMASK_LOCK = threading.Lock()
 
+def _create_temporary(folder, name):
+    """Creates a new, unique temporary file in `folder`; returns `(descriptor, path)`.
 
-def current_umask():
-    """The process's umask (read without changing it for longer than a moment)."""
-    with _UMASK_LOCK:
-        mask = os.umask(0o022)
-        os.umask(mask)
-    return mask
+    Created with mode 0666, so the kernel applies the user's umask exactly as
+    for `open()` (no process-wide umask read, which would race with threads).
+    """
+    while True:
+        path = os.path.join(folder, f".{name}.{uuid.uuid4().hex[:12]}.tmp")
+        try:
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+            return os.open(path, flags, 0o666), path
+        except FileExistsError:  # pragma: no cover - 48 random bits collided
+            continue
 
 
 def sync_directory(folder):
@@ -53,17 +57,13 @@ def atomic_write(path, write, binary=True):
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(
-        prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=folder
-    )
+    handle, temporary = _create_temporary(folder, os.path.basename(path))
     try:
         with os.fdopen(
             handle, "wb" if binary else "w", **({} if binary else {"encoding": "utf-8"})
         ) as stream:
             write(stream)
             stream.flush()
-            if hasattr(os, "fchmod"):
-                os.fchmod(stream.fileno(), 0o666 & ~current_umask())
             os.fsync(stream.fileno())
         os.replace(temporary, path)
         sync_directory(folder)

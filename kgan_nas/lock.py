@@ -7,12 +7,15 @@ it (pid, host, command, start time), so a refused search can say which process
 is using the directory.
 """
 
+import errno
 import json
 import os
 import socket
+import stat
 import sys
 import time
 
+from kgan_nas.errors import RunDirectoryError
 from kgan_nas.errors import RunDirectoryInUse
 
 try:
@@ -46,7 +49,7 @@ class RunLock:
         """
         if self.held or fcntl is None:
             return self
-        descriptor = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
+        descriptor = _open_lock_file(self.path)
         try:
             fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
@@ -58,20 +61,11 @@ class RunLock:
                 "other's files: wait for that one to finish, stop it (it can be resumed), "
                 "or choose another directory."
             ) from None
-        # Close-on-exec (Python's default) keeps worker processes from holding it.
-        os.ftruncate(descriptor, 0)
-        os.write(
-            descriptor,
-            json.dumps(
-                {
-                    "pid": os.getpid(),
-                    "host": socket.gethostname(),
-                    "command": " ".join(sys.argv)[:500],
-                    "started": time.time(),
-                }
-            ).encode(),
-        )
-        os.fsync(descriptor)
+        try:
+            _write_holder(descriptor)
+        except BaseException:  # e.g. a full disk: do not keep holding the lock
+            os.close(descriptor)
+            raise
         self._descriptor = descriptor
         return self
 
@@ -87,6 +81,45 @@ class RunLock:
 
     def __exit__(self, *exc_info):
         self.release()
+
+
+def _open_lock_file(path):
+    """Opens (creating) the lock file; never through a symbolic link.
+
+    A link planted as `.lock` would otherwise make the holder record overwrite
+    the file it points to, outside the run directory.
+
+    Raises:
+        RunDirectoryError: if `.lock` is a link or not a regular file.
+    """
+    flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        descriptor = os.open(path, flags, 0o666)
+    except OSError as exc:
+        if exc.errno != errno.ELOOP:
+            raise
+        raise RunDirectoryError(
+            f"{path} is a symbolic link; kgan_nas never writes through links in a run "
+            "directory. Delete it (it only marks which process uses the run) and try again."
+        ) from None
+    if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+        os.close(descriptor)
+        raise RunDirectoryError(f"{path} is not a regular file; delete it and try again.")
+    return descriptor
+
+
+def _write_holder(descriptor):
+    """Records who holds the lock (pid, host, command, start time) in the lock file."""
+    # Close-on-exec (Python's default) keeps worker processes from holding it.
+    os.ftruncate(descriptor, 0)
+    holder = {
+        "pid": os.getpid(),
+        "host": socket.gethostname(),
+        "command": " ".join(sys.argv)[:500],
+        "started": time.time(),
+    }
+    os.write(descriptor, json.dumps(holder).encode())
+    os.fsync(descriptor)
 
 
 def _read_holder(descriptor):

@@ -9,9 +9,9 @@ its workers.
 """
 
 import os
-import pickle
 import sys
 
+import cloudpickle
 import numpy as np
 
 from kgan_nas.atomic import atomic_write
@@ -72,7 +72,9 @@ def prepare_worker_files(
         models_dir=run_dir.file("candidates"),
         backend=backend or current_backend(),
         log_dir=run_dir.file("logs"),
-        keras_callbacks=pickle.dumps(keras_callbacks) if keras_callbacks else b"",
+        # By value where needed: a callback class defined in the user's script
+        # (`__main__`) reaches workers that never import that script.
+        keras_callbacks=cloudpickle.dumps(keras_callbacks) if keras_callbacks else b"",
     )
 
 

@@ -12,6 +12,8 @@ import contextlib
 import dataclasses
 import inspect
 import json
+import math
+import os
 import signal
 import threading
 
@@ -122,9 +124,10 @@ def search(
             `{"address": "auto", "num_gpus": 1}` (ray).
         max_consecutive_failures: Stop the search with a
             `RepeatedFailureError` once this many candidates in a row fail
-            with the same kind of error (an exception of the same type, a
-            crashed worker, a timeout): that points at the set-up, not at the
-            genomes. NaN and diverged candidates never count. Defaults to
+            with the same kind of error (an exception of the same type, or
+            a crashed worker): that points at the set-up, not at the
+            genomes. NaN, diverged and timed-out candidates never count.
+            Defaults to
             None: three times the number of workers (3 in process).
 
     Returns:
@@ -443,8 +446,7 @@ def _run_settings(
     validate.check_positive_number(timeout, "timeout", allow_none=True, unit="seconds")
     validate.check_positive_int(max_candidates_per_worker, "max_candidates_per_worker")
     validate.check_choice(backend, "backend", (None, "tensorflow", "jax"))
-    if evaluator is not None and (not isinstance(evaluator, str) or evaluator.count(":") != 1):
-        raise ValueError(f"evaluator must be a 'module:function' string, got {evaluator!r}.")
+    _check_evaluator(evaluator, executor)
     _check_executor(executor, executor_options)
     if max_consecutive_failures is None:
         # Three rounds of every worker failing alike; in process, one worker.
@@ -454,16 +456,31 @@ def _run_settings(
         "max_consecutive_failures",
         hint="Or None for three times the workers.",
     )
+    # Stored as plain JSON numbers: numpy scalars and inf are valid arguments.
     return config_lib.RunSettings(
         executor=executor if isinstance(executor, str) else "custom",
-        workers=workers,
+        workers=int(workers),
         backend=backend,
-        timeout=timeout,
-        max_candidates_per_worker=max_candidates_per_worker,
+        timeout=None if timeout is None or math.isinf(timeout) else float(timeout),
+        max_candidates_per_worker=int(max_candidates_per_worker),
         executor_options=_json_or_none(executor_options),
         evaluator=evaluator,
-        max_consecutive_failures=max_consecutive_failures,
+        max_consecutive_failures=int(max_consecutive_failures),
     )
+
+
+def _check_evaluator(evaluator, executor):
+    """Rejects an evaluator factory that worker processes could not import."""
+    if evaluator is None:
+        return
+    if not isinstance(evaluator, str) or evaluator.count(":") != 1:
+        raise ValueError(f"evaluator must be a 'module:function' string, got {evaluator!r}.")
+    if evaluator.startswith("__main__:") and executor != "inprocess":
+        raise ValueError(
+            f"evaluator={evaluator!r} names your main script, which worker processes do not "
+            "import (they never re-run it). Move the factory into a module of its own and "
+            "name it as 'module:function', or use executor='inprocess'."
+        )
 
 
 def _json_or_none(value):
@@ -481,6 +498,11 @@ def _check_executor(executor, executor_options):
 
     if isinstance(executor, executors_lib.Executor):
         return
+    if executor == "subprocess" and os.name == "nt":
+        raise ValueError(
+            "executor='subprocess' needs POSIX (it hands workers an inherited socket); on "
+            "Windows use executor='inprocess' or executor='ray'."
+        )
     if executor not in executors_lib.EXECUTORS:
         raise ValueError(
             f"Unknown executor {executor!r}; choose one of {executors_lib.EXECUTORS} or pass "

@@ -19,8 +19,9 @@ from kgan_nas.fitness import Fitness
 from kgan_nas.genome import Genome
 from kgan_nas.results import best_record
 
-# Failures that point at the set-up rather than at one candidate's genome.
-_SYSTEMIC_STATUSES = ("error", "crashed", "timeout")
+# Failures that point at the set-up rather than at one candidate's genome. A
+# timeout is not one: it is the user's budget pruning slow architectures.
+_SYSTEMIC_STATUSES = ("error", "crashed")
 
 
 class RepeatedFailureError(RuntimeError):
@@ -209,7 +210,7 @@ class _FailureStreak:
 
 
 def _failure_kind(record):
-    """`"error: TypeError"`, `"crashed"`, `"timeout"`, or None for other outcomes."""
+    """`"error: TypeError"`, `"crashed"`, or None for other outcomes."""
     status = record["status"]
     if status not in _SYSTEMIC_STATUSES:
         return None

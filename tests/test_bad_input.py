@@ -500,7 +500,7 @@ def test_unwritable_directory_reported_when_the_os_refuses(tmp_path, monkeypatch
     def refuse(*args, **kwargs):
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(kgan_nas.atomic.tempfile, "mkstemp", refuse)
+    monkeypatch.setattr(kgan_nas.atomic, "_create_temporary", refuse)
     with pytest.raises(RunDirectoryError) as error:
         _search(directory)
     _assert_names(str(error.value), "Permission denied", "fix its permissions")
@@ -792,7 +792,7 @@ def test_cli_unwritable_directory_is_one_line(tmp_path, monkeypatch, capsys):
     def refuse(*args, **kwargs):
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(kgan_nas.atomic.tempfile, "mkstemp", refuse)
+    monkeypatch.setattr(kgan_nas.atomic, "_create_temporary", refuse)
     assert cli.main(["search", "--directory", str(tmp_path / "run")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "Cannot use the run directory" in err

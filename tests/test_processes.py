@@ -489,13 +489,15 @@ def test_failures_of_different_kinds_do_not_add_up():
         ("error", "TypeError: z"),
         ("error", "ValueError: v"),
         ("ok", ""),
-        ("timeout", "limit"),
-        ("timeout", "limit"),
+        ("crashed", "SIGKILL"),
+        ("timeout", "limit"),  # not systemic: ends the crash streak
+        ("crashed", "SIGKILL"),
+        ("crashed", "SIGSEGV"),
     ]
     for number, (status, reason) in enumerate(kinds):
         streak.add({"status": status, "reason": reason, "key": f"{number:016x}"})
-    with pytest.raises(RepeatedFailureError, match="0000000000000006"):
-        streak.add({"status": "timeout", "reason": "limit", "key": "f" * 16})
+    with pytest.raises(RepeatedFailureError, match="0000000000000008"):
+        streak.add({"status": "crashed", "reason": "SIGKILL", "key": "f" * 16})
 
 
 def test_failure_kind_groups_errors_by_exception_type():
@@ -606,3 +608,124 @@ def test_real_search_killed_mid_generation_resumes_like_an_uninterrupted_one(tmp
         if record["key"] in files_before:
             assert _snapshot(str(folder)) == files_before[record["key"]]
         assert resumed.generator(record["key"]).output_shape == (None, 8, 8, 1)
+
+
+_SCRIPT_WITH_CALLBACK = """\
+import sys
+sys.path.insert(0, {tests_dir!r})
+import keras
+import kgan_nas
+from kgan_nas import prepare as prepare_lib
+from kgan_nas.executors import WorkerSpec
+
+
+class CountBatches(keras.callbacks.Callback):  # defined in the user's script
+    pass
+
+
+real_prepare = prepare_lib.prepare_worker_files
+
+
+def prepare(run_dir, data, space, evaluation, extractor, backend, keras_callbacks, **kwargs):
+    import cloudpickle
+    return WorkerSpec(data_path="", extractor_path="", real_features_path="",
+                      space=space.to_dict(), config=evaluation.to_dict(),
+                      log_dir=run_dir.file("logs"),
+                      keras_callbacks=cloudpickle.dumps(keras_callbacks))
+
+
+prepare_lib.prepare_worker_files = prepare
+result = kgan_nas.search(
+    "digits", space=kgan_nas.SearchSpace(image_shape=(8, 8, 1), latent_dim=8,
+                                         max_params=100_000),
+    generations=1, population=2, steps_per_candidate=10, batch_size=16, num_samples=100,
+    workers=1, evaluator="scripted_evaluators:make_callback_names_evaluator",
+    callbacks=[CountBatches()], directory={directory!r}, verbose=0, seed=3)
+print("reasons:", sorted(record["reason"] for record in result.history))
+"""
+
+
+@pytest.mark.slow
+def test_callbacks_defined_in_the_users_script_reach_the_workers(tmp_path):
+    """A Keras callback class defined in the user's main script (no main guard)
+    reaches the worker processes, which never import that script: it travels by
+    value."""
+    code = _SCRIPT_WITH_CALLBACK.format(tests_dir=TESTS_DIR, directory=str(tmp_path / "run"))
+    script = tmp_path / "user_script.py"
+    script.write_text(code)
+    completed = subprocess.run(
+        [sys.executable, str(script)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+        env=dict(os.environ, KGAN_NAS_CACHE=str(tmp_path / "cache")),
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    assert "reasons: ['callbacks=CountBatches', 'callbacks=CountBatches']" in completed.stdout
+
+
+def test_main_module_evaluator_is_refused_for_worker_processes(tmp_path):
+    """Workers never import the main script, so an evaluator named there is refused
+    before anything runs, with the fix."""
+    with pytest.raises(ValueError, match="module of its own"):
+        kgan_nas.search(
+            "digits",
+            directory=str(tmp_path / "run"),
+            verbose=0,
+            evaluator="__main__:make_evaluator",
+        )
+    assert not (tmp_path / "run").exists()
+
+
+def test_planted_lock_symlink_is_never_written_through(tmp_path, monkeypatch):
+    """`.lock` planted as a link to a file outside the run is refused; the target
+    is untouched."""
+    _use_fast_worker_files(monkeypatch, tmp_path)
+    directory = tmp_path / "run"
+    _search(directory)
+    target = tmp_path / "bashrc"
+    target.write_text("precious")
+    (directory / ".lock").unlink()
+    (directory / ".lock").symlink_to(target)
+    with pytest.raises(run_lib.RunDirectoryError, match="symbolic link"):
+        _search(directory, generations=2)
+    assert target.read_text() == "precious"
+
+
+def test_lock_is_not_kept_when_recording_the_holder_fails(tmp_path, monkeypatch):
+    """A full disk while writing the holder record releases the lock at once, so the
+    next try (after freeing space) is not refused by this very process."""
+    import errno
+
+    from kgan_nas import lock as lock_lib
+
+    def full(descriptor):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(lock_lib, "_write_holder", full)
+    with pytest.raises(OSError):
+        RunLock(tmp_path).acquire()
+    monkeypatch.undo()
+    with RunLock(tmp_path):
+        pass
+
+
+def test_numpy_and_infinite_run_settings_are_stored_as_json(tmp_path, monkeypatch):
+    """Numpy integers and an infinite timeout are valid arguments; config.json stores
+    plain numbers (inf as no limit)."""
+    import numpy as np
+
+    _use_fast_worker_files(monkeypatch, tmp_path)
+    _search(tmp_path / "run", timeout=float("inf"), max_candidates_per_worker=np.int64(4))
+    settings = run_lib.RunDir(tmp_path / "run").run_settings()
+    assert settings["timeout"] is None and settings["max_candidates_per_worker"] == 4
+
+
+def test_timeouts_do_not_count_as_a_systemic_failure():
+    """A timeout is the user's budget pruning slow architectures, not a set-up fault."""
+    from kgan_nas.search_loop import _FailureStreak
+
+    streak = _FailureStreak(2, "run")
+    for number in range(5):
+        streak.add({"status": "timeout", "reason": "limit", "key": f"{number:016x}"})

@@ -5,6 +5,7 @@ import dataclasses
 import inspect
 import os
 import pickle
+import shutil
 
 from kgan_nas.fitness import Fitness
 
@@ -143,8 +144,18 @@ def evaluate_candidate(evaluator, genome, save_dir, parent_dir=None):
         fitness = evaluator.evaluate(genome, staging, **kwargs)
     except Exception as exc:  # Custom evaluators may raise; still data.
         fitness = Fitness.failed("error", f"{type(exc).__name__}: {exc}"[:2000])
-    if staging is not None:
+    if staging is None:
+        return fitness
+    if not fitness.ok:  # Only a finished candidate's files are published.
+        shutil.rmtree(staging, ignore_errors=True)
+        return fitness
+    try:
         run_lib.publish_candidate(staging, save_dir)
+    except OSError as exc:  # e.g. a full disk: the candidate has no saved models
+        shutil.rmtree(staging, ignore_errors=True)
+        return dataclasses.replace(
+            fitness, status="error", reason=f"could not save the candidate's files: {exc}"
+        )
     return fitness
 
 

@@ -78,9 +78,6 @@ class _Worker:
         # Output reaches the log as it is written, so a dying worker's last
         # words are there to quote.
         variables["PYTHONUNBUFFERED"] = "1"
-        variables["PYTHONPATH"] = os.pathsep.join(
-            [_package_root()] + [p for p in [variables.get("PYTHONPATH")] if p]
-        )
         try:
             self.process = subprocess.Popen(
                 [
@@ -90,6 +87,7 @@ class _Worker:
                     str(os.getpid()),
                     str(worker_end.fileno()),
                     spec.log_dir or "-",
+                    _package_root(),
                 ],
                 env=variables,
                 stdin=subprocess.DEVNULL,
@@ -98,6 +96,12 @@ class _Worker:
                 pass_fds=(worker_end.fileno(),),
                 close_fds=True,
             )
+        except BaseException:  # e.g. no interpreter: leave no handle or file behind
+            driver_end.close()
+            self.output.close()
+            if self.log_path:
+                os.unlink(self.log_path)
+            raise
         finally:
             worker_end.close()
         if self.log_path:

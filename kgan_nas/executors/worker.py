@@ -27,9 +27,16 @@ import threading
 import time
 import traceback
 
-# The command line that starts a worker; argv: driver pid, socket fd, label.
-# The label (the run's log folder) makes a run's workers easy to find in `ps`.
-BOOTSTRAP = "from kgan_nas.executors.worker import main; main()"
+# The command line that starts a worker; argv: driver pid, socket fd, label, and
+# the folder holding the driver's kgan_nas. That folder is added to the import
+# path only when it is not there already (a source checkout), and at the end, so
+# it never shadows the standard library. The label (the run's log folder) makes
+# a run's workers easy to find in `ps`.
+BOOTSTRAP = (
+    "import sys; root = sys.argv[4]; "
+    "sys.path.append(root) if root not in sys.path else None; "
+    "from kgan_nas.executors.worker import main; main()"
+)
 _PARENT_POLL_SECONDS = 0.5
 _PR_SET_PDEATHSIG = 1
 
@@ -93,7 +100,7 @@ def _serve(connection):
 
 
 def main():
-    """Runs one worker: `python -c BOOTSTRAP DRIVER_PID SOCKET_FD LABEL`."""
+    """Runs one worker: `python -c BOOTSTRAP DRIVER_PID SOCKET_FD LABEL PACKAGE_ROOT`."""
     import multiprocessing.connection
 
     parent_pid, descriptor = int(sys.argv[1]), int(sys.argv[2])
