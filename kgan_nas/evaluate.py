@@ -166,6 +166,7 @@ class Evaluator:
                 report.reason,
                 steps=report.steps,
                 seconds=_rounded(seconds),
+                curve=report.curve,
                 **common,
             )
         metric_start = time.perf_counter()
@@ -184,6 +185,7 @@ class Evaluator:
                 "generated images gave a non-finite FID",
                 steps=report.steps,
                 seconds=_rounded(seconds),
+                curve=report.curve,
                 **common,
             )
         # An "ok" candidate's reason is empty unless its time limit stopped it
@@ -197,6 +199,7 @@ class Evaluator:
             steps=report.steps,
             inherited_layers=inherited,
             seconds=_rounded(seconds),
+            curve=report.curve,
             reason=early,
             **common,
             **scores,

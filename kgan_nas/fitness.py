@@ -41,6 +41,11 @@ class Fitness:
             inheriting), `compile` (the first step's tracing and XLA
             compilation), `train` (the other steps), `metric`, `save` (when the
             models are saved), and `total` (all of it).
+        curve: Training losses at a few steps, as
+            `{"step": [...], "d_loss": [...], "g_loss": [...]}`: each loss is
+            the mean over the steps since the previous point (None where it
+            was not finite). Empty when nothing was recorded (older runs,
+            custom evaluators).
     """
 
     fid: float = math.inf
@@ -56,6 +61,7 @@ class Fitness:
     steps: int = 0
     inherited_layers: int = 0
     seconds: dict = dataclasses.field(default_factory=dict)
+    curve: dict = dataclasses.field(default_factory=dict)
 
     def __post_init__(self):
         if self.status not in STATUSES:

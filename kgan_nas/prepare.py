@@ -5,7 +5,8 @@ the data set as an `.npz` in the cache (workers get its path, not the
 arrays), the feature extractor (the domain classifier, trained once per data
 set and cached), the real images' features and the reference scores
 (`baselines.json`). The result is the `WorkerSpec` every executor hands to
-its workers.
+its workers. A grid of held-out real images (`samples/real.png`) is saved
+beside the generations' grids, for the report to compare with.
 """
 
 import os
@@ -18,11 +19,17 @@ from kgan_nas.atomic import atomic_write
 from kgan_nas.atomic import atomic_write_json
 from kgan_nas.cache import cache_root
 
+# The real-data grid under `<run>/samples/`, as many images as a candidate's grid.
+REAL_GRID = "real.png"
+REAL_GRID_IMAGES = 64
+
 
 def prepare_worker_files(
     run_dir, data, space, evaluation, extractor_name, backend, keras_callbacks, say=print
 ):
     """Writes the data, the extractor and the real features workers need (once).
+
+    Also saves `samples/real.png`, a grid of held-out real images, once.
 
     Args:
         run_dir: The `kgan_nas.run.RunDir`.
@@ -45,6 +52,11 @@ def prepare_worker_files(
     if not os.path.exists(data_path):
         os.makedirs(os.path.dirname(data_path), exist_ok=True)
         data.save(data_path)
+    real_grid = run_dir.file("samples", REAL_GRID)
+    if not os.path.exists(real_grid):
+        from kgan_nas.data import save_image_grid
+
+        save_image_grid(data.eval[:REAL_GRID_IMAGES], real_grid)
     real_features_path = run_dir.file("real_features.npy")
     extractor_path = None
     if extractor_name == "domain":

@@ -53,6 +53,71 @@ def pareto_records(history, point):
     return [record for index, record in enumerate(ranked) if index in front]
 
 
+def lineage(history, key, generation=None):
+    """The chain of records whose trained weights led to candidate `key`, oldest first.
+
+    A record's `parent` names the candidate whose saved models it started
+    from (weight inheritance). A key can be evaluated in several
+    generations, so a parent is the record of that key in the latest
+    generation *before* its child's. The chain stops at a record without a
+    parent, at a parent missing from `history`, and before a parent that
+    failed: a failed candidate saved no models, so its child started from
+    scratch.
+
+    Args:
+        history: History records, as in `SearchResult.history`.
+        key: The candidate's genome key.
+        generation: Which evaluation of `key` to start from; defaults to
+            its latest.
+
+    Returns:
+        A list of records ending with `key`'s own; empty if `key` is not in
+        `history` (at `generation`, when given).
+    """
+    record = _latest_record(history, key, before=None if generation is None else generation + 1)
+    chain = []
+    while record is not None:
+        chain.append(record)
+        parent_key = record.get("parent")
+        if parent_key is None:
+            break
+        record = _latest_record(history, parent_key, before=record["generation"])
+        if record is not None and record.get("status") != "ok":
+            break
+    return chain[::-1]
+
+
+def total_steps(history, key, generation=None):
+    """Training steps behind candidate `key`: its own plus those of its `lineage`.
+
+    With weight inheritance a child continues its parent's training, so the
+    weights it was scored with saw every step along the chain.
+
+    Args:
+        history: History records, as in `SearchResult.history`.
+        key: The candidate's genome key.
+        generation: Which evaluation of `key`; defaults to its latest.
+
+    Returns:
+        The number of steps (0 for a key not in `history`).
+    """
+    return sum(
+        int(record.get("fitness", {}).get("steps") or 0)
+        for record in lineage(history, key, generation)
+    )
+
+
+def _latest_record(history, key, before=None):
+    """The record of `key` in its latest generation (earlier than `before`), or None."""
+    found = None
+    for record in history:
+        if record["key"] != key or (before is not None and record["generation"] >= before):
+            continue
+        if found is None or record["generation"] >= found["generation"]:
+            found = record
+    return found
+
+
 def flatten_record(record):
     """One history record as a flat dict: nested fields joined with dots
     (`fitness.fid`, `fitness.seconds.train`, `genome.training.loss`), the layer

@@ -3,7 +3,8 @@
 Layout::
 
     <directory>/
-      config.json          what was asked for (a resume must match it)
+      config.json          what was asked for: "search" (a resume must match it), "run"
+                           and "details" (how it ran, versions; replaced on resume)
       history.jsonl        one JSON line per evaluated genome, appended
       checkpoint.json      strategy state + RNG, and the generation in flight
       extractor.keras      the feature extractor the metrics use
@@ -11,7 +12,7 @@ Layout::
       candidates/<key>/    each scored candidate's generator/discriminator .keras and a
                            manifest.json (writer's pid, sha256 of each file)
       best/                generator.keras, discriminator.keras, genome.json
-      samples/             PNG grids (best of each generation)
+      samples/             PNG grids (best of each generation; real.png, real images)
       logs/                worker processes' output
       .lock                held by the one process using the run (kgan_nas.lock)
 
@@ -158,7 +159,15 @@ class RunDir:
     # Creation and resume
     # ------------------------------------------------------------------
 
-    def open(self, config, *, overwrite=False, resumable_keys=("generations",), run_settings=None):
+    def open(
+        self,
+        config,
+        *,
+        overwrite=False,
+        resumable_keys=("generations",),
+        run_settings=None,
+        details=None,
+    ):
         """Creates the directory for `config`, or checks it matches to resume.
 
         The directory is locked for this process (`kgan_nas.lock`) until
@@ -171,6 +180,9 @@ class RunDir:
                 generations); the new values are stored.
             run_settings: JSON-able dict of how the search runs (executor,
                 backend, ...), stored as `"run"` and never compared.
+            details: JSON-able dict of what else describes this session (the
+                strategy's full settings, library versions), stored as
+                `"details"` and never compared.
 
         Returns:
             True when an existing run is resumed, False when a new one starts.
@@ -201,12 +213,12 @@ class RunDir:
             os.makedirs(self.path, exist_ok=True)
             self._lock_directory()
         try:
-            return self._open_locked(config, overwrite, resumable_keys, run_settings)
+            return self._open_locked(config, overwrite, resumable_keys, run_settings, details)
         except BaseException:
             self.close()
             raise
 
-    def _open_locked(self, config, overwrite, resumable_keys, run_settings):
+    def _open_locked(self, config, overwrite, resumable_keys, run_settings, details):
         if overwrite and self.exists:
             with _writable(self.path):
                 for name in _entries(self.path):
@@ -226,8 +238,7 @@ class RunDir:
                 )
             self.checkpoint()  # a damaged checkpoint fails here, before any work
             stored["search"] = config
-            if run_settings is not None:
-                stored["run"] = run_settings
+            stored.update(_uncompared(run_settings, details))
             with _writable(self.path):
                 self._recover_best()
                 self._recover_candidates()
@@ -235,8 +246,7 @@ class RunDir:
             return True
         with _writable(self.path):
             stored = {"format": FORMAT_VERSION, "search": config}
-            if run_settings is not None:
-                stored["run"] = run_settings
+            stored.update(_uncompared(run_settings, details))
             atomic_write_json(self.file(CONFIG), stored)
         return False
 
@@ -275,6 +285,11 @@ class RunDir:
         """How the search last ran (`config.json`'s `"run"`), or {} for older runs."""
         settings = self._stored_config().get("run")
         return settings if isinstance(settings, dict) else {}
+
+    def details(self):
+        """What else was recorded about the run (`config.json`'s `"details"`), or {}."""
+        details = self._stored_config().get("details")
+        return details if isinstance(details, dict) else {}
 
     # ------------------------------------------------------------------
     # History
@@ -520,6 +535,12 @@ def _sha256(path):
         for block in iter(lambda: stream.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def _uncompared(run_settings, details):
+    """The sections of config.json a resume replaces instead of comparing."""
+    sections = {"run": run_settings, "details": details}
+    return {name: value for name, value in sections.items() if value is not None}
 
 
 def _entries(path):

@@ -315,6 +315,7 @@ def _run(
         overwrite=overwrite,
         resumable_keys=config.RESUMABLE,
         run_settings=settings.to_dict(),
+        details=_run_details(strategy, settings),
     )
     with run_dir, _sigterm_as_interrupt():
         for callback in search_callbacks:
@@ -342,6 +343,45 @@ def _run(
     for callback in search_callbacks:
         callback.on_search_end(result)
     return result
+
+
+def _run_details(strategy, settings):
+    """What config.json records beside the compared settings (never compared).
+
+    The strategy's whole configuration, defaults included (the compared
+    `strategy_options` hold only what was passed, so e.g. the default
+    `inherit_weights=True` is recorded only here), the backend and the
+    versions of the libraries this session runs on.
+    """
+    import platform
+
+    import kgan_nas
+    from kgan_nas.prepare import current_backend
+
+    backend = settings.backend or current_backend()
+    get_config = getattr(strategy, "get_config", None)
+    libraries = ("keras", "numpy") + (("jax", "jaxlib") if backend == "jax" else ("tensorflow",))
+    return {
+        "strategy": type(strategy).__name__,
+        "strategy_config": _json_or_none(get_config() if callable(get_config) else None),
+        "backend": backend,
+        "versions": {
+            "kgan_nas": kgan_nas.__version__,
+            "python": platform.python_version(),
+            **{name: _library_version(name) for name in libraries},
+        },
+    }
+
+
+def _library_version(name):
+    """The installed version of `name` (its distribution, else its loaded module), or None."""
+    import sys
+    from importlib import metadata
+
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:  # e.g. installed as tensorflow-cpu
+        return getattr(sys.modules.get(name), "__version__", None)
 
 
 def _check_space_type(space):

@@ -128,10 +128,13 @@ def test_page_is_self_contained_and_has_every_section(mixed_run, capsys):
     images = [s for s in sources if s.startswith("data:")]
     for source in images:
         assert base64.b64decode(source.split(",", 1)[1])[:8] == b"\x89PNG\r\n\x1a\n"
-    # fitness, quality-size and gene plots, then the 2 sample grids asked for.
-    assert len(images) == 5
-    samples_section = page.split('id="samples"')[1].split('id="architecture"')[0]
-    assert samples_section.count("<img") == 2
+    # fitness, quality-size and gene plots, then the 2 sample grids asked for beside
+    # the real-data grid (samples/real.png); the scripted evaluator records no
+    # curves and saves no generation grids.
+    assert len(images) == 6
+    samples_section = page.split('id="samples"')[1].split('id="generations"')[0]
+    assert samples_section.count("<img") == 3
+    assert (mixed_run / "samples" / "real.png").is_file() and "real images" in samples_section
     for name in (report.FITNESS_PNG, report.PARETO_PNG, report.GENES_PNG):
         assert (mixed_run / "report" / name).is_file()
 
@@ -305,3 +308,186 @@ def test_gene_frequencies_count_every_gene_once(seed, generations):
             assert total == sum(len(r["genome"][network]) for r in records)
         for category in ("optimizer", "loss"):
             assert sum(c[column] for c in frequencies["counts"][category].values()) == len(records)
+
+
+# ----------------------------------------------------------------------
+# What happened: curves, run details, time, the objective axis
+# ----------------------------------------------------------------------
+
+
+def test_curve_round_trips_and_old_records_load():
+    """`Fitness.curve` survives to_dict/from_dict and JSON; records without it load."""
+    from kgan_nas.fitness import Fitness
+
+    curve = {"step": [1, 5, 10], "d_loss": [1.4, 1.1, None], "g_loss": [0.7, 0.9, 1.3]}
+    fitness = Fitness(fid=3.5, steps=10, curve=curve)
+    stored = json.loads(json.dumps(fitness.to_dict(), allow_nan=False))
+    assert Fitness.from_dict(stored) == fitness
+    assert Fitness.from_dict(stored).curve == curve
+    old = {key: value for key, value in stored.items() if key != "curve"}
+    assert Fitness.from_dict(old).curve == {} and Fitness.from_dict(old).fid == 3.5
+
+
+@pytest.mark.keras
+def test_loss_curve_is_window_means_of_the_running_means():
+    """Keras logs running means; the curve holds each window's own mean, at up to ten
+    evenly spaced steps and the last step reached, None where a loss was not finite."""
+    from kgan_nas.training.budget import _LossCurve
+    from kgan_nas.training.budget import curve_steps
+
+    assert curve_steps(300) == list(range(30, 301, 30))
+    assert curve_steps(3) == [1, 2, 3]
+    rng = np.random.default_rng(0)
+    losses = {"d_loss": rng.uniform(0, 2, 23), "g_loss": rng.uniform(0, 5, 23)}
+    curve = _LossCurve(curve_steps(40))  # stops at step 23, between two points
+    for step in range(1, 24):
+        curve.update(step, {name: float(np.mean(v[:step])) for name, v in losses.items()})
+    points = curve.result()
+    assert points["step"] == [4, 8, 12, 16, 20, 23]
+    starts = [0, 4, 8, 12, 16, 20]
+    for name, values in losses.items():
+        expected = [np.mean(values[a:b]) for a, b in zip(starts, points["step"])]
+        np.testing.assert_allclose(points[name], expected, rtol=1e-9)
+    broken = _LossCurve([1, 2])
+    broken.update(1, {"d_loss": 1.0, "g_loss": 1.0})
+    broken.update(2, {"d_loss": float("nan"), "g_loss": 1.0})
+    assert broken.result()["d_loss"] == [1.0, None]
+    assert _LossCurve([1]).result() == {}
+
+
+def _captured_axes(monkeypatch):
+    """Runs the plots' `_save` as usual, keeping each figure's first axes."""
+    from kgan_nas.report import plots
+
+    captured = []
+    save = plots._save
+
+    def keep(figure, path, pyplot):
+        captured.append(figure.axes[0])
+        return save(figure, path, pyplot)
+
+    monkeypatch.setattr(plots, "_save", keep)
+    return captured
+
+
+def _scored(values):
+    return [
+        {"key": f"{i:016x}", "objective": value, "params": 1000 * (i + 1), "status": "ok"}
+        for i, value in enumerate(values)
+    ]
+
+
+def test_one_outlier_does_not_flatten_the_pareto_plot(tmp_path, monkeypatch):
+    """Positive scores with an outlier get a log axis; scores of mixed sign (a negated IS)
+    get a clipped axis with the clipped points marked; ordinary scores stay linear."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot
+
+    from kgan_nas.report import plots
+
+    captured = _captured_axes(monkeypatch)
+    typical = [20.0, 22.5, 25.0, 27.0, 30.0, 31.0, 33.0, 35.0, 36.0]
+    plots._plot_quality_size(_scored(typical + [5000.0]), "fid_domain", tmp_path / "a.png", pyplot)
+    plots._plot_quality_size(_scored(typical), "fid_domain", tmp_path / "b.png", pyplot)
+    negated = [-3.0, -2.8, -2.5, -2.4, -2.2, -2.1, -2.0, -1.9, -1.8]
+    plots._plot_quality_size(_scored(negated + [40.0]), "is_domain", tmp_path / "c.png", pyplot)
+    log_axis, linear_axis, clipped_axis = captured
+    assert log_axis.get_yscale() == "log"
+    assert linear_axis.get_yscale() == "linear"
+    assert clipped_axis.get_yscale() == "linear"
+    low, high = clipped_axis.get_ylim()
+    assert -1.8 <= high < 40.0 and low <= -3.0
+    labels = [text.get_text() for text in clipped_axis.get_legend().get_texts()]
+    assert "beyond the axis (1)" in labels
+    assert not any("beyond" in t.get_text() for t in linear_axis.get_legend().get_texts())
+
+
+def test_time_breakdown_sums_phases_and_spans_the_search():
+    history = [
+        {"time": 1000.0, "fitness": {"seconds": {"build": 1.0, "train": 5.0, "total": 8.0}}},
+        {"time": 1020.0, "fitness": {"seconds": {"build": 2.0, "compile": 3.0, "total": 9.0}}},
+        {"time": 1005.0, "fitness": {"seconds": {"total": 2.5}}},
+    ]
+    times = report.time_breakdown(history)
+    assert times["phases"] == {"build": 3.0, "compile": 3.0, "train": 5.0}
+    assert times["candidates"] == pytest.approx(19.5)
+    assert times["wall"] == pytest.approx(1020.0 - (1000.0 - 8.0))
+    assert report.time_breakdown([])["wall"] is None
+
+
+def test_old_config_without_details_reports_and_resumes(mixed_run, tmp_path):
+    """config.json's `details` (strategy settings with defaults, versions) is never
+    compared: a run written before it reports and resumes, and gets it on resume."""
+    directory = tmp_path / "old"
+    shutil.copytree(mixed_run, directory)
+    config = json.loads((directory / "config.json").read_text())
+    assert config["details"]["strategy_config"]["inherit_weights"] is True
+    assert config["details"]["versions"]["kgan_nas"] == kgan_nas.__version__
+    assert config["details"]["versions"]["keras"]
+    assert "inherit_weights" not in config["search"]["strategy_options"]  # compared part unchanged
+    del config["details"]
+    (directory / "config.json").write_text(json.dumps(config))
+    page = _report(directory)
+    assert dict(_tables(page)["run-table"])["versions"].startswith("not recorded")
+    before = len(_history_lines(directory))
+    _scripted_search(directory, 4, (scripted.OK, scripted.RAISE, scripted.NAN))
+    assert len(_history_lines(directory)) > before
+    resumed = json.loads((directory / "config.json").read_text())
+    assert resumed["details"]["strategy_config"]["inherit_weights"] is True
+    assert resumed["search"] == dict(config["search"], generations=4)
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory, cache_dir):
+    """A real two-generation search (in process, a few training steps)."""
+    directory = tmp_path_factory.mktemp("trained") / "run"
+    kgan_nas.search(
+        "digits",
+        space=kgan_nas.SearchSpace(image_shape=(8, 8, 1), latent_dim=8, max_params=30_000),
+        generations=2,
+        population=3,
+        steps_per_candidate=12,
+        batch_size=16,
+        num_samples=100,
+        executor="inprocess",
+        directory=str(directory),
+        verbose=0,
+        jit_compile=False,
+    )
+    return directory
+
+
+@pytest.mark.keras
+@pytest.mark.slow
+def test_real_run_records_curves_and_the_page_embeds_them(trained_run):
+    """Trained candidates record finite D and G loss curves; the page embeds the curves
+    plot, each generation's grid and the real-data grid."""
+    from kgan_nas.training.budget import curve_steps
+
+    ok = [r for r in _history_lines(trained_run) if r["status"] == "ok"]
+    assert ok, [r["reason"] for r in _history_lines(trained_run)]
+    for record in ok:
+        curve = record["fitness"]["curve"]
+        assert record["fitness"]["steps"] == 12
+        assert curve["step"] == curve_steps(12) == [1, 2, 4, 5, 6, 7, 8, 10, 11, 12]
+        for loss in ("d_loss", "g_loss"):
+            assert len(curve[loss]) == len(curve["step"])
+            assert all(isinstance(v, float) and np.isfinite(v) for v in curve[loss])
+    page = _report(trained_run)
+
+    def embedded(path):
+        return base64.b64encode(path.read_bytes()).decode("ascii") in page
+
+    assert embedded(trained_run / "report" / report.CURVES_PNG)
+    grids = sorted((trained_run / "samples").glob("generation_*.png"))
+    assert [g.name for g in grids] == ["generation_001.png", "generation_002.png"]
+    generations = page.split('id="generations"')[1].split('id="architecture"')[0]
+    for grid in grids:
+        assert base64.b64encode(grid.read_bytes()).decode("ascii") in generations
+    samples = page.split('id="samples"')[1].split('id="generations"')[0]
+    real = base64.b64encode((trained_run / "samples" / "real.png").read_bytes()).decode("ascii")
+    assert real in samples
+    details = json.loads((trained_run / "config.json").read_text())["details"]
+    assert details["backend"] and details["versions"][details["backend"]]

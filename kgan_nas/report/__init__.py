@@ -3,18 +3,23 @@
 Nothing here trains; everything reads a `SearchResult`.
 
 - `numbers`: per-generation fitness, gene frequencies, the quality/size
-  front, metric labels (plain Python).
+  front, metric labels, the time breakdown, the objective axis (plain Python).
 - `plots`: `write_report`, the PNG plots (matplotlib) in `<run>/report/`.
-- `page`: `write_html_report`, `<run>/report.html` with the plots inlined.
+- `page`: `write_html_report`, `<run>/report.html` with the plots inlined;
+  its sections come from `markup` (HTML pieces), `lineage_view` (weight
+  inheritance), `run_view` (settings, versions, time) and `gallery` (grids).
 - `architecture`: layer tables of a genome's networks for the page.
 """
 
 from kgan_nas.report.numbers import GENE_CATEGORIES
 from kgan_nas.report.numbers import fitness_by_generation
 from kgan_nas.report.numbers import gene_frequencies
+from kgan_nas.report.numbers import objective_axis
 from kgan_nas.report.numbers import objective_label
 from kgan_nas.report.numbers import quality_size_front
+from kgan_nas.report.numbers import time_breakdown
 from kgan_nas.report.plots import BEST_SAMPLES_PNG
+from kgan_nas.report.plots import CURVES_PNG
 from kgan_nas.report.plots import FITNESS_PNG
 from kgan_nas.report.plots import GENES_PNG
 from kgan_nas.report.plots import PARETO_PNG
@@ -22,14 +27,17 @@ from kgan_nas.report.plots import write_report
 
 __all__ = [
     "BEST_SAMPLES_PNG",
+    "CURVES_PNG",
     "FITNESS_PNG",
     "GENES_PNG",
     "GENE_CATEGORIES",
     "PARETO_PNG",
     "fitness_by_generation",
     "gene_frequencies",
+    "objective_axis",
     "objective_label",
     "quality_size_front",
+    "time_breakdown",
     "write_report",
     "write_html_report",
 ]

@@ -1,11 +1,13 @@
 """The numbers of a report: per-generation fitness, gene frequencies, the
-quality/size front and metric labels, from history records (plain Python).
+quality/size front, metric labels, the time breakdown, the objective axis and
+lineage roots, from history records (plain Python).
 """
 
 import collections
 import math
 import statistics
 
+from kgan_nas.results import lineage
 from kgan_nas.results import pareto_records
 from kgan_nas.results import ranked_records
 
@@ -105,3 +107,87 @@ def quality_size_front(history):
 def objective_label(metric):
     """Axis label of the objective: IS is maximised, so it is stored negated."""
     return metric + (" (negated)" if metric.startswith("is_") else "")
+
+
+# Phases of `Fitness.seconds`, in the order a candidate goes through them.
+TIME_PHASES = ("build", "inherit", "compile", "train", "metric", "save")
+
+
+def time_breakdown(history):
+    """Where the search's time went, from the records' `fitness.seconds`.
+
+    Args:
+        history: History records, as in `SearchResult.history`.
+
+    Returns:
+        A dict with `phases` (seconds summed over candidates for each of
+        `TIME_PHASES` that any record has), `candidates` (the candidates'
+        total seconds summed) and `wall` (seconds from the first candidate's
+        start to the last one's end, pauses between resumes included; None
+        without records). Candidates run in parallel can make `candidates`
+        larger than `wall`.
+    """
+    phases = {}
+    total = 0.0
+    starts, ends = [], []
+    for record in history:
+        seconds = record.get("fitness", {}).get("seconds") or {}
+        for phase in TIME_PHASES:
+            if isinstance(seconds.get(phase), (int, float)):
+                phases[phase] = phases.get(phase, 0.0) + seconds[phase]
+        own = seconds.get("total") if isinstance(seconds.get("total"), (int, float)) else 0.0
+        total += own
+        if isinstance(record.get("time"), (int, float)):
+            ends.append(record["time"])
+            starts.append(record["time"] - own)
+    return {
+        "phases": {phase: phases[phase] for phase in TIME_PHASES if phase in phases},
+        "candidates": total,
+        "wall": max(ends) - min(starts) if ends else None,
+    }
+
+
+def objective_axis(values, ratio=10.0, percentile=90.0):
+    """How to scale the objective axis so that one outlier does not flatten it.
+
+    An outlier flattens a linear axis when the range above the
+    `percentile`-th value (at most the second largest) takes most of it.
+    Then positive values spanning more than `ratio` (largest over
+    smallest) get a log axis; others are
+    clipped: the axis ends a little above the `percentile`-th value and the
+    points beyond are drawn at its edge, marked.
+
+    Args:
+        values: The objective values (lower is better).
+        ratio: Spread of positive values that calls for a log axis.
+        percentile: Where a linear axis may be clipped.
+
+    Returns:
+        `("linear", None)`, `("log", None)` or `("clipped", upper limit)`.
+    """
+    values = sorted(v for v in values if math.isfinite(v))
+    if len(values) < 3:
+        return "linear", None
+    low, high = values[0], values[-1]
+    # At most the second largest: with few points the percentile is the outlier itself.
+    typical = values[min(len(values) - 2, math.ceil(len(values) * percentile / 100) - 1)]
+    if not high - low > 3 * (typical - low):
+        return "linear", None
+    if low > 0 and high / low > ratio:
+        return "log", None
+    margin = 0.25 * (typical - low) or max(0.05 * abs(typical), 1e-3)
+    return "clipped", typical + margin
+
+
+def lineage_roots(history, records):
+    """The oldest ancestor's key of each record's lineage (`kgan_nas.results.lineage`).
+
+    Args:
+        history: History records.
+        records: The records whose lineages to trace.
+
+    Returns:
+        A list of keys aligned with `records` (a record without a parent is
+        its own root).
+    """
+    return [lineage(history, r["key"], r["generation"])[0]["key"] for r in records]

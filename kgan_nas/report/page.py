@@ -7,10 +7,7 @@ directory only: nothing is trained, and neither TensorFlow nor Keras is
 imported.
 """
 
-import base64
 import datetime
-import html
-import math
 import os
 
 from kgan_nas import report
@@ -20,24 +17,22 @@ from kgan_nas.fitness import STATUSES
 from kgan_nas.fitness import Fitness
 from kgan_nas.genome import Genome
 from kgan_nas.report import architecture
+from kgan_nas.report import gallery
+from kgan_nas.report import lineage_view
+from kgan_nas.report import markup
+from kgan_nas.report import run_view
+from kgan_nas.report.markup import SECTIONS
+from kgan_nas.report.markup import escape
+from kgan_nas.report.markup import fixed
+from kgan_nas.report.markup import num_cell
+from kgan_nas.report.markup import section_start
+from kgan_nas.report.markup import table
 
 REPORT_HTML = "report.html"
 
-# Section ids, in page order (tests look for each).
-SECTIONS = (
-    ("summary", "Summary"),
-    ("candidates", "Best candidates"),
-    ("fitness", "Fitness per generation"),
-    ("pareto", "Quality against size"),
-    ("genes", "Gene frequencies"),
-    ("samples", "Samples of the best generators"),
-    ("architecture", "Best architecture"),
-    ("failures", "Failed candidates"),
-)
-
 _CSS = """
 body { font-family: system-ui, -apple-system, "Segoe UI", Helvetica, Arial, sans-serif;
-       margin: 0 auto; max-width: 1100px; padding: 0 1.2em 3em; color: #1d2330;
+       margin: 0 auto; max-width: 1280px; padding: 0 1.2em 3em; color: #1d2330;
        line-height: 1.45; }
 h1 { margin-bottom: 0.1em; }
 h2 { border-bottom: 2px solid #d5dbe6; padding-bottom: 0.2em; margin-top: 2em; }
@@ -50,6 +45,9 @@ th { background: #eef2f8; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 code, .genome { font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, monospace;
                 font-size: 0.88em; }
+.genome { white-space: nowrap; overflow: hidden; text-overflow: ellipsis; max-width: 18em; }
+#configuration, #run-table { max-width: 40em; }
+.wide { overflow-x: auto; }
 .note { background: #fff8e1; border-left: 4px solid #f0b400; padding: 0.5em 0.9em; }
 .plot { max-width: 100%; height: auto; }
 .columns { display: flex; flex-wrap: wrap; gap: 0 2.5em; align-items: flex-start; }
@@ -68,13 +66,16 @@ code, .genome { font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, mo
 def write_html_report(result, path=None, *, plots=None, top_k=4, num_rows=10):
     """Writes `report.html`, one self-contained page about a run.
 
-    Sections: a summary (configuration, candidates by status, the best
-    candidate and the reference scores), a table of the best candidates,
-    fitness per generation, quality against generator size with its Pareto
-    front, gene frequencies per generation, sample grids of the `top_k`
-    best generators, the best generator's and discriminator's layers (a
-    diagram too when Graphviz's `dot` is installed) and the failed
-    candidates with their reasons.
+    Sections: a summary (configuration, how the run ran and where its time
+    went, candidates by status, the best candidate and the reference
+    scores), a table of the best candidates with their parents and total
+    training steps, the best candidate's ancestry (weight inheritance),
+    training curves, fitness per generation, quality against generator size
+    with its Pareto front, gene frequencies per generation, sample grids of
+    the `top_k` best generators beside real images, the best grid of each
+    generation, the best generator's and discriminator's layers (a diagram
+    too when Graphviz's `dot` is installed) and the failed candidates with
+    their reasons.
 
     Example:
 
@@ -112,16 +113,19 @@ def write_html_report(result, path=None, *, plots=None, top_k=4, num_rows=10):
         _header(result),
         _summary(result, ranked),
         _candidates(result, ranked, num_rows),
+        lineage_view.ancestry_section(result, ranked),
+        _curves(result, plots),
         _fitness(result, plots),
         _pareto(result, ranked, plots),
         _genes(result, plots),
-        _samples(result, ranked, top_k),
+        gallery.samples_section(result, ranked, top_k),
+        gallery.generations_section(result),
         _architecture(result),
         _failures(result),
     ]
     page = (
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-        f"<title>kgan_nas report: {_e(_run_name(result))}</title>\n"
+        f"<title>kgan_nas report: {escape(markup.run_name(result))}</title>\n"
         f"<style>{_CSS}</style>\n</head>\n<body>\n" + "\n".join(body) + "\n</body>\n</html>\n"
     )
     return atomic_write_text(path, page)
@@ -136,9 +140,9 @@ def _header(result):
     stamp = datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
     items = "".join(f'<li><a href="#{key}">{title}</a></li>' for key, title in SECTIONS)
     return (
-        f"<h1>kgan_nas report: {_e(_run_name(result))}</h1>\n"
-        f'<p class="muted">Run directory <code>{_e(os.path.abspath(result.directory))}'
-        f"</code>, report written {_e(stamp)}.</p>\n<nav><ol>{items}</ol></nav>"
+        f"<h1>kgan_nas report: {escape(markup.run_name(result))}</h1>\n"
+        f'<p class="muted">Run directory <code>{escape(os.path.abspath(result.directory))}'
+        f"</code>, report written {escape(stamp)}.</p>\n<nav><ol>{items}</ol></nav>"
     )
 
 
@@ -146,6 +150,7 @@ def _summary(result, ranked):
     config = result.config
     evaluation = config.get("evaluation", {})
     generations_done = len({r["generation"] for r in result.history})
+    inheriting = lineage_view.inheritance_on(result)
     settings = [
         ("data set", config.get("dataset")),
         ("image shape", architecture.format_shape(config.get("image_shape", []))),
@@ -154,18 +159,20 @@ def _summary(result, ranked):
         ("objectives", ", ".join(result.objectives)),
         ("generations", f"{generations_done} run of {config.get('generations')}"),
         ("population", config.get("population")),
-        ("training steps per candidate", evaluation.get("steps")),
+        ("training steps per candidate", run_view.steps_setting(result, ranked, inheriting)),
         ("batch size", evaluation.get("batch_size")),
         ("time limit per candidate (s)", evaluation.get("seconds") or "none"),
         ("samples scored per candidate", evaluation.get("num_samples")),
         ("seed", config.get("seed")),
     ]
     parts = [
-        _section_start("summary"),
+        section_start("summary"),
         _headline(result, ranked),
+        lineage_view.shared_lineage_note(result.history, ranked),
         '<div class="columns"><div>',
         "<h3>Configuration</h3>",
-        _key_value_table(settings),
+        markup.key_value_table(settings, table_id="configuration"),
+        *run_view.run_tables(result, inheriting),
         '</div><div class="grow">',
     ]
 
@@ -190,10 +197,10 @@ def _status_counts(result):
     if not rows:
         return parts + ["<p>No candidate has been evaluated yet.</p>"]
     return parts + [
-        _table(
+        table(
             ["status", "candidates"],
-            [[_status(s), _num_cell(c)] for s, c in rows]
-            + [["<b>total</b>", _num_cell(len(result.history))]],
+            [[markup.status_span(s), num_cell(c)] for s, c in rows]
+            + [["<b>total</b>", num_cell(len(result.history))]],
             table_id="status-counts",
         )
     ]
@@ -205,21 +212,24 @@ def _best_candidate(result, ranked):
         return parts + ["<p>No candidate succeeded, so there is no best candidate.</p>"]
     best = ranked[0]
     fitness = Fitness.from_dict(best["fitness"])
-    suffix = _suffix(result.config)
+    suffix = markup.metric_suffix(result.config)
     rows = [
-        ("key", f"<code>{_e(best['key'])}</code>"),
+        ("key", f"<code>{escape(best['key'])}</code>"),
         ("generation", best["generation"] + 1),
-        ("fid_" + suffix, _fixed(fitness.fid)),
-        ("kid_" + suffix, f"{_format(fitness.kid)} ± {_format(fitness.kid_std)}"),
+        ("fid_" + suffix, fixed(fitness.fid)),
+        (
+            "kid_" + suffix,
+            f"{markup.short_number(fitness.kid)} ± {markup.short_number(fitness.kid_std)}",
+        ),
         (
             "is_" + suffix,
-            f"{_fixed(fitness.inception_score, 3)} ± {_fixed(fitness.inception_score_std, 3)}",
+            f"{fixed(fitness.inception_score, 3)} ± {fixed(fitness.inception_score_std, 3)}",
         ),
         ("generator parameters", f"{fitness.params:,}"),
         ("discriminator parameters", f"{fitness.discriminator_params:,}"),
-        ("genome", f'<span class="genome">{_e(_describe(best))}</span>'),
+        ("genome", markup.genome_cell(best)),
     ]
-    return parts + [_key_value_table(rows, escape=False)]
+    return parts + [markup.key_value_table(rows, escape_values=False)]
 
 
 def _reference_scores(result):
@@ -227,12 +237,12 @@ def _reference_scores(result):
     if not baselines:
         return []
     rows = [
-        ("real vs real FID (the floor)", _fixed(baselines.get("fid_train_vs_eval"))),
-        ("uniform noise vs real FID", _fixed(baselines.get("fid_uniform_noise"))),
+        ("real vs real FID (the floor)", fixed(baselines.get("fid_train_vs_eval"))),
+        ("uniform noise vs real FID", fixed(baselines.get("fid_uniform_noise"))),
         ("features", baselines.get("extractor")),
         ("held-out real images", baselines.get("num_eval_images")),
     ]
-    return ["<h3>Reference scores</h3>", _key_value_table(rows)]
+    return ["<h3>Reference scores</h3>", markup.key_value_table(rows)]
 
 
 def _headline(result, ranked):
@@ -246,8 +256,8 @@ def _headline(result, ranked):
     if ranked:
         best = ranked[0]
         text += (
-            f" Best {_e(report.objective_label(result.config['metric']))}: "
-            f"<b>{_fixed(best['objective'])}</b> (candidate <code>{_e(best['key'])}</code>, "
+            f" Best {escape(report.objective_label(result.config['metric']))}: "
+            f"<b>{fixed(best['objective'])}</b> (candidate <code>{escape(best['key'])}</code>, "
             f"generation {best['generation'] + 1})."
         )
         noise = result.baselines().get("fid_uniform_noise")
@@ -256,18 +266,18 @@ def _headline(result, ranked):
             if worse:
                 text += (
                     f" {worse} of {len(ranked)} successful candidates score worse than "
-                    f"uniform noise ({_fixed(noise)}): train longer "
+                    f"uniform noise ({fixed(noise)}): train longer "
                     "(steps per candidate) to separate them."
                 )
     return f'<p class="headline">{text}</p>'
 
 
 def _candidates(result, ranked, num_rows):
-    parts = [_section_start("candidates")]
+    parts = [section_start("candidates")]
     if not ranked:
         parts.append("<p>No candidate succeeded.</p>")
         return "\n".join(parts)
-    suffix = _suffix(result.config)
+    suffix = markup.metric_suffix(result.config)
     headers = [
         "rank",
         "key",
@@ -278,6 +288,9 @@ def _candidates(result, ranked, num_rows):
         "G params",
         "D params",
         "time (s)",
+        "parent",
+        "inherited layers",
+        "total steps",
         "genome",
     ]
     rows = []
@@ -285,19 +298,20 @@ def _candidates(result, ranked, num_rows):
         fitness = Fitness.from_dict(record["fitness"])
         rows.append(
             [
-                _num_cell(rank),
-                f"<code>{_e(record['key'])}</code>",
-                _num_cell(record["generation"] + 1),
-                _num_cell(_fixed(fitness.fid)),
-                _num_cell(_format(fitness.kid)),
-                _num_cell(_fixed(fitness.inception_score, 3)),
-                _num_cell(f"{fitness.params:,}"),
-                _num_cell(f"{fitness.discriminator_params:,}"),
-                _num_cell(_fixed(fitness.seconds.get("total"), 1)),
-                f'<span class="genome">{_e(_describe(record))}</span>',
+                num_cell(rank),
+                f"<code>{escape(record['key'])}</code>",
+                num_cell(record["generation"] + 1),
+                num_cell(fixed(fitness.fid)),
+                num_cell(markup.short_number(fitness.kid)),
+                num_cell(fixed(fitness.inception_score, 3)),
+                num_cell(f"{fitness.params:,}"),
+                num_cell(f"{fitness.discriminator_params:,}"),
+                num_cell(fixed(fitness.seconds.get("total"), 1)),
+                *lineage_view.lineage_cells(result.history, record),
+                markup.genome_cell(record),
             ]
         )
-    parts.append(_table(headers, rows))
+    parts.append(f'<div class="wide">{table(headers, rows, table_id="candidates-table")}</div>')
     if len(ranked) > num_rows:
         parts.append(
             f'<p class="muted">{len(ranked) - num_rows} more successful candidates '
@@ -307,26 +321,28 @@ def _candidates(result, ranked, num_rows):
         '<p class="muted">Genome notation: <code>up</code>/<code>tup</code> '
         "upsample, <code>down</code> a stride-2 convolution, <code>k</code> the "
         "kernel size, <code>/ba</code>, <code>/la</code>, <code>/sp</code> batch, "
-        "layer and spectral normalisation.</p>"
+        "layer and spectral normalisation; hover a genome to read all of it. <i>Parent</i>: "
+        "the candidate whose trained weights this one started from; <i>total steps</i>: "
+        "its own steps plus its ancestors'.</p>"
     )
     return "\n".join(parts)
 
 
 def _fitness(result, plots):
-    image = _image(plots.get(report.FITNESS_PNG), "Fitness per generation")
+    image = markup.image(plots.get(report.FITNESS_PNG), "Fitness per generation")
     rows = [
         [
-            _num_cell(row["generation"] + 1),
-            _num_cell(row["evaluated"]),
-            _num_cell(row["failed"]),
-            _num_cell(_fixed(row["best"])),
-            _num_cell(_fixed(row["median"])),
-            _num_cell(_fixed(row["best_so_far"])),
+            num_cell(row["generation"] + 1),
+            num_cell(row["evaluated"]),
+            num_cell(row["failed"]),
+            num_cell(fixed(row["best"])),
+            num_cell(fixed(row["median"])),
+            num_cell(fixed(row["best_so_far"])),
         ]
         for row in report.fitness_by_generation(result.history)
     ]
-    table = (
-        _table(
+    fitness_table = (
+        table(
             ["generation", "evaluated", "failed", "best", "median", "best so far"],
             rows,
             table_id="fitness-table",
@@ -335,33 +351,33 @@ def _fitness(result, plots):
         else ""
     )
     return (
-        f"{_section_start('fitness')}\n"
-        f'<div class="columns"><div>{image}</div><div>{table}</div></div>'
+        f"{section_start('fitness')}\n"
+        f'<div class="columns"><div>{image}</div><div>{fitness_table}</div></div>'
     )
 
 
 def _pareto(result, ranked, plots):
-    parts = [_section_start("pareto")]
+    parts = [section_start("pareto")]
     if not ranked:
         parts.append("<p>No candidate succeeded, so there is nothing to plot.</p>")
         return "\n".join(parts)
-    parts.append(_image(plots.get(report.PARETO_PNG), "Quality against generator size"))
+    parts.append(markup.image(plots.get(report.PARETO_PNG), "Quality against generator size"))
     front = report.quality_size_front(result.history)
     members = sorted((r for r in ranked if r["key"] in front), key=lambda r: r["params"])
     parts.append(
         f"<p>The Pareto front: successful candidates that no other candidate beats "
-        f"on both {_e(report.objective_label(result.config['metric']))} and "
+        f"on both {escape(report.objective_label(result.config['metric']))} and "
         "generator parameters.</p>"
     )
     parts.append(
-        _table(
+        table(
             ["key", report.objective_label(result.config["metric"]), "G params", "genome"],
             [
                 [
-                    f"<code>{_e(r['key'])}</code>",
-                    _num_cell(_fixed(r["objective"])),
-                    _num_cell(f"{r['params']:,}"),
-                    f'<span class="genome">{_e(_describe(r))}</span>',
+                    f"<code>{escape(r['key'])}</code>",
+                    num_cell(fixed(r["objective"])),
+                    num_cell(f"{r['params']:,}"),
+                    markup.genome_cell(r),
                 ]
                 for r in members
             ],
@@ -371,11 +387,11 @@ def _pareto(result, ranked, plots):
 
 
 def _genes(result, plots):
-    parts = [_section_start("genes")]
+    parts = [section_start("genes")]
     if not result.history:
         parts.append("<p>No candidate has been evaluated yet.</p>")
         return "\n".join(parts)
-    parts.append(_image(plots.get(report.GENES_PNG), "Gene frequencies per generation"))
+    parts.append(markup.image(plots.get(report.GENES_PNG), "Gene frequencies per generation"))
     frequencies = report.gene_frequencies(result.history)
     generations = frequencies["generations"]
     parts.append(
@@ -386,53 +402,38 @@ def _genes(result, plots):
     tables = []
     for category in report.GENE_CATEGORIES:
         rows = [
-            [_e(value)] + [_num_cell(count) for count in counts]
+            [escape(value)] + [num_cell(count) for count in counts]
             for value, counts in frequencies["counts"][category].items()
         ]
         tables.append(
-            f"<div><h3>{_e(category)}</h3>"
-            + _table(headers, rows, table_id=f"genes-{category.replace(' ', '-')}")
+            f"<div><h3>{escape(category)}</h3>"
+            + table(headers, rows, table_id=f"genes-{category.replace(' ', '-')}")
             + "</div>"
         )
     parts.append(f'<div class="columns">{"".join(tables)}</div>')
     return "\n".join(parts)
 
 
-def _samples(result, ranked, top_k):
-    parts = [_section_start("samples")]
-    cards = []
-    seen = set()
-    for rank, record in enumerate(ranked, 1):
-        if len(cards) == top_k:
-            break
-        if record["key"] in seen:
-            continue
-        seen.add(record["key"])
-        grid = os.path.join(result.directory, "candidates", record["key"], "samples.png")
-        image = (
-            f'<img src="{_data_uri(grid)}" alt="samples of {_e(record["key"])}">'
-            if os.path.isfile(grid)
-            else '<p class="muted">no samples.png saved</p>'
-        )
-        cards.append(
-            f'<figure class="card">{image}<figcaption>#{rank} <code>{_e(record["key"])}'
-            f"</code><br>{_e(report.objective_label(result.config['metric']))} "
-            f"{_fixed(record['objective'])}, generation {record['generation'] + 1}"
-            "</figcaption></figure>"
-        )
-    if cards:
+def _curves(result, plots):
+    parts = [section_start("curves")]
+    path = plots.get(report.CURVES_PNG)
+    if not path:
         parts.append(
-            f"<p>Images generated by the {len(cards)} best generators after their "
-            "short training (the grids the search saved while scoring them).</p>"
+            "<p>No training curves were recorded (runs written before curves were, "
+            "or an evaluator that records none).</p>"
         )
-        parts.append(f'<div class="cards">{"".join(cards)}</div>')
-    else:
-        parts.append("<p>No candidate succeeded, so there are no samples.</p>")
+        return "\n".join(parts)
+    parts.append(markup.image(path, "Training curves of the best candidates"))
+    parts.append(
+        '<p class="muted">Each point is the mean loss over the steps since the previous '
+        "point. A candidate's ancestors (grey, dashed) trained the weights it started from, so "
+        "its steps are counted from the start of its lineage.</p>"
+    )
     return "\n".join(parts)
 
 
 def _architecture(result):
-    parts = [_section_start("architecture")]
+    parts = [section_start("architecture")]
     best = result.best_record
     if best is None:
         parts.append("<p>No candidate succeeded, so there is no best architecture.</p>")
@@ -441,8 +442,8 @@ def _architecture(result):
     space = result.space
     training = genome.training
     parts.append(
-        f"<p>Candidate <code>{_e(best['key'])}</code>: {_e(training.loss)} loss, "
-        f"{_e(training.optimizer)} (generator learning rate "
+        f"<p>Candidate <code>{escape(best['key'])}</code>: {escape(training.loss)} loss, "
+        f"{escape(training.optimizer)} (generator learning rate "
         f"{training.g_learning_rate:g}, discriminator {training.d_learning_rate:g}, "
         f"beta_1 {training.beta_1:g}, beta_2 {training.beta_2:g}).</p>"
     )
@@ -451,25 +452,26 @@ def _architecture(result):
     for network in architecture.NETWORKS:
         rows = architecture.layer_table(genome, space, network)
         total = sum(row["params"] for row in rows)
-        table = _table(
+        layers = table(
             ["layer", "settings", "output shape", "params"],
             [
                 [
-                    _e(row["layer"]),
-                    _e(row["details"]),
-                    _num_cell(architecture.format_shape(row["output_shape"])),
-                    _num_cell(f"{row['params']:,}"),
+                    escape(row["layer"]),
+                    escape(row["details"]),
+                    num_cell(architecture.format_shape(row["output_shape"])),
+                    num_cell(f"{row['params']:,}"),
                 ]
                 for row in rows
             ]
-            + [["<b>total</b>", "", "", _num_cell(f"<b>{total:,}</b>")]],
+            + [["<b>total</b>", "", "", num_cell(f"<b>{total:,}</b>")]],
             table_id=f"layers-{network}",
         )
         svg = architecture.render_svg(architecture.dot_source(rows, network))
         diagram = f'<div class="diagram">{svg}</div>' if svg else ""
         drawn = drawn or bool(svg)
         networks.append(
-            f'<h3>{network.capitalize()}</h3><div class="network"><div>{table}</div>{diagram}</div>'
+            f"<h3>{network.capitalize()}</h3>"
+            f'<div class="network"><div>{layers}</div>{diagram}</div>'
         )
     parts.extend(networks)
     if not drawn:
@@ -481,7 +483,7 @@ def _architecture(result):
 
 
 def _failures(result):
-    parts = [_section_start("failures")]
+    parts = [section_start("failures")]
     failed = [r for r in result.history if r["status"] != "ok"]
     if not failed:
         parts.append("<p>None: every candidate trained and was scored.</p>")
@@ -492,107 +494,18 @@ def _failures(result):
         "<code>logs/</code>.</p>"
     )
     parts.append(
-        _table(
+        table(
             ["key", "gen", "status", "reason", "genome"],
             [
                 [
-                    f"<code>{_e(r['key'])}</code>",
-                    _num_cell(r["generation"] + 1),
-                    _status(r["status"]),
-                    _e(_shorten(r.get("reason") or "", 300)),
-                    f'<span class="genome">{_e(_describe(r))}</span>',
+                    f"<code>{escape(r['key'])}</code>",
+                    num_cell(r["generation"] + 1),
+                    markup.status_span(r["status"]),
+                    escape(markup.shorten(r.get("reason") or "", 300)),
+                    markup.genome_cell(r),
                 ]
                 for r in failed
             ],
         )
     )
     return "\n".join(parts)
-
-
-# ----------------------------------------------------------------------
-# HTML helpers
-# ----------------------------------------------------------------------
-
-
-def _e(value):
-    return html.escape(str(value), quote=True)
-
-
-def _section_start(key):
-    return f'<h2 id="{key}">{dict(SECTIONS)[key]}</h2>'
-
-
-def _table(headers, rows, table_id=None):
-    # Cells are HTML; a numeric cell comes as a whole <td> (see _num_cell).
-    id_attribute = f' id="{table_id}"' if table_id else ""
-    head = "".join(f"<th>{_e(h)}</th>" for h in headers)
-    body = "".join(
-        "<tr>"
-        + "".join(cell if cell.startswith("<td") else f"<td>{cell}</td>" for cell in map(str, row))
-        + "</tr>"
-        for row in rows
-    )
-    return f"<table{id_attribute}><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-
-
-def _key_value_table(pairs, escape=True):
-    rows = "".join(
-        f"<tr><th>{_e(key)}</th><td>{_e(value) if escape else value}</td></tr>"
-        for key, value in pairs
-    )
-    return f"<table><tbody>{rows}</tbody></table>"
-
-
-def _num_cell(value):
-    return f'<td class="num">{value}</td>'
-
-
-def _status(status):
-    css = "status-ok" if status == "ok" else "status-bad"
-    return f'<span class="{css}">{_e(status)}</span>'
-
-
-def _image(path, alt):
-    if not path or not os.path.isfile(path):
-        return '<p class="muted">(plot not available)</p>'
-    return f'<img class="plot" src="{_data_uri(path)}" alt="{_e(alt)}">'
-
-
-def _data_uri(path):
-    with open(path, "rb") as stream:
-        encoded = base64.b64encode(stream.read()).decode("ascii")
-    return f"data:image/png;base64,{encoded}"
-
-
-def _fixed(value, places=2):
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return "–"
-    return f"{value:.{places}f}"
-
-
-def _format(value, digits=4):
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return "–"
-    if isinstance(value, int):
-        return str(value)
-    return f"{value:.{digits}g}"
-
-
-def _describe(record):
-    try:
-        return Genome.from_dict(record["genome"]).describe()
-    except (KeyError, TypeError, ValueError):
-        return "(unreadable genome)"
-
-
-def _shorten(text, limit):
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _suffix(config):
-    return str(config.get("metric", "fid_domain")).split("_", 1)[-1]
-
-
-def _run_name(result):
-    return os.path.basename(os.path.normpath(os.path.abspath(result.directory)))

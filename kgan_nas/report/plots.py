@@ -8,14 +8,19 @@ from kgan_nas.atomic import atomic_write
 from kgan_nas.report.numbers import GENE_CATEGORIES
 from kgan_nas.report.numbers import fitness_by_generation
 from kgan_nas.report.numbers import gene_frequencies
+from kgan_nas.report.numbers import objective_axis
 from kgan_nas.report.numbers import objective_label
 from kgan_nas.report.numbers import quality_size_front
+from kgan_nas.results import lineage
 from kgan_nas.results import ranked_records
 
 FITNESS_PNG = "fitness.png"
 PARETO_PNG = "pareto.png"
 GENES_PNG = "gene_frequencies.png"
 BEST_SAMPLES_PNG = "best_samples.png"
+CURVES_PNG = "curves.png"
+# Candidates whose training curves `curves.png` draws.
+CURVE_CANDIDATES = 3
 
 
 def write_report(result, directory=None):
@@ -24,9 +29,11 @@ def write_report(result, directory=None):
     Files, each only when there is something to draw: `fitness.png` (best,
     median and best-so-far per generation, with the run's reference
     scores), `pareto.png` (objective against generator parameters, the
-    front marked), `gene_frequencies.png` (stacked bars per generation, see
-    `gene_frequencies`) and `best_samples.png` (the best generator's sample
-    grid).
+    front marked; see `objective_axis` for its objective axis),
+    `gene_frequencies.png` (stacked bars per generation, see
+    `gene_frequencies`), `curves.png` (the losses of the best
+    `CURVE_CANDIDATES` candidates along their lineages, when recorded) and
+    `best_samples.png` (the best generator's sample grid).
 
     Args:
         result: A `kgan_nas.SearchResult`.
@@ -64,6 +71,9 @@ def write_report(result, directory=None):
                 gene_frequencies(result.history), os.path.join(directory, GENES_PNG), pyplot
             )
         )
+    curves = _curve_lineages(result.history)
+    if curves:
+        written.append(_plot_curves(curves, os.path.join(directory, CURVES_PNG), pyplot))
     best_samples = os.path.join(result.directory, "best", "samples.png")
     if os.path.exists(best_samples):
         written.append(atomic_copy(best_samples, os.path.join(directory, BEST_SAMPLES_PNG)))
@@ -125,11 +135,77 @@ def _plot_quality_size(history, metric, path, pyplot):
         label="Pareto front",
     )
     axis.set_xscale("log")
+    _scale_objective_axis(axis, ok)
     axis.set_xlabel("generator parameters")
     axis.set_ylabel(objective_label(metric))
     axis.set_title("Quality against generator size (lower is better)")
     axis.legend()
     axis.grid(alpha=0.3, which="both")
+    return _save(figure, path, pyplot)
+
+
+def _scale_objective_axis(axis, records):
+    """A log or clipped objective axis when one outlier would flatten a linear one."""
+    scale, limit = objective_axis([r["objective"] for r in records])
+    if scale == "log":
+        axis.set_yscale("log")
+    elif scale == "clipped":
+        clipped = [r for r in records if r["objective"] > limit]
+        low = min(r["objective"] for r in records)
+        axis.set_ylim(low - 0.05 * (limit - low), limit)
+        axis.scatter(
+            [r["params"] for r in clipped],
+            [limit] * len(clipped),
+            marker="^",
+            s=60,
+            color="black",
+            clip_on=False,
+            zorder=5,
+            label=f"beyond the axis ({len(clipped)})",
+        )
+
+
+def _curve_lineages(history):
+    """[(key, [(step offset, curve, own)...])] of the best candidates with curves."""
+    lineages, seen = [], set()
+    for record in ranked_records(history):
+        if len(lineages) == CURVE_CANDIDATES:
+            break
+        if record["key"] in seen or not record["fitness"].get("curve"):
+            continue
+        seen.add(record["key"])
+        segments, offset = [], 0
+        for link in lineage(history, record["key"], record["generation"]):
+            curve = link["fitness"].get("curve") or {}
+            if curve.get("step"):
+                segments.append((offset, curve, link is record))
+            offset += int(link["fitness"].get("steps") or 0)
+        lineages.append((record["key"], segments))
+    return lineages
+
+
+def _plot_curves(lineages, path, pyplot):
+    figure, axes = pyplot.subplots(1, 2, figsize=(11, 3.8))
+    colours = pyplot.get_cmap("tab10").colors
+    for index, (key, segments) in enumerate(lineages):
+        colour = colours[index % len(colours)]
+        for axis, loss in zip(axes, ("d_loss", "g_loss")):
+            for offset, curve, own in segments:
+                axis.plot(
+                    [offset + step for step in curve["step"]],
+                    [float("nan") if v is None else v for v in curve[loss]],
+                    "o-" if own else "o--",
+                    color=colour if own else "grey",
+                    alpha=1.0 if own else 0.6,
+                    markersize=3,
+                    label=f"#{index + 1} {key}" if own else None,
+                )
+    for axis, title in zip(axes, ("Discriminator loss", "Generator loss")):
+        axis.set_title(title)
+        axis.set_xlabel("training step (counted from the start of the lineage)")
+        axis.grid(alpha=0.3)
+    axes[1].legend(fontsize="small", loc="center left", bbox_to_anchor=(1.01, 0.5))
+    figure.suptitle("Training curves of the best candidates (grey, dashed: their ancestors)")
     return _save(figure, path, pyplot)
 
 

@@ -39,6 +39,10 @@ class TrainReport:
             fewer than two steps ran.
         logs: The last logged values (`d_loss`, `g_loss`, ...) as floats;
             Keras reports running means over the run.
+        curve: The losses at up to `CURVE_POINTS` evenly spaced steps and
+            the last one, as `{"step": [...], "d_loss": [...],
+            "g_loss": [...]}`; each loss is its mean over the steps since
+            the previous point, None where not finite. Empty if no step ran.
     """
 
     status: str
@@ -48,13 +52,62 @@ class TrainReport:
     compile_seconds: float | None = None
     step_seconds: float | None = None
     logs: dict = dataclasses.field(default_factory=dict)
+    curve: dict = dataclasses.field(default_factory=dict)
+
+
+# Points of a candidate's loss curve (`TrainReport.curve`), the last step included.
+CURVE_POINTS = 10
+CURVE_LOSSES = ("d_loss", "g_loss")
+
+
+def curve_steps(steps, points=CURVE_POINTS):
+    """The steps (1-based) at which a run of `steps` steps records its losses."""
+    return sorted({max(1, round(steps * i / points)) for i in range(1, points + 1)})
+
+
+class _LossCurve:
+    """Window means of the losses between recorded steps, from Keras' running means.
+
+    `fit` logs each loss as its mean since the epoch began, so the sum of
+    the first k losses is k times the k-th logged value; the mean over a
+    window is the difference of two such sums over the window's length.
+    """
+
+    def __init__(self, record_at):
+        self.record_at = set(record_at)
+        self.points = {"step": []} | {name: [] for name in CURVE_LOSSES}
+        self._last = (0, {name: 0.0 for name in CURVE_LOSSES})  # (step, running sums)
+        self._latest = None
+
+    def update(self, step, values):
+        sums = {name: step * values[name] for name in CURVE_LOSSES if name in values}
+        if len(sums) != len(CURVE_LOSSES):
+            return
+        self._latest = (step, sums)
+        if step in self.record_at:
+            self._add(step, sums)
+
+    def _add(self, step, sums):
+        start, previous = self._last
+        self.points["step"].append(step)
+        for name in CURVE_LOSSES:
+            mean = (sums[name] - previous[name]) / (step - start)
+            self.points[name].append(mean if math.isfinite(mean) else None)
+        self._last = (step, sums)
+
+    def result(self):
+        """The curve, with the last step added when training stopped between points."""
+        if self._latest is not None and self._latest[0] > self._last[0]:
+            self._add(*self._latest)
+        return self.points if self.points["step"] else {}
 
 
 class _BudgetMonitor(keras.callbacks.Callback):
     """Times each step and stops on NaN, divergence or the time limit."""
 
-    def __init__(self, seconds, divergence_threshold):
+    def __init__(self, seconds, divergence_threshold, curve_at=()):
         super().__init__()
+        self.curve = _LossCurve(curve_at)
         self.seconds = seconds
         self.divergence_threshold = divergence_threshold
         self.status = "ok"
@@ -78,6 +131,7 @@ class _BudgetMonitor(keras.callbacks.Callback):
         self.step_times.append(now - self._step_start)
         self.steps = batch + 1
         self.logs = values
+        self.curve.update(self.steps, values)
         bad = sorted(k for k, v in values.items() if not math.isfinite(v))
         big = sorted(
             k for k, v in values.items() if math.isfinite(v) and abs(v) > self.divergence_threshold
@@ -155,7 +209,7 @@ def train_for_budget(gan, inputs, *, steps, seconds=None, divergence_threshold=1
             f"divergence_threshold must be a positive number, got {divergence_threshold!r}."
         )
 
-    monitor = _BudgetMonitor(seconds, float(divergence_threshold))
+    monitor = _BudgetMonitor(seconds, float(divergence_threshold), curve_steps(int(steps)))
     status, reason = None, ""
     snapshot = _state_snapshot(gan)
     start = time.perf_counter()
@@ -186,6 +240,7 @@ def train_for_budget(gan, inputs, *, steps, seconds=None, divergence_threshold=1
         compile_seconds=compile_seconds,
         step_seconds=step_seconds,
         logs=dict(monitor.logs),
+        curve=monitor.curve.result(),
     )
 
 

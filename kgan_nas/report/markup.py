@@ -1,0 +1,154 @@
+"""HTML building blocks of the report page: escaping, tables, cells, images, numbers.
+
+Each function returns a piece of HTML or a formatted number; text that
+comes from the run (keys, reasons, genomes) is always escaped.
+"""
+
+import base64
+import html
+import math
+import os
+
+from kgan_nas.genome import Genome
+
+# Section ids and titles, in page order (tests look for each).
+SECTIONS = (
+    ("summary", "Summary"),
+    ("candidates", "Best candidates"),
+    ("ancestry", "Ancestry of the best candidate"),
+    ("curves", "Training curves"),
+    ("fitness", "Fitness per generation"),
+    ("pareto", "Quality against size"),
+    ("genes", "Gene frequencies"),
+    ("samples", "Samples of the best generators"),
+    ("generations", "Best samples per generation"),
+    ("architecture", "Best architecture"),
+    ("failures", "Failed candidates"),
+)
+
+
+def section_start(key):
+    """The heading that opens section `key` of `SECTIONS` (its id is the key)."""
+    return f'<h2 id="{key}">{dict(SECTIONS)[key]}</h2>'
+
+
+def escape(value):
+    """`value` as text safe inside HTML elements and attributes."""
+    return html.escape(str(value), quote=True)
+
+
+def table(headers, rows, table_id=None):
+    """An HTML table.
+
+    Args:
+        headers: Column titles (text, escaped).
+        rows: Lists of cells, each HTML; a cell that is a whole `<td ...>`
+            (see `num_cell`) is used as it is.
+        table_id: Optional `id` attribute (tests and links find tables by it).
+
+    Returns:
+        The `<table>` element.
+    """
+    id_attribute = f' id="{table_id}"' if table_id else ""
+    head = "".join(f"<th>{escape(h)}</th>" for h in headers)
+    body = "".join(
+        "<tr>"
+        + "".join(cell if cell.startswith("<td") else f"<td>{cell}</td>" for cell in map(str, row))
+        + "</tr>"
+        for row in rows
+    )
+    return f"<table{id_attribute}><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def key_value_table(pairs, escape_values=True, table_id=None):
+    """A two-column table of `(name, value)` pairs; values are HTML when not escaped."""
+    id_attribute = f' id="{table_id}"' if table_id else ""
+    rows = "".join(
+        f"<tr><th>{escape(key)}</th><td>{escape(value) if escape_values else value}</td></tr>"
+        for key, value in pairs
+    )
+    return f"<table{id_attribute}><tbody>{rows}</tbody></table>"
+
+
+def num_cell(value):
+    """A right-aligned table cell for a number."""
+    return f'<td class="num">{value}</td>'
+
+
+def status_span(status):
+    """A candidate's status, green when "ok" and red otherwise."""
+    css = "status-ok" if status == "ok" else "status-bad"
+    return f'<span class="{css}">{escape(status)}</span>'
+
+
+def image(path, alt, css="plot"):
+    """An `<img>` holding the PNG at `path` inline, or a note when it is missing."""
+    if not path or not os.path.isfile(path):
+        return '<p class="muted">(plot not available)</p>'
+    return f'<img class="{css}" src="{data_uri(path)}" alt="{escape(alt)}">'
+
+
+def data_uri(path):
+    """The PNG file at `path` as a `data:` URI."""
+    with open(path, "rb") as stream:
+        encoded = base64.b64encode(stream.read()).decode("ascii")
+    return f"data:image/png;base64,{encoded}"
+
+
+def fixed(value, places=2):
+    """`value` with `places` decimals; a dash for None, inf or NaN."""
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "–"
+    return f"{value:.{places}f}"
+
+
+def short_number(value, digits=4):
+    """`value` with `digits` significant digits; a dash for None, inf or NaN."""
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "–"
+    if isinstance(value, int):
+        return str(value)
+    return f"{value:.{digits}g}"
+
+
+def duration(seconds):
+    """Seconds as `12.3 s`, `4 min 05 s` or `1 h 02 min`; a dash for None."""
+    if seconds is None:
+        return "–"
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, rest = divmod(int(round(seconds)), 60)
+    if minutes < 60:
+        return f"{minutes} min {rest:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
+
+
+def describe(record):
+    """The one-line genome description of a history record."""
+    try:
+        return Genome.from_dict(record["genome"]).describe()
+    except (KeyError, TypeError, ValueError):
+        return "(unreadable genome)"
+
+
+def genome_cell(record):
+    """A record's genome on one line, cut with an ellipsis by the CSS; all of it as tooltip."""
+    text = escape(describe(record))
+    return f'<div class="genome" title="{text}">{text}</div>'
+
+
+def shorten(text, limit):
+    """`text` on one line, cut to `limit` characters with an ellipsis."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def metric_suffix(config):
+    """The extractor part of the run's metric (`domain` of `fid_domain`)."""
+    return str(config.get("metric", "fid_domain")).split("_", 1)[-1]
+
+
+def run_name(result):
+    """The run directory's name."""
+    return os.path.basename(os.path.normpath(os.path.abspath(result.directory)))

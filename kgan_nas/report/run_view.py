@@ -1,0 +1,100 @@
+"""The page's account of how a run ran: where the time went, on what, with which settings.
+
+Reads `config.json`'s `"run"` (executor, workers, backend) and `"details"`
+(the strategy's full settings, library versions; absent in older runs) and
+the records' per-phase `fitness.seconds`.
+"""
+
+from kgan_nas import run as run_lib
+from kgan_nas.report import numbers
+from kgan_nas.report.markup import duration
+from kgan_nas.report.markup import escape
+from kgan_nas.report.markup import key_value_table
+from kgan_nas.report.markup import num_cell
+from kgan_nas.report.markup import table
+from kgan_nas.results import total_steps
+
+# What each phase of `Fitness.seconds` is, for the time table.
+PHASE_LABELS = {
+    "build": "build the models",
+    "inherit": "load the parent's weights",
+    "compile": "first step (tracing, XLA compilation)",
+    "train": "the other training steps",
+    "metric": "generate and score",
+    "save": "save the models",
+}
+
+
+def steps_setting(result, ranked, inheriting):
+    """The configuration table's value for the training steps per candidate.
+
+    Args:
+        result: A `kgan_nas.SearchResult`.
+        ranked: Successful records, best first.
+        inheriting: Whether children continued their parent's training
+            (`lineage_view.inheritance_on`).
+
+    Returns:
+        Text: the steps, and with inheritance what they add up to.
+    """
+    steps = result.config.get("evaluation", {}).get("steps")
+    if not inheriting:
+        return f"{steps} (each candidate trained from scratch)"
+    text = (
+        f"{steps} per evaluation; with weight inheritance a child continues its "
+        "parent's training, so a lineage trains longer"
+    )
+    if ranked:
+        best = ranked[0]
+        lineage_steps = total_steps(result.history, best["key"], best["generation"])
+        text += f" (the best candidate: {lineage_steps:,} steps in all)"
+    return text
+
+
+def run_tables(result, inheriting):
+    """HTML of how the run ran: executor, backend, versions and the time spent.
+
+    Args:
+        result: A `kgan_nas.SearchResult`.
+        inheriting: Whether weight inheritance was on.
+
+    Returns:
+        A list of HTML strings (headings and tables).
+    """
+    run_dir = run_lib.RunDir(result.directory)
+    settings, details = run_dir.run_settings(), run_dir.details()
+    versions = details.get("versions") or {}
+    times = numbers.time_breakdown(result.history)
+    rows = [
+        ("executor", settings.get("executor", "not recorded")),
+        ("workers", settings.get("workers", "not recorded")),
+        ("backend", details.get("backend") or settings.get("backend") or "not recorded"),
+        ("weight inheritance", "on" if inheriting else "off"),
+        (
+            "versions",
+            ", ".join(f"{name} {version}" for name, version in versions.items() if version)
+            or "not recorded (run written before versions were)",
+        ),
+        ("wall time, first to last candidate", duration(times["wall"])),
+        ("candidate time, summed", duration(times["candidates"])),
+    ]
+    parts = ["<h3>Run</h3>", key_value_table(rows, table_id="run-table")]
+    if times["phases"]:
+        spent = sum(times["phases"].values()) or 1.0
+        parts += [
+            "<h3>Time per phase, all candidates</h3>",
+            table(
+                ["phase", "what", "time", "share"],
+                [
+                    [
+                        escape(phase),
+                        escape(PHASE_LABELS.get(phase, "")),
+                        num_cell(duration(seconds)),
+                        num_cell(f"{100 * seconds / spent:.0f}%"),
+                    ]
+                    for phase, seconds in times["phases"].items()
+                ],
+                table_id="time-table",
+            ),
+        ]
+    return parts
