@@ -316,7 +316,7 @@ def _summary_table(records, suffix):
         genome = Genome.from_dict(record["genome"])
         fitness = Fitness.from_dict(record["fitness"])
         lines.append(
-            f"{rank:>4}  {record['key']:16}  {record['generation'] + 1:>3}  "
+            f"{rank:>4}  {record['key']:16}  {record['generation']:>3}  "
             f"{fitness.fid:>12.4f}  {fitness.kid:>10.4f}  {fitness.inception_score:>8.3f}  "
             f"{fitness.params:>9}  {genome.describe()}"
         )

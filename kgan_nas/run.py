@@ -48,7 +48,9 @@ from kgan_nas.errors import RunDirectoryError as RunDirectoryError
 CONFIG = "config.json"
 HISTORY = "history.jsonl"
 CHECKPOINT = "checkpoint.json"
-FORMAT_VERSION = 1
+# 2: history records number generations from 1. Format-1 runs (0-based) are
+# read and extended in their own numbering, shown 1-based like every other run.
+FORMAT_VERSION = 2
 # What the search reads back from every history record.
 _HISTORY_FIELDS = frozenset({"generation", "key", "genome", "fitness", "status"})
 # A genome key (16 hex digits) names a folder under candidates/, so anything else
@@ -133,6 +135,7 @@ class RunDir:
     def __init__(self, path):
         self.path = os.fspath(path)
         self._lock = None
+        self._offset = None  # see _generation_offset
 
     def file(self, *parts):
         """Path of a file inside the run directory (never outside it)."""
@@ -197,6 +200,7 @@ class RunDir:
                 f"The run directory {self.path!r} is a file. Pass a directory path "
                 "(it is created if missing)."
             )
+        self._offset = None  # the numbering follows the run that is opened
         with _writable(self.path):
             entries = _entries(self.path)
         if entries and not self.exists:
@@ -295,8 +299,19 @@ class RunDir:
     # History
     # ------------------------------------------------------------------
 
+    def _generation_offset(self):
+        """1 for a format-1 run, whose history numbers generations from 0, else 0."""
+        if self._offset is None:
+            if not self.exists:
+                return 0
+            self._offset = 1 if self._stored_config().get("format", 1) < 2 else 0
+        return self._offset
+
     def append_history(self, record):
         """Appends one evaluation record as a JSON line (flushed and synced)."""
+        offset = self._generation_offset()
+        if offset:
+            record = dict(record, generation=record["generation"] - offset)
         line = json.dumps(record, sort_keys=True, allow_nan=False)
         path = self.file(HISTORY)
         # A line cut short by a kill would glue onto the next one: start on a
@@ -340,6 +355,10 @@ class RunDir:
                 )
                 continue
             records.append(record)
+        offset = self._generation_offset()
+        for record in records:
+            if isinstance(record["generation"], int):
+                record["generation"] += offset
         return records
 
     # ------------------------------------------------------------------

@@ -101,7 +101,10 @@ class SearchLoop:
         )
 
     def _run_generation(self, executor, genomes):
-        generation = self.generation
+        # Generations are numbered from 1 everywhere a person sees them: history
+        # records, hooks, sample files and reports. `self.generation` (and the
+        # checkpoint's) counts the generations already finished.
+        generation = self.generation + 1
         results = {}
         for genome in genomes:
             record = self.done.get((generation, genome.key()))
@@ -174,9 +177,7 @@ class SearchLoop:
         best = min(ok, key=lambda g: results[g.key()].objective(self.objectives[0]))
         source = os.path.join(self.run_dir.candidate_dir(best.key()), "samples.png")
         if os.path.exists(source):
-            atomic_copy(
-                source, self.run_dir.file("samples", f"generation_{generation + 1:03d}.png")
-            )
+            atomic_copy(source, self.run_dir.file("samples", f"generation_{generation:03d}.png"))
 
 
 class _FailureStreak:

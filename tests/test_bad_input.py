@@ -594,7 +594,7 @@ def test_damaged_history_lines_are_skipped_with_a_warning(tmp_path, monkeypatch)
     assert history.read_text().startswith(damaged)  # appended to, never rewritten
     # 3 intact records of generation 1 + 4 new ones of generation 2; the truncated
     # candidate of the finished generation 1 is not re-run.
-    assert [r["generation"] for r in result.history] == [0, 0, 0, 1, 1, 1, 1]
+    assert [r["generation"] for r in result.history] == [1, 1, 1, 2, 2, 2, 2]
 
 
 # ----------------------------------------------------------------------------

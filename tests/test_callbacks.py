@@ -682,10 +682,10 @@ def test_search_callbacks_receive_every_candidate_including_failed_ones(tmp_path
     assert recorder.begin["directory"] == str(tmp_path / "run")
     assert recorder.begin["resumed"] is False and recorder.begin["metric"] == "fid_domain"
     assert [(kind, g) for kind, g, _ in recorder.generations] == [
-        ("begin", 0),
-        ("end", 0),
         ("begin", 1),
         ("end", 1),
+        ("begin", 2),
+        ("end", 2),
     ]
     begin_logs = recorder.generations[0][2]
     assert begin_logs["evaluated"] == 0 and len(begin_logs["genomes"]) == 4
@@ -722,7 +722,7 @@ def test_search_tensorboard_writes_genes_and_fitness_of_every_candidate(tmp_path
     log_dir = tmp_path / "tb"
     result = _fault_search(tmp_path / "run", callbacks=[callbacks_lib.SearchTensorBoard(log_dir)])
     for record in result.history:
-        run = log_dir / "candidates" / f"gen{record['generation'] + 1:03d}-{record['key']}"
+        run = log_dir / "candidates" / f"gen{record['generation']:03d}-{record['key']}"
         scalars, hparams = _event_values(run)
         genes = record["genome"]["training"]
         assert hparams["status"] == record["status"]
@@ -742,7 +742,7 @@ def test_search_tensorboard_writes_genes_and_fitness_of_every_candidate(tmp_path
             for r in result.history
             if r["generation"] == g and r["objective"] is not None
         )
-        for g in (0, 1)
+        for g in (1, 2)
     ]
     assert [value for _, value in scalars["generation/best"]] == pytest.approx(best, rel=1e-6)
 

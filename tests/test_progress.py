@@ -80,8 +80,8 @@ def _drive(printer, generations, metric="fid_domain", resumed_evaluated=0):
     )
     best_so_far = math.inf
     history = []
-    for number, records in enumerate(generations):
-        evaluated = resumed_evaluated if number == 0 else 0
+    for number, records in enumerate(generations, 1):  # generations count from 1
+        evaluated = resumed_evaluated if number == 1 else 0
         printer.on_generation_begin(
             number,
             {

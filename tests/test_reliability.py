@@ -529,3 +529,27 @@ def test_full_disk_while_opening_a_run_is_reported_as_a_full_disk(tmp_path, monk
     assert code == 2
     err = capsys.readouterr().err
     assert "disk is full" in err and "Traceback" not in err
+
+
+def test_runs_written_with_0_based_generations_read_1_based_and_resume(tmp_path, monkeypatch):
+    """Runs made before generations were numbered from 1 (config format 1, history
+    generations from 0) read like new ones, and a resume appends in the run's own
+    numbering, so the file stays consistent and nothing is evaluated twice."""
+    _use_fast_worker_files(monkeypatch, tmp_path)
+    directory = tmp_path / "run"
+    _search(directory)  # one generation of 4
+    config_path = directory / "config.json"
+    stored = json.loads(config_path.read_text())
+    stored["format"] = 1
+    config_path.write_text(json.dumps(stored))
+    history_path = directory / "history.jsonl"
+    old_lines = [json.loads(line) for line in history_path.read_text().splitlines()]
+    history_path.write_text(
+        "".join(json.dumps(dict(r, generation=r["generation"] - 1)) + "\n" for r in old_lines)
+    )
+    assert [r["generation"] for r in RunDir(directory).history()] == [1] * 4
+    result = _search(directory, generations=2)
+    assert [r["generation"] for r in result.history] == [1] * 4 + [2] * 4
+    on_disk = [json.loads(line)["generation"] for line in history_path.read_text().splitlines()]
+    assert on_disk == [0] * 4 + [1] * 4
+    assert len({r["key"] for r in result.history}) == 8

@@ -144,7 +144,7 @@ def test_gene_frequency_tables_match_the_history(mixed_run):
     tables = _tables(_report(mixed_run))
     expected = collections.defaultdict(collections.Counter)
     for record in _history_lines(mixed_run):
-        column = f"gen {record['generation'] + 1}"
+        column = f"gen {record['generation']}"
         genome = record["genome"]
         for network in ("generator", "discriminator"):
             for gene in genome[network]:

@@ -91,7 +91,7 @@ def test_real_search_writes_a_complete_run_directory(tmp_path, cache_dir):
         assert (directory / name).is_file(), name
     assert len(result.history) == 2
     assert sorted(recorder.candidates) == sorted(r["key"] for r in result.history)
-    assert recorder.generations[0][0] == 0 and recorder.ended is not None
+    assert recorder.generations[0][0] == 1 and recorder.ended is not None
     ok = [r for r in result.history if r["status"] == "ok"]
     assert ok, [r["reason"] for r in result.history]
     for record in result.history:
@@ -133,7 +133,7 @@ def test_inherit_weights_hands_each_child_its_parents_models(tmp_path, cache_dir
     seen = set()
     named = 0
     for record in result.history:
-        if record["generation"] == 0:
+        if record["generation"] == 1:
             assert record["parent"] is None
         if record["parent"] is not None:
             named += 1
@@ -167,7 +167,7 @@ def test_real_children_start_from_their_parents_weights(tmp_path, cache_dir):
         verbose=0,
     )
     records = {record["key"]: record for record in result.history}
-    children = [r for r in result.history if r["generation"] == 1 and r["status"] == "ok"]
+    children = [r for r in result.history if r["generation"] == 2 and r["status"] == "ok"]
     assert children and all(r["parent"] in records for r in children)
     inheriting = [r for r in children if records[r["parent"]]["status"] == "ok"]
     assert all(r["fitness"]["seconds"]["inherit"] > 0 for r in inheriting)

@@ -38,7 +38,8 @@ class SearchCallback:
         """Called when a generation's genomes are known.
 
         Args:
-            generation: 0-based generation number.
+            generation: The generation number, counted from 1 (as in
+                `history.jsonl`, the sample files and every report).
             logs: `{"genomes": [keys], "evaluated": how many of them a
                 resumed run had already scored, "best_so_far": best
                 objective value so far (inf if none)}`.
@@ -57,7 +58,8 @@ class SearchCallback:
         """Called after a generation.
 
         Args:
-            generation: 0-based generation number.
+            generation: The generation number, counted from 1 (as in
+                `history.jsonl`, the sample files and every report).
             logs: A flat dict: `generation`, `best`, `median`, `best_so_far`,
                 `failed`, `evaluated`.
         """

@@ -196,7 +196,7 @@ class ProgressPrinter(SearchCallback):
         self._line(f"{text}; results in {result.directory}")
 
     def _generation_name(self, generation=None):
-        number = (self._generation if generation is None else generation) + 1
+        number = self._generation if generation is None else generation
         if self._generations:
             return f"Generation {number}/{self._generations}"
         return f"Generation {number}"

@@ -101,7 +101,7 @@ class SearchTensorBoard(SearchCallback):
                     tf.summary.scalar(name, value, step=generation)
             tf.summary.text("genome", genome.to_json(), step=generation)
 
-        self._write(os.path.join("candidates", f"gen{generation + 1:03d}-{record['key']}"), write)
+        self._write(os.path.join("candidates", f"gen{generation:03d}-{record['key']}"), write)
 
     def on_generation_end(self, generation, logs=None):
         logs = logs or {}

@@ -51,7 +51,7 @@ def samples_section(result, ranked, top_k):
                 grid,
                 f"samples of {record['key']}",
                 f"#{rank} <code>{escape(record['key'])}</code><br>{escape(metric)} "
-                f"{fixed(record['objective'])}, generation {record['generation'] + 1}<br>"
+                f"{fixed(record['objective'])}, generation {record['generation']}<br>"
                 f"{steps:,} training steps{family}",
             )
         )
@@ -90,7 +90,7 @@ def generations_section(result):
     metric = objective_label(result.config["metric"])
     cards = []
     for number in numbers:
-        best = ranked_records([r for r in result.history if r["generation"] == number - 1])
+        best = ranked_records([r for r in result.history if r["generation"] == number])
         caption = f"generation {number}"
         if best:
             caption += (

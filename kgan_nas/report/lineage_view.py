@@ -103,7 +103,7 @@ def ancestry_section(result, ranked):
         rows.append(
             [
                 f"<code>{escape(link['key'])}</code>",
-                num_cell(link["generation"] + 1),
+                num_cell(link["generation"]),
                 status_span(link["status"]),
                 num_cell(fixed(link.get("objective"))),
                 num_cell(int(link["fitness"].get("inherited_layers") or 0)),

@@ -215,7 +215,7 @@ def _best_candidate(result, ranked):
     suffix = markup.metric_suffix(result.config)
     rows = [
         ("key", f"<code>{escape(best['key'])}</code>"),
-        ("generation", best["generation"] + 1),
+        ("generation", best["generation"]),
         ("fid_" + suffix, fixed(fitness.fid)),
         (
             "kid_" + suffix,
@@ -258,7 +258,7 @@ def _headline(result, ranked):
         text += (
             f" Best {escape(report.objective_label(result.config['metric']))}: "
             f"<b>{fixed(best['objective'])}</b> (candidate <code>{escape(best['key'])}</code>, "
-            f"generation {best['generation'] + 1})."
+            f"generation {best['generation']})."
         )
         noise = result.baselines().get("fid_uniform_noise")
         if str(result.config.get("metric", "")).startswith("fid_") and noise is not None:
@@ -300,7 +300,7 @@ def _candidates(result, ranked, num_rows):
             [
                 num_cell(rank),
                 f"<code>{escape(record['key'])}</code>",
-                num_cell(record["generation"] + 1),
+                num_cell(record["generation"]),
                 num_cell(fixed(fitness.fid)),
                 num_cell(markup.short_number(fitness.kid)),
                 num_cell(fixed(fitness.inception_score, 3)),
@@ -332,7 +332,7 @@ def _fitness(result, plots):
     image = markup.image(plots.get(report.FITNESS_PNG), "Fitness per generation")
     rows = [
         [
-            num_cell(row["generation"] + 1),
+            num_cell(row["generation"]),
             num_cell(row["evaluated"]),
             num_cell(row["failed"]),
             num_cell(fixed(row["best"])),
@@ -398,7 +398,7 @@ def _genes(result, plots):
         "<p>Counts per generation of every evaluated genome, failed ones included: "
         "layer kinds per layer, optimizer and loss per genome.</p>"
     )
-    headers = ["value"] + [f"gen {g + 1}" for g in generations]
+    headers = ["value"] + [f"gen {g}" for g in generations]
     tables = []
     for category in report.GENE_CATEGORIES:
         rows = [
@@ -499,7 +499,7 @@ def _failures(result):
             [
                 [
                     f"<code>{escape(r['key'])}</code>",
-                    num_cell(r["generation"] + 1),
+                    num_cell(r["generation"]),
                     markup.status_span(r["status"]),
                     escape(markup.shorten(r.get("reason") or "", 300)),
                     markup.genome_cell(r),

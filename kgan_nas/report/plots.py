@@ -85,11 +85,11 @@ def _plot_fitness(history, metric, baselines, path, pyplot):
 
     rows = fitness_by_generation(history)
     figure, axis = pyplot.subplots(figsize=(7.5, 4))
-    xs = [row["generation"] + 1 for row in rows]
+    xs = [row["generation"] for row in rows]
     for key, style in (("best", "o-"), ("median", "s--"), ("best_so_far", "k-")):
         ys = [row[key] if row[key] is not None else float("nan") for row in rows]
         axis.plot(xs, ys, style, label=key.replace("_", " "))
-    failed = [row["generation"] + 1 for row in rows if row["best"] is None]
+    failed = [row["generation"] for row in rows if row["best"] is None]
     if failed:  # a generation where everything failed has no point to draw
         for x in failed:
             axis.axvline(x, color="tab:red", alpha=0.3)
@@ -213,7 +213,7 @@ def _plot_gene_frequencies(frequencies, path, pyplot):
     import numpy as np
     from matplotlib.ticker import MaxNLocator
 
-    xs = np.array(frequencies["generations"]) + 1
+    xs = np.array(frequencies["generations"])
     figure, axes = pyplot.subplots(2, 2, figsize=(10, 6.4), sharex=True)
     colours = pyplot.get_cmap("tab10").colors
     # One colour per value across panels (a dense layer has the same colour
