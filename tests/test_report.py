@@ -491,3 +491,14 @@ def test_real_run_records_curves_and_the_page_embeds_them(trained_run):
     assert real in samples
     details = json.loads((trained_run / "config.json").read_text())["details"]
     assert details["backend"] and details["versions"][details["backend"]]
+
+
+def test_a_long_tail_of_bad_candidates_gets_a_log_axis():
+    """Early generations hold many bad candidates: most values sit near the best and a
+    tail runs to 100x; the axis goes log so the good ones stay apart, while evenly
+    spread values keep a linear axis."""
+    from kgan_nas.report.numbers import objective_axis
+
+    tail = [5.98, 6.1, 7.4, 7.8, 10.3, 10.9, 14.2, 15.3, 17.5, 20.1, 173, 240, 430, 460, 890]
+    assert objective_axis(tail) == ("log", None)
+    assert objective_axis([10, 20, 30, 40, 50, 60]) == ("linear", None)

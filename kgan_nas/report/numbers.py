@@ -148,12 +148,13 @@ def time_breakdown(history):
 
 
 def objective_axis(values, ratio=10.0, percentile=90.0):
-    """How to scale the objective axis so that one outlier does not flatten it.
+    """How to scale the objective axis so that a few large values do not flatten it.
 
-    An outlier flattens a linear axis when the range above the
-    `percentile`-th value (at most the second largest) takes most of it.
-    Then positive values spanning more than `ratio` (largest over
-    smallest) get a log axis; others are
+    A linear axis is flattened when the range above the `percentile`-th
+    value (at most the second largest) takes most of it (one outlier), or
+    when the median sits in the bottom quarter of the range (a long tail of
+    bad candidates, usual early in a search). Then positive values spanning
+    more than `ratio` (largest over smallest) get a log axis; others are
     clipped: the axis ends a little above the `percentile`-th value and the
     points beyond are drawn at its edge, marked.
 
@@ -171,7 +172,10 @@ def objective_axis(values, ratio=10.0, percentile=90.0):
     low, high = values[0], values[-1]
     # At most the second largest: with few points the percentile is the outlier itself.
     typical = values[min(len(values) - 2, math.ceil(len(values) * percentile / 100) - 1)]
-    if not high - low > 3 * (typical - low):
+    median = values[len(values) // 2]
+    outlier = high - low > 3 * (typical - low)
+    long_tail = median - low < 0.25 * (high - low)
+    if not (outlier or long_tail):
         return "linear", None
     if low > 0 and high / low > ratio:
         return "log", None
