@@ -16,6 +16,7 @@ import sys
 
 import numpy as np
 import pytest
+from tiny_runs import tiny_real_search
 
 import kgan_nas
 from kgan_nas import cli
@@ -364,19 +365,7 @@ def test_sample_of_a_failed_candidate_says_it_failed(fast_run, tmp_path, capsys)
 def real_run(tmp_path_factory, cache_dir):
     """A tiny real in-process search (models saved), as in tests/test_results.py."""
     directory = tmp_path_factory.mktemp("cli") / "run"
-    kgan_nas.search(
-        "digits",
-        space=kgan_nas.SearchSpace(image_shape=(8, 8, 1), latent_dim=8, max_params=30_000),
-        generations=1,
-        population=3,
-        steps_per_candidate=10,
-        batch_size=16,
-        num_samples=100,
-        executor="inprocess",
-        directory=str(directory),
-        verbose=0,
-        jit_compile=False,
-    )
+    tiny_real_search(directory)
     return directory
 
 

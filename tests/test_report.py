@@ -16,6 +16,7 @@ import scripted_evaluators as scripted
 from hypothesis import given
 from hypothesis import settings
 from hypothesis import strategies as st
+from tiny_runs import tiny_real_search
 
 import kgan_nas
 from kgan_nas import cli
@@ -443,19 +444,7 @@ def test_old_config_without_details_reports_and_resumes(mixed_run, tmp_path):
 def trained_run(tmp_path_factory, cache_dir):
     """A real two-generation search (in process, a few training steps)."""
     directory = tmp_path_factory.mktemp("trained") / "run"
-    kgan_nas.search(
-        "digits",
-        space=kgan_nas.SearchSpace(image_shape=(8, 8, 1), latent_dim=8, max_params=30_000),
-        generations=2,
-        population=3,
-        steps_per_candidate=12,
-        batch_size=16,
-        num_samples=100,
-        executor="inprocess",
-        directory=str(directory),
-        verbose=0,
-        jit_compile=False,
-    )
+    tiny_real_search(directory, generations=2, steps_per_candidate=12)
     return directory
 
 

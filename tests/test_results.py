@@ -1,6 +1,7 @@
 """`SearchResult`: the one ranking, best models, Pareto front and flat history."""
 
 import pytest
+from tiny_runs import tiny_real_search
 
 import kgan_nas
 from kgan_nas.results import best_record
@@ -31,20 +32,7 @@ def test_ranking_best_and_front_are_defined_once():
 
 @pytest.fixture(scope="module")
 def real_run(tmp_path_factory, cache_dir):
-    directory = tmp_path_factory.mktemp("results") / "run"
-    return kgan_nas.search(
-        "digits",
-        space=kgan_nas.SearchSpace(image_shape=(8, 8, 1), latent_dim=8, max_params=30_000),
-        generations=1,
-        population=3,
-        steps_per_candidate=10,
-        batch_size=16,
-        num_samples=100,
-        executor="inprocess",
-        directory=str(directory),
-        verbose=0,
-        jit_compile=False,
-    )
+    return tiny_real_search(tmp_path_factory.mktemp("results") / "run")
 
 
 @pytest.mark.keras
