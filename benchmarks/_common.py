@@ -4,10 +4,30 @@ and a digits evaluation set-up for executor-level benchmarks."""
 import json
 import os
 import platform
+import subprocess
 import sys
 import time
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
+
+
+def git_state():
+    """The commit the numbers were measured on, and whether the tree had changes."""
+    folder = os.path.dirname(os.path.abspath(__file__))
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=folder, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        status = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=folder,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return {"commit": commit, "uncommitted_changes": bool(status.strip())}
 
 
 def machine_info():
@@ -20,6 +40,7 @@ def machine_info():
         "load_average_1_5_15min": list(os.getloadavg()),
         "date": time.strftime("%Y-%m-%d"),
         "command": " ".join([os.path.relpath(sys.argv[0])] + sys.argv[1:]),
+        "git": git_state(),
         # Thread caps change CPU timings as much as the code does.
         "thread_env": {
             name: os.environ[name]

@@ -552,3 +552,37 @@ def test_metrics_module_does_not_import_deep_learning_frameworks():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+def _eigen_reference(mu1, sigma1, mu2, sigma2):
+    """The distance through sqrt(sigma1) from a full eigen-decomposition (no shortcuts)."""
+    lam, vectors = np.linalg.eigh(sigma1)
+    root = (vectors * np.sqrt(np.clip(lam, 0, None))) @ vectors.T
+    inner = np.linalg.eigvalsh(root @ sigma2 @ root)
+    return float(
+        np.sum((mu1 - mu2) ** 2)
+        + np.trace(sigma1)
+        + np.trace(sigma2)
+        - 2 * np.sum(np.sqrt(np.clip(inner, 0, None)))
+    )
+
+
+@pytest.mark.parametrize("samples, dim", [(400, 32), (20, 32)], ids=["definite", "singular"])
+def test_cholesky_and_eigen_routes_agree(samples, dim, monkeypatch):
+    """The fast route (Cholesky of sigma1) gives the eigen route's value; a singular
+    sigma1 (fewer samples than dimensions) falls back to the eigen route."""
+    from kgan_nas.metrics import frechet as frechet_lib
+
+    rng = np.random.default_rng(samples)
+    real = rng.gamma(2.0, 0.2, size=(samples, dim))
+    fake = rng.gamma(2.0, 0.25, size=(samples + 7, dim))
+    mu1, sigma1 = real.mean(0), np.cov(real, rowvar=False)
+    mu2, sigma2 = fake.mean(0), np.cov(fake, rowvar=False)
+    calls = []
+    original = frechet_lib._eigen_factor
+    monkeypatch.setattr(
+        frechet_lib, "_eigen_factor", lambda sigma: calls.append(1) or original(sigma)
+    )
+    value = metrics.frechet_distance(mu1, sigma1, mu2, sigma2)
+    assert value == pytest.approx(_eigen_reference(mu1, sigma1, mu2, sigma2), rel=1e-8)
+    assert bool(calls) == (samples <= dim)  # the eigen route only when singular

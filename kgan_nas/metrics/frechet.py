@@ -8,6 +8,7 @@ or `FeatureStatistics`) and warns when a covariance is rank-deficient.
 import warnings
 
 import numpy as np
+import scipy.linalg
 
 from kgan_nas.metrics.checks import _as_float64
 from kgan_nas.metrics.checks import _check_finite
@@ -72,46 +73,76 @@ def _clip_eigenvalues(eigenvalues):
     return np.where(eigenvalues > _noise_floor(eigenvalues), eigenvalues, 0.0)
 
 
+def _cholesky_factor(sigma):
+    """The lower Cholesky factor of a positive definite `sigma`, else None.
+
+    The fast route: one Cholesky factorisation instead of a full
+    eigen-decomposition with vectors (2.3x faster at 2048 dimensions,
+    `benchmarks/metrics.py`).
+    """
+    try:
+        return scipy.linalg.cholesky(sigma, lower=True, check_finite=False)
+    except np.linalg.LinAlgError:
+        return None
+
+
+def _eigen_factor(sigma):
+    """`V diag(sqrt(lam))` for a positive semi-definite `sigma` (`F F^T = sigma`).
+
+    Raises:
+        ValueError: if `sigma` has a clearly negative eigenvalue.
+    """
+    eigenvalues, eigenvectors = np.linalg.eigh(sigma)
+    floor = _noise_floor(eigenvalues)
+    if eigenvalues[0] < -max(1e-6 * abs(eigenvalues[-1]), floor):
+        raise ValueError(
+            f"`sigma1` has a negative eigenvalue ({eigenvalues[0]:.3g}), so it "
+            "is not a covariance matrix. Pass a positive semi-definite matrix."
+        )
+    return eigenvectors * np.sqrt(_clip_eigenvalues(eigenvalues))
+
+
 def frechet_distance(mu1, sigma1, mu2, sigma2):
     """Squared Frechet (2-Wasserstein) distance between two Gaussians.
 
-    For `N(mu1, sigma1)` and `N(mu2, sigma2)`:
+        For `N(mu1, sigma1)` and `N(mu2, sigma2)`:
 
-    `d^2 = |mu1 - mu2|^2 + tr(sigma1) + tr(sigma2)
-           - 2 tr sqrt(sqrt(sigma1) sigma2 sqrt(sigma1))`.
+        `d^2 = |mu1 - mu2|^2 + tr(sigma1) + tr(sigma2)
+               - 2 tr sqrt(sqrt(sigma1) sigma2 sqrt(sigma1))`.
 
-    This is the FID formula when the Gaussians are fitted to Inception
-    features. The square-root trace is computed from symmetric
-    eigen-decompositions in float64: `sqrt(sigma1)` with `eigh`, then the
-    eigenvalues of the symmetric positive semi-definite matrix
-    `sqrt(sigma1) @ sigma2 @ sqrt(sigma1)` with `eigvalsh` (computed in the
-    eigenbasis of `sigma1`, which has the same eigenvalues). Unlike
-    `scipy.linalg.sqrtm(sigma1 @ sigma2)` this never produces complex values,
-    needs no diagonal jitter and handles singular covariances (fewer samples
-    than dimensions). Eigenvalues within round-off of zero are treated as
-    zero, and a result within round-off below zero is returned as 0.
+        This is the FID formula when the Gaussians are fitted to Inception
+        features. The square-root trace is computed in float64 from a factor
+        `F F^T = sigma1` (its Cholesky factor; for a singular `sigma1`, from its
+        eigen-decomposition) and the eigenvalues of the symmetric positive
+        semi-definite matrix `F^T sigma2 F`, which are those of
+        `sqrt(sigma1) sigma2 sqrt(sigma1)`. Unlike
+        `scipy.linalg.sqrtm(sigma1 @ sigma2)` this never produces complex values,
+        needs no diagonal jitter and handles singular covariances (fewer samples
+        than dimensions). Eigenvalues within round-off of zero are treated as
+        zero, and a result within round-off below zero is returned as 0.
 
-    Args:
-        mu1: Mean of the first Gaussian, shape `(dim,)`.
-        sigma1: Covariance of the first Gaussian, shape `(dim, dim)`,
-            symmetric positive semi-definite.
-        mu2: Mean of the second Gaussian, shape `(dim,)`.
-        sigma2: Covariance of the second Gaussian, shape `(dim, dim)`.
+        Args:
+            mu1: Mean of the first Gaussian, shape `(dim,)`.
+            sigma1: Covariance of the first Gaussian, shape `(dim, dim)`,
+                symmetric positive semi-definite.
+            mu2: Mean of the second Gaussian, shape `(dim,)`.
+            sigma2: Covariance of the second Gaussian, shape `(dim, dim)`.
 
-    Returns:
-        The squared Frechet distance as a non-negative Python float.
+        Returns:
+            The squared Frechet distance as a non-negative Python float.
 
-    Raises:
-        TypeError: If an input is not a real numeric array.
-        ValueError: If a mean is not 1-D, a covariance is not square,
-            symmetric or matching its mean, the two Gaussians have different
-            dimensions, or any input holds NaN or infinity.
+        Raises:
+            TypeError: If an input is not a real numeric array.
+            ValueError: If a mean is not 1-D, a covariance is not square,
+                symmetric or matching its mean, the two Gaussians have different
+                dimensions, or any input holds NaN or infinity.
 
-    Example:
+        Example:
 
-    >>> import numpy as np
-    >>> frechet_distance(np.zeros(2), np.eye(2), np.ones(2), 4 * np.eye(2))
-    4.0
+        >>> import numpy as np
+    import scipy.linalg
+        >>> frechet_distance(np.zeros(2), np.eye(2), np.ones(2), 4 * np.eye(2))
+        4.0
     """
     mu1, sigma1 = _validate_gaussian(mu1, sigma1, 1)
     mu2, sigma2 = _validate_gaussian(mu2, sigma2, 2)
@@ -122,20 +153,15 @@ def frechet_distance(mu1, sigma1, mu2, sigma2):
             "the same feature extractor."
         )
 
-    eigenvalues, eigenvectors = np.linalg.eigh(sigma1)
-    floor = _noise_floor(eigenvalues)
-    if eigenvalues[0] < -max(1e-6 * abs(eigenvalues[-1]), floor):
-        raise ValueError(
-            f"`sigma1` has a negative eigenvalue ({eigenvalues[0]:.3g}), so it "
-            "is not a covariance matrix. Pass a positive semi-definite matrix."
-        )
-    # sqrt(sigma1) = V diag(sqrt(lam)) V^T = F V^T with F = V diag(sqrt(lam)).
-    # sqrt(sigma1) sigma2 sqrt(sigma1) = V (F^T sigma2 F) V^T has the same
-    # eigenvalues as F^T sigma2 F, which costs two matrix products, not three.
-    factor = eigenvectors * np.sqrt(_clip_eigenvalues(eigenvalues))
+    factor = _cholesky_factor(sigma1)
+    if factor is None:  # singular (fewer samples than dimensions): eigen route
+        factor = _eigen_factor(sigma1)
+    # With sigma1 = F F^T, sqrt(sigma1) sigma2 sqrt(sigma1) and F^T sigma2 F
+    # have the same eigenvalues (both are similar to sigma1 sigma2).
     product = factor.T @ (sigma2 @ factor)
     product = 0.5 * (product + product.T)
-    trace_sqrt_product = float(np.sum(np.sqrt(_clip_eigenvalues(np.linalg.eigvalsh(product)))))
+    eigenvalues = scipy.linalg.eigvalsh(product, driver="evd", check_finite=False)
+    trace_sqrt_product = float(np.sum(np.sqrt(_clip_eigenvalues(eigenvalues))))
 
     mean_term = float(np.sum(np.square(mu1 - mu2)))
     distance = (
