@@ -237,7 +237,8 @@ def resume(directory, *, generations=None, workers=None, verbose=1, callbacks=No
         config = config_lib.SearchConfig.from_dict(result.config)
     except ValueError as exc:
         raise run_lib.RunDirectoryError(f"{directory}/config.json: {exc}") from None
-    settings = config_lib.RunSettings.from_dict(run.run_settings())
+    stored_settings = run.run_settings()  # {} for runs made before settings were stored
+    settings = config_lib.RunSettings.from_dict(stored_settings)
     strategy = {"GeneticSearch": "genetic", "RandomSearch": "random"}.get(config.strategy)
     if strategy is None:
         raise ValueError(
@@ -265,7 +266,7 @@ def resume(directory, *, generations=None, workers=None, verbose=1, callbacks=No
         objectives=config.objectives,
         directory=directory,
         seed=config.seed,
-        workers=workers or (settings.workers if run.run_settings() else None),
+        workers=workers or (settings.workers if stored_settings else None),
         verbose=verbose,
         jit_compile=evaluation["jit_compile"],
         seconds_per_candidate=evaluation["seconds"],
