@@ -18,6 +18,9 @@ from kgan_nas import validate
 
 # Budgets are steps, never wall clock, so a result does not depend on how
 # loaded the machine is; `seconds_per_candidate` adds a time limit on request.
+# `holdout_fraction` keeps images out of training and selection, for scores
+# free of the winner's curse (the final stage reports there); `quick` keeps
+# every image for the search, as it has no final stage.
 PRESETS = {
     # digits on 2 CPU cores in a few minutes.
     "quick": dict(
@@ -28,6 +31,7 @@ PRESETS = {
         num_samples=500,
         workers=2,
         max_params=150_000,
+        holdout_fraction=0.0,
     ),
     "default": dict(
         generations=10,
@@ -37,6 +41,7 @@ PRESETS = {
         num_samples=1000,
         workers=2,
         max_params=2_000_000,
+        holdout_fraction=0.15,
     ),
     # Sized for one GPU: a few hours.
     "paper": dict(
@@ -47,6 +52,7 @@ PRESETS = {
         num_samples=10000,
         workers=1,
         max_params=20_000_000,
+        holdout_fraction=0.15,
     ),
 }
 BUDGET_KEYS = (
@@ -64,14 +70,17 @@ def resolve_budget(preset, **given):
 
     Args:
         preset: A name in `PRESETS`.
-        **given: `BUDGET_KEYS` values; None keeps the preset's.
+        **given: `BUDGET_KEYS` values and `holdout_fraction`; None keeps
+            the preset's.
 
     Returns:
-        A dict with every `BUDGET_KEYS` entry and `max_params`.
+        A dict with every `BUDGET_KEYS` entry, `max_params` and
+        `holdout_fraction`.
 
     Raises:
         ValueError: for an unknown preset, a budget that is not a positive
-            integer, or a population below 2.
+            integer, a population below 2, or a `holdout_fraction` outside
+            [0, 1).
     """
     if preset not in PRESETS:
         raise ValueError(f"Unknown preset {preset!r}; choose one of {sorted(PRESETS)}.")
@@ -79,6 +88,11 @@ def resolve_budget(preset, **given):
     budget.update({key: value for key, value in given.items() if value is not None})
     for key in BUDGET_KEYS:
         budget[key] = validate.check_positive_int(budget[key], key)
+    budget["holdout_fraction"] = validate.check_fraction(
+        budget["holdout_fraction"],
+        "holdout_fraction",
+        hint="It is the share of images kept out of training and selection; 0 for none.",
+    )
     if budget["population"] < 2:
         raise ValueError(
             f"population must be at least 2 (selection needs two genomes), got "
@@ -105,6 +119,9 @@ class SearchConfig:
         evaluation: `EvaluationConfig.to_dict()`: steps, batch size,
             samples, time limit, XLA, seed.
         seed: Seed of the strategy and of every candidate's training.
+        holdout_fraction: Share of the images held out of training and
+            selection (`ImageData.holdout`); 0 for runs stored before it
+            existed.
     """
 
     dataset: str
@@ -119,6 +136,7 @@ class SearchConfig:
     population: int
     evaluation: dict
     seed: int
+    holdout_fraction: float = 0.0
 
     # Settings a resume may change; the stored value is replaced.
     RESUMABLE = ("generations",)
@@ -139,13 +157,14 @@ class SearchConfig:
                 much older kgan_nas, or a damaged file).
         """
         names = [field.name for field in dataclasses.fields(cls)]
-        missing = sorted(set(names) - set(config))
+        optional = {"holdout_fraction"}  # added later; older runs have none
+        missing = sorted(set(names) - set(config) - optional)
         if missing:
             raise ValueError(
                 f"The stored search configuration lacks {missing}, so it cannot be used "
                 "to resume; call kgan_nas.search with the original settings and directory."
             )
-        values = {name: config[name] for name in names}
+        values = {name: config[name] for name in names if name in config}
         values["image_shape"] = tuple(values["image_shape"])
         values["objectives"] = tuple(values["objectives"])
         return cls(**values)

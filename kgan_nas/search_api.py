@@ -10,15 +10,12 @@ executor, backend and time limits.
 
 import contextlib
 import dataclasses
-import inspect
-import json
-import math
-import os
 import signal
 import threading
 
 from kgan_nas import config as config_lib
 from kgan_nas import run as run_lib
+from kgan_nas import run_options
 from kgan_nas import validate
 from kgan_nas.evaluate import EvaluationConfig
 from kgan_nas.objectives import parse_metric
@@ -56,6 +53,7 @@ def search(
     evaluator=None,
     executor_options=None,
     max_consecutive_failures=None,
+    holdout_fraction=None,
 ):
     """Searches GAN architectures for `dataset`.
 
@@ -129,6 +127,9 @@ def search(
             genomes. NaN, diverged and timed-out candidates never count.
             Defaults to
             None: three times the number of workers (3 in process).
+        holdout_fraction: Share of the images kept out of training and of
+            selection, where final scores are reported (`ImageData.holdout`);
+            None takes the preset's (0 for `"quick"`, 0.15 otherwise).
 
     Returns:
         A `SearchResult`.
@@ -151,9 +152,10 @@ def search(
         batch_size=batch_size,
         num_samples=num_samples,
         workers=workers,
+        holdout_fraction=holdout_fraction,
     )
     _check_space_type(space)
-    settings = _run_settings(
+    settings = run_options.run_settings(
         executor=executor,
         workers=budget["workers"],
         backend=backend,
@@ -272,6 +274,7 @@ def resume(directory, *, generations=None, workers=None, verbose=1, callbacks=No
         seconds_per_candidate=evaluation["seconds"],
         strategy_options=config.strategy_options,
         callbacks=callbacks,
+        holdout_fraction=config.holdout_fraction,
         **_stored_run_options(settings),
     )
 
@@ -364,7 +367,7 @@ def _run_details(strategy, settings):
     libraries = ("keras", "numpy") + (("jax", "jaxlib") if backend == "jax" else ("tensorflow",))
     return {
         "strategy": type(strategy).__name__,
-        "strategy_config": _json_or_none(get_config() if callable(get_config) else None),
+        "strategy_config": run_options.json_or_none(get_config() if callable(get_config) else None),
         "backend": backend,
         "versions": {
             "kgan_nas": kgan_nas.__version__,
@@ -415,7 +418,11 @@ def _data_and_space(dataset, labels, seed, budget, space):
     from kgan_nas.space import SearchSpace
 
     data = data_lib.load_dataset(
-        dataset, labels=labels, seed=seed, min_images=2 * budget["batch_size"]
+        dataset,
+        labels=labels,
+        seed=seed,
+        min_images=2 * budget["batch_size"],
+        holdout_fraction=budget["holdout_fraction"],
     )
     if space is None:
         space = SearchSpace(image_shape=data.image_shape, max_params=budget["max_params"])
@@ -456,6 +463,7 @@ def _strategy_and_config(
         population=budget["population"],
         evaluation=evaluation.to_dict(),
         seed=seed,
+        holdout_fraction=float(budget["holdout_fraction"]),
     )
     return strategy_object, config
 
@@ -465,112 +473,6 @@ def _check_evaluation_arguments(seed, seconds_per_candidate):
     validate.check_positive_number(
         seconds_per_candidate, "seconds_per_candidate", allow_none=True, unit="seconds"
     )
-
-
-def _run_settings(
-    *,
-    executor,
-    workers,
-    backend,
-    timeout,
-    max_candidates_per_worker,
-    executor_options,
-    evaluator,
-    max_consecutive_failures,
-):
-    """Checks how the search is to run; returns the `RunSettings`.
-
-    Raises:
-        ValueError: naming the argument and what it accepts.
-        ImportError: for `executor="ray"` when Ray is not installed.
-    """
-    validate.check_positive_number(timeout, "timeout", allow_none=True, unit="seconds")
-    validate.check_positive_int(max_candidates_per_worker, "max_candidates_per_worker")
-    validate.check_choice(backend, "backend", (None, "tensorflow", "jax"))
-    _check_evaluator(evaluator, executor)
-    _check_executor(executor, executor_options)
-    if max_consecutive_failures is None:
-        # Three rounds of every worker failing alike; in process, one worker.
-        max_consecutive_failures = 3 * (1 if executor == "inprocess" else workers)
-    validate.check_positive_int(
-        max_consecutive_failures,
-        "max_consecutive_failures",
-        hint="Or None for three times the workers.",
-    )
-    # Stored as plain JSON numbers: numpy scalars and inf are valid arguments.
-    return config_lib.RunSettings(
-        executor=executor if isinstance(executor, str) else "custom",
-        workers=int(workers),
-        backend=backend,
-        timeout=None if timeout is None or math.isinf(timeout) else float(timeout),
-        max_candidates_per_worker=int(max_candidates_per_worker),
-        executor_options=_json_or_none(executor_options),
-        evaluator=evaluator,
-        max_consecutive_failures=int(max_consecutive_failures),
-    )
-
-
-def _check_evaluator(evaluator, executor):
-    """Rejects an evaluator factory that worker processes could not import."""
-    if evaluator is None:
-        return
-    if not isinstance(evaluator, str) or evaluator.count(":") != 1:
-        raise ValueError(f"evaluator must be a 'module:function' string, got {evaluator!r}.")
-    if evaluator.startswith("__main__:") and executor != "inprocess":
-        raise ValueError(
-            f"evaluator={evaluator!r} names your main script, which worker processes do not "
-            "import (they never re-run it). Move the factory into a module of its own and "
-            "name it as 'module:function', or use executor='inprocess'."
-        )
-
-
-def _json_or_none(value):
-    """`value` if it can be stored as JSON, else None (it is then not restored on resume)."""
-    try:
-        json.dumps(value, allow_nan=False)
-    except (TypeError, ValueError):
-        return None
-    return value
-
-
-def _check_executor(executor, executor_options):
-    """Rejects an unknown executor or options it does not take, before any work."""
-    from kgan_nas import executors as executors_lib
-
-    if isinstance(executor, executors_lib.Executor):
-        return
-    if executor == "subprocess" and os.name == "nt":
-        raise ValueError(
-            "executor='subprocess' needs POSIX (it hands workers an inherited socket); on "
-            "Windows use executor='inprocess' or executor='ray'."
-        )
-    if executor not in executors_lib.EXECUTORS:
-        raise ValueError(
-            f"Unknown executor {executor!r}; choose one of {executors_lib.EXECUTORS} or pass "
-            "an Executor."
-        )
-    if executor_options is not None and not isinstance(executor_options, dict):
-        raise ValueError(f"executor_options must be a dict, got {executor_options!r}.")
-    if executor == "ray":
-        from kgan_nas.executors.ray import RayExecutor as executor_class
-        from kgan_nas.executors.ray import _import_ray
-
-        _import_ray()  # a missing Ray install is reported now, not after set-up
-    else:
-        executor_class = {
-            "inprocess": executors_lib.InProcessExecutor,
-            "subprocess": executors_lib.SubprocessExecutor,
-        }[executor]
-    # search() sets these itself; the executor takes the rest as options.
-    reserved = {"self", "spec", "workers", "timeout", "max_candidates_per_worker"}
-    accepted = sorted(set(inspect.signature(executor_class.__init__).parameters) - reserved)
-    unknown = sorted(set(executor_options or {}) - set(accepted))
-    if unknown:
-        raise ValueError(
-            f"executor_options {unknown} are not options of executor={executor!r}; it "
-            f"accepts {accepted or 'none'} (workers, timeout and max_candidates_per_worker "
-            "are arguments of search itself)."
-        )
 
 
 @contextlib.contextmanager

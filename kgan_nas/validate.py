@@ -73,6 +73,14 @@ def check_positive_number(value, name, *, allow_none=False, unit=""):
     return value
 
 
+def check_fraction(value, name, *, hint=""):
+    """Raises unless `value` is a number in [0, 1) (not a bool); returns it as a float."""
+    if not is_number(value) or not 0.0 <= value < 1.0:
+        hint = f" {hint}" if hint else ""
+        raise ValueError(f"{name} must be a number in [0, 1), got {value!r}.{hint}")
+    return float(value)
+
+
 def check_choice(value, name, choices):
     """Returns `value` if it is one of `choices`.
 

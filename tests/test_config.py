@@ -105,6 +105,7 @@ def test_resume_restores_how_the_search_ran(tmp_path, monkeypatch):
     assert seen["max_candidates_per_worker"] == 3 and seen["evaluator"] == FAST
     assert seen["backend"] == "tensorflow"
     assert seen["strategy_options"] == {"population_size": 4}
+    assert seen["holdout_fraction"] == 0.15  # the "default" preset's, as stored
     seen.clear()
     kgan_nas.resume(str(directory), workers=1)
     assert seen["workers"] == 1 and seen["generations"] == 1
@@ -195,3 +196,46 @@ def test_one_idea_of_a_positive_number(value, ok):
     else:
         with pytest.raises(ValueError, match="t must be a positive number of seconds"):
             validate.check_positive_number(value, "t", unit="seconds")
+
+
+def test_search_holds_out_the_presets_share_and_records_it(tmp_path, monkeypatch):
+    """The stored fingerprint is that of data with the held-out split, so a resume
+    that reloads the data without it would be refused."""
+    from kgan_nas.data import load_dataset
+
+    _use_fast_worker_files(monkeypatch, tmp_path)
+    _search(tmp_path / "default", holdout_fraction=0.25)
+    _search(tmp_path / "quick", preset="quick")
+    default = config_lib.SearchConfig.from_dict(run_lib.RunDir(tmp_path / "default").config())
+    quick = config_lib.SearchConfig.from_dict(run_lib.RunDir(tmp_path / "quick").config())
+    assert (default.holdout_fraction, quick.holdout_fraction) == (0.25, 0.0)
+    assert (
+        default.data_fingerprint
+        == load_dataset("digits", seed=7, holdout_fraction=0.25).fingerprint()
+    )
+    assert quick.data_fingerprint == load_dataset("digits", seed=7).fingerprint()
+
+
+def test_runs_stored_before_the_holdout_read_as_having_none():
+    stored = dict(
+        dataset="digits",
+        data_fingerprint="x",
+        image_shape=[8, 8, 1],
+        space={},
+        strategy="RandomSearch",
+        strategy_options={},
+        objectives=["fid"],
+        metric="fid_domain",
+        generations=1,
+        population=2,
+        evaluation={},
+        seed=0,
+    )
+    assert config_lib.SearchConfig.from_dict(stored).holdout_fraction == 0.0
+
+
+@pytest.mark.parametrize("fraction", [-0.1, 1, "0.1", True, float("nan")])
+def test_bad_holdout_fraction_fails_before_anything_is_written(tmp_path, fraction):
+    with pytest.raises(ValueError, match=r"holdout_fraction must be a number in \[0, 1\)"):
+        _search(tmp_path / "run", holdout_fraction=fraction)
+    assert not (tmp_path / "run").exists()

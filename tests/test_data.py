@@ -7,6 +7,9 @@ import warnings
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import settings
+from hypothesis import strategies as st
 
 from kgan_nas import data
 from kgan_nas.data import ImageData
@@ -347,7 +350,7 @@ def test_image_data_rejects_inconsistent_arrays():
         ImageData(train=good, eval=_distinct_images(4, height=5))
     with pytest.raises(ValueError, match=r"\[-1, 1\]"):
         ImageData(train=good * 3, eval=good)
-    with pytest.raises(ValueError, match="both splits"):
+    with pytest.raises(ValueError, match="labels for every split"):
         ImageData(train=good, eval=good, train_labels=np.zeros(4, int))
     with pytest.raises(ValueError, match="one name per class"):
         ImageData(
@@ -640,3 +643,87 @@ def test_tf_train_input_is_deterministic_and_reshuffles():
     for order in passes:
         assert sorted(order) == list(range(count))
     assert len({tuple(order) for order in passes}) > 1
+
+
+# --- the held-out split ---------------------------------------------------------------------
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    count=st.integers(min_value=6, max_value=200),
+    eval_fraction=st.floats(min_value=0.01, max_value=0.5),
+    holdout_fraction=st.floats(min_value=0.01, max_value=0.35),
+    seed=st.integers(min_value=0, max_value=2**16),
+)
+def test_holdout_split_is_disjoint_and_covers_every_image(
+    count, eval_fraction, holdout_fraction, seed
+):
+    images = _distinct_images(count)
+    labels = np.arange(count) % 3
+    split = load_dataset(
+        images,
+        labels=labels,
+        eval_fraction=eval_fraction,
+        holdout_fraction=holdout_fraction,
+        seed=seed,
+    )
+    parts = [_image_ids(part, count) for part in (split.train, split.eval, split.holdout)]
+    assert min(len(part) for part in parts) >= 2
+    assert sorted(np.concatenate(parts).tolist()) == list(range(count))
+    # Labels travel with their images.
+    for ids, part_labels in zip(
+        parts, (split.train_labels, split.eval_labels, split.holdout_labels)
+    ):
+        np.testing.assert_array_equal(part_labels, ids % 3)
+
+
+def test_no_holdout_keeps_the_split_and_fingerprint_of_old_runs():
+    without = load_dataset("digits")
+    explicit = load_dataset("digits", holdout_fraction=0)
+    with_holdout = load_dataset("digits", holdout_fraction=0.15)
+    assert without.holdout is None and without.holdout_labels is None
+    assert explicit.fingerprint() == without.fingerprint()
+    # The eval split (what selection uses) is the same images with or without a holdout.
+    np.testing.assert_array_equal(with_holdout.eval, without.eval)
+    assert len(with_holdout.holdout) == round(1797 * 0.15)
+    assert len(with_holdout.train) == len(without.train) - len(with_holdout.holdout)
+    assert with_holdout.fingerprint() != without.fingerprint()
+    assert "holdout=270" in repr(with_holdout)
+
+
+def test_holdout_survives_save_and_load(tmp_path):
+    original = load_dataset("digits", holdout_fraction=0.1)
+    loaded = ImageData.load(original.save(tmp_path / "d.npz"))
+    np.testing.assert_array_equal(loaded.holdout, original.holdout)
+    np.testing.assert_array_equal(loaded.holdout_labels, original.holdout_labels)
+    assert loaded.fingerprint() == original.fingerprint()
+    plain = ImageData.load(load_dataset("digits").save(tmp_path / "plain.npz"))
+    assert plain.holdout is None
+
+
+@pytest.mark.parametrize(
+    "fraction, message",
+    [
+        (-0.1, "holdout_fraction must be"),
+        (1.0, "holdout_fraction must be"),
+        ("0.1", "holdout_fraction must be"),
+        (True, "holdout_fraction must be"),
+        (0.75, "too few images for training"),
+    ],
+)
+def test_bad_holdout_fraction_names_the_fix(fraction, message):
+    with pytest.raises(ValueError, match=message):
+        load_dataset(_distinct_images(40), holdout_fraction=fraction)
+
+
+def test_image_data_rejects_labels_for_only_some_splits():
+    images = _distinct_images(4)
+    labels = np.zeros(4, int)
+    with pytest.raises(ValueError, match="labels for every split"):
+        ImageData(
+            train=images, eval=images, holdout=images, train_labels=labels, eval_labels=labels
+        )
+    with pytest.raises(ValueError, match="without holdout images"):
+        ImageData(train=images, eval=images, holdout_labels=labels)
+    with pytest.raises(ValueError, match="images of one shape"):
+        ImageData(train=images, eval=images, holdout=_distinct_images(4, height=5))

@@ -27,6 +27,7 @@ from kgan_nas.data.tf_dataset import _read_tf_dataset
 from kgan_nas.data.validate import _as_nhwc
 from kgan_nas.data.validate import _check_eval_fraction
 from kgan_nas.data.validate import _check_finite
+from kgan_nas.data.validate import _check_holdout_fraction
 from kgan_nas.data.validate import _check_image_shape
 from kgan_nas.data.validate import _check_min_images
 from kgan_nas.data.validate import _check_value_range
@@ -41,6 +42,7 @@ def load_dataset(
     image_shape=None,
     value_range="auto",
     eval_fraction=0.2,
+    holdout_fraction=0.0,
     min_images=None,
     seed=0,
 ):
@@ -86,6 +88,10 @@ def load_dataset(
             `"auto"`.
         eval_fraction: share of the images held out for evaluation, in
             (0, 1). Each split gets at least 2 images. Defaults to 0.2.
+        holdout_fraction: share of the images kept out of training *and*
+            of selection (`ImageData.holdout`), in [0, 1): final scores are
+            reported there. 0 (the default) makes no such split and leaves
+            the train/eval split exactly as without it.
         min_images: the least number of *training* images (after the
             split) that is acceptable, e.g. 2 x the batch size. Defaults to
             2.
@@ -104,6 +110,7 @@ def load_dataset(
         FileNotFoundError: if a path does not exist.
     """
     _check_eval_fraction(eval_fraction)
+    _check_holdout_fraction(holdout_fraction, eval_fraction)
     value_range = _check_value_range(value_range)
     raw = _read_source(dataset)
     value_range = _source_value_range(value_range, raw)
@@ -120,6 +127,7 @@ def load_dataset(
         class_names,
         raw.name,
         eval_fraction=eval_fraction,
+        holdout_fraction=holdout_fraction,
         min_images=min_images,
         seed=seed,
     )
@@ -159,18 +167,21 @@ def _labels_and_class_names(labels, raw, num_images):
     return labels, class_names
 
 
-def _split(images, labels, class_names, name, *, eval_fraction, min_images, seed):
-    """Holds out the evaluation images and builds the `ImageData`.
+def _split(images, labels, class_names, name, *, eval_fraction, holdout_fraction, min_images, seed):
+    """Holds out the evaluation (and held-out) images and builds the `ImageData`.
 
     Raises:
         ValueError: if too few images are left for training.
     """
-    train_idx, eval_idx = _split_indices(len(images), eval_fraction, seed)
+    train_idx, eval_idx, holdout_idx = _split_indices(
+        len(images), eval_fraction, holdout_fraction, seed
+    )
     min_train = 2 if min_images is None else _check_min_images(min_images)
     if len(train_idx) < min_train:
         raise ValueError(
             f"Too few images: {len(images)} in total leaves {len(train_idx)} "
-            f"for training after holding out eval_fraction={eval_fraction}, "
+            f"for training after holding out eval_fraction={eval_fraction} "
+            f"and holdout_fraction={holdout_fraction}, "
             f"but at least {min_train} are needed (min_images). Provide more "
             "images, lower eval_fraction, or lower the batch size."
         )
@@ -179,6 +190,8 @@ def _split(images, labels, class_names, name, *, eval_fraction, min_images, seed
         eval=images[eval_idx],
         train_labels=None if labels is None else labels[train_idx],
         eval_labels=None if labels is None else labels[eval_idx],
+        holdout=None if holdout_idx is None else images[holdout_idx],
+        holdout_labels=None if labels is None or holdout_idx is None else labels[holdout_idx],
         name=name,
         class_names=class_names,
     )
@@ -231,12 +244,22 @@ def _read_path(path):
     )
 
 
-def _split_indices(num_images, eval_fraction, seed):
-    if num_images < 4:
+def _split_indices(num_images, eval_fraction, holdout_fraction, seed):
+    """Train, eval and holdout indices (holdout `None` when its fraction is 0).
+
+    One permutation decides all three: eval is its head, holdout comes next,
+    so a split without holdout is exactly the split this function always made.
+    """
+    min_images = 4 if holdout_fraction == 0 else 6
+    if num_images < min_images:
         raise ValueError(
-            f"Too few images: got {num_images}, but at least 4 are needed (2 "
-            "for training and 2 for evaluation)."
+            f"Too few images: got {num_images}, but at least {min_images} are needed (2 "
+            "for training and 2 for each held-out split)."
         )
     num_eval = min(max(round(num_images * eval_fraction), 2), num_images - 2)
     order = np.random.default_rng(seed).permutation(num_images)
-    return order[num_eval:], order[:num_eval]
+    if holdout_fraction == 0:
+        return order[num_eval:], order[:num_eval], None
+    num_holdout = min(max(round(num_images * holdout_fraction), 2), num_images - num_eval - 2)
+    end = num_eval + num_holdout
+    return order[end:], order[:num_eval], order[num_eval:end]

@@ -24,6 +24,21 @@ def _check_eval_fraction(eval_fraction):
         )
 
 
+def _check_holdout_fraction(holdout_fraction, eval_fraction):
+    validate.check_fraction(
+        holdout_fraction,
+        "holdout_fraction",
+        hint="It is the share of images kept out of training and selection; use 0 for "
+        "no held-out split (a typical value is 0.15).",
+    )
+    if eval_fraction + holdout_fraction >= 0.9:
+        raise ValueError(
+            f"eval_fraction + holdout_fraction = {eval_fraction + holdout_fraction:.2f} "
+            "leaves too few images for training; keep the two below 0.9 together "
+            "(typically 0.2 and 0.15)."
+        )
+
+
 def _check_value_range(value_range):
     if isinstance(value_range, str) and value_range == "auto":
         return value_range
