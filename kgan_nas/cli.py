@@ -40,6 +40,16 @@ def _positive_float(text):
     return value
 
 
+def _fraction(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}") from None
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {value}")
+    return value
+
+
 def _thread_count(text):
     """`auto` or a positive integer (`SubprocessExecutor`'s `threads_per_worker`)."""
     return text if text == "auto" else _positive_int(text)
@@ -194,6 +204,16 @@ def _add_budget_options(budget):
         metavar="SECONDS",
         help="also stop a candidate's training after this long (not counting the first, "
         "compiling step); it records the steps it trained (default: no limit)",
+    )
+    budget.add_argument(
+        "--holdout-fraction",
+        type=_fraction,
+        metavar="F",
+        help=_from_presets(
+            "share of the images kept out of training and selection, where final scores are "
+            "reported; 0 for none",
+            "holdout_fraction",
+        ),
     )
 
 
@@ -451,6 +471,7 @@ def _search(args):
         executor_options=_executor_options(args),
         strategy_options={"inherit_weights": False} if args.no_inherit_weights else None,
         max_consecutive_failures=args.max_consecutive_failures,
+        holdout_fraction=args.holdout_fraction,
     )
     if not args.quiet:
         print(result.summary())
