@@ -140,6 +140,9 @@ class SearchConfig:
 
     # Settings a resume may change; the stored value is replaced.
     RESUMABLE = ("generations",)
+    # Settings added after runs were first stored, with the value a run that
+    # lacks them had: such a run resumes, and reads back, as having that value.
+    ADDED_LATER = {"holdout_fraction": 0.0}
 
     def to_dict(self):
         """The JSON form stored in `config.json` (lists, not tuples)."""
@@ -157,14 +160,14 @@ class SearchConfig:
                 much older kgan_nas, or a damaged file).
         """
         names = [field.name for field in dataclasses.fields(cls)]
-        optional = {"holdout_fraction"}  # added later; older runs have none
-        missing = sorted(set(names) - set(config) - optional)
+        config = {**cls.ADDED_LATER, **config}
+        missing = sorted(set(names) - set(config))
         if missing:
             raise ValueError(
                 f"The stored search configuration lacks {missing}, so it cannot be used "
                 "to resume; call kgan_nas.search with the original settings and directory."
             )
-        values = {name: config[name] for name in names if name in config}
+        values = {name: config[name] for name in names}
         values["image_shape"] = tuple(values["image_shape"])
         values["objectives"] = tuple(values["objectives"])
         return cls(**values)

@@ -170,6 +170,7 @@ class RunDir:
         resumable_keys=("generations",),
         run_settings=None,
         details=None,
+        added_later=None,
     ):
         """Creates the directory for `config`, or checks it matches to resume.
 
@@ -186,6 +187,9 @@ class RunDir:
             details: JSON-able dict of what else describes this session (the
                 strategy's full settings, library versions), stored as
                 `"details"` and never compared.
+            added_later: Config keys newer than some stored runs, with the
+                value a run without them had (`SearchConfig.ADDED_LATER`);
+                a stored run lacking one compares as having that value.
 
         Returns:
             True when an existing run is resumed, False when a new one starts.
@@ -217,12 +221,14 @@ class RunDir:
             os.makedirs(self.path, exist_ok=True)
             self._lock_directory()
         try:
-            return self._open_locked(config, overwrite, resumable_keys, run_settings, details)
+            return self._open_locked(
+                config, overwrite, resumable_keys, run_settings, details, added_later or {}
+            )
         except BaseException:
             self.close()
             raise
 
-    def _open_locked(self, config, overwrite, resumable_keys, run_settings, details):
+    def _open_locked(self, config, overwrite, resumable_keys, run_settings, details, added_later):
         if overwrite and self.exists:
             with _writable(self.path):
                 for name in _entries(self.path):
@@ -233,7 +239,9 @@ class RunDir:
                         os.unlink(target)
         if self.exists:
             stored = self._stored_config()
-            differences = _config_differences(stored["search"], config, ignore=resumable_keys)
+            differences = _config_differences(
+                {**added_later, **stored["search"]}, config, ignore=resumable_keys
+            )
             if differences:
                 raise RunDirectoryError(
                     f"{self.path!r} holds a run with a different configuration "

@@ -318,6 +318,7 @@ def _run(
         config.to_dict(),
         overwrite=overwrite,
         resumable_keys=config.RESUMABLE,
+        added_later=config.ADDED_LATER,
         run_settings=settings.to_dict(),
         details=_run_details(strategy, settings),
     )

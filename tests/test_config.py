@@ -239,3 +239,21 @@ def test_bad_holdout_fraction_fails_before_anything_is_written(tmp_path, fractio
     with pytest.raises(ValueError, match=r"holdout_fraction must be a number in \[0, 1\)"):
         _search(tmp_path / "run", holdout_fraction=fraction)
     assert not (tmp_path / "run").exists()
+
+
+def test_a_run_stored_before_the_holdout_resumes(tmp_path, monkeypatch):
+    """A config.json without `holdout_fraction` (written before it existed) reads as 0 and
+    resumes; a search asking for a held-out split there is told what differs."""
+    import json
+
+    _use_fast_worker_files(monkeypatch, tmp_path)
+    directory = tmp_path / "run"
+    _search(directory, holdout_fraction=0)
+    path = directory / "config.json"
+    stored = json.loads(path.read_text())
+    del stored["search"]["holdout_fraction"]
+    path.write_text(json.dumps(stored))
+    result = kgan_nas.resume(str(directory), generations=2, verbose=0)
+    assert len(result.history) == 8
+    with pytest.raises(run_lib.RunDirectoryError, match="holdout_fraction: stored 0.0, now 0.15"):
+        _search(directory, generations=2)
