@@ -31,18 +31,21 @@ guarantees and the tests that check them.
 
 import contextlib
 import errno
-import hashlib
 import json
 import math
 import os
 import re
 import shutil
-import uuid
 import warnings
 
 from kgan_nas import validate
 from kgan_nas.atomic import atomic_write_json
-from kgan_nas.atomic import sync_directory
+from kgan_nas.candidate_files import MANIFEST as MANIFEST
+from kgan_nas.candidate_files import STAGING_PREFIX
+from kgan_nas.candidate_files import TRASH_PREFIX
+from kgan_nas.candidate_files import check_candidate as check_candidate
+from kgan_nas.candidate_files import publish_candidate as publish_candidate
+from kgan_nas.candidate_files import staging_dir_for as staging_dir_for
 from kgan_nas.errors import RunDirectoryError as RunDirectoryError
 
 CONFIG = "config.json"
@@ -407,10 +410,10 @@ class RunDir:
             return
         for name in sorted(os.listdir(folder)):
             path = os.path.join(folder, name)
-            if name.startswith(_STAGING_PREFIX):
+            if name.startswith(STAGING_PREFIX):
                 shutil.rmtree(path, ignore_errors=True)
-            elif name.startswith(_TRASH_PREFIX):
-                key = name[len(_TRASH_PREFIX) :].split("-", 1)[0]
+            elif name.startswith(TRASH_PREFIX):
+                key = name[len(TRASH_PREFIX) :].split("-", 1)[0]
                 destination = os.path.join(folder, key)
                 if _KEY.fullmatch(key) and not os.path.exists(destination):
                     os.replace(path, destination)
@@ -475,93 +478,6 @@ class RunDir:
                 "trust this file, load it yourself with keras.saving.load_model(path, "
                 "safe_mode=False)."
             ) from None
-
-
-_STAGING_PREFIX = ".staging-"
-_TRASH_PREFIX = ".trash-"
-MANIFEST = "manifest.json"
-
-
-def staging_dir_for(candidate_dir):
-    """A private folder beside `candidate_dir` where one process writes a candidate.
-
-    Whoever evaluates a candidate writes its files here and then calls
-    `publish_candidate`, so `candidates/<key>/` only ever holds one process's
-    complete set of files.
-    """
-    parent, key = os.path.split(os.path.normpath(os.fspath(candidate_dir)))
-    return os.path.join(parent, f"{_STAGING_PREFIX}{key}-{os.getpid()}-{uuid.uuid4().hex[:8]}")
-
-
-def publish_candidate(staging, candidate_dir):
-    """Moves a finished staging folder into place as `candidate_dir`, as one unit.
-
-    A `manifest.json` records the writer's process id and the sha256 of every
-    file, so a reader can check the folder is one process's complete set. An
-    existing folder (the candidate evaluated again) is replaced whole.
-
-    Args:
-        staging: Folder from `staging_dir_for(candidate_dir)`.
-        candidate_dir: Destination, `<run>/candidates/<key>`.
-
-    Returns:
-        True if something was published (a staging folder with files).
-    """
-    if not os.path.isdir(staging):
-        return False
-    names = sorted(name for name in os.listdir(staging) if name != MANIFEST)
-    if not names:
-        shutil.rmtree(staging, ignore_errors=True)
-        return False
-    atomic_write_json(
-        os.path.join(staging, MANIFEST),
-        {
-            "key": os.path.basename(os.path.normpath(candidate_dir)),
-            "pid": os.getpid(),
-            "files": {name: _sha256(os.path.join(staging, name)) for name in names},
-        },
-    )
-    parent, key = os.path.split(os.path.normpath(candidate_dir))
-    trash = os.path.join(parent, f"{_TRASH_PREFIX}{key}-{os.getpid()}-{uuid.uuid4().hex[:8]}")
-    if os.path.exists(candidate_dir):
-        os.replace(candidate_dir, trash)
-    os.replace(staging, candidate_dir)
-    sync_directory(parent)
-    shutil.rmtree(trash, ignore_errors=True)
-    return True
-
-
-def check_candidate(candidate_dir):
-    """Problems with a published candidate folder (empty list: consistent).
-
-    Checks that its manifest lists exactly its files and that each file's
-    sha256 matches, i.e. that one process wrote the whole set.
-    """
-    path = os.path.join(candidate_dir, MANIFEST)
-    if not os.path.isfile(path):
-        return [f"{candidate_dir} has no {MANIFEST}"]
-    with open(path, encoding="utf-8") as stream:
-        manifest = json.load(stream)
-    present = sorted(name for name in os.listdir(candidate_dir) if name != MANIFEST)
-    problems = []
-    if sorted(manifest.get("files", {})) != present:
-        problems.append(
-            f"{candidate_dir}: files {present} but manifest lists "
-            f"{sorted(manifest.get('files', {}))}"
-        )
-    for name, digest in manifest.get("files", {}).items():
-        target = os.path.join(candidate_dir, name)
-        if os.path.isfile(target) and _sha256(target) != digest:
-            problems.append(f"{candidate_dir}/{name} differs from the manifest")
-    return problems
-
-
-def _sha256(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _uncompared(run_settings, details):

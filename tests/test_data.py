@@ -660,6 +660,11 @@ def test_holdout_split_is_disjoint_and_covers_every_image(
 ):
     images = _distinct_images(count)
     labels = np.arange(count) % 3
+    num_eval = min(max(round(count * eval_fraction), 2), count - 2)
+    if count - num_eval < 4:
+        with pytest.raises(ValueError, match="Too few images for a held-out split"):
+            load_dataset(images, eval_fraction=eval_fraction, holdout_fraction=holdout_fraction)
+        return
     split = load_dataset(
         images,
         labels=labels,

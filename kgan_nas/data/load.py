@@ -260,6 +260,13 @@ def _split_indices(num_images, eval_fraction, holdout_fraction, seed):
     order = np.random.default_rng(seed).permutation(num_images)
     if holdout_fraction == 0:
         return order[num_eval:], order[:num_eval], None
+    if num_images - num_eval < 4:
+        raise ValueError(
+            f"Too few images for a held-out split: {num_images} in total leave "
+            f"{num_images - num_eval} after the {num_eval} evaluation images, but 2 are needed "
+            "for training and 2 for the held-out split. Provide more images, lower "
+            "eval_fraction, or pass holdout_fraction=0."
+        )
     num_holdout = min(max(round(num_images * holdout_fraction), 2), num_images - num_eval - 2)
     end = num_eval + num_holdout
     return order[end:], order[:num_eval], order[num_eval:end]

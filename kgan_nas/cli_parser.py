@@ -1,0 +1,369 @@
+"""The `kgan-nas` argument parser: commands, their options and help texts.
+
+`kgan_nas.cli` runs the commands; this module only describes them, from
+`config.PRESETS` and the metric and objective names, so the help always
+states the numbers the code uses.
+"""
+
+import argparse
+import textwrap
+
+from kgan_nas import __version__
+from kgan_nas import config as config_lib
+from kgan_nas import console
+from kgan_nas.objectives import METRICS
+from kgan_nas.objectives import OBJECTIVES
+
+
+def _positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def _positive_float(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {value}")
+    return value
+
+
+def _fraction(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}") from None
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {value}")
+    return value
+
+
+def _thread_count(text):
+    """`auto` or a positive integer (`SubprocessExecutor`'s `threads_per_worker`)."""
+    return text if text == "auto" else _positive_int(text)
+
+
+_LIBRARY_OUTPUT = "TensorFlow's and CUDA's start-up messages (hidden otherwise)"
+_VERBOSE_HELP = f"also show {_LIBRARY_OUTPUT}"
+_VERBOSE_SEARCH_HELP = f"a line per candidate instead of the progress bar, and {_LIBRARY_OUTPUT}"
+# What each preset is for; its numbers are read from config.PRESETS.
+_PRESET_PURPOSES = {
+    "quick": "a few minutes on 2 CPU cores for digits",
+    "default": "a first real search",
+    "paper": "one GPU, a few hours",
+}
+KEYS_HINT = "the `key` column of `kgan-nas report {directory}`"
+
+
+class _HelpFormatter(argparse.HelpFormatter):
+    """argparse's help layout, without breaking lines inside `--steps-per-candidate`."""
+
+    def _split_lines(self, text, width):
+        return textwrap.wrap(" ".join(text.split()), width, break_on_hyphens=False)
+
+
+def _option(key):
+    """`steps_per_candidate` -> `--steps-per-candidate`."""
+    return "--" + key.replace("_", "-")
+
+
+def _presets_help():
+    """`--preset`'s help: each preset as the options it stands for."""
+    described = []
+    for name, budget in config_lib.PRESETS.items():
+        options = " ".join(f"{_option(key)} {value}" for key, value in budget.items())
+        purpose = _PRESET_PURPOSES.get(name)
+        described.append(f"{name} ({purpose}): {options}" if purpose else f"{name}: {options}")
+    return (
+        "budgets for the options left unset; "
+        + "; ".join(described)
+        + ". Budgets are steps, not seconds (default: default)"
+    )
+
+
+def _from_presets(text, key):
+    """`text` followed by the value of `key` under each preset."""
+    values = ", ".join(f"{name} {budget[key]}" for name, budget in config_lib.PRESETS.items())
+    return f"{text} (preset: {values})"
+
+
+def build_parser():
+    """Builds the argument parser of the `kgan-nas` command line.
+
+    `--debug` and `--verbose` are accepted before the command (`kgan-nas
+    --debug search ...`) and after it (`kgan-nas search --debug ...`).
+
+    Returns:
+        An `argparse.ArgumentParser`.
+    """
+    parser = argparse.ArgumentParser(
+        prog="kgan-nas",
+        formatter_class=_HelpFormatter,
+        description="Evolutionary architecture search for GANs (Keras 3, XLA). "
+        "Run `kgan-nas COMMAND --help` for a command's options.",
+    )
+    parser.add_argument(
+        "--version",
+        action="version",
+        version=f"kgan-nas {__version__}",
+        help="print the version of kgan_nas and exit",
+    )
+    console.add_console_flags(
+        parser,
+        f"show {_LIBRARY_OUTPUT}; with search and resume, also a line per candidate",
+        command_level=False,
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_search_command(commands)
+    _add_resume_command(commands)
+    _add_report_command(commands)
+    _add_sample_command(commands)
+    return parser
+
+
+def _add_search_command(commands):
+    search = commands.add_parser(
+        "search",
+        formatter_class=_HelpFormatter,
+        help="run (or resume) a search",
+        description="Search GAN architectures on a data set and write a run directory. "
+        "Running the same command again resumes the run.",
+    )
+    data = search.add_argument_group("data")
+    data.add_argument(
+        "--dataset",
+        default="digits",
+        help="digits (offline), mnist, fashion_mnist, cifar10, FILE.npz or "
+        "FOLDER of images (default: digits)",
+    )
+    strategy = search.add_argument_group("search strategy")
+    strategy.add_argument(
+        "--strategy",
+        default="genetic",
+        choices=["genetic", "random"],
+        help="genetic: mutate and cross the best genomes; random: sample every genome "
+        "afresh (default: genetic)",
+    )
+    strategy.add_argument(
+        "--no-inherit-weights",
+        action="store_true",
+        help="genetic: train every child from scratch instead of starting it "
+        "from its parent's trained weights",
+    )
+    strategy.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="seed of the genomes, the data split and the training (default: 0)",
+    )
+    _add_budget_options(search.add_argument_group("budget"))
+    _add_scoring_options(search.add_argument_group("scoring"))
+    _add_execution_options(search.add_argument_group("execution"))
+    output = search.add_argument_group("output")
+    output.add_argument(
+        "--directory",
+        default="runs/kgan_nas",
+        help="run directory; an existing run there is resumed (default: runs/kgan_nas)",
+    )
+    output.add_argument(
+        "--overwrite", action="store_true", help="delete an existing run in --directory first"
+    )
+    _add_progress_options(output)
+
+
+def _add_budget_options(budget):
+    budget.add_argument(
+        "--preset", default="default", choices=list(config_lib.PRESETS), help=_presets_help()
+    )
+    for key, text in (
+        ("generations", "generations to run"),
+        ("population", "genomes per generation (at least 2)"),
+        ("steps_per_candidate", "training steps per candidate"),
+        ("batch_size", "training batch size"),
+        ("num_samples", "generated images scored per candidate"),
+        ("max_params", "most parameters (generator and discriminator) a genome may have"),
+    ):
+        budget.add_argument(
+            _option(key), type=_positive_int, metavar="N", help=_from_presets(text, key)
+        )
+    budget.add_argument(
+        "--seconds-per-candidate",
+        type=_positive_float,
+        metavar="SECONDS",
+        help="also stop a candidate's training after this long (not counting the first, "
+        "compiling step); it records the steps it trained (default: no limit)",
+    )
+    budget.add_argument(
+        "--holdout-fraction",
+        type=_fraction,
+        metavar="F",
+        help=_from_presets(
+            "share of the images kept out of training and selection, where final scores are "
+            "reported; 0 for none",
+            "holdout_fraction",
+        ),
+    )
+
+
+def _add_scoring_options(scoring):
+    scoring.add_argument(
+        "--metric",
+        default="fid_domain",
+        choices=METRICS,
+        metavar="METRIC",
+        help=f"fitness, one of {', '.join(METRICS)}: FID, KID or Inception Score under the "
+        "domain extractor (a classifier trained on the data itself; not comparable to "
+        "published FID) or InceptionV3 (needs its weights) (default: fid_domain)",
+    )
+    scoring.add_argument(
+        "--objectives",
+        nargs="+",
+        metavar="NAME",
+        choices=tuple(OBJECTIVES) + METRICS,
+        help=f"objectives of a Pareto front, the metric's first: e.g. fid params. A metric "
+        f"name stands for the objective it measures (fid_domain params = fid params). "
+        f"Names: {', '.join(OBJECTIVES)} (default: the metric alone)",
+    )
+
+
+def _add_execution_options(execution):
+    execution.add_argument(
+        "--executor",
+        default="subprocess",
+        choices=["subprocess", "inprocess", "ray"],
+        help="where candidates train: recycled worker processes, this process, or Ray "
+        "tasks (default: subprocess)",
+    )
+    execution.add_argument(
+        "--workers",
+        type=_positive_int,
+        metavar="N",
+        help=_from_presets("candidates trained at the same time", "workers"),
+    )
+    execution.add_argument(
+        "--gpus",
+        nargs="+",
+        type=int,
+        metavar="ID",
+        help="GPU ids for subprocess workers (one candidate per GPU)",
+    )
+    execution.add_argument(
+        "--threads-per-worker",
+        type=_thread_count,
+        metavar="N",
+        help="subprocess: CPU threads each worker may use, or auto for cores / workers "
+        "(default: the libraries' own, every core per worker)",
+    )
+    execution.add_argument(
+        "--timeout",
+        type=_positive_float,
+        metavar="SECONDS",
+        help="seconds one candidate may take before it is stopped (default: no limit)",
+    )
+    execution.add_argument(
+        "--max-candidates-per-worker",
+        type=_positive_int,
+        default=config_lib.RunSettings.max_candidates_per_worker,
+        metavar="N",
+        help="replace a worker process after this many candidates, bounding its memory "
+        f"(default: {config_lib.RunSettings.max_candidates_per_worker})",
+    )
+    execution.add_argument(
+        "--max-consecutive-failures",
+        type=_positive_int,
+        metavar="N",
+        help="stop the search when this many candidates in a row fail the same way "
+        "(default: three times the workers; 3 in process)",
+    )
+    execution.add_argument(
+        "--backend",
+        choices=["tensorflow", "jax"],
+        help="Keras backend of the workers (default: current)",
+    )
+    execution.add_argument("--no-xla", action="store_true", help="disable XLA compilation")
+
+
+def _add_progress_options(group):
+    """What a search shows and where else it writes (search and resume)."""
+    group.add_argument(
+        "--tensorboard",
+        metavar="DIR",
+        help="also write each candidate's genes and fitness as TensorBoard runs into DIR",
+    )
+    group.add_argument("--quiet", action="store_true", help="print nothing")
+    console.add_console_flags(group, _VERBOSE_SEARCH_HELP)
+
+
+def _add_resume_command(commands):
+    resume = commands.add_parser(
+        "resume",
+        formatter_class=_HelpFormatter,
+        help="resume a stopped search",
+        description="Resume the search stored in DIRECTORY with its own settings.",
+    )
+    resume.add_argument("directory", help="the run directory of the search")
+    resume.add_argument(
+        "--generations", type=_positive_int, metavar="N", help="raise the number of generations"
+    )
+    resume.add_argument(
+        "--workers",
+        type=_positive_int,
+        metavar="N",
+        help="candidates trained at the same time (default: the stored number)",
+    )
+    _add_progress_options(resume)
+
+
+def _add_report_command(commands):
+    report = commands.add_parser(
+        "report",
+        formatter_class=_HelpFormatter,
+        help="summary table, plots and an HTML report of a run",
+        description="Print the summary table, write PNG plots into DIRECTORY/report and a "
+        "self-contained page, DIRECTORY/report.html (nothing is trained).",
+    )
+    report.add_argument("directory", help="the run directory of a search")
+    report.add_argument(
+        "--top",
+        type=_positive_int,
+        default=10,
+        help="rows in the tables of best candidates (default: 10)",
+    )
+    report.add_argument(
+        "--samples",
+        type=_positive_int,
+        default=4,
+        metavar="K",
+        help="sample grids of the K best generators in the page (default: 4)",
+    )
+    console.add_console_flags(report, _VERBOSE_HELP)
+
+
+def _add_sample_command(commands):
+    sample = commands.add_parser(
+        "sample",
+        formatter_class=_HelpFormatter,
+        help="generate images with a run's best generator (or another candidate's)",
+        description="Write a PNG grid of images from the best generator of DIRECTORY, or "
+        "from the candidate given by --key.",
+    )
+    sample.add_argument("directory", help="the run directory of a search")
+    sample.add_argument(
+        "--key",
+        help="the candidate whose generator to use: "
+        + KEYS_HINT.format(directory="DIRECTORY")
+        + " (default: the best candidate)",
+    )
+    sample.add_argument("--n", type=_positive_int, default=64, help="number of images")
+    sample.add_argument("--out", default="grid.png", help="output PNG path (default: grid.png)")
+    sample.add_argument(
+        "--seed", type=int, default=0, help="seed of the latent vectors (default: 0)"
+    )
+    console.add_console_flags(sample, _VERBOSE_HELP)
