@@ -36,6 +36,8 @@ class EvaluationConfig:
         kid_subsets: Subsets for KID.
         kid_subset_size: Samples per KID subset.
         is_splits: Splits for the Inception Score.
+        fid_resamples: Bootstrap resamples for FID's 95 % confidence
+            interval (`kgan_nas.metrics.fid_confidence_interval`).
         jit_compile: Compile train steps with XLA.
         divergence_threshold: A loss whose magnitude exceeds this marks the
             candidate "diverged".
@@ -50,6 +52,7 @@ class EvaluationConfig:
     kid_subsets: int = 20
     kid_subset_size: int = 500
     is_splits: int = 5
+    fid_resamples: int = 100
     jit_compile: bool = True
     divergence_threshold: float = 1e4
     seed: int = 0
@@ -62,6 +65,7 @@ class EvaluationConfig:
             "kid_subsets",
             "kid_subset_size",
             "is_splits",
+            "fid_resamples",
         ):
             value = getattr(self, name)
             if not validate.is_integer(value) or value < 1:
@@ -112,6 +116,7 @@ class Evaluator:
         self.real_statistics = metrics.FeatureStatistics()
         self.real_statistics.update(self.real_features)
         self.keras_callbacks = list(keras_callbacks or [])
+        self._train_features = None
 
     def evaluate(self, genome, save_dir=None, inherit_from=None):
         """Decodes, trains and scores `genome`.
@@ -236,11 +241,10 @@ class Evaluator:
         )
 
     def score_images(self, images, seed=0):
-        """FID, KID and IS of `images` (in [-1, 1]) against the real features.
+        """FID, KID, IS and their statistics of `images` (in [-1, 1]) against the real features.
 
         Returns:
-            A dict with keys `fid`, `kid`, `kid_std`, `inception_score`,
-            `inception_score_std`.
+            The dict of `score_images`, memorisation included.
         """
         return score_images(
             images,
@@ -249,11 +253,28 @@ class Evaluator:
             self.config,
             seed=seed,
             real_statistics=self.real_statistics,
+            train_features=self.train_features(),
         )
 
+    def train_features(self):
+        """Features of the training images, computed on first use and kept.
 
-def score_images(images, extractor, real_features, config, *, seed=0, real_statistics=None):
-    """FID, KID and IS of images against real features: the one scoring path.
+        Memorisation is measured in the extractor's feature space, not in
+        pixels: the held-out images reach the evaluator only as features, and
+        feature distance is what FID and KID see. A near-copy (a training
+        image with a little noise or a one-pixel shift) stays next to its
+        original there, while in pixels it can be farther from it than a
+        different image of the same class.
+        """
+        if self._train_features is None:
+            self._train_features = self.extractor.features(self.images)
+        return self._train_features
+
+
+def score_images(
+    images, extractor, real_features, config, *, seed=0, real_statistics=None, train_features=None
+):
+    """FID, KID and IS of images against real features, with their statistics: the one scoring path.
 
     Search candidates (`Evaluator`) and the `fit` callbacks
     (`kgan_nas.callbacks.GANMetrics`, `EvolveArchitecture`) all score here.
@@ -261,21 +282,32 @@ def score_images(images, extractor, real_features, config, *, seed=0, real_stati
     Args:
         images: Generated images `(N, H, W, C)` in [-1, 1].
         extractor: A `kgan_nas.features.FeatureExtractor`.
-        real_features: Features of real images under `extractor`, `(M, d)`.
-        config: An `EvaluationConfig` (KID subsets and size, IS splits).
-        seed: Seed of KID's subset sampling.
+        real_features: Features of held-out real images under `extractor`,
+            `(M, d)`.
+        config: An `EvaluationConfig` (KID subsets and size, IS splits, FID
+            bootstrap resamples).
+        seed: Seed of KID's subset sampling and of FID's bootstrap.
         real_statistics: Optional `kgan_nas.metrics.FeatureStatistics` of
             `real_features`, to avoid recomputing them.
+        train_features: Optional features of the training images under
+            `extractor`; when given, the memorisation score is computed.
 
     Returns:
-        A dict with keys `fid`, `kid`, `kid_std`, `inception_score`,
-        `inception_score_std`; images holding NaN or inf get `fid` and `kid`
-        of inf and an IS of 0 (the worst values), not an error.
+        A dict with keys `fid`, `fid_low`, `fid_high` (its 95 % bootstrap
+        interval), `kid`, `kid_std`, `kid_se` (standard error over subsets),
+        `inception_score`, `inception_score_std`, `memorisation_ratio` and
+        `memorisation_share` (None without `train_features`). Images holding
+        NaN or inf get `fid` and `kid` of inf and an IS of 0 (the worst
+        values) and None statistics, not an error.
     """
     from kgan_nas import metrics
 
+    scores = dict.fromkeys(
+        ("fid_low", "fid_high", "kid_se", "memorisation_ratio", "memorisation_share")
+    )
     if not np.all(np.isfinite(images)):
         return {
+            **scores,
             "fid": math.inf,
             "kid": math.inf,
             "kid_std": 0.0,
@@ -283,22 +315,27 @@ def score_images(images, extractor, real_features, config, *, seed=0, real_stati
             "inception_score_std": 0.0,
         }
     features, probabilities = extractor.features_and_probabilities(images)
-    fid = metrics.fid(real_features if real_statistics is None else real_statistics, features)
-    kid, kid_std = metrics.kernel_inception_distance(
+    real = real_features if real_statistics is None else real_statistics
+    scores["fid"] = float(metrics.fid(real, features))
+    scores["fid_low"], scores["fid_high"] = metrics.fid_confidence_interval(
+        real, features, resamples=config.fid_resamples, seed=seed
+    )
+    scores["kid"], scores["kid_std"], scores["kid_se"] = metrics.kernel_inception_distance(
         real_features,
         features,
         subsets=config.kid_subsets,
         subset_size=config.kid_subset_size,
         seed=seed,
+        standard_error=True,
     )
-    inception, inception_std = metrics.inception_score(probabilities, splits=config.is_splits)
-    return {
-        "fid": float(fid),
-        "kid": float(kid),
-        "kid_std": float(kid_std),
-        "inception_score": float(inception),
-        "inception_score_std": float(inception_std),
-    }
+    scores["inception_score"], scores["inception_score_std"] = metrics.inception_score(
+        probabilities, splits=config.is_splits
+    )
+    if train_features is not None:
+        scores["memorisation_ratio"], scores["memorisation_share"] = metrics.memorisation_score(
+            train_features, real_features, features
+        )
+    return {key: None if value is None else float(value) for key, value in scores.items()}
 
 
 def _save_models(gan, save_dir, images):
