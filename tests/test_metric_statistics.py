@@ -54,6 +54,34 @@ def test_resampled_distance_equals_fid_of_the_repeated_rows():
     ) == pytest.approx(_fid(real, np.repeat(wide, counts, axis=0)), rel=1e-9)
 
 
+def test_batched_resamples_equal_one_at_a_time():
+    """All resamples at once (low dimensions) equal the one-resample route."""
+    rng = np.random.default_rng(10)
+    real = rng.gamma(2.0, 0.2, size=(300, 16))
+    fake = rng.gamma(2.0, 0.2, size=(1500, 16)) * 1.1 + 3.0  # far from 0: cancellation
+    stats = metrics.FeatureStatistics().update(real)
+    reference = bootstrap._Reference(stats.mean, stats.covariance, fake)
+    counts = rng.multinomial(1500, np.full(1500, 1 / 1500), size=7)
+    counts[0] = 1
+    batched = reference.distances(counts)
+    np.testing.assert_allclose(batched, [reference.distance(c) for c in counts], rtol=1e-9)
+    assert batched[0] == pytest.approx(_fid(real, fake), rel=1e-9)
+
+
+def test_high_dimensional_features_take_the_one_resample_route(monkeypatch):
+    """Above 256 dimensions resamples run one at a time (fewer samples than dims too)."""
+    rng = np.random.default_rng(11)
+    real, fake = rng.standard_normal((40, 300)), rng.standard_normal((20, 300)) + 0.1
+    calls = []
+    original = bootstrap._Reference.distance
+    monkeypatch.setattr(
+        bootstrap._Reference, "distance", lambda self, c: calls.append(1) or original(self, c)
+    )
+    low, high = metrics.fid_confidence_interval(real, fake, resamples=5)
+    assert len(calls) == 6  # the point estimate and 5 resamples
+    assert low <= _fid(real, fake) <= high
+
+
 @FAST
 @given(
     num_fake=st.integers(3, 60),
