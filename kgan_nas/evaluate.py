@@ -20,6 +20,12 @@ from kgan_nas import validate
 from kgan_nas.atomic import atomic_save_model
 from kgan_nas.fitness import Fitness
 
+# Bootstrap resamples of FID's 95 % interval: about 10x the FID's own cost at
+# a quick-preset candidate's size (benchmarks/results/metrics_statistics.json).
+# A constant, not an `EvaluationConfig` field: a new field would make every
+# stored run's configuration differ from the current one, so resume refused it.
+FID_RESAMPLES = 100
+
 
 @dataclasses.dataclass(frozen=True)
 class EvaluationConfig:
@@ -36,8 +42,6 @@ class EvaluationConfig:
         kid_subsets: Subsets for KID.
         kid_subset_size: Samples per KID subset.
         is_splits: Splits for the Inception Score.
-        fid_resamples: Bootstrap resamples for FID's 95 % confidence
-            interval (`kgan_nas.metrics.fid_confidence_interval`).
         jit_compile: Compile train steps with XLA.
         divergence_threshold: A loss whose magnitude exceeds this marks the
             candidate "diverged".
@@ -52,7 +56,6 @@ class EvaluationConfig:
     kid_subsets: int = 20
     kid_subset_size: int = 500
     is_splits: int = 5
-    fid_resamples: int = 100
     jit_compile: bool = True
     divergence_threshold: float = 1e4
     seed: int = 0
@@ -65,7 +68,6 @@ class EvaluationConfig:
             "kid_subsets",
             "kid_subset_size",
             "is_splits",
-            "fid_resamples",
         ):
             value = getattr(self, name)
             if not validate.is_integer(value) or value < 1:
@@ -284,9 +286,9 @@ def score_images(
         extractor: A `kgan_nas.features.FeatureExtractor`.
         real_features: Features of held-out real images under `extractor`,
             `(M, d)`.
-        config: An `EvaluationConfig` (KID subsets and size, IS splits, FID
-            bootstrap resamples).
-        seed: Seed of KID's subset sampling and of FID's bootstrap.
+        config: An `EvaluationConfig` (KID subsets and size, IS splits).
+        seed: Seed of KID's subset sampling and of FID's bootstrap
+            (`FID_RESAMPLES` resamples).
         real_statistics: Optional `kgan_nas.metrics.FeatureStatistics` of
             `real_features`, to avoid recomputing them.
         train_features: Optional features of the training images under
@@ -318,7 +320,7 @@ def score_images(
     real = real_features if real_statistics is None else real_statistics
     scores["fid"] = float(metrics.fid(real, features))
     scores["fid_low"], scores["fid_high"] = metrics.fid_confidence_interval(
-        real, features, resamples=config.fid_resamples, seed=seed
+        real, features, resamples=FID_RESAMPLES, seed=seed
     )
     scores["kid"], scores["kid_std"], scores["kid_se"] = metrics.kernel_inception_distance(
         real_features,

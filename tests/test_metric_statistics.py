@@ -249,7 +249,7 @@ def digit_splits():
     return images[:1200], images[1200:1500], images[1500:]
 
 
-CONFIG = EvaluationConfig(num_samples=200, kid_subsets=10, kid_subset_size=100, fid_resamples=30)
+CONFIG = EvaluationConfig(num_samples=200, kid_subsets=10, kid_subset_size=100)
 
 
 def _scores(digit_splits, generated):
@@ -307,3 +307,20 @@ def test_old_records_without_statistics_load():
     assert fitness.fid_low is None and fitness.kid_se is None
     assert fitness.memorisation_share is None and not fitness.memorising
     assert Fitness.from_dict({**old, "kid_se": "nan"}).kid_se != 0.0
+
+
+def test_statistics_leave_the_stored_evaluation_config_unchanged():
+    """Resume compares config.json's evaluation settings key by key: the statistics
+    add none, so runs stored before them still resume."""
+    assert set(EvaluationConfig().to_dict()) == {
+        "steps",
+        "batch_size",
+        "seconds",
+        "num_samples",
+        "kid_subsets",
+        "kid_subset_size",
+        "is_splits",
+        "jit_compile",
+        "divergence_threshold",
+        "seed",
+    }
