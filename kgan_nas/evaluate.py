@@ -25,6 +25,10 @@ from kgan_nas.fitness import Fitness
 # A constant, not an `EvaluationConfig` field: a new field would make every
 # stored run's configuration differ from the current one, so resume refused it.
 FID_RESAMPLES = 100
+# Training images the memorisation score compares with, at most: all of a small
+# data set (where copying matters most), a fixed random subset of a large one,
+# so that embedding them (once per worker) stays cheap even with InceptionV3.
+MEMORISATION_MAX_TRAIN = 10_000
 
 
 @dataclasses.dataclass(frozen=True)
@@ -267,9 +271,18 @@ class Evaluator:
         image with a little noise or a one-pixel shift) stays next to its
         original there, while in pixels it can be farther from it than a
         different image of the same class.
+
+        Returns:
+            float64 features of all training images, or of a fixed random
+            subset of `MEMORISATION_MAX_TRAIN` of them for a larger set (then a
+            copy of an image outside the subset counts as new).
         """
         if self._train_features is None:
-            self._train_features = self.extractor.features(self.images)
+            images = self.images
+            if len(images) > MEMORISATION_MAX_TRAIN:
+                rng = np.random.default_rng(self.config.seed)
+                images = images[np.sort(rng.choice(len(images), MEMORISATION_MAX_TRAIN, False))]
+            self._train_features = self.extractor.features(images)
         return self._train_features
 
 

@@ -324,3 +324,20 @@ def test_statistics_leave_the_stored_evaluation_config_unchanged():
         "divergence_threshold",
         "seed",
     }
+
+
+def test_large_training_sets_are_compared_through_a_fixed_subset(digit_splits, monkeypatch):
+    """Above MEMORISATION_MAX_TRAIN training images, a seeded subset is embedded, once."""
+    from kgan_nas import evaluate
+
+    monkeypatch.setattr(evaluate, "MEMORISATION_MAX_TRAIN", 500)
+    train, heldout, _ = digit_splits
+    extractor = PixelExtractor()
+    evaluator = Evaluator(train, None, CONFIG, extractor, extractor.features(heldout))
+    features = evaluator.train_features()
+    assert features.shape == (500, 64)
+    assert evaluator.train_features() is features  # computed once per evaluator
+    rows = {row.tobytes() for row in extractor.features(train)}
+    assert all(row.tobytes() in rows for row in features)
+    again = Evaluator(train, None, CONFIG, extractor, extractor.features(heldout))
+    np.testing.assert_array_equal(again.train_features(), features)
