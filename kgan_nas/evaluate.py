@@ -267,10 +267,10 @@ class Evaluator:
 
         Memorisation is measured in the extractor's feature space, not in
         pixels: the held-out images reach the evaluator only as features, and
-        feature distance is what FID and KID see. A near-copy (a training
-        image with a little noise or a one-pixel shift) stays next to its
-        original there, while in pixels it can be farther from it than a
-        different image of the same class.
+        the copies that matter are those that fool FID and KID, which see
+        this space. Exact and lightly noised copies of training images are
+        flagged there (`tests/test_metric_statistics.py`); translated copies
+        are not, in features or in pixels.
 
         Returns:
             float64 features of all training images, or of a fixed random

@@ -341,3 +341,28 @@ def test_large_training_sets_are_compared_through_a_fixed_subset(digit_splits, m
     assert all(row.tobytes() in rows for row in features)
     again = Evaluator(train, None, CONFIG, extractor, extractor.features(heldout))
     np.testing.assert_array_equal(again.train_features(), features)
+
+
+@pytest.mark.keras
+@pytest.mark.slow
+def test_domain_features_flag_exact_and_noisy_copies_only(cache_dir):
+    """With the real domain extractor: copies and lightly noised copies of training
+    digits are flagged; unseen digits and noise are not."""
+    from kgan_nas import data
+    from kgan_nas import features
+
+    digits = data.load_dataset("digits", seed=0)
+    extractor = features.DomainExtractor.fit(digits.train, digits.train_labels, seed=0)
+    train = extractor.features(digits.train)
+    heldout, unseen = np.array_split(extractor.features(digits.eval), 2)
+    copies = digits.train[:300]
+    noisy = np.clip(copies + np.random.default_rng(0).normal(0, 0.1, copies.shape), -1, 1)
+    noise = np.random.default_rng(1).uniform(-1, 1, copies.shape)
+
+    def share(generated):
+        return metrics.memorisation_score(train, heldout, generated)[1]
+
+    assert share(extractor.features(copies)) == 1.0
+    assert share(extractor.features(noisy.astype(np.float32))) > 0.5
+    assert share(unseen) < 0.15
+    assert share(extractor.features(noise.astype(np.float32))) == 0.0
