@@ -23,7 +23,8 @@ from kgan_nas.fitness import Fitness
 # Bootstrap resamples of FID's 95 % interval: about 10x the FID's own cost at
 # a quick-preset candidate's size (benchmarks/results/metrics_statistics.json).
 # A constant, not an `EvaluationConfig` field: a new field would make every
-# stored run's configuration differ from the current one, so resume refused it.
+# stored run's configuration differ from the current one, and resume would
+# refuse those runs.
 FID_RESAMPLES = 100
 # Training images the memorisation score compares with, at most: all of a small
 # data set (where copying matters most), a fixed random subset of a large one,

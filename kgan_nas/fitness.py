@@ -14,7 +14,8 @@ STATUSES = TRAINING_STATUSES + ("crashed", "timeout")
 # `Fitness.memorising` flags a generator when at least this share of its
 # samples lie closer to a training image than the 5 % of held-out images
 # closest to one: four times the 5 % of a generator as novel as held-out
-# data, well above the noise of a few hundred samples (about +-3 points).
+# data, well above the sampling noise of that share with a few hundred
+# generated and held-out samples.
 MEMORISATION_FLAG_SHARE = 0.2
 
 
