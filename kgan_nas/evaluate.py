@@ -20,6 +20,17 @@ from kgan_nas import validate
 from kgan_nas.atomic import atomic_save_model
 from kgan_nas.fitness import Fitness
 
+# Bootstrap resamples of FID's 95 % interval: about 10x the FID's own cost at
+# a quick-preset candidate's size (benchmarks/results/metrics_statistics.json).
+# A constant, not an `EvaluationConfig` field: a new field would make every
+# stored run's configuration differ from the current one, and resume would
+# refuse those runs.
+FID_RESAMPLES = 100
+# Training images the memorisation score compares with, at most: all of a small
+# data set (where copying matters most), a fixed random subset of a large one,
+# so that embedding them (once per worker) stays cheap even with InceptionV3.
+MEMORISATION_MAX_TRAIN = 10_000
+
 
 @dataclasses.dataclass(frozen=True)
 class EvaluationConfig:
@@ -112,6 +123,7 @@ class Evaluator:
         self.real_statistics = metrics.FeatureStatistics()
         self.real_statistics.update(self.real_features)
         self.keras_callbacks = list(keras_callbacks or [])
+        self._train_features = None
 
     def evaluate(self, genome, save_dir=None, inherit_from=None):
         """Decodes, trains and scores `genome`.
@@ -236,11 +248,10 @@ class Evaluator:
         )
 
     def score_images(self, images, seed=0):
-        """FID, KID and IS of `images` (in [-1, 1]) against the real features.
+        """FID, KID, IS and their statistics of `images` (in [-1, 1]) against the real features.
 
         Returns:
-            A dict with keys `fid`, `kid`, `kid_std`, `inception_score`,
-            `inception_score_std`.
+            The dict of `score_images`, memorisation included.
         """
         return score_images(
             images,
@@ -249,11 +260,37 @@ class Evaluator:
             self.config,
             seed=seed,
             real_statistics=self.real_statistics,
+            train_features=self.train_features(),
         )
 
+    def train_features(self):
+        """Features of the training images, computed on first use and kept.
 
-def score_images(images, extractor, real_features, config, *, seed=0, real_statistics=None):
-    """FID, KID and IS of images against real features: the one scoring path.
+        Memorisation is measured in the extractor's feature space, not in
+        pixels: the held-out images reach the evaluator only as features, and
+        the copies that matter are those that fool FID and KID, which see
+        this space. Exact and lightly noised copies of training images are
+        flagged there (`tests/test_metric_statistics.py`); translated copies
+        are not, in features or in pixels.
+
+        Returns:
+            float64 features of all training images, or of a fixed random
+            subset of `MEMORISATION_MAX_TRAIN` of them for a larger set (then a
+            copy of an image outside the subset counts as new).
+        """
+        if self._train_features is None:
+            images = self.images
+            if len(images) > MEMORISATION_MAX_TRAIN:
+                rng = np.random.default_rng(self.config.seed)
+                images = images[np.sort(rng.choice(len(images), MEMORISATION_MAX_TRAIN, False))]
+            self._train_features = self.extractor.features(images)
+        return self._train_features
+
+
+def score_images(
+    images, extractor, real_features, config, *, seed=0, real_statistics=None, train_features=None
+):
+    """FID, KID and IS of images against real features, with their statistics: the one scoring path.
 
     Search candidates (`Evaluator`) and the `fit` callbacks
     (`kgan_nas.callbacks.GANMetrics`, `EvolveArchitecture`) all score here.
@@ -261,21 +298,32 @@ def score_images(images, extractor, real_features, config, *, seed=0, real_stati
     Args:
         images: Generated images `(N, H, W, C)` in [-1, 1].
         extractor: A `kgan_nas.features.FeatureExtractor`.
-        real_features: Features of real images under `extractor`, `(M, d)`.
+        real_features: Features of held-out real images under `extractor`,
+            `(M, d)`.
         config: An `EvaluationConfig` (KID subsets and size, IS splits).
-        seed: Seed of KID's subset sampling.
+        seed: Seed of KID's subset sampling and of FID's bootstrap
+            (`FID_RESAMPLES` resamples).
         real_statistics: Optional `kgan_nas.metrics.FeatureStatistics` of
             `real_features`, to avoid recomputing them.
+        train_features: Optional features of the training images under
+            `extractor`; when given, the memorisation score is computed.
 
     Returns:
-        A dict with keys `fid`, `kid`, `kid_std`, `inception_score`,
-        `inception_score_std`; images holding NaN or inf get `fid` and `kid`
-        of inf and an IS of 0 (the worst values), not an error.
+        A dict with keys `fid`, `fid_low`, `fid_high` (its 95 % bootstrap
+        interval), `kid`, `kid_std`, `kid_se` (standard error over subsets),
+        `inception_score`, `inception_score_std`, `memorisation_ratio` and
+        `memorisation_share` (None without `train_features`). Images holding
+        NaN or inf get `fid` and `kid` of inf and an IS of 0 (the worst
+        values) and None statistics, not an error.
     """
     from kgan_nas import metrics
 
+    scores = dict.fromkeys(
+        ("fid_low", "fid_high", "kid_se", "memorisation_ratio", "memorisation_share")
+    )
     if not np.all(np.isfinite(images)):
         return {
+            **scores,
             "fid": math.inf,
             "kid": math.inf,
             "kid_std": 0.0,
@@ -283,22 +331,27 @@ def score_images(images, extractor, real_features, config, *, seed=0, real_stati
             "inception_score_std": 0.0,
         }
     features, probabilities = extractor.features_and_probabilities(images)
-    fid = metrics.fid(real_features if real_statistics is None else real_statistics, features)
-    kid, kid_std = metrics.kernel_inception_distance(
+    real = real_features if real_statistics is None else real_statistics
+    scores["fid"] = float(metrics.fid(real, features))
+    scores["fid_low"], scores["fid_high"] = metrics.fid_confidence_interval(
+        real, features, resamples=FID_RESAMPLES, seed=seed
+    )
+    scores["kid"], scores["kid_std"], scores["kid_se"] = metrics.kernel_inception_distance(
         real_features,
         features,
         subsets=config.kid_subsets,
         subset_size=config.kid_subset_size,
         seed=seed,
+        standard_error=True,
     )
-    inception, inception_std = metrics.inception_score(probabilities, splits=config.is_splits)
-    return {
-        "fid": float(fid),
-        "kid": float(kid),
-        "kid_std": float(kid_std),
-        "inception_score": float(inception),
-        "inception_score_std": float(inception_std),
-    }
+    scores["inception_score"], scores["inception_score_std"] = metrics.inception_score(
+        probabilities, splits=config.is_splits
+    )
+    if train_features is not None:
+        scores["memorisation_ratio"], scores["memorisation_share"] = metrics.memorisation_score(
+            train_features, real_features, features
+        )
+    return {key: None if value is None else float(value) for key, value in scores.items()}
 
 
 def _save_models(gan, save_dir, images):

@@ -11,6 +11,13 @@ from kgan_nas.objectives import get_objective
 TRAINING_STATUSES = ("ok", "nan", "diverged", "error")
 STATUSES = TRAINING_STATUSES + ("crashed", "timeout")
 
+# `Fitness.memorising` flags a generator when at least this share of its
+# samples lie closer to a training image than the 5 % of held-out images
+# closest to one: four times the 5 % of a generator as novel as held-out
+# data, well above the sampling noise of that share with a few hundred
+# generated and held-out samples.
+MEMORISATION_FLAG_SHARE = 0.2
+
 
 @dataclasses.dataclass(frozen=True)
 class Fitness:
@@ -24,6 +31,18 @@ class Fitness:
         fid: Frechet distance (lower is better); `inf` when not measured.
         kid: Kernel Inception Distance (mean over subsets).
         kid_std: Standard deviation of KID over subsets.
+        fid_low: Lower end of FID's 95 % bootstrap interval (None when not
+            measured, e.g. in runs older than the statistics).
+        fid_high: Upper end of that interval.
+        kid_se: Standard error of KID's mean over subsets (None when not
+            measured).
+        memorisation_ratio: Median distance of generated samples to their
+            nearest training image over the same for held-out real images
+            (`kgan_nas.metrics.memorisation_score`); about 1 is healthy,
+            near 0 means copies. None when not measured.
+        memorisation_share: Share of generated samples closer to a training
+            image than the closest 5 % of held-out images; about 0.05 is
+            healthy. None when not measured.
         inception_score: Inception Score (higher is better).
         inception_score_std: Its standard deviation over splits.
         params: Generator parameter count.
@@ -51,6 +70,11 @@ class Fitness:
     fid: float = math.inf
     kid: float = math.inf
     kid_std: float = 0.0
+    fid_low: float = None
+    fid_high: float = None
+    kid_se: float = None
+    memorisation_ratio: float = None
+    memorisation_share: float = None
     inception_score: float = 0.0
     inception_score_std: float = 0.0
     params: int = 0
@@ -70,6 +94,16 @@ class Fitness:
     @property
     def ok(self):
         return self.status == "ok" and math.isfinite(self.fid)
+
+    @property
+    def memorising(self):
+        """Whether the memorisation score says the generator copies training images.
+
+        True when `memorisation_share >= MEMORISATION_FLAG_SHARE` (0.2);
+        False when it is lower or was not measured.
+        """
+        share = self.memorisation_share
+        return share is not None and math.isfinite(share) and share >= MEMORISATION_FLAG_SHARE
 
     def objective(self, name):
         """Value of objective `name` (or an `Objective`), oriented so that lower is better.

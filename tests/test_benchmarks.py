@@ -56,6 +56,15 @@ def test_metrics_benchmark_writes_its_table_and_the_machine(tmp_path):
     assert any(name.startswith("inception_score") for name in names)
     fid_row = next(row for row in report["results"] if row["metric"] == "fid/frechet_distance")
     assert fid_row["value"] >= 0
+    # Old and new KID side by side, equal values; the statistics' cost at a candidate's size.
+    values = {row["metric"]: row["value"] for row in report["results"]}
+    assert values["kid (100 x 1000)"][0] == pytest.approx(
+        values["kid (100 x 1000, per-subset loop)"][0], rel=1e-9
+    )
+    low, high = values["candidate/fid_confidence_interval (100 resamples)"]
+    assert low <= values["candidate/fid"] <= high
+    assert report["kid_vectorised_speedup"] > 0
+    assert report["candidate_fid_interval_cost_over_fid"] > 0
     machine = report["machine"]
     assert machine["cpu_count"] == os.cpu_count()
     assert machine["numpy"] == np.__version__

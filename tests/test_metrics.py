@@ -470,6 +470,100 @@ def test_kid_input_validation():
         metrics.kernel_inception_distance(good, good, degree=1.5)
 
 
+def loop_kid_estimates(real, fake, subsets, subset_size, seed, degree=3, gamma=None, coef0=1.0):
+    """The per-subset loop KID was computed with before it was vectorised (reference)."""
+    gamma = 1.0 / real.shape[1] if gamma is None else gamma
+
+    def kernel(a, b):
+        return (gamma * (a @ b.T) + coef0) ** degree
+
+    size = min(subset_size, len(real), len(fake))
+    rng = np.random.default_rng(seed)
+    estimates = []
+    for _ in range(subsets):
+        x = real[rng.choice(len(real), size, replace=False)]
+        y = fake[rng.choice(len(fake), size, replace=False)]
+        kxx, kyy, kxy = kernel(x, x), kernel(y, y), kernel(x, y)
+        pairs = size * (size - 1)
+        estimates.append(
+            (kxx.sum() - np.trace(kxx)) / pairs
+            + (kyy.sum() - np.trace(kyy)) / pairs
+            - 2.0 * kxy.sum() / size**2
+        )
+    return np.asarray(estimates)
+
+
+@pytest.mark.parametrize(
+    "num_real, num_fake, subsets, subset_size",
+    [
+        (90, 120, 20, 60),  # subsets cover the sets many times: one pooled kernel matrix
+        (400, 300, 3, 20),  # few small subsets of large sets: batched subset kernels
+        (30, 25, 1, 1000),  # one subset, clipped to the smaller set
+    ],
+)
+def test_vectorised_kid_equals_the_per_subset_loop(num_real, num_fake, subsets, subset_size):
+    """Mean, spread and standard error equal the per-subset loop's to 1e-9, whichever route."""
+    rng = np.random.default_rng(num_real)
+    real = rng.gamma(2.0, 0.2, size=(num_real, 12))
+    fake = rng.gamma(2.0, 0.2, size=(num_fake, 12)) * 1.2
+    expected = loop_kid_estimates(real, fake, subsets, subset_size, seed=5)
+    mean, std, error = metrics.kernel_inception_distance(
+        real, fake, subsets=subsets, subset_size=subset_size, seed=5, standard_error=True
+    )
+    assert mean == pytest.approx(expected.mean(), rel=1e-9)
+    assert std == pytest.approx(expected.std(), rel=1e-9, abs=1e-15)
+    if subsets == 1:
+        assert np.isnan(error)
+    else:
+        assert error == pytest.approx(expected.std(ddof=1) / np.sqrt(subsets), rel=1e-9)
+    assert metrics.kernel_inception_distance(
+        real, fake, subsets=subsets, subset_size=subset_size, seed=5
+    ) == (mean, std)
+
+
+@FAST
+@given(
+    num_real=st.integers(2, 40),
+    num_fake=st.integers(2, 40),
+    subsets=st.integers(1, 6),
+    degree=st.integers(1, 4),
+    seed=st.integers(0, 2**16),
+)
+def test_pooled_and_batched_kid_routes_agree(num_real, num_fake, subsets, degree, seed):
+    """Both routes give every subset's MMD^2 of the loop, for any sizes and degree."""
+    from kgan_nas.metrics import kid as kid_lib
+
+    rng = np.random.default_rng(seed)
+    real = rng.standard_normal((num_real, 3))
+    fake = rng.standard_normal((num_fake, 3)) + 0.3
+    size = min(num_real, num_fake, 1 + seed % 40)
+    if size < 2:
+        return
+    real_index, fake_index = kid_lib._subset_indices(seed, num_real, num_fake, size, subsets)
+    kernel = kid_lib._PolynomialKernel(degree, 1.0 / 3, 1.0)
+    pooled = kid_lib._pooled_estimates(real, fake, real_index, fake_index, kernel)
+    batched = kid_lib._batched_estimates(real, fake, real_index, fake_index, kernel)
+    expected = loop_kid_estimates(real, fake, subsets, size, seed, degree=degree)
+    np.testing.assert_allclose(pooled, expected, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(batched, expected, rtol=1e-9, atol=1e-12)
+
+
+def test_kid_standard_error_shrinks_with_more_subsets():
+    """The standard error over subsets falls roughly as 1/sqrt(subsets)."""
+    rng = np.random.default_rng(21)
+    real = rng.standard_normal((500, 8))
+    fake = rng.standard_normal((500, 8)) + 0.2
+    few = metrics.kernel_inception_distance(
+        real, fake, subsets=10, subset_size=50, standard_error=True
+    )
+    many = metrics.kernel_inception_distance(
+        real, fake, subsets=160, subset_size=50, standard_error=True
+    )
+    assert 0 < many[2] < few[2]
+    assert many[2] == pytest.approx(few[2] / 4, rel=0.6)
+    assert many[2] == pytest.approx(many[1] / np.sqrt(160), rel=0.05)
+
+
 # --------------------------------------------------------------------------
 # inception_score
 # --------------------------------------------------------------------------

@@ -186,6 +186,73 @@ def test_failures_and_status_counts_are_reported(mixed_run):
     assert int(rows["total"]) == len(history)
 
 
+def _with_statistics(mixed_run, directory):
+    """A copy of `mixed_run` whose successful records carry the metric statistics;
+    the best one is a copier (memorisation share 0.9)."""
+    shutil.copytree(mixed_run, directory)
+    history = _history_lines(directory)
+    ranked = sorted(
+        (r for r in history if r["objective"] is not None), key=lambda r: r["objective"]
+    )
+    for rank, record in enumerate(ranked):
+        fid = record["fitness"]["fid"]
+        record["fitness"].update(
+            fid_low=fid - 0.25,
+            fid_high=fid + 0.5,
+            kid=0.0123,
+            kid_se=0.0045,
+            memorisation_ratio=0.02 if rank == 0 else 0.97,
+            memorisation_share=0.9 if rank == 0 else 0.06,
+        )
+    lines = [json.dumps(record) for record in history]
+    (directory / "history.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return ranked
+
+
+def test_report_shows_fid_interval_kid_error_and_memorisation(mixed_run, tmp_path):
+    directory = tmp_path / "statistics"
+    ranked = _with_statistics(mixed_run, directory)
+    page = _report(directory)
+    tables = _tables(page)
+    header, first, second = tables["candidates-table"][:3]
+    row = dict(zip(header, first))
+    fid = ranked[0]["fitness"]["fid"]
+    assert row["95 % interval"] == f"[{fid - 0.25:.2f}, {fid + 0.5:.2f}]"
+    assert row["kid_domain ± SE"] == "0.0123 ± 0.0045"
+    assert row["memorised"] == "copies? 90 % (r 0.02)"
+    assert dict(zip(header, second))["memorised"] == "6 % (r 0.97)"
+    assert 'id="statistics-note"' in page and "held-out real images" in page
+    best = dict(tables["best-candidate"])
+    assert best["memorisation"] == "copies? 90 % (r 0.02)"
+    assert best["fid_domain"] == f"{fid:.2f} [{fid - 0.25:.2f}, {fid + 0.5:.2f}]"
+    summary = SearchResult(str(directory)).summary()
+    assert f"{fid - 0.25:.3f}–{fid + 0.5:.3f}" in summary
+    assert "0.0123 ± 0.0045" in summary and "!90% r0.02" in summary and " 6% r0.97" in summary
+    frame = SearchResult(str(directory)).to_records()
+    assert {"fitness.fid_low", "fitness.kid_se", "fitness.memorisation_share"} <= set(frame[0])
+
+
+def test_runs_recorded_before_the_statistics_still_report(mixed_run, tmp_path):
+    """Records without fid_low, kid_se or memorisation show dashes, not errors."""
+    directory = tmp_path / "old"
+    shutil.copytree(mixed_run, directory)
+    history = _history_lines(directory)
+    new_keys = ("fid_low", "fid_high", "kid_se", "memorisation_ratio", "memorisation_share")
+    for record in history:
+        assert all(record["fitness"].pop(key) is None for key in new_keys)
+    lines = [json.dumps(record) for record in history]
+    (directory / "history.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    tables = _tables(_report(directory))
+    header, *rows = tables["candidates-table"]
+    for row in rows:
+        cells = dict(zip(header, row))
+        assert cells["95 % interval"] == cells["memorised"] == "–"
+        assert "±" not in cells["kid_domain ± SE"]
+    assert dict(tables["best-candidate"])["memorisation"] == "–"
+    summary = SearchResult(str(directory)).summary()
+    assert "–" in summary and "Evaluated" in summary
+
+
 def test_best_architecture_tables_add_up(mixed_run):
     """The layer tables of the best genome end in the image / logit shapes and sum its params."""
     result = SearchResult(str(mixed_run))
@@ -464,6 +531,11 @@ def test_real_run_records_curves_and_the_page_embeds_them(trained_run):
         for loss in ("d_loss", "g_loss"):
             assert len(curve[loss]) == len(curve["step"])
             assert all(isinstance(v, float) and np.isfinite(v) for v in curve[loss])
+        # A real evaluator records the metrics' statistics with every candidate.
+        fitness = record["fitness"]
+        assert 0 <= fitness["fid_low"] <= fitness["fid"] <= fitness["fid_high"]
+        assert fitness["kid_se"] > 0 and 0 <= fitness["memorisation_share"] <= 1
+        assert fitness["memorisation_ratio"] > 0
     page = _report(trained_run)
 
     def embedded(path):

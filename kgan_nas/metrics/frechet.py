@@ -105,44 +105,43 @@ def _eigen_factor(sigma):
 def frechet_distance(mu1, sigma1, mu2, sigma2):
     """Squared Frechet (2-Wasserstein) distance between two Gaussians.
 
-        For `N(mu1, sigma1)` and `N(mu2, sigma2)`:
+    For `N(mu1, sigma1)` and `N(mu2, sigma2)`:
 
-        `d^2 = |mu1 - mu2|^2 + tr(sigma1) + tr(sigma2)
-               - 2 tr sqrt(sqrt(sigma1) sigma2 sqrt(sigma1))`.
+    `d^2 = |mu1 - mu2|^2 + tr(sigma1) + tr(sigma2)
+           - 2 tr sqrt(sqrt(sigma1) sigma2 sqrt(sigma1))`.
 
-        This is the FID formula when the Gaussians are fitted to Inception
-        features. The square-root trace is computed in float64 from a factor
-        `F F^T = sigma1` (its Cholesky factor; for a singular `sigma1`, from its
-        eigen-decomposition) and the eigenvalues of the symmetric positive
-        semi-definite matrix `F^T sigma2 F`, which are those of
-        `sqrt(sigma1) sigma2 sqrt(sigma1)`. Unlike
-        `scipy.linalg.sqrtm(sigma1 @ sigma2)` this never produces complex values,
-        needs no diagonal jitter and handles singular covariances (fewer samples
-        than dimensions). Eigenvalues within round-off of zero are treated as
-        zero, and a result within round-off below zero is returned as 0.
+    This is the FID formula when the Gaussians are fitted to Inception
+    features. The square-root trace is computed in float64 from a factor
+    `F F^T = sigma1` (its Cholesky factor; for a singular `sigma1`, from its
+    eigen-decomposition) and the eigenvalues of the symmetric positive
+    semi-definite matrix `F^T sigma2 F`, which are those of
+    `sqrt(sigma1) sigma2 sqrt(sigma1)`. Unlike
+    `scipy.linalg.sqrtm(sigma1 @ sigma2)` this never produces complex values,
+    needs no diagonal jitter and handles singular covariances (fewer samples
+    than dimensions). Eigenvalues within round-off of zero are treated as
+    zero, and a result within round-off below zero is returned as 0.
 
-        Args:
-            mu1: Mean of the first Gaussian, shape `(dim,)`.
-            sigma1: Covariance of the first Gaussian, shape `(dim, dim)`,
-                symmetric positive semi-definite.
-            mu2: Mean of the second Gaussian, shape `(dim,)`.
-            sigma2: Covariance of the second Gaussian, shape `(dim, dim)`.
+    Args:
+        mu1: Mean of the first Gaussian, shape `(dim,)`.
+        sigma1: Covariance of the first Gaussian, shape `(dim, dim)`,
+            symmetric positive semi-definite.
+        mu2: Mean of the second Gaussian, shape `(dim,)`.
+        sigma2: Covariance of the second Gaussian, shape `(dim, dim)`.
 
-        Returns:
-            The squared Frechet distance as a non-negative Python float.
+    Returns:
+        The squared Frechet distance as a non-negative Python float.
 
-        Raises:
-            TypeError: If an input is not a real numeric array.
-            ValueError: If a mean is not 1-D, a covariance is not square,
-                symmetric or matching its mean, the two Gaussians have different
-                dimensions, or any input holds NaN or infinity.
+    Raises:
+        TypeError: If an input is not a real numeric array.
+        ValueError: If a mean is not 1-D, a covariance is not square,
+            symmetric or matching its mean, the two Gaussians have different
+            dimensions, or any input holds NaN or infinity.
 
-        Example:
+    Example:
 
-        >>> import numpy as np
-    import scipy.linalg
-        >>> frechet_distance(np.zeros(2), np.eye(2), np.ones(2), 4 * np.eye(2))
-        4.0
+    >>> import numpy as np
+    >>> frechet_distance(np.zeros(2), np.eye(2), np.ones(2), 4 * np.eye(2))
+    4.0
     """
     mu1, sigma1 = _validate_gaussian(mu1, sigma1, 1)
     mu2, sigma2 = _validate_gaussian(mu2, sigma2, 2)

@@ -111,6 +111,45 @@ def short_number(value, digits=4):
     return f"{value:.{digits}g}"
 
 
+# One line under the best-candidates table on how to read the statistics.
+STATISTICS_NOTE = (
+    '<p class="muted" id="statistics-note"><i>95 % interval</i>: where the FID of another '
+    "draw of as many generated images would fall (bootstrap over the generated samples); "
+    "candidates whose intervals overlap are not clearly different. <i>± SE</i>: KID's "
+    "standard error over its subsets. <i>Memorised</i>: the share of generated samples "
+    "closer to a training image than the closest 5 % of held-out real images (about 5 % "
+    "for a generator that makes new images; <b>copies?</b> marks 20 % or more) and "
+    "<i>r</i>, their median distance to the training set over the held-out images' "
+    "(about 1 is healthy, near 0 means copies). A dash: not measured (older runs).</p>"
+)
+
+
+def interval(fitness):
+    """FID's 95 % bootstrap interval of a `Fitness` as `[low, high]`; a dash without one."""
+    if fitness.fid_low is None or fitness.fid_high is None:
+        return "–"
+    return f"[{fixed(fitness.fid_low)}, {fixed(fitness.fid_high)}]"
+
+
+def kid_with_error(fitness):
+    """KID of a `Fitness` with its standard error (`± SE`) when one was recorded."""
+    kid = short_number(fitness.kid)
+    if fitness.kid_se is None:
+        return kid
+    return f"{kid} ± {short_number(fitness.kid_se, 2)}"
+
+
+def memorisation(fitness):
+    """The memorisation score of a `Fitness` (`6 % (r 0.98)`), flagged when it copies."""
+    if fitness.memorisation_share is None:
+        return "–"
+    share = round(100 * fitness.memorisation_share)
+    text = f"{share} % (r {fixed(fitness.memorisation_ratio)})"
+    if fitness.memorising:
+        text = f'<b class="status-bad">copies?</b> {text}'
+    return text
+
+
 def duration(seconds):
     """Seconds as `12.3 s`, `4 min 05 s` or `1 h 02 min`; a dash for None."""
     if seconds is None:

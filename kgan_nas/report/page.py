@@ -216,11 +216,9 @@ def _best_candidate(result, ranked):
     rows = [
         ("key", f"<code>{escape(best['key'])}</code>"),
         ("generation", best["generation"]),
-        ("fid_" + suffix, fixed(fitness.fid)),
-        (
-            "kid_" + suffix,
-            f"{markup.short_number(fitness.kid)} ± {markup.short_number(fitness.kid_std)}",
-        ),
+        ("fid_" + suffix, f"{fixed(fitness.fid)} {markup.interval(fitness)}"),
+        ("kid_" + suffix, markup.kid_with_error(fitness)),
+        ("memorisation", markup.memorisation(fitness)),
         (
             "is_" + suffix,
             f"{fixed(fitness.inception_score, 3)} ± {fixed(fitness.inception_score_std, 3)}",
@@ -229,7 +227,7 @@ def _best_candidate(result, ranked):
         ("discriminator parameters", f"{fitness.discriminator_params:,}"),
         ("genome", markup.genome_cell(best)),
     ]
-    return parts + [markup.key_value_table(rows, escape_values=False)]
+    return parts + [markup.key_value_table(rows, escape_values=False, table_id="best-candidate")]
 
 
 def _reference_scores(result):
@@ -283,8 +281,10 @@ def _candidates(result, ranked, num_rows):
         "key",
         "gen",
         "fid_" + suffix,
-        "kid_" + suffix,
+        "95 % interval",
+        "kid_" + suffix + " ± SE",
         "is_" + suffix,
+        "memorised",
         "G params",
         "D params",
         "time (s)",
@@ -302,8 +302,10 @@ def _candidates(result, ranked, num_rows):
                 f"<code>{escape(record['key'])}</code>",
                 num_cell(record["generation"]),
                 num_cell(fixed(fitness.fid)),
-                num_cell(markup.short_number(fitness.kid)),
+                num_cell(markup.interval(fitness)),
+                num_cell(markup.kid_with_error(fitness)),
                 num_cell(fixed(fitness.inception_score, 3)),
+                num_cell(markup.memorisation(fitness)),
                 num_cell(f"{fitness.params:,}"),
                 num_cell(f"{fitness.discriminator_params:,}"),
                 num_cell(fixed(fitness.seconds.get("total"), 1)),
@@ -325,6 +327,7 @@ def _candidates(result, ranked, num_rows):
         "the candidate whose trained weights this one started from; <i>total steps</i>: "
         "its own steps plus its ancestors'.</p>"
     )
+    parts.append(markup.STATISTICS_NOTE)
     return "\n".join(parts)
 
 
