@@ -394,20 +394,7 @@ class RunDir:
         (it is evaluated again); a trash folder whose candidate is missing is
         a publish cut between its two renames, so the old folder goes back.
         """
-        folder = self.file("candidates")
-        if not os.path.isdir(folder):
-            return
-        for name in sorted(os.listdir(folder)):
-            path = os.path.join(folder, name)
-            if name.startswith(_STAGING_PREFIX):
-                shutil.rmtree(path, ignore_errors=True)
-            elif name.startswith(_TRASH_PREFIX):
-                key = name[len(_TRASH_PREFIX) :].split("-", 1)[0]
-                destination = os.path.join(folder, key)
-                if _KEY.fullmatch(key) and not os.path.exists(destination):
-                    os.replace(path, destination)
-                else:
-                    shutil.rmtree(path, ignore_errors=True)
+        recover_published(self.file("candidates"), _KEY.fullmatch)
 
     def promote_best(self, key, genome_dict, record):
         """Copies candidate `key`'s models to `best/` atomically (folder swap)."""
@@ -521,6 +508,32 @@ def publish_candidate(staging, candidate_dir):
     sync_directory(parent)
     shutil.rmtree(trash, ignore_errors=True)
     return True
+
+
+def recover_published(folder, is_name):
+    """Tidies a folder of `publish_candidate` folders after a kill (lock holder only).
+
+    Staging folders (a writer died before publishing) are removed; a trash
+    folder whose destination is missing (a publish cut between its two
+    renames) is moved back.
+
+    Args:
+        folder: The parent folder (e.g. `<run>/candidates`); may not exist.
+        is_name: Tells whether a name is a valid published folder name.
+    """
+    if not os.path.isdir(folder):
+        return
+    for name in sorted(os.listdir(folder)):
+        path = os.path.join(folder, name)
+        if name.startswith(_STAGING_PREFIX):
+            shutil.rmtree(path, ignore_errors=True)
+        elif name.startswith(_TRASH_PREFIX):
+            key = name[len(_TRASH_PREFIX) :].split("-", 1)[0]
+            destination = os.path.join(folder, key)
+            if is_name(key) and not os.path.exists(destination):
+                os.replace(path, destination)
+            else:
+                shutil.rmtree(path, ignore_errors=True)
 
 
 def check_candidate(candidate_dir):
