@@ -11,6 +11,7 @@ import sys
 import textwrap
 
 from kgan_nas import __version__
+from kgan_nas import cli_final
 from kgan_nas import config as config_lib
 from kgan_nas import console
 from kgan_nas import search_api
@@ -120,6 +121,12 @@ def build_parser():
     _add_resume_command(commands)
     _add_report_command(commands)
     _add_sample_command(commands)
+    cli_final.add_finalize_command(
+        commands,
+        _HelpFormatter,
+        _positive_int,
+        lambda p: console.add_console_flags(p, _VERBOSE_HELP),
+    )
     return parser
 
 
@@ -195,6 +202,7 @@ def _add_budget_options(budget):
         help="also stop a candidate's training after this long (not counting the first, "
         "compiling step); it records the steps it trained (default: no limit)",
     )
+    budget.add_argument("--no-final", action="store_true", help=cli_final.final_help())
 
 
 def _add_scoring_options(scoring):
@@ -451,6 +459,7 @@ def _search(args):
         executor_options=_executor_options(args),
         strategy_options={"inherit_weights": False} if args.no_inherit_weights else None,
         max_consecutive_failures=args.max_consecutive_failures,
+        final=None if args.no_final else "preset",
     )
     if not args.quiet:
         print(result.summary())
@@ -516,7 +525,7 @@ def _sample(args):
     result = _result(args.directory)
     if args.key is None:
         images = result.sample(args.n, seed=args.seed)
-        key = result.best_record["key"]
+        source = result.best_generator_source  # the final stage's, or the search's best
     else:
         import keras
         import numpy as np
@@ -525,9 +534,9 @@ def _sample(args):
         # The latent vectors SearchResult.sample draws for the best generator.
         latent = np.random.default_rng(args.seed).normal(size=(args.n, generator.input_shape[-1]))
         images = keras.ops.convert_to_numpy(generator.predict(latent.astype("float32"), verbose=0))
-        key = args.key
+        source = f"candidate {args.key}"
     data.save_image_grid(images, args.out)
-    print(f"wrote {args.out} ({args.n} images from candidate {key})")
+    print(f"wrote {args.out} ({args.n} images from {source})")
     return 0
 
 
@@ -535,6 +544,7 @@ def _run_command(args):
     """Runs the command's handler; returns the exit code (see `main`)."""
     # Looked up on each call, so that a test can replace a command's handler.
     handlers = {"search": _search, "resume": _resume, "report": _report, "sample": _sample}
+    handlers["finalize"] = cli_final.finalize_command
     try:
         with console.tolerate_closed_stdout():
             code = handlers[args.command](args)

@@ -388,12 +388,7 @@ class RunDir:
         return self.file("candidates", key)
 
     def _recover_candidates(self):
-        """Tidies candidate folders after a kill; only the lock holder calls it.
-
-        A staging folder is a candidate whose writer died before publishing it
-        (it is evaluated again); a trash folder whose candidate is missing is
-        a publish cut between its two renames, so the old folder goes back.
-        """
+        """Tidies candidate folders after a kill (see `recover_published`)."""
         recover_published(self.file("candidates"), _KEY.fullmatch)
 
     def promote_best(self, key, genome_dict, record):
@@ -513,11 +508,9 @@ def publish_candidate(staging, candidate_dir):
 def recover_published(folder, is_name):
     """Tidies a folder of `publish_candidate` folders after a kill (lock holder only).
 
-    Staging folders (a writer died before publishing) are removed; a trash
-    folder whose destination is missing (a publish cut between its two
-    renames) is moved back.
-
-    Args:
+    A staging folder (its writer died before publishing; it runs again) is
+    removed; a trash folder whose destination is missing (a publish cut
+    between its two renames) goes back. Args:
         folder: The parent folder (e.g. `<run>/candidates`); may not exist.
         is_name: Tells whether a name is a valid published folder name.
     """
