@@ -358,3 +358,64 @@ def test_sigkill_during_finalize_then_resume_keeps_every_finished_job(final_run,
     assert summary["protocol"]["steps"] == 40
     assert sum(g["runs"] for g in summary["genomes"]) == 4
     assert kgan_nas.SearchResult(str(directory)).config["final"]["steps"] == 40
+
+
+# ----------------------------------------------------------------------------
+# Command line
+# ----------------------------------------------------------------------------
+
+
+class _Calls:
+    def __init__(self):
+        self.calls = []
+
+    def __call__(self, *args, **kwargs):
+        self.calls.append((args, kwargs))
+        return self
+
+    def summary(self):
+        return "summary"
+
+
+@pytest.mark.parametrize("argv, final", [([], "preset"), (["--no-final"], None)])
+def test_search_no_final_reaches_search(argv, final, monkeypatch, tmp_path):
+    from kgan_nas import cli
+
+    monkeypatch.chdir(tmp_path)
+    fake = _Calls()
+    monkeypatch.setattr(cli.search_api, "search", fake)
+    assert cli.main(["search", "--quiet", *argv]) == 0
+    assert fake.calls[0][1]["final"] == final
+
+
+def test_finalize_options_reach_finalize(monkeypatch):
+    from kgan_nas import cli
+
+    fake = _Calls()
+    monkeypatch.setattr(final_lib, "finalize", fake)
+    argv = ["finalize", "RUN", "--top-k", "3", "--steps", "5000", "--seeds", "3"]
+    assert cli.main(argv + ["--ema-decay", "0.99", "--quiet"]) == 0
+    assert fake.calls == [
+        (
+            ("RUN",),
+            dict(top_k=3, seeds=3, steps=5000, ema_decay=0.99, num_samples=None, verbose=0),
+        )
+    ]
+
+
+@pytest.mark.parametrize("argv", [["--ema-decay", "1"], ["--steps", "0"], ["--seeds", "x"]])
+def test_bad_finalize_options_are_refused_by_the_parser(argv, capsys):
+    from kgan_nas import cli
+
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["finalize", "RUN", *argv])
+    assert exit_info.value.code == 2
+    assert argv[0] in capsys.readouterr().err
+
+
+def test_finalize_on_a_directory_without_a_run_is_one_error_line(tmp_path, capsys):
+    from kgan_nas import cli
+
+    assert cli.main(["finalize", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "is not a kgan_nas run directory" in err and len(err.strip().splitlines()) == 1
