@@ -231,10 +231,9 @@ def _published_record(folder):
 
 
 def _reference(run_dir, config, data, split, final):
-    """The extractor, the reference split's features and statistics, and scoring settings."""
+    """The run's extractor and the reference split's features (`make_reference`)."""
     from kgan_nas import features as features_lib
-    from kgan_nas import metrics
-    from kgan_nas.evaluate import EvaluationConfig
+    from kgan_nas.final_training import make_reference
     from kgan_nas.objectives import parse_metric
 
     _, extractor_name = parse_metric(config.metric)
@@ -244,23 +243,7 @@ def _reference(run_dir, config, data, split, final):
     else:
         extractor = features_lib.get_extractor(extractor_name)
     images = data.holdout if split == "holdout" else data.eval
-    features = extractor.features(images)
-    statistics = metrics.FeatureStatistics()
-    statistics.update(features)
-    evaluation = EvaluationConfig(
-        steps=final.steps,
-        batch_size=config.evaluation["batch_size"],
-        num_samples=final.num_samples,
-        kid_subset_size=min(500, final.num_samples, len(features)),
-        seed=config.seed,
-    )
-    return {
-        "extractor": extractor,
-        "features": features,
-        "statistics": statistics,
-        "evaluation": evaluation,
-        "suffix": extractor.metric_suffix,
-    }
+    return make_reference(extractor, images, final.num_samples, seed=config.seed)
 
 
 def _publish_chosen(run_dir, summary):
