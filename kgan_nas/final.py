@@ -20,6 +20,7 @@ last. Keras is imported only inside the functions that train or score.
 import dataclasses
 import os
 
+from kgan_nas import final_summary
 from kgan_nas import run as run_lib
 from kgan_nas import validate
 from kgan_nas.atomic import atomic_copy
@@ -161,13 +162,6 @@ def run_final_stage(run_dir, config, data, *, say=print):
     reference_name = "holdout" if data.holdout is not None else "eval"
     reference = _reference(run_dir, config, data, reference_name, final)
     say(budget_line(final, reference_name, len(reference["features"])))
-    _recover(run_dir)
-    records = []
-    for key in keys:
-        for seed_index in range(final.seeds):
-            records.append(
-                _job(run_dir, config, final, data, key, genomes[key], seed_index, reference, say)
-            )
     protocol = dict(
         final.to_dict(),
         reference=reference_name,
@@ -175,6 +169,13 @@ def run_final_stage(run_dir, config, data, *, say=print):
         batch_size=config.evaluation["batch_size"],
         extractor=reference["suffix"],
     )
+    _recover(run_dir, protocol)
+    records = []
+    for key in keys:
+        for seed_index in range(final.seeds):
+            records.append(
+                _job(run_dir, config, final, data, key, genomes[key], seed_index, reference, say)
+            )
     summary = summarise(records, keys, protocol)
     _publish_chosen(run_dir, summary)
     atomic_write_json(run_dir.file(FINAL_DIR, SUMMARY), summary)
@@ -256,11 +257,20 @@ def _publish_chosen(run_dir, summary):
     )
 
 
-def _recover(run_dir):
-    """Tidies `final/` after a kill: half-written jobs go, a cut folder swap is undone."""
+def _recover(run_dir, protocol):
+    """Tidies `final/` before a stage: half-written jobs go, a cut folder swap is undone.
+
+    The summary and chosen generator of a stage with other settings go too, so
+    that an unfinished new stage never reads as finished.
+    """
     folder = run_dir.file(FINAL_DIR)
     os.makedirs(folder, exist_ok=True)
     run_lib.recover_published(folder, JOB_NAME.fullmatch)
+    old = final_summary.read_summary(run_dir)
+    if old is not None and old.get("protocol") != protocol:
+        os.unlink(run_dir.file(FINAL_DIR, SUMMARY))
+        if os.path.exists(run_dir.file(FINAL_DIR, GENERATOR)):
+            os.unlink(run_dir.file(FINAL_DIR, GENERATOR))
 
 
 def finalize(

@@ -301,6 +301,27 @@ def test_finalize_trains_only_the_missing_jobs(final_run, tmp_path, monkeypatch)
 
 @pytest.mark.keras
 @pytest.mark.slow
+def test_resume_finishes_an_unfinished_final_stage(final_run, tmp_path, monkeypatch):
+    """`kgan_nas.resume` on a run whose generations are done but whose final stage is
+    not trains the missing runs only, with the stored final settings."""
+    directory = tmp_path / "run"
+    shutil.copytree(final_run, directory)
+    jobs = _jobs(directory)
+    shutil.rmtree(directory / "final" / jobs[0])
+    os.unlink(directory / "final" / "summary.json")
+    history = (directory / "history.jsonl").read_text()
+    trained = _counting(monkeypatch)
+    result = kgan_nas.resume(str(directory), verbose=0)
+    assert trained == [jobs[0]]
+    assert (directory / "history.jsonl").read_text() == history  # no candidate re-run
+    assert result.final_summary()["protocol"]["steps"] == FINAL["steps"]
+    assert result.best_generator_source is None  # nothing loaded yet
+    result.best_generator()
+    assert result.best_generator_source.startswith("final stage:")
+
+
+@pytest.mark.keras
+@pytest.mark.slow
 def test_sigkill_during_finalize_then_resume_keeps_every_finished_job(final_run, tmp_path):
     """Kill -9 a finalize after its first job is published; running it again trains
     only the jobs that were not published, and the summary holds all four."""
@@ -331,6 +352,10 @@ def test_sigkill_during_finalize_then_resume_keeps_every_finished_job(final_run,
         process.wait()
     done = finished()
     assert 1 <= len(done) < 4, done
+    # The 5-step stage's summary went when the 40-step one began: an unfinished
+    # stage never reads as finished, and best_generator() is the search's meanwhile.
+    assert not (directory / "final" / "summary.json").exists()
+    assert not (directory / "final" / "generator.keras").exists()
     before = {job: (directory / "final" / job / "record.json").read_bytes() for job in done}
     trained = []
     code = (
