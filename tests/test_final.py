@@ -322,7 +322,29 @@ def test_resume_finishes_an_unfinished_final_stage(final_run, tmp_path, monkeypa
 
 @pytest.mark.keras
 @pytest.mark.slow
-def test_sigkill_during_finalize_then_resume_keeps_every_finished_job(final_run, tmp_path):
+def test_a_run_stored_before_the_final_stage_loads_reports_and_resumes(final_run, tmp_path):
+    """An old run (no `final` in config.json, no final/) reads as having no final stage,
+    and resuming it trains no final stage."""
+    directory = tmp_path / "run"
+    shutil.copytree(final_run, directory)
+    shutil.rmtree(directory / "final")
+    stored = _read(directory / "config.json")
+    del stored["search"]["final"]
+    (directory / "config.json").write_text(json.dumps(stored))
+    result = kgan_nas.SearchResult(str(directory))
+    assert result.final_summary() is None and "Final training" not in result.summary()
+    result.best_generator()
+    assert result.best_generator_source.startswith("search: candidate")
+    resumed = kgan_nas.resume(str(directory), verbose=0)
+    assert resumed.config["final"] is None and not (directory / "final").exists()
+    assert len(resumed.history) == len(result.history)
+
+
+@pytest.mark.keras
+@pytest.mark.slow
+def test_sigkill_during_finalize_then_resume_keeps_every_finished_job(
+    final_run, tmp_path, monkeypatch
+):
     """Kill -9 a finalize after its first job is published; running it again trains
     only the jobs that were not published, and the summary holds all four."""
     directory = tmp_path / "run"
@@ -357,25 +379,8 @@ def test_sigkill_during_finalize_then_resume_keeps_every_finished_job(final_run,
     assert not (directory / "final" / "summary.json").exists()
     assert not (directory / "final" / "generator.keras").exists()
     before = {job: (directory / "final" / job / "record.json").read_bytes() for job in done}
-    trained = []
-    code = (
-        "import sys, kgan_nas; from kgan_nas import final_training as f;"
-        "o = f.train_final_job\n"
-        "def c(*a):\n    print('TRAINED', a[3]['key'], a[3]['seed_index']); return o(*a)\n"
-        "f.train_final_job = c; kgan_nas.finalize(sys.argv[1], steps=40, verbose=0)"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", code, str(directory)],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=600,
-    ).stdout
-    trained = [
-        line.split()[1] + "_seed" + line.split()[2]
-        for line in out.splitlines()
-        if line.startswith("TRAINED")
-    ]
+    trained = _counting(monkeypatch)
+    kgan_nas.finalize(str(directory), steps=40, verbose=0)
     assert sorted(trained + done) == _jobs(directory)  # each job trained once in all
     for job in done:
         assert (directory / "final" / job / "record.json").read_bytes() == before[job]
