@@ -39,10 +39,11 @@ def summarise(records, keys, protocol):
     Returns:
         A dict: `protocol`, `genomes` (per key in `keys` order: `key`,
         `search_rank`, `fid_mean`, `fid_std` (sample std over seeds, 0 for
-        one), `fid_live_mean`, `runs`, `failed`, `fids`), `chosen` (the
-        genome with the lowest mean FID over its successful runs, and its
-        best seed's `job`, `seed_index` and `fid`) or None when every run
-        failed.
+        one), `fid_live_mean`, `runs`, `failed`, `fids`), `chosen` (among
+        the genomes with the most successful runs, so that a run that
+        diverged counts against its genome, the one with the lowest mean
+        FID; with its best seed's `job`, `seed_index` and `fid`) or None
+        when every run failed.
     """
     genomes = []
     for rank, key in enumerate(keys, 1):
@@ -70,7 +71,7 @@ def summarise(records, keys, protocol):
     scored = [g for g in genomes if g["fid_mean"] is not None]
     chosen = None
     if scored:
-        best = min(scored, key=lambda g: g["fid_mean"])
+        best = min(scored, key=lambda g: (-g["runs"], g["fid_mean"]))
         run = min(
             (
                 r

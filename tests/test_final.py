@@ -164,6 +164,18 @@ def test_failed_runs_are_left_out_and_listed():
     assert any(line.rstrip().endswith("failed     0") for line in lines)
 
 
+def test_a_genome_with_a_failed_run_loses_to_one_whose_runs_all_succeeded():
+    records = [
+        _record("a" * 16, 0, 1.0),
+        _record("a" * 16, 1, None, status="diverged"),
+        _record("b" * 16, 0, 5.0),
+        _record("b" * 16, 1, 6.0),
+    ]
+    summary = final_summary.summarise(records, ["a" * 16, "b" * 16], {})
+    assert summary["genomes"][0]["fid_mean"] == 1.0  # better mean, but over one run of two
+    assert (summary["chosen"]["key"], summary["chosen"]["seed_index"]) == ("b" * 16, 0)
+
+
 def test_no_successful_run_chooses_nothing():
     summary = final_summary.summarise([_record("a" * 16, 0, None, "nan")], ["a" * 16], {})
     assert summary["chosen"] is None
