@@ -19,7 +19,8 @@ weight average (EMA), number of scored samples, held-out reference split
 and feature extractor. With `--run RUN_DIR` the data split and extractor
 are that search's; otherwise `--dataset` is split with `--seed` as a search
 with that seed splits it. The rate with the lowest mean held-out FID is
-each model's result; it is chosen on the held-out split, which favours the
+each model's result (among the rates with the most successful runs); it is
+chosen on the held-out split, which favours the
 baselines (a searched genome's rate was chosen on the eval split).
 
 Finished runs are kept under `--runs` and reused when the script runs again.
@@ -189,7 +190,11 @@ def train_one(model, rate, seed_index, data, reference, args):
 
 
 def summarise(records):
-    """Per (model, rate): mean ± std of the held-out FID; per model: its best rate."""
+    """Per (model, rate): mean ± std of the held-out FID; per model: its best rate.
+
+    The best rate is chosen as the final stage chooses a genome: the most
+    successful runs first, then the lowest mean.
+    """
     groups = {}
     for record in records:
         groups.setdefault((record["model"], record["learning_rate"]), []).append(record)
@@ -210,7 +215,9 @@ def summarise(records):
     for row in rows:
         if row["fid_mean"] is None:
             continue
-        if row["model"] not in best or row["fid_mean"] < best[row["model"]]["fid_mean"]:
+        rank = (-len(row["fids"]), row["fid_mean"])  # as the final stage ranks genomes
+        other = best.get(row["model"])
+        if other is None or rank < (-len(other["fids"]), other["fid_mean"]):
             best[row["model"]] = row
     return rows, best
 

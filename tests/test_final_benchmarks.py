@@ -42,7 +42,8 @@ def test_baselines_pick_each_models_best_rate_by_mean(scripts):
     assert by_rate[("dcgan", 1e-4)]["fid_std"] == pytest.approx(7.0710678)
     assert (by_rate[("dcgan", 2e-4)]["fid_mean"], by_rate[("dcgan", 2e-4)]["failed"]) == (12.0, 1)
     assert by_rate[("mlp", 1e-3)]["fid_mean"] is None
-    assert best["dcgan"]["learning_rate"] == 2e-4 and "mlp" not in best
+    # 2e-4 has the lower mean but over one run of two: 1e-4 is the result.
+    assert best["dcgan"]["learning_rate"] == 1e-4 and "mlp" not in best
 
 
 @pytest.mark.parametrize("searched, wins", [(9.0, True), (11.0, False)])
