@@ -200,7 +200,9 @@ def summarise(records):
         groups.setdefault((record["model"], record["learning_rate"]), []).append(record)
     rows = []
     for (model, rate), runs in sorted(groups.items()):
-        fids = [r["fid"] for r in runs if r["status"] == "ok" and r.get("fid") is not None]
+        ok = [r for r in runs if r["status"] == "ok" and r.get("fid") is not None]
+        fids = [r["fid"] for r in ok]
+        live = [r["fid_live"] for r in ok if r.get("fid_live") is not None]
         rows.append(
             {
                 "model": model,
@@ -209,6 +211,10 @@ def summarise(records):
                 "failed": len(runs) - len(fids),
                 "fid_mean": statistics.fmean(fids) if fids else None,
                 "fid_std": statistics.stdev(fids) if len(fids) > 1 else (0.0 if fids else None),
+                # The same runs' last weights, without the average (EMA's effect).
+                "fids_live": live,
+                "fid_live_mean": statistics.fmean(live) if live else None,
+                "seconds": [r.get("seconds") for r in runs],
             }
         )
     best = {}

@@ -23,7 +23,8 @@ def scripts(monkeypatch):
 
 
 def _run(model, rate, fid, status="ok"):
-    return {"model": model, "learning_rate": rate, "fid": fid, "status": status}
+    live = None if fid is None else fid + 1.0
+    return {"model": model, "learning_rate": rate, "fid": fid, "fid_live": live, "status": status}
 
 
 def test_baselines_pick_each_models_best_rate_by_mean(scripts):
@@ -40,6 +41,7 @@ def test_baselines_pick_each_models_best_rate_by_mean(scripts):
     by_rate = {(row["model"], row["learning_rate"]): row for row in rows}
     assert by_rate[("dcgan", 1e-4)]["fid_mean"] == 15.0
     assert by_rate[("dcgan", 1e-4)]["fid_std"] == pytest.approx(7.0710678)
+    assert by_rate[("dcgan", 1e-4)]["fid_live_mean"] == 16.0
     assert (by_rate[("dcgan", 2e-4)]["fid_mean"], by_rate[("dcgan", 2e-4)]["failed"]) == (12.0, 1)
     assert by_rate[("mlp", 1e-3)]["fid_mean"] is None
     # 2e-4 has the lower mean but over one run of two: 1e-4 is the result.
