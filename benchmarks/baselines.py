@@ -118,14 +118,14 @@ def data_and_reference(args):
     from kgan_nas import features
     from kgan_nas.cache import cache_root
     from kgan_nas.config import SearchConfig
-    from kgan_nas.final import _run_data
+    from kgan_nas.final import run_data
     from kgan_nas.final_training import make_reference
     from kgan_nas.run import RunDir
 
     if args.run:
         run = RunDir(args.run)
         config = SearchConfig.from_dict(run.config())
-        data = _run_data(config)
+        data = run_data(config)
         extractor = features.DomainExtractor.load(run.file("extractor.keras"))
         source = {"run": args.run, "dataset": config.dataset, "seed": config.seed}
     else:

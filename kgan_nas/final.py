@@ -317,7 +317,7 @@ def finalize(
     settings.update({key: value for key, value in given.items() if value is not None})
     final = resolve_final(settings, None, config.evaluation["num_samples"])
     config = dataclasses.replace(config, final=final.to_dict())
-    data = _run_data(config)
+    data = run_data(config)
     say = print if verbose else (lambda *args, **kwargs: None)
     run_dir.open(config.to_dict(), resumable_keys=config.RESUMABLE)
     with run_dir:
@@ -325,8 +325,19 @@ def finalize(
     return SearchResult(directory)
 
 
-def _run_data(config):
-    """The run's `ImageData`: the cached copy the search saved, else reloaded by name."""
+def run_data(config):
+    """The `ImageData` a run searched: the cached copy the search saved, else reloaded by name.
+
+    Args:
+        config: The run's `SearchConfig`.
+
+    Returns:
+        The `ImageData` (train, eval and, when the run had one, holdout).
+
+    Raises:
+        ValueError: when the data is neither in the cache nor reloadable by
+            name with the run's fingerprint (the message says what to do).
+    """
     from kgan_nas import data as data_lib
     from kgan_nas.cache import cache_root
 
