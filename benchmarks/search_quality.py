@@ -89,6 +89,7 @@ def run_one(name, options, seed, args):
         backend=args.backend,
         strategy_options=strategy_options,
         max_candidates_per_worker=args.max_candidates_per_worker,
+        final=None,  # this study compares the searches themselves
     )
     history = result.history
     budget = args.generations * args.population

@@ -19,6 +19,9 @@ def add_search_arguments(parser, directory, preset="default", max_params=None):
     """
     parser.add_argument("--directory", default=directory, help="run directory")
     parser.add_argument("--preset", default=preset, choices=["quick", "default", "paper"])
+    parser.add_argument(
+        "--no-final", action="store_true", help="skip the final training of the top genomes"
+    )
     parser.add_argument("--generations", type=int)
     parser.add_argument("--population", type=int)
     parser.add_argument("--steps", type=int, help="training steps per candidate")
@@ -52,6 +55,7 @@ def search_options(args):
         executor=args.executor,
         jit_compile=not args.no_xla,
         directory=args.directory,
+        final=None if args.no_final else "preset",
     )
 
 

@@ -28,6 +28,9 @@ def main(argv=None):
     parser.add_argument(
         "--pareto", action="store_true", help="optimise FID and generator size together (NSGA-II)"
     )
+    parser.add_argument(
+        "--no-final", action="store_true", help="skip the final training (quick has none)"
+    )
     args = parser.parse_args(argv)
 
     space = kgan_nas.SearchSpace(
@@ -49,6 +52,7 @@ def main(argv=None):
         objectives=("fid", "params") if args.pareto else None,
         jit_compile=not args.no_xla,
         directory=args.directory,
+        final=None if args.no_final else "preset",
     )
     print(result.summary())
     if args.pareto:

@@ -20,6 +20,8 @@ _LAZY = {
     "Objective": ("kgan_nas.objectives", "Objective"),
     "search": ("kgan_nas.search_api", "search"),
     "resume": ("kgan_nas.search_api", "resume"),
+    "finalize": ("kgan_nas.final", "finalize"),
+    "FinalConfig": ("kgan_nas.final", "FinalConfig"),
     "SearchResult": ("kgan_nas.results", "SearchResult"),
     "SearchConfig": ("kgan_nas.config", "SearchConfig"),
 }

@@ -70,6 +70,32 @@ def publish_candidate(staging, candidate_dir):
     return True
 
 
+def recover_published(folder, is_name):
+    """Tidies a folder of `publish_candidate` folders after a kill (lock holder only).
+
+    A staging folder (its writer died before publishing; it runs again) is
+    removed; a trash folder whose destination is missing (a publish cut
+    between its two renames) goes back.
+
+    Args:
+        folder: The parent folder (e.g. `<run>/candidates`); may not exist.
+        is_name: Tells whether a name is a valid published folder name.
+    """
+    if not os.path.isdir(folder):
+        return
+    for name in sorted(os.listdir(folder)):
+        path = os.path.join(folder, name)
+        if name.startswith(STAGING_PREFIX):
+            shutil.rmtree(path, ignore_errors=True)
+        elif name.startswith(TRASH_PREFIX):
+            key = name[len(TRASH_PREFIX) :].split("-", 1)[0]
+            destination = os.path.join(folder, key)
+            if is_name(key) and not os.path.exists(destination):
+                os.replace(path, destination)
+            else:
+                shutil.rmtree(path, ignore_errors=True)
+
+
 def check_candidate(candidate_dir):
     """Problems with a published candidate folder (empty list: consistent).
 

@@ -9,6 +9,7 @@ is `kgan_nas.console`'s.
 import os
 import sys
 
+from kgan_nas import cli_final
 from kgan_nas import console
 from kgan_nas import search_api
 from kgan_nas.cli_parser import KEYS_HINT
@@ -116,6 +117,7 @@ def _search(args):
         strategy_options={"inherit_weights": False} if args.no_inherit_weights else None,
         max_consecutive_failures=args.max_consecutive_failures,
         holdout_fraction=args.holdout_fraction,
+        final=None if args.no_final else "preset",
     )
     if not args.quiet:
         print(result.summary())
@@ -181,7 +183,7 @@ def _sample(args):
     result = _result(args.directory)
     if args.key is None:
         images = result.sample(args.n, seed=args.seed)
-        key = result.best_record["key"]
+        source = result.best_generator_source  # the final stage's, or the search's best
     else:
         import keras
         import numpy as np
@@ -190,9 +192,9 @@ def _sample(args):
         # The latent vectors SearchResult.sample draws for the best generator.
         latent = np.random.default_rng(args.seed).normal(size=(args.n, generator.input_shape[-1]))
         images = keras.ops.convert_to_numpy(generator.predict(latent.astype("float32"), verbose=0))
-        key = args.key
+        source = f"candidate {args.key}"
     data.save_image_grid(images, args.out)
-    print(f"wrote {args.out} ({args.n} images from candidate {key})")
+    print(f"wrote {args.out} ({args.n} images from {source})")
     return 0
 
 
@@ -200,6 +202,7 @@ def _run_command(args):
     """Runs the command's handler; returns the exit code (see `main`)."""
     # Looked up on each call, so that a test can replace a command's handler.
     handlers = {"search": _search, "resume": _resume, "report": _report, "sample": _sample}
+    handlers["finalize"] = cli_final.finalize_command
     try:
         with console.tolerate_closed_stdout():
             code = handlers[args.command](args)

@@ -9,6 +9,7 @@ import argparse
 import textwrap
 
 from kgan_nas import __version__
+from kgan_nas import cli_final
 from kgan_nas import config as config_lib
 from kgan_nas import console
 from kgan_nas.objectives import METRICS
@@ -125,6 +126,12 @@ def build_parser():
     _add_resume_command(commands)
     _add_report_command(commands)
     _add_sample_command(commands)
+    cli_final.add_finalize_command(
+        commands,
+        _HelpFormatter,
+        _positive_int,
+        lambda p: console.add_console_flags(p, _VERBOSE_HELP),
+    )
     return parser
 
 
@@ -210,6 +217,7 @@ def _add_budget_options(budget):
             "holdout_fraction",
         ),
     )
+    budget.add_argument("--no-final", action="store_true", help=cli_final.final_help())
 
 
 def _add_scoring_options(scoring):

@@ -55,6 +55,16 @@ PRESETS = {
         holdout_fraction=0.15,
     ),
 }
+# The final stage of each preset (`kgan_nas.final.FinalConfig` fields); a
+# preset without one (quick) has none. Retraining the search's top genomes
+# longer and with several seeds is what makes a search's answer reliable:
+# the order of two winners can change between 200 and 2,000 steps
+# (docs/benchmarks.md). `default` is sized for about 20 CPU-minutes on 2
+# cores; `num_samples` None means twice the search's.
+FINAL_PRESETS = {
+    "default": dict(top_k=2, seeds=2, steps=2000, ema_decay=0.999, num_samples=None),
+    "paper": dict(top_k=3, seeds=3, steps=20000, ema_decay=0.999, num_samples=None),
+}
 BUDGET_KEYS = (
     "generations",
     "population",
@@ -122,6 +132,9 @@ class SearchConfig:
         holdout_fraction: Share of the images held out of training and
             selection (`ImageData.holdout`); 0 for runs stored before it
             existed.
+        final: The final stage's settings (`kgan_nas.final.FinalConfig` as
+            a dict), or None for none (also for runs stored before it
+            existed). A resume may change it.
     """
 
     dataset: str
@@ -137,12 +150,13 @@ class SearchConfig:
     evaluation: dict
     seed: int
     holdout_fraction: float = 0.0
+    final: dict = None
 
     # Settings a resume may change; the stored value is replaced.
-    RESUMABLE = ("generations",)
+    RESUMABLE = ("generations", "final")
     # Settings added after runs were first stored, with the value a run that
     # lacks them had: such a run resumes, and reads back, as having that value.
-    ADDED_LATER = {"holdout_fraction": 0.0}
+    ADDED_LATER = {"holdout_fraction": 0.0, "final": None}
 
     def to_dict(self):
         """The JSON form stored in `config.json` (lists, not tuples)."""

@@ -52,7 +52,7 @@ _DEBUG_HINT = "(add --debug for the traceback)"
 # A full disk (or an exhausted quota) is not a mistake in the input: it gets its own line.
 _DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)})
 # Commands whose run directory keeps completed candidates, so running them again resumes.
-_RESUMABLE_COMMANDS = ("search", "resume")
+_RESUMABLE_COMMANDS = ("search", "resume", "finalize")
 
 
 def quiet_libraries():

@@ -15,6 +15,7 @@ import os
 
 import numpy as np
 
+from kgan_nas import final_summary
 from kgan_nas import run as run_lib
 from kgan_nas.fitness import Fitness
 from kgan_nas.genome import Genome
@@ -162,6 +163,8 @@ class SearchResult:
             )
         self.config = self._run.config()
         self.history = self._run.history()
+        # Which generator the last `best_generator()` call returned, in words.
+        self.best_generator_source = None
 
     @property
     def objectives(self):
@@ -209,9 +212,48 @@ class SearchResult:
                 "summary() lists why each one failed."
             )
 
-    def best_generator(self):
-        """The best generator as a `keras.Model` (loaded with `safe_mode=True`)."""
+    def final_summary(self):
+        """The final stage's summary (`final/summary.json`), or None if it has not finished.
+
+        Returns:
+            A dict: `protocol` (steps, seeds, EMA decay, samples, reference
+            split), `genomes` (per genome: `key`, `search_rank`, `fid_mean`,
+            `fid_std`, `fids`, ...) and `chosen` (key, seed, job folder).
+        """
+        return final_summary.read_summary(self._run)
+
+    def best_generator(self, final=True):
+        """The best generator as a `keras.Model` (loaded with `safe_mode=True`).
+
+        Sets `best_generator_source` to a sentence saying which one it is.
+
+        Args:
+            final: Return the final stage's chosen generator (its moving
+                average weights, scored on held-out data) when the run has
+                one (default); False returns the search's own best
+                candidate (selected on the short search budget).
+
+        Returns:
+            A `keras.Model`.
+
+        Raises:
+            ValueError: if no candidate of the search succeeded.
+        """
         self._require_best()
+        chosen = (self.final_summary() or {}).get("chosen") if final else None
+        path = (final_summary.FINAL_DIR, final_summary.GENERATOR)
+        if chosen and os.path.isfile(self._run.file(*path)):
+            protocol = self.final_summary()["protocol"]
+            self.best_generator_source = (
+                f"final stage: genome {chosen['key']} seed {chosen['seed_index']}, "
+                f"{protocol['steps']} steps, EMA {protocol['ema_decay']}, "
+                f"{protocol['reference']} FID {chosen['fid']:.4f}"
+            )
+            return self._run.load_model(*path)
+        self.best_generator_source = (
+            f"search: candidate {self.best_record['key']} "
+            f"({self.best_record['fitness'].get('steps')} steps, selected on the eval split)"
+        )
         return self._run.load_model("best", "generator.keras")
 
     def best_discriminator(self):
@@ -236,7 +278,7 @@ class SearchResult:
         return self._run.load_model("candidates", key, "discriminator.keras")
 
     def sample(self, n=16, seed=0):
-        """`n` images from the best generator, float32 in [-1, 1]."""
+        """`n` images from `best_generator()` (the final stage's when there is one), in [-1, 1]."""
         generator = self.best_generator()
         latent = (
             np.random.default_rng(seed)
@@ -303,6 +345,9 @@ class SearchResult:
                 reasons.setdefault(record["status"], record["reason"])
         for status, reason in reasons.items():
             lines.append(f"{status}: e.g. {reason[:160]}")
+        final = self.final_summary()
+        if final:
+            lines += final_summary.final_table(final, f"fid_{extractor}")
         return "\n".join(lines)
 
 

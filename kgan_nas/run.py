@@ -45,6 +45,7 @@ from kgan_nas.candidate_files import STAGING_PREFIX
 from kgan_nas.candidate_files import TRASH_PREFIX
 from kgan_nas.candidate_files import check_candidate as check_candidate
 from kgan_nas.candidate_files import publish_candidate as publish_candidate
+from kgan_nas.candidate_files import recover_published as recover_published
 from kgan_nas.candidate_files import staging_dir_for as staging_dir_for
 from kgan_nas.errors import RunDirectoryError as RunDirectoryError
 
@@ -399,26 +400,8 @@ class RunDir:
         return self.file("candidates", key)
 
     def _recover_candidates(self):
-        """Tidies candidate folders after a kill; only the lock holder calls it.
-
-        A staging folder is a candidate whose writer died before publishing it
-        (it is evaluated again); a trash folder whose candidate is missing is
-        a publish cut between its two renames, so the old folder goes back.
-        """
-        folder = self.file("candidates")
-        if not os.path.isdir(folder):
-            return
-        for name in sorted(os.listdir(folder)):
-            path = os.path.join(folder, name)
-            if name.startswith(STAGING_PREFIX):
-                shutil.rmtree(path, ignore_errors=True)
-            elif name.startswith(TRASH_PREFIX):
-                key = name[len(TRASH_PREFIX) :].split("-", 1)[0]
-                destination = os.path.join(folder, key)
-                if _KEY.fullmatch(key) and not os.path.exists(destination):
-                    os.replace(path, destination)
-                else:
-                    shutil.rmtree(path, ignore_errors=True)
+        """Tidies candidate folders after a kill (see `recover_published`)."""
+        recover_published(self.file("candidates"), _KEY.fullmatch)
 
     def promote_best(self, key, genome_dict, record):
         """Copies candidate `key`'s models to `best/` atomically (folder swap)."""

@@ -14,6 +14,7 @@ import signal
 import threading
 
 from kgan_nas import config as config_lib
+from kgan_nas import final as final_lib
 from kgan_nas import run as run_lib
 from kgan_nas import run_options
 from kgan_nas import validate
@@ -54,6 +55,7 @@ def search(
     executor_options=None,
     max_consecutive_failures=None,
     holdout_fraction=None,
+    final="preset",
 ):
     """Searches GAN architectures for `dataset`.
 
@@ -130,6 +132,14 @@ def search(
         holdout_fraction: Share of the images kept out of training and of
             selection, where final scores are reported (`ImageData.holdout`);
             None takes the preset's (0 for `"quick"`, 0.15 otherwise).
+        final: The final stage, run once the generations are done: the top
+            genomes retrained from scratch, longer, with several seeds and a
+            moving average of the generator's weights, scored on the
+            held-out split (`kgan_nas.final`). `"preset"` (default) takes the
+            preset's (`config.FINAL_PRESETS`; `"quick"` has none), None
+            turns it off, and a dict overrides `top_k`, `seeds`, `steps`,
+            `ema_decay` or `num_samples` (e.g. `{"steps": 5000}`). With a
+            custom `evaluator`, `"preset"` means none.
 
     Returns:
         A `SearchResult`.
@@ -155,6 +165,10 @@ def search(
         holdout_fraction=holdout_fraction,
     )
     _check_space_type(space)
+    # The final stage trains with the built-in trainer; a custom evaluator
+    # scores candidates its own way, so only an explicit `final` runs it then.
+    preset_final = None if evaluator is not None else config_lib.FINAL_PRESETS.get(preset)
+    final_config = final_lib.resolve_final(final, preset_final, budget["num_samples"])
     settings = run_options.run_settings(
         executor=executor,
         workers=budget["workers"],
@@ -187,6 +201,7 @@ def search(
     strategy_object, config = _strategy_and_config(
         strategy, strategy_options, space, data, objectives, metric, budget, evaluation, seed
     )
+    config = dataclasses.replace(config, final=final_config and final_config.to_dict())
     if verbose:
         search_callbacks.insert(0, ProgressPrinter(verbose))
     return _run(
@@ -208,6 +223,10 @@ def search(
 
 def resume(directory, *, generations=None, workers=None, verbose=1, callbacks=None):
     """Resumes the search stored in `directory` with its own settings.
+
+    A run whose generations are done but whose final stage is not (or that
+    was killed inside it) goes on with the final stage, keeping every
+    finished (genome, seed) run.
 
     The data set is reloaded by name; the configuration (space, strategy,
     budgets, seed) and the run settings (executor, backend, time limits) come
@@ -275,6 +294,7 @@ def resume(directory, *, generations=None, workers=None, verbose=1, callbacks=No
         strategy_options=config.strategy_options,
         callbacks=callbacks,
         holdout_fraction=config.holdout_fraction,
+        final=config.final,
         **_stored_run_options(settings),
     )
 
@@ -344,6 +364,8 @@ def _run(
             **dict(settings.executor_options or {}),
         ) as runner:
             loop.run(runner, config.generations)
+        if config.final is not None:
+            final_lib.run_final_stage(run_dir, config, data, say=say)
     result = SearchResult(run_dir.path)
     for callback in search_callbacks:
         callback.on_search_end(result)

@@ -36,6 +36,8 @@ PURE_MODULES = (
     "kgan_nas.run_options",
     "kgan_nas.lock",
     "kgan_nas.results",
+    "kgan_nas.final",
+    "kgan_nas.final_summary",
     "kgan_nas.search_loop",
     "kgan_nas.hooks",
     "kgan_nas.search_api",

@@ -797,6 +797,7 @@ def test_keras_callbacks_reach_every_candidate_fit_in_worker_processes(tmp_path)
         num_samples=50,
         executor="subprocess",
         workers=1,
+        final=None,
         jit_compile=False,
         directory=str(tmp_path / "run"),
         callbacks=[FitRecorder(fits)],

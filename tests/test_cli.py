@@ -28,7 +28,7 @@ from kgan_nas.objectives import parse_metric
 
 REPOSITORY = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TESTS = os.path.join(REPOSITORY, "tests")
-COMMANDS = ("search", "resume", "report", "sample")
+COMMANDS = ("search", "resume", "report", "sample", "finalize")
 # What TensorFlow, absl and CUDA print while starting, e.g.
 # `E0000 00:00:1796035885.092875   32493 cuda_platform.cc:52] failed call to cuInit`.
 NOISE = re.compile(r"^[IWE]\d{4} |oneDNN|cuInit|absl::InitializeLog", re.MULTILINE)

@@ -33,6 +33,7 @@ TINY = [
     "--executor",
     "inprocess",
     "--no-xla",
+    "--no-final",
 ]  # XLA compiles are tested elsewhere
 SMALL = ["--max-params", "20000"]
 

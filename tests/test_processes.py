@@ -543,6 +543,7 @@ def real_search(directory, **kwargs):
         directory=str(directory),
         verbose=0,
         seed=5,
+        final=None,
         executor_options={"environment": {"TF_DETERMINISTIC_OPS": "1"}},
         **kwargs,
     )

@@ -78,6 +78,7 @@ def test_tiny_real_search_on_ray(local_ray, tmp_path):
         workers=2,
         directory=str(tmp_path / "run"),
         verbose=0,
+        final=None,
     )
     assert len(result.history) == 2
     assert any(r["status"] == "ok" for r in result.history), [r["reason"] for r in result.history]

@@ -501,6 +501,7 @@ def test_time_limited_candidate_records_how_many_steps_it_trained(tmp_path, cach
         directory=str(tmp_path / "run"),
         verbose=0,
         seconds_per_candidate=1.0,
+        final=None,
         jit_compile=False,
     )
     for record in result.history:

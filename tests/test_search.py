@@ -79,6 +79,7 @@ def test_real_search_writes_a_complete_run_directory(tmp_path, cache_dir):
         directory=str(directory),
         verbose=0,
         callbacks=[recorder],
+        final=None,
     )
     for name in (
         "config.json",
@@ -165,6 +166,7 @@ def test_real_children_start_from_their_parents_weights(tmp_path, cache_dir):
         jit_compile=False,
         directory=str(tmp_path / "run"),
         verbose=0,
+        final=None,
     )
     records = {record["key"]: record for record in result.history}
     children = [r for r in result.history if r["generation"] == 2 and r["status"] == "ok"]

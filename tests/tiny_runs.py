@@ -25,6 +25,7 @@ def tiny_real_search(directory, **overrides):
         executor="inprocess",
         verbose=0,
         jit_compile=False,
+        final=None,
     )
     settings.update(overrides)
     return kgan_nas.search("digits", directory=str(directory), **settings)

@@ -15,6 +15,7 @@ from kgan_nas.genome import Genome
 SECTIONS = (
     ("summary", "Summary"),
     ("candidates", "Best candidates"),
+    ("final", "Final training"),
     ("ancestry", "Ancestry of the best candidate"),
     ("curves", "Training curves"),
     ("fitness", "Fitness per generation"),

@@ -13,6 +13,9 @@ from keras import ops
 
 from kgan_nas.training import jax_step
 from kgan_nas.training import tf_step
+from kgan_nas.training.ema import GeneratorEMA
+from kgan_nas.training.ema import check_ema_decay
+from kgan_nas.training.ema import ema_model
 from kgan_nas.training.losses import _check_loss
 from kgan_nas.training.noise import generate_images
 from kgan_nas.training.optimizers import _OptimizerPair
@@ -49,13 +52,18 @@ class GAN(keras.Model):
             Defaults to 10.0.
         seed: Seed of the latent / interpolation noise. Defaults to None
             (a random seed).
+        ema_decay: Keep an exponential moving average of the generator's
+            trainable weights, updated in the train step after each
+            generator update with this decay (warmed up, see
+            `kgan_nas.training.ema`); `ema_generator()` returns a generator
+            carrying it. Defaults to None (no average).
         **kwargs: Passed to `keras.Model` (e.g. `name`).
 
     Raises:
         TypeError: if a network is not a Keras layer or model.
         ValueError: if the generator does not emit images, the discriminator
             cannot take them or does not output `(batch, 1)`, or
-            `latent_dim` / `d_steps` / `gp_weight` are invalid.
+            `latent_dim` / `d_steps` / `gp_weight` / `ema_decay` are invalid.
 
     Example:
 
@@ -80,6 +88,7 @@ class GAN(keras.Model):
         d_steps=1,
         gp_weight=10.0,
         seed=None,
+        ema_decay=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -95,6 +104,8 @@ class GAN(keras.Model):
         self.image_shape = image_shape
         self.d_steps = int(d_steps)
         self.gp_weight = float(gp_weight)
+        self.ema_decay = check_ema_decay(ema_decay)
+        self.ema = None if self.ema_decay is None else GeneratorEMA(generator, self.ema_decay)
         self._seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
@@ -179,6 +190,7 @@ class GAN(keras.Model):
             "d_steps": self.d_steps,
             "gp_weight": self.gp_weight,
             "seed": self._seed,
+            "ema_decay": self.ema_decay,
         }
 
     @classmethod
@@ -246,6 +258,24 @@ class GAN(keras.Model):
             self.generator, n, latent_dim=self.latent_dim, seed=seed, batch_size=batch_size
         )
 
+    def ema_generator(self):
+        """The generator with the moving average of its weights (`ema_decay`).
+
+        Returns:
+            A new `keras.Model` (a clone of `generator`) carrying the
+            averaged trainable weights and the live non-trainable state; use
+            it to sample, score or save.
+
+        Raises:
+            ValueError: if the GAN was built without `ema_decay`.
+        """
+        if self.ema is None:
+            raise ValueError(
+                "This GAN keeps no moving average; build it with ema_decay=... "
+                "(e.g. GAN(generator, discriminator, ema_decay=0.999))."
+            )
+        return ema_model(self.generator, self.ema)
+
     def replace_networks(self, generator, discriminator, *, g_optimizer, d_optimizer, loss=None):
         """Swaps in another generator and discriminator, also inside `fit`.
 
@@ -289,10 +319,14 @@ class GAN(keras.Model):
         # the one an assignment replaces; without this, the old networks'
         # variables would stay in `trainable_variables` (and in the JAX
         # trainer's state).
-        for old in (self.generator, self.discriminator):
-            self._tracker.untrack(old)
+        for old in (self.generator, self.discriminator, self.ema):
+            if old is not None:
+                self._tracker.untrack(old)
         self.generator = generator
         self.discriminator = discriminator
+        if self.ema is not None:
+            # The average of other weights means nothing for the new generator.
+            self.ema = GeneratorEMA(generator, self.ema_decay)
         self.compile(
             g_optimizer=g_optimizer,
             d_optimizer=d_optimizer,

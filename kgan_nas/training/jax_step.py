@@ -13,6 +13,7 @@ import functools
 import keras
 from keras import ops
 
+from kgan_nas.training.ema import ema_update
 from kgan_nas.training.losses import discriminator_loss
 from kgan_nas.training.losses import generator_loss
 from kgan_nas.training.losses import gradient_penalty
@@ -76,6 +77,15 @@ def train_step(gan, state, data):
     non_trainable = layout.put(non_trainable, layout.g_state, g_state)
     non_trainable = layout.put(non_trainable, layout.d_state, d_state)
     non_trainable[layout.seed] = seed
+    if gan.ema is not None:
+        averages, count = ema_update(
+            layout.take(non_trainable, layout.ema),
+            non_trainable[layout.ema_count],
+            g_vars,
+            gan.ema_decay,
+        )
+        non_trainable = layout.put(non_trainable, layout.ema, averages)
+        non_trainable[layout.ema_count] = count
     new_state = (trainable, non_trainable, g_opt_vars + d_opt_vars, metric_vars)
     return logs, new_state
 
@@ -137,6 +147,9 @@ class _JaxLayout:
         self.g_state = [non_trainable[id(v)] for v in gan.generator.non_trainable_variables]
         self.d_state = [non_trainable[id(v)] for v in gan.discriminator.non_trainable_variables]
         self.seed = non_trainable[id(gan.seed_generator.state)]
+        ema = gan.ema
+        self.ema = [] if ema is None else [non_trainable[id(v)] for v in ema.averages]
+        self.ema_count = None if ema is None else non_trainable[id(ema.count)]
         self.g_optimizer_size = len(gan.g_optimizer.variables)
         self.metric_slices = {}
         start = 0

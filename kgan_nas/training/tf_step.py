@@ -56,6 +56,8 @@ def train_step(gan, data):
         g_loss = generator_loss(gan.loss_name, fake_logits)
     grads = tape.gradient(g_loss, generator.trainable_variables)
     gan.g_optimizer.apply_gradients(zip(grads, generator.trainable_variables))
+    if gan.ema is not None:
+        gan.ema.update([v.value for v in generator.trainable_variables])
 
     gan.d_loss_tracker.update_state(d_loss)
     gan.g_loss_tracker.update_state(g_loss)

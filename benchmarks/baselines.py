@@ -1,0 +1,283 @@
+"""Hand-designed GANs trained and scored exactly like the final stage of a search.
+
+Two baselines, each at a listed set of learning rates:
+
+* `dcgan`: the keras.io DCGAN for MNIST ("GAN overriding `Model.train_step`"):
+  G = Dense(s*s*128) -> LeakyReLU -> Reshape -> 2 x [Conv2DTranspose(128, 4,
+  stride 2) -> LeakyReLU(0.2)] -> Conv2D(C, 7, tanh), starting at a quarter
+  of the image side (7x7 for 28x28); D = Conv2D(64, 3, stride 2) ->
+  LeakyReLU(0.2) -> Conv2D(128, 3, stride 2) -> LeakyReLU(0.2) ->
+  GlobalMaxPooling2D -> Dense(1); latent 128.
+* `mlp`: G = Dense(256) -> LeakyReLU -> Dense(512) -> LeakyReLU ->
+  Dense(H*W*C, tanh); D = Dense(512) -> LeakyReLU -> Dense(256) ->
+  LeakyReLU -> Dense(1); latent 64.
+
+Both use the non-saturating loss and Adam(beta_1=0.5) at the same rate for G
+and D. Each (model, rate, seed) trains through `kgan_nas.final_training.
+train_and_score`, the final stage's own path: same steps, batch size,
+weight average (EMA), number of scored samples, held-out reference split
+and feature extractor. With `--run RUN_DIR` the data split and extractor
+are that search's; otherwise `--dataset` is split with `--seed` as a search
+with that seed splits it. The rate with the lowest mean held-out FID is
+each model's result (among the rates with the most successful runs); it is
+chosen on the held-out split, which favours the
+baselines (a searched genome's rate was chosen on the eval split).
+
+Finished runs are kept under `--runs` and reused when the script runs again.
+
+    python benchmarks/baselines.py --dataset mnist_5k --steps 2000 --seeds 2
+    python benchmarks/baselines.py --run runs/study/mnist_5k_seed0 --steps 2000
+
+Writes `benchmarks/results/baselines.json` (or `--output`).
+"""
+
+import argparse
+import json
+import os
+import statistics
+
+from _common import write_result
+
+MODELS = ("dcgan", "mlp")
+LEARNING_RATES = {"dcgan": (1e-4, 2e-4, 5e-4), "mlp": (2e-4, 1e-3)}
+
+
+def dcgan(image_shape):
+    """The keras.io MNIST DCGAN pair for `image_shape` (sides divisible by 4)."""
+    import keras
+    from keras import layers
+
+    height, width, channels = image_shape
+    if height % 4 or width % 4:
+        raise ValueError(f"dcgan needs image sides divisible by 4, got {image_shape}.")
+    latent = 128
+    generator = keras.Sequential(
+        [
+            keras.Input((latent,)),
+            layers.Dense(height // 4 * width // 4 * 128),
+            layers.LeakyReLU(0.2),
+            layers.Reshape((height // 4, width // 4, 128)),
+            layers.Conv2DTranspose(128, 4, strides=2, padding="same"),
+            layers.LeakyReLU(0.2),
+            layers.Conv2DTranspose(128, 4, strides=2, padding="same"),
+            layers.LeakyReLU(0.2),
+            layers.Conv2D(channels, 7, padding="same", activation="tanh"),
+        ],
+        name="generator",
+    )
+    discriminator = keras.Sequential(
+        [
+            keras.Input(image_shape),
+            layers.Conv2D(64, 3, strides=2, padding="same"),
+            layers.LeakyReLU(0.2),
+            layers.Conv2D(128, 3, strides=2, padding="same"),
+            layers.LeakyReLU(0.2),
+            layers.GlobalMaxPooling2D(),
+            layers.Dense(1),
+        ],
+        name="discriminator",
+    )
+    return generator, discriminator
+
+
+def mlp(image_shape):
+    """A fully connected GAN pair for `image_shape`."""
+    import keras
+    from keras import layers
+
+    size = image_shape[0] * image_shape[1] * image_shape[2]
+    generator = keras.Sequential(
+        [
+            keras.Input((64,)),
+            layers.Dense(256),
+            layers.LeakyReLU(0.2),
+            layers.Dense(512),
+            layers.LeakyReLU(0.2),
+            layers.Dense(size, activation="tanh"),
+            layers.Reshape(image_shape),
+        ],
+        name="generator",
+    )
+    discriminator = keras.Sequential(
+        [
+            keras.Input(image_shape),
+            layers.Flatten(),
+            layers.Dense(512),
+            layers.LeakyReLU(0.2),
+            layers.Dense(256),
+            layers.LeakyReLU(0.2),
+            layers.Dense(1),
+        ],
+        name="discriminator",
+    )
+    return generator, discriminator
+
+
+def data_and_reference(args):
+    """The data, the reference (held-out features) and a label of where they came from."""
+    from kgan_nas import features
+    from kgan_nas.cache import cache_root
+    from kgan_nas.config import SearchConfig
+    from kgan_nas.final import run_data
+    from kgan_nas.final_training import make_reference
+    from kgan_nas.run import RunDir
+
+    if args.run:
+        run = RunDir(args.run)
+        config = SearchConfig.from_dict(run.config())
+        data = run_data(config)
+        extractor = features.DomainExtractor.load(run.file("extractor.keras"))
+        source = {"run": args.run, "dataset": config.dataset, "seed": config.seed}
+    else:
+        from kgan_nas import data as data_lib
+
+        data = data_lib.load_dataset(
+            args.dataset, seed=args.seed, holdout_fraction=args.holdout_fraction
+        )
+        extractor = features.DomainExtractor.for_data(
+            data.train,
+            data.train_labels,
+            cache_dir=os.path.join(cache_root(), "extractors"),
+            fingerprint=data.fingerprint(),
+        )
+        source = {"dataset": args.dataset, "seed": args.seed}
+    if data.holdout is None:
+        raise SystemExit("The data has no held-out split; use --holdout-fraction > 0.")
+    source.update(fingerprint=data.fingerprint(), holdout_images=int(len(data.holdout)))
+    return data, make_reference(extractor, data.holdout, args.num_samples, seed=0), source
+
+
+def train_one(model, rate, seed_index, data, reference, args):
+    """One (model, rate, seed) run: reused from `--runs` when it finished before."""
+    import keras
+
+    import kgan_nas
+    from kgan_nas.evaluate import candidate_seed
+    from kgan_nas.final_training import train_and_score
+    from kgan_nas.training import make_optimizer
+
+    name = f"{model}_lr{rate:g}_seed{seed_index}"
+    folder = os.path.join(args.runs, name)
+    job = {
+        "model": model,
+        "learning_rate": rate,
+        "seed_index": seed_index,
+        "steps": args.steps,
+        "batch_size": args.batch_size,
+        "ema_decay": args.ema_decay,
+        "num_samples": args.num_samples,
+        "fingerprint": data.fingerprint(),
+    }
+    path = os.path.join(folder, "record.json")
+    if os.path.isfile(path):
+        with open(path) as stream:
+            record = json.load(stream)
+        if all(record.get(key) == value for key, value in job.items()):
+            return record
+    seed = candidate_seed(f"baseline-{seed_index}", name)
+    keras.utils.set_random_seed(seed)
+    generator, discriminator = {"dcgan": dcgan, "mlp": mlp}[model](data.image_shape)
+    gan = kgan_nas.GAN(generator, discriminator, seed=seed, ema_decay=args.ema_decay)
+    gan.compile(
+        g_optimizer=make_optimizer("adam", rate, beta_1=0.5),
+        d_optimizer=make_optimizer("adam", rate, beta_1=0.5),
+        loss="non_saturating",
+        jit_compile=not args.no_xla,
+    )
+    record = train_and_score(gan, data.train, dict(job, training_seed=seed), reference, folder)
+    print(f"  {name}: {record['status']}, held-out FID {record.get('fid')}", flush=True)
+    return record
+
+
+def summarise(records):
+    """Per (model, rate): mean ± std of the held-out FID; per model: its best rate.
+
+    The best rate is chosen as the final stage chooses a genome: the most
+    successful runs first, then the lowest mean.
+    """
+    groups = {}
+    for record in records:
+        groups.setdefault((record["model"], record["learning_rate"]), []).append(record)
+    rows = []
+    for (model, rate), runs in sorted(groups.items()):
+        ok = [r for r in runs if r["status"] == "ok" and r.get("fid") is not None]
+        fids = [r["fid"] for r in ok]
+        live = [r["fid_live"] for r in ok if r.get("fid_live") is not None]
+        rows.append(
+            {
+                "model": model,
+                "learning_rate": rate,
+                "fids": fids,
+                "failed": len(runs) - len(fids),
+                "fid_mean": statistics.fmean(fids) if fids else None,
+                "fid_std": statistics.stdev(fids) if len(fids) > 1 else (0.0 if fids else None),
+                # The same runs' last weights, without the average (EMA's effect).
+                "fids_live": live,
+                "fid_live_mean": statistics.fmean(live) if live else None,
+                "seconds": [r.get("seconds") for r in runs],
+            }
+        )
+    best = {}
+    for row in rows:
+        if row["fid_mean"] is None:
+            continue
+        rank = (-len(row["fids"]), row["fid_mean"])  # as the final stage ranks genomes
+        other = best.get(row["model"])
+        if other is None or rank < (-len(other["fids"]), other["fid_mean"]):
+            best[row["model"]] = row
+    return rows, best
+
+
+def run_baselines(args):
+    """Trains every (model, rate, seed) not finished yet; returns the report dict."""
+    data, reference, source = data_and_reference(args)
+    records = []
+    for model in args.models:
+        for rate in args.learning_rates.get(model, LEARNING_RATES[model]):
+            for seed_index in range(args.seeds):
+                records.append(train_one(model, rate, seed_index, data, reference, args))
+    rows, best = summarise(records)
+    protocol = {key: getattr(args, key) for key in ("steps", "seeds", "batch_size", "ema_decay")}
+    protocol.update(num_samples=args.num_samples, reference="holdout", extractor="domain")
+    return {"source": source, "protocol": protocol, "rows": rows, "best": best}
+
+
+def parser():
+    arguments = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    arguments.add_argument("--run", help="a search's run directory: its data split and extractor")
+    arguments.add_argument("--dataset", default="mnist_5k")
+    arguments.add_argument("--seed", type=int, default=0, help="the data split's seed")
+    arguments.add_argument("--holdout-fraction", type=float, default=0.15)
+    arguments.add_argument("--models", nargs="+", choices=MODELS, default=list(MODELS))
+    arguments.add_argument(
+        "--dcgan-lrs", type=float, nargs="+", default=list(LEARNING_RATES["dcgan"])
+    )
+    arguments.add_argument("--mlp-lrs", type=float, nargs="+", default=list(LEARNING_RATES["mlp"]))
+    arguments.add_argument("--steps", type=int, default=2000, help="the final stage's steps")
+    arguments.add_argument("--seeds", type=int, default=2)
+    arguments.add_argument("--batch-size", type=int, default=64)
+    arguments.add_argument("--ema-decay", type=float, default=0.999)
+    arguments.add_argument("--num-samples", type=int, default=2000)
+    arguments.add_argument("--no-xla", action="store_true")
+    arguments.add_argument("--runs", default="runs/baselines")
+    arguments.add_argument("--output", help="results JSON (default: results/baselines.json)")
+    return arguments
+
+
+def main(argv=None):
+    args = parser().parse_args(argv)
+    args.learning_rates = {"dcgan": args.dcgan_lrs, "mlp": args.mlp_lrs}
+    report = run_baselines(args)
+    for row in report["rows"]:
+        score = (
+            "failed"
+            if row["fid_mean"] is None
+            else (f"{row['fid_mean']:.3f} ± {row['fid_std']:.3f}")
+        )
+        print(f"{row['model']:6} lr {row['learning_rate']:<8g} held-out FID {score}")
+    write_result("baselines", report, args.output)
+    return report
+
+
+if __name__ == "__main__":
+    main()

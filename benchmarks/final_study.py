@@ -1,0 +1,177 @@
+"""Search + final training against hand-designed baselines, per seed, on held-out FID.
+
+For each seed in `--seeds`: a `kgan_nas.search` (with its final stage) on
+`--dataset` into `<runs>/<dataset>_seed<seed>`, then the baselines of
+`benchmarks/baselines.py` trained with the same final budget (steps, seeds,
+EMA, scored samples) on that run's data split and scored with that run's
+extractor on its held-out split. The searched result of a seed is the final
+stage's chosen genome: its mean ± std held-out FID over its training seeds;
+a seed is a win when that mean is below the best baseline's (each baseline
+at its best learning rate, chosen on the same held-out split).
+
+Both parts resume: a finished search (and final stage) is read back, and a
+finished baseline run is reused, so the study can be run in parts (one seed
+at a time, `--seeds 0` then `--seeds 1`, or after a kill).
+
+    python benchmarks/final_study.py --dataset mnist_5k --seeds 0 1
+    # a smoke run on digits (minutes):
+    python benchmarks/final_study.py --dataset digits --preset quick --generations 1 \
+        --population 2 --steps-per-candidate 5 --final-steps 5 --final-seeds 2 \
+        --no-xla --runs /tmp/study --output /tmp/study.json
+
+Writes `benchmarks/results/final_study.json` (or `--output`).
+"""
+
+import argparse
+import os
+
+import baselines
+from _common import write_result
+
+
+def search_one(seed, args):
+    """The search (with its final stage) of one seed; resumed when it exists."""
+    import kgan_nas
+
+    directory = os.path.join(args.runs, f"{args.dataset}_seed{seed}")
+    final = {
+        "top_k": args.final_top_k,
+        "seeds": args.final_seeds,
+        "steps": args.final_steps,
+        "ema_decay": args.ema_decay,
+    }
+    if args.final_num_samples:
+        final["num_samples"] = args.final_num_samples
+    result = kgan_nas.search(
+        args.dataset,
+        preset=args.preset,
+        generations=args.generations,
+        population=args.population,
+        steps_per_candidate=args.steps_per_candidate,
+        num_samples=args.num_samples,
+        workers=args.workers,
+        executor=args.executor,
+        jit_compile=not args.no_xla,
+        holdout_fraction=args.holdout_fraction,
+        directory=directory,
+        seed=seed,
+        final=final,
+        verbose=1,
+    )
+    summary = result.final_summary()
+    if summary is None:
+        raise SystemExit(f"{directory}: the final stage did not finish (no successful genome?)")
+    return directory, summary
+
+
+def baselines_for(directory, seed, summary, args):
+    """The baselines under the final stage's protocol on the run's split and extractor."""
+    protocol = summary["protocol"]
+    argv = [
+        "--run",
+        directory,
+        "--steps",
+        str(protocol["steps"]),
+        "--seeds",
+        str(protocol["seeds"]),
+        "--batch-size",
+        str(protocol["batch_size"]),
+        "--ema-decay",
+        str(protocol["ema_decay"]),
+        "--num-samples",
+        str(protocol["num_samples"]),
+        "--runs",
+        os.path.join(args.runs, f"baselines_{args.dataset}_seed{seed}"),
+        "--dcgan-lrs",
+        *[str(rate) for rate in args.dcgan_lrs],
+        "--mlp-lrs",
+        *[str(rate) for rate in args.mlp_lrs],
+    ]
+    if args.no_xla:
+        argv.append("--no-xla")
+    options = baselines.parser().parse_args(argv)
+    options.learning_rates = {"dcgan": options.dcgan_lrs, "mlp": options.mlp_lrs}
+    return baselines.run_baselines(options)
+
+
+def compare(seed, directory, summary, baseline_report):
+    """One seed's row: the searched genome against the best baseline."""
+    chosen = summary["chosen"]
+    best = min(baseline_report["best"].values(), key=lambda row: row["fid_mean"], default=None)
+    return {
+        "seed": seed,
+        "run": directory,
+        "protocol": summary["protocol"],
+        "searched": {
+            "key": chosen["key"],
+            "fid_mean": chosen["fid_mean"],
+            "fid_std": chosen["fid_std"],
+            "genomes": summary["genomes"],
+        },
+        "baselines": baseline_report["rows"],
+        "best_baseline": best,
+        "searched_wins": best is not None and chosen["fid_mean"] < best["fid_mean"],
+    }
+
+
+def parser():
+    arguments = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    arguments.add_argument("--dataset", default="mnist_5k")
+    arguments.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+    arguments.add_argument("--preset", default="default")
+    for name in ("generations", "population", "steps_per_candidate", "num_samples", "workers"):
+        arguments.add_argument("--" + name.replace("_", "-"), type=int, help="default: preset's")
+    arguments.add_argument("--holdout-fraction", type=float, default=0.15)
+    arguments.add_argument("--executor", default="subprocess")
+    arguments.add_argument("--final-top-k", type=int, default=2)
+    arguments.add_argument("--final-seeds", type=int, default=2)
+    arguments.add_argument("--final-steps", type=int, default=2000)
+    arguments.add_argument("--final-num-samples", type=int, help="default: 2x the search's")
+    arguments.add_argument("--ema-decay", type=float, default=0.999)
+    arguments.add_argument(
+        "--dcgan-lrs", type=float, nargs="+", default=list(baselines.LEARNING_RATES["dcgan"])
+    )
+    arguments.add_argument(
+        "--mlp-lrs", type=float, nargs="+", default=list(baselines.LEARNING_RATES["mlp"])
+    )
+    arguments.add_argument("--no-xla", action="store_true")
+    arguments.add_argument("--runs", default="runs/final_study")
+    arguments.add_argument("--output", help="results JSON (default: results/final_study.json)")
+    return arguments
+
+
+def main(argv=None):
+    args = parser().parse_args(argv)
+    rows = []
+    for seed in args.seeds:
+        directory, summary = search_one(seed, args)
+        rows.append(
+            compare(seed, directory, summary, baselines_for(directory, seed, summary, args))
+        )
+        row = rows[-1]
+        best = row["best_baseline"]
+        print(
+            f"seed {seed}: searched {row['searched']['fid_mean']:.3f} ± "
+            f"{row['searched']['fid_std']:.3f}; best baseline "
+            + (
+                "none"
+                if best is None
+                else f"{best['model']} lr {best['learning_rate']:g} "
+                f"{best['fid_mean']:.3f} ± {best['fid_std']:.3f}"
+            )
+            + f"; searched wins: {row['searched_wins']}",
+            flush=True,
+        )
+    report = {
+        "dataset": args.dataset,
+        "preset": args.preset,
+        "rows": rows,
+        "wins": sum(row["searched_wins"] for row in rows),
+        "seeds": len(rows),
+    }
+    write_result("final_study", report, args.output)
+    return report
+
+
+if __name__ == "__main__":
+    main()

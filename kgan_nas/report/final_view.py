@@ -1,0 +1,65 @@
+"""The page's final-training section: held-out FID mean ± std per retrained genome.
+
+Read from `final/summary.json` (`SearchResult.final_summary()`); the chosen
+run's sample grid (`final/<key>_seed<s>/samples.png`) is shown beside the
+held-out real images.
+"""
+
+import os
+
+from kgan_nas.final_summary import FINAL_DIR
+from kgan_nas.report.markup import data_uri
+from kgan_nas.report.markup import escape
+from kgan_nas.report.markup import fixed
+from kgan_nas.report.markup import section_start
+from kgan_nas.report.markup import table
+
+
+def final_section(result):
+    """The "Final training" section of the page.
+
+    Args:
+        result: A `kgan_nas.SearchResult`.
+
+    Returns:
+        The section's HTML (a sentence when the run has no finished final stage).
+    """
+    parts = [section_start("final")]
+    summary = result.final_summary()
+    if summary is None:
+        parts.append(
+            "<p>This run has no finished final stage (<code>kgan-nas finalize</code> runs one).</p>"
+        )
+        return "\n".join(parts)
+    protocol = summary["protocol"]
+    split = "held-out" if protocol["reference"] == "holdout" else "eval (used by selection!)"
+    parts.append(
+        f"<p>The search's top {protocol['top_k']} genomes retrained from scratch: "
+        f"{protocol['seeds']} seeds x {protocol['steps']:,} steps each, EMA "
+        f"{escape(protocol['ema_decay'])}, {protocol['num_samples']} samples scored on "
+        f"{protocol['reference_images']} {escape(split)} images.</p>"
+    )
+    rows = [
+        [
+            genome["search_rank"],
+            f"<code>{escape(genome['key'])}</code>",
+            "failed"
+            if genome["fid_mean"] is None
+            else f"{fixed(genome['fid_mean'], 3)} ± {fixed(genome['fid_std'], 3)}",
+            "" if genome["fid_live_mean"] is None else fixed(genome["fid_live_mean"], 3),
+            f"{genome['runs']} of {protocol['seeds']}",
+            protocol["steps"],
+        ]
+        for genome in summary["genomes"]
+    ]
+    headers = ["search rank", "key", "FID mean ± std", "last weights", "runs", "steps"]
+    parts.append(table(headers, rows, table_id="final-table"))
+    chosen = summary.get("chosen")
+    grid = chosen and os.path.join(result.directory, FINAL_DIR, chosen["job"], "samples.png")
+    if grid and os.path.isfile(grid):
+        parts.append(
+            f'<figure class="card"><img src="{data_uri(grid)}" alt="final samples">'
+            f"<figcaption>chosen: <code>{escape(chosen['key'])}</code> seed "
+            f"{chosen['seed_index']}, FID {fixed(chosen['fid'], 3)}</figcaption></figure>"
+        )
+    return "\n".join(parts)
