@@ -41,8 +41,6 @@ import warnings
 from kgan_nas import validate
 from kgan_nas.atomic import atomic_write_json
 from kgan_nas.candidate_files import MANIFEST as MANIFEST
-from kgan_nas.candidate_files import STAGING_PREFIX
-from kgan_nas.candidate_files import TRASH_PREFIX
 from kgan_nas.candidate_files import check_candidate as check_candidate
 from kgan_nas.candidate_files import publish_candidate as publish_candidate
 from kgan_nas.candidate_files import recover_published as recover_published
