@@ -272,7 +272,15 @@ def _add_execution_options(execution):
         choices=["tensorflow", "jax"],
         help="Keras backend of the workers (default: current)",
     )
-    execution.add_argument("--no-xla", action="store_true", help="disable XLA compilation")
+    execution.add_argument(
+        "--xla",
+        choices=["auto", "on", "off"],
+        default="auto",
+        help="XLA-compile train steps: auto (default) decides per candidate where it pays off",
+    )
+    execution.add_argument(
+        "--no-xla", action="store_const", dest="xla", const="off", help="same as --xla off"
+    )
 
 
 def _add_progress_options(group):
@@ -445,7 +453,7 @@ def _search(args):
         verbose=_verbosity(args),
         timeout=args.timeout,
         backend=args.backend,
-        jit_compile=not args.no_xla,
+        jit_compile={"auto": "auto", "on": True, "off": False}[args.xla],
         max_candidates_per_worker=args.max_candidates_per_worker,
         seconds_per_candidate=args.seconds_per_candidate,
         executor_options=_executor_options(args),
