@@ -140,8 +140,8 @@ class Evaluator:
         seconds = {}
         # Fields every outcome records, failures included.
         common = {"params": 0, "discriminator_params": 0, "extractor": self.extractor.metric_suffix}
-        common["jit_compile"] = self._jit_compile()
         try:
+            common["jit_compile"] = self._jit_compile()
             common["params"] = self.space.generator_params(genome)
             common["discriminator_params"] = self.space.discriminator_params(genome)
             return self._build_train_score(genome, save_dir, inherit_from, seconds, common, started)

@@ -109,10 +109,8 @@ def search(
         timeout: Seconds one candidate may take before it is stopped.
         backend: Keras backend of the workers (`"tensorflow"`, `"jax"`);
             defaults to the current one.
-        jit_compile: Compile train steps with XLA: True, False, or `"auto"`
-            (the default): per candidate, XLA where it pays off for the
-            backend, device and step budget (on a CPU with TensorFlow, only
-            from 5000 steps; see docs/benchmarks.md). Each record says which.
+        jit_compile: XLA-compile train steps: True, False, or `"auto"` (XLA
+            where it pays off for the backend, device and step budget).
         max_candidates_per_worker: Recycle worker processes after this many.
         seconds_per_candidate: Optional training time limit per candidate,
             counted after the first (compiling) step; None (the default, under

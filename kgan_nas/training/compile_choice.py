@@ -11,11 +11,12 @@ and its constants come from `benchmarks/train_step.py --genomes`, written to
 * JAX: always XLA. Without it JAX runs eagerly, compiling every operation on
   its own, 10 to 600 times slower per step.
 * TensorFlow on a GPU: XLA (not measured here; XLA's usual case).
-* TensorFlow on the CPU: XLA only from `TF_CPU_XLA_MIN_STEPS` steps. On the
-  measured digits genomes XLA's first step cost 3 to 6 times the plain
-  `tf.function`'s (8 to 26 s more on a loaded 2-core machine), and its steps
-  were anywhere from 40x slower to 4x faster, without following the size
-  of the networks; at this budget half the genomes had won the compile back.
+* TensorFlow on the CPU: XLA only from `TF_CPU_XLA_MIN_STEPS` steps. On ten
+  sampled digits genomes XLA's first step cost 4 to 7 times the plain
+  `tf.function`'s (9 to 26 s more on a loaded 2-core machine), and its steps
+  ranged from 41x slower to 4.4x faster, without following the size of the
+  networks; by 5000 steps half the genomes had won the compile back (five
+  never did).
 
 Plain Python: it imports TensorFlow or JAX only inside `resolve_jit_compile`.
 """
