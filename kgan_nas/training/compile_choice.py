@@ -18,7 +18,9 @@ and its constants come from `benchmarks/train_step.py --genomes`, written to
   networks; by 5000 steps half the genomes had won the compile back (five
   never did).
 
-Plain Python: it imports TensorFlow or JAX only inside `resolve_jit_compile`.
+This `"auto"` is kgan_nas's own: `GAN.compile` receives the resolved bool,
+never Keras' `jit_compile="auto"`. Plain Python: it imports Keras, TensorFlow
+or JAX only inside `resolve_jit_compile`.
 """
 
 JIT_COMPILE_CHOICES = (True, False, "auto")
