@@ -9,7 +9,8 @@ and its constants come from `benchmarks/train_step.py --genomes`, written to
 `benchmarks/results/train_step_genomes_tensorflow.json` (see docs/benchmarks.md):
 
 * JAX: always XLA. Without it JAX runs eagerly, compiling every operation on
-  its own, 10 to 600 times slower per step.
+  its own: 4 to 312 times slower per step on five digits genomes
+  (`train_step_genomes_jax.json`).
 * TensorFlow on a GPU: XLA (not measured here; XLA's usual case).
 * TensorFlow on the CPU: XLA only from `TF_CPU_XLA_MIN_STEPS` steps. On ten
   sampled digits genomes XLA's first step cost 4 to 7 times the plain
