@@ -1,4 +1,4 @@
-"""Evaluating one genome: decode, train briefly (XLA), score.
+"""Evaluating one genome: decode, train briefly (XLA where it pays off), score.
 
 `Evaluator` holds what every candidate in a process shares (training images,
 the feature extractor, the real-data features) and turns a `Genome` into a
