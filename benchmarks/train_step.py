@@ -7,13 +7,20 @@ process, and reports for each the first-step overhead (tracing + XLA compile,
 minus a normal step) and the median step time, as measured by
 `train_for_budget`.
 
+With `--genomes N` it measures N genomes sampled from the digits search space
+instead (built by `decode.build_gan`, as a search builds them), records each
+one's multiply-adds per step (`step_macs`) and, on JAX, the compile phases JAX reports
+(tracing, lowering, XLA compilation): the evidence behind `jit_compile="auto"`.
+
 Usage:
 
     KERAS_BACKEND=tensorflow python benchmarks/train_step.py
     KERAS_BACKEND=jax python benchmarks/train_step.py --steps 10
+    python benchmarks/train_step.py --genomes 8 --steps 40
 
 It prints a table and writes `benchmarks/results/train_step_<backend>.json`
-with the numbers and the machine they were measured on.
+(`train_step_genomes_<backend>.json` with `--genomes`) with the numbers and the
+machine they were measured on.
 """
 
 import argparse
@@ -157,13 +164,60 @@ def measure(size, jit_compile, args):
         jit_compile=jit_compile,
     )
     data = RandomBatches(gan.image_shape, args.batch_size)
-    report = training.train_for_budget(gan, data, steps=args.steps)
-    if report.status != "ok":
-        raise RuntimeError(f"{size} (jit_compile={jit_compile}): {report}")
-    return {
+    return _timed_fit(gan, data, args.steps, size, jit_compile) | {
         "size": size,
-        "jit_compile": jit_compile,
         "params": generator.count_params() + discriminator.count_params(),
+    }
+
+
+def measure_genome(genome, space, images, jit_compile, steps, batch_size):
+    """Trains the GAN a search would build for `genome`; returns its timings."""
+    from kgan_nas import data as data_lib
+    from kgan_nas import decode
+
+    keras.utils.clear_session()
+    keras.utils.set_random_seed(0)
+    with _CompileEvents() as build_events:
+        gan = decode.build_gan(genome, space, seed=0, jit_compile=jit_compile)
+    inputs = data_lib.train_input(images, batch_size, seed=0)
+    with _CompileEvents() as fit_events:
+        row = _timed_fit(gan, inputs, steps, genome.key(), jit_compile)
+    return row | {
+        "size": genome.key(),
+        "params": space.params(genome),
+        "macs_per_step": step_macs(genome, space, batch_size),
+        "kinds": sorted({gene.kind for gene in genome.generator + genome.discriminator}),
+        "build_jax_compile_events_s": build_events.seconds,
+        "fit_jax_compile_events_s": fit_events.seconds,
+    }
+
+
+def step_macs(genome, space, batch_size):
+    """Multiply-adds of one forward pass of both networks over a batch: a size of the work.
+
+    The sum over the planned layers of weights times the positions each
+    weight is applied at (1 for dense layers), times `batch_size`.
+    """
+    from kgan_nas import genome as genome_lib
+
+    total = 0
+    for step in space.generator_plan(genome) + space.discriminator_plan(genome):
+        if len(step.output_shape) != 3 or step.role == "project":
+            total += step.params
+            continue
+        transpose = step.gene is not None and step.gene.kind == genome_lib.CONV2D_TRANSPOSE
+        # A transposed convolution applies its kernel at every input position.
+        height, width = (step.input_shape if transpose else step.output_shape)[:2]
+        total += step.params * height * width
+    return batch_size * total
+
+
+def _timed_fit(gan, data, steps, name, jit_compile):
+    report = training.train_for_budget(gan, data, steps=steps)
+    if report.status != "ok":
+        raise RuntimeError(f"{name} (jit_compile={jit_compile}): {report}")
+    return {
+        "jit_compile": jit_compile,
         "steps": report.steps,
         "first_step_overhead_s": report.compile_seconds,
         "median_step_s": report.step_seconds,
@@ -171,11 +225,42 @@ def measure(size, jit_compile, args):
     }
 
 
+class _CompileEvents:
+    """Sums JAX's compile-phase durations (trace, lower to MLIR, XLA compile) in a block.
+
+    Empty on TensorFlow, which reports no such events.
+    """
+
+    _active = []
+    _listening = False
+
+    def __enter__(self):
+        self.seconds = {}
+        if keras.backend.backend() == "jax" and not _CompileEvents._listening:
+            import jax
+
+            jax.monitoring.register_event_duration_secs_listener(_CompileEvents._listen)
+            _CompileEvents._listening = True
+        _CompileEvents._active.append(self)
+        return self
+
+    def __exit__(self, *exc):
+        _CompileEvents._active.remove(self)
+        self.seconds = {key: round(value, 4) for key, value in self.seconds.items()}
+
+    @staticmethod
+    def _listen(event, duration, **kwargs):
+        if "/jax/core/compile/" in event:
+            for block in _CompileEvents._active:
+                name = event.rsplit("/", 1)[-1].removesuffix("_duration")
+                block.seconds[name] = block.seconds.get(name, 0.0) + duration
+
+
 def format_table(rows):
     """A plain-text table with one line per size, XLA next to non-XLA."""
     by_key = {(r["size"], r["jit_compile"]): r for r in rows}
     header = (
-        f"{'size':<13} {'params':>9}  {'XLA 1st-step s':>14} "
+        f"{'size':<17} {'params':>9}  {'XLA 1st-step s':>14} "
         f"{'XLA step ms':>11}  {'no-XLA 1st-step s':>17} "
         f"{'no-XLA step ms':>14}  {'step speedup':>12}"
     )
@@ -184,7 +269,7 @@ def format_table(rows):
         xla, plain = by_key[(size, True)], by_key[(size, False)]
         speedup = plain["median_step_s"] / xla["median_step_s"]
         lines.append(
-            f"{size:<13} {xla['params']:>9,}  "
+            f"{size:<17} {xla['params']:>9,}  "
             f"{xla['first_step_overhead_s']:>14.2f} "
             f"{1e3 * xla['median_step_s']:>11.2f}  "
             f"{plain['first_step_overhead_s']:>17.2f} "
@@ -210,40 +295,86 @@ def parse_args(argv):
         "--loss", choices=training.LOSSES, default="non_saturating", help="GAN loss"
     )
     parser.add_argument(
+        "--genomes",
+        type=int,
+        default=0,
+        help="measure this many genomes sampled from the digits space instead of --sizes",
+    )
+    parser.add_argument(
+        "--max-params", type=int, default=150_000, help="the genomes' space (quick preset's)"
+    )
+    parser.add_argument(
+        "--no-xla-steps",
+        type=int,
+        default=None,
+        help="steps of the runs without XLA (default --steps; JAX runs them eagerly, slowly)",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="seed of the genome sampling")
+    parser.add_argument(
         "--output",
         type=pathlib.Path,
         default=None,
         help="JSON path (default: benchmarks/results/train_step_<backend>.json)",
     )
     args = parser.parse_args(argv)
-    if args.steps < 2:
-        parser.error("--steps must be >= 2 to separate compile from step time")
+    if args.steps < 2 or (args.no_xla_steps is not None and args.no_xla_steps < 2):
+        parser.error("--steps and --no-xla-steps must be >= 2 to separate compile from step time")
     return args
+
+
+def measure_genomes(args):
+    """Rows for `args.genomes` distinct genomes, XLA and no XLA side by side."""
+    from kgan_nas import data as data_lib
+    from kgan_nas.space import SearchSpace
+
+    data = data_lib.load_dataset("digits", seed=0)
+    space = SearchSpace(image_shape=data.image_shape, max_params=args.max_params)
+    rng = np.random.default_rng(args.seed)
+    genomes = {}
+    while len(genomes) < args.genomes:
+        genome = space.sample(rng)
+        genomes.setdefault(genome.key(), genome)
+    rows = []
+    for genome in genomes.values():
+        for jit_compile in (True, False):
+            steps = args.steps if jit_compile else (args.no_xla_steps or args.steps)
+            row = measure_genome(genome, space, data, jit_compile, steps, args.batch_size)
+            rows.append(row)
+            _say(row)
+    return rows
+
+
+def _say(row):
+    print(
+        f"measured {row['size']} jit_compile={row['jit_compile']}: "
+        f"first step overhead {row['first_step_overhead_s']:.2f} s, "
+        f"median step {1e3 * row['median_step_s']:.2f} ms",
+        flush=True,
+    )
 
 
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
     backend = keras.backend.backend()
     rows = []
-    for size in args.sizes:
+    if args.genomes:
+        rows = measure_genomes(args)
+    for size in [] if args.genomes else args.sizes:
         for jit_compile in (True, False):
-            row = measure(size, jit_compile, args)
-            rows.append(row)
-            print(
-                f"measured {size} jit_compile={jit_compile}: "
-                f"first step overhead {row['first_step_overhead_s']:.2f} s, "
-                f"median step {1e3 * row['median_step_s']:.2f} ms",
-                flush=True,
-            )
+            rows.append(measure(size, jit_compile, args))
+            _say(rows[-1])
     table = format_table(rows)
     print()
     print(table)
     write_result(
-        f"train_step_{backend}",
+        f"train_step_genomes_{backend}" if args.genomes else f"train_step_{backend}",
         {
             "benchmark": "train_step",
             "settings": {
                 "steps": args.steps,
+                "no_xla_steps": args.no_xla_steps or args.steps,
+                "genomes": args.genomes,
+                "max_params": args.max_params if args.genomes else None,
                 "batch_size": args.batch_size,
                 "loss": args.loss,
                 "latent_dim": LATENT_DIM,

@@ -53,7 +53,7 @@ def search_options(args):
         num_samples=args.num_samples,
         workers=args.workers,
         executor=args.executor,
-        jit_compile=not args.no_xla,
+        jit_compile=False if args.no_xla else "auto",
         directory=args.directory,
         final=None if args.no_final else "preset",
     )

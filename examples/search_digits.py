@@ -50,7 +50,7 @@ def main(argv=None):
         workers=args.workers,
         executor=args.executor,
         objectives=("fid", "params") if args.pareto else None,
-        jit_compile=not args.no_xla,
+        jit_compile=False if args.no_xla else "auto",
         directory=args.directory,
         final=None if args.no_final else "preset",
     )

@@ -110,7 +110,7 @@ def _search(args):
         verbose=_verbosity(args),
         timeout=args.timeout,
         backend=args.backend,
-        jit_compile=not args.no_xla,
+        jit_compile={"auto": "auto", "on": True, "off": False}[args.xla],
         max_candidates_per_worker=args.max_candidates_per_worker,
         seconds_per_candidate=args.seconds_per_candidate,
         executor_options=_executor_options(args),

@@ -295,7 +295,15 @@ def _add_execution_options(execution):
         choices=["tensorflow", "jax"],
         help="Keras backend of the workers (default: current)",
     )
-    execution.add_argument("--no-xla", action="store_true", help="disable XLA compilation")
+    execution.add_argument(
+        "--xla",
+        choices=["auto", "on", "off"],
+        default="auto",
+        help="XLA-compile train steps: auto (default) decides per candidate where it pays off",
+    )
+    execution.add_argument(
+        "--no-xla", action="store_const", dest="xla", const="off", help="same as --xla off"
+    )
 
 
 def _add_progress_options(group):

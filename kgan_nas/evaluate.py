@@ -1,4 +1,4 @@
-"""Evaluating one genome: decode, train briefly (XLA), score.
+"""Evaluating one genome: decode, train briefly (XLA where it pays off), score.
 
 `Evaluator` holds what every candidate in a process shares (training images,
 the feature extractor, the real-data features) and turns a `Genome` into a
@@ -47,7 +47,10 @@ class EvaluationConfig:
         kid_subsets: Subsets for KID.
         kid_subset_size: Samples per KID subset.
         is_splits: Splits for the Inception Score.
-        jit_compile: Compile train steps with XLA.
+        jit_compile: Compile train steps with XLA: True, False, or
+            `"auto"` (the default): decided per candidate by
+            `kgan_nas.training.compile_choice.choose_jit_compile` from the
+            backend, the device and `steps`, and recorded in its `Fitness`.
         divergence_threshold: A loss whose magnitude exceeds this marks the
             candidate "diverged".
         seed: Base seed; each candidate's seed is derived from it and the
@@ -61,7 +64,7 @@ class EvaluationConfig:
     kid_subsets: int = 20
     kid_subset_size: int = 500
     is_splits: int = 5
-    jit_compile: bool = True
+    jit_compile: bool | str = "auto"
     divergence_threshold: float = 1e4
     seed: int = 0
 
@@ -81,6 +84,11 @@ class EvaluationConfig:
             raise ValueError(
                 f"num_samples={self.num_samples} is smaller than is_splits={self.is_splits}; "
                 "raise num_samples."
+            )
+        if not (isinstance(self.jit_compile, bool) or self.jit_compile == "auto"):
+            raise ValueError(
+                f"jit_compile must be True, False or 'auto', got {self.jit_compile!r}. Use "
+                "'auto' to let kgan_nas decide per candidate whether XLA compilation pays off."
             )
         if self.seconds is not None and not self.seconds > 0:
             raise ValueError(f"seconds must be positive or None, got {self.seconds!r}.")
@@ -145,6 +153,7 @@ class Evaluator:
         # Fields every outcome records, failures included.
         common = {"params": 0, "discriminator_params": 0, "extractor": self.extractor.metric_suffix}
         try:
+            common["jit_compile"] = self._jit_compile()
             common["params"] = self.space.generator_params(genome)
             common["discriminator_params"] = self.space.discriminator_params(genome)
             return self._build_train_score(genome, save_dir, inherit_from, seconds, common, started)
@@ -217,6 +226,12 @@ class Evaluator:
             **scores,
         )
 
+    def _jit_compile(self):
+        """Whether this candidate's step is XLA-compiled (`"auto"` decided)."""
+        from kgan_nas.training.compile_choice import resolve_jit_compile
+
+        return resolve_jit_compile(self.config.jit_compile, self.config.steps)
+
     def _build(self, genome):
         import keras
 
@@ -225,7 +240,7 @@ class Evaluator:
         seed = candidate_seed(self.config.seed, genome.key())
         keras.utils.set_random_seed(seed)
         start = time.perf_counter()
-        gan = decode.build_gan(genome, self.space, seed=seed, jit_compile=self.config.jit_compile)
+        gan = decode.build_gan(genome, self.space, seed=seed, jit_compile=self._jit_compile())
         return gan, time.perf_counter() - start
 
     def _train(self, gan, genome):

@@ -60,6 +60,9 @@ class Fitness:
             inheriting), `compile` (the first step's tracing and XLA
             compilation), `train` (the other steps), `metric`, `save` (when the
             models are saved), and `total` (all of it).
+        jit_compile: Whether the train step was XLA-compiled (what
+            `jit_compile="auto"` chose); None when not recorded (older runs,
+            custom evaluators).
         curve: Training losses at a few steps, as
             `{"step": [...], "d_loss": [...], "g_loss": [...]}`: each loss is
             the mean over the steps since the previous point (None where it
@@ -84,6 +87,7 @@ class Fitness:
     reason: str = ""
     steps: int = 0
     inherited_layers: int = 0
+    jit_compile: bool | None = None
     seconds: dict = dataclasses.field(default_factory=dict)
     curve: dict = dataclasses.field(default_factory=dict)
 

@@ -47,7 +47,7 @@ def search(
     labels=None,
     timeout=None,
     backend=None,
-    jit_compile=True,
+    jit_compile="auto",
     max_candidates_per_worker=8,
     seconds_per_candidate=None,
     strategy_options=None,
@@ -109,7 +109,8 @@ def search(
         timeout: Seconds one candidate may take before it is stopped.
         backend: Keras backend of the workers (`"tensorflow"`, `"jax"`);
             defaults to the current one.
-        jit_compile: Compile train steps with XLA.
+        jit_compile: XLA-compile train steps: True, False, or `"auto"` (XLA
+            where it pays off for the backend, device and step budget).
         max_candidates_per_worker: Recycle worker processes after this many.
         seconds_per_candidate: Optional training time limit per candidate,
             counted after the first (compiling) step; None (the default, under

@@ -126,3 +126,39 @@ def test_variants_are_named_genetic_options(search_quality, text, expected):
 def test_bad_variants_are_refused(search_quality, text):
     with pytest.raises(Exception, match="NAME=JSON|not JSON|JSON object"):
         search_quality.parse_variant(text)
+
+
+@pytest.mark.keras
+@pytest.mark.slow
+def test_train_step_genomes_mode_records_both_modes_and_the_genome(tmp_path, monkeypatch):
+    """`train_step.py --genomes`: each genome trained with and without XLA, sized and timed."""
+    monkeypatch.setenv("KGAN_NAS_CACHE", str(tmp_path / "cache"))
+    output = tmp_path / "genomes.json"
+    result = subprocess.run(
+        [
+            sys.executable,
+            os.path.join(BENCHMARKS, "train_step.py"),
+            "--genomes",
+            "1",
+            "--steps",
+            "2",
+            "--batch-size",
+            "16",
+            "--output",
+            str(output),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    report = json.loads(output.read_text())
+    rows = report["results"]
+    assert [row["jit_compile"] for row in rows] == [True, False]
+    assert rows[0]["size"] == rows[1]["size"]  # one genome key, both modes
+    for row in rows:
+        assert row["steps"] == 2 and row["median_step_s"] > 0
+        assert row["first_step_overhead_s"] >= 0
+        assert row["macs_per_step"] > row["params"]  # at least one convolution
+    assert report["settings"]["genomes"] == 1

@@ -14,6 +14,7 @@ import kgan_nas
 from kgan_nas import cli
 from kgan_nas.callbacks import SearchCallback
 from kgan_nas.run import RunDirectoryError
+from kgan_nas.training.compile_choice import resolve_jit_compile
 
 TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
 FAST = "scripted_evaluators:make_fast_evaluator"
@@ -95,6 +96,9 @@ def test_real_search_writes_a_complete_run_directory(tmp_path, cache_dir):
     assert recorder.generations[0][0] == 1 and recorder.ended is not None
     ok = [r for r in result.history if r["status"] == "ok"]
     assert ok, [r["reason"] for r in result.history]
+    # jit_compile="auto" (the default) decided per candidate, and the record says how.
+    xla = resolve_jit_compile("auto", 20)
+    assert all(r["fitness"]["jit_compile"] is xla for r in result.history)
     for record in result.history:
         assert {"generation", "genome", "key", "fitness", "status", "reason"} <= set(record)
         seconds = record["fitness"]["seconds"]
