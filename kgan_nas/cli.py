@@ -18,6 +18,7 @@ from kgan_nas.objectives import METRICS
 from kgan_nas.objectives import OBJECTIVES
 from kgan_nas.objectives import metric_name
 from kgan_nas.objectives import parse_metric
+from kgan_nas.results import sample_grid_labels
 
 
 def _positive_int(text):
@@ -137,6 +138,11 @@ def _add_search_command(commands):
         default="digits",
         help="digits (offline), mnist, fashion_mnist, cifar10, FILE.npz or "
         "FOLDER of images (default: digits)",
+    )
+    data.add_argument(
+        "--conditional",
+        action="store_true",
+        help="search class-conditional GANs (needs labelled data; see kgan_nas.search)",
     )
     strategy = search.add_argument_group("search strategy")
     strategy.add_argument(
@@ -351,6 +357,12 @@ def _add_sample_command(commands):
     sample.add_argument(
         "--seed", type=int, default=0, help="seed of the latent vectors (default: 0)"
     )
+    sample.add_argument(
+        "--class",
+        dest="label",
+        type=int,
+        help="conditional runs: the class of every image (default: one row per class)",
+    )
     console.add_console_flags(sample, _VERBOSE_HELP)
 
 
@@ -451,6 +463,7 @@ def _search(args):
         executor_options=_executor_options(args),
         strategy_options={"inherit_weights": False} if args.no_inherit_weights else None,
         max_consecutive_failures=args.max_consecutive_failures,
+        conditional=args.conditional,
     )
     if not args.quiet:
         print(result.summary())
@@ -514,19 +527,11 @@ def _sample(args):
     from kgan_nas import data
 
     result = _result(args.directory)
-    if args.key is None:
-        images = result.sample(args.n, seed=args.seed)
-        key = result.best_record["key"]
-    else:
-        import keras
-        import numpy as np
-
-        generator = _candidate_generator(result, args.key)
-        # The latent vectors SearchResult.sample draws for the best generator.
-        latent = np.random.default_rng(args.seed).normal(size=(args.n, generator.input_shape[-1]))
-        images = keras.ops.convert_to_numpy(generator.predict(latent.astype("float32"), verbose=0))
-        key = args.key
-    data.save_image_grid(images, args.out)
+    labels, nrow = sample_grid_labels(result.num_classes, args.n, args.label)
+    key = args.key or result.best_record["key"]
+    generator = None if args.key is None else _candidate_generator(result, args.key)
+    images = result.sample(args.n, seed=args.seed, labels=labels, generator=generator)
+    data.save_image_grid(images, args.out, nrow=nrow)
     print(f"wrote {args.out} ({args.n} images from candidate {key})")
     return 0
 

@@ -235,17 +235,49 @@ class SearchResult:
         """The discriminator of candidate `key` (a `keras.Model`)."""
         return self._run.load_model("candidates", key, "discriminator.keras")
 
-    def sample(self, n=16, seed=0):
-        """`n` images from the best generator, float32 in [-1, 1]."""
-        generator = self.best_generator()
-        latent = (
-            np.random.default_rng(seed)
-            .normal(size=(n, generator.input_shape[-1]))
-            .astype("float32")
-        )
+    @property
+    def num_classes(self):
+        """Classes of a class-conditional search, or None for an unconditional one."""
+        return self.config["space"].get("num_classes")
+
+    def sample(self, n=16, seed=0, labels=None, generator=None):
+        """`n` images from the best generator, float32 in [-1, 1].
+
+        Args:
+            n: Number of images.
+            seed: Seed of the latents.
+            labels: Conditional searches only: the class of each image (`n`
+                integers) or one class for all. Defaults to None: the classes
+                in turn, `0, 1, ..., num_classes - 1, 0, ...`.
+
+        Returns:
+            A float32 `np.ndarray` `(n, H, W, C)`.
+
+        Raises:
+            ValueError: for `labels` in an unconditional search, or labels
+                that are not integers, of another length than `n`, or out of
+                range (the message gives the valid class ids).
+
+        `generator` (another candidate's, from `generator(key)`) replaces
+        the best one; the latents are the same.
+        """
+        from kgan_nas.class_labels import check_labels
+
+        if labels is not None and self.num_classes is None:
+            raise ValueError(
+                "labels= needs a class-conditional search (conditional=True); this run "
+                "is unconditional."
+            )
+        if self.num_classes is not None:
+            labels = np.arange(n) % self.num_classes if labels is None else labels
+            labels = check_labels(labels, self.num_classes, n)
+        generator = generator or self.best_generator()
+        latent_dim = generator.inputs[0].shape[-1]
+        latent = np.random.default_rng(seed).normal(size=(n, latent_dim)).astype("float32")
         import keras
 
-        return keras.ops.convert_to_numpy(generator.predict(latent, verbose=0))
+        inputs = latent if labels is None else [latent, labels]
+        return keras.ops.convert_to_numpy(generator.predict(inputs, verbose=0))
 
     def pareto_front(self):
         """History records that no other record beats on every objective."""
@@ -321,3 +353,31 @@ def _summary_table(records, suffix):
             f"{fitness.params:>9}  {genome.describe()}"
         )
     return lines
+
+
+def sample_grid_labels(num_classes, n, label=None):
+    """Labels and row width of a sample grid: one class per row, or all of class `label`.
+
+    Args:
+        num_classes: The run's classes, or None for an unconditional run.
+        n: Images in the grid.
+        label: One class for every image, or None.
+
+    Returns:
+        `(labels, nrow)`: `(None, None)` for an unconditional run (a square
+        grid); otherwise the class ids and the images per row.
+
+    Raises:
+        ValueError: for a `label` in an unconditional run.
+    """
+    if num_classes is None:
+        if label is not None:
+            raise ValueError(
+                "--class needs a class-conditional run (search --conditional); this run "
+                "is unconditional."
+            )
+        return None, None
+    if label is not None:
+        return label, None
+    per_row = -(-n // num_classes)
+    return np.arange(n) // per_row, per_row

@@ -8,22 +8,22 @@ run directory and calls `search` with them, so a resumed run keeps its
 executor, backend and time limits.
 """
 
-import contextlib
 import dataclasses
 import inspect
 import json
 import math
 import os
-import signal
-import threading
 
 from kgan_nas import config as config_lib
 from kgan_nas import run as run_lib
 from kgan_nas import validate
+from kgan_nas.conditional_search import check_objectives
+from kgan_nas.conditional_search import conditional_space
 from kgan_nas.evaluate import EvaluationConfig
 from kgan_nas.objectives import parse_metric
 from kgan_nas.results import SearchResult
 from kgan_nas.search_loop import SearchLoop
+from kgan_nas.signals import sigterm_as_interrupt
 
 
 def search(
@@ -56,6 +56,7 @@ def search(
     evaluator=None,
     executor_options=None,
     max_consecutive_failures=None,
+    conditional=False,
 ):
     """Searches GAN architectures for `dataset`.
 
@@ -129,6 +130,11 @@ def search(
             genomes. NaN, diverged and timed-out candidates never count.
             Defaults to
             None: three times the number of workers (3 in process).
+        conditional: Search class-conditional GANs: generators take
+            `(z, class)`, discriminators `(image, class)`, the conditioning
+            is a gene, and candidates also get `class_accuracy` and
+            `fid_per_class` (usable as objectives). Needs labelled data.
+            Implied by a `space` with `num_classes`. Defaults to False.
 
     Returns:
         A `SearchResult`.
@@ -166,6 +172,8 @@ def search(
     _check_evaluation_arguments(seed, seconds_per_candidate)
     objectives, extractor = _objectives_for(metric, objectives)
     validate.check_choice(verbose, "verbose", (0, 1, 2))
+    validate.check_choice(conditional, "conditional", (True, False))
+    check_objectives(objectives, conditional or bool(space and space.conditional))
     # Imported after the cheap checks: kgan_nas.data (and the callbacks a user
     # passes) bring in TensorFlow, which a mistyped argument should not wait for.
     from kgan_nas.hooks import ProgressPrinter
@@ -181,7 +189,7 @@ def search(
         seed=seed,
         kid_subset_size=min(500, budget["num_samples"]),
     )
-    data, space = _data_and_space(dataset, labels, seed, budget, space)
+    data, space = _data_and_space(dataset, labels, seed, budget, space, conditional)
     strategy_object, config = _strategy_and_config(
         strategy, strategy_options, space, data, objectives, metric, budget, evaluation, seed
     )
@@ -318,7 +326,7 @@ def _run(
         run_settings=settings.to_dict(),
         details=_run_details(strategy, settings),
     )
-    with run_dir, _sigterm_as_interrupt():
+    with run_dir, sigterm_as_interrupt():
         for callback in search_callbacks:
             callback.on_search_begin(
                 dict(config.to_dict(), directory=run_dir.path, resumed=resumed)
@@ -407,24 +415,22 @@ def _objectives_for(metric, objectives):
     return objectives, extractor
 
 
-def _data_and_space(dataset, labels, seed, budget, space):
+def _data_and_space(dataset, labels, seed, budget, space, conditional=False):
     """Loads and checks the data; the space for it (checked to hold a genome)."""
     import numpy as np
 
     from kgan_nas import data as data_lib
-    from kgan_nas.space import SearchSpace
 
     data = data_lib.load_dataset(
         dataset, labels=labels, seed=seed, min_images=2 * budget["batch_size"]
     )
-    if space is None:
-        space = SearchSpace(image_shape=data.image_shape, max_params=budget["max_params"])
-    elif tuple(space.image_shape) != tuple(data.image_shape):
+    if tuple((space or data).image_shape) != tuple(data.image_shape):
         raise ValueError(
             f"The search space is for images of shape {tuple(space.image_shape)} but the "
             f"data set has shape {data.image_shape}. Create the space with "
             f"SearchSpace(image_shape={data.image_shape}, ...)."
         )
+    space = conditional_space(data, space, conditional, budget["max_params"])
     # A space too tight for any genome (e.g. max_params) fails here, before any
     # file is written or the extractor trains; the strategy keeps its own RNG.
     space.sample(np.random.default_rng(seed))
@@ -571,28 +577,3 @@ def _check_executor(executor, executor_options):
             f"accepts {accepted or 'none'} (workers, timeout and max_candidates_per_worker "
             "are arguments of search itself)."
         )
-
-
-@contextlib.contextmanager
-def _sigterm_as_interrupt():
-    """Turns SIGTERM (a plain `kill`) into KeyboardInterrupt while a search runs.
-
-    Then the search unwinds as for Ctrl-C: its workers are stopped and the run
-    directory's lock released, instead of the process vanishing mid-write.
-    Only in the main thread, and only if nobody else handles SIGTERM.
-    """
-    if (
-        threading.current_thread() is not threading.main_thread()
-        or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL
-    ):
-        yield
-        return
-
-    def interrupt(signum, frame):
-        raise KeyboardInterrupt(f"stopped by signal {signal.Signals(signum).name}")
-
-    signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)

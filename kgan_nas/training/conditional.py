@@ -12,6 +12,8 @@ import keras
 import numpy as np
 from keras import ops
 
+from kgan_nas.class_labels import check_labels as check_labels
+
 
 def is_conditional(model):
     """Whether a Keras model takes two inputs (data and class labels)."""
@@ -106,50 +108,6 @@ def check_counts(n, batch_size):
 def batch_labels(labels):
     """Labels of a training batch as int32 `(batch, 1)` (any integer shape `(batch,)`)."""
     return ops.reshape(ops.cast(labels, "int32"), (-1, 1))
-
-
-def check_labels(labels, num_classes, n=None):
-    """Class labels to sample: int32 `(n, 1)`, each in `0..num_classes-1`.
-
-    Args:
-        labels: An integer, or a sequence / array of integers.
-        num_classes: The generator's number of classes.
-        n: How many images; an integer label is repeated `n` times, and a
-            sequence must have `n` entries. None takes the sequence's length.
-
-    Returns:
-        An int32 `np.ndarray` `(n, 1)`.
-
-    Raises:
-        ValueError: for labels that are not integers, of the wrong length or
-            out of range.
-    """
-    array = np.asarray(labels)
-    if array.dtype == bool or not (
-        np.issubdtype(array.dtype, np.integer) or (array.size == 0 and array.ndim == 1)
-    ):
-        raise ValueError(
-            f"labels must be integer class ids, got {labels!r} (dtype {array.dtype}); pass "
-            "e.g. labels=3 or labels=[0, 1, 2]."
-        )
-    if array.ndim == 0:
-        array = np.full((0 if n is None else n,), int(array))
-    array = array.reshape(len(array), -1) if array.ndim == 2 else array
-    if array.ndim != 1 and not (array.ndim == 2 and array.shape[1] == 1):
-        raise ValueError(f"labels must be one class id per image, got shape {array.shape}.")
-    array = array.reshape(-1)
-    if n is not None and len(array) != n:
-        raise ValueError(
-            f"labels has {len(array)} entries for {n} images; give one class id per image "
-            "or a single integer."
-        )
-    bad = array[(array < 0) | (array >= num_classes)]
-    if len(bad):
-        raise ValueError(
-            f"Class id {int(bad[0])} is out of range: this generator knows classes "
-            f"0..{num_classes - 1}."
-        )
-    return array.astype("int32").reshape(-1, 1)
 
 
 def generate_conditional(generator, labels, *, latent_dim, seed=None, batch_size=256):
