@@ -3,6 +3,7 @@
 `GAN.generate(n, labels=...)`, `SearchResult.sample(n, labels=...)` and
 `kgan-nas sample --class K` all check the requested classes here, so a
 wrong length, type or class id gets the same clear message everywhere.
+`sample_grid_labels` lays out a conditional sample grid, one class per row.
 """
 
 import numpy as np
@@ -50,3 +51,31 @@ def check_labels(labels, num_classes, n=None):
             f"0..{num_classes - 1}."
         )
     return array.astype("int32").reshape(-1, 1)
+
+
+def sample_grid_labels(num_classes, n, label=None):
+    """Labels and row width of a sample grid: one class per row, or all of class `label`.
+
+    Args:
+        num_classes: The run's classes, or None for an unconditional run.
+        n: Images in the grid.
+        label: One class for every image, or None.
+
+    Returns:
+        `(labels, nrow)`: `(None, None)` for an unconditional run (a square
+        grid); otherwise the class ids and the images per row.
+
+    Raises:
+        ValueError: for a `label` in an unconditional run.
+    """
+    if num_classes is None:
+        if label is not None:
+            raise ValueError(
+                "--class needs a class-conditional run (search --conditional); this run "
+                "is unconditional."
+            )
+        return None, None
+    if label is not None:
+        return label, None
+    per_row = -(-n // num_classes)
+    return np.arange(n) // per_row, per_row

@@ -14,11 +14,11 @@ from kgan_nas import __version__
 from kgan_nas import config as config_lib
 from kgan_nas import console
 from kgan_nas import search_api
+from kgan_nas.class_labels import sample_grid_labels
 from kgan_nas.objectives import METRICS
 from kgan_nas.objectives import OBJECTIVES
 from kgan_nas.objectives import metric_name
 from kgan_nas.objectives import parse_metric
-from kgan_nas.results import sample_grid_labels
 
 
 def _positive_int(text):

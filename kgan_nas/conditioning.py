@@ -131,7 +131,7 @@ def mutate(genes, space, rng, rate):
     if genes is None:
         return None, False
     changed = False
-    for field in FIELDS:
+    for field in _fields_that_matter(genes):
         if rng.random() < rate:
             genes = change(genes, space, rng, field)
             changed = True
@@ -141,7 +141,8 @@ def mutate(genes, space, rng, rate):
 def change(genes, space, rng, field=None):
     """`genes` with one field (random when None) set to another choice."""
     if field is None:
-        field = FIELDS[int(rng.integers(len(FIELDS)))]
+        fields = _fields_that_matter(genes)
+        field = fields[int(rng.integers(len(fields)))]
     choices = {
         "generator": space.generator_conditionings,
         "discriminator": space.discriminator_conditionings,
@@ -155,6 +156,11 @@ def change(genes, space, rng, field=None):
     if field == "generator" and value == "concat" and not genes.embedding_dim:
         return ConditioningGenes(value, genes.discriminator, space.embedding_dims[0])
     return snap(space, ConditioningGenes(**{**genes.to_dict(), field: value}))
+
+
+def _fields_that_matter(genes):
+    """The fields whose change changes the networks (a multiplying generator has no width)."""
+    return FIELDS if genes.generator == "concat" else FIELDS[:2]
 
 
 def crossover(parent_a, parent_b, rng):

@@ -328,6 +328,8 @@ class SearchResult:
             )
         failed = sum(r["status"] != "ok" for r in self.history)
         lines.append(f"Evaluated {len(self.history)} candidates, {failed} failed")
+        if self.num_classes is not None and self.best_record is not None:
+            lines.append(_class_line(self.best_record["fitness"], self.num_classes))
         lines += _summary_table(self.ranked()[:num_trials], extractor)
         reasons = {}
         for record in self.history:
@@ -336,6 +338,18 @@ class SearchResult:
         for status, reason in reasons.items():
             lines.append(f"{status}: e.g. {reason[:160]}")
         return "\n".join(lines)
+
+
+def _class_line(fitness, num_classes):
+    """The best conditional candidate's class accuracy against chance, and per-class FID."""
+    accuracy = fitness.get("class_accuracy")
+    accuracy = "not measured" if accuracy is None else f"{accuracy:.3f}"
+    per_class = Fitness.from_dict(fitness).fid_per_class
+    per_class = "not measured" if per_class is None else f"{per_class:.3f}"
+    return (
+        f"Conditional, {num_classes} classes: best class accuracy {accuracy} (chance "
+        f"{1 / num_classes:.3f}), its mean per-class FID {per_class}"
+    )
 
 
 def _summary_table(records, suffix):
@@ -353,31 +367,3 @@ def _summary_table(records, suffix):
             f"{fitness.params:>9}  {genome.describe()}"
         )
     return lines
-
-
-def sample_grid_labels(num_classes, n, label=None):
-    """Labels and row width of a sample grid: one class per row, or all of class `label`.
-
-    Args:
-        num_classes: The run's classes, or None for an unconditional run.
-        n: Images in the grid.
-        label: One class for every image, or None.
-
-    Returns:
-        `(labels, nrow)`: `(None, None)` for an unconditional run (a square
-        grid); otherwise the class ids and the images per row.
-
-    Raises:
-        ValueError: for a `label` in an unconditional run.
-    """
-    if num_classes is None:
-        if label is not None:
-            raise ValueError(
-                "--class needs a class-conditional run (search --conditional); this run "
-                "is unconditional."
-            )
-        return None, None
-    if label is not None:
-        return label, None
-    per_row = -(-n // num_classes)
-    return np.arange(n) // per_row, per_row

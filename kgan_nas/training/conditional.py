@@ -43,6 +43,33 @@ def check_networks(generator, discriminator, latent_dim=None, num_classes=None):
             "The generator takes [latents, labels], so the discriminator must take "
             "[images, labels] too; build both networks from a conditional genome."
         )
+    latent_dim, image_shape, num_classes = check_generator(generator, latent_dim, num_classes)
+    labels = keras.KerasTensor((None, 1), dtype="int32")
+    logits = discriminator([keras.KerasTensor((None,) + image_shape), labels])
+    if tuple(logits.shape[1:]) != (1,):
+        raise ValueError(
+            f"The conditional discriminator must output (batch, 1) logits; it outputs "
+            f"{logits.shape}."
+        )
+    return latent_dim, image_shape, num_classes
+
+
+def check_generator(generator, latent_dim=None, num_classes=None):
+    """Checks a conditional generator symbolically.
+
+    Args:
+        generator: A model `[(batch, latent_dim), (batch, 1) int]` -> images.
+        latent_dim: Latent size, or None to read it from the generator.
+        num_classes: Number of classes, or None to read it from the
+            generator's first `Embedding` layer.
+
+    Returns:
+        `(latent_dim, image_shape, num_classes)`.
+
+    Raises:
+        ValueError: if the generator does not take latents and labels to
+            images, or the latent size or number of classes cannot be found.
+    """
     if latent_dim is None:
         latent_dim = generator.inputs[0].shape[-1]
         if len(generator.inputs[0].shape) != 2 or latent_dim is None:
@@ -68,12 +95,6 @@ def check_networks(generator, discriminator, latent_dim=None, num_classes=None):
             f"{images.shape}."
         )
     image_shape = tuple(images.shape[1:])
-    logits = discriminator([keras.KerasTensor((None,) + image_shape), labels])
-    if tuple(logits.shape[1:]) != (1,):
-        raise ValueError(
-            f"The conditional discriminator must output (batch, 1) logits; it outputs "
-            f"{logits.shape}."
-        )
     return int(latent_dim), image_shape, _num_classes(generator, num_classes)
 
 
