@@ -399,6 +399,8 @@ def test_conditional_search_records_class_scores_and_per_class_grids(cond_run):
     assert width == height  # 10 x 10 cells
     assert "chance 0.100" in result.summary()
     assert len(result.pareto_front()) >= 1
+    # The stored configuration resumes as a conditional run (nothing left to do here).
+    assert len(kgan_nas.resume(str(cond_run), verbose=0).history) == len(result.history)
 
 
 @pytest.mark.keras
