@@ -458,3 +458,23 @@ def test_callbacks_support_conditional_gans(cond_run, tmp_path):
     assert len(history.history["class_accuracy"]) == 2
     assert len(grid.paths) == 2
     assert gan.num_classes == 10 and gan.generator.count_params() > 0
+
+
+@pytest.mark.keras
+@pytest.mark.slow
+def test_report_of_a_conditional_run_lists_the_label_embeddings(cond_run):
+    from kgan_nas import cli
+    from kgan_nas.report.architecture import layer_table
+    from kgan_nas.results import SearchResult
+
+    result = SearchResult(str(cond_run))
+    genome, space = result.best_genome, result.space
+    for network, params in (
+        ("generator", space.generator_params(genome)),
+        ("discriminator", space.discriminator_params(genome)),
+    ):
+        rows = layer_table(genome, space, network)
+        assert any(row["layer"].startswith("label embedding") for row in rows)
+        assert sum(row["params"] for row in rows) == params
+    assert cli.main(["report", str(cond_run)]) == 0
+    assert (cond_run / "report.html").exists()
