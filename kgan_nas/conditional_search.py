@@ -14,13 +14,26 @@ import numpy as np
 CONDITIONAL_OBJECTIVES = ("class_accuracy", "fid_per_class")
 
 
-def check_objectives(objectives, conditional):
-    """Raises `ValueError` for a conditional objective in an unconditional search."""
+def check_objectives(objectives, conditional, extractor="domain"):
+    """Raises `ValueError` for a class objective the search cannot measure.
+
+    Args:
+        objectives: The objective names.
+        conditional: Whether the search is class-conditional.
+        extractor: The metric's feature extractor; class accuracy needs the
+            domain classifier (trained on the data's labels).
+    """
     wanted = [name for name in objectives if name in CONDITIONAL_OBJECTIVES]
     if wanted and not conditional:
         raise ValueError(
             f"The objective(s) {wanted} are measured for class-conditional generators "
             "only; pass conditional=True (--conditional) with labelled data, or drop them."
+        )
+    if "class_accuracy" in objectives and extractor != "domain":
+        raise ValueError(
+            f"class_accuracy is measured with the domain classifier of the data's classes, "
+            f"which a {extractor} metric does not train; use a *_domain metric (e.g. "
+            "metric='fid_domain') or drop class_accuracy."
         )
 
 

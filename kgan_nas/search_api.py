@@ -173,7 +173,7 @@ def search(
     objectives, extractor = _objectives_for(metric, objectives)
     validate.check_choice(verbose, "verbose", (0, 1, 2))
     validate.check_choice(conditional, "conditional", (True, False))
-    check_objectives(objectives, conditional or bool(space and space.conditional))
+    check_objectives(objectives, conditional or bool(space and space.conditional), extractor)
     # Imported after the cheap checks: kgan_nas.data (and the callbacks a user
     # passes) bring in TensorFlow, which a mistyped argument should not wait for.
     from kgan_nas.hooks import ProgressPrinter

@@ -242,6 +242,17 @@ def test_class_objectives_need_a_conditional_search(tmp_path):
         _search("digits", tmp_path, objectives=("fid", "class_accuracy"))
 
 
+def test_class_accuracy_needs_the_domain_classifier(tmp_path):
+    with pytest.raises(ValueError, match="class_accuracy is measured with the domain classifier"):
+        _search(
+            "digits",
+            tmp_path,
+            conditional=True,
+            metric="fid_inception",
+            objectives=("fid", "class_accuracy"),
+        )
+
+
 def test_a_space_with_other_num_classes_is_refused(tmp_path):
     space = SearchSpace(image_shape=(8, 8, 1), num_classes=3)
     with pytest.raises(ValueError, match="num_classes=3 but the data set's labels give 10"):
