@@ -26,6 +26,7 @@ The package's modules, one job each:
 * `tf_step` / `jax_step`: the backend-specific train steps `GAN` delegates to;
 * `noise`: the latents the steps draw, and `generate_images`;
 * `budget`: `train_for_budget` and `TrainReport`;
+* `conditional`: class-conditional (two-input) networks: checks, labels, sampling;
 * `validation`: the argument and network-shape checks they share.
 """
 
