@@ -12,6 +12,7 @@ import sys
 from kgan_nas import cli_final
 from kgan_nas import console
 from kgan_nas import search_api
+from kgan_nas.class_labels import sample_grid_labels
 from kgan_nas.cli_parser import KEYS_HINT
 from kgan_nas.cli_parser import build_parser
 from kgan_nas.objectives import METRICS
@@ -118,6 +119,7 @@ def _search(args):
         max_consecutive_failures=args.max_consecutive_failures,
         holdout_fraction=args.holdout_fraction,
         final=None if args.no_final else "preset",
+        conditional=args.conditional,
     )
     if not args.quiet:
         print(result.summary())
@@ -181,19 +183,12 @@ def _sample(args):
     from kgan_nas import data
 
     result = _result(args.directory)
-    if args.key is None:
-        images = result.sample(args.n, seed=args.seed)
-        source = result.best_generator_source  # the final stage's, or the search's best
-    else:
-        import keras
-        import numpy as np
-
-        generator = _candidate_generator(result, args.key)
-        # The latent vectors SearchResult.sample draws for the best generator.
-        latent = np.random.default_rng(args.seed).normal(size=(args.n, generator.input_shape[-1]))
-        images = keras.ops.convert_to_numpy(generator.predict(latent.astype("float32"), verbose=0))
-        source = f"candidate {args.key}"
-    data.save_image_grid(images, args.out)
+    labels, nrow = sample_grid_labels(result.num_classes, args.n, args.label)
+    generator = None if args.key is None else _candidate_generator(result, args.key)
+    images = result.sample(args.n, seed=args.seed, labels=labels, generator=generator)
+    # Read after sampling: the final stage's generator, or the search's best.
+    source = f"candidate {args.key}" if args.key else result.best_generator_source
+    data.save_image_grid(images, args.out, nrow=nrow)
     print(f"wrote {args.out} ({args.n} images from {source})")
     return 0
 

@@ -150,6 +150,11 @@ def _add_search_command(commands):
         help="digits (offline), mnist, fashion_mnist, cifar10, FILE.npz or "
         "FOLDER of images (default: digits)",
     )
+    data.add_argument(
+        "--conditional",
+        action="store_true",
+        help="search class-conditional GANs (needs labelled data; see kgan_nas.search)",
+    )
     strategy = search.add_argument_group("search strategy")
     strategy.add_argument(
         "--strategy",
@@ -381,5 +386,11 @@ def _add_sample_command(commands):
     sample.add_argument("--out", default="grid.png", help="output PNG path (default: grid.png)")
     sample.add_argument(
         "--seed", type=int, default=0, help="seed of the latent vectors (default: 0)"
+    )
+    sample.add_argument(
+        "--class",
+        dest="label",
+        type=int,
+        help="conditional runs: the class of every image (default: one row per class)",
     )
     console.add_console_flags(sample, _VERBOSE_HELP)

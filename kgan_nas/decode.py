@@ -32,7 +32,8 @@ def build_generator(genome, space, name="generator"):
 
     Returns:
         A `keras.Model` mapping `(batch, latent_dim)` to images
-        `(batch, H, W, C)` in [-1, 1].
+        `(batch, H, W, C)` in [-1, 1]. A conditional genome's generator
+        takes `[latents, labels]`, labels being int32 `(batch, 1)`.
 
     Raises:
         kgan_nas.space.InvalidGenomeError: if `genome` is not valid in
@@ -41,8 +42,13 @@ def build_generator(genome, space, name="generator"):
     space.validate(genome)
     inputs = keras.Input(shape=(space.latent_dim,), name="latent")
     x = inputs
+    if genome.conditional:
+        label = _label_input()
+        inputs = [inputs, label]
     for index, step in enumerate(space.generator_plan(genome)):
-        if step.role == "project":
+        if step.role == "condition":
+            x = _condition_latent(step, x, label, space.num_classes)
+        elif step.role == "project":
             x = keras.layers.Dense(_size(step.output_shape), name="project")(x)
             x = keras.layers.Activation("relu", name="project_relu")(x)
             x = keras.layers.Reshape(step.output_shape, name="project_reshape")(x)
@@ -69,7 +75,8 @@ def build_discriminator(genome, space, name="discriminator"):
 
     Returns:
         A `keras.Model` mapping images `(batch, H, W, C)` to one logit per
-        image, `(batch, 1)`.
+        image, `(batch, 1)`. A conditional genome's discriminator takes
+        `[images, labels]`, labels being int32 `(batch, 1)`.
 
     Raises:
         kgan_nas.space.InvalidGenomeError: if `genome` is not valid in
@@ -78,12 +85,19 @@ def build_discriminator(genome, space, name="discriminator"):
     space.validate(genome)
     inputs = keras.Input(shape=space.image_shape, name="image")
     x = inputs
+    if genome.conditional:
+        label = _label_input()
+        inputs = [inputs, label]
     flattened = False
+    features = None
     for index, step in enumerate(space.discriminator_plan(genome)):
         if len(step.input_shape) == 1 and not flattened:
             x = keras.layers.Flatten(name="flatten")(x)
             flattened = True
-        if step.role == "output":
+        if step.role == "condition":
+            x = _condition_discriminator(step, x, features, label, space.num_classes)
+        elif step.role == "output":
+            features = x
             x = keras.layers.Dense(1, name="logit")(x)
         else:
             x = _gene_layers(step.gene, x, f"d{index}")
@@ -130,6 +144,38 @@ def build_gan(genome, space, *, seed=None, jit_compile=True, networks=None, **ga
         jit_compile=jit_compile,
     )
     return gan
+
+
+def _label_input():
+    return keras.Input(shape=(1,), dtype="int32", name="label")
+
+
+def _embedding(label, num_classes, width, name):
+    """A learned `(batch, width)` vector per class: standard layers only, so it saves."""
+    embedded = keras.layers.Embedding(num_classes, width, name=f"{name}_embedding")(label)
+    return keras.layers.Flatten(name=f"{name}_flatten")(embedded)
+
+
+def _condition_latent(step, z, label, num_classes):
+    """The generator's conditioning: the label embedding joined with the latent."""
+    genes = step.gene
+    if genes.generator == "concat":
+        embedded = _embedding(label, num_classes, genes.embedding_dim, "label")
+        return keras.layers.Concatenate(name="latent_and_label")([z, embedded])
+    embedded = _embedding(label, num_classes, step.input_shape[0], "label")
+    return keras.layers.Multiply(name="latent_times_label")([z, embedded])
+
+
+def _condition_discriminator(step, x, features, label, num_classes):
+    """A per-class image channel (`"concat"`) or the projection term (`"projection"`)."""
+    if step.gene.discriminator == "concat":
+        height, width, _ = step.input_shape
+        embedded = _embedding(label, num_classes, height * width, "label")
+        channel = keras.layers.Reshape((height, width, 1), name="label_channel")(embedded)
+        return keras.layers.Concatenate(axis=-1, name="image_and_label")([x, channel])
+    embedded = _embedding(label, num_classes, step.input_shape[0], "projection")
+    projection = keras.layers.Dot(axes=1, name="projection")([embedded, features])
+    return keras.layers.Add(name="logit_and_projection")([x, projection])
 
 
 def _gene_layers(gene, x, prefix):

@@ -118,9 +118,24 @@ class Evaluator:
         real_features: Features of held-out real images under `extractor`.
         keras_callbacks: Keras callbacks added to every candidate's `fit`
             (deep-copied per candidate, as KerasTuner does).
+        labels: Labels of `images`, for a class-conditional space (which
+            trains on `(images, labels)` and generates for labels drawn from
+            their class frequencies); None otherwise.
+        real_labels: Labels of the images behind `real_features`, for the
+            conditional scores (`class_accuracy`, `fid_per_class`).
     """
 
-    def __init__(self, images, space, config, extractor, real_features, keras_callbacks=None):
+    def __init__(
+        self,
+        images,
+        space,
+        config,
+        extractor,
+        real_features,
+        keras_callbacks=None,
+        labels=None,
+        real_labels=None,
+    ):
         from kgan_nas import metrics
 
         self.images = images
@@ -132,6 +147,13 @@ class Evaluator:
         self.real_statistics.update(self.real_features)
         self.keras_callbacks = list(keras_callbacks or [])
         self._train_features = None
+        self.labels = labels if space.conditional else None
+        self.real_labels = real_labels
+        if space.conditional and (labels is None or real_labels is None):
+            raise ValueError(
+                "A conditional search space needs the training and evaluation labels; "
+                "pass labels= and real_labels= to the Evaluator."
+            )
 
     def evaluate(self, genome, save_dir=None, inherit_from=None):
         """Decodes, trains and scores `genome`.
@@ -192,8 +214,10 @@ class Evaluator:
             )
         metric_start = time.perf_counter()
         seed = candidate_seed(self.config.seed, genome.key())
-        images = gan.generate(self.config.num_samples, seed=seed)
+        labels = self._generation_labels(seed)
+        images = gan.generate(self.config.num_samples, seed=seed, **labels)
         scores = self.score_images(images, seed=seed)
+        scores.update(self._class_scores(images, labels))
         seconds["metric"] = time.perf_counter() - metric_start
         if save_dir is not None:
             save_start = time.perf_counter()
@@ -250,7 +274,10 @@ class Evaluator:
         from kgan_nas import training
 
         inputs = data.train_input(
-            self.images, self.config.batch_size, seed=candidate_seed(self.config.seed, genome.key())
+            self.images,
+            self.config.batch_size,
+            seed=candidate_seed(self.config.seed, genome.key()),
+            labels=self.labels,
         )
         callbacks = [copy.deepcopy(callback) for callback in self.keras_callbacks]
         return training.train_for_budget(
@@ -260,6 +287,24 @@ class Evaluator:
             seconds=self.config.seconds,
             divergence_threshold=self.config.divergence_threshold,
             callbacks=callbacks,
+        )
+
+    def _generation_labels(self, seed):
+        """`{"labels": ...}` drawn from the class frequencies if conditional, else `{}`."""
+        if self.labels is None:
+            return {}
+        from kgan_nas.conditional_scoring import generation_labels
+
+        return {"labels": generation_labels(self.labels, self.config.num_samples, seed)}
+
+    def _class_scores(self, images, labels):
+        """`class_accuracy` and `fid_per_class` of a conditional candidate, else `{}`."""
+        if not labels:
+            return {}
+        from kgan_nas.conditional_scoring import class_scores
+
+        return class_scores(
+            images, labels["labels"], self.extractor, self.real_features, self.real_labels
         )
 
     def score_images(self, images, seed=0):
@@ -373,7 +418,13 @@ def _save_models(gan, save_dir, images):
     from kgan_nas import data
 
     os.makedirs(save_dir, exist_ok=True)
-    data.save_image_grid(images[:64], os.path.join(save_dir, "samples.png"))
+    if getattr(gan, "num_classes", None):
+        from kgan_nas.conditional_scoring import class_grid
+
+        grid, per_class = class_grid(gan)
+        data.save_image_grid(grid, os.path.join(save_dir, "samples.png"), nrow=per_class)
+    else:
+        data.save_image_grid(images[:64], os.path.join(save_dir, "samples.png"))
     for name, model in (("generator", gan.generator), ("discriminator", gan.discriminator)):
         atomic_save_model(model, os.path.join(save_dir, f"{name}.keras"))
 

@@ -73,6 +73,20 @@ class FinalConfig:
         return dataclasses.asdict(self)
 
 
+def check_final_for_conditional(final, conditional):
+    """Refuses a final stage for a class-conditional search, which it cannot train yet.
+
+    Raises:
+        ValueError: when `final` is a `FinalConfig` and `conditional` is True.
+    """
+    if final is not None and conditional:
+        raise ValueError(
+            "The final stage does not train class-conditional GANs yet; pass final=None "
+            "(--no-final) for a conditional search. The search's own best generator "
+            "(best_generator()) is conditional and usable."
+        )
+
+
 def resolve_final(final, preset_final, search_num_samples):
     """The `FinalConfig` a search runs with, or None for no final stage.
 
@@ -316,10 +330,11 @@ def finalize(
     settings = dict(config.final or FINAL_PRESETS["default"])
     settings.update({key: value for key, value in given.items() if value is not None})
     final = resolve_final(settings, None, config.evaluation["num_samples"])
+    check_final_for_conditional(final, config.space.get("num_classes") is not None)
     config = dataclasses.replace(config, final=final.to_dict())
     data = run_data(config)
     say = print if verbose else (lambda *args, **kwargs: None)
-    run_dir.open(config.to_dict(), resumable_keys=config.RESUMABLE)
+    run_dir.open(config.to_dict(), resumable_keys=config.RESUMABLE, added_later=config.ADDED_LATER)
     with run_dir:
         run_final_stage(run_dir, config, data, say=say)
     return SearchResult(directory)

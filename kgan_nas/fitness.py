@@ -68,6 +68,13 @@ class Fitness:
             the mean over the steps since the previous point (None where it
             was not finite). Empty when nothing was recorded (older runs,
             custom evaluators).
+        class_accuracy: Conditional searches only: the share of generated
+            images that the domain classifier assigns to the class they were
+            generated for (chance is 1 / number of classes). None when not
+            measured (unconditional candidates store no such key).
+        fid_per_class: Conditional searches only: the mean over classes of
+            the FID between a class's generated and real images. None when
+            not measured.
     """
 
     fid: float = math.inf
@@ -90,6 +97,8 @@ class Fitness:
     jit_compile: bool | None = None
     seconds: dict = dataclasses.field(default_factory=dict)
     curve: dict = dataclasses.field(default_factory=dict)
+    class_accuracy: float | None = None
+    fid_per_class: float | None = None
 
     def __post_init__(self):
         if self.status not in STATUSES:
@@ -118,9 +127,10 @@ class Fitness:
             ValueError: for an unknown objective name.
         """
         objective = get_objective(name)
-        if not self.ok:
+        value = getattr(self, objective.name)
+        if not self.ok or value is None:
             return math.inf
-        return objective.oriented(getattr(self, objective.name))
+        return objective.oriented(value)
 
     def objectives(self, names):
         return tuple(self.objective(name) for name in names)
@@ -128,15 +138,23 @@ class Fitness:
     def metrics(self):
         """Flat metric dict named after the extractor, e.g. `fid_domain`."""
         suffix = self.extractor
-        return {
+        metrics = {
             f"fid_{suffix}": self.fid,
             f"kid_{suffix}": self.kid,
             f"is_{suffix}": self.inception_score,
             "params": self.params,
         }
+        for key in _CONDITIONAL_FIELDS:
+            if getattr(self, key) is not None:
+                metrics[key] = getattr(self, key)
+        return metrics
 
     def to_dict(self):
-        return {key: _json_number(value) for key, value in dataclasses.asdict(self).items()}
+        config = dataclasses.asdict(self)
+        for key in _CONDITIONAL_FIELDS:
+            if config[key] is None:
+                del config[key]  # unconditional records stay as before
+        return {key: _json_number(value) for key, value in config.items()}
 
     @classmethod
     def from_dict(cls, config):
@@ -146,13 +164,17 @@ class Fitness:
             if key not in fields:
                 continue
             # Only numeric fields store inf/nan as strings ("nan" is also a status).
-            values[key] = _from_json_number(value) if fields[key].type is float else value
+            numeric = fields[key].type is float or key in _CONDITIONAL_FIELDS
+            values[key] = _from_json_number(value) if numeric else value
         return cls(**values)
 
     @classmethod
     def failed(cls, status, reason, **fields):
         """A fitness for a candidate that did not produce scores."""
         return cls(status=status, reason=reason, **fields)
+
+
+_CONDITIONAL_FIELDS = ("class_accuracy", "fid_per_class")
 
 
 def _json_number(value):

@@ -33,6 +33,15 @@ ACTIVATIONS = ("relu", "leaky_relu", "elu", "swish", "gelu", "tanh", "linear")
 NORMALIZATIONS = ("none", "batch", "layer", "spectral")
 OPTIMIZERS = ("adam", "rmsprop", "sgd")
 LOSSES = ("non_saturating", "hinge", "wasserstein_gp")
+# How a conditional generator takes its class: the label's embedding
+# concatenated to the latent, or multiplied into it (one latent-sized
+# embedding per class).
+GENERATOR_CONDITIONINGS = ("concat", "multiply")
+# How a conditional discriminator takes its class: a learned per-class
+# (H, W, 1) map concatenated to the image's channels, or a projection
+# discriminator (the logit plus the inner product of a class embedding with
+# the last features, Miyato & Koyama 2018).
+DISCRIMINATOR_CONDITIONINGS = ("concat", "projection")
 
 GENOME_FORMAT_VERSION = 1
 
@@ -157,6 +166,60 @@ class TrainingGenes(_FlatRecord):
 
 
 @dataclasses.dataclass(frozen=True)
+class ConditioningGenes(_FlatRecord):
+    """How a class-conditional GAN takes its class labels.
+
+    A genome with these genes decodes to a generator taking `(z, class)`
+    and a discriminator taking `(image, class)`; a genome without them
+    (`Genome.conditioning is None`) is unconditional.
+
+    Args:
+        generator: `"concat"` (a learned embedding of the class,
+            `embedding_dim` wide, concatenated to the latent) or
+            `"multiply"` (a learned latent-sized embedding multiplied into
+            the latent).
+        discriminator: `"concat"` (a learned `(H, W, 1)` map per class
+            concatenated to the image's channels) or `"projection"` (the
+            logit plus the inner product of a learned class embedding with
+            the discriminator's last features).
+        embedding_dim: Width of the generator's embedding for `"concat"`;
+            0 for `"multiply"` (its width is the latent size), so that equal
+            networks have equal genes.
+    """
+
+    _WHAT = "conditioning genes"
+
+    generator: str = "concat"
+    discriminator: str = "projection"
+    embedding_dim: int = 16
+
+    def __post_init__(self):
+        if self.generator not in GENERATOR_CONDITIONINGS:
+            raise ValueError(
+                f"Unknown generator conditioning {self.generator!r}. Known: "
+                f"{', '.join(GENERATOR_CONDITIONINGS)}."
+            )
+        if self.discriminator not in DISCRIMINATOR_CONDITIONINGS:
+            raise ValueError(
+                f"Unknown discriminator conditioning {self.discriminator!r}. Known: "
+                f"{', '.join(DISCRIMINATOR_CONDITIONINGS)}."
+            )
+        size = self.embedding_dim
+        if isinstance(size, bool) or not isinstance(size, int) or size < 0:
+            raise ValueError(f"embedding_dim must be an integer >= 0, got {size!r}.")
+        if self.generator == "concat" and size == 0:
+            raise ValueError(
+                "embedding_dim must be positive for generator='concat' (the width of "
+                "the label embedding concatenated to the latent)."
+            )
+
+    def describe(self):
+        """A short summary, e.g. `concat16/projection`."""
+        width = f"{self.embedding_dim}" if self.generator == "concat" else ""
+        return f"{self.generator}{width}/{self.discriminator}"
+
+
+@dataclasses.dataclass(frozen=True)
 class Genome:
     """A GAN candidate: generator layers, discriminator layers, training genes.
 
@@ -179,11 +242,16 @@ class Genome:
         discriminator: Tuple of `LayerGene`s between the input image and the
             output logit.
         training: `TrainingGenes`.
+        conditioning: `ConditioningGenes` of a class-conditional GAN, or
+            None (the default) for an unconditional one. Unconditional
+            genomes store no `"conditioning"` key, so their JSON and `key()`
+            are those of earlier versions.
     """
 
     generator: tuple
     discriminator: tuple
     training: TrainingGenes = TrainingGenes()
+    conditioning: ConditioningGenes | None = None
 
     def __post_init__(self):
         # Accept lists for convenience but store tuples, so genomes stay
@@ -200,17 +268,30 @@ class Genome:
             raise TypeError(
                 f"Genome.training must be a TrainingGenes, got {type(self.training).__name__}."
             )
+        if self.conditioning is not None and not isinstance(self.conditioning, ConditioningGenes):
+            raise TypeError(
+                "Genome.conditioning must be a ConditioningGenes or None, got "
+                f"{type(self.conditioning).__name__}."
+            )
+
+    @property
+    def conditional(self):
+        """Whether this genome decodes to a class-conditional GAN."""
+        return self.conditioning is not None
 
     def replace(self, **changes):
         return dataclasses.replace(self, **changes)
 
     def to_dict(self):
-        return {
+        config = {
             "format": GENOME_FORMAT_VERSION,
             "generator": [gene.to_dict() for gene in self.generator],
             "discriminator": [gene.to_dict() for gene in self.discriminator],
             "training": self.training.to_dict(),
         }
+        if self.conditioning is not None:
+            config["conditioning"] = self.conditioning.to_dict()
+        return config
 
     @classmethod
     def from_dict(cls, config):
@@ -231,10 +312,14 @@ class Genome:
         missing = {"generator", "discriminator", "training"} - set(config)
         if missing:
             raise ValueError(f"Genome dict is missing keys: {sorted(missing)}.")
+        conditioning = config.get("conditioning")
+        if conditioning is not None:
+            conditioning = ConditioningGenes.from_dict(conditioning)
         return cls(
             generator=tuple(LayerGene.from_dict(g) for g in config["generator"]),
             discriminator=tuple(LayerGene.from_dict(g) for g in config["discriminator"]),
             training=TrainingGenes.from_dict(config["training"]),
+            conditioning=conditioning,
         )
 
     def to_json(self):
@@ -256,6 +341,7 @@ class Genome:
             f"D[{' '.join(_short(g) for g in self.discriminator)}] "
             f"{self.training.loss} {self.training.optimizer} "
             f"lr={self.training.g_learning_rate:g}/{self.training.d_learning_rate:g}"
+            + (f" cond={self.conditioning.describe()}" if self.conditioning else "")
         )
 
 

@@ -44,6 +44,10 @@ OBJECTIVES = {
         Objective("kid", "min"),
         Objective("inception_score", "max"),
         Objective("params", "min"),
+        # Conditional searches only: the share of generated images the domain
+        # classifier assigns to their requested class, and the mean FID per class.
+        Objective("class_accuracy", "max"),
+        Objective("fid_per_class", "min"),
     )
 }
 EXTRACTORS = ("domain", "inception")

@@ -4,6 +4,7 @@ Every operator takes an explicit `numpy.random.Generator` (no global random
 state) and returns a genome that `SearchSpace.repair` has made valid.
 """
 
+from kgan_nas import conditioning as conditioning_lib
 from kgan_nas import genome as genome_lib
 from kgan_nas.space import InvalidGenomeError
 
@@ -15,10 +16,11 @@ def mutate(genome, space, rng, rate=0.2, max_tries=20):
     """Returns a mutated, valid copy of `genome` that differs from it.
 
     Each layer gene is changed with probability `rate` (one of its fields is
-    re-drawn), each training gene likewise, and a layer is added to and
-    removed from each network with probability `rate` each. When chance
-    changes nothing, one random operation is applied, so the child always
-    differs from its parent.
+    re-drawn), each training gene and each field of a conditional genome's
+    `ConditioningGenes` likewise, and a layer is added to and removed from
+    each network with probability `rate` each. When chance changes nothing,
+    one random operation is applied, so the child always differs from its
+    parent.
 
     Args:
         genome: The parent `Genome`.
@@ -82,7 +84,10 @@ def crossover(parent_a, parent_b, space, rng):
         source = parent_a if rng.random() < 0.5 else parent_b
         training[field] = getattr(source.training, field)
     child = genome_lib.Genome(
-        parts["generator"], parts["discriminator"], genome_lib.TrainingGenes(**training)
+        parts["generator"],
+        parts["discriminator"],
+        genome_lib.TrainingGenes(**training),
+        conditioning_lib.crossover(parent_a, parent_b, rng),
     )
     try:
         return space.repair(child)
@@ -109,12 +114,19 @@ def _mutate_once(genome, space, rng, rate):
         if rng.random() < rate:
             training[field] = _change_training(field, training[field], space, rng)
             changed = True
-    if not changed:
+    conditioning, changed_conditioning = conditioning_lib.mutate(
+        genome.conditioning, space, rng, rate
+    )
+    changed = changed or changed_conditioning
+    if not changed and conditioning is not None and rng.random() < 0.2:
+        conditioning = conditioning_lib.change(conditioning, space, rng)
+    elif not changed:
         _one_random_operation(networks, training, space, rng)
     return genome_lib.Genome(
         tuple(networks["generator"]),
         tuple(networks["discriminator"]),
         genome_lib.TrainingGenes(**training),
+        conditioning,
     )
 
 

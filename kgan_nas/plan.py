@@ -14,6 +14,13 @@ Fixed parts around the evolved genes:
   smallest filter choice when there is none);
 * discriminator: `x -> [spatial genes] -> flatten -> [vector genes] ->
   Dense(1)` (a logit).
+
+A conditional genome (`genome.conditioning` set) adds one `"condition"`
+step to each network, holding the label embedding's `num_classes * width`
+weights: in the generator before the first gene (the latent grows by the
+embedding for `"concat"`), in the discriminator before the first gene for
+`"concat"` (the image gains one channel) or after the logit for
+`"projection"` (an embedding as wide as the last features).
 """
 
 import dataclasses
@@ -30,8 +37,10 @@ class Step:
 
     Args:
         role: `"gene"` for an evolved layer, `"project"` for the generator's
-            latent projection, `"output"` for the fixed output layer.
-        gene: The `LayerGene` for `role == "gene"`, else None.
+            latent projection, `"output"` for the fixed output layer,
+            `"condition"` for a conditional network's label embedding.
+        gene: The `LayerGene` for `role == "gene"`, the `ConditioningGenes`
+            for `"condition"`, else None.
         input_shape: Shape without the batch axis.
         output_shape: Shape without the batch axis.
         params: Number of Keras weights (trainable and not) of this step.
@@ -62,7 +71,7 @@ def first_conv_size(genes, default):
     return default
 
 
-def generator_plan(genome, image_shape, latent_dim, default_filters):
+def generator_plan(genome, image_shape, latent_dim, default_filters, num_classes=None):
     """Plans the generator of `genome`.
 
     Args:
@@ -71,12 +80,14 @@ def generator_plan(genome, image_shape, latent_dim, default_filters):
         image_shape: `(H, W, C)` the generator must produce.
         latent_dim: Size of the latent input.
         default_filters: Projection channels when no convolution gene exists.
+        num_classes: Classes of a conditional genome; None otherwise.
 
     Returns:
         A list of `Step`s.
 
     Raises:
-        ValueError: if the upsampling genes do not divide the image size.
+        ValueError: if the upsampling genes do not divide the image size, or
+            a conditional genome comes without `num_classes`.
     """
     height, width, channels = image_shape
     genes = genome.generator
@@ -88,6 +99,13 @@ def generator_plan(genome, image_shape, latent_dim, default_filters):
         )
     steps = []
     shape = (latent_dim,)
+    condition = genome.conditioning
+    if condition is not None:
+        classes = _checked_classes(num_classes)
+        width = condition.embedding_dim if condition.generator == "concat" else latent_dim
+        if condition.generator == "concat":
+            shape = (latent_dim + width,)
+        steps.append(Step("condition", condition, (latent_dim,), shape, classes * width))
     index = 0
     while index < len(genes) and _in_vector_section(genes, index, vector_first=True):
         gene = genes[index]
@@ -111,15 +129,33 @@ def generator_plan(genome, image_shape, latent_dim, default_filters):
     return steps
 
 
-def discriminator_plan(genome, image_shape):
+def discriminator_plan(genome, image_shape, num_classes=None):
     """Plans the discriminator of `genome` (spatial genes first).
 
+    Args:
+        genome: A `Genome` in section order (see `SearchSpace.repair`).
+        image_shape: `(H, W, C)` of the images it judges.
+        num_classes: Classes of a conditional genome; None otherwise.
+
     Returns:
-        A list of `Step`s; the last is the 1-unit output layer.
+        A list of `Step`s; the 1-unit output layer is the last one, or the
+        one before the `"condition"` step of a projection discriminator.
+
+    Raises:
+        ValueError: if the genes are out of section order, or a conditional
+            genome comes without `num_classes`.
     """
     genes = genome.discriminator
     steps = []
     shape = tuple(image_shape)
+    condition = genome.conditioning
+    if condition is not None:
+        classes = _checked_classes(num_classes)
+    if condition is not None and condition.discriminator == "concat":
+        height, width, channels = shape
+        out = (height, width, channels + 1)
+        steps.append(Step("condition", condition, shape, out, classes * height * width))
+        shape = out
     index = 0
     while index < len(genes) and not _in_vector_section(genes, index, vector_first=False):
         gene = genes[index]
@@ -138,7 +174,18 @@ def discriminator_plan(genome, image_shape):
         steps.append(Step("gene", gene, shape, out, _gene_params(gene, shape, out)))
         shape = out
     steps.append(Step("output", None, shape, (1,), shape[0] + 1))
+    if condition is not None and condition.discriminator == "projection":
+        steps.append(Step("condition", condition, shape, (1,), classes * shape[0]))
     return steps
+
+
+def _checked_classes(num_classes):
+    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
+        raise ValueError(
+            f"A conditional genome needs num_classes >= 2, got {num_classes!r}; build "
+            "the SearchSpace with num_classes= (or search with conditional=True)."
+        )
+    return num_classes
 
 
 def count_params(steps):

@@ -9,6 +9,7 @@ produce arbitrary genomes; this is what makes them valid again.
 
 import math
 
+from kgan_nas import conditioning as conditioning_lib
 from kgan_nas import genome as genome_lib
 from kgan_nas import plan as plan_lib
 from kgan_nas.errors import InvalidGenomeError
@@ -29,7 +30,8 @@ def repair(space, genome):
     generator = _fix_length(space, generator, "generator")
     discriminator = _fix_length(space, discriminator, "discriminator")
     training = snap_training(space, genome.training)
-    repaired = Genome(tuple(generator), tuple(discriminator), training)
+    conditioning = conditioning_lib.snap(space, genome.conditioning)
+    repaired = Genome(tuple(generator), tuple(discriminator), training, conditioning)
     repaired = _fit_params(space, repaired)
     problems = space.problems(repaired)
     if problems:
@@ -217,6 +219,7 @@ def _fit_params(space, genome):
 
 
 def _shrink_moves(space, genome):
+    yield from conditioning_lib.shrink_moves(space, genome)
     low_u, high_u = space.upsample_range()
     upsamples = sum(g.upsamples for g in genome.generator)
     for network in ("generator", "discriminator"):

@@ -277,17 +277,49 @@ class SearchResult:
         """The discriminator of candidate `key` (a `keras.Model`)."""
         return self._run.load_model("candidates", key, "discriminator.keras")
 
-    def sample(self, n=16, seed=0):
-        """`n` images from `best_generator()` (the final stage's when there is one), in [-1, 1]."""
-        generator = self.best_generator()
-        latent = (
-            np.random.default_rng(seed)
-            .normal(size=(n, generator.input_shape[-1]))
-            .astype("float32")
-        )
+    @property
+    def num_classes(self):
+        """Classes of a class-conditional search, or None for an unconditional one."""
+        return self.config["space"].get("num_classes")
+
+    def sample(self, n=16, seed=0, labels=None, generator=None):
+        """`n` images from `best_generator()` (the final stage's when there is one), in [-1, 1].
+
+        Args:
+            n: Number of images.
+            seed: Seed of the latents.
+            labels: Conditional searches only: the class of each image (`n`
+                integers) or one class for all. Defaults to None: the classes
+                in turn, `0, 1, ..., num_classes - 1, 0, ...`.
+
+        Returns:
+            A float32 `np.ndarray` `(n, H, W, C)`.
+
+        Raises:
+            ValueError: for `labels` in an unconditional search, or labels
+                that are not integers, of another length than `n`, or out of
+                range (the message gives the valid class ids).
+
+        `generator` (another candidate's, from `generator(key)`) replaces
+        the best one; the latents are the same.
+        """
+        from kgan_nas.class_labels import check_labels
+
+        if labels is not None and self.num_classes is None:
+            raise ValueError(
+                "labels= needs a class-conditional search (conditional=True); this run "
+                "is unconditional."
+            )
+        if self.num_classes is not None:
+            labels = np.arange(n) % self.num_classes if labels is None else labels
+            labels = check_labels(labels, self.num_classes, n)
+        generator = generator or self.best_generator()
+        latent_dim = generator.inputs[0].shape[-1]
+        latent = np.random.default_rng(seed).normal(size=(n, latent_dim)).astype("float32")
         import keras
 
-        return keras.ops.convert_to_numpy(generator.predict(latent, verbose=0))
+        inputs = latent if labels is None else [latent, labels]
+        return keras.ops.convert_to_numpy(generator.predict(inputs, verbose=0))
 
     def pareto_front(self):
         """History records that no other record beats on every objective."""
@@ -338,6 +370,8 @@ class SearchResult:
             )
         failed = sum(r["status"] != "ok" for r in self.history)
         lines.append(f"Evaluated {len(self.history)} candidates, {failed} failed")
+        if self.num_classes is not None and self.best_record is not None:
+            lines.append(_class_line(self.best_record["fitness"], self.num_classes))
         lines += _summary_table(self.ranked()[:num_trials], extractor)
         reasons = {}
         for record in self.history:
@@ -349,6 +383,18 @@ class SearchResult:
         if final:
             lines += final_summary.final_table(final, f"fid_{extractor}")
         return "\n".join(lines)
+
+
+def _class_line(fitness, num_classes):
+    """The best conditional candidate's class accuracy against chance, and per-class FID."""
+    accuracy = fitness.get("class_accuracy")
+    accuracy = "not measured" if accuracy is None else f"{accuracy:.3f}"
+    per_class = Fitness.from_dict(fitness).fid_per_class
+    per_class = "not measured" if per_class is None else f"{per_class:.3f}"
+    return (
+        f"Conditional, {num_classes} classes: best class accuracy {accuracy} (chance "
+        f"{1 / num_classes:.3f}), its mean per-class FID {per_class}"
+    )
 
 
 def _summary_table(records, suffix):

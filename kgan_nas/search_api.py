@@ -8,20 +8,20 @@ run directory and calls `search` with them, so a resumed run keeps its
 executor, backend and time limits.
 """
 
-import contextlib
 import dataclasses
-import signal
-import threading
 
 from kgan_nas import config as config_lib
 from kgan_nas import final as final_lib
 from kgan_nas import run as run_lib
 from kgan_nas import run_options
 from kgan_nas import validate
+from kgan_nas.conditional_search import check_objectives
+from kgan_nas.conditional_search import conditional_space
 from kgan_nas.evaluate import EvaluationConfig
 from kgan_nas.objectives import parse_metric
 from kgan_nas.results import SearchResult
 from kgan_nas.search_loop import SearchLoop
+from kgan_nas.signals import sigterm_as_interrupt
 
 
 def search(
@@ -56,6 +56,7 @@ def search(
     max_consecutive_failures=None,
     holdout_fraction=None,
     final="preset",
+    conditional=False,
 ):
     """Searches GAN architectures for `dataset`.
 
@@ -140,7 +141,13 @@ def search(
             preset's (`config.FINAL_PRESETS`; `"quick"` has none), None
             turns it off, and a dict overrides `top_k`, `seeds`, `steps`,
             `ema_decay` or `num_samples` (e.g. `{"steps": 5000}`). With a
-            custom `evaluator`, `"preset"` means none.
+            custom `evaluator`, or for a conditional search (the final stage
+            does not train class-conditional GANs yet), `"preset"` means none.
+        conditional: Search class-conditional GANs: generators take
+            `(z, class)`, discriminators `(image, class)`, the conditioning
+            is a gene, and candidates also get `class_accuracy` and
+            `fid_per_class` (usable as objectives). Needs labelled data.
+            Implied by a `space` with `num_classes`. Defaults to False.
 
     Returns:
         A `SearchResult`.
@@ -168,8 +175,13 @@ def search(
     _check_space_type(space)
     # The final stage trains with the built-in trainer; a custom evaluator
     # scores candidates its own way, so only an explicit `final` runs it then.
-    preset_final = None if evaluator is not None else config_lib.FINAL_PRESETS.get(preset)
+    # The final stage does not train class-conditional GANs (yet): the preset's
+    # is dropped for them, and asking for one explicitly is an error.
+    is_conditional = conditional is True or bool(space is not None and space.conditional)
+    builtin_final = evaluator is None and not is_conditional
+    preset_final = config_lib.FINAL_PRESETS.get(preset) if builtin_final else None
     final_config = final_lib.resolve_final(final, preset_final, budget["num_samples"])
+    final_lib.check_final_for_conditional(final_config, is_conditional)
     settings = run_options.run_settings(
         executor=executor,
         workers=budget["workers"],
@@ -183,6 +195,8 @@ def search(
     _check_evaluation_arguments(seed, seconds_per_candidate)
     objectives, extractor = _objectives_for(metric, objectives)
     validate.check_choice(verbose, "verbose", (0, 1, 2))
+    validate.check_choice(conditional, "conditional", (True, False))
+    check_objectives(objectives, conditional or bool(space and space.conditional), extractor)
     # Imported after the cheap checks: kgan_nas.data (and the callbacks a user
     # passes) bring in TensorFlow, which a mistyped argument should not wait for.
     from kgan_nas.hooks import ProgressPrinter
@@ -198,7 +212,7 @@ def search(
         seed=seed,
         kid_subset_size=min(500, budget["num_samples"]),
     )
-    data, space = _data_and_space(dataset, labels, seed, budget, space)
+    data, space = _data_and_space(dataset, labels, seed, budget, space, conditional)
     strategy_object, config = _strategy_and_config(
         strategy, strategy_options, space, data, objectives, metric, budget, evaluation, seed
     )
@@ -343,7 +357,7 @@ def _run(
         run_settings=settings.to_dict(),
         details=_run_details(strategy, settings),
     )
-    with run_dir, _sigterm_as_interrupt():
+    with run_dir, sigterm_as_interrupt():
         for callback in search_callbacks:
             callback.on_search_begin(
                 dict(config.to_dict(), directory=run_dir.path, resumed=resumed)
@@ -434,12 +448,11 @@ def _objectives_for(metric, objectives):
     return objectives, extractor
 
 
-def _data_and_space(dataset, labels, seed, budget, space):
+def _data_and_space(dataset, labels, seed, budget, space, conditional=False):
     """Loads and checks the data; the space for it (checked to hold a genome)."""
     import numpy as np
 
     from kgan_nas import data as data_lib
-    from kgan_nas.space import SearchSpace
 
     data = data_lib.load_dataset(
         dataset,
@@ -448,14 +461,13 @@ def _data_and_space(dataset, labels, seed, budget, space):
         min_images=2 * budget["batch_size"],
         holdout_fraction=budget["holdout_fraction"],
     )
-    if space is None:
-        space = SearchSpace(image_shape=data.image_shape, max_params=budget["max_params"])
-    elif tuple(space.image_shape) != tuple(data.image_shape):
+    if tuple((space or data).image_shape) != tuple(data.image_shape):
         raise ValueError(
             f"The search space is for images of shape {tuple(space.image_shape)} but the "
             f"data set has shape {data.image_shape}. Create the space with "
             f"SearchSpace(image_shape={data.image_shape}, ...)."
         )
+    space = conditional_space(data, space, conditional, budget["max_params"])
     # A space too tight for any genome (e.g. max_params) fails here, before any
     # file is written or the extractor trains; the strategy keeps its own RNG.
     space.sample(np.random.default_rng(seed))
@@ -497,28 +509,3 @@ def _check_evaluation_arguments(seed, seconds_per_candidate):
     validate.check_positive_number(
         seconds_per_candidate, "seconds_per_candidate", allow_none=True, unit="seconds"
     )
-
-
-@contextlib.contextmanager
-def _sigterm_as_interrupt():
-    """Turns SIGTERM (a plain `kill`) into KeyboardInterrupt while a search runs.
-
-    Then the search unwinds as for Ctrl-C: its workers are stopped and the run
-    directory's lock released, instead of the process vanishing mid-write.
-    Only in the main thread, and only if nobody else handles SIGTERM.
-    """
-    if (
-        threading.current_thread() is not threading.main_thread()
-        or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL
-    ):
-        yield
-        return
-
-    def interrupt(signum, frame):
-        raise KeyboardInterrupt(f"stopped by signal {signal.Signals(signum).name}")
-
-    signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)

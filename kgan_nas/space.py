@@ -9,6 +9,7 @@ bounds and the parameter count is within `max_params`.
 
 import dataclasses
 
+from kgan_nas import conditioning as conditioning_lib
 from kgan_nas import genome as genome_lib
 from kgan_nas import plan as plan_lib
 from kgan_nas import validate
@@ -112,6 +113,16 @@ class SearchSpace:
             None for no bound.
         max_start_size: Largest side of the generator's first feature map;
             it decides how many upsampling layers a generator needs.
+        num_classes: Classes of a class-conditional search, or None (the
+            default) for an unconditional one. When set, every genome has
+            `ConditioningGenes` and decodes to a generator taking
+            `(z, class)` and a discriminator taking `(image, class)`.
+        generator_conditionings: Conditional only: from `"concat"` (label
+            embedding concatenated to the latent) and `"multiply"`.
+        discriminator_conditionings: Conditional only: from `"concat"` (a
+            per-class map as an extra image channel) and `"projection"`.
+        embedding_dims: Conditional only: widths of the generator's
+            `"concat"` label embedding.
     """
 
     image_shape: tuple = (28, 28, 1)
@@ -134,6 +145,10 @@ class SearchSpace:
     losses: tuple = genome_lib.LOSSES
     max_params: object = None
     max_start_size: int = 8
+    num_classes: object = None
+    generator_conditionings: tuple = genome_lib.GENERATOR_CONDITIONINGS
+    discriminator_conditionings: tuple = genome_lib.DISCRIMINATOR_CONDITIONINGS
+    embedding_dims: tuple = (8, 16, 32)
 
     def __post_init__(self):
         set_ = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731
@@ -217,6 +232,13 @@ class SearchSpace:
         )
         set_("optimizers", _names_of(self.optimizers, "optimizers", genome_lib.OPTIMIZERS))
         set_("losses", _names_of(self.losses, "losses", genome_lib.LOSSES))
+        for name, value in conditioning_lib.check_space(self, _names_of, _tuple_of).items():
+            set_(name, value)
+
+    @property
+    def conditional(self):
+        """Whether genomes of this space are class-conditional (`num_classes` set)."""
+        return self.num_classes is not None
 
     # ------------------------------------------------------------------
     # Structure
@@ -278,10 +300,12 @@ class SearchSpace:
     # ------------------------------------------------------------------
 
     def generator_plan(self, genome):
-        return plan_lib.generator_plan(genome, self.image_shape, self.latent_dim, min(self.filters))
+        return plan_lib.generator_plan(
+            genome, self.image_shape, self.latent_dim, min(self.filters), self.num_classes
+        )
 
     def discriminator_plan(self, genome):
-        return plan_lib.discriminator_plan(genome, self.image_shape)
+        return plan_lib.discriminator_plan(genome, self.image_shape, self.num_classes)
 
     def generator_params(self, genome):
         """Parameter count of the decoded generator (equals Keras' count)."""
@@ -336,6 +360,9 @@ class SearchSpace:
             candidate = Genome(
                 tuple(generator), tuple(discriminator), self.random_training_genes(rng)
             )
+            if self.conditional:
+                conditioning = conditioning_lib.random_genes(self, rng)
+                candidate = candidate.replace(conditioning=conditioning)
             try:
                 return self.repair(candidate)
             except InvalidGenomeError as exc:
@@ -456,6 +483,7 @@ class SearchSpace:
             problems.append("discriminator dense layers must come after its convolutions")
         if repair_lib.snap_training(self, genome.training) != genome.training:
             problems.append(f"training genes {genome.training} are not within the space's choices")
+        problems += conditioning_lib.problems(self, genome)
         if not problems and self.max_params is not None:
             params = self.params(genome)
             if params > self.max_params:
@@ -478,7 +506,7 @@ class SearchSpace:
 
     def to_dict(self):
         """A JSON-able dict; `SearchSpace.from_dict` restores it."""
-        config = dataclasses.asdict(self)
+        config = conditioning_lib.strip_unconditional(dataclasses.asdict(self))
         return {
             key: list(value) if isinstance(value, tuple) else value for key, value in config.items()
         }

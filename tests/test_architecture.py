@@ -20,6 +20,11 @@ import kgan_nas
 PACKAGE_DIR = pathlib.Path(kgan_nas.__file__).parent
 PURE_MODULES = (
     "kgan_nas.genome",
+    "kgan_nas.conditioning",
+    "kgan_nas.conditional_search",
+    "kgan_nas.conditional_scoring",
+    "kgan_nas.class_labels",
+    "kgan_nas.signals",
     "kgan_nas.space",
     "kgan_nas.repair",
     "kgan_nas.plan",

@@ -554,3 +554,15 @@ def test_cli_reference_page_lists_every_option():
             assert f"`{option}" in page or f", {option}" in page, (name, option)
     for option in _option_strings(parser) - {"-h", "--help"}:
         assert option in page, option
+
+
+def test_conditional_flag_and_class_objectives_reach_search(captured_search):
+    """`--conditional` asks kgan_nas.search for a class-conditional search; without it,
+    search is called with conditional=False (the unconditional default)."""
+    args = ["search", "--quiet", "--conditional", "--objectives", "fid", "class_accuracy"]
+    assert cli.main(args) == 0
+    assert captured_search.kwargs["conditional"] is True
+    assert captured_search.kwargs["objectives"] == ("fid", "class_accuracy")
+    captured_search.calls.clear()
+    assert cli.main(["search", "--quiet"]) == 0
+    assert captured_search.kwargs["conditional"] is False

@@ -148,6 +148,30 @@ def test_generate_images_from_a_run(digits_run, tmp_path):
     assert np.asarray(Image.open(out)).size > 0
 
 
+@pytest.mark.keras
+@pytest.mark.slow
+def test_conditional_digits_example_writes_a_grid_per_digit(tmp_path, example_env):
+    """conditional_digits.py searches conditional GANs and writes one row per digit."""
+    from PIL import Image
+
+    directory, grid = tmp_path / "run", tmp_path / "grid.png"
+    result = _run(
+        "conditional_digits.py",
+        "--directory",
+        str(directory),
+        "--grid",
+        str(grid),
+        *TINY,
+        *SMALL,
+        env=example_env,
+    )
+    _check_tiny_run(result, directory, (8, 8, 1))
+    assert "class accuracy" in result.stdout and "(chance 0.100)" in result.stdout
+    assert _config(directory)["space"]["num_classes"] == 10
+    width, height = Image.open(grid).size
+    assert height > width  # 10 rows of 8 digits
+
+
 @pytest.fixture(scope="module")
 def fake_npz(tmp_path_factory):
     """One fake file per image shape: MNIST and Fashion-MNIST share theirs (and so

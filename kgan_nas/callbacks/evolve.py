@@ -191,6 +191,12 @@ class EvolveArchitecture(keras.callbacks.Callback):
                 f"latent_dim={self.space.latent_dim} and image_shape="
                 f"{tuple(self.space.image_shape)}."
             )
+        if model.num_classes != self.space.num_classes:
+            raise ValueError(
+                f"EvolveArchitecture: the model has num_classes={model.num_classes} but the "
+                f"space has num_classes={self.space.num_classes}; a conditional GAN evolves "
+                "in a conditional space (SearchSpace(num_classes=...)) and vice versa."
+            )
         expected = self.space.generator_params(self.genome)
         if model.generator.count_params() != expected:
             raise ValueError(
@@ -302,7 +308,8 @@ class EvolveArchitecture(keras.callbacks.Callback):
             gp_weight=model.gp_weight,
         )
         batch_size = min(self.batch_size, len(self._data.train))
-        inputs = data_lib.train_input(self._data.train, batch_size, seed=seed)
+        labels = self._data.train_labels if self.space.conditional else None
+        inputs = data_lib.train_input(self._data.train, batch_size, seed=seed, labels=labels)
         report = training.train_for_budget(gan, inputs, steps=self.steps_per_child)
         if report.status != "ok":
             record.update(status=report.status, reason=report.reason)

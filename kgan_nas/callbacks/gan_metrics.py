@@ -12,7 +12,10 @@ from kgan_nas.callbacks.scoring import SampleScorer
 from kgan_nas.callbacks.scoring import check_positive_int
 from kgan_nas.callbacks.scoring import find_generator
 from kgan_nas.callbacks.scoring import generate
+from kgan_nas.callbacks.scoring import generator_classes
 from kgan_nas.callbacks.scoring import is_due
+from kgan_nas.class_labels import sample_grid_labels
+from kgan_nas.conditional_search import CONDITIONAL_OBJECTIVES as CLASS_SCORES
 from kgan_nas.objectives import METRIC_SHORT_NAMES
 
 
@@ -140,6 +143,8 @@ class GANMetrics(keras.callbacks.Callback):
         values = {
             key: scores[METRIC_SHORT_NAMES[name]] for key, name in zip(self.keys, self.metric_names)
         }
+        # A conditional generator's class scores (`class_accuracy`, `fid_per_class`).
+        values.update({k: v for k, v in scores.items() if k in CLASS_SCORES and v is not None})
         if not math.isfinite(scores["fid"]):
             warnings.warn(
                 f"GANMetrics: the generator's samples hold NaN or inf after epoch "
@@ -205,7 +210,8 @@ class SampleGrid(keras.callbacks.Callback):
         if not is_due(epoch, self.every_n_epochs, (self.params or {}).get("epochs")):
             return
         generator = find_generator(self.model, self.generator, "SampleGrid")
-        images = generate(generator, self.n, self.latent_dim, self.seed, "SampleGrid")
+        labels, nrow = sample_grid_labels(generator_classes(generator), self.n)
+        images = generate(generator, self.n, self.latent_dim, self.seed, "SampleGrid", labels)
         path = os.path.join(self.directory, f"epoch_{epoch + 1:03d}.png")
-        data_lib.save_image_grid(images, path)
+        data_lib.save_image_grid(images, path, nrow=nrow)
         self.paths.append(path)

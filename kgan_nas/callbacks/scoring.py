@@ -55,9 +55,16 @@ def find_generator(model, generator, owner):
     return found
 
 
-def generate(generator, n, latent_dim, seed, owner):
+def generate(generator, n, latent_dim, seed, owner, labels=None):
+    """`n` images of `generator`; a conditional one makes the classes in turn, or `labels`."""
     from kgan_nas import training
+    from kgan_nas.training import conditional
 
+    if conditional.is_conditional(generator):
+        latent_dim, _, num_classes = conditional.check_generator(generator, latent_dim)
+        labels = np.arange(n) % num_classes if labels is None else labels
+        labels = conditional.check_labels(labels, num_classes, n)
+        return conditional.generate_conditional(generator, labels, latent_dim=latent_dim, seed=seed)
     try:
         return training.generate_images(generator, n, latent_dim=latent_dim, seed=seed)
     except ValueError as error:
@@ -67,6 +74,15 @@ def generate(generator, n, latent_dim, seed, owner):
                 f"Pass {owner}(..., latent_dim=...)."
             ) from error
         raise
+
+
+def generator_classes(generator):
+    """The number of classes of a conditional generator, or None for an unconditional one."""
+    from kgan_nas.training import conditional
+
+    if not conditional.is_conditional(generator):
+        return None
+    return conditional.check_generator(generator)[2]
 
 
 def load_real_data(real_data, labels, owner):
@@ -164,7 +180,8 @@ class SampleScorer:
         from kgan_nas.evaluate import score_images
 
         extractor, real_features, statistics = self.prepare()
-        images = generate(generator, self.num_samples, latent_dim, self.seed, self.owner)
+        labels = self._labels_for(generator)
+        images = generate(generator, self.num_samples, latent_dim, self.seed, self.owner, labels)
         if images.shape[1:] != self.data.image_shape:
             raise ValueError(
                 f"{self.owner}: the generator makes images of shape {images.shape[1:]}, "
@@ -178,7 +195,7 @@ class SampleScorer:
                 f"in [{finite.min():.3g}, {finite.max():.3g}]. End the generator with "
                 "activation='tanh', or rescale its output to [-1, 1]."
             )
-        return score_images(
+        scores = score_images(
             images,
             extractor,
             real_features,
@@ -186,3 +203,22 @@ class SampleScorer:
             seed=self.seed,
             real_statistics=statistics,
         )
+        if labels is not None:
+            from kgan_nas.conditional_scoring import class_scores
+
+            real_labels = self.data.eval_labels
+            scores.update(class_scores(images, labels, extractor, real_features, real_labels))
+        return scores
+
+    def _labels_for(self, generator):
+        """For a conditional generator: classes drawn from the real data's frequencies."""
+        if generator_classes(generator) is None:
+            return None
+        if self.data.train_labels is None:
+            raise ValueError(
+                f"{self.owner}: the generator is class-conditional, so real_data needs "
+                "labels (pass labels=..., or labelled data such as 'digits')."
+            )
+        from kgan_nas.conditional_scoring import generation_labels
+
+        return generation_labels(self.data.train_labels, self.num_samples, self.seed)

@@ -16,7 +16,7 @@ from kgan_nas import validate
 from kgan_nas.data.image_data import ImageData
 
 
-def train_input(images, batch_size, *, seed=0):
+def train_input(images, batch_size, *, seed=0, labels=None):
     """An endless, shuffled stream of fixed-size image batches for `fit`.
 
     Every batch has exactly `batch_size` images, so an XLA-compiled train
@@ -34,20 +34,37 @@ def train_input(images, batch_size, *, seed=0):
             images are used).
         batch_size: images per batch; at most N.
         seed: seed of the shuffling. Defaults to 0.
+        labels: optional integer labels (N,) of the images, for a
+            class-conditional GAN: batches are then `(images, labels)`
+            pairs, labels int32. Defaults to None (image batches only).
 
     Returns:
         An infinite dataset accepted by `keras.Model.fit`.
 
     Raises:
         ValueError: if `batch_size` is not a positive integer or exceeds the
-            number of images, or `images` is not (N, H, W, C).
+            number of images, `images` is not (N, H, W, C), or `labels` do
+            not match the images.
     """
     images = _check_batch_input(images, batch_size)
+    labels = _check_labels(labels, len(images))
     import keras
 
     if keras.backend.backend() == "tensorflow":
-        return _tf_train_input(images, batch_size, seed)
-    return _shuffled_image_batches_class()(images, batch_size, seed=seed)
+        return _tf_train_input(images, batch_size, seed, labels)
+    return _shuffled_image_batches_class()(images, batch_size, seed=seed, labels=labels)
+
+
+def _check_labels(labels, num_images):
+    if labels is None:
+        return None
+    labels = np.asarray(labels)
+    if not np.issubdtype(labels.dtype, np.integer) or labels.shape != (num_images,):
+        raise ValueError(
+            f"labels must be {num_images} integer class ids, one per image; got dtype "
+            f"{labels.dtype} and shape {labels.shape}."
+        )
+    return labels.astype(np.int32)
 
 
 def _check_batch_input(images, batch_size):
@@ -70,7 +87,7 @@ def _check_batch_input(images, batch_size):
     return images
 
 
-def _tf_train_input(images, batch_size, seed):
+def _tf_train_input(images, batch_size, seed, labels=None):
     import tensorflow as tf
 
     num_images = len(images)
@@ -78,6 +95,13 @@ def _tf_train_input(images, batch_size, seed):
     # would be gathered back to the host for every batch.
     with tf.device("/cpu:0"):
         table = tf.constant(images)
+        label_table = None if labels is None else tf.constant(labels)
+
+    def gather(index):
+        if label_table is None:
+            return tf.gather(table, index)
+        return tf.gather(table, index), tf.gather(label_table, index)
+
     # Shuffle indices rather than images: the shuffle buffer then holds
     # int64s, not a second copy of the dataset.
     return (
@@ -85,7 +109,7 @@ def _tf_train_input(images, batch_size, seed):
         .shuffle(num_images, seed=seed, reshuffle_each_iteration=True)
         .repeat()
         .batch(batch_size, drop_remainder=True)
-        .map(lambda index: tf.gather(table, index), num_parallel_calls=tf.data.AUTOTUNE)
+        .map(gather, num_parallel_calls=tf.data.AUTOTUNE)
         .prefetch(tf.data.AUTOTUNE)
     )
 
@@ -115,6 +139,8 @@ def _shuffled_image_batches_class():
             images: float32 array (N, H, W, C).
             batch_size: images per batch, at most N.
             seed: shuffling seed. Defaults to 0.
+            labels: optional int labels (N,); batches are then
+                `(images, labels)`. Defaults to None.
             **kwargs: `workers`, `use_multiprocessing`, `max_queue_size`,
                 passed to `keras.utils.PyDataset`.
 
@@ -122,9 +148,10 @@ def _shuffled_image_batches_class():
             ValueError: if `batch_size` exceeds the number of images.
         """
 
-        def __init__(self, images, batch_size, seed=0, **kwargs):
+        def __init__(self, images, batch_size, seed=0, labels=None, **kwargs):
             super().__init__(**kwargs)
             self.images = _check_batch_input(images, batch_size)
+            self.labels = _check_labels(labels, len(self.images))
             self.batch_size = int(batch_size)
             self.seed = int(seed)
             self._permutations = {}
@@ -145,7 +172,7 @@ def _shuffled_image_batches_class():
             return order
 
         def __getitem__(self, index):
-            """Returns batch `index`, a float32 array (batch_size, H, W, C)."""
+            """Batch `index`: float32 images (batch_size, H, W, C), with labels if given."""
             num_images = len(self.images)
             positions = np.arange(index * self.batch_size, (index + 1) * self.batch_size)
             passes, offsets = np.divmod(positions, num_images)
@@ -153,6 +180,8 @@ def _shuffled_image_batches_class():
             for pass_index in np.unique(passes):
                 mask = passes == pass_index
                 picked[mask] = self._permutation(int(pass_index))[offsets[mask]]
+            if self.labels is not None:
+                return self.images[picked], self.labels[picked]
             return self.images[picked]
 
     # Name it as an attribute of the package `kgan_nas.data`, its public home

@@ -78,13 +78,16 @@ def build_evaluator(spec):
     )
     real_features = np.load(spec.real_features_path, allow_pickle=False)
     callbacks = pickle.loads(spec.keras_callbacks) if spec.keras_callbacks else []
+    space = SearchSpace.from_dict(spec.space)
     return Evaluator(
         images.train,
-        SearchSpace.from_dict(spec.space),
+        space,
         EvaluationConfig.from_dict(spec.config),
         extractor,
         real_features,
         keras_callbacks=callbacks,
+        labels=images.train_labels if space.conditional else None,
+        real_labels=images.eval_labels if space.conditional else None,
     )
 
 

@@ -64,11 +64,22 @@ def layer_table(genome, space, network):
             )
         elif step.role == "output":
             rows.append(_row("dense (logit)", "1 unit", step.output_shape, step.params))
+        elif step.role == "condition":
+            rows.append(_condition_row(step, network))
         else:
             rows.append(
                 _row(step.gene.kind, gene_details(step.gene), step.output_shape, step.params)
             )
     return rows
+
+
+def _condition_row(step, network):
+    """The label embedding of a conditional network, e.g. `label embedding (projection)`."""
+    genes = step.gene
+    how = genes.generator if network == "generator" else genes.discriminator
+    return _row(
+        f"label embedding ({how})", "one learned vector per class", step.output_shape, step.params
+    )
 
 
 def gene_details(gene):

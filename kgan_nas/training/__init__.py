@@ -27,6 +27,7 @@ The package's modules, one job each:
 * `noise`: the latents the steps draw, and `generate_images`;
 * `budget`: `train_for_budget` and `TrainReport`;
 * `compile_choice`: `jit_compile="auto"`, whether a candidate's step is XLA-compiled;
+* `conditional`: class-conditional (two-input) networks: checks, labels, sampling;
 * `validation`: the argument and network-shape checks they share.
 """
 

@@ -11,6 +11,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from kgan_nas.training import conditional
 from kgan_nas.training import jax_step
 from kgan_nas.training import tf_step
 from kgan_nas.training.ema import GeneratorEMA
@@ -57,6 +58,12 @@ class GAN(keras.Model):
             generator update with this decay (warmed up, see
             `kgan_nas.training.ema`); `ema_generator()` returns a generator
             carrying it. Defaults to None (no average).
+        num_classes: Classes of a class-conditional pair (a generator
+            taking `[latents, labels]` and a discriminator taking
+            `[images, labels]`, see `kgan_nas.training.conditional`). Defaults
+            to None: read from the generator's first `Embedding` layer for
+            such a pair; unused otherwise. A conditional GAN trains on
+            `(images, labels)` batches.
         **kwargs: Passed to `keras.Model` (e.g. `name`).
 
     Raises:
@@ -89,11 +96,18 @@ class GAN(keras.Model):
         gp_weight=10.0,
         seed=None,
         ema_decay=None,
+        num_classes=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
-        latent_dim = _infer_latent_dim(generator, latent_dim)
-        image_shape = _check_networks(generator, discriminator, latent_dim)
+        self.num_classes = None
+        if conditional.is_conditional(generator):
+            latent_dim, image_shape, self.num_classes = conditional.check_networks(
+                generator, discriminator, latent_dim, num_classes
+            )
+        else:
+            latent_dim = _infer_latent_dim(generator, latent_dim)
+            image_shape = _check_networks(generator, discriminator, latent_dim)
         if not isinstance(d_steps, (int, np.integer)) or d_steps < 1:
             raise ValueError(f"d_steps must be an integer >= 1, got {d_steps!r}.")
         if not _is_number(gp_weight) or gp_weight < 0:
@@ -191,7 +205,7 @@ class GAN(keras.Model):
             "gp_weight": self.gp_weight,
             "seed": self._seed,
             "ema_decay": self.ema_decay,
-        }
+        } | ({} if self.num_classes is None else {"num_classes": self.num_classes})
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
@@ -235,10 +249,10 @@ class GAN(keras.Model):
         return trackers
 
     def call(self, z, training=False):
-        """Runs the generator on latents `z`, `(batch, latent_dim)`."""
+        """Runs the generator on latents `z` (`[z, labels]` for a conditional GAN)."""
         return self.generator(z, training=training)
 
-    def generate(self, n, *, seed=None, batch_size=256):
+    def generate(self, n, *, seed=None, batch_size=256, labels=None):
         """Generates `n` images in inference mode.
 
         Args:
@@ -247,13 +261,31 @@ class GAN(keras.Model):
                 Defaults to None (fresh random latents).
             batch_size: Images per generator call. Does not change the
                 result for a fixed seed. Defaults to 256.
+            labels: Conditional GANs only: the class of each image (`n`
+                integers) or one class for all. Defaults to None: the classes
+                in turn, `0, 1, ..., num_classes - 1, 0, ...`.
 
         Returns:
             A float32 `np.ndarray` of shape `(n, height, width, channels)`.
 
         Raises:
-            ValueError: if `n` is negative or `batch_size` is not positive.
+            ValueError: if `n` is negative or `batch_size` is not positive,
+                or `labels` is given to an unconditional GAN, is not
+                integers, has another length than `n` or is out of range.
         """
+        if self.num_classes is not None:
+            conditional.check_counts(n, batch_size)
+            if labels is None:
+                labels = np.arange(n) % self.num_classes
+            labels = conditional.check_labels(labels, self.num_classes, n)
+            return conditional.generate_conditional(
+                self.generator, labels, latent_dim=self.latent_dim, seed=seed, batch_size=batch_size
+            )
+        if labels is not None:
+            raise ValueError(
+                "labels= needs a class-conditional GAN; this one is unconditional "
+                "(search with conditional=True for one)."
+            )
         return generate_images(
             self.generator, n, latent_dim=self.latent_dim, seed=seed, batch_size=batch_size
         )
@@ -303,7 +335,12 @@ class GAN(keras.Model):
         """
         if self.loss_name is None:
             raise ValueError("Call compile() before replace_networks().")
-        image_shape = _check_networks(generator, discriminator, self.latent_dim)
+        if self.num_classes is not None:
+            _, image_shape, _ = conditional.check_networks(
+                generator, discriminator, self.latent_dim, self.num_classes
+            )
+        else:
+            image_shape = _check_networks(generator, discriminator, self.latent_dim)
         if image_shape != self.image_shape:
             raise ValueError(
                 f"The new generator emits images of shape {image_shape}, "
@@ -366,3 +403,24 @@ class GAN(keras.Model):
     def _real_images(self, data):
         x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
         return ops.cast(x, self.discriminator.compute_dtype)
+
+    def _real_batch(self, data):
+        """`(images, labels)` of a batch; labels int32 `(batch, 1)`, None if unconditional."""
+        if self.num_classes is None:
+            return self._real_images(data), None
+        _, y, _ = keras.utils.unpack_x_y_sample_weight(data)
+        if y is None:
+            raise ValueError(
+                "A conditional GAN trains on (images, labels) batches, got images only; "
+                "pass labels to the input (e.g. kgan_nas.data.train_input(images, "
+                "batch_size, labels=labels))."
+            )
+        return self._real_images(data), conditional.batch_labels(y)
+
+    def _g_inputs(self, z, labels):
+        """The generator's inputs: `z`, or `[z, labels]` for a conditional GAN."""
+        return z if labels is None else [z, labels]
+
+    def _d_inputs(self, images, labels):
+        """The discriminator's inputs: `images`, or `[images, labels]`."""
+        return images if labels is None else [images, labels]

@@ -31,7 +31,9 @@ def train_step(gan, state, data):
         state: `(trainable_variables, non_trainable_variables,
             optimizer_variables, metrics_variables)`, flat lists ordered like
             the GAN's own variable lists.
-        data: A batch of real images, or a tuple whose first item is one.
+        data: A batch of real images, or a tuple whose first item is one
+            (`(images, labels)` for a conditional GAN, whose fakes are then
+            generated for the same labels).
 
     Returns:
         `(logs, new_state)`: the logs dict (`d_loss`, `g_loss`, and `gp` for
@@ -41,7 +43,7 @@ def train_step(gan, state, data):
 
     trainable, non_trainable, optimizer_vars, metric_vars = state
     layout = _JaxLayout(gan)
-    real = gan._real_images(data)
+    real, labels = gan._real_batch(data)
     batch = real.shape[0]
     g_vars = layout.take(trainable, layout.g_trainable)
     d_vars = layout.take(trainable, layout.d_trainable)
@@ -58,14 +60,15 @@ def train_step(gan, state, data):
     for _ in range(gan.d_steps):
         seed, z_key, gp_key = jax.random.split(seed, 3)
         z = jax_latents(gan, batch, z_key)
-        fake, g_state = gan.generator.stateless_call(g_vars, g_state, z, training=True)
-        (d_loss, (d_state, gp)), grads = d_grad_fn(d_vars, d_state, real, fake, gp_key)
+        g_in = gan._g_inputs(z, labels)
+        fake, g_state = gan.generator.stateless_call(g_vars, g_state, g_in, training=True)
+        (d_loss, (d_state, gp)), grads = d_grad_fn(d_vars, d_state, real, fake, labels, gp_key)
         d_vars, d_opt_vars = gan.d_optimizer.stateless_apply(d_opt_vars, grads, d_vars)
 
     seed, z_key = jax.random.split(seed, 2)
     g_grad_fn = jax.value_and_grad(functools.partial(_g_loss, gan), has_aux=True)
     (g_loss, (g_state, d_state)), grads = g_grad_fn(
-        g_vars, g_state, d_vars, d_state, jax_latents(gan, batch, z_key)
+        g_vars, g_state, d_vars, d_state, jax_latents(gan, batch, z_key), labels
     )
     g_vars, g_opt_vars = gan.g_optimizer.stateless_apply(g_opt_vars, grads, g_vars)
 
@@ -102,12 +105,17 @@ def _update_metrics(gan, layout, metric_vars, values):
     return metric_vars, logs
 
 
-def _d_loss(gan, d_vars, d_state, real, fake, gp_key):
+def _d_loss(gan, d_vars, d_state, real, fake, labels, gp_key):
     import jax
 
     discriminator = gan.discriminator
-    real_logits, d_state = discriminator.stateless_call(d_vars, d_state, real, training=True)
-    fake_logits, d_state = discriminator.stateless_call(d_vars, d_state, fake, training=True)
+    d_in = gan._d_inputs
+    real_logits, d_state = discriminator.stateless_call(
+        d_vars, d_state, d_in(real, labels), training=True
+    )
+    fake_logits, d_state = discriminator.stateless_call(
+        d_vars, d_state, d_in(fake, labels), training=True
+    )
     loss = discriminator_loss(gan.loss_name, real_logits, fake_logits)
     gp = 0.0
     if gan.loss_name == "wasserstein_gp":
@@ -115,7 +123,9 @@ def _d_loss(gan, d_vars, d_state, real, fake, gp_key):
         mixed = real + alpha * (fake - real)
 
         def critic_sum(images, state):
-            critic, state = discriminator.stateless_call(d_vars, state, images, training=True)
+            critic, state = discriminator.stateless_call(
+                d_vars, state, d_in(images, labels), training=True
+            )
             return ops.sum(critic), state
 
         grads, d_state = jax.grad(critic_sum, has_aux=True)(mixed, d_state)
@@ -124,9 +134,11 @@ def _d_loss(gan, d_vars, d_state, real, fake, gp_key):
     return loss, (d_state, gp)
 
 
-def _g_loss(gan, g_vars, g_state, d_vars, d_state, z):
-    fake, g_state = gan.generator.stateless_call(g_vars, g_state, z, training=True)
-    fake_logits, d_state = gan.discriminator.stateless_call(d_vars, d_state, fake, training=True)
+def _g_loss(gan, g_vars, g_state, d_vars, d_state, z, labels=None):
+    g_in = gan._g_inputs(z, labels)
+    fake, g_state = gan.generator.stateless_call(g_vars, g_state, g_in, training=True)
+    d_in = gan._d_inputs(fake, labels)
+    fake_logits, d_state = gan.discriminator.stateless_call(d_vars, d_state, d_in, training=True)
     return generator_loss(gan.loss_name, fake_logits), (g_state, d_state)
 
 

@@ -25,7 +25,9 @@ def train_step(gan, data):
 
     Args:
         gan: A compiled `GAN`.
-        data: A batch of real images, or a tuple whose first item is one.
+        data: A batch of real images, or a tuple whose first item is one
+            (`(images, labels)` for a conditional GAN, whose fakes are then
+            generated for the same labels).
 
     Returns:
         The logs dict: `d_loss`, `g_loss` (and `gp` for `"wasserstein_gp"`),
@@ -33,26 +35,28 @@ def train_step(gan, data):
     """
     import tensorflow as tf
 
-    real = gan._real_images(data)
+    real, labels = gan._real_batch(data)
     batch = ops.shape(real)[0]
     generator, discriminator = gan.generator, gan.discriminator
+    g_in, d_in = gan._g_inputs, gan._d_inputs
     gp = 0.0
     for _ in range(gan.d_steps):
         z = tf_latents(gan, batch)
-        fake = generator(z, training=True)
+        fake = generator(g_in(z, labels), training=True)
         with tf.GradientTape() as tape:
-            real_logits = discriminator(real, training=True)
-            fake_logits = discriminator(fake, training=True)
+            real_logits = discriminator(d_in(real, labels), training=True)
+            fake_logits = discriminator(d_in(fake, labels), training=True)
             d_loss = discriminator_loss(gan.loss_name, real_logits, fake_logits)
             if gan.loss_name == "wasserstein_gp":
-                gp = _gradient_penalty(gan, real, fake)
+                gp = _gradient_penalty(gan, real, fake, labels)
                 d_loss = d_loss + gan.gp_weight * gp
         grads = tape.gradient(d_loss, discriminator.trainable_variables)
         gan.d_optimizer.apply_gradients(zip(grads, discriminator.trainable_variables))
 
     z = tf_latents(gan, batch)
     with tf.GradientTape() as tape:
-        fake_logits = discriminator(generator(z, training=True), training=True)
+        fake = generator(g_in(z, labels), training=True)
+        fake_logits = discriminator(d_in(fake, labels), training=True)
         g_loss = generator_loss(gan.loss_name, fake_logits)
     grads = tape.gradient(g_loss, generator.trainable_variables)
     gan.g_optimizer.apply_gradients(zip(grads, generator.trainable_variables))
@@ -66,13 +70,13 @@ def train_step(gan, data):
     return {m.name: m.result() for m in gan.metrics}
 
 
-def _gradient_penalty(gan, real, fake):
-    """WGAN-GP's penalty at random interpolates of `real` and `fake`."""
+def _gradient_penalty(gan, real, fake, labels=None):
+    """WGAN-GP's penalty at random interpolates of `real` and `fake` (same labels)."""
     import tensorflow as tf
 
     alpha = tf_uniform(gan, (ops.shape(real)[0], 1, 1, 1))
     mixed = real + ops.cast(alpha, real.dtype) * (fake - real)
     with tf.GradientTape() as tape:
         tape.watch(mixed)
-        critic = gan.discriminator(mixed, training=True)
+        critic = gan.discriminator(gan._d_inputs(mixed, labels), training=True)
     return gradient_penalty(tape.gradient(critic, mixed))
