@@ -11,6 +11,7 @@ import sys
 
 from kgan_nas import cli_final
 from kgan_nas import console
+from kgan_nas import run_options
 from kgan_nas import search_api
 from kgan_nas.class_labels import sample_grid_labels
 from kgan_nas.cli_parser import KEYS_HINT
@@ -84,6 +85,7 @@ def _callbacks(args):
 
 def _search(args):
     if args.backend:
+        args.backend = run_options.resolve_backend(args.backend)
         os.environ.setdefault("KERAS_BACKEND", args.backend)
     if args.no_inherit_weights and args.strategy != "genetic":
         raise ValueError(

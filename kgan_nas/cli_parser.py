@@ -297,8 +297,9 @@ def _add_execution_options(execution):
     )
     execution.add_argument(
         "--backend",
-        choices=["tensorflow", "jax"],
-        help="Keras backend of the workers (default: current)",
+        choices=["tensorflow", "jax", "auto"],
+        help="Keras backend of the workers; auto: TensorFlow when installed (cheaper per "
+        "candidate on a CPU), else JAX (default: current)",
     )
     execution.add_argument(
         "--xla",

@@ -108,8 +108,9 @@ def search(
         labels: Optional labels for an array dataset (the domain extractor
             uses them).
         timeout: Seconds one candidate may take before it is stopped.
-        backend: Keras backend of the workers (`"tensorflow"`, `"jax"`);
-            defaults to the current one.
+        backend: Keras backend of the workers (`"tensorflow"`, `"jax"`, or
+            `"auto"`: TensorFlow when installed, else JAX, see
+            `run_options.resolve_backend`); defaults to the current one.
         jit_compile: XLA-compile train steps: True, False, or `"auto"` (XLA
             where it pays off for the backend, device and step budget).
         max_candidates_per_worker: Recycle worker processes after this many.

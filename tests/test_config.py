@@ -257,3 +257,31 @@ def test_a_run_stored_before_the_holdout_resumes(tmp_path, monkeypatch):
     assert len(result.history) == 8
     with pytest.raises(run_lib.RunDirectoryError, match="holdout_fraction: stored 0.0, now 0.15"):
         _search(directory, generations=2)
+
+
+def test_backend_auto_prefers_tensorflow_and_falls_back_to_jax(monkeypatch):
+    import importlib.util
+
+    from kgan_nas import run_options
+
+    real_find_spec = importlib.util.find_spec
+    assert run_options.resolve_backend("auto") == "tensorflow"
+    assert run_options.resolve_backend(None) is None
+    assert run_options.resolve_backend("jax") == "jax"
+
+    def without(*missing):
+        return lambda name, *args: None if name in missing else real_find_spec(name, *args)
+
+    monkeypatch.setattr(importlib.util, "find_spec", without("tensorflow"))
+    assert run_options.resolve_backend("auto") == "jax"
+    monkeypatch.setattr(importlib.util, "find_spec", without("tensorflow", "jax"))
+    with pytest.raises(ValueError, match="found neither TensorFlow nor JAX"):
+        run_options.resolve_backend("auto")
+    with pytest.raises(ValueError, match="backend"):
+        run_options.resolve_backend("torch")
+
+
+def test_backend_auto_is_stored_as_the_backend_it_chose(tmp_path, monkeypatch):
+    _use_fast_worker_files(monkeypatch, tmp_path)
+    _search(tmp_path / "run", backend="auto")
+    assert run_lib.RunDir(tmp_path / "run").run_settings()["backend"] == "tensorflow"
