@@ -18,6 +18,7 @@ import signal
 import threading
 
 from kgan_nas import config as config_lib
+from kgan_nas import protocol
 from kgan_nas import run as run_lib
 from kgan_nas import validate
 from kgan_nas.evaluate import EvaluationConfig
@@ -75,13 +76,13 @@ def search(
     ```
 
     Args:
-        dataset: `"digits"` (offline), `"mnist"`, `"fashion_mnist"`,
-            `"cifar10"`, a `.npz` path, an image folder, a numpy array or a
-            `tf.data.Dataset` (see `kgan_nas.data.load_dataset`).
+        dataset: `"digits"`, `"mnist_5k"` (offline; the latter needs the `[data]` extra),
+            `"mnist"`, `"fashion_mnist"`, `"cifar10"`, a `.npz` path, an image folder, a
+            numpy array or a `tf.data.Dataset` (see `kgan_nas.data.load_dataset`).
         space: A `SearchSpace`; by default one for the data's image shape.
         strategy: `"genetic"`, `"random"` or a `kgan_nas.strategies.Strategy`.
-        preset: `"quick"`, `"default"` or `"paper"`: budgets for the
-            arguments left as None.
+        preset: `"quick"`, `"mnist_cpu"`, `"default"` or `"paper"`: budgets
+            for the arguments left as None (`kgan_nas.config.PRESETS`).
         generations: Generations to run (may be raised when resuming).
         population: Genomes per generation.
         steps_per_candidate: Training steps per candidate.
@@ -316,7 +317,7 @@ def _run(
         overwrite=overwrite,
         resumable_keys=config.RESUMABLE,
         run_settings=settings.to_dict(),
-        details=_run_details(strategy, settings),
+        details=dict(_run_details(strategy, settings), data=protocol.data_details(data)),
     )
     with run_dir, _sigterm_as_interrupt():
         for callback in search_callbacks:
@@ -326,6 +327,7 @@ def _run(
         worker_spec = prepare_worker_files(
             run_dir, data, space, evaluation, extractor, settings.backend, keras_callbacks, say=say
         )
+        protocol.write_protocol_card(run_dir)  # after the extractor, which it names
         if settings.evaluator is not None:
             worker_spec = dataclasses.replace(worker_spec, evaluator_factory=settings.evaluator)
         loop = SearchLoop(

@@ -34,6 +34,7 @@ PURE_MODULES = (
     "kgan_nas.run",
     "kgan_nas.lock",
     "kgan_nas.results",
+    "kgan_nas.protocol",
     "kgan_nas.search_loop",
     "kgan_nas.hooks",
     "kgan_nas.search_api",
