@@ -150,8 +150,8 @@ def card_rows(card):
         ("samples for selection (generated vs real)", _samples_text(selection)),
         ("samples for reporting (generated vs real)", _samples_text(reporting)),
         ("feature extractor", _text(features["extractor"])),
-        ("extractor cache key", _text(features["cache_key"])),
-        ("extractor held-out accuracy", _text(features["accuracy"])),
+        ("extractor cache key", _domain_only(features, "cache_key")),
+        ("extractor held-out accuracy", _domain_only(features, "accuracy")),
         ("seeds (search / split / extractor)", _joined(seeds, ("search", "split", "extractor"))),
         ("training steps per candidate (search)", _text(steps["search"])),
         ("batch size", _text(steps["batch_size"])),
@@ -236,6 +236,13 @@ def _text(value):
     if isinstance(value, dict):
         return ", ".join(f"{key} {item}" for key, item in value.items())
     return str(value)
+
+
+def _domain_only(features, name):
+    """A fact only the domain extractor has (InceptionV3 is not trained per data set)."""
+    if features["extractor"] not in (None, "domain"):
+        return f"none ({features['extractor']} is not trained on the data)"
+    return _text(features[name])
 
 
 def _joined(values, names):

@@ -141,6 +141,12 @@ def test_final_stage_in_the_config_fills_the_reporting_samples(run_path, tmp_pat
     assert _rows(card)["final training"] == "steps 3000, num_samples 2000"
 
 
+def test_inception_runs_say_the_extractor_has_no_cache_key():
+    features = {"extractor": "inception", "cache_key": None, "accuracy": None}
+    assert protocol._domain_only(features, "cache_key").startswith("none (inception")
+    assert protocol._domain_only(dict(features, extractor=None), "cache_key") == "not recorded"
+
+
 def test_card_of_another_format_is_rebuilt_from_the_directory(run_path, tmp_path):
     run = _copy(run_path, tmp_path)
     (run / protocol.PROTOCOL_JSON).write_text(json.dumps({"format": 99, "dataset": "x"}))
