@@ -117,3 +117,25 @@ def test_variants_are_named_genetic_options(search_quality, text, expected):
 def test_bad_variants_are_refused(search_quality, text):
     with pytest.raises(Exception, match="NAME=JSON|not JSON|JSON object"):
         search_quality.parse_variant(text)
+
+
+def test_preset_sizing_projects_wall_and_idle_time_from_the_measurement(monkeypatch):
+    """`preset_sizing.project`: measured throughput x candidates (plus set-up) as measured,
+    and CPU seconds spread over the idle cores; a failed candidate's steps are not timed."""
+    monkeypatch.syspath_prepend(BENCHMARKS)
+    preset_sizing = importlib.import_module("preset_sizing")
+    rows = [
+        {"train": 10.0, "steps": 100, "total": 12.0, "status": "ok"},
+        {"train": 30.0, "steps": 100, "total": 40.0, "status": "ok"},
+        {"train": 0.0, "steps": 0, "total": 2.0, "status": "error"},
+    ]
+    facts = {"setup_seconds": 60.0, "setup_cpu_seconds": 120.0}
+    budget = {"generations": 2, "population": 5}
+    summary = preset_sizing.project(rows, 90.0, 300.0, facts, budget, idle_cores=2)
+    assert summary["seconds_per_candidate_at_workers"] == 30.0
+    assert summary["cpu_seconds_per_candidate"] == 100.0
+    assert summary["search_candidates"] == 10
+    assert summary["projected_search_minutes_as_measured"] == round((60 + 10 * 30) / 60, 1)
+    assert summary["projected_search_minutes_idle"] == round((120 + 10 * 100) / 2 / 60, 1)
+    assert summary["median_train_seconds_per_step"] == 0.2  # of the two that trained
+    assert summary["ok"] == 2
