@@ -29,15 +29,16 @@ PRESETS = {
         workers=2,
         max_params=150_000,
     ),
-    # 28x28 grayscale (mnist_5k, MNIST-sized data) on 2 CPU cores in about 20 minutes.
+    # 28x28 grayscale (mnist_5k, MNIST-sized data) on 2 CPU cores in about 20 minutes
+    # (sized with benchmarks/preset_sizing.py; docs/benchmarks.md).
     "mnist_cpu": dict(
         generations=5,
-        population=8,
-        steps_per_candidate=500,
+        population=6,
+        steps_per_candidate=300,
         batch_size=64,
         num_samples=1000,
         workers=2,
-        max_params=300_000,
+        max_params=150_000,
     ),
     "default": dict(
         generations=10,
