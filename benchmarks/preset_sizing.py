@@ -26,6 +26,7 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import statistics
 import tempfile
 import time
@@ -49,6 +50,9 @@ def parse_args(argv=None):
         "--warm-cache",
         action="store_true",
         help="use $KGAN_NAS_CACHE (a cached extractor) instead of a fresh, empty cache",
+    )
+    parser.add_argument(
+        "--keep-run", default=None, help="copy the run directory here (its sample grids)"
     )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--tag", default=None, help="result file suffix (default: the preset)")
@@ -199,6 +203,8 @@ def main(argv=None):
             os.environ["KGAN_NAS_CACHE"] = cache
         spec, genomes, space, facts = setup(run_dir, args, budget)
         rows, wall, worker_cpu = evaluate_all(spec, genomes, space, budget["workers"])
+        if args.keep_run:
+            shutil.copytree(run_dir, args.keep_run, dirs_exist_ok=True)
     summary = project(rows, wall, worker_cpu, facts, budget, args.idle_cores)
     print(
         f"{facts['dataset']} preset {args.preset!r}, {budget['workers']} workers: "
