@@ -3,6 +3,7 @@
 import argparse
 
 import kgan_nas
+from kgan_nas.config import PRESETS
 
 
 def add_search_arguments(parser, directory, preset="default", max_params=None):
@@ -11,14 +12,14 @@ def add_search_arguments(parser, directory, preset="default", max_params=None):
     Args:
         parser: an `argparse.ArgumentParser`.
         directory: default run directory.
-        preset: default preset (`"quick"`, `"default"` or `"paper"`).
+        preset: default preset, a name in `kgan_nas.config.PRESETS`.
         max_params: default bound on generator + discriminator parameters (None: no bound).
 
     Returns:
         The parser, for chaining.
     """
     parser.add_argument("--directory", default=directory, help="run directory")
-    parser.add_argument("--preset", default=preset, choices=["quick", "default", "paper"])
+    parser.add_argument("--preset", default=preset, choices=list(PRESETS))
     parser.add_argument(
         "--no-final", action="store_true", help="skip the final training of the top genomes"
     )
@@ -59,8 +60,12 @@ def search_options(args):
     )
 
 
-def run_named_dataset(dataset, image_shape, description, argv=None):
-    """Command line of the MNIST / Fashion-MNIST / CIFAR-10 examples: parse, search, summarise."""
+def run_named_dataset(dataset, image_shape, description, argv=None, offline=None):
+    """Command line of the MNIST / Fashion-MNIST / CIFAR-10 examples: parse, search, summarise.
+
+    `offline` names a dataset of the same image shape that needs no download
+    (for MNIST: `"mnist_5k"`), mentioned in `--data`'s help.
+    """
     parser = add_search_arguments(
         argparse.ArgumentParser(description=description), directory=f"runs/{dataset}"
     )
@@ -68,7 +73,8 @@ def run_named_dataset(dataset, image_shape, description, argv=None):
         "--data",
         default=dataset,
         help=f"{dataset!r} downloads through keras.datasets (needs internet); "
-        "or pass a local .npz (e.g. the file keras.datasets downloads, "
+        + (f"{offline!r} needs no download; " if offline else "")
+        + "or pass a local .npz (e.g. the file keras.datasets downloads, "
         "with x_train/y_train/x_test/y_test) or an image folder",
     )
     parser.add_argument("--metric", default="fid_domain", choices=["fid_domain", "fid_inception"])
@@ -76,8 +82,9 @@ def run_named_dataset(dataset, image_shape, description, argv=None):
     try:
         space = kgan_nas.SearchSpace(image_shape=image_shape, max_params=args.max_params)
         result = kgan_nas.search(args.data, space=space, metric=args.metric, **search_options(args))
-    except (RuntimeError, ValueError, FileNotFoundError) as exc:
-        # Offline, a wrong file, a wrong image shape: the message says what to do.
+    except (RuntimeError, ValueError, FileNotFoundError, ImportError) as exc:
+        # Offline, a wrong file, a wrong image shape, a missing extra: the message says
+        # what to do.
         parser.exit(2, f"error: {exc}\n")
     print(result.summary())
     return result

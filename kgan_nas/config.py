@@ -20,7 +20,7 @@ from kgan_nas import validate
 # loaded the machine is; `seconds_per_candidate` adds a time limit on request.
 # `holdout_fraction` keeps images out of training and selection, for scores
 # free of the winner's curse (the final stage reports there); `quick` keeps
-# every image for the search, as it has no final stage.
+# every image for the search, as it has no final stage (FINAL_PRESETS).
 PRESETS = {
     # digits on 2 CPU cores in a few minutes.
     "quick": dict(
@@ -32,6 +32,18 @@ PRESETS = {
         workers=2,
         max_params=150_000,
         holdout_fraction=0.0,
+    ),
+    # 28x28 grayscale (mnist_5k, MNIST-sized data) on 2 CPU cores in about 20 minutes
+    # (sized with benchmarks/preset_sizing.py; docs/benchmarks.md).
+    "mnist_cpu": dict(
+        generations=5,
+        population=6,
+        steps_per_candidate=300,
+        batch_size=64,
+        num_samples=1000,
+        workers=2,
+        max_params=150_000,
+        holdout_fraction=0.15,
     ),
     "default": dict(
         generations=10,
@@ -62,6 +74,10 @@ PRESETS = {
 # (docs/benchmarks.md). `default` is sized for about 20 CPU-minutes on 2
 # cores; `num_samples` None means twice the search's.
 FINAL_PRESETS = {
+    # 4 runs of 2,000 steps: under 20 minutes on 2 idle CPU cores for mnist_5k's
+    # 150k-parameter genomes (a candidate took 64 CPU-s for 300 steps, all phases
+    # included: results/preset_sizing_mnist_cpu.json).
+    "mnist_cpu": dict(top_k=2, seeds=2, steps=2000, ema_decay=0.999, num_samples=None),
     "default": dict(top_k=2, seeds=2, steps=2000, ema_decay=0.999, num_samples=None),
     "paper": dict(top_k=3, seeds=3, steps=20000, ema_decay=0.999, num_samples=None),
 }

@@ -346,6 +346,14 @@ class SearchResult:
             ) from None
         return pandas.DataFrame(self.to_records())
 
+    @property
+    def protocol(self):
+        """The run's protocol card (`kgan_nas.protocol`): data, splits, samples, extractor,
+        seeds, step budgets, backend and versions; None where the run did not record it."""
+        from kgan_nas.protocol import read_protocol_card
+
+        return read_protocol_card(self._run)
+
     def baselines(self):
         path = self._run.file("baselines.json")
         if not os.path.exists(path):

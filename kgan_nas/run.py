@@ -9,6 +9,7 @@ Layout::
       checkpoint.json      strategy state + RNG, and the generation in flight
       extractor.keras      the feature extractor the metrics use
       real_features.npy    held-out real-image features under that extractor
+      protocol.json        the protocol card (kgan_nas.protocol): what the scores depend on
       candidates/<key>/    each scored candidate's generator/discriminator .keras and a
                            manifest.json (writer's pid, sha256 of each file)
       best/                generator.keras, discriminator.keras, genome.json

@@ -12,6 +12,7 @@ import dataclasses
 
 from kgan_nas import config as config_lib
 from kgan_nas import final as final_lib
+from kgan_nas import protocol
 from kgan_nas import run as run_lib
 from kgan_nas import run_options
 from kgan_nas import validate
@@ -76,13 +77,13 @@ def search(
     ```
 
     Args:
-        dataset: `"digits"` (offline), `"mnist"`, `"fashion_mnist"`,
-            `"cifar10"`, a `.npz` path, an image folder, a numpy array or a
-            `tf.data.Dataset` (see `kgan_nas.data.load_dataset`).
+        dataset: `"digits"`, `"mnist_5k"` (offline; the latter needs the `[data]` extra),
+            `"mnist"`, `"fashion_mnist"`, `"cifar10"`, a `.npz` path, an image folder, a
+            numpy array or a `tf.data.Dataset` (see `kgan_nas.data.load_dataset`).
         space: A `SearchSpace`; by default one for the data's image shape.
         strategy: `"genetic"`, `"random"` or a `kgan_nas.strategies.Strategy`.
-        preset: `"quick"`, `"default"` or `"paper"`: budgets for the
-            arguments left as None.
+        preset: `"quick"`, `"mnist_cpu"`, `"default"` or `"paper"`: budgets
+            for the arguments left as None (`kgan_nas.config.PRESETS`).
         generations: Generations to run (may be raised when resuming).
         population: Genomes per generation.
         steps_per_candidate: Training steps per candidate.
@@ -356,7 +357,7 @@ def _run(
         resumable_keys=config.RESUMABLE,
         added_later=config.ADDED_LATER,
         run_settings=settings.to_dict(),
-        details=_run_details(strategy, settings),
+        details=dict(_run_details(strategy, settings), data=protocol.data_details(data)),
     )
     with run_dir, sigterm_as_interrupt():
         for callback in search_callbacks:
@@ -366,6 +367,7 @@ def _run(
         worker_spec = prepare_worker_files(
             run_dir, data, space, evaluation, extractor, settings.backend, keras_callbacks, say=say
         )
+        protocol.write_protocol_card(run_dir)  # after the extractor, which it names
         if settings.evaluator is not None:
             worker_spec = dataclasses.replace(worker_spec, evaluator_factory=settings.evaluator)
         loop = SearchLoop(

@@ -43,6 +43,7 @@ PURE_MODULES = (
     "kgan_nas.results",
     "kgan_nas.final",
     "kgan_nas.final_summary",
+    "kgan_nas.protocol",
     "kgan_nas.search_loop",
     "kgan_nas.hooks",
     "kgan_nas.search_api",

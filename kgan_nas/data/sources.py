@@ -11,7 +11,7 @@ import dataclasses
 
 import numpy as np
 
-KNOWN_DATASETS = ("digits", "mnist", "fashion_mnist", "cifar10")
+KNOWN_DATASETS = ("digits", "mnist_5k", "mnist", "fashion_mnist", "cifar10")
 
 _ACCEPTED_KINDS = (
     "a numpy array shaped (N, H, W) or (N, H, W, C), a tf.data.Dataset of "

@@ -14,6 +14,7 @@ from kgan_nas.genome import Genome
 # Section ids and titles, in page order (tests look for each).
 SECTIONS = (
     ("summary", "Summary"),
+    ("protocol", "Protocol card"),
     ("candidates", "Best candidates"),
     ("final", "Final training"),
     ("ancestry", "Ancestry of the best candidate"),

@@ -21,6 +21,7 @@ from kgan_nas.report import final_view
 from kgan_nas.report import gallery
 from kgan_nas.report import lineage_view
 from kgan_nas.report import markup
+from kgan_nas.report import protocol_view
 from kgan_nas.report import run_view
 from kgan_nas.report.markup import SECTIONS
 from kgan_nas.report.markup import escape
@@ -113,6 +114,7 @@ def write_html_report(result, path=None, *, plots=None, top_k=4, num_rows=10):
     body = [
         _header(result),
         _summary(result, ranked),
+        protocol_view.protocol_section(result),
         _candidates(result, ranked, num_rows),
         final_view.final_section(result),
         lineage_view.ancestry_section(result, ranked),
