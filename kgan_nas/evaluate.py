@@ -147,9 +147,11 @@ class Evaluator:
         self.real_statistics.update(self.real_features)
         self.keras_callbacks = list(keras_callbacks or [])
         self._train_features = None
-        self.labels = labels if space.conditional else None
+        # A custom evaluator (or a test) may pass no space; that is unconditional.
+        conditional = space is not None and space.conditional
+        self.labels = labels if conditional else None
         self.real_labels = real_labels
-        if space.conditional and (labels is None or real_labels is None):
+        if conditional and (labels is None or real_labels is None):
             raise ValueError(
                 "A conditional search space needs the training and evaluation labels; "
                 "pass labels= and real_labels= to the Evaluator."

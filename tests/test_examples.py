@@ -240,7 +240,7 @@ def test_search_mnist_example_runs_offline_on_mnist_5k(tmp_path, example_env):
     assert _config(directory)["dataset"] == "mnist_5k"
     with open(directory / "protocol.json", encoding="utf-8") as stream:
         card = json.load(stream)
-    assert card["splits"]["train"] + card["splits"]["eval"] == 5000
+    assert sum(card["splits"][name] for name in ("train", "eval", "holdout")) == 5000
     assert card["features"]["accuracy"] > 0.8  # the domain extractor learnt the digits
 
 

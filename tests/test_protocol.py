@@ -59,7 +59,9 @@ def test_search_writes_the_card_with_every_fact(run_path):
         "num_classes": 10,
     }
     splits = card["splits"]
-    assert splits["train"] + splits["eval"] == 1797 and splits["holdout"] is None
+    # The default preset holds out 15 % (no final stage here: a scripted evaluator).
+    assert splits["train"] + splits["eval"] + splits["holdout"] == 1797
+    assert splits["holdout"] == round(0.15 * 1797)
     assert (
         splits["eval"] == json.loads((run_path / "baselines.json").read_text())["num_eval_images"]
     )
@@ -87,7 +89,7 @@ def test_card_rows_read_every_recorded_value(run_path):
     rows = _rows(SearchResult(str(run_path)).protocol)
     assert rows["dataset"] == "digits"
     assert rows["seeds (search / split / extractor)"] == "5 / 5 / 0"
-    assert rows["split sizes (train / eval / holdout)"].endswith("/ none")
+    assert rows["split sizes (train / eval / holdout)"].endswith("/ 270")
     assert rows["final training"] == "none"
     assert protocol.NOT_RECORDED not in rows.values()
 
