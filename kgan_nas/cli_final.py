@@ -4,19 +4,7 @@ Kept beside `cli.py` (which holds the other commands) so that each module
 stays small; like `cli.py` it parses arguments and nothing else.
 """
 
-import argparse
-
 from kgan_nas import config as config_lib
-
-
-def _decay(text):
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0 <= value < 1:
-        raise argparse.ArgumentTypeError(f"{text} is not in [0, 1) (e.g. 0.999)")
-    return value
 
 
 def final_help():
@@ -32,13 +20,14 @@ def final_help():
     )
 
 
-def add_finalize_command(commands, formatter_class, positive_int, console_flags):
+def add_finalize_command(commands, formatter_class, positive_int, fraction, console_flags):
     """Adds `finalize` to the `kgan-nas` sub-commands.
 
     Args:
         commands: The sub-parsers object of the main parser.
         formatter_class: The help formatter of the other commands.
         positive_int: The argparse type of a positive integer.
+        fraction: The argparse type of a number in [0, 1).
         console_flags: Adds `--verbose` / `--debug` to a parser.
     """
     finalize = commands.add_parser(
@@ -60,7 +49,7 @@ def add_finalize_command(commands, formatter_class, positive_int, console_flags)
     ):
         finalize.add_argument(option, type=positive_int, metavar="N", help=text)
     finalize.add_argument(
-        "--ema-decay", type=_decay, metavar="D", help="decay of the generator's weight average"
+        "--ema-decay", type=fraction, metavar="D", help="decay of the generator's weight average"
     )
     finalize.add_argument("--quiet", action="store_true", help="print nothing")
     console_flags(finalize)

@@ -131,6 +131,7 @@ def build_parser():
         commands,
         _HelpFormatter,
         _positive_int,
+        _fraction,
         lambda p: console.add_console_flags(p, _VERBOSE_HELP),
     )
     return parser
