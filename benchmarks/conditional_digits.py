@@ -74,23 +74,9 @@ def remeasure(result, dataset, per_class, seed):
     return best, extractor.accuracy
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dataset", default="digits", choices=["digits", "mnist_5k"])
-    parser.add_argument("--generations", type=int, default=3)
-    parser.add_argument("--population", type=int, default=6)
-    parser.add_argument("--steps", type=int, default=600)
-    parser.add_argument("--num-samples", type=int, default=500)
-    parser.add_argument("--per-class", type=int, default=100)
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--directory", help="run directory (default: runs/conditional_DATASET)")
-    parser.add_argument("--output", default=None, help="results JSON (default: results/)")
-    args = parser.parse_args(argv)
-    args.directory = args.directory or f"runs/conditional_{args.dataset}"
-
-    start = time.perf_counter()
-    result = kgan_nas.search(
+def _search(args):
+    """A new conditional search in `args.directory` (an earlier one there is replaced)."""
+    kgan_nas.search(
         args.dataset,
         conditional=True,
         objectives=("fid", "class_accuracy"),
@@ -105,6 +91,33 @@ def main(argv=None):
         overwrite=True,
         verbose=2,
     )
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dataset", default="digits", choices=["digits", "mnist_5k"])
+    parser.add_argument("--generations", type=int, default=3)
+    parser.add_argument("--population", type=int, default=6)
+    parser.add_argument("--steps", type=int, default=600)
+    parser.add_argument("--num-samples", type=int, default=500)
+    parser.add_argument("--per-class", type=int, default=100)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--directory", help="run directory (default: runs/conditional_DATASET)")
+    parser.add_argument("--output", default=None, help="results JSON (default: results/)")
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the search in --directory up to --generations (it keeps its settings)",
+    )
+    args = parser.parse_args(argv)
+    args.directory = args.directory or f"runs/conditional_{args.dataset}"
+
+    start = time.perf_counter()
+    if args.resume:
+        kgan_nas.resume(args.directory, generations=args.generations, verbose=2)
+    else:
+        _search(args)
     search_seconds = time.perf_counter() - start
     result = SearchResult(args.directory)
     best, extractor_accuracy = remeasure(result, args.dataset, args.per_class, args.seed)
@@ -124,6 +137,7 @@ def main(argv=None):
         "candidates": len(result.history),
         "failed": sum(r["status"] != "ok" for r in result.history),
         "search_seconds": round(search_seconds, 1),
+        "resumed": args.resume,
         "best_by_fid": best["fid"],
         "best_by_class_accuracy": best["class_accuracy"],
         "grid_of_best_by_class_accuracy": os.path.relpath(grid),
