@@ -179,7 +179,8 @@ def search(
     # scores candidates its own way, so only an explicit `final` runs it then.
     # The final stage does not train class-conditional GANs (yet): the preset's
     # is dropped for them, and asking for one explicitly is an error.
-    is_conditional = conditional is True or bool(space is not None and space.conditional)
+    validate.check_choice(conditional, "conditional", (True, False))
+    is_conditional = conditional or bool(space is not None and space.conditional)
     builtin_final = evaluator is None and not is_conditional
     preset_final = config_lib.FINAL_PRESETS.get(preset) if builtin_final else None
     final_config = final_lib.resolve_final(final, preset_final, budget["num_samples"])
@@ -197,8 +198,7 @@ def search(
     _check_evaluation_arguments(seed, seconds_per_candidate)
     objectives, extractor = _objectives_for(metric, objectives)
     validate.check_choice(verbose, "verbose", (0, 1, 2))
-    validate.check_choice(conditional, "conditional", (True, False))
-    check_objectives(objectives, conditional or bool(space and space.conditional), extractor)
+    check_objectives(objectives, is_conditional, extractor)
     # Imported after the cheap checks: kgan_nas.data (and the callbacks a user
     # passes) bring in TensorFlow, which a mistyped argument should not wait for.
     from kgan_nas.hooks import ProgressPrinter
