@@ -182,11 +182,18 @@ def train_one(model, rate, seed_index, data, reference, args):
         g_optimizer=make_optimizer("adam", rate, beta_1=0.5),
         d_optimizer=make_optimizer("adam", rate, beta_1=0.5),
         loss="non_saturating",
-        jit_compile=not args.no_xla,
+        jit_compile=jit_compile_for(args),
     )
     record = train_and_score(gan, data.train, dict(job, training_seed=seed), reference, folder)
     print(f"  {name}: {record['status']}, held-out FID {record.get('fid')}", flush=True)
     return record
+
+
+def jit_compile_for(args):
+    """`--xla` as the bool `GAN.compile` receives (`auto` by kgan_nas's own rule)."""
+    from kgan_nas.training.compile_choice import resolve_jit_compile
+
+    return resolve_jit_compile({"auto": "auto", "on": True, "off": False}[args.xla], args.steps)
 
 
 def summarise(records):
@@ -258,7 +265,15 @@ def parser():
     arguments.add_argument("--batch-size", type=int, default=64)
     arguments.add_argument("--ema-decay", type=float, default=0.999)
     arguments.add_argument("--num-samples", type=int, default=2000)
-    arguments.add_argument("--no-xla", action="store_true")
+    arguments.add_argument(
+        "--xla",
+        choices=("auto", "on", "off"),
+        default="auto",
+        help="XLA for the train step; `auto` is kgan_nas's rule (off for TensorFlow on a CPU "
+        "below 5000 steps). It changes speed, not what is learned, so records are reused "
+        "across it.",
+    )
+    arguments.add_argument("--no-xla", dest="xla", action="store_const", const="off")
     arguments.add_argument("--runs", default="runs/baselines")
     arguments.add_argument("--output", help="results JSON (default: results/baselines.json)")
     return arguments
