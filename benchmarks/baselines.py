@@ -42,14 +42,23 @@ MODELS = ("dcgan", "mlp")
 LEARNING_RATES = {"dcgan": (1e-4, 2e-4, 5e-4), "mlp": (2e-4, 1e-3)}
 
 
-def dcgan(image_shape):
-    """The keras.io MNIST DCGAN pair for `image_shape` (sides divisible by 4)."""
+def dcgan(image_shape, minibatch_std=False):
+    """The keras.io MNIST DCGAN pair for `image_shape` (sides divisible by 4).
+
+    With `minibatch_std`, the discriminator gets ProGAN's minibatch
+    standard-deviation channel before its pooling (`recipe_ablation.py`).
+    """
     import keras
     from keras import layers
 
     height, width, channels = image_shape
     if height % 4 or width % 4:
         raise ValueError(f"dcgan needs image sides divisible by 4, got {image_shape}.")
+    extra = []
+    if minibatch_std:
+        from kgan_nas.layers import MinibatchStdDev
+
+        extra = [MinibatchStdDev()]
     latent = 128
     generator = keras.Sequential(
         [
@@ -72,6 +81,7 @@ def dcgan(image_shape):
             layers.LeakyReLU(0.2),
             layers.Conv2D(128, 3, strides=2, padding="same"),
             layers.LeakyReLU(0.2),
+            *extra,
             layers.GlobalMaxPooling2D(),
             layers.Dense(1),
         ],
@@ -147,8 +157,22 @@ def data_and_reference(args):
     return data, make_reference(extractor, data.holdout, args.num_samples, seed=0), source
 
 
-def train_one(model, rate, seed_index, data, reference, args):
-    """One (model, rate, seed) run: reused from `--runs` when it finished before."""
+def train_one(model, rate, seed_index, data, reference, args, options=None, variant=None):
+    """One (model, rate, seed) run: reused from `--runs` when it finished before.
+
+    Args:
+        model, rate, seed_index: Which baseline, its learning rate, which seed.
+        data, reference: From `data_and_reference`.
+        args: The parsed options (`steps`, `batch_size`, `ema_decay`, ...).
+        options: Training-recipe options (`recipe_ablation.py`): `kgan_nas.GAN`
+            arguments (`augment`, `augment_probability`, `r1_weight`,
+            `d_steps`) and `minibatch_std` for the DCGAN's discriminator.
+            A run with options records them; one without keeps the record
+            (and reuse) it had before they existed.
+        variant: A name for `options`, appended to the run's folder. The
+            networks' initial weights and the data order do not depend on
+            it, so variants of one seed start from the same point.
+    """
     import keras
 
     import kgan_nas
@@ -156,7 +180,9 @@ def train_one(model, rate, seed_index, data, reference, args):
     from kgan_nas.final_training import train_and_score
     from kgan_nas.training import make_optimizer
 
-    name = f"{model}_lr{rate:g}_seed{seed_index}"
+    options = dict(options or {})
+    base_name = f"{model}_lr{rate:g}_seed{seed_index}"
+    name = base_name + (f"_{variant}" if variant else "")
     folder = os.path.join(args.runs, name)
     job = {
         "model": model,
@@ -168,16 +194,22 @@ def train_one(model, rate, seed_index, data, reference, args):
         "num_samples": args.num_samples,
         "fingerprint": data.fingerprint(),
     }
+    if options:
+        job["options"] = options
     path = os.path.join(folder, "record.json")
     if os.path.isfile(path):
         with open(path) as stream:
             record = json.load(stream)
         if all(record.get(key) == value for key, value in job.items()):
             return record
-    seed = candidate_seed(f"baseline-{seed_index}", name)
+    seed = candidate_seed(f"baseline-{seed_index}", base_name)
     keras.utils.set_random_seed(seed)
-    generator, discriminator = {"dcgan": dcgan, "mlp": mlp}[model](data.image_shape)
-    gan = kgan_nas.GAN(generator, discriminator, seed=seed, ema_decay=args.ema_decay)
+    gan_options = {key: value for key, value in options.items() if key != "minibatch_std"}
+    if options.get("minibatch_std"):
+        generator, discriminator = dcgan(data.image_shape, minibatch_std=True)
+    else:
+        generator, discriminator = {"dcgan": dcgan, "mlp": mlp}[model](data.image_shape)
+    gan = kgan_nas.GAN(generator, discriminator, seed=seed, ema_decay=args.ema_decay, **gan_options)
     gan.compile(
         g_optimizer=make_optimizer("adam", rate, beta_1=0.5),
         d_optimizer=make_optimizer("adam", rate, beta_1=0.5),

@@ -122,3 +122,59 @@ def test_baselines_script_trains_scores_and_reuses_finished_runs(
     again = baselines.main(argv[2:])  # in this process: no second start-up
     assert record.stat().st_mtime_ns == stamp  # reused, not trained again
     assert again["rows"][0]["fids"] == row["fids"]
+
+
+@pytest.fixture()
+def ablation(monkeypatch):
+    monkeypatch.syspath_prepend(BENCHMARKS)
+    return importlib.import_module("recipe_ablation")
+
+
+def _lever_run(seed, fid, live, status="ok", options=None):
+    return {
+        "seed_index": seed,
+        "fid": fid,
+        "fid_live": live,
+        "status": status,
+        "options": options or {},
+    }
+
+
+def test_ablation_compares_each_lever_with_base_within_seeds(ablation):
+    rows = ablation.summarise(
+        {
+            "base": [
+                _lever_run(0, 10.0, 12.0),
+                _lever_run(1, 20.0, 19.0),
+                _lever_run(2, 30.0, 33.0),
+            ],
+            "r1": [
+                _lever_run(0, 8.0, 9.0, options={"r1_weight": 1.0}),
+                _lever_run(1, 21.0, 22.0, options={"r1_weight": 1.0}),
+                _lever_run(2, None, None, status="nan", options={"r1_weight": 1.0}),
+            ],
+        }
+    )
+    base, r1 = rows
+    assert base["against_base"] is None and base["fid_mean"] == 20.0
+    # EMA within base: averaged minus last weights per seed (-2, +1, -3).
+    assert base["ema"]["differences"] == [-2.0, 1.0, -3.0] and base["ema"]["wins"] == 2
+    assert r1["options"] == {"r1_weight": 1.0} and r1["failed"] == 1
+    # Only seeds both finished are paired: seed 2 failed under r1.
+    assert r1["against_base"]["seeds"] == [0, 1]
+    assert r1["against_base"]["differences"] == [-2.0, 1.0]
+    assert r1["against_base"]["wins"] == 1
+    assert 0.0 < r1["against_base"]["p_value"] <= 1.0
+
+
+def test_ablation_lever_options_combine_into_all(ablation):
+    args = ablation.parser().parse_args(["--r1-weight", "0.1", "--augment", "translation"])
+    assert ablation.lever_options("base", args) == {}
+    assert ablation.lever_options("r1", args) == {"r1_weight": 0.1}
+    assert ablation.lever_options("all", args) == {
+        "augment": "translation",
+        "r1_weight": 0.1,
+        "d_steps": 2,
+        "minibatch_std": True,
+    }
+    assert (args.steps, args.seeds) == (1000, 3)
