@@ -303,3 +303,29 @@ def test_a_run_with_recipe_genes_stores_and_resumes_them(tmp_path, monkeypatch):
     assert len(result.history) == 8
     genomes = [Genome.from_dict(record["genome"]) for record in result.history]
     assert all(space.problems(genome) == [] for genome in genomes)
+
+
+@pytest.mark.keras
+def test_a_conditional_gan_with_ema_samples_and_grids_from_the_average():
+    from kgan_nas import data
+    from kgan_nas import decode
+    from kgan_nas.conditional_scoring import class_grid
+    from kgan_nas.evaluate import user_generator
+    from kgan_nas.training import conditional
+
+    space = SearchSpace(image_shape=(8, 8, 1), num_classes=3, ema_decays=(0.9,), **SMALL)
+    rng = np.random.default_rng(0)
+    images = rng.uniform(-1, 1, size=(24, 8, 8, 1)).astype("float32")
+    labels = np.arange(24) % 3
+    gan = decode.build_gan(space.sample(rng), space, seed=0, jit_compile=False)
+    inputs = data.train_input(images, 8, seed=0, labels=labels)
+    assert kgan_nas.training.train_for_budget(gan, inputs, steps=2).status == "ok"
+    _, generate = user_generator(gan)
+    wanted = np.array([2, 0, 1, 1])
+    expected = conditional.generate_conditional(
+        gan.ema_generator(), wanted.reshape(-1, 1), latent_dim=gan.latent_dim, seed=4
+    )
+    np.testing.assert_allclose(generate(4, seed=4, labels=wanted), expected, rtol=1e-5, atol=1e-6)
+    grid, per_class = class_grid(gan, per_class=2, generate=generate)
+    assert grid.shape == (6, 8, 8, 1) and per_class == 2
+    assert not np.allclose(grid, class_grid(gan, per_class=2)[0])
