@@ -34,6 +34,7 @@ _SUBMODULES = (
     "features",
     "data",
     "decode",
+    "layers",
     "training",
 )
 

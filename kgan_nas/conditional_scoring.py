@@ -80,17 +80,21 @@ def class_scores(images, labels, extractor, real_features, real_labels):
     return {"class_accuracy": accuracy, "fid_per_class": fid_per_class}
 
 
-def class_grid(gan, per_class=GRID_PER_CLASS, seed=0):
+def class_grid(gan, per_class=GRID_PER_CLASS, seed=0, generate=None):
     """Images for a per-class grid: row `k` holds `per_class` images of class `k`.
 
     Args:
         gan: A conditional `kgan_nas.GAN` (its `num_classes` set).
         per_class: Images per class (the grid's width).
         seed: Seed of the latents.
+        generate: The sampling function, with `GAN.generate`'s arguments
+            (e.g. of the averaged generator, `evaluate.user_generator`).
+            Defaults to `gan.generate`.
 
     Returns:
         `(images, nrow)`: float32 images `(num_classes * per_class, H, W, C)`
         in row order, and the row width to pass to `save_image_grid`.
     """
     labels = np.repeat(np.arange(gan.num_classes), per_class)
-    return gan.generate(len(labels), seed=seed, labels=labels), per_class
+    generate = gan.generate if generate is None else generate
+    return generate(len(labels), seed=seed, labels=labels), per_class

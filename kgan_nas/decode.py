@@ -2,14 +2,18 @@
 
 The models are built from the same layer plans (`kgan_nas.plan`) that the
 search uses to count parameters, so shapes and counts always agree. Every
-layer is a standard Keras layer (no Lambda), so the models save to `.keras`
-and load with `safe_mode=True` on any backend.
+layer is a standard Keras layer (no Lambda), or `kgan_nas.layers.MinibatchStd`
+(registered with Keras), so the models save to `.keras` and load with
+`safe_mode=True` on any backend. Residual blocks are built from `Add`,
+`UpSampling2D`, `Conv2D` and `AveragePooling2D` in the functional graph.
 """
 
 import keras
 
 from kgan_nas import genome as genome_lib
 from kgan_nas import plan as plan_lib
+from kgan_nas import recipe as recipe_lib
+from kgan_nas.layers import MinibatchStd
 
 _ACTIVATIONS = {
     "relu": "relu",
@@ -122,8 +126,11 @@ def build_gan(genome, space, *, seed=None, jit_compile=True, networks=None, **ga
         jit_compile: Compile the train step with XLA.
         networks: Optional `(generator, discriminator)` already built from
             `genome` (e.g. with inherited weights); built here when None.
-        **gan_options: Further `kgan_nas.GAN` arguments (`d_steps`,
-            `gp_weight`).
+        **gan_options: Further `kgan_nas.GAN` arguments (e.g. `gp_weight`).
+            The genome's recipe genes that are on become `ema_decay`,
+            `augment`, `augment_probability`, `r1_weight` and `d_steps`
+            (`kgan_nas.recipe.gan_options`); an argument given here
+            overrides its gene.
 
     Returns:
         The compiled `kgan_nas.GAN`.
@@ -132,7 +139,8 @@ def build_gan(genome, space, *, seed=None, jit_compile=True, networks=None, **ga
 
     generator, discriminator = networks or build_models(genome, space)
     genes = genome.training
-    gan = training.GAN(generator, discriminator, seed=seed, **gan_options)
+    options = {**recipe_lib.gan_options(genes), **gan_options}
+    gan = training.GAN(generator, discriminator, seed=seed, **options)
     gan.compile(
         g_optimizer=training.make_optimizer(
             genes.optimizer, genes.g_learning_rate, beta_1=genes.beta_1, beta_2=genes.beta_2
@@ -181,6 +189,12 @@ def _condition_discriminator(step, x, features, label, num_classes):
 def _gene_layers(gene, x, prefix):
     if gene.kind == genome_lib.DROPOUT:
         return keras.layers.Dropout(gene.rate, name=f"{prefix}_dropout")(x)
+    if gene.kind == genome_lib.MINIBATCH_STD:
+        return MinibatchStd(name=f"{prefix}_minibatch_std")(x)
+    if gene.kind == genome_lib.RESIDUAL_UP:
+        return _residual_up(gene, x, prefix)
+    if gene.kind == genome_lib.RESIDUAL_DOWN:
+        return _residual_down(gene, x, prefix)
     if gene.kind == genome_lib.UPSAMPLE_CONV2D:
         x = keras.layers.UpSampling2D(2, interpolation="nearest", name=f"{prefix}_upsample")(x)
     layer = _core_layer(gene, prefix)
@@ -195,6 +209,60 @@ def _gene_layers(gene, x, prefix):
     if activation is not None:
         x = keras.layers.Activation(activation, name=f"{prefix}_{gene.activation}")(x)
     return x
+
+
+def _residual_up(gene, x, prefix):
+    """BigGAN's generator block: norm, act, 2x up, conv, norm, act, conv; + up, 1x1 conv."""
+    h = _norm(gene.norm, x, f"{prefix}_norm1")
+    h = _activation(gene.activation, h, f"{prefix}_act1")
+    h = keras.layers.UpSampling2D(2, interpolation="nearest", name=f"{prefix}_upsample")(h)
+    h = _conv(gene, gene.kernel, h, f"{prefix}_conv1")
+    h = _norm(gene.norm, h, f"{prefix}_norm2")
+    h = _activation(gene.activation, h, f"{prefix}_act2")
+    h = _conv(gene, gene.kernel, h, f"{prefix}_conv2")
+    shortcut = keras.layers.UpSampling2D(
+        2, interpolation="nearest", name=f"{prefix}_shortcut_upsample"
+    )(x)
+    shortcut = _conv(gene, 1, shortcut, f"{prefix}_shortcut_conv")
+    return keras.layers.Add(name=f"{prefix}_add")([h, shortcut])
+
+
+def _residual_down(gene, x, prefix):
+    """The discriminator block: act, conv, act, conv, 2x2 avg-pool; + 1x1 conv, avg-pool."""
+    h = _activation(gene.activation, x, f"{prefix}_act1")
+    h = _norm(gene.norm, _conv(gene, gene.kernel, h, f"{prefix}_conv1"), f"{prefix}_norm1")
+    h = _activation(gene.activation, h, f"{prefix}_act2")
+    h = _norm(gene.norm, _conv(gene, gene.kernel, h, f"{prefix}_conv2"), f"{prefix}_norm2")
+    h = keras.layers.AveragePooling2D(2, padding="same", name=f"{prefix}_pool")(h)
+    shortcut = _conv(gene, 1, x, f"{prefix}_shortcut_conv")
+    shortcut = keras.layers.AveragePooling2D(2, padding="same", name=f"{prefix}_shortcut_pool")(
+        shortcut
+    )
+    return keras.layers.Add(name=f"{prefix}_add")([h, shortcut])
+
+
+def _conv(gene, kernel, x, name):
+    """A `gene.size`-filter "same" convolution, spectrally normalised for norm="spectral"."""
+    layer = keras.layers.Conv2D(gene.size, kernel, padding="same", name=name)
+    if gene.norm == "spectral":
+        layer = keras.layers.SpectralNormalization(layer, name=f"{name}_spectral")
+    return layer(x)
+
+
+def _norm(norm, x, name):
+    """Batch or layer normalisation of `x` (spectral and none leave it as it is)."""
+    if norm == "batch":
+        return keras.layers.BatchNormalization(name=name)(x)
+    if norm == "layer":
+        return keras.layers.LayerNormalization(axis=-1, name=name)(x)
+    return x
+
+
+def _activation(name, x, layer_name):
+    activation = _ACTIVATIONS[name]
+    if activation is None:
+        return x
+    return keras.layers.Activation(activation, name=layer_name)(x)
 
 
 def _core_layer(gene, prefix):

@@ -217,13 +217,14 @@ class Evaluator:
         metric_start = time.perf_counter()
         seed = candidate_seed(self.config.seed, genome.key())
         labels = self._generation_labels(seed)
-        images = gan.generate(self.config.num_samples, seed=seed, **labels)
+        generator, generate = user_generator(gan)
+        images = generate(self.config.num_samples, seed=seed, **labels)
         scores = self.score_images(images, seed=seed)
         scores.update(self._class_scores(images, labels))
         seconds["metric"] = time.perf_counter() - metric_start
         if save_dir is not None:
             save_start = time.perf_counter()
-            _save_models(gan, save_dir, images)
+            _save_models(gan, save_dir, images, generator, generate)
             seconds["save"] = time.perf_counter() - save_start
         seconds["total"] = time.perf_counter() - started
         if not math.isfinite(scores["fid"]):
@@ -416,18 +417,52 @@ def score_images(
     return {key: None if value is None else float(value) for key, value in scores.items()}
 
 
-def _save_models(gan, save_dir, images):
+def user_generator(gan):
+    """The generator a user gets from a trained GAN, and its sampling function.
+
+    That is the moving average of the generator's weights when the GAN
+    keeps one (a genome with `ema_decay`), else the generator itself. A
+    candidate is scored and saved with it.
+
+    Args:
+        gan: A trained `kgan_nas.GAN`.
+
+    Returns:
+        `(generator, generate)`: a Keras model, and a function
+        `generate(n, seed=None, labels=None)` with the arguments and result
+        of `GAN.generate`, sampling that model.
+    """
+    if getattr(gan, "ema", None) is None:
+        return gan.generator, gan.generate
+    from kgan_nas import training
+    from kgan_nas.training import conditional
+
+    averaged = gan.ema_generator()
+
+    def generate(n, seed=None, labels=None):
+        if gan.num_classes is None:
+            return training.generate_images(averaged, n, latent_dim=gan.latent_dim, seed=seed)
+        labels = np.arange(n) % gan.num_classes if labels is None else labels
+        labels = conditional.check_labels(labels, gan.num_classes, n)
+        return conditional.generate_conditional(
+            averaged, labels, latent_dim=gan.latent_dim, seed=seed
+        )
+
+    return averaged, generate
+
+
+def _save_models(gan, save_dir, images, generator, generate):
     from kgan_nas import data
 
     os.makedirs(save_dir, exist_ok=True)
     if getattr(gan, "num_classes", None):
         from kgan_nas.conditional_scoring import class_grid
 
-        grid, per_class = class_grid(gan)
+        grid, per_class = class_grid(gan, generate=generate)
         data.save_image_grid(grid, os.path.join(save_dir, "samples.png"), nrow=per_class)
     else:
         data.save_image_grid(images[:64], os.path.join(save_dir, "samples.png"))
-    for name, model in (("generator", gan.generator), ("discriminator", gan.discriminator)):
+    for name, model in (("generator", generator), ("discriminator", gan.discriminator)):
         atomic_save_model(model, os.path.join(save_dir, f"{name}.keras"))
 
 

@@ -23,11 +23,33 @@ CONV2D = "conv2d"
 CONV2D_TRANSPOSE = "conv2d_transpose"
 UPSAMPLE_CONV2D = "upsample_conv2d"
 DROPOUT = "dropout"
+# Residual blocks (BigGAN-style, pre-activation) and ProGAN's minibatch
+# standard deviation channel.
+RESIDUAL_UP = "residual_up"
+RESIDUAL_DOWN = "residual_down"
+MINIBATCH_STD = "minibatch_std"
 
-LAYER_KINDS = (DENSE, CONV2D, CONV2D_TRANSPOSE, UPSAMPLE_CONV2D, DROPOUT)
-CONV_KINDS = (CONV2D, CONV2D_TRANSPOSE, UPSAMPLE_CONV2D)
-GENERATOR_KINDS = LAYER_KINDS
-DISCRIMINATOR_KINDS = (DENSE, CONV2D, DROPOUT)
+LAYER_KINDS = (
+    DENSE,
+    CONV2D,
+    CONV2D_TRANSPOSE,
+    UPSAMPLE_CONV2D,
+    DROPOUT,
+    RESIDUAL_UP,
+    RESIDUAL_DOWN,
+    MINIBATCH_STD,
+)
+CONV_KINDS = (CONV2D, CONV2D_TRANSPOSE, UPSAMPLE_CONV2D, RESIDUAL_UP, RESIDUAL_DOWN)
+RESIDUAL_KINDS = (RESIDUAL_UP, RESIDUAL_DOWN)
+# Kinds that only work on (H, W, C) feature maps (a dropout gene follows the
+# section it stands in).
+SPATIAL_KINDS = CONV_KINDS + (MINIBATCH_STD,)
+GENERATOR_KINDS = (DENSE, CONV2D, CONV2D_TRANSPOSE, UPSAMPLE_CONV2D, DROPOUT, RESIDUAL_UP)
+DISCRIMINATOR_KINDS = (DENSE, CONV2D, DROPOUT, RESIDUAL_DOWN, MINIBATCH_STD)
+# What a SearchSpace allows unless told otherwise (the kinds of earlier
+# versions, so a default space samples what it always sampled).
+DEFAULT_GENERATOR_KINDS = (DENSE, CONV2D, CONV2D_TRANSPOSE, UPSAMPLE_CONV2D, DROPOUT)
+DEFAULT_DISCRIMINATOR_KINDS = (DENSE, CONV2D, DROPOUT)
 
 ACTIVATIONS = ("relu", "leaky_relu", "elu", "swish", "gelu", "tanh", "linear")
 NORMALIZATIONS = ("none", "batch", "layer", "spectral")
@@ -42,6 +64,10 @@ GENERATOR_CONDITIONINGS = ("concat", "multiply")
 # discriminator (the logit plus the inner product of a class embedding with
 # the last features, Miyato & Koyama 2018).
 DISCRIMINATOR_CONDITIONINGS = ("concat", "projection")
+# DiffAugment's operations (Zhao et al. 2020); a policy is "none" or some
+# of them joined by commas, applied in that order, e.g. "translation,cutout".
+AUGMENT_OPERATIONS = ("color", "translation", "cutout")
+NO_AUGMENT = "none"
 
 GENOME_FORMAT_VERSION = 1
 
@@ -69,21 +95,37 @@ class LayerGene(_FlatRecord):
 
     Fields that do not apply to a kind hold neutral values (a dropout gene
     has `size=0`, `kernel=0`, `stride=1`, `activation="linear"`,
-    `norm="none"`), so that equal layers always have equal genes and equal
-    `Genome.key()`s. `SearchSpace.repair` enforces this.
+    `norm="none"`; a `minibatch_std` gene has only its kind), so that equal
+    layers always have equal genes and equal `Genome.key()`s.
+    `SearchSpace.repair` enforces this.
 
     Args:
         kind: One of `"dense"`, `"conv2d"`, `"conv2d_transpose"`,
-            `"upsample_conv2d"` (2x nearest upsampling then a convolution)
-            or `"dropout"`.
-        size: Units (dense) or filters (convolutions). 0 for dropout.
-        kernel: Square kernel size of a convolution; 0 otherwise.
+            `"upsample_conv2d"` (2x nearest upsampling then a convolution),
+            `"dropout"`, `"residual_up"` (generator: a residual block that
+            doubles H and W: norm, activation, 2x nearest upsampling,
+            convolution, norm, activation, convolution, plus a shortcut of
+            upsampling and a 1x1 convolution), `"residual_down"`
+            (discriminator: a residual block that halves H and W:
+            activation, convolution, activation, convolution, 2x2 average
+            pooling, plus a shortcut of a 1x1 convolution and pooling) or
+            `"minibatch_std"` (discriminator: appends one channel holding
+            the mean over channels and positions of the per-position
+            standard deviation over the whole batch, `kgan_nas.layers`).
+        size: Units (dense) or filters (convolutions, residual blocks). 0
+            for dropout and minibatch_std.
+        kernel: Square kernel size of a convolution or of a residual
+            block's two convolutions; 0 otherwise.
         stride: 1 or 2. A stride-2 `conv2d` halves the spatial size
             (discriminator), a stride-2 `conv2d_transpose` doubles it
             (generator). Always 1 for other kinds.
-        activation: Activation after the (normalised) layer.
+        activation: Activation after the (normalised) layer; inside a
+            residual block, the activation of its pre-activation steps.
         norm: `"none"`, `"batch"`, `"layer"` or `"spectral"` (spectral
-            normalisation wraps the layer's kernel; discriminator only).
+            normalisation wraps the layer's kernel; discriminator only). A
+            residual block normalises before each of its convolutions
+            (generator) or after them (discriminator; spectral wraps all
+            three of its convolutions).
         rate: Dropout rate; 0.0 for other kinds.
     """
 
@@ -120,19 +162,30 @@ class LayerGene(_FlatRecord):
         return self.kind in CONV_KINDS
 
     @property
+    def is_spatial(self):
+        """Whether this layer works on (H, W, C) maps only (dropout goes anywhere)."""
+        return self.kind in SPATIAL_KINDS
+
+    @property
     def upsamples(self):
         """Whether this layer doubles the spatial size (generator side)."""
-        return self.kind == UPSAMPLE_CONV2D or (self.kind == CONV2D_TRANSPOSE and self.stride == 2)
+        return self.kind in (UPSAMPLE_CONV2D, RESIDUAL_UP) or (
+            self.kind == CONV2D_TRANSPOSE and self.stride == 2
+        )
 
     @property
     def downsamples(self):
         """Whether this layer halves the spatial size (discriminator side)."""
-        return self.kind == CONV2D and self.stride == 2
+        return self.kind == RESIDUAL_DOWN or (self.kind == CONV2D and self.stride == 2)
 
 
 @dataclasses.dataclass(frozen=True)
 class TrainingGenes(_FlatRecord):
     """Genes that configure how a candidate is trained.
+
+    The recipe genes (`ema_decay` to `d_steps`) default to off, and
+    `to_dict()` leaves out each one that holds its default, so genomes
+    without them keep the JSON and `Genome.key()` of earlier versions.
 
     Args:
         optimizer: `"adam"`, `"rmsprop"` or `"sgd"` (for both networks).
@@ -141,6 +194,21 @@ class TrainingGenes(_FlatRecord):
         beta_1: Adam's first-moment decay (ignored by other optimizers).
         beta_2: Adam's second-moment decay (ignored by other optimizers).
         loss: `"non_saturating"`, `"hinge"` or `"wasserstein_gp"`.
+        ema_decay: Decay of the generator's weight average, in [0, 1); 0.0
+            (the default) keeps none. With one, the candidate is scored and
+            saved with the averaged generator.
+        augment: DiffAugment policy applied to every image the
+            discriminator sees: `"none"` (the default) or operations from
+            `"color"`, `"translation"`, `"cutout"` joined by commas, e.g.
+            `"translation,cutout"`.
+        augment_probability: Probability that a batch is augmented, in
+            (0, 1]; 1.0 (the default, and the neutral value when `augment`
+            is `"none"`).
+        r1_weight: Weight of the R1 penalty on the discriminator's gradient
+            at real images, >= 0; 0.0 (the default) for none. Always 0.0
+            with `"wasserstein_gp"`, which has its own penalty.
+        d_steps: Discriminator updates per generator update, >= 1; 1 (the
+            default).
     """
 
     _WHAT = "training genes"
@@ -151,6 +219,11 @@ class TrainingGenes(_FlatRecord):
     beta_1: float = 0.5
     beta_2: float = 0.999
     loss: str = "non_saturating"
+    ema_decay: float = 0.0
+    augment: str = NO_AUGMENT
+    augment_probability: float = 1.0
+    r1_weight: float = 0.0
+    d_steps: int = 1
 
     def __post_init__(self):
         if self.optimizer not in OPTIMIZERS:
@@ -163,6 +236,88 @@ class TrainingGenes(_FlatRecord):
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and value > 0):
                 raise ValueError(f"{name} must be a positive number, got {value!r}.")
+        _check_recipe(self)
+
+    def to_dict(self):
+        """The fields as a dict, without the recipe genes that hold their default."""
+        config = dataclasses.asdict(self)
+        for name in RECIPE_FIELDS:
+            if config[name] == RECIPE_DEFAULTS[name]:
+                del config[name]
+        return config
+
+    def describe(self):
+        """The recipe genes that are on, e.g. `ema=0.999 aug=translation@0.5 r1=1 d2`."""
+        parts = []
+        if self.ema_decay:
+            parts.append(f"ema={self.ema_decay:g}")
+        if self.augment != NO_AUGMENT:
+            probability = f"@{self.augment_probability:g}" if self.augment_probability != 1 else ""
+            parts.append(f"aug={self.augment}{probability}")
+        if self.r1_weight:
+            parts.append(f"r1={self.r1_weight:g}")
+        if self.d_steps != 1:
+            parts.append(f"d{self.d_steps}")
+        return " ".join(parts)
+
+
+# The training-recipe genes and their off values (left out of the JSON).
+RECIPE_DEFAULTS = {
+    "ema_decay": 0.0,
+    "augment": NO_AUGMENT,
+    "augment_probability": 1.0,
+    "r1_weight": 0.0,
+    "d_steps": 1,
+}
+RECIPE_FIELDS = tuple(RECIPE_DEFAULTS)
+
+
+def augment_operations(policy):
+    """The operations of a DiffAugment policy string (`()` for `"none"`).
+
+    Args:
+        policy: `"none"` or operations from `AUGMENT_OPERATIONS` joined by
+            commas, e.g. `"translation,cutout"`.
+
+    Returns:
+        A tuple of operation names, in order.
+
+    Raises:
+        ValueError: if `policy` is not a string, names an unknown operation
+            or repeats one.
+    """
+    if not isinstance(policy, str):
+        raise ValueError(f"An augment policy must be a string, got {policy!r}.")
+    if policy == NO_AUGMENT:
+        return ()
+    operations = tuple(policy.split(","))
+    unknown = [name for name in operations if name not in AUGMENT_OPERATIONS]
+    if unknown or len(set(operations)) != len(operations):
+        raise ValueError(
+            f"Invalid augment policy {policy!r}: use 'none' or operations from "
+            f"{', '.join(AUGMENT_OPERATIONS)} joined by commas, each once, without "
+            "spaces, e.g. 'translation,cutout'."
+        )
+    return operations
+
+
+def _check_recipe(genes):
+    """Raises ValueError naming the first recipe gene of `genes` out of range."""
+    if not (_is_real(genes.ema_decay) and 0 <= genes.ema_decay < 1):
+        raise ValueError(f"ema_decay must be in [0, 1) (0 for none), got {genes.ema_decay!r}.")
+    augment_operations(genes.augment)
+    probability = genes.augment_probability
+    if not (_is_real(probability) and 0 < probability <= 1):
+        raise ValueError(f"augment_probability must be in (0, 1], got {probability!r}.")
+    if not (_is_real(genes.r1_weight) and genes.r1_weight >= 0):
+        raise ValueError(f"r1_weight must be a number >= 0, got {genes.r1_weight!r}.")
+    steps = genes.d_steps
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+        raise ValueError(f"d_steps must be an integer >= 1, got {steps!r}.")
+
+
+def _is_real(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -341,6 +496,7 @@ class Genome:
             f"D[{' '.join(_short(g) for g in self.discriminator)}] "
             f"{self.training.loss} {self.training.optimizer} "
             f"lr={self.training.g_learning_rate:g}/{self.training.d_learning_rate:g}"
+            + (f" {self.training.describe()}" if self.training.describe() else "")
             + (f" cond={self.conditioning.describe()}" if self.conditioning else "")
         )
 
@@ -348,11 +504,15 @@ class Genome:
 def _short(gene):
     if gene.kind == DROPOUT:
         return f"drop{gene.rate:g}"
+    if gene.kind == MINIBATCH_STD:
+        return "mbstd"
     names = {
         DENSE: "dense",
         CONV2D: "conv" if gene.stride == 1 else "down",
         CONV2D_TRANSPOSE: "tconv" if gene.stride == 1 else "tup",
         UPSAMPLE_CONV2D: "up",
+        RESIDUAL_UP: "resup",
+        RESIDUAL_DOWN: "resdown",
     }
     text = f"{names[gene.kind]}{gene.size}"
     if gene.is_conv:

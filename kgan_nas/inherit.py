@@ -89,6 +89,8 @@ def inherit_from_saved(gan, directory):
     """
     import keras
 
+    from kgan_nas import layers  # noqa: F401  (registers MinibatchStd for loading)
+
     copied = 0
     for name in ("generator", "discriminator"):
         path = os.path.join(directory, f"{name}.keras")

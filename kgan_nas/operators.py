@@ -4,8 +4,11 @@ Every operator takes an explicit `numpy.random.Generator` (no global random
 state) and returns a genome that `SearchSpace.repair` has made valid.
 """
 
+import dataclasses
+
 from kgan_nas import conditioning as conditioning_lib
 from kgan_nas import genome as genome_lib
+from kgan_nas import recipe as recipe_lib
 from kgan_nas.space import InvalidGenomeError
 
 _NETWORKS = ("generator", "discriminator")
@@ -16,7 +19,8 @@ def mutate(genome, space, rng, rate=0.2, max_tries=20):
     """Returns a mutated, valid copy of `genome` that differs from it.
 
     Each layer gene is changed with probability `rate` (one of its fields is
-    re-drawn), each training gene and each field of a conditional genome's
+    re-drawn), each training gene (a recipe gene only when the space gives
+    it more than one choice) and each field of a conditional genome's
     `ConditioningGenes` likewise, and a layer is added to and removed from
     each network with probability `rate` each. When chance changes nothing,
     one random operation is applied, so the child always differs from its
@@ -52,6 +56,10 @@ def mutate(genome, space, rng, rate=0.2, max_tries=20):
 def crossover(parent_a, parent_b, space, rng):
     """One-point crossover of each network plus uniform crossover of training genes.
 
+    The recipe genes (`ema_decay`, `augment`, ...) are crossed only when the
+    space gives them more than one choice; otherwise the child keeps the
+    first parent's (which repair snaps to the one choice).
+
     For each network the child takes a prefix of one parent's layers and a
     suffix of the other's, with cut points chosen so the child's layer count
     stays within the space's bounds.
@@ -79,8 +87,8 @@ def crossover(parent_a, parent_b, space, rng):
         ]
         i, j = cuts[int(rng.integers(len(cuts)))]
         parts[network] = tuple(genes_a[:i] + genes_b[j:])
-    training = {}
-    for field in _TRAINING_FIELDS:
+    training = dataclasses.asdict(parent_a.training)
+    for field in _training_fields(space):
         source = parent_a if rng.random() < 0.5 else parent_b
         training[field] = getattr(source.training, field)
     child = genome_lib.Genome(
@@ -97,7 +105,7 @@ def crossover(parent_a, parent_b, space, rng):
 
 def _mutate_once(genome, space, rng, rate):
     networks = {network: list(getattr(genome, network)) for network in _NETWORKS}
-    training = genome.training.to_dict()
+    training = dataclasses.asdict(genome.training)
     changed = False
     for network, genes in networks.items():
         for i, gene in enumerate(genes):
@@ -110,7 +118,7 @@ def _mutate_once(genome, space, rng, rate):
         if genes and rng.random() < rate:
             del genes[int(rng.integers(len(genes)))]
             changed = True
-    for field in _TRAINING_FIELDS:
+    for field in _training_fields(space):
         if rng.random() < rate:
             training[field] = _change_training(field, training[field], space, rng)
             changed = True
@@ -142,7 +150,8 @@ def _one_random_operation(networks, training, space, rng):
     elif operation == 2 and genes:
         del genes[int(rng.integers(len(genes)))]
     else:
-        field = _TRAINING_FIELDS[int(rng.integers(len(_TRAINING_FIELDS)))]
+        fields = _training_fields(space)
+        field = fields[int(rng.integers(len(fields)))]
         training[field] = _change_training(field, training[field], space, rng)
 
 
@@ -155,6 +164,8 @@ def _change_gene(gene, network, space, rng):
     """Re-draws one field that matters for this gene's kind."""
     if gene.kind == genome_lib.DROPOUT:
         fields = ["rate", "kind"]
+    elif gene.kind == genome_lib.MINIBATCH_STD:
+        fields = ["kind"]
     elif gene.kind == genome_lib.DENSE:
         fields = ["size", "activation", "norm", "kind"]
     else:
@@ -182,7 +193,14 @@ def _change_gene(gene, network, space, rng):
     return gene.replace(**{field: _different_choice(getattr(gene, field), choices, rng)})
 
 
+def _training_fields(space):
+    """The training gene fields the operators change: recipe genes only with a choice."""
+    return _TRAINING_FIELDS + recipe_lib.mutable_fields(space)
+
+
 def _change_training(field, value, space, rng):
+    if field in genome_lib.RECIPE_FIELDS:
+        return _different_choice(value, recipe_lib.choices(space, field), rng)
     choices = {
         "optimizer": space.optimizers,
         "g_learning_rate": space.learning_rates,

@@ -21,6 +21,9 @@ weights: in the generator before the first gene (the latent grows by the
 embedding for `"concat"`), in the discriminator before the first gene for
 `"concat"` (the image gains one channel) or after the logit for
 `"projection"` (an embedding as wide as the last features).
+
+A residual block is one step (its main path and its shortcut's 1x1
+convolution together); `minibatch_std` adds one channel and no weights.
 """
 
 import dataclasses
@@ -165,7 +168,7 @@ def discriminator_plan(genome, image_shape, num_classes=None):
         index += 1
     shape = (math.prod(shape),)
     for gene in genes[index:]:
-        if gene.is_conv:
+        if gene.is_spatial:
             raise ValueError(
                 "A convolution gene follows a dense gene in the discriminator; "
                 "call SearchSpace.repair(genome) first."
@@ -195,8 +198,9 @@ def count_params(steps):
 def section_of(genes, vector_first):
     """Section (`"vector"` or `"spatial"`) of every gene, in order.
 
-    Dense genes are vector, convolutions spatial; a dropout gene belongs to
-    the section of the gene before it (the first section when it leads).
+    Dense genes are vector; convolutions, residual blocks and minibatch_std
+    spatial; a dropout gene belongs to the section of the gene before it
+    (the first section when it leads).
     """
     first = "vector" if vector_first else "spatial"
     sections = []
@@ -204,7 +208,7 @@ def section_of(genes, vector_first):
     for gene in genes:
         if gene.kind == genome_lib.DENSE:
             current = "vector"
-        elif gene.is_conv:
+        elif gene.is_spatial:
             current = "spatial"
         sections.append(current)
     return sections
@@ -223,18 +227,42 @@ def _spatial_output(gene, shape):
         )
     if gene.kind == genome_lib.DROPOUT:
         return shape
-    if gene.kind == genome_lib.CONV2D:
-        # "same" padding: ceil division by the stride.
-        return (-(-height // gene.stride), -(-width // gene.stride), gene.size)
+    if gene.kind == genome_lib.MINIBATCH_STD:
+        return (height, width, channels + 1)
+    if gene.kind in (genome_lib.CONV2D, genome_lib.RESIDUAL_DOWN):
+        # "same" padding (of the stride-2 convolution or of the 2x2
+        # pooling): ceil division by 2.
+        factor = 2 if gene.downsamples else 1
+        return (-(-height // factor), -(-width // factor), gene.size)
     factor = 2 if gene.upsamples else 1
     return (height * factor, width * factor, gene.size)
 
 
 def _gene_params(gene, in_shape, out_shape):
-    if gene.kind == genome_lib.DROPOUT:
+    if gene.kind in (genome_lib.DROPOUT, genome_lib.MINIBATCH_STD):
         return 0
+    if gene.kind in genome_lib.RESIDUAL_KINDS:
+        return _residual_params(gene, in_shape[-1])
     if gene.kind == genome_lib.DENSE:
         weights = in_shape[0] * gene.size + gene.size
     else:
         weights = gene.kernel * gene.kernel * in_shape[-1] * gene.size + gene.size
     return weights + norm_params(gene.norm, out_shape[-1])
+
+
+def _residual_params(gene, channels):
+    """Weights of a residual block from `channels` to `gene.size` channels.
+
+    Two k x k convolutions (the first from `channels`), a 1x1 shortcut
+    convolution, and the norms: the generator's block normalises its input
+    and its first convolution's output; the discriminator's normalises both
+    convolutions' outputs, or wraps all three convolutions (spectral).
+    """
+    size, kernel = gene.size, gene.kernel
+    weights = (kernel * kernel * channels * size + size) + (kernel * kernel * size * size + size)
+    weights += channels * size + size
+    if gene.kind == genome_lib.RESIDUAL_UP:
+        return weights + norm_params(gene.norm, channels) + norm_params(gene.norm, size)
+    if gene.norm == "spectral":
+        return weights + 3 * norm_params("spectral", size)
+    return weights + 2 * norm_params(gene.norm, size)

@@ -12,6 +12,7 @@ import math
 from kgan_nas import conditioning as conditioning_lib
 from kgan_nas import genome as genome_lib
 from kgan_nas import plan as plan_lib
+from kgan_nas import recipe as recipe_lib
 from kgan_nas.errors import InvalidGenomeError
 from kgan_nas.genome import Genome
 from kgan_nas.genome import LayerGene
@@ -43,9 +44,13 @@ def snap_gene(space, gene, network):
     kinds = space._kinds(network)
     kind = gene.kind
     if kind not in kinds:
-        kind = _closest_kind(kind, kinds, network)
+        kind = _closest_kind(kind, kinds)
         if kind is None:
             return None
+        if gene.kind == genome_lib.RESIDUAL_DOWN and kind == genome_lib.CONV2D:
+            gene = gene.replace(stride=2)  # keep the downsampling
+    if kind == genome_lib.MINIBATCH_STD:
+        return LayerGene(kind)
     if kind == genome_lib.DROPOUT:
         return LayerGene(
             kind, rate=_nearest(gene.rate or space.dropout_rates[0], space.dropout_rates)
@@ -57,7 +62,9 @@ def snap_gene(space, gene, network):
         return LayerGene(
             kind, size=_nearest(gene.size, space.units), activation=activation, norm=norm
         )
-    if kind == genome_lib.UPSAMPLE_CONV2D or (kind == genome_lib.CONV2D and network == "generator"):
+    if kind in (genome_lib.UPSAMPLE_CONV2D,) + genome_lib.RESIDUAL_KINDS or (
+        kind == genome_lib.CONV2D and network == "generator"
+    ):
         stride = 1
     else:
         stride = gene.stride
@@ -72,6 +79,8 @@ def snap_gene(space, gene, network):
 
 
 def snap_training(space, training):
+    loss = training.loss if training.loss in space.losses else space.losses[0]
+    recipe = recipe_lib.snap(space, training.replace(loss=loss), _nearest)
     return TrainingGenes(
         optimizer=training.optimizer
         if training.optimizer in space.optimizers
@@ -80,7 +89,8 @@ def snap_training(space, training):
         d_learning_rate=_nearest(training.d_learning_rate, space.learning_rates, log=True),
         beta_1=_nearest(training.beta_1, space.beta_1),
         beta_2=_nearest(training.beta_2, space.beta_2),
-        loss=training.loss if training.loss in space.losses else space.losses[0],
+        loss=loss,
+        **recipe,
     )
 
 
@@ -260,14 +270,23 @@ def _nearest(value, choices, log=False):
     return min(choices, key=key)
 
 
-def _closest_kind(kind, kinds, network):
-    """Maps a kind the network does not allow onto one it does (or None)."""
-    if kind in (genome_lib.CONV2D_TRANSPOSE, genome_lib.UPSAMPLE_CONV2D, genome_lib.CONV2D):
-        for candidate in (
-            genome_lib.CONV2D,
+def _closest_kind(kind, kinds):
+    """Maps a kind the network does not allow onto one it does (or None).
+
+    A convolution or residual block becomes another of them (an upsampling
+    one first for `residual_up`); dense, dropout and minibatch_std genes
+    have no stand-in and are dropped.
+    """
+    order = {
+        genome_lib.RESIDUAL_UP: (
             genome_lib.UPSAMPLE_CONV2D,
             genome_lib.CONV2D_TRANSPOSE,
-        ):
+            genome_lib.CONV2D,
+        ),
+        genome_lib.RESIDUAL_DOWN: (genome_lib.CONV2D,),
+    }.get(kind, (genome_lib.CONV2D, genome_lib.UPSAMPLE_CONV2D, genome_lib.CONV2D_TRANSPOSE))
+    if kind in genome_lib.CONV_KINDS:
+        for candidate in order + genome_lib.RESIDUAL_KINDS:
             if candidate in kinds:
                 return candidate
     return None

@@ -449,6 +449,8 @@ class RunDir:
             raise FileNotFoundError(f"No model at {path}.")
         import keras
 
+        from kgan_nas import layers  # noqa: F401  (registers MinibatchStd for loading)
+
         try:
             return keras.saving.load_model(path, safe_mode=True, compile=False)
         except ValueError as exc:

@@ -12,6 +12,7 @@ import dataclasses
 from kgan_nas import conditioning as conditioning_lib
 from kgan_nas import genome as genome_lib
 from kgan_nas import plan as plan_lib
+from kgan_nas import recipe as recipe_lib
 from kgan_nas import validate
 from kgan_nas.errors import InvalidGenomeError as InvalidGenomeError
 from kgan_nas.genome import Genome
@@ -92,9 +93,10 @@ class SearchSpace:
             output logit layer is fixed and not counted).
         generator_layer_types: Layer kinds the generator may use, from
             `"dense"`, `"conv2d"`, `"conv2d_transpose"`, `"upsample_conv2d"`,
-            `"dropout"`.
+            `"dropout"` (the default) and `"residual_up"`.
         discriminator_layer_types: Layer kinds the discriminator may use, from
-            `"dense"`, `"conv2d"`, `"dropout"`.
+            `"dense"`, `"conv2d"`, `"dropout"` (the default),
+            `"residual_down"` and `"minibatch_std"`.
         filters: Filter choices of convolutions.
         units: Unit choices of dense layers.
         kernel_sizes: Kernel size choices of convolutions.
@@ -123,14 +125,23 @@ class SearchSpace:
             per-class map as an extra image channel) and `"projection"`.
         embedding_dims: Conditional only: widths of the generator's
             `"concat"` label embedding.
+        ema_decays: Decays of the generator's weight average; 0.0 (the
+            default, only choice) for none.
+        augment_policies: DiffAugment policies: `"none"` (the default) or
+            operations from `"color"` (3-channel images only),
+            `"translation"`, `"cutout"` joined by commas.
+        augment_probabilities: Probabilities that a batch is augmented, in
+            (0, 1]. Default `(1.0,)`.
+        r1_weights: Weights of the R1 penalty; 0.0 (the default) for none.
+        d_steps: Discriminator updates per generator update. Default `(1,)`.
     """
 
     image_shape: tuple = (28, 28, 1)
     latent_dim: int = 64
     generator_layers: tuple = (1, 5)
     discriminator_layers: tuple = (1, 5)
-    generator_layer_types: tuple = genome_lib.GENERATOR_KINDS
-    discriminator_layer_types: tuple = genome_lib.DISCRIMINATOR_KINDS
+    generator_layer_types: tuple = genome_lib.DEFAULT_GENERATOR_KINDS
+    discriminator_layer_types: tuple = genome_lib.DEFAULT_DISCRIMINATOR_KINDS
     filters: tuple = (16, 32, 64, 128)
     units: tuple = (64, 128, 256)
     kernel_sizes: tuple = (3, 5)
@@ -149,6 +160,11 @@ class SearchSpace:
     generator_conditionings: tuple = genome_lib.GENERATOR_CONDITIONINGS
     discriminator_conditionings: tuple = genome_lib.DISCRIMINATOR_CONDITIONINGS
     embedding_dims: tuple = (8, 16, 32)
+    ema_decays: tuple = recipe_lib.SPACE_FIELDS["ema_decays"][1]
+    augment_policies: tuple = recipe_lib.SPACE_FIELDS["augment_policies"][1]
+    augment_probabilities: tuple = recipe_lib.SPACE_FIELDS["augment_probabilities"][1]
+    r1_weights: tuple = recipe_lib.SPACE_FIELDS["r1_weights"][1]
+    d_steps: tuple = recipe_lib.SPACE_FIELDS["d_steps"][1]
 
     def __post_init__(self):
         set_ = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731
@@ -234,6 +250,8 @@ class SearchSpace:
         set_("losses", _names_of(self.losses, "losses", genome_lib.LOSSES))
         for name, value in conditioning_lib.check_space(self, _names_of, _tuple_of).items():
             set_(name, value)
+        for name, value in recipe_lib.check_space(self, _tuple_of).items():
+            set_(name, value)
 
     @property
     def conditional(self):
@@ -270,7 +288,11 @@ class SearchSpace:
     def _upsampling_kinds(self):
         return [
             kind
-            for kind in (genome_lib.UPSAMPLE_CONV2D, genome_lib.CONV2D_TRANSPOSE)
+            for kind in (
+                genome_lib.UPSAMPLE_CONV2D,
+                genome_lib.CONV2D_TRANSPOSE,
+                genome_lib.RESIDUAL_UP,
+            )
             if kind in self.generator_layer_types
         ]
 
@@ -284,7 +306,8 @@ class SearchSpace:
                 f"The generator needs {low} upsampling layer(s) to reach {height}x{width} "
                 "from a start map of at most max_start_size="
                 f"{self.max_start_size}, but generator_layer_types has neither "
-                "'upsample_conv2d' nor 'conv2d_transpose'. Add one, or raise max_start_size."
+                "'upsample_conv2d' nor 'conv2d_transpose' nor 'residual_up'. Add one, or "
+                "raise max_start_size."
             )
         if self.generator_layers[1] < low:
             raise ValueError(
@@ -386,10 +409,13 @@ class SearchSpace:
         kinds = self._kinds(network)
         if kind is None:
             if upsampling is False:
-                kinds = [k for k in kinds if k != genome_lib.UPSAMPLE_CONV2D] or kinds
+                always_up = (genome_lib.UPSAMPLE_CONV2D, genome_lib.RESIDUAL_UP)
+                kinds = [k for k in kinds if k not in always_up] or kinds
             kind = _choice(rng, kinds)
         if kind == genome_lib.DROPOUT:
             return LayerGene(kind, rate=_choice(rng, self.dropout_rates))
+        if kind == genome_lib.MINIBATCH_STD:
+            return LayerGene(kind)
         norm = _choice(rng, self._norms(network))
         activation = _choice(rng, self.activations)
         if kind == genome_lib.DENSE:
@@ -418,6 +444,7 @@ class SearchSpace:
             beta_1=_choice(rng, self.beta_1),
             beta_2=_choice(rng, self.beta_2),
             loss=_choice(rng, self.losses),
+            **recipe_lib.random_values(self, rng),
         )
 
     def _kinds(self, network):
@@ -507,6 +534,7 @@ class SearchSpace:
     def to_dict(self):
         """A JSON-able dict; `SearchSpace.from_dict` restores it."""
         config = conditioning_lib.strip_unconditional(dataclasses.asdict(self))
+        config = recipe_lib.strip_defaults(config)
         return {
             key: list(value) if isinstance(value, tuple) else value for key, value in config.items()
         }

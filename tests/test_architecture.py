@@ -21,6 +21,7 @@ PACKAGE_DIR = pathlib.Path(kgan_nas.__file__).parent
 PURE_MODULES = (
     "kgan_nas.genome",
     "kgan_nas.conditioning",
+    "kgan_nas.recipe",
     "kgan_nas.conditional_search",
     "kgan_nas.conditional_scoring",
     "kgan_nas.class_labels",

@@ -10,6 +10,9 @@ from hypothesis import given
 from hypothesis import settings
 from hypothesis import strategies as st
 
+from kgan_nas.genome import DISCRIMINATOR_KINDS
+from kgan_nas.genome import GENERATOR_KINDS
+from kgan_nas.genome import LAYER_KINDS
 from kgan_nas.genome import Genome
 from kgan_nas.genome import LayerGene
 from kgan_nas.genome import TrainingGenes
@@ -246,7 +249,8 @@ def test_decoded_models_match_shapes_and_parameter_estimates():
 
 @pytest.mark.keras
 def test_every_layer_kind_and_norm_decodes():
-    """A hand-made genome using every kind and normalisation builds and counts right."""
+    """A hand-made genome using every kind (residual blocks and minibatch_std included)
+    and normalisation builds and counts right."""
     from kgan_nas.decode import build_discriminator
     from kgan_nas.decode import build_generator
 
@@ -256,6 +260,9 @@ def test_every_layer_kind_and_norm_decodes():
         discriminator_layers=(1, 8),
         activations=("relu", "swish", "leaky_relu"),
         discriminator_normalizations=("none", "batch", "layer", "spectral"),
+        generator_layer_types=GENERATOR_KINDS,
+        discriminator_layer_types=DISCRIMINATOR_KINDS,
+        max_start_size=2,
     )
     genome = space.repair(
         Genome(
@@ -264,10 +271,13 @@ def test_every_layer_kind_and_norm_decodes():
                 LayerGene("dropout", rate=0.1),
                 LayerGene("conv2d_transpose", 32, 3, stride=2, activation="swish", norm="layer"),
                 LayerGene("upsample_conv2d", 16, 5, activation="leaky_relu", norm="batch"),
+                LayerGene("residual_up", 16, 3, activation="relu", norm="layer"),
                 LayerGene("conv2d", 16, 3, activation="relu"),
             ),
             discriminator=(
                 LayerGene("conv2d", 16, 3, stride=2, activation="leaky_relu", norm="spectral"),
+                LayerGene("residual_down", 16, 3, activation="leaky_relu", norm="spectral"),
+                LayerGene("minibatch_std"),
                 LayerGene("conv2d", 32, 3, stride=2, activation="leaky_relu", norm="layer"),
                 LayerGene("dropout", rate=0.25),
                 LayerGene("dense", 64, activation="relu", norm="batch"),
@@ -275,6 +285,7 @@ def test_every_layer_kind_and_norm_decodes():
         )
     )
     assert space.problems(genome) == []
+    assert {g.kind for g in genome.generator + genome.discriminator} == set(LAYER_KINDS)
     generator = build_generator(genome, space)
     discriminator = build_discriminator(genome, space)
     assert generator.output_shape == (None, 16, 16, 3)
