@@ -56,9 +56,9 @@ def dcgan(image_shape, minibatch_std=False):
         raise ValueError(f"dcgan needs image sides divisible by 4, got {image_shape}.")
     extra = []
     if minibatch_std:
-        from kgan_nas.layers import MinibatchStdDev
+        from kgan_nas.layers import MinibatchStd
 
-        extra = [MinibatchStdDev()]
+        extra = [MinibatchStd()]
     latent = 128
     generator = keras.Sequential(
         [
