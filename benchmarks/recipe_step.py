@@ -1,10 +1,13 @@
 """Benchmark: what DiffAugment and R1 add to a GAN train step.
 
 For the Keras backend named by KERAS_BACKEND (TensorFlow by default), this
-trains the DCGANs of `train_step.py` once per recipe, side by side in one
-process: plain, `augment=` (the whole policy the images allow), `r1_weight=`
-and both, and reports each one's median step time, its first-step overhead
-(tracing + XLA compile) and its step time relative to the plain recipe.
+builds the DCGANs of `train_step.py` once per recipe, in one process: plain,
+`augment=` (the whole policy the images allow), `r1_weight=` and both. After
+each one's first (compiling) step, it trains them in turns, `--rounds` rounds
+of `--steps` steps each, so that a busy machine slows every recipe alike, and
+reports per recipe the median over rounds of the median step time, and the
+median over rounds of its step time relative to the plain recipe's in the
+same round.
 
 Usage:
 
@@ -22,6 +25,7 @@ import sys
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
+import numpy as np  # noqa: E402
 from _common import write_result  # noqa: E402
 from train_step import SIZES  # noqa: E402
 from train_step import RandomBatches  # noqa: E402
@@ -43,9 +47,8 @@ def recipes(channels):
     }
 
 
-def measure(size, name, recipe, args):
-    """Trains one fresh GAN of `size` with `recipe`; returns its timings as a dict."""
-    keras.utils.clear_session()
+def build(size, recipe, args):
+    """A fresh, compiled GAN of `size` with `recipe`."""
     keras.utils.set_random_seed(0)
     generator, discriminator = SIZES[size]()
     gan = training.GAN(generator, discriminator, seed=0, **recipe)
@@ -55,9 +58,42 @@ def measure(size, name, recipe, args):
         loss=args.loss,
         jit_compile=not args.no_xla,
     )
-    data = RandomBatches(gan.image_shape, args.batch_size)
-    row = _timed_fit(gan, data, args.steps, f"{size} {name}", not args.no_xla)
-    return row | {"size": size, "recipe": name, "settings": recipe}
+    return gan
+
+
+def measure_size(size, args):
+    """Rows for every recipe of `size`: compile once, then time the recipes in turns."""
+    keras.utils.clear_session()
+    channels = SIZES[size]()[0].output_shape[-1]
+    runs = {}
+    for name, recipe in recipes(channels).items():
+        gan = build(size, recipe, args)
+        data = RandomBatches(gan.image_shape, args.batch_size)
+        first = _timed_fit(gan, data, 2, f"{size} {name}", not args.no_xla)
+        runs[name] = (gan, data, recipe, first["first_step_overhead_s"], [])
+    for round_ in range(args.rounds):
+        names = list(runs)
+        names = names[round_ % len(names) :] + names[: round_ % len(names)]
+        for name in names:
+            gan, data, *_, times = runs[name]
+            times.append(_timed_fit(gan, data, args.steps, name, not args.no_xla)["median_step_s"])
+    plain = runs["plain"][-1]
+    rows = []
+    for name, (_, _, recipe, overhead, times) in runs.items():
+        ratios = [t / p for t, p in zip(times, plain)]
+        rows.append(
+            {
+                "size": size,
+                "recipe": name,
+                "settings": recipe,
+                "first_step_overhead_s": overhead,
+                "round_median_step_s": times,
+                "median_step_s": float(np.median(times)),
+                "vs_plain": float(np.median(ratios)),
+            }
+        )
+        print(f"{size} {name}: {1000 * rows[-1]['median_step_s']:.1f} ms/step", flush=True)
+    return rows
 
 
 def format_table(rows):
@@ -81,7 +117,8 @@ def parse_args(argv):
         choices=sorted(SIZES),
         help="GANs to measure (default: medium_dcgan large_dcgan)",
     )
-    parser.add_argument("--steps", type=int, default=30, help="train steps per run (default 30)")
+    parser.add_argument("--steps", type=int, default=10, help="steps per round (default 10)")
+    parser.add_argument("--rounds", type=int, default=5, help="rounds of turns (default 5)")
     parser.add_argument("--batch-size", type=int, default=64, help="images per batch (default 64)")
     parser.add_argument(
         "--loss", default="non_saturating", choices=["non_saturating", "hinge"], help="GAN loss"
@@ -95,14 +132,7 @@ def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
     rows = []
     for size in args.sizes:
-        channels = SIZES[size]()[0].output_shape[-1]
-        plain = None
-        for name, recipe in recipes(channels).items():
-            row = measure(size, name, recipe, args)
-            plain = plain or row["median_step_s"]
-            row["vs_plain"] = row["median_step_s"] / plain
-            rows.append(row)
-            print(f"{size} {name}: {1000 * row['median_step_s']:.1f} ms/step", flush=True)
+        rows += measure_size(size, args)
     table = format_table(rows)
     print()
     print(table)
@@ -111,7 +141,8 @@ def main(argv=None):
         {
             "benchmark": "recipe_step",
             "settings": {
-                "steps": args.steps,
+                "steps_per_round": args.steps,
+                "rounds": args.rounds,
                 "batch_size": args.batch_size,
                 "loss": args.loss,
                 "jit_compile": not args.no_xla,
