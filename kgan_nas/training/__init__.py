@@ -20,11 +20,14 @@ search, a candidate that diverges or crashes is data.
 
 The package's modules, one job each:
 
-* `losses`: `discriminator_loss`, `generator_loss`, `gradient_penalty`;
+* `losses`: `discriminator_loss`, `generator_loss`, `gradient_penalty`,
+  `r1_penalty`;
 * `optimizers`: `make_optimizer` and the optimizer pair Keras sees as one;
 * `gan`: the `GAN` model (compile, metrics, generate, config);
 * `tf_step` / `jax_step`: the backend-specific train steps `GAN` delegates to;
 * `noise`: the latents the steps draw, and `generate_images`;
+* `augment`: differentiable augmentation (DiffAugment) of the images the
+  discriminator sees (`GAN(augment=...)`);
 * `budget`: `train_for_budget` and `TrainReport`;
 * `compile_choice`: `jit_compile="auto"`, whether a candidate's step is XLA-compiled;
 * `conditional`: class-conditional (two-input) networks: checks, labels, sampling;

@@ -4,13 +4,15 @@
 validates them, compiles with one optimizer per network, tracks the losses
 as metrics, generates images and saves / loads through its config. Its
 `train_step` delegates to `tf_step` or `jax_step`, whichever matches the
-Keras backend.
+Keras backend. The training recipe's options (DiffAugment, R1) are checked
+here and applied by both steps.
 """
 
 import keras
 import numpy as np
 from keras import ops
 
+from kgan_nas.training import augment as augment_lib
 from kgan_nas.training import conditional
 from kgan_nas.training import jax_step
 from kgan_nas.training import tf_step
@@ -18,6 +20,7 @@ from kgan_nas.training.ema import GeneratorEMA
 from kgan_nas.training.ema import check_ema_decay
 from kgan_nas.training.ema import ema_model
 from kgan_nas.training.losses import _check_loss
+from kgan_nas.training.losses import check_r1_weight
 from kgan_nas.training.noise import generate_images
 from kgan_nas.training.optimizers import _OptimizerPair
 from kgan_nas.training.validation import _check_networks
@@ -34,8 +37,9 @@ class GAN(keras.Model):
     Each train step updates the discriminator `d_steps` times, then the
     generator once, on latents drawn from N(0, 1) with the model's own
     `keras.random.SeedGenerator` (so a fixed `seed` gives a reproducible
-    run). `fit` logs `d_loss` and `g_loss` (and `gp` for `"wasserstein_gp"`),
-    as running means over the epoch like every Keras metric. The step is
+    run). `fit` logs `d_loss` and `g_loss` (and `gp` for `"wasserstein_gp"`,
+    `r1` when `r1_weight > 0`), as running means over the epoch like every
+    Keras metric. The step is
     XLA-compiled by default on TensorFlow and JAX; with a fixed seed, XLA
     and non-XLA training agree up to float rounding (on TensorFlow, noise
     drawn inside the networks, e.g. by Dropout, still differs under XLA).
@@ -64,13 +68,35 @@ class GAN(keras.Model):
             to None: read from the generator's first `Embedding` layer for
             such a pair; unused otherwise. A conditional GAN trains on
             `(images, labels)` batches.
+        augment: Differentiable augmentation (DiffAugment): None or `""`
+            (off), or a comma-separated policy of ops from
+            `kgan_nas.training.augment.AUGMENT_OPS` (`"translation"`,
+            `"cutout"`, `"color"`; color for 3-channel images only), e.g.
+            `"translation,cutout"`. The policy is applied, with fresh random
+            numbers from the GAN's seeded noise, to the real and to the
+            generated images before every discriminator call of the
+            discriminator and generator updates (the generator's gradients
+            flow through it; labels are left as they are). WGAN-GP's
+            interpolates mix the augmented real and fake images. Defaults to
+            None.
+        augment_probability: Chance, in (0, 1], that each image of a batch
+            is augmented (one draw per image for the whole policy); the
+            others pass unchanged. Defaults to 1.0.
+        r1_weight: Weight of the R1 penalty, `(r1_weight / 2) *
+            E ||grad_x D(x)||^2` over the (augmented, if augmenting) real
+            images, added to the discriminator's loss and logged as `r1`
+            (the expectation, without the weight). For `"non_saturating"`
+            and `"hinge"`; `compile` refuses it with `"wasserstein_gp"`,
+            which has its own penalty (`gp_weight`). Defaults to 0.0 (off).
         **kwargs: Passed to `keras.Model` (e.g. `name`).
 
     Raises:
         TypeError: if a network is not a Keras layer or model.
         ValueError: if the generator does not emit images, the discriminator
             cannot take them or does not output `(batch, 1)`, or
-            `latent_dim` / `d_steps` / `gp_weight` / `ema_decay` are invalid.
+            `latent_dim` / `d_steps` / `gp_weight` / `ema_decay` /
+            `augment` / `augment_probability` / `r1_weight` are invalid
+            (`"color"` with images of other than 3 channels included).
 
     Example:
 
@@ -97,6 +123,9 @@ class GAN(keras.Model):
         seed=None,
         ema_decay=None,
         num_classes=None,
+        augment=None,
+        augment_probability=1.0,
+        r1_weight=0.0,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -112,6 +141,10 @@ class GAN(keras.Model):
             raise ValueError(f"d_steps must be an integer >= 1, got {d_steps!r}.")
         if not _is_number(gp_weight) or gp_weight < 0:
             raise ValueError(f"gp_weight must be a number >= 0, got {gp_weight!r}.")
+        self.augment_ops = augment_lib.check_augment(augment, image_shape[-1])
+        self.augment = ",".join(self.augment_ops) or None
+        self.augment_probability = augment_lib.check_augment_probability(augment_probability)
+        self.r1_weight = check_r1_weight(r1_weight)
         self.generator = generator
         self.discriminator = discriminator
         self.latent_dim = latent_dim
@@ -125,6 +158,7 @@ class GAN(keras.Model):
         self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
         self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
         self.gp_tracker = keras.metrics.Mean(name="gp")
+        self.r1_tracker = keras.metrics.Mean(name="r1")
         self.loss_name = None
         self.g_optimizer = None
         self.d_optimizer = None
@@ -159,11 +193,14 @@ class GAN(keras.Model):
 
         Raises:
             ValueError: if `loss` is unknown, the optimizers are the same
-                object, or the Keras backend is neither TensorFlow nor JAX.
+                object, the Keras backend is neither TensorFlow nor JAX, or
+                the GAN has `r1_weight > 0` and `loss` is `"wasserstein_gp"`
+                (use `gp_weight` for its penalty).
             TypeError: if `optimizer=` is passed (use `g_optimizer` and
                 `d_optimizer`).
         """
         _check_loss(loss)
+        check_r1_weight(self.r1_weight, loss)
         if keras.backend.backend() not in _TRAINABLE_BACKENDS:
             raise ValueError(
                 f"GAN trains on the {' or '.join(_TRAINABLE_BACKENDS)} "
@@ -205,6 +242,9 @@ class GAN(keras.Model):
             "gp_weight": self.gp_weight,
             "seed": self._seed,
             "ema_decay": self.ema_decay,
+            "augment": self.augment,
+            "augment_probability": self.augment_probability,
+            "r1_weight": self.r1_weight,
         } | ({} if self.num_classes is None else {"num_classes": self.num_classes})
 
     @classmethod
@@ -246,6 +286,8 @@ class GAN(keras.Model):
         trackers = [self.d_loss_tracker, self.g_loss_tracker]
         if self.loss_name == "wasserstein_gp":
             trackers.append(self.gp_tracker)
+        if self.r1_weight > 0:
+            trackers.append(self.r1_tracker)
         return trackers
 
     def call(self, z, training=False):
@@ -416,6 +458,12 @@ class GAN(keras.Model):
                 "batch_size, labels=labels))."
             )
         return self._real_images(data), conditional.batch_labels(y)
+
+    def _augment(self, images, uniform):
+        """`images` through the augmentation policy, with `uniform` noise (see `augment`)."""
+        return augment_lib.augment_images(
+            images, self.augment_ops, self.augment_probability, uniform
+        )
 
     def _g_inputs(self, z, labels):
         """The generator's inputs: `z`, or `[z, labels]` for a conditional GAN."""

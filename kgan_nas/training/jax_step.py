@@ -13,10 +13,12 @@ import functools
 import keras
 from keras import ops
 
+from kgan_nas.training.augment import UNIFORMS_PER_IMAGE
 from kgan_nas.training.ema import ema_update
 from kgan_nas.training.losses import discriminator_loss
 from kgan_nas.training.losses import generator_loss
 from kgan_nas.training.losses import gradient_penalty
+from kgan_nas.training.losses import r1_penalty
 from kgan_nas.training.noise import jax_latents
 
 
@@ -37,7 +39,8 @@ def train_step(gan, state, data):
 
     Returns:
         `(logs, new_state)`: the logs dict (`d_loss`, `g_loss`, and `gp` for
-        `"wasserstein_gp"`) and the state after the update.
+        `"wasserstein_gp"`, `r1` when `r1_weight > 0`) and the state after
+        the update.
     """
     import jax
 
@@ -56,23 +59,28 @@ def train_step(gan, state, data):
     seed = non_trainable[layout.seed]
 
     d_grad_fn = jax.value_and_grad(functools.partial(_d_loss, gan), has_aux=True)
-    gp = 0.0
     for _ in range(gan.d_steps):
         seed, z_key, gp_key = jax.random.split(seed, 3)
+        seed, real_key, fake_key = _augment_keys(gan, seed)
         z = jax_latents(gan, batch, z_key)
         g_in = gan._g_inputs(z, labels)
         fake, g_state = gan.generator.stateless_call(g_vars, g_state, g_in, training=True)
-        (d_loss, (d_state, gp)), grads = d_grad_fn(d_vars, d_state, real, fake, labels, gp_key)
+        real_seen = _augmented(gan, real, real_key)
+        fake_seen = _augmented(gan, fake, fake_key)
+        (d_loss, (d_state, gp, r1)), grads = d_grad_fn(
+            d_vars, d_state, real_seen, fake_seen, labels, gp_key
+        )
         d_vars, d_opt_vars = gan.d_optimizer.stateless_apply(d_opt_vars, grads, d_vars)
 
     seed, z_key = jax.random.split(seed, 2)
+    seed, fake_key, _ = _augment_keys(gan, seed)
     g_grad_fn = jax.value_and_grad(functools.partial(_g_loss, gan), has_aux=True)
     (g_loss, (g_state, d_state)), grads = g_grad_fn(
-        g_vars, g_state, d_vars, d_state, jax_latents(gan, batch, z_key), labels
+        g_vars, g_state, d_vars, d_state, jax_latents(gan, batch, z_key), labels, fake_key
     )
     g_vars, g_opt_vars = gan.g_optimizer.stateless_apply(g_opt_vars, grads, g_vars)
 
-    values = {"d_loss": d_loss, "g_loss": g_loss, "gp": gp}
+    values = {"d_loss": d_loss, "g_loss": g_loss, "gp": gp, "r1": r1}
     metric_vars, logs = _update_metrics(gan, layout, metric_vars, values)
 
     trainable = layout.put(trainable, layout.g_trainable, g_vars)
@@ -105,17 +113,51 @@ def _update_metrics(gan, layout, metric_vars, values):
     return metric_vars, logs
 
 
+def _augment_keys(gan, seed):
+    """`(seed, key, key)`: two augmentation keys split off `seed`, or Nones without a policy.
+
+    Without augmentation the seed is left alone, so such runs draw the same
+    latents as before augmentation existed.
+    """
+    import jax
+
+    if not gan.augment_ops:
+        return seed, None, None
+    seed, first, second = jax.random.split(seed, 3)
+    return seed, first, second
+
+
+def _augmented(gan, images, key):
+    """`images` through the GAN's augmentation policy with noise from `key`."""
+    if not gan.augment_ops:
+        return images
+    uniform = keras.random.uniform((images.shape[0], UNIFORMS_PER_IMAGE), seed=key)
+    return gan._augment(images, uniform)
+
+
 def _d_loss(gan, d_vars, d_state, real, fake, labels, gp_key):
+    """The discriminator's loss on (already augmented) `real` and `fake` images.
+
+    Returns `(loss, (d_state, gp, r1))`, a penalty not used being 0.0.
+    """
     import jax
 
     discriminator = gan.discriminator
     d_in = gan._d_inputs
-    real_logits, d_state = discriminator.stateless_call(
-        d_vars, d_state, d_in(real, labels), training=True
-    )
-    fake_logits, d_state = discriminator.stateless_call(
-        d_vars, d_state, d_in(fake, labels), training=True
-    )
+
+    def logits_of(images, state):
+        return discriminator.stateless_call(d_vars, state, d_in(images, labels), training=True)
+
+    r1 = 0.0
+    if gan.r1_weight > 0:
+        # One forward pass gives the logits and, by its VJP, d(sum logits)/d real.
+        real_fn = functools.partial(logits_of, state=d_state)
+        real_logits, vjp, d_state = jax.vjp(real_fn, real, has_aux=True)
+        (real_grads,) = vjp(ops.ones_like(real_logits))
+        r1 = r1_penalty(real_grads)
+    else:
+        real_logits, d_state = logits_of(real, d_state)
+    fake_logits, d_state = logits_of(fake, d_state)
     loss = discriminator_loss(gan.loss_name, real_logits, fake_logits)
     gp = 0.0
     if gan.loss_name == "wasserstein_gp":
@@ -123,21 +165,21 @@ def _d_loss(gan, d_vars, d_state, real, fake, labels, gp_key):
         mixed = real + alpha * (fake - real)
 
         def critic_sum(images, state):
-            critic, state = discriminator.stateless_call(
-                d_vars, state, d_in(images, labels), training=True
-            )
+            critic, state = logits_of(images, state)
             return ops.sum(critic), state
 
         grads, d_state = jax.grad(critic_sum, has_aux=True)(mixed, d_state)
         gp = gradient_penalty(grads)
         loss = loss + gan.gp_weight * gp
-    return loss, (d_state, gp)
+    if gan.r1_weight > 0:
+        loss = loss + 0.5 * gan.r1_weight * r1
+    return loss, (d_state, gp, r1)
 
 
-def _g_loss(gan, g_vars, g_state, d_vars, d_state, z, labels=None):
+def _g_loss(gan, g_vars, g_state, d_vars, d_state, z, labels=None, augment_key=None):
     g_in = gan._g_inputs(z, labels)
     fake, g_state = gan.generator.stateless_call(g_vars, g_state, g_in, training=True)
-    d_in = gan._d_inputs(fake, labels)
+    d_in = gan._d_inputs(_augmented(gan, fake, augment_key), labels)
     fake_logits, d_state = gan.discriminator.stateless_call(d_vars, d_state, d_in, training=True)
     return generator_loss(gan.loss_name, fake_logits), (g_state, d_state)
 
