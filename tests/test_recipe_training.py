@@ -187,7 +187,7 @@ def _input_gradient(function, images):
     [
         (5, "comma-separated string"),
         (["translation"], "comma-separated string"),
-        ("flip", r"Unknown augmentation op 'flip'.*translation, cutout, color"),
+        ("flip", r"Unknown augmentation op 'flip'.*color, translation, cutout"),
         ("translation,,cutout", "empty item"),
         ("translation,", "empty item"),
         ("cutout, cutout", "repeats"),

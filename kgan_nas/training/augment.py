@@ -28,9 +28,9 @@ key split from the seed state).
 import keras
 from keras import ops
 
+from kgan_nas.genome import AUGMENT_OPERATIONS as AUGMENT_OPS
 from kgan_nas.training.validation import _is_number
 
-AUGMENT_OPS = ("translation", "cutout", "color")
 # Columns of the uniform draw: the probability mask, then each op's numbers.
 UNIFORMS_PER_IMAGE = 8
 _MASK = 0
