@@ -525,7 +525,8 @@ def _summary_table(records, suffix):
         kid = f"{fitness.kid:.4g} ± {_number(fitness.kid_se, '.2g')}"
         lines.append(
             f"{rank:>4}  {record['key']:16}  {record['generation']:>3}  "
-            f"{_number(record.get('total_steps'), 'd'):>6}  {fitness.fid:>12.4f}  {interval:>17}  {kid:>20}  "
+            f"{_number(record.get('total_steps'), 'd'):>6}  {fitness.fid:>12.4f}  "
+            f"{interval:>17}  {kid:>20}  "
             f"{fitness.inception_score:>8.3f}  {_memorisation_cell(fitness):>14}  "
             f"{fitness.params:>9}  {genome.describe()}"
         )
