@@ -50,8 +50,9 @@ def ranked_records(history):
     for record in history:
         if record.get("objective") is None:
             continue
-        pair = (record["generation"], record["key"])
-        if pair not in top or (record.get("rung") or 0) >= (top[pair].get("rung") or 0):
+        # Records without rungs stand alone; rung records share their candidate's place.
+        pair = id(record) if record.get("rung") is None else (record["generation"], record["key"])
+        if pair not in top or record.get("rung", 0) >= top[pair].get("rung", 0):
             top[pair] = record
     return sorted(top.values(), key=rank_key)
 

@@ -389,6 +389,11 @@ def test_a_run_without_fidelity_records_total_steps_and_no_rungs(tmp_path, cache
     assert all("rung" not in r and r["total_steps"] == 10 for r in result.history)
     assert "rung" not in result.history[0]["fitness"]
     assert result.fidelity_check() == [] and "Fidelity check" not in result.summary()
+    # The reference scores are made at the candidates' sample count (100 here), not at the
+    # eval split's size.
+    baselines = result.baselines()
+    assert baselines["num_samples"] == baselines["num_noise_samples"] == 100
+    assert baselines["num_eval_images"] != 100
 
 
 # ----------------------------------------------------------------------

@@ -245,6 +245,10 @@ def _reference_scores(result):
         ("uniform noise vs real FID", fixed(baselines.get("fid_uniform_noise"))),
         ("features", baselines.get("extractor")),
         ("held-out real images", baselines.get("num_eval_images")),
+        (
+            "images scored against them",
+            baselines.get("num_samples", "not recorded (the eval split's count)"),
+        ),
     ]
     return ["<h3>Reference scores</h3>", markup.key_value_table(rows)]
 
