@@ -45,7 +45,6 @@ import argparse
 import math
 import os
 
-import numpy as np
 from _common import RESULTS
 from _common import write_result
 
