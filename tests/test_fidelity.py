@@ -33,6 +33,7 @@ RUNGS = {"kind": "successive_halving", "rungs": (10, 30, 90), "eta": 3}
 
 def _search(directory, generations=2, strategy="genetic", fidelity=RUNGS, **kwargs):
     kwargs.setdefault("evaluator", RUNG)
+    kwargs.setdefault("verbose", 0)
     return kgan_nas.search(
         "digits",
         space=SPACE,
@@ -43,7 +44,6 @@ def _search(directory, generations=2, strategy="genetic", fidelity=RUNGS, **kwar
         num_samples=100,
         executor="inprocess",
         directory=str(directory),
-        verbose=0,
         seed=7,
         final=None,
         fidelity=fidelity,
@@ -300,8 +300,11 @@ def test_genetic_children_count_their_parents_steps(tmp_path, cache_dir):
         assert child["reason"] == f"from={child['parent']}:{parent['rung_steps']}"
 
 
-def test_summary_and_fidelity_file_carry_the_spearman_check(tmp_path, cache_dir):
-    result = _search(tmp_path / "run", generations=1)
+def test_summary_and_fidelity_file_carry_the_spearman_check(tmp_path, cache_dir, capsys):
+    result = _search(tmp_path / "run", generations=1, verbose=1)
+    printed = capsys.readouterr().out
+    assert "rung 0 rung 0" not in printed and " rung 2  fid_domain=" in printed
+    assert "WARNING: rung 1 does not predict rung 2" in printed
     text = result.summary()
     assert "Evaluated 9 candidates in 13 evaluations" in text
     assert "rung 0 (10 steps) -> rung 1 (30 steps)" in text
@@ -353,6 +356,10 @@ def test_resume_mid_rung_reuses_every_finished_record(tmp_path, cache_dir):
     )
     # The resumed continuation started from the candidate's rung-0 models.
     assert last["reason"] == f"from={last['key']}:{lower['total_steps']}"
+    # `resume` keeps the rungs: a third generation runs them too.
+    longer = kgan_nas.resume(str(directory), generations=3, verbose=0)
+    assert longer.config["fidelity"]["rungs"] == [10, 30, 90]
+    assert [len(v) for _, v in sorted(_by_rung(longer.history, 3).items())] == [9, 3, 1]
 
 
 def test_steps_with_fidelity_must_be_the_last_rung(tmp_path, cache_dir):
