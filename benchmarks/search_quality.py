@@ -37,8 +37,9 @@ retraining, `--stage report` only reads what is there.
         --population 2 --rungs 3 10 30 --final-steps 10 --num-samples 100 \
         --output /tmp/sq_smoke                               # a smoke run (minutes)
 
-Writes `<output>.json` (default `benchmarks/results/search_quality.json`)
-and `<output>.png`.
+Writes `<output>.json` (default `benchmarks/results/search_quality_study.json`)
+and `<output>.png`; `benchmarks/results/search_quality.json` holds the earlier,
+not pre-registered study that `docs/benchmarks.md` reports.
 """
 
 import argparse
@@ -399,7 +400,12 @@ def parse_args(argv=None):
         help="hand-designed baselines JSON (benchmarks/baselines.py) for reference lines",
     )
     parser.add_argument("--runs", default=os.path.join("runs", "search_quality"))
-    parser.add_argument("--output", default=os.path.join(RESULTS, "search_quality"))
+    parser.add_argument(
+        "--output",
+        default=os.path.join(RESULTS, "search_quality_study"),
+        help="results prefix: writes PREFIX.json and PREFIX.png (default: "
+        "results/search_quality_study; results/search_quality.json is the earlier study's)",
+    )
     args = parser.parse_args(argv)
     for key, value in PLAN[args.dataset].items():
         if getattr(args, key) is None:
@@ -458,9 +464,9 @@ def main(argv=None):
     )
     settings = {k: v for k, v in vars(args).items() if k not in ("output", "runs", "baselines")}
     write_result(
-        "search_quality",
+        "search_quality_study",
         {
-            "benchmark": "search_quality",
+            "benchmark": "search_quality_study",
             "plan": {
                 "seeds": list(SEEDS[args.dataset]),
                 "variant_seeds": VARIANT_SEEDS,
