@@ -329,7 +329,7 @@ def plot(runs, path, title, baselines=None):
     handles, labels = axes.flat[0].get_legend_handles_labels()
     figure.legend(handles, labels, loc="lower center", ncol=4, fontsize=8)
     figure.suptitle(title, fontsize=10)
-    figure.tight_layout(rect=(0, 0.08, 1, 0.95))
+    figure.tight_layout(rect=(0, 0.2 / rows, 1, 0.95))
     figure.savefig(path, dpi=100)
     plt.close(figure)
 
@@ -341,11 +341,11 @@ def _reference_lines(axis, runs, baselines):
         axis.axhline(floor, color="grey", linestyle=":", linewidth=1, label="real vs real")
     fingerprints = {r["data_fingerprint"] for r in runs}
     if baselines and baselines.get("source", {}).get("fingerprint") in fingerprints:
-        for row in baselines.get("rows", []):
+        for row, style in zip(baselines.get("rows", []), ["--", "-.", (0, (5, 1, 1, 1))]):
             axis.axhline(
                 row["fid_mean"],
                 color="black",
-                linestyle="--",
+                linestyle=style,
                 linewidth=0.8,
                 label=f"{row['model']} (retrained protocol)",
             )
