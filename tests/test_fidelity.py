@@ -34,6 +34,7 @@ RUNGS = {"kind": "successive_halving", "rungs": (10, 30, 90), "eta": 3}
 def _search(directory, generations=2, strategy="genetic", fidelity=RUNGS, **kwargs):
     kwargs.setdefault("evaluator", RUNG)
     kwargs.setdefault("verbose", 0)
+    kwargs.setdefault("executor", "inprocess")
     return kgan_nas.search(
         "digits",
         space=SPACE,
@@ -42,7 +43,6 @@ def _search(directory, generations=2, strategy="genetic", fidelity=RUNGS, **kwar
         population=9,
         batch_size=16,
         num_samples=100,
-        executor="inprocess",
         directory=str(directory),
         seed=7,
         final=None,
@@ -283,6 +283,15 @@ def test_each_rung_is_recorded_and_continues_from_the_candidates_own_folder(
     told = checkpoint["strategy"]["results"]
     assert len(told) == 18
     assert sorted(f.get("rung", 0) for _, f in told) == sorted([0] * 12 + [1] * 4 + [2] * 2)
+
+
+def test_worker_processes_train_each_rung_from_the_candidates_folder(tmp_path, cache_dir):
+    """The subprocess executor ships each rung's steps and the candidate's own folder."""
+    result = _search(tmp_path / "run", generations=1, executor="subprocess", workers=2)
+    rungs = _by_rung(result.history, 1)
+    assert [len(rungs[r]) for r in (0, 1, 2)] == [9, 3, 1]
+    assert all(r["fitness"]["steps"] == 20 for r in rungs[1])
+    assert [r["reason"] for r in rungs[2]] == [f"from={rungs[2][0]['key']}:30"]
 
 
 def test_genetic_children_count_their_parents_steps(tmp_path, cache_dir):
