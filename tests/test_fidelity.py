@@ -314,6 +314,7 @@ def test_summary_and_fidelity_file_carry_the_spearman_check(tmp_path, cache_dir,
     printed = capsys.readouterr().out
     assert "rung 0 rung 0" not in printed and " rung 2  fid_domain=" in printed
     assert "WARNING: rung 1 does not predict rung 2" in printed
+    assert "Done: 9 candidates in 13 evaluations (0 failed)" in printed
     text = result.summary()
     assert "Evaluated 9 candidates in 13 evaluations" in text
     assert "rung 0 (10 steps) -> rung 1 (30 steps)" in text

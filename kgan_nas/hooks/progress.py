@@ -189,7 +189,10 @@ class ProgressPrinter(SearchCallback):
         self._clear()
         history = list(getattr(result, "history", None) or [])
         failed = sum(record.get("status") != "ok" for record in history)
-        text = f"Done: {len(history)} candidates ({failed} failed) in "
+        # A multi-fidelity search records a candidate once per rung it reached.
+        candidates = len({(r.get("generation"), r.get("key")) for r in history})
+        evaluations = f" in {len(history)} evaluations" if candidates != len(history) else ""
+        text = f"Done: {candidates} candidates{evaluations} ({failed} failed) in "
         text += format_seconds(self._elapsed())
         best = getattr(result, "best_record", None)
         if best:
