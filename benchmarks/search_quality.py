@@ -1,37 +1,114 @@
-"""Genetic vs random search at equal evaluation budget on digits, several seeds.
+"""Issue 18's pre-registered study: does the search beat random search at equal training steps?
 
-Each (strategy, seed) pair is a real `kgan_nas.search` run: same data, same
-search space, same per-candidate budget (a fixed number of training steps, no
-time limit, so the result does not depend on machine load), same number of
-evaluations. The figure of merit is the best-so-far domain FID after each
-evaluation. Runs live under `--runs` and are resumed if the script is
-restarted, so a killed benchmark loses nothing, and a variant added later
-reuses the runs already there.
+Variants (`VARIANTS`): the default strategy (genetic, with weight inheritance)
+against random search on every seed of `SEEDS`; random search with
+successive halving, the genetic search without inheritance, and the genetic
+search with successive halving on the first `VARIANT_SEEDS` of them. The
+seeds, the variants and the budgets (`PLAN`) are fixed here, before any run,
+and never tuned on the results.
 
-Genetic variants are named with their `GeneticSearch` options:
+Every variant of a seed gets the same training budget, counted in training
+steps actually spent (`evaluations * steps`; a multi-fidelity variant runs
+as many whole generations as fit in it). Two comparisons, within each seed
+only (each seed has its own data split and so its own domain extractor
+scale):
 
-    python benchmarks/search_quality.py --seeds 5 --generations 4 --population 6 \
-        --variant 'genetic={}' --variant 'genetic-inherit={"inherit_weights": true}'
+1. the search itself: the best candidate by the one ranking
+   (`kgan_nas.results`) after the same number of steps spent, the least
+   that every variant of the seed spent (`steps_curve`, `value_at`);
+2. the winner retrained from scratch at equal steps: `kgan_nas.finalize`
+   (`top_k=1`) trains each run's best genome `--final-seeds` times for
+   `--final-steps` steps and scores it on the held-out split.
 
-Writes `benchmarks/results/search_quality.json` and `search_quality.png`.
+Per variant against random: per-seed values, wins (strictly lower FID),
+a one-sided sign test and a one-sided Wilcoxon signed-rank test (scipy),
+the rung-to-rung Spearman of each multi-fidelity run, and a plot of the
+best-so-far FID against the steps spent, one panel per seed, with each
+run's real-vs-real FID and, for a seed whose data matches `--baselines`,
+the hand-designed baselines (retrained protocol) as reference lines.
+
+Runs in parts that resume: searches live under `--runs` and are resumed
+(finished records reused) when the script restarts; finished final runs
+are kept. `--stage search` runs only the searches, `--stage final` adds the
+retraining, `--stage report` only reads what is there.
+
+    python benchmarks/search_quality.py                      # the whole study (hours)
+    python benchmarks/search_quality.py --seeds 2 --evaluations 4 --steps 10 \
+        --population 2 --rungs 3 10 30 --final-steps 10 --num-samples 100 \
+        --output /tmp/sq_smoke                               # a smoke run (minutes)
+
+Writes `<output>.json` (default `benchmarks/results/search_quality_study.json`)
+and `<output>.png`; `benchmarks/results/search_quality.json` holds the earlier,
+not pre-registered study that `docs/benchmarks.md` reports.
 """
 
 import argparse
-import json
+import math
 import os
 
-import numpy as np
 from _common import RESULTS
 from _common import write_result
 
+# Pre-registered before any run of this study; never tuned.
+SEEDS = {"digits": tuple(range(10)), "mnist_5k": (0, 1, 2)}
+VARIANT_SEEDS = 5
+MAIN_VARIANTS = ("genetic", "random")
+VARIANTS = {
+    "genetic": {"strategy": "genetic"},  # the default strategy: inheritance on
+    "random": {"strategy": "random"},
+    "random_sh": {"strategy": "random", "fidelity": True},
+    "genetic_noinherit": {"strategy": "genetic", "options": {"inherit_weights": False}},
+    "genetic_sh": {"strategy": "genetic", "fidelity": True},
+}
+PLAN = {
+    "digits": dict(
+        evaluations=24,
+        steps=200,
+        population=8,
+        sh_population=9,
+        rungs=(67, 200, 600),
+        eta=3,
+        final_steps=1000,
+        final_seeds=2,
+        num_samples=500,
+    ),
+    "mnist_5k": dict(
+        evaluations=24,
+        steps=300,
+        population=8,
+        sh_population=9,
+        rungs=(100, 300, 900),
+        eta=3,
+        final_steps=2000,
+        final_seeds=2,
+        num_samples=1000,
+    ),
+}
 
-def best_so_far(history, evaluations):
-    """Best-so-far FID after each of the first `evaluations` records (inf if none ok)."""
-    values = [
-        record["fitness"]["fid"] if record["fitness"]["status"] == "ok" else np.inf
-        for record in history[:evaluations]
-    ]
-    return np.minimum.accumulate(np.asarray(values, dtype=float)).tolist()
+
+def steps_curve(history):
+    """`[steps spent, best FID]` after each record, "best" by the one ranking.
+
+    Steps spent are each record's own training steps (`fitness.steps`, a
+    failed candidate's included), summed in history order: the compute
+    budget, whatever weights a candidate inherited. The best is
+    `kgan_nas.results.best_record`, so a multi-fidelity run's best is its
+    best top-rung candidate, as the search itself reports it.
+    """
+    from kgan_nas.results import best_record
+
+    points, spent = [], 0
+    for index, record in enumerate(history):
+        spent += int(record["fitness"].get("steps") or 0)
+        best = best_record(history[: index + 1])
+        points.append([spent, float(best["fitness"]["fid"]) if best else math.inf])
+    return points
+
+
+def value_at(curve, steps):
+    """The best FID of `steps_curve` once no more than `steps` steps were spent (inf before)."""
+    values = [value for spent, value in curve if spent <= steps]
+    return values[-1] if values else math.inf
 
 
 def search_seconds(history):
@@ -47,195 +124,362 @@ def search_seconds(history):
     return round(max(ends) - min(starts), 1) if history else 0.0
 
 
-def parse_variant(text):
-    """`'name={"option": value}'` -> (name, options)."""
-    name, separator, options = text.partition("=")
-    if not separator or not name or name == "random":
-        raise argparse.ArgumentTypeError(
-            f"expected NAME=JSON (a name other than 'random'), got {text!r}"
-        )
-    try:
-        options = json.loads(options)
-    except json.JSONDecodeError as exc:
-        raise argparse.ArgumentTypeError(f"{name}: options are not JSON ({exc})") from None
-    if not isinstance(options, dict):
-        raise argparse.ArgumentTypeError(f"{name}: options must be a JSON object")
-    return name, options
+def generations_for(name, args):
+    """Whole generations of variant `name` that fit in the seed's step budget."""
+    budget = args.evaluations * args.steps
+    if not VARIANTS[name].get("fidelity"):
+        return max(1, budget // (args.population * args.steps))
+    from kgan_nas.fidelity import SuccessiveHalving
+
+    schedule = SuccessiveHalving(rungs=tuple(args.rungs), eta=args.eta)
+    return max(1, budget // schedule.generation_steps(args.sh_population))
 
 
-def run_one(name, options, seed, args):
-    """One search: `name` is "random" or a genetic variant with GeneticSearch `options`."""
+def run_search(name, seed, args):
+    """One (variant, seed) search, resumed if its directory holds it; returns its directory."""
     import kgan_nas
 
-    directory = os.path.join(args.runs, f"{args.tag}_{name}_seed{seed}")
-    strategy = "random" if name == "random" else "genetic"
-    strategy_options = dict(options) if strategy == "genetic" else None
-    # The "default" preset has no time limit per candidate; the space is the
-    # quick preset's (at most 150k parameters) to keep candidates small.
-    space = kgan_nas.SearchSpace(image_shape=(8, 8, 1), max_params=args.max_params)
-    result = kgan_nas.search(
-        "digits",
-        space=space,
-        strategy=strategy,
+    variant = VARIANTS[name]
+    directory = os.path.join(args.runs, f"{args.dataset}_{name}_seed{seed}")
+    fidelity = None
+    if variant.get("fidelity"):
+        fidelity = {"kind": "successive_halving", "rungs": tuple(args.rungs), "eta": args.eta}
+    kgan_nas.search(
+        args.dataset,
+        space=kgan_nas.SearchSpace(image_shape=args.image_shape, max_params=args.max_params),
+        strategy=variant["strategy"],
         preset="default",
-        generations=args.generations,
-        population=args.population,
-        steps_per_candidate=args.steps,
+        generations=generations_for(name, args),
+        population=args.sh_population if fidelity else args.population,
+        steps_per_candidate=args.rungs[-1] if fidelity else args.steps,
         num_samples=args.num_samples,
+        executor=args.executor,
         workers=args.workers,
         directory=directory,
         seed=seed,
         verbose=0,
         backend=args.backend,
-        strategy_options=strategy_options,
-        max_candidates_per_worker=args.max_candidates_per_worker,
-        final=None,  # this study compares the searches themselves
+        strategy_options=variant.get("options"),
+        final=None,  # the winner is retrained below, at the same steps for every variant
+        fidelity=fidelity,
     )
+    return directory
+
+
+def retrain_winner(directory, args):
+    """The run's best genome retrained from scratch (`kgan_nas.finalize`, top 1): its FID."""
+    import kgan_nas
+
+    result = kgan_nas.finalize(
+        directory,
+        top_k=1,
+        seeds=args.final_seeds,
+        steps=args.final_steps,
+        num_samples=args.num_samples,
+        verbose=0,
+    )
+    genome = result.final_summary()["genomes"][0]
+    return {"key": genome["key"], "fid": genome["fid_mean"], "fids": genome["fids"]}
+
+
+def describe_run(name, seed, directory):
+    """What the study reads from one run directory."""
+    import kgan_nas
+
+    result = kgan_nas.SearchResult(directory)
     history = result.history
-    budget = args.generations * args.population
+    final = result.final_summary()
+    winner = None
+    if final:
+        genome = final["genomes"][0]
+        winner = {"key": genome["key"], "fid": genome["fid_mean"], "fids": genome["fids"]}
+    best = result.best_record
     return {
-        "strategy": name,
-        "options": options,
+        "variant": name,
         "seed": seed,
         "directory": os.path.relpath(directory),
-        "evaluations": len(history[:budget]),
-        "failed": sum(r["fitness"]["status"] != "ok" for r in history[:budget]),
-        "best_so_far": best_so_far(history, budget),
-        "candidate_seconds": [r["fitness"]["seconds"].get("total") for r in history[:budget]],
-        "wall_seconds": search_seconds(history[:budget]),
+        "data_fingerprint": result.config["data_fingerprint"],
+        "records": len(history),
+        "failed": sum(r["status"] != "ok" for r in history),
+        "steps_curve": steps_curve(history),
+        "best_key": best["key"] if best else None,
+        "best_total_steps": best.get("total_steps") if best else None,
+        "real_vs_real_fid": result.baselines().get("fid_train_vs_eval"),
+        "fidelity_check": result.fidelity_check(),
+        "retrained": winner,
+        "wall_seconds": search_seconds(history),
     }
 
 
-def summarise(runs, seeds):
-    """Per strategy: final best FID per seed, mean and std; per variant: seeds won against
-    random search (strictly lower final FID; a tie is not a win)."""
-    names = list(dict.fromkeys(run["strategy"] for run in runs))
+def paired_test(values, reference):
+    """Wins of `values` over `reference` (lower FID wins), with one-sided p-values.
+
+    Args:
+        values: Per-seed values of a variant.
+        reference: Per-seed values of random search, in the same seed order.
+
+    Returns:
+        A dict: `wins`, `losses`, `ties`, `pairs`, `sign_test_p` (binomial,
+        ties dropped) and `wilcoxon_p` (signed-rank on the differences);
+        a p-value is None where the test is undefined.
+    """
+    import scipy.stats
+
+    pairs = [(v, r) for v, r in zip(values, reference) if math.isfinite(v) and math.isfinite(r)]
+    differences = [v - r for v, r in pairs]
+    wins = sum(d < 0 for d in differences)
+    losses = sum(d > 0 for d in differences)
+    sign = None
+    if wins + losses:
+        sign = float(scipy.stats.binomtest(wins, wins + losses, 0.5, alternative="greater").pvalue)
+    wilcoxon = None
+    if any(differences):
+        try:
+            wilcoxon = float(scipy.stats.wilcoxon(differences, alternative="less").pvalue)
+        except ValueError:
+            wilcoxon = None
+    return {
+        "wins": wins,
+        "losses": losses,
+        "ties": len(differences) - wins - losses,
+        "pairs": len(pairs),
+        "sign_test_p": sign,
+        "wilcoxon_p": wilcoxon,
+    }
+
+
+def summarise(runs):
+    """Per variant against random search, within each seed: at equal steps and retrained.
+
+    Returns:
+        A dict per variant (random excluded): `seeds`, `search_at_equal_steps`
+        and `retrained` (each: the variant's and random's per-seed values and
+        `paired_test`), and `equal_steps` (the steps each seed compares at).
+    """
+    by = {(run["variant"], run["seed"]): run for run in runs}
+    seeds = sorted({run["seed"] for run in runs})
+    equal_steps = {}
+    for seed in seeds:
+        spent = [
+            run["steps_curve"][-1][0] for run in runs if run["seed"] == seed and run["steps_curve"]
+        ]
+        equal_steps[seed] = min(spent) if spent else 0
     table = {}
-    for name in names:
-        finals = [run["best_so_far"][-1] for run in runs if run["strategy"] == name]
+    for name in dict.fromkeys(run["variant"] for run in runs):
+        if name == "random":
+            continue
+        shared = [s for s in seeds if (name, s) in by and ("random", s) in by]
+        searched = [value_at(by[(name, s)]["steps_curve"], equal_steps[s]) for s in shared]
+        random_searched = [
+            value_at(by[("random", s)]["steps_curve"], equal_steps[s]) for s in shared
+        ]
+        retrained = [_retrained_fid(by[(name, s)]) for s in shared]
+        random_retrained = [_retrained_fid(by[("random", s)]) for s in shared]
         table[name] = {
-            "mean": float(np.mean(finals)),
-            "std": float(np.std(finals, ddof=1)) if len(finals) > 1 else 0.0,
-            "finals": finals,
+            "seeds": shared,
+            "search_at_equal_steps": {
+                "variant": searched,
+                "random": random_searched,
+                **paired_test(searched, random_searched),
+            },
+            "retrained": {
+                "variant": retrained,
+                "random": random_retrained,
+                **paired_test(retrained, random_retrained),
+            },
         }
-    by_seed = {(run["strategy"], run["seed"]): run["best_so_far"][-1] for run in runs}
-    wins = {
-        name: sum(by_seed[(name, s)] < by_seed[("random", s)] for s in seeds)
-        for name in names
-        if name != "random"
-    }
-    return table, wins
+    return {"equal_steps": equal_steps, "against_random": table}
 
 
-def plot(runs, path, title):
+def _retrained_fid(run):
+    return run["retrained"]["fid"] if run.get("retrained") else math.inf
+
+
+def plot(runs, path, title, baselines=None):
+    """Best-so-far FID against steps spent, a panel per seed, with reference lines."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    figure, axis = plt.subplots(figsize=(7, 4.2))
-    names = list(dict.fromkeys(run["strategy"] for run in runs))
-    palette = iter(["tab:blue", "tab:green", "tab:purple", "tab:red", "tab:brown"])
-    colours = {name: "tab:orange" if name == "random" else next(palette) for name in names}
-    for strategy, colour in colours.items():
-        curves = np.array([run["best_so_far"] for run in runs if run["strategy"] == strategy])
-        x = np.arange(1, curves.shape[1] + 1)
-        for curve in curves:
-            axis.plot(x, curve, color=colour, alpha=0.25, linewidth=1)
-        axis.plot(
-            x,
-            np.median(curves, axis=0),
-            color=colour,
-            linewidth=2.5,
-            label=f"{strategy} (median of {len(curves)} seeds)",
-        )
-    axis.set_yscale("log")
-    axis.set_xlabel("evaluations")
-    axis.set_ylabel("best-so-far fid_domain (log)")
-    axis.set_title(title)
-    axis.grid(True, which="both", alpha=0.3)
-    axis.legend()
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
+    seeds = sorted({run["seed"] for run in runs})
+    columns = min(5, len(seeds))
+    rows = math.ceil(len(seeds) / columns)
+    figure, axes = plt.subplots(
+        rows, columns, figsize=(3.4 * columns, 2.9 * rows), squeeze=False, sharex=True
+    )
+    colours = dict(zip(VARIANTS, ["tab:blue", "tab:orange", "tab:red", "tab:green", "tab:purple"]))
+    for axis, seed in zip(axes.flat, seeds):
+        for run in (r for r in runs if r["seed"] == seed):
+            points = [(x, y) for x, y in run["steps_curve"] if math.isfinite(y)]
+            if points:
+                axis.step(
+                    *zip(*points), where="post", color=colours[run["variant"]], label=run["variant"]
+                )
+        _reference_lines(axis, [r for r in runs if r["seed"] == seed], baselines)
+        axis.set_yscale("log")
+        axis.set_title(f"seed {seed}", fontsize=9)
+        axis.grid(True, which="both", alpha=0.3)
+    for axis in axes.flat[len(seeds) :]:
+        axis.set_visible(False)
+    for axis in axes[-1]:
+        axis.set_xlabel("training steps spent")
+    for axis in axes[:, 0]:
+        axis.set_ylabel("best-so-far fid_domain")
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    figure.legend(handles, labels, loc="lower center", ncol=4, fontsize=8)
+    figure.suptitle(title, fontsize=10)
+    figure.tight_layout(rect=(0, 0.2 / rows, 1, 0.95))
+    figure.savefig(path, dpi=100)
     plt.close(figure)
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, default=5)
-    parser.add_argument("--generations", type=int, default=5)
-    parser.add_argument("--population", type=int, default=8)
-    parser.add_argument("--steps", type=int, default=200)
-    parser.add_argument("--num-samples", type=int, default=500)
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--max-params", type=int, default=150_000)
-    parser.add_argument("--max-candidates-per-worker", type=int, default=20)
-    parser.add_argument("--backend", default="jax", choices=("jax", "tensorflow"))
-    parser.add_argument(
-        "--variant",
-        action="append",
-        type=parse_variant,
-        metavar="NAME=JSON",
-        help="a genetic variant and its GeneticSearch options, e.g. "
-        "'genetic-mut02={\"mutation_rate\": 0.2}'; repeatable "
-        "(default: genetic={})",
-    )
-    parser.add_argument("--tag", default="sq", help="prefix of the run directories")
-    parser.add_argument("--runs", default=os.path.join("runs", "search_quality"))
-    parser.add_argument("--output", default=os.path.join(RESULTS, "search_quality"))
-    args = parser.parse_args(argv)
+def _reference_lines(axis, runs, baselines):
+    """A seed's real-vs-real FID and, when the data matches, the hand-designed baselines."""
+    floor = next((r["real_vs_real_fid"] for r in runs if r.get("real_vs_real_fid")), None)
+    if floor:
+        axis.axhline(floor, color="grey", linestyle=":", linewidth=1, label="real vs real")
+    fingerprints = {r["data_fingerprint"] for r in runs}
+    if baselines and baselines.get("source", {}).get("fingerprint") in fingerprints:
+        for row, style in zip(baselines.get("rows", []), ["--", "-.", (0, (5, 1, 1, 1))]):
+            axis.axhline(
+                row["fid_mean"],
+                color="black",
+                linestyle=style,
+                linewidth=0.8,
+                label=f"{row['model']} (retrained protocol)",
+            )
 
-    variants = dict(args.variant or [("genetic", {})])
-    seeds = list(range(args.seeds))
-    runs = []
-    for seed in seeds:
-        for name, options in [*variants.items(), ("random", {})]:
-            run = run_one(name, options, seed, args)
-            runs.append(run)
+
+def print_table(summary):
+    for name, row in summary["against_random"].items():
+        for kind in ("search_at_equal_steps", "retrained"):
+            cell = row[kind]
             print(
-                f"seed {seed} {name:16s} best fid_domain {run['best_so_far'][-1]:8.3f} "
-                f"({run['failed']} failed, {run['wall_seconds']:.0f} s)",
+                f"{name:18s} {kind:22s} wins {cell['wins']}/{cell['pairs']} "
+                f"(ties {cell['ties']}), sign p={_p(cell['sign_test_p'])}, "
+                f"Wilcoxon p={_p(cell['wilcoxon_p'])}; per seed "
+                + ", ".join(f"{v:.3g} vs {r:.3g}" for v, r in zip(cell["variant"], cell["random"])),
                 flush=True,
             )
-    table, wins = summarise(runs, seeds)
-    budget = args.generations * args.population
-    print(f"\nbest fid_domain after {budget} evaluations ({len(seeds)} seeds)")
-    print("| strategy | mean ± std | per seed |")
-    print("|---|---|---|")
-    for strategy, row in table.items():
-        print(
-            f"| {strategy} | {row['mean']:.2f} ± {row['std']:.2f} | "
-            + ", ".join(f"{v:.2f}" for v in row["finals"])
-            + " |"
-        )
-    for name, count in wins.items():
-        print(f"{name} beats random in {count}/{len(seeds)} seeds")
 
-    os.makedirs(os.path.dirname(args.output), exist_ok=True)
+
+def _p(value):
+    return "undefined" if value is None else f"{value:.3g}"
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dataset", default="digits", choices=sorted(PLAN))
+    parser.add_argument(
+        "--seeds", type=int, help="use the first N of the fixed seeds (default: all of them)"
+    )
+    parser.add_argument(
+        "--variants", nargs="+", choices=list(VARIANTS), help="run only these (default: all)"
+    )
+    parser.add_argument("--stage", default="all", choices=("search", "final", "report", "all"))
+    for key, kind in (
+        ("evaluations", int),
+        ("steps", int),
+        ("population", int),
+        ("sh_population", int),
+        ("eta", int),
+        ("final_steps", int),
+        ("final_seeds", int),
+        ("num_samples", int),
+    ):
+        parser.add_argument("--" + key.replace("_", "-"), type=kind, help="default: the plan's")
+    parser.add_argument("--rungs", type=int, nargs="+", help="default: the plan's")
+    parser.add_argument("--executor", default="subprocess", choices=("subprocess", "inprocess"))
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--max-params", type=int, default=150_000)
+    parser.add_argument("--backend", default="jax", choices=("jax", "tensorflow"))
+    parser.add_argument(
+        "--baselines",
+        default=os.path.join(RESULTS, "baselines_digits.json"),
+        help="hand-designed baselines JSON (benchmarks/baselines.py) for reference lines",
+    )
+    parser.add_argument("--runs", default=os.path.join("runs", "search_quality"))
+    parser.add_argument(
+        "--output",
+        default=os.path.join(RESULTS, "search_quality_study"),
+        help="results prefix: writes PREFIX.json and PREFIX.png (default: "
+        "results/search_quality_study; results/search_quality.json is the earlier study's)",
+    )
+    args = parser.parse_args(argv)
+    for key, value in PLAN[args.dataset].items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
+    args.image_shape = (8, 8, 1) if args.dataset == "digits" else (28, 28, 1)
+    return args
+
+
+def planned_runs(args):
+    """(variant, seed) pairs: the main pair on every seed, the others on the first few."""
+    seeds = SEEDS[args.dataset][: args.seeds] if args.seeds else SEEDS[args.dataset]
+    chosen = args.variants or list(VARIANTS)
+    pairs = []
+    for index, seed in enumerate(seeds):
+        for name in chosen:
+            if name in MAIN_VARIANTS or index < VARIANT_SEEDS:
+                pairs.append((name, seed))
+    return pairs
+
+
+def main(argv=None):
+    import json
+
+    args = parse_args(argv)
+    runs = []
+    for name, seed in planned_runs(args):
+        directory = os.path.join(args.runs, f"{args.dataset}_{name}_seed{seed}")
+        if args.stage != "report":
+            directory = run_search(name, seed, args)
+        if args.stage in ("final", "all"):
+            retrain_winner(directory, args)
+        if not os.path.isfile(os.path.join(directory, "config.json")):
+            print(f"seed {seed} {name}: no run yet in {directory}", flush=True)
+            continue
+        run = describe_run(name, seed, directory)
+        runs.append(run)
+        retrained = run["retrained"]["fid"] if run["retrained"] else float("nan")
+        print(
+            f"seed {seed} {name:18s} {run['records']} records, {run['steps_curve'][-1][0]} steps, "
+            f"best fid {run['steps_curve'][-1][1]:.3f}, retrained {retrained:.3f}",
+            flush=True,
+        )
+    summary = summarise(runs)
+    print_table(summary)
+    baselines = None
+    if args.baselines and os.path.isfile(args.baselines):
+        with open(args.baselines) as stream:
+            baselines = json.load(stream)
+    os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
     plot(
         runs,
         args.output + ".png",
-        f"digits, {budget} evaluations of {args.steps} steps, {len(seeds)} seeds",
+        f"{args.dataset}: best-so-far against steps spent ({args.evaluations} x {args.steps} "
+        f"steps per run)",
+        baselines,
     )
-    # Paths relative to the working directory: no machine path in the results.
+    settings = {k: v for k, v in vars(args).items() if k not in ("output", "runs", "baselines")}
     write_result(
-        "search_quality",
+        "search_quality_study",
         {
-            "benchmark": "search_quality",
-            "args": dict(
-                vars(args),
-                variant=variants,
-                output=os.path.relpath(args.output),
-                runs=os.path.relpath(args.runs),
-            ),
-            "table": table,
-            "wins_against_random": wins,
-            "seeds": seeds,
+            "benchmark": "search_quality_study",
+            "plan": {
+                "seeds": list(SEEDS[args.dataset]),
+                "variant_seeds": VARIANT_SEEDS,
+                "variants": VARIANTS,
+                "budgets": PLAN[args.dataset],
+            },
+            "args": dict(settings, runs=os.path.relpath(args.runs)),
+            "summary": summary,
             "runs": runs,
         },
         path=args.output + ".json",
     )
-    print(f"wrote {os.path.relpath(args.output)}.png")
+    print(f"wrote {os.path.relpath(args.output)}.json and .png")
 
 
 if __name__ == "__main__":

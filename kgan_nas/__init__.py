@@ -24,6 +24,7 @@ _LAZY = {
     "FinalConfig": ("kgan_nas.final", "FinalConfig"),
     "SearchResult": ("kgan_nas.results", "SearchResult"),
     "SearchConfig": ("kgan_nas.config", "SearchConfig"),
+    "SuccessiveHalving": ("kgan_nas.fidelity", "SuccessiveHalving"),
 }
 _SUBMODULES = (
     "callbacks",

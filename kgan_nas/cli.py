@@ -122,10 +122,34 @@ def _search(args):
         holdout_fraction=args.holdout_fraction,
         final=None if args.no_final else "preset",
         conditional=args.conditional,
+        fidelity=_fidelity(args),
     )
     if not args.quiet:
         print(result.summary())
     return 0
+
+
+def _fidelity(args):
+    """`search`'s `fidelity` from --fidelity, --rungs and --eta."""
+    if args.fidelity == "none":
+        given = [flag for flag, value in (("--rungs", args.rungs), ("--eta", args.eta)) if value]
+        if given:
+            raise ValueError(
+                f"{' and '.join(given)} need --fidelity successive_halving (without it every "
+                "candidate trains --steps-per-candidate steps)."
+            )
+        return None
+    if args.rungs is None and args.eta is None:
+        return args.fidelity
+    if args.rungs is None:
+        raise ValueError(
+            "--eta needs --rungs too, e.g. --rungs 100 300 900 --eta 3 (or drop both for "
+            "rungs of 1/9, 1/3 and all of --steps-per-candidate)."
+        )
+    fidelity = {"kind": args.fidelity, "rungs": tuple(args.rungs)}
+    if args.eta is not None:
+        fidelity["eta"] = args.eta
+    return fidelity
 
 
 def _resume(args):

@@ -179,6 +179,7 @@ def _add_search_command(commands):
         help="seed of the genomes, the data split and the training (default: 0)",
     )
     _add_budget_options(search.add_argument_group("budget"))
+    _add_fidelity_options(search.add_argument_group("multi-fidelity"))
     _add_scoring_options(search.add_argument_group("scoring"))
     _add_execution_options(search.add_argument_group("execution"))
     output = search.add_argument_group("output")
@@ -226,6 +227,32 @@ def _add_budget_options(budget):
         ),
     )
     budget.add_argument("--no-final", action="store_true", help=cli_final.final_help())
+
+
+def _add_fidelity_options(group):
+    group.add_argument(
+        "--fidelity",
+        choices=["none", "successive_halving"],
+        default="none",
+        help="successive_halving: every candidate trains to the first rung, the best 1/eta "
+        "continue from their own models to the next, and so on; the run reports how well "
+        "each rung's ranking predicts the next (Spearman). none: every candidate trains "
+        "--steps-per-candidate steps (default: none)",
+    )
+    group.add_argument(
+        "--rungs",
+        type=_positive_int,
+        nargs="+",
+        metavar="STEPS",
+        help="successive_halving: increasing training steps of the rungs, e.g. 100 300 900 "
+        "(default: 1/9, 1/3 and all of --steps-per-candidate)",
+    )
+    group.add_argument(
+        "--eta",
+        type=_positive_int,
+        metavar="N",
+        help="successive_halving: the best 1/N of a rung continue, N >= 2 (default: 3)",
+    )
 
 
 def _add_scoring_options(scoring):

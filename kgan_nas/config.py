@@ -151,6 +151,10 @@ class SearchConfig:
         final: The final stage's settings (`kgan_nas.final.FinalConfig` as
             a dict), or None for none (also for runs stored before it
             existed). A resume may change it.
+        fidelity: Multi-fidelity evaluation
+            (`kgan_nas.fidelity.SuccessiveHalving.to_dict()`), or None:
+            every candidate trains `evaluation["steps"]` (also for runs
+            stored before it existed).
     """
 
     dataset: str
@@ -167,12 +171,13 @@ class SearchConfig:
     seed: int
     holdout_fraction: float = 0.0
     final: dict = None
+    fidelity: dict = None
 
     # Settings a resume may change; the stored value is replaced.
     RESUMABLE = ("generations", "final")
     # Settings added after runs were first stored, with the value a run that
     # lacks them had: such a run resumes, and reads back, as having that value.
-    ADDED_LATER = {"holdout_fraction": 0.0, "final": None}
+    ADDED_LATER = {"holdout_fraction": 0.0, "final": None, "fidelity": None}
 
     def to_dict(self):
         """The JSON form stored in `config.json` (lists, not tuples)."""

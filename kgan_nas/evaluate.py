@@ -157,7 +157,7 @@ class Evaluator:
                 "pass labels= and real_labels= to the Evaluator."
             )
 
-    def evaluate(self, genome, save_dir=None, inherit_from=None):
+    def evaluate(self, genome, save_dir=None, inherit_from=None, steps=None):
         """Decodes, trains and scores `genome`.
 
         Args:
@@ -168,10 +168,19 @@ class Evaluator:
                 models; the new networks start from its weights wherever
                 layers match (`kgan_nas.inherit`). A folder without models
                 (the parent failed) means training from scratch.
+            steps: Training steps of this evaluation (a multi-fidelity
+                rung's), replacing `config.steps`; None keeps it.
 
         Returns:
             A `Fitness` (never raises for a bad candidate).
         """
+        if steps is not None and steps != self.config.steps:
+            config = self.config
+            self.config = dataclasses.replace(config, steps=steps)
+            try:
+                return self.evaluate(genome, save_dir, inherit_from)
+            finally:
+                self.config = config
         started = time.perf_counter()
         seconds = {}
         # Fields every outcome records, failures included.

@@ -75,6 +75,10 @@ class Fitness:
         fid_per_class: Conditional searches only: the mean over classes of
             the FID between a class's generated and real images. None when
             not measured.
+        rung: Multi-fidelity searches only (`kgan_nas.fidelity`): the rung
+            this fitness was measured at. A result of a higher rung ranks
+            above any of a lower one (`rank_key`). 0 otherwise (and not
+            stored then).
     """
 
     fid: float = math.inf
@@ -99,6 +103,7 @@ class Fitness:
     curve: dict = dataclasses.field(default_factory=dict)
     class_accuracy: float | None = None
     fid_per_class: float | None = None
+    rung: int = 0
 
     def __post_init__(self):
         if self.status not in STATUSES:
@@ -135,6 +140,15 @@ class Fitness:
     def objectives(self, names):
         return tuple(self.objective(name) for name in names)
 
+    def rank_key(self, name):
+        """The sort key of selection by objective `name`: higher rungs first, then lower values.
+
+        A candidate that a multi-fidelity search promoted further ranks
+        above every candidate stopped earlier; without rungs this is the
+        objective alone.
+        """
+        return (-self.rung, self.objective(name))
+
     def metrics(self):
         """Flat metric dict named after the extractor, e.g. `fid_domain`."""
         suffix = self.extractor
@@ -154,6 +168,8 @@ class Fitness:
         for key in _CONDITIONAL_FIELDS:
             if config[key] is None:
                 del config[key]  # unconditional records stay as before
+        if not config["rung"]:
+            del config["rung"]  # so do records of searches without rungs
         return {key: _json_number(value) for key, value in config.items()}
 
     @classmethod

@@ -70,10 +70,12 @@ def prepare_worker_files(
                 fingerprint=data.fingerprint(),
             )
             extractor.save(extractor_path)
-            _save_real_features(run_dir, extractor, data)
+            _save_real_features(run_dir, extractor, data, evaluation.num_samples)
             say(f"Domain extractor held-out accuracy: {extractor.accuracy:.3f}")
     elif not os.path.exists(real_features_path):
-        _save_real_features(run_dir, features_lib.get_extractor(extractor_name), data)
+        _save_real_features(
+            run_dir, features_lib.get_extractor(extractor_name), data, evaluation.num_samples
+        )
     return WorkerSpec(
         data_path=data_path,
         extractor=extractor_name,
@@ -90,8 +92,15 @@ def prepare_worker_files(
     )
 
 
-def _save_real_features(run_dir, extractor, data):
-    """Real features plus reference scores: real-vs-real and noise-vs-real FID."""
+def _save_real_features(run_dir, extractor, data, num_samples):
+    """Real features plus reference scores: real-vs-real and noise-vs-real FID.
+
+    The references are scored like a candidate: `num_samples` images (the
+    candidates' generated count; training images stand in for generated
+    ones, at most all of them) against the features of every eval image.
+    FID's bias depends on the sample count, so a reference at another count
+    would not be a floor (or ceiling) for the candidates' scores.
+    """
     from kgan_nas import metrics
 
     real = extractor.features(data.eval)
@@ -99,13 +108,15 @@ def _save_real_features(run_dir, extractor, data):
         run_dir.file("real_features.npy"), lambda stream: np.save(stream, real, allow_pickle=False)
     )
     rng = np.random.default_rng(0)
-    noise = rng.uniform(-1, 1, size=(len(data.eval),) + data.image_shape).astype("float32")
-    train_features = extractor.features(data.train[: len(data.eval)])
+    noise = rng.uniform(-1, 1, size=(num_samples,) + data.image_shape).astype("float32")
+    train = data.train[np.sort(rng.permutation(len(data.train))[:num_samples])]
     baselines = {
         "extractor": extractor.metric_suffix,
-        "fid_train_vs_eval": float(metrics.fid(train_features, real)),
+        "fid_train_vs_eval": float(metrics.fid(extractor.features(train), real)),
         "fid_uniform_noise": float(metrics.fid(extractor.features(noise), real)),
         "num_eval_images": int(len(data.eval)),
+        "num_samples": int(len(train)),
+        "num_noise_samples": int(num_samples),
     }
     atomic_write_json(run_dir.file("baselines.json"), baselines)
 

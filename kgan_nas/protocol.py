@@ -87,6 +87,7 @@ def protocol_card(run_dir):
             "batch_size": evaluation.get("batch_size"),
             "seconds_per_candidate": evaluation.get("seconds"),
             "final": final,
+            "fidelity": config.get("fidelity"),
         },
         "backend": details.get("backend") or settings.get("backend"),
         "versions": details.get("versions") or None,
@@ -156,6 +157,10 @@ def card_rows(card):
         ("training steps per candidate (search)", _text(steps["search"])),
         ("batch size", _text(steps["batch_size"])),
         ("final training", "none" if steps["final"] is None else _text(steps["final"])),
+        (
+            "multi-fidelity (rungs of steps)",
+            "none" if not steps.get("fidelity") else _text(steps["fidelity"]),
+        ),
         ("backend", _text(card.get("backend"))),
         (
             "versions",

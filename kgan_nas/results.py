@@ -11,22 +11,50 @@ run's table costs no TensorFlow start-up.
 """
 
 import dataclasses
+import math
 import os
 
 import numpy as np
 
 from kgan_nas import final_summary
 from kgan_nas import run as run_lib
+from kgan_nas.fidelity import correlation_lines
+from kgan_nas.fidelity import rung_correlations
 from kgan_nas.fitness import Fitness
 from kgan_nas.genome import Genome
 from kgan_nas.objectives import parse_metric
 
 
+def rank_key(record):
+    """A record's sort key in the one ranking: higher rungs first, then lower objectives.
+
+    Records of searches without rungs (`kgan_nas.fidelity`) are all at rung
+    0, so the key is their objective; a failed record has none and sorts
+    last.
+    """
+    objective = record.get("objective")
+    return (-(record.get("rung") or 0), math.inf if objective is None else objective)
+
+
 def ranked_records(history):
-    """Successful records, best first (ties keep history order)."""
-    return sorted(
-        (r for r in history if r.get("objective") is not None), key=lambda r: r["objective"]
-    )
+    """Successful records, best first (ties keep history order).
+
+    A multi-fidelity search records a candidate once per rung it reached;
+    only its highest successful record is ranked (it supersedes the lower
+    ones; a continuation that failed supersedes nothing, as the candidate's
+    saved models are still those of its lower rung), and a candidate that
+    reached a higher rung ranks above every candidate stopped at a lower
+    one.
+    """
+    top = {}
+    for record in history:
+        if record.get("objective") is None:
+            continue
+        # Records without rungs stand alone; rung records share their candidate's place.
+        pair = id(record) if record.get("rung") is None else (record["generation"], record["key"])
+        if pair not in top or record.get("rung", 0) >= top[pair].get("rung", 0):
+            top[pair] = record
+    return sorted(top.values(), key=rank_key)
 
 
 def best_record(history):
@@ -63,7 +91,10 @@ def lineage(history, key, generation=None):
     generation *before* its child's. The chain stops at a record without a
     parent, at a parent missing from `history`, and before a parent that
     failed: a failed candidate saved no models, so its child started from
-    scratch.
+    scratch. In a multi-fidelity search (`kgan_nas.fidelity`) a record at
+    rung `r > 0` continued the same candidate's rung `r - 1` record, and a
+    parent's record is its highest successful rung (whose models its folder
+    holds).
 
     Args:
         history: History records, as in `SearchResult.history`.
@@ -79,20 +110,17 @@ def lineage(history, key, generation=None):
     chain = []
     while record is not None:
         chain.append(record)
-        parent_key = record.get("parent")
-        if parent_key is None:
-            break
-        record = _latest_record(history, parent_key, before=record["generation"])
-        if record is not None and record.get("status") != "ok":
-            break
+        record = _predecessor(history, record)
     return chain[::-1]
 
 
 def total_steps(history, key, generation=None):
     """Training steps behind candidate `key`: its own plus those of its `lineage`.
 
-    With weight inheritance a child continues its parent's training, so the
-    weights it was scored with saw every step along the chain.
+    With weight inheritance a child continues its parent's training, and a
+    multi-fidelity rung continues the rung below, so the weights it was
+    scored with saw every step along the chain. The search stores this in
+    each record as `total_steps` when it writes it (`record_total_steps`).
 
     Args:
         history: History records, as in `SearchResult.history`.
@@ -102,19 +130,75 @@ def total_steps(history, key, generation=None):
     Returns:
         The number of steps (0 for a key not in `history`).
     """
-    return sum(
-        int(record.get("fitness", {}).get("steps") or 0)
-        for record in lineage(history, key, generation)
-    )
+    record = _latest_record(history, key, before=None if generation is None else generation + 1)
+    return 0 if record is None else record_total_steps(history, record)
 
 
-def _latest_record(history, key, before=None):
-    """The record of `key` in its latest generation (earlier than `before`), or None."""
+def record_total_steps(history, record):
+    """The training steps behind one record: its own plus its predecessor's total.
+
+    The one definition of total steps. A record that stores `total_steps`
+    (every record written since multi-fidelity search) is read as is; older
+    records are summed along their `lineage`.
+
+    Args:
+        history: History records holding `record`'s predecessors.
+        record: A history record (it need not be in `history` yet).
+
+    Returns:
+        The number of steps.
+    """
+    if record.get("total_steps") is not None:
+        return int(record["total_steps"])
+    own = int(record.get("fitness", {}).get("steps") or 0)
+    previous = _predecessor(history, record)
+    return own + (0 if previous is None else record_total_steps(history, previous))
+
+
+def _predecessor(history, record):
+    """The record whose saved models `record`'s training started from, or None."""
+    rung = record.get("rung") or 0
+    if rung:
+        return _latest_record(
+            history,
+            record["key"],
+            before=record["generation"] + 1,
+            since=record["generation"],
+            below_rung=rung,
+        )
+    parent_key = record.get("parent")
+    if parent_key is None:
+        return None
+    parent = _latest_record(history, parent_key, before=record["generation"])
+    if parent is None:
+        return None
+    ok = [
+        r
+        for r in history
+        if r["key"] == parent_key
+        and r["generation"] == parent["generation"]
+        and r.get("status") == "ok"
+    ]
+    return max(ok, key=lambda r: r.get("rung") or 0) if ok else None
+
+
+def _latest_record(history, key, before=None, since=None, below_rung=None):
+    """The record of `key` with the latest (generation, rung), or None.
+
+    Only records of generations in `[since, before)` and of rungs below
+    `below_rung` count, where given. Ties go to the later record.
+    """
     found = None
     for record in history:
-        if record["key"] != key or (before is not None and record["generation"] >= before):
+        generation, rung = record["generation"], record.get("rung") or 0
+        if (
+            record["key"] != key
+            or (before is not None and generation >= before)
+            or (since is not None and generation < since)
+            or (below_rung is not None and rung >= below_rung)
+        ):
             continue
-        if found is None or record["generation"] >= found["generation"]:
+        if found is None or (generation, rung) >= (found["generation"], found.get("rung") or 0):
             found = record
     return found
 
@@ -354,6 +438,20 @@ class SearchResult:
 
         return read_protocol_card(self._run)
 
+    def fidelity_check(self):
+        """How well each rung of a multi-fidelity search predicted the next.
+
+        Returns:
+            `kgan_nas.fidelity.rung_correlations` of the history: per pair
+            of consecutive rungs, the Spearman rank correlation over the
+            candidates that reached both, and a warning when it is below
+            0.3 or undefined. Empty for a search without rungs.
+        """
+        fidelity = self.config.get("fidelity")
+        if not fidelity:
+            return []
+        return rung_correlations(self.history, fidelity["rungs"])
+
     def baselines(self):
         path = self._run.file("baselines.json")
         if not os.path.exists(path):
@@ -377,10 +475,18 @@ class SearchResult:
                 f"({baselines['extractor']} features)"
             )
         failed = sum(r["status"] != "ok" for r in self.history)
-        lines.append(f"Evaluated {len(self.history)} candidates, {failed} failed")
+        candidates = len({(r["generation"], r["key"]) for r in self.history})
+        if candidates == len(self.history):
+            lines.append(f"Evaluated {len(self.history)} candidates, {failed} failed")
+        else:
+            lines.append(
+                f"Evaluated {candidates} candidates in {len(self.history)} evaluations over "
+                f"rungs of {self.config['fidelity']['rungs']} steps, {failed} failed"
+            )
         if self.num_classes is not None and self.best_record is not None:
             lines.append(_class_line(self.best_record["fitness"], self.num_classes))
         lines += _summary_table(self.ranked()[:num_trials], extractor)
+        lines += correlation_lines(self.fidelity_check())
         reasons = {}
         for record in self.history:
             if record["status"] != "ok":
@@ -407,7 +513,8 @@ def _class_line(fitness, num_classes):
 
 def _summary_table(records, suffix):
     header = (
-        f"{'rank':>4}  {'key':16}  {'gen':>3}  {'fid_' + suffix:>12}  {'fid 95% CI':>17}  "
+        f"{'rank':>4}  {'key':16}  {'gen':>3}  {'steps':>6}  {'fid_' + suffix:>12}  "
+        f"{'fid 95% CI':>17}  "
         f"{'kid_' + suffix + ' ± se':>20}  {'is_' + suffix:>8}  {'memorised':>14}  "
         f"{'G params':>9}  genome"
     )
@@ -419,11 +526,16 @@ def _summary_table(records, suffix):
         kid = f"{fitness.kid:.4g} ± {_number(fitness.kid_se, '.2g')}"
         lines.append(
             f"{rank:>4}  {record['key']:16}  {record['generation']:>3}  "
-            f"{fitness.fid:>12.4f}  {interval:>17}  {kid:>20}  "
+            f"{_number(record.get('total_steps'), 'd'):>6}  {fitness.fid:>12.4f}  "
+            f"{interval:>17}  {kid:>20}  "
             f"{fitness.inception_score:>8.3f}  {_memorisation_cell(fitness):>14}  "
             f"{fitness.params:>9}  {genome.describe()}"
         )
     if records:
+        lines.append(
+            "steps: training steps behind the scored weights, inherited and earlier rungs "
+            "included (total_steps)."
+        )
         lines.append(
             "memorised: share of samples closer to a training image than the closest 5 % "
             "of held-out images (about 5 % is healthy; '!' marks 20 % or more, i.e. "

@@ -58,6 +58,7 @@ def search(
     holdout_fraction=None,
     final="preset",
     conditional=False,
+    fidelity=None,
 ):
     """Searches GAN architectures for `dataset`.
 
@@ -150,6 +151,16 @@ def search(
             is a gene, and candidates also get `class_accuracy` and
             `fid_per_class` (usable as objectives). Needs labelled data.
             Implied by a `space` with `num_classes`. Defaults to False.
+        fidelity: Multi-fidelity evaluation within each generation: a
+            `kgan_nas.SuccessiveHalving(rungs=(100, 300, 900), eta=3)`, the
+            same as a dict `{"kind": "successive_halving", "rungs": ...,
+            "eta": ...}`, or `"successive_halving"` (rungs of 1/9, 1/3 and
+            all of `steps_per_candidate`, eta 3). Every candidate trains to
+            the first rung; the best 1/eta continue from their own models
+            to the next (see `kgan_nas.fidelity`). The last rung is the
+            candidates' step budget, so `steps_per_candidate`, when given,
+            must equal it. Defaults to None: every candidate trains
+            `steps_per_candidate` steps.
 
     Returns:
         A `SearchResult`.
@@ -196,6 +207,7 @@ def search(
         max_consecutive_failures=max_consecutive_failures,
     )
     _check_evaluation_arguments(seed, seconds_per_candidate)
+    fidelity = _fidelity_and_steps(fidelity, steps_per_candidate, budget)
     objectives, extractor = _objectives_for(metric, objectives)
     validate.check_choice(verbose, "verbose", (0, 1, 2))
     check_objectives(objectives, is_conditional, extractor)
@@ -218,7 +230,11 @@ def search(
     strategy_object, config = _strategy_and_config(
         strategy, strategy_options, space, data, objectives, metric, budget, evaluation, seed
     )
-    config = dataclasses.replace(config, final=final_config and final_config.to_dict())
+    config = dataclasses.replace(
+        config,
+        final=final_config and final_config.to_dict(),
+        fidelity=fidelity and fidelity.to_dict(),
+    )
     if verbose:
         search_callbacks.insert(0, ProgressPrinter(verbose))
     return _run(
@@ -312,6 +328,7 @@ def resume(directory, *, generations=None, workers=None, verbose=1, callbacks=No
         callbacks=callbacks,
         holdout_fraction=config.holdout_fraction,
         final=config.final,
+        fidelity=config.fidelity,
         **_stored_run_options(settings),
     )
 
@@ -505,6 +522,24 @@ def _strategy_and_config(
         holdout_fraction=float(budget["holdout_fraction"]),
     )
     return strategy_object, config
+
+
+def _fidelity_and_steps(fidelity, steps_per_candidate, budget):
+    """The checked fidelity; with rungs, the candidates' step budget becomes the last rung."""
+    from kgan_nas.fidelity import resolve_fidelity
+
+    fidelity = resolve_fidelity(fidelity, budget["steps_per_candidate"])
+    if fidelity is None:
+        return None
+    top = fidelity.rungs[-1]
+    if steps_per_candidate is not None and steps_per_candidate != top:
+        raise ValueError(
+            f"With fidelity, the rungs set the training steps: steps_per_candidate="
+            f"{steps_per_candidate} differs from the last rung ({top}). Drop "
+            "steps_per_candidate or make it the last rung."
+        )
+    budget["steps_per_candidate"] = top
+    return fidelity
 
 
 def _check_evaluation_arguments(seed, seconds_per_candidate):

@@ -5,19 +5,27 @@ data, extractors or processes: it gets genomes from the strategy, hands them
 to an executor, appends each result to the run directory's history as it
 arrives (promoting a new best), tells the strategy in ask order, and
 checkpoints. A streak of identical systemic failures stops it
-(`RepeatedFailureError`).
+(`RepeatedFailureError`). With a multi-fidelity setting
+(`kgan_nas.fidelity.SuccessiveHalving`) a generation runs rung after rung:
+every candidate at rung 0, the promoted ones continued from their own
+models at each further rung, each rung's result a history record.
 """
 
+import dataclasses
 import math
 import os
 import statistics
 import time
 
+from kgan_nas import fidelity as fidelity_lib
 from kgan_nas import run as run_lib
 from kgan_nas.atomic import atomic_copy
+from kgan_nas.atomic import atomic_write_json
 from kgan_nas.fitness import Fitness
 from kgan_nas.genome import Genome
 from kgan_nas.results import best_record
+from kgan_nas.results import rank_key
+from kgan_nas.results import record_total_steps
 
 # Failures that point at the set-up rather than at one candidate's genome. A
 # timeout is not one: it is the user's budget pruning slow architectures.
@@ -54,10 +62,10 @@ class SearchLoop:
         self.callbacks = callbacks
         self.say = say
         self.failures = _FailureStreak(max_consecutive_failures, run_dir.path)
-        history = run_dir.history()
-        self.done = {(r["generation"], r["key"]): r for r in history}
-        best = best_record(history)
-        self.best_value = best["objective"] if best else math.inf
+        self.fidelity = fidelity_lib.resolve_fidelity(getattr(config, "fidelity", None))
+        self.history = run_dir.history()
+        self.done = {_done_key(r): r for r in self.history}
+        self.best = best_record(self.history)
         checkpoint = run_dir.checkpoint()
         self.generation = 0
         self.pending = None
@@ -89,6 +97,19 @@ class SearchLoop:
             self.pending = None
             self.pending_parents = {}
             self._checkpoint()
+        for line in fidelity_lib.correlation_lines(self._correlations()):
+            self.say(line)
+
+    @property
+    def best_value(self):
+        """The first objective of the best record so far (inf before any succeeded)."""
+        return self.best["objective"] if self.best else math.inf
+
+    def _correlations(self):
+        """Rung-to-rung Spearman correlations so far ([] without rungs)."""
+        if self.fidelity is None:
+            return []
+        return fidelity_lib.rung_correlations(self.history, self.fidelity.rungs)
 
     def _checkpoint(self):
         self.run_dir.save_checkpoint(
@@ -105,44 +126,90 @@ class SearchLoop:
         # records, hooks, sample files and reports. `self.generation` (and the
         # checkpoint's) counts the generations already finished.
         generation = self.generation + 1
-        results = {}
-        for genome in genomes:
-            record = self.done.get((generation, genome.key()))
-            if record is not None:
-                results[genome.key()] = Fitness.from_dict(record["fitness"])
-        todo = [g for g in genomes if g.key() not in results]
+        planned = self.fidelity.counts(len(genomes)) if self.fidelity else [len(genomes)]
         for callback in self.callbacks:
             callback.on_generation_begin(
                 generation,
                 {
                     "genomes": [g.key() for g in genomes],
-                    "evaluated": len(results),
+                    "evaluations": sum(planned),
+                    "evaluated": sum(r["generation"] == generation for r in self.history),
                     "best_so_far": self.best_value,
                 },
             )
-        parents = [self.pending_parents.get(genome.key()) for genome in todo]
-        for index, fitness in executor.run(todo, parents=parents):
-            genome = todo[index]
-            results[genome.key()] = fitness
-            record = self._record(generation, genome, fitness, parents[index])
-            self.run_dir.append_history(record)
-            self.done[(generation, genome.key())] = record
-            if fitness.ok and record["objective"] < self.best_value:
-                self.best_value = record["objective"]
-                self.run_dir.promote_best(genome.key(), genome.to_dict(), record)
-            for callback in self.callbacks:
-                callback.on_candidate_end(record)
-            self.failures.add(record)
+        results = {}  # key -> its highest successful rung's fitness, else its failure
+        candidates, rung_results = genomes, {}
+        for rung in range(len(planned)) if self.fidelity else (None,):
+            if rung:
+                promoted = set(
+                    fidelity_lib.promote(
+                        [g.key() for g in candidates],
+                        rung_results,
+                        self.fidelity.eta,
+                        self.objectives[0],
+                    )
+                )
+                candidates = [g for g in candidates if g.key() in promoted]
+                if not candidates:
+                    break
+            rung_results = self._run_rung(executor, generation, candidates, rung)
+            for key, fitness in rung_results.items():
+                if fitness.ok or key not in results:
+                    results[key] = fitness
         # Tell in ask order, so a resumed run continues exactly like an
         # uninterrupted one whatever order the candidates finished in.
         for genome in genomes:
             self.strategy.tell(genome, results[genome.key()])
         logs = self._generation_logs(generation, genomes, results)
         self._save_generation_samples(generation, genomes, results)
+        if self.fidelity is not None:
+            atomic_write_json(
+                self.run_dir.file(fidelity_lib.FIDELITY_FILE), {"rungs": self._correlations()}
+            )
         for callback in self.callbacks:
             callback.on_generation_end(generation, logs)
 
-    def _record(self, generation, genome, fitness, parent=None):
+    def _run_rung(self, executor, generation, genomes, rung):
+        """Evaluates `genomes` at `rung` (None: no rungs), reusing recorded results.
+
+        Returns:
+            Genome key -> `Fitness`, for every genome.
+        """
+        results = {}
+        for genome in genomes:
+            record = self.done.get((generation, genome.key(), rung or 0))
+            if record is not None:
+                results[genome.key()] = Fitness.from_dict(record["fitness"])
+        todo = [g for g in genomes if g.key() not in results]
+        parents = [self.pending_parents.get(genome.key()) for genome in todo]
+        options = {}
+        if rung is not None:
+            # Rungs after the first continue each candidate from its own models.
+            sources = [g.key() for g in todo] if rung else parents
+            options = {"parents": sources, "steps": [self.fidelity.increment(rung)] * len(todo)}
+        for index, fitness in executor.run(todo, **{"parents": parents, **options}):
+            genome = todo[index]
+            if rung is not None:
+                fitness = dataclasses.replace(fitness, rung=rung)
+            results[genome.key()] = fitness
+            self._add_record(self._record(generation, genome, fitness, parents[index], rung))
+        return results
+
+    def _add_record(self, record):
+        """Appends `record` to the history, promotes a new best, tells the hooks."""
+        self.run_dir.append_history(record)
+        self.history.append(record)
+        self.done[_done_key(record)] = record
+        if record["objective"] is not None and (
+            self.best is None or rank_key(record) < rank_key(self.best)
+        ):
+            self.best = record
+            self.run_dir.promote_best(record["key"], record["genome"], record)
+        for callback in self.callbacks:
+            callback.on_candidate_end(record)
+        self.failures.add(record)
+
+    def _record(self, generation, genome, fitness, parent=None, rung=None):
         objective = fitness.objective(self.objectives[0])
         record = {
             "generation": generation,
@@ -155,15 +222,20 @@ class SearchLoop:
             "fitness": fitness.to_dict(),
             "time": time.time(),
         }
+        if rung is not None:
+            record.update(rung=rung, rung_steps=self.fidelity.rungs[rung])
         record.update({k: run_lib.finite_or_none(v) for k, v in fitness.metrics().items()})
+        record["total_steps"] = record_total_steps(self.history, record)
         return record
 
     def _generation_logs(self, generation, genomes, results):
-        values = [results[g.key()].objective(self.objectives[0]) for g in genomes]
+        name = self.objectives[0]
+        values = [results[g.key()].objective(name) for g in genomes]
         finite = [v for v in values if math.isfinite(v)]
+        best = min(results.values(), key=lambda fitness: fitness.rank_key(name))
         return {
             "generation": generation,
-            "best": min(finite) if finite else math.inf,
+            "best": best.objective(name),
             "median": statistics.median(finite) if finite else math.inf,
             "best_so_far": self.best_value,
             "failed": sum(not results[g.key()].ok for g in genomes),
@@ -174,10 +246,15 @@ class SearchLoop:
         ok = [g for g in genomes if results[g.key()].ok]
         if not ok:
             return
-        best = min(ok, key=lambda g: results[g.key()].objective(self.objectives[0]))
+        best = min(ok, key=lambda g: results[g.key()].rank_key(self.objectives[0]))
         source = os.path.join(self.run_dir.candidate_dir(best.key()), "samples.png")
         if os.path.exists(source):
             atomic_copy(source, self.run_dir.file("samples", f"generation_{generation:03d}.png"))
+
+
+def _done_key(record):
+    """A history record's place: generation, genome key and rung (0 without rungs)."""
+    return record["generation"], record["key"], record.get("rung") or 0
 
 
 class _FailureStreak:

@@ -185,3 +185,45 @@ class _CallbackNamesEvaluator:
 
 def make_callback_names_evaluator(spec):
     return _CallbackNamesEvaluator(spec)
+
+
+class _RungEvaluator:
+    """Trains by counting: its "models" hold the steps trained so far, its score improves with them.
+
+    A candidate continued from a folder (`inherit_from`) adds `steps` to the
+    count saved there and says in its reason whose count it continued, so
+    tests can check multi-fidelity rungs continue from the candidate's own
+    folder. `SCRIPTED_DELAY` seconds of sleep per evaluation.
+    """
+
+    def __init__(self, spec):
+        self.space = SearchSpace.from_dict(spec.space)
+        self.default_steps = spec.config["steps"]
+        self.delay = float(os.environ.get("SCRIPTED_DELAY", "0"))
+
+    def evaluate(self, genome, save_dir=None, inherit_from=None, steps=None):
+        import json
+
+        time.sleep(self.delay)
+        steps = steps or self.default_steps
+        source, before = "none", 0
+        path = os.path.join(inherit_from, "generator.keras") if inherit_from else ""
+        if os.path.isfile(path):
+            with open(path) as stream:
+                saved = json.load(stream)
+            source, before = saved["key"], saved["steps"]
+        if save_dir is not None:
+            os.makedirs(save_dir, exist_ok=True)
+            for name in ("generator.keras", "discriminator.keras"):
+                with open(os.path.join(save_dir, name), "w") as stream:
+                    json.dump({"key": genome.key(), "steps": before + steps}, stream)
+        return Fitness(
+            fid=synthetic_fid(genome, self.space) + 100.0 / (before + steps),
+            params=self.space.generator_params(genome),
+            steps=steps,
+            reason=f"from={source}:{before}",
+        )
+
+
+def make_rung_evaluator(spec):
+    return _RungEvaluator(spec)

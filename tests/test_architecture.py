@@ -46,6 +46,7 @@ PURE_MODULES = (
     "kgan_nas.final_summary",
     "kgan_nas.protocol",
     "kgan_nas.search_loop",
+    "kgan_nas.fidelity",
     "kgan_nas.hooks",
     "kgan_nas.search_api",
     "kgan_nas.cli",

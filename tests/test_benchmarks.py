@@ -71,19 +71,6 @@ def test_metrics_benchmark_writes_its_table_and_the_machine(tmp_path):
     assert "metrics.py" in machine["command"] and "--n 120" in machine["command"]
 
 
-def test_best_so_far_ignores_failed_candidates(search_quality):
-    history = [
-        _record(30.0),
-        _record(float("nan"), status="nan"),
-        _record(40.0),
-        _record(10.0),
-        _record(20.0),
-    ]
-    assert search_quality.best_so_far(history, 5) == [30.0, 30.0, 30.0, 10.0, 10.0]
-    assert search_quality.best_so_far(history, 2) == [30.0, 30.0]
-    assert search_quality.best_so_far([_record(1.0, status="error")], 1) == [np.inf]
-
-
 def test_search_seconds_spans_first_start_to_last_end(search_quality):
     # Two workers: candidates overlap in time.
     history = [
@@ -95,37 +82,84 @@ def test_search_seconds_spans_first_start_to_last_end(search_quality):
     assert search_quality.search_seconds([]) == 0.0
 
 
-def test_summarise_counts_each_variants_wins_per_seed(search_quality):
+def _run(variant, seed, curve, retrained):
+    return {
+        "variant": variant,
+        "seed": seed,
+        "steps_curve": curve,
+        "retrained": {"fid": retrained} if retrained is not None else None,
+    }
+
+
+def test_summarise_compares_within_seeds_at_equal_steps_and_retrained(search_quality):
     runs = [
-        {"strategy": "genetic", "seed": 0, "best_so_far": [9.0, 5.0]},
-        {"strategy": "inherit", "seed": 0, "best_so_far": [9.0, 7.0]},  # a tie: no win
-        {"strategy": "random", "seed": 0, "best_so_far": [9.0, 7.0]},
-        {"strategy": "genetic", "seed": 1, "best_so_far": [8.0, 8.0]},
-        {"strategy": "inherit", "seed": 1, "best_so_far": [8.0, 3.0]},
-        {"strategy": "random", "seed": 1, "best_so_far": [6.0, 6.0]},
+        # Seed 0: genetic spent 300 steps, random 400; they compare at 300.
+        _run("genetic", 0, [[100, 9.0], [200, 5.0], [300, 4.0]], 2.0),
+        _run("random", 0, [[100, 8.0], [300, 6.0], [400, 1.0]], 3.0),
+        # Seed 1: a tie at equal steps is no win; the retrained winner loses.
+        _run("genetic", 1, [[200, 7.0], [400, 7.0]], 5.0),
+        _run("random", 1, [[200, 7.0], [400, 7.0]], 4.0),
     ]
-    table, wins = search_quality.summarise(runs, [0, 1])
-    assert wins == {"genetic": 1, "inherit": 1}
-    assert table["genetic"]["finals"] == [5.0, 8.0]
-    assert table["random"]["mean"] == pytest.approx(6.5)
-    assert table["random"]["std"] == pytest.approx(np.std([7.0, 6.0], ddof=1))
+    summary = search_quality.summarise(runs)
+    assert summary["equal_steps"] == {0: 300, 1: 400}
+    row = summary["against_random"]["genetic"]
+    assert row["search_at_equal_steps"]["variant"] == [4.0, 7.0]
+    assert row["search_at_equal_steps"]["random"] == [6.0, 7.0]
+    assert (row["search_at_equal_steps"]["wins"], row["search_at_equal_steps"]["ties"]) == (1, 1)
+    assert (row["retrained"]["wins"], row["retrained"]["losses"]) == (1, 1)
+    assert "random" not in summary["against_random"]
 
 
-@pytest.mark.parametrize(
-    "text, expected",
-    [
-        ("genetic={}", ("genetic", {})),
-        ('inherit={"inherit_weights": true}', ("inherit", {"inherit_weights": True})),
-    ],
-)
-def test_variants_are_named_genetic_options(search_quality, text, expected):
-    assert search_quality.parse_variant(text) == expected
+def test_paired_test_p_values_match_scipy(search_quality):
+    import scipy.stats
+
+    values, reference = [1.0, 2.0, 3.0, 4.0, 9.0], [2.0, 3.0, 5.0, 4.5, 8.0]
+    result = search_quality.paired_test(values, reference)
+    assert (result["wins"], result["losses"], result["ties"]) == (4, 1, 0)
+    assert result["sign_test_p"] == pytest.approx(
+        scipy.stats.binomtest(4, 5, 0.5, alternative="greater").pvalue
+    )
+    differences = [v - r for v, r in zip(values, reference)]
+    assert result["wilcoxon_p"] == pytest.approx(
+        scipy.stats.wilcoxon(differences, alternative="less").pvalue
+    )
+    same = search_quality.paired_test([1.0, 2.0], [1.0, 2.0])
+    assert same["sign_test_p"] is None and same["wilcoxon_p"] is None and same["ties"] == 2
 
 
-@pytest.mark.parametrize("text", ["genetic", "random={}", "x={not json}", "x=[1]", "={}"])
-def test_bad_variants_are_refused(search_quality, text):
-    with pytest.raises(Exception, match="NAME=JSON|not JSON|JSON object"):
-        search_quality.parse_variant(text)
+def test_steps_curve_follows_the_one_ranking(search_quality):
+    def record(key, rung, fid, steps):
+        return {
+            "generation": 1,
+            "key": key,
+            "rung": rung,
+            "objective": fid,
+            "status": "ok",
+            "fitness": {"fid": fid, "steps": steps, "status": "ok"},
+        }
+
+    history = [record("a", 0, 5.0, 10), record("b", 0, 3.0, 10), record("a", 1, 6.0, 20)]
+    # After a's continuation, the best is a's rung-1 record although b scored lower at rung 0.
+    assert search_quality.steps_curve(history) == [[10, 5.0], [20, 3.0], [40, 6.0]]
+    assert search_quality.value_at([[10, 5.0], [20, 3.0]], 15) == 5.0
+    assert search_quality.value_at([[10, 5.0]], 5) == float("inf")
+
+
+def test_the_plan_runs_the_main_pair_on_every_seed_and_the_rest_on_the_first_five(
+    search_quality,
+):
+    args = search_quality.parse_args([])
+    pairs = search_quality.planned_runs(args)
+    assert {seed for name, seed in pairs if name == "random"} == set(range(10))
+    assert {seed for name, seed in pairs if name == "genetic_sh"} == set(range(5))
+    assert args.rungs == (67, 200, 600) and args.evaluations * args.steps == 4800
+    smoke = search_quality.parse_args(["--seeds", "2", "--variants", "genetic", "random"])
+    assert search_quality.planned_runs(smoke) == [
+        ("genetic", 0),
+        ("random", 0),
+        ("genetic", 1),
+        ("random", 1),
+    ]
 
 
 @pytest.mark.keras

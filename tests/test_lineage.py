@@ -99,11 +99,15 @@ def lineage_run(tmp_path_factory, cache_dir):
 
 
 def _with_steps(directory, steps):
-    """Gives every record `steps` training steps (the scripted evaluator trains none)."""
+    """Gives every record `steps` training steps (the scripted evaluator trains none).
+
+    The totals the search stored with each record are dropped, as they summed the old
+    steps; read back, records without them are summed along their lineage."""
     path = directory / "history.jsonl"
     records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
     for record in records:
         record["fitness"]["steps"] = steps
+        record.pop("total_steps")
     path.write_text("".join(json.dumps(record) + "\n" for record in records))
     return records
 

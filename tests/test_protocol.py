@@ -80,6 +80,7 @@ def test_search_writes_the_card_with_every_fact(run_path):
         "batch_size": 16,
         "seconds_per_candidate": None,
         "final": None,
+        "fidelity": None,
     }
     assert card["backend"] in ("tensorflow", "jax")
     assert card["versions"]["kgan_nas"] == kgan_nas.__version__ and card["versions"]["keras"]

@@ -121,12 +121,32 @@ def parents_for(genomes, parents):
     return parents
 
 
-def evaluate_candidate(evaluator, genome, save_dir, parent_dir=None):
+def steps_for(genomes, steps):
+    """One step budget (or None) per genome, as `Executor.run` takes them.
+
+    Raises:
+        ValueError: if `steps` is given with another length than `genomes`.
+    """
+    if steps is None:
+        return [None] * len(genomes)
+    steps = list(steps)
+    if len(steps) != len(genomes):
+        raise ValueError(
+            f"steps must have one entry per genome ({len(genomes)}), got {len(steps)}; "
+            "pass None for the evaluator's own budget."
+        )
+    return steps
+
+
+def evaluate_candidate(evaluator, genome, save_dir, parent_dir=None, steps=None):
     """Evaluates one genome the way every executor does.
 
     The parent's folder is passed as `inherit_from` only to evaluators whose
     `evaluate` takes it, so custom evaluators without weight inheritance keep
-    working. An exception is a result (`error`), not a crash of the search.
+    working. A step budget (`steps`, a multi-fidelity rung's) needs an
+    evaluator whose `evaluate` takes `steps`; for one that does not, the
+    candidate fails with a reason saying so. An exception is a result
+    (`error`), not a crash of the search.
     The evaluator writes into a private staging folder that is then moved to
     `save_dir` whole (`kgan_nas.run.publish_candidate`): a process killed
     mid-save leaves no half-written candidate behind.
@@ -142,6 +162,15 @@ def evaluate_candidate(evaluator, genome, save_dir, parent_dir=None):
         and "inherit_from" in inspect.signature(evaluator.evaluate).parameters
     ):
         kwargs["inherit_from"] = parent_dir
+    if steps is not None:
+        if "steps" not in inspect.signature(evaluator.evaluate).parameters:
+            return Fitness.failed(
+                "error",
+                f"{type(evaluator).__name__}.evaluate takes no steps= argument, which a "
+                "multi-fidelity search (fidelity=...) needs to train each rung; add "
+                "`steps=None` to it or search with fidelity=None.",
+            )
+        kwargs["steps"] = steps
     staging = run_lib.staging_dir_for(save_dir) if save_dir is not None else None
     try:
         fitness = evaluator.evaluate(genome, staging, **kwargs)
@@ -173,14 +202,18 @@ class Executor(abc.ABC):
     """
 
     @abc.abstractmethod
-    def run(self, genomes, parents=None):
+    def run(self, genomes, parents=None, steps=None):
         """Evaluates `genomes`; yields `(index, Fitness)` in completion order.
 
         Args:
             genomes: A list of `Genome`s.
             parents: None, or one entry per genome: the key of an evaluated
                 candidate whose saved models the genome starts from (weight
-                inheritance), or None to train from scratch.
+                inheritance; a genome's own key continues its training), or
+                None to train from scratch.
+            steps: None, or one entry per genome: the training steps of this
+                evaluation (a multi-fidelity rung's), or None for the
+                evaluation config's.
         """
 
     def close(self):

@@ -6,6 +6,7 @@ from kgan_nas.executors.base import evaluate_candidate
 from kgan_nas.executors.base import parent_dir_for
 from kgan_nas.executors.base import parents_for
 from kgan_nas.executors.base import save_dir_for
+from kgan_nas.executors.base import steps_for
 
 
 class InProcessExecutor(Executor):
@@ -23,9 +24,10 @@ class InProcessExecutor(Executor):
         self.spec = spec
         self._evaluator = None
 
-    def run(self, genomes, parents=None):
+    def run(self, genomes, parents=None, steps=None):
         genomes = list(genomes)
         parents = parents_for(genomes, parents)
+        steps = steps_for(genomes, steps)
         if self._evaluator is None:
             self._evaluator = build_evaluator(self.spec)
         for index, genome in enumerate(genomes):
@@ -36,5 +38,6 @@ class InProcessExecutor(Executor):
                     genome,
                     save_dir_for(self.spec, genome),
                     parent_dir_for(self.spec, parents[index]),
+                    steps[index],
                 ),
             )

@@ -20,6 +20,7 @@ from kgan_nas import validate
 from kgan_nas.executors.base import Executor
 from kgan_nas.executors.base import parent_dir_for
 from kgan_nas.executors.base import parents_for
+from kgan_nas.executors.base import steps_for
 from kgan_nas.fitness import Fitness
 
 _PARENT_FILES = ("generator.keras", "discriminator.keras")
@@ -67,7 +68,7 @@ def _unpack_files(files, spec):
     )
 
 
-def _evaluate_task(spec, files, genome_json, parent_files=None):
+def _evaluate_task(spec, files, genome_json, parent_files=None, steps=None):
     """Runs in a Ray worker: evaluates one genome, returns fitness and model files.
 
     `parent_files` are the parent's saved models (weight inheritance), shipped
@@ -92,7 +93,7 @@ def _evaluate_task(spec, files, genome_json, parent_files=None):
             with open(os.path.join(parent_dir, name), "wb") as stream:
                 stream.write(content)
         fitness = evaluate_candidate(
-            _CACHED[key], genome, save_dir, parent_dir if parent_files else None
+            _CACHED[key], genome, save_dir, parent_dir if parent_files else None, steps
         )
     return fitness.to_dict(), _zip_folder(save_dir)
 
@@ -223,10 +224,11 @@ class RayExecutor(Executor):
                     files["extractor.json"] = stream.read()
         return files if "data" in files else {}
 
-    def run(self, genomes, parents=None):
+    def run(self, genomes, parents=None, steps=None):
         ray = self._ray
         genomes = list(genomes)
         parents = parents_for(genomes, parents)
+        steps = steps_for(genomes, steps)
         queue = list(range(len(genomes)))[::-1]
         running = {}  # ObjectRef -> (index, started)
         while queue or running:
@@ -237,6 +239,7 @@ class RayExecutor(Executor):
                     self._files,
                     genomes[index].to_json(),
                     _read_parent_files(self.spec, parents[index]),
+                    steps[index],
                 )
                 running[ref] = (index, time.monotonic())
             ready, _ = ray.wait(list(running), num_returns=1, timeout=0.5)

@@ -25,6 +25,7 @@ from kgan_nas import validate
 from kgan_nas.executors import worker as worker_lib
 from kgan_nas.executors.base import Executor
 from kgan_nas.executors.base import parents_for
+from kgan_nas.executors.base import steps_for
 from kgan_nas.fitness import Fitness
 
 _POLL_SECONDS = 0.2
@@ -251,9 +252,10 @@ class SubprocessExecutor(Executor):
         """`CUDA_VISIBLE_DEVICES` of each running worker (None where unset)."""
         return [worker.devices for worker in self._workers]
 
-    def run(self, genomes, parents=None):
+    def run(self, genomes, parents=None, steps=None):
         genomes = list(genomes)
         parents = parents_for(genomes, parents)
+        steps = steps_for(genomes, steps)
         queue = collections.deque(range(len(genomes)))
         while len(self._workers) < min(self.num_workers, max(len(genomes), 1)):
             self._workers.append(self._start_worker(len(self._workers)))
@@ -271,7 +273,13 @@ class SubprocessExecutor(Executor):
                     index = queue.popleft()
                     try:
                         worker.connection.send(
-                            ("evaluate", index, genomes[index].to_json(), parents[index])
+                            (
+                                "evaluate",
+                                index,
+                                genomes[index].to_json(),
+                                parents[index],
+                                steps[index],
+                            )
                         )
                     except OSError:  # Died between polls: the job goes back.
                         queue.appendleft(index)

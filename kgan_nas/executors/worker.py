@@ -11,7 +11,7 @@ The driver and the worker talk over a socket pair (the worker's end is an
 inherited file descriptor) with `multiprocessing.connection` framing:
 
     driver -> worker   ("init", sys_path, WorkerSpec, max_tasks, label)
-                       ("evaluate", index, genome_json, parent_key) | ("stop",)
+                       ("evaluate", index, genome_json, parent_key, steps) | ("stop",)
     worker -> driver   ("ready", pid) | ("fatal", traceback)
                        ("result", index, fitness_dict)
 
@@ -126,10 +126,14 @@ def _serve(connection):
             return
         if message[0] == "stop":
             return
-        _, index, genome_json, parent_key = message
+        _, index, genome_json, parent_key, steps = message
         genome = Genome.from_json(genome_json)
         fitness = evaluate_candidate(
-            evaluator, genome, save_dir_for(spec, genome), parent_dir_for(spec, parent_key)
+            evaluator,
+            genome,
+            save_dir_for(spec, genome),
+            parent_dir_for(spec, parent_key),
+            steps,
         )
         connection.send(("result", index, fitness.to_dict()))
 

@@ -138,7 +138,8 @@ class ProgressPrinter(SearchCallback):
     def on_generation_begin(self, generation, logs=None):
         logs = logs or {}
         self._generation = generation
-        self._total = len(logs.get("genomes", ()))
+        # A multi-fidelity generation records some candidates once per rung.
+        self._total = int(logs.get("evaluations") or len(logs.get("genomes", ())))
         self._count = int(logs.get("evaluated", 0))
         self._failed = 0
         self._best = logs.get("best_so_far", math.inf)
@@ -188,7 +189,10 @@ class ProgressPrinter(SearchCallback):
         self._clear()
         history = list(getattr(result, "history", None) or [])
         failed = sum(record.get("status") != "ok" for record in history)
-        text = f"Done: {len(history)} candidates ({failed} failed) in "
+        # A multi-fidelity search records a candidate once per rung it reached.
+        candidates = len({(r.get("generation"), r.get("key")) for r in history})
+        evaluations = f" in {len(history)} evaluations" if candidates != len(history) else ""
+        text = f"Done: {candidates} candidates{evaluations} ({failed} failed) in "
         text += format_seconds(self._elapsed())
         best = getattr(result, "best_record", None)
         if best:
@@ -209,8 +213,9 @@ class ProgressPrinter(SearchCallback):
             outcome = f"{self._metric}={self._record_value(record)}"
         seconds = ((record.get("fitness") or {}).get("seconds") or {}).get("total")
         took = f"{seconds:.1f}s, " if isinstance(seconds, (int, float)) else ""
+        rung = f" rung {record['rung']}" if record.get("rung") is not None else ""
         line = (
-            f"  [{self._count}/{self._total}] {record.get('key')}  {outcome}  "
+            f"  [{self._count}/{self._total}] {record.get('key')}{rung}  {outcome}  "
             f"({took}elapsed {format_seconds(self._elapsed())})"
         )
         if self.verbose == 2 and record.get("genome"):

@@ -17,6 +17,7 @@ SECTIONS = (
     ("protocol", "Protocol card"),
     ("candidates", "Best candidates"),
     ("final", "Final training"),
+    ("fidelity", "Fidelity check"),
     ("ancestry", "Ancestry of the best candidate"),
     ("curves", "Training curves"),
     ("fitness", "Fitness per generation"),

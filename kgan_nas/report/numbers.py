@@ -9,6 +9,7 @@ import statistics
 
 from kgan_nas.results import lineage
 from kgan_nas.results import pareto_records
+from kgan_nas.results import rank_key
 from kgan_nas.results import ranked_records
 
 # Gene categories counted by `gene_frequencies`: layer kinds per layer, the
@@ -28,18 +29,21 @@ def fitness_by_generation(history):
     """
     generations = sorted({record["generation"] for record in history})
     rows = []
-    best_so_far = math.inf
+    best_so_far = None
     for generation in generations:
         records = [r for r in history if r["generation"] == generation]
-        values = [r["objective"] for r in ranked_records(records)]
-        if values:
-            best_so_far = min(best_so_far, min(values))
+        ranked = ranked_records(records)
+        values = [r["objective"] for r in ranked]
+        # The one ranking decides "best": in a multi-fidelity search a higher
+        # rung's record beats a lower one's whatever their values.
+        if ranked and (best_so_far is None or rank_key(ranked[0]) < rank_key(best_so_far)):
+            best_so_far = ranked[0]
         rows.append(
             {
                 "generation": generation,
-                "best": min(values) if values else None,
+                "best": values[0] if values else None,
                 "median": statistics.median(values) if values else None,
-                "best_so_far": best_so_far if math.isfinite(best_so_far) else None,
+                "best_so_far": best_so_far["objective"] if best_so_far else None,
                 "failed": sum(r["status"] != "ok" for r in records),
                 "evaluated": len(records),
             }

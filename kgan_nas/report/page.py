@@ -17,6 +17,7 @@ from kgan_nas.fitness import STATUSES
 from kgan_nas.fitness import Fitness
 from kgan_nas.genome import Genome
 from kgan_nas.report import architecture
+from kgan_nas.report import fidelity_view
 from kgan_nas.report import final_view
 from kgan_nas.report import gallery
 from kgan_nas.report import lineage_view
@@ -117,6 +118,7 @@ def write_html_report(result, path=None, *, plots=None, top_k=4, num_rows=10):
         protocol_view.protocol_section(result),
         _candidates(result, ranked, num_rows),
         final_view.final_section(result),
+        fidelity_view.fidelity_section(result),
         lineage_view.ancestry_section(result, ranked),
         _curves(result, plots),
         _fitness(result, plots),
@@ -243,6 +245,10 @@ def _reference_scores(result):
         ("uniform noise vs real FID", fixed(baselines.get("fid_uniform_noise"))),
         ("features", baselines.get("extractor")),
         ("held-out real images", baselines.get("num_eval_images")),
+        (
+            "images scored against them",
+            baselines.get("num_samples", "not recorded (the eval split's count)"),
+        ),
     ]
     return ["<h3>Reference scores</h3>", markup.key_value_table(rows)]
 

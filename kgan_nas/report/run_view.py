@@ -38,6 +38,12 @@ def steps_setting(result, ranked, inheriting):
         Text: the steps, and with inheritance what they add up to.
     """
     steps = result.config.get("evaluation", {}).get("steps")
+    fidelity = result.config.get("fidelity")
+    if fidelity:
+        steps = (
+            f"rungs of {', '.join(str(s) for s in fidelity['rungs'])} (successive halving: "
+            f"the best 1/{fidelity['eta']} of a rung continue to the next from their own models)"
+        )
     if not inheriting:
         return f"{steps} (each candidate trained from scratch)"
     text = (

@@ -235,7 +235,9 @@ class Strategy(abc.ABC):
     def best(self):
         """The successful result minimising the first objective.
 
-        Ties go to the earliest told result.
+        Ties go to the earliest told result. In a multi-fidelity search a
+        result of a higher rung beats every result of a lower one
+        (`Fitness.rank_key`).
 
         Returns:
             `(Genome, Fitness)`, or None when no told result is ok.
@@ -244,7 +246,7 @@ class Strategy(abc.ABC):
         ok = [result for result in self._results if result[1].ok]
         if not ok:
             return None
-        return min(ok, key=lambda result: result[1].objective(name))
+        return min(ok, key=lambda result: result[1].rank_key(name))
 
     def pareto_front(self):
         """Successful results that no other successful result dominates.
@@ -416,7 +418,9 @@ class Strategy(abc.ABC):
 
         Single objective: by its value (ties keep their order). Several
         objectives: NSGA-II order, by Pareto front and then by decreasing
-        crowding distance within the front. Failed results come last.
+        crowding distance within the front. Failed results come last. In a
+        multi-fidelity search, results of a higher rung come before those
+        of a lower one (`Fitness.rank_key`).
 
         Args:
             results: A list of `(Genome, Fitness)`.
@@ -428,14 +432,21 @@ class Strategy(abc.ABC):
         failed = [r for r in results if not r[1].ok]
         if len(self.objectives) == 1:
             name = self.objectives[0]
-            return sorted(ok, key=lambda r: r[1].objective(name)) + failed
+            return sorted(ok, key=lambda r: r[1].rank_key(name)) + failed
+        ordered = []
+        for rung in sorted({fitness.rung for _, fitness in ok}, reverse=True):
+            ordered += self._nsga_order([r for r in ok if r[1].rung == rung])
+        return ordered + failed
+
+    def _nsga_order(self, ok):
+        """Successful results by Pareto front, then by decreasing crowding distance."""
         points = [fitness.objectives(self.objectives) for _, fitness in ok]
         ordered = []
         for front in pareto.non_dominated_sort(points):
             distance = pareto.crowding_distance(points, front)
             by_crowding = sorted(range(len(front)), key=lambda i: -distance[i])
             ordered += [ok[front[i]] for i in by_crowding]
-        return ordered + failed
+        return ordered
 
     def __repr__(self):
         config = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
