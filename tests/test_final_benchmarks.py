@@ -178,3 +178,29 @@ def test_ablation_lever_options_combine_into_all(ablation):
         "minibatch_std": True,
     }
     assert (args.steps, args.seeds) == (1000, 3)
+
+
+@pytest.mark.keras
+@pytest.mark.slow
+def test_ablation_script_trains_each_lever_from_the_same_start(
+    tmp_path, cache_dir, ablation, monkeypatch
+):
+    monkeypatch.setenv("KGAN_NAS_CACHE", str(cache_dir))
+    output = tmp_path / "ablation.json"
+    argv = ["--dataset", "digits", "--steps", "2", "--seeds", "1", "--num-samples", "64"]
+    argv += ["--levers", "base", "r1", "minibatch_std", "--runs", str(tmp_path / "runs")]
+    report = ablation.main(argv + ["--output", str(output)])
+    assert json.loads(output.read_text())["protocol"]["steps"] == 2
+    rows = {row["lever"]: row for row in report["rows"]}
+    assert rows["r1"]["options"] == {"r1_weight": 1.0}
+    assert rows["minibatch_std"]["options"] == {"minibatch_std": True}
+    for lever, folder in [("base", "dcgan_lr0.0002_seed0"), ("r1", "dcgan_lr0.0002_seed0_r1")]:
+        record = json.loads((tmp_path / "runs" / folder / "record.json").read_text())
+        assert record["status"] == "ok" and len(rows[lever]["fids"]) == 1
+    # Variants of a seed start from the same weights and data order.
+    seeds = {
+        json.loads((tmp_path / "runs" / name / "record.json").read_text())["training_seed"]
+        for name in ("dcgan_lr0.0002_seed0", "dcgan_lr0.0002_seed0_r1")
+    }
+    assert len(seeds) == 1
+    assert rows["r1"]["against_base"]["seeds"] == [0]
