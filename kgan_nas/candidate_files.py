@@ -19,6 +19,8 @@ from kgan_nas.atomic import sync_directory
 STAGING_PREFIX = ".staging-"
 TRASH_PREFIX = ".trash-"
 MANIFEST = "manifest.json"
+# The `Fitness` a candidate's files were scored with, published with them.
+FITNESS_FILE = "fitness.json"
 
 
 def staging_dir_for(candidate_dir):
@@ -35,9 +37,11 @@ def staging_dir_for(candidate_dir):
 def publish_candidate(staging, candidate_dir):
     """Moves a finished staging folder into place as `candidate_dir`, as one unit.
 
-    A `manifest.json` records the writer's process id and the sha256 of every
-    file, so a reader can check the folder is one process's complete set. An
-    existing folder (the candidate evaluated again) is replaced whole.
+    A `manifest.json` records the writer's process id, the sha256 of every
+    file and a random id of this publish (`publish_id`), so a reader can
+    check the folder is one process's complete set, and tell one publish of
+    a folder from the next. An existing folder (the candidate evaluated
+    again) is replaced whole.
 
     Args:
         staging: Folder from `staging_dir_for(candidate_dir)`.
@@ -57,6 +61,7 @@ def publish_candidate(staging, candidate_dir):
         {
             "key": os.path.basename(os.path.normpath(candidate_dir)),
             "pid": os.getpid(),
+            "id": uuid.uuid4().hex,
             "files": {name: _sha256(os.path.join(staging, name)) for name in names},
         },
     )
@@ -94,6 +99,25 @@ def recover_published(folder, is_name):
                 os.replace(path, destination)
             else:
                 shutil.rmtree(path, ignore_errors=True)
+
+
+def publish_id(candidate_dir):
+    """The id of the publish that wrote `candidate_dir`; None without a manifest or id."""
+    try:
+        with open(os.path.join(candidate_dir, MANIFEST), encoding="utf-8") as stream:
+            return json.load(stream).get("id")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def published_fitness(candidate_dir):
+    """The `Fitness` dict published with a candidate's files (`FITNESS_FILE`), or None."""
+    try:
+        with open(os.path.join(candidate_dir, FITNESS_FILE), encoding="utf-8") as stream:
+            stored = json.load(stream)
+    except (OSError, ValueError):
+        return None
+    return stored if isinstance(stored, dict) else None
 
 
 def check_candidate(candidate_dir):

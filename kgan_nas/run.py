@@ -41,9 +41,12 @@ import warnings
 
 from kgan_nas import validate
 from kgan_nas.atomic import atomic_write_json
+from kgan_nas.candidate_files import FITNESS_FILE as FITNESS_FILE
 from kgan_nas.candidate_files import MANIFEST as MANIFEST
 from kgan_nas.candidate_files import check_candidate as check_candidate
 from kgan_nas.candidate_files import publish_candidate as publish_candidate
+from kgan_nas.candidate_files import publish_id as publish_id
+from kgan_nas.candidate_files import published_fitness as published_fitness
 from kgan_nas.candidate_files import recover_published as recover_published
 from kgan_nas.candidate_files import staging_dir_for as staging_dir_for
 from kgan_nas.errors import RunDirectoryError as RunDirectoryError

@@ -180,6 +180,14 @@ class SearchLoop:
             record = self.done.get((generation, genome.key(), rung or 0))
             if record is not None:
                 results[genome.key()] = Fitness.from_dict(record["fitness"])
+            elif rung:
+                recovered = self._unrecorded_continuation(generation, genome.key(), rung)
+                if recovered is not None:
+                    results[genome.key()] = dataclasses.replace(recovered, rung=rung)
+                    parent = self.pending_parents.get(genome.key())
+                    self._add_record(
+                        self._record(generation, genome, results[genome.key()], parent, rung)
+                    )
         todo = [g for g in genomes if g.key() not in results]
         parents = [self.pending_parents.get(genome.key()) for genome in todo]
         options = {}
@@ -194,6 +202,25 @@ class SearchLoop:
             results[genome.key()] = fitness
             self._add_record(self._record(generation, genome, fitness, parents[index], rung))
         return results
+
+    def _unrecorded_continuation(self, generation, key, rung):
+        """The `Fitness` of a continuation to `rung` published but never recorded, else None.
+
+        A kill between a continuation's publish and its history line leaves
+        the candidate's folder holding models trained further than its last
+        record says; continuing them again would train those steps twice.
+        Each rung's record holds the id of the publish that left its models
+        (`publish_id`); a folder with another id, and the result published
+        with it, is this rung's continuation (the loop records each result
+        right after its publish, so at most one can be missing).
+        """
+        lower = self.done.get((generation, key, rung - 1))
+        folder = self.run_dir.candidate_dir(key)
+        current = run_lib.publish_id(folder)
+        if lower is None or current is None or lower.get("publish_id") in (None, current):
+            return None
+        stored = run_lib.published_fitness(folder)
+        return None if stored is None else Fitness.from_dict(stored)
 
     def _add_record(self, record):
         """Appends `record` to the history, promotes a new best, tells the hooks."""
@@ -224,6 +251,8 @@ class SearchLoop:
         }
         if rung is not None:
             record.update(rung=rung, rung_steps=self.fidelity.rungs[rung])
+            if fitness.ok:  # what the next rung continues from
+                record["publish_id"] = run_lib.publish_id(self.run_dir.candidate_dir(genome.key()))
         record.update({k: run_lib.finite_or_none(v) for k, v in fitness.metrics().items()})
         record["total_steps"] = record_total_steps(self.history, record)
         return record

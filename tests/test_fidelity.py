@@ -372,6 +372,40 @@ def test_resume_mid_rung_reuses_every_finished_record(tmp_path, cache_dir):
     assert [len(v) for _, v in sorted(_by_rung(longer.history, 3).items())] == [9, 3, 1]
 
 
+def test_a_continuation_published_but_not_recorded_is_read_back_not_trained_again(
+    tmp_path, cache_dir
+):
+    whole = _search(tmp_path / "whole")
+    directory = tmp_path / "killed"
+    with pytest.raises(KeyboardInterrupt):
+        _search(directory, callbacks=[_StopAfter(13 + 11)])
+    # A kill between the last continuation's publish and its history line: the
+    # folder holds its models and result, the history does not.
+    history = directory / "history.jsonl"
+    *kept, lost = history.read_text().splitlines()
+    lost = json.loads(lost)
+    assert lost["rung"] == 1 and lost["publish_id"]
+    history.write_text("".join(line + "\n" for line in kept))
+    folder = directory / "candidates" / lost["key"]
+    assert json.loads((folder / "fitness.json").read_text())["fid"] == lost["fitness"]["fid"]
+    resumed = _search(directory)
+    again = [
+        r for r in resumed.history if (r["generation"], r["key"], r["rung"]) == (2, lost["key"], 1)
+    ]
+    assert len(again) == 1
+    lower = next(
+        r for r in resumed.history if (r["generation"], r["key"], r["rung"]) == (2, lost["key"], 0)
+    )
+    # Read back: the same result, continued once from the rung-0 models, not a
+    # second time from the already continued ones (20 steps more).
+    assert again[0]["reason"] == lost["reason"] == f"from={lost['key']}:{lower['total_steps']}"
+    assert (again[0]["objective"], again[0]["total_steps"]) == (
+        lost["objective"],
+        lost["total_steps"],
+    )
+    assert sorted(_places(resumed.history)) == sorted(_places(whole.history))
+
+
 def test_steps_with_fidelity_must_be_the_last_rung(tmp_path, cache_dir):
     with pytest.raises(ValueError, match="differs from the last rung"):
         _search(tmp_path / "run", steps_per_candidate=50)

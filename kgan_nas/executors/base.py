@@ -7,6 +7,7 @@ import os
 import pickle
 import shutil
 
+from kgan_nas.atomic import atomic_write_json
 from kgan_nas.fitness import Fitness
 
 
@@ -182,6 +183,11 @@ def evaluate_candidate(evaluator, genome, save_dir, parent_dir=None, steps=None)
         shutil.rmtree(staging, ignore_errors=True)
         return fitness
     try:
+        if os.path.isdir(staging):
+            # Published with the files it scored, so a run killed between the
+            # publish and its history line can still read the result back
+            # (`SearchLoop`'s multi-fidelity continuations do).
+            atomic_write_json(os.path.join(staging, run_lib.FITNESS_FILE), fitness.to_dict())
         run_lib.publish_candidate(staging, save_dir)
     except OSError as exc:  # e.g. a full disk: the candidate has no saved models
         shutil.rmtree(staging, ignore_errors=True)
