@@ -7,7 +7,6 @@ turns the recipe genes into `kgan_nas.GAN` options; a candidate with EMA is
 scored and saved with its averaged generator; old run directories resume.
 """
 
-import inspect
 import json
 import os
 import subprocess
@@ -34,8 +33,6 @@ SMALL = dict(latent_dim=8, filters=(4, 8), units=(8, 16), max_params=200_000)
 SPACES = {
     shape: SearchSpace(image_shape=shape, **KINDS, **SMALL) for shape in [(8, 8, 1), (16, 16, 3)]
 }
-# GAN options another branch adds; until it is merged GAN(augment=...) is a TypeError.
-HAS_AUGMENT = "augment" in inspect.signature(kgan_nas.GAN).parameters
 
 
 def _every_new_kind(space):
@@ -204,27 +201,43 @@ def test_build_gan_passes_the_recipe_genes_and_lets_arguments_override_them():
 
 
 @pytest.mark.keras
-@pytest.mark.skipif(
-    not HAS_AUGMENT,
-    reason="kgan_nas.GAN has no augment/r1_weight options yet (the training branch of "
-    "issue 19 adds them); remove this skip after merging it",
-)
-def test_a_genome_with_augmentation_and_r1_trains():
+@pytest.mark.backend
+def test_a_genome_with_every_new_gene_and_kind_trains_on_both_backends():
+    """Residual blocks, minibatch std, EMA, DiffAugment, R1 and two D steps in one
+    genome: it trains on TensorFlow here and under XLA on JAX (test_backends)."""
     from kgan_nas import data
     from kgan_nas import decode
     from kgan_nas import training
+    from kgan_nas.training.compile_choice import resolve_jit_compile
 
-    space = SearchSpace(
-        image_shape=(8, 8, 1), **RECIPE, **SMALL, losses=("non_saturating", "hinge")
+    space = _space(shape=(8, 8, 1), **RECIPE, losses=("non_saturating", "hinge"))
+    genome = Genome(
+        (LayerGene("residual_up", 4, 3, activation="relu", norm="batch"),),
+        (LayerGene("minibatch_std"), LayerGene("residual_down", 4, 3, activation="leaky_relu")),
     )
-    genome = _genome_with(
-        space, augment="translation,cutout", augment_probability=0.5, r1_weight=1.0, d_steps=2
+    genome = space.repair(
+        genome.replace(
+            training=genome.training.replace(
+                ema_decay=0.999,
+                augment="translation,cutout",
+                augment_probability=0.5,
+                r1_weight=1.0,
+                d_steps=2,
+            )
+        )
     )
-    assert recipe_lib.gan_options(genome.training)["augment"] == "translation,cutout"
-    gan = decode.build_gan(genome, space, seed=0, jit_compile=False)
+    options = recipe_lib.gan_options(genome.training)
+    assert options["augment"] == "translation,cutout" and options["r1_weight"] == 1.0
+    kinds = {gene.kind for gene in genome.generator + genome.discriminator}
+    assert {"residual_up", "residual_down", "minibatch_std"} <= kinds
+    # XLA where kgan_nas would use it for 2 steps: always on JAX, not on a TF CPU.
+    jit_compile = resolve_jit_compile("auto", 2)
+    gan = decode.build_gan(genome, space, seed=0, jit_compile=jit_compile)
+    assert (gan.d_steps, gan.ema_decay) == (2, 0.999)
     images = np.random.default_rng(0).uniform(-1, 1, size=(32, 8, 8, 1)).astype("float32")
     report = training.train_for_budget(gan, data.train_input(images, 8, seed=0), steps=2)
     assert report.status == "ok", report.reason
+    assert np.isfinite(gan.ema_generator()(np.zeros((2, space.latent_dim), "float32"))).all()
 
 
 @pytest.mark.keras
