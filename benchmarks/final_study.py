@@ -93,6 +93,36 @@ def baselines_for(directory, seed, summary, args):
     return baselines.run_baselines(options)
 
 
+def search_facts(directory, summary):
+    """Per final-stage genome: its search score and size, and its final runs' seconds."""
+    import glob
+    import json
+
+    with open(os.path.join(directory, "history.jsonl")) as stream:
+        history = [json.loads(line) for line in stream if line.strip()]
+    facts = {}
+    for genome in summary["genomes"]:
+        key = genome["key"]
+        scored = [r for r in history if r["key"] == key and r.get("objective") is not None]
+        best = min(scored, key=lambda record: record["objective"], default=None)
+        seconds = []
+        for path in sorted(
+            glob.glob(os.path.join(directory, "final", f"{key}_seed*", "record.json"))
+        ):
+            with open(path) as stream:
+                seconds.append(json.load(stream).get("seconds"))
+        facts[key] = {
+            "search_objective": None if best is None else best["objective"],
+            "search_steps": None if best is None else best["fitness"].get("steps"),
+            "generator_params": None if best is None else best["fitness"].get("params"),
+            "discriminator_params": None
+            if best is None
+            else best["fitness"].get("discriminator_params"),
+            "final_seconds": seconds,
+        }
+    return facts
+
+
 def compare(seed, directory, summary, baseline_report):
     """One seed's row: the searched genome against the best baseline."""
     chosen = summary["chosen"]
@@ -106,6 +136,7 @@ def compare(seed, directory, summary, baseline_report):
             "fid_mean": chosen["fid_mean"],
             "fid_std": chosen["fid_std"],
             "genomes": summary["genomes"],
+            "search": search_facts(directory, summary),
         },
         "baselines": baseline_report["rows"],
         "best_baseline": best,

@@ -49,12 +49,27 @@ def test_baselines_pick_each_models_best_rate_by_mean(scripts):
 
 
 @pytest.mark.parametrize("searched, wins", [(9.0, True), (11.0, False)])
-def test_a_seed_is_a_win_when_the_searched_mean_beats_the_best_baseline(scripts, searched, wins):
+def test_a_seed_is_a_win_when_the_searched_mean_beats_the_best_baseline(
+    scripts, tmp_path, searched, wins
+):
     _, study = scripts
+    key = "a" * 16
+    fitness = {"steps": 300, "params": 1000, "discriminator_params": 2000}
+    records = [
+        {"key": key, "objective": 120.0, "fitness": fitness},
+        {"key": key, "objective": 110.0, "fitness": dict(fitness, params=1001)},
+        {"key": "b" * 16, "objective": 5.0, "fitness": fitness},
+        {"key": key, "objective": None, "fitness": {}},
+    ]
+    (tmp_path / "history.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    for index, seconds in enumerate((12.5, 14.0)):
+        job = tmp_path / "final" / f"{key}_seed{index}"
+        job.mkdir(parents=True)
+        (job / "record.json").write_text(json.dumps({"seconds": seconds}))
     summary = {
         "protocol": {"steps": 5},
-        "genomes": [],
-        "chosen": {"key": "a" * 16, "fid_mean": searched, "fid_std": 1.0},
+        "genomes": [{"key": key}],
+        "chosen": {"key": key, "fid_mean": searched, "fid_std": 1.0},
     }
     report = {
         "rows": [],
@@ -63,9 +78,17 @@ def test_a_seed_is_a_win_when_the_searched_mean_beats_the_best_baseline(scripts,
             "mlp": {"model": "mlp", "fid_mean": 30.0},
         },
     }
-    row = study.compare(0, "RUN", summary, report)
+    row = study.compare(0, str(tmp_path), summary, report)
     assert row["best_baseline"]["model"] == "dcgan"
     assert row["searched_wins"] is wins
+    # The search's own numbers of the genome: its best scored record, its final runs' time.
+    assert row["searched"]["search"][key] == {
+        "search_objective": 110.0,
+        "search_steps": 300,
+        "generator_params": 1001,
+        "discriminator_params": 2000,
+        "final_seconds": [12.5, 14.0],
+    }
 
 
 @pytest.mark.keras
