@@ -11,11 +11,11 @@ import scipy.stats
 from hypothesis import given
 from hypothesis import settings
 from hypothesis import strategies as st
+from test_search import _StopAfter
 
 import kgan_nas
 from kgan_nas import cli
 from kgan_nas import fidelity as fidelity_lib
-from kgan_nas.callbacks import SearchCallback
 from kgan_nas.executors.base import evaluate_candidate
 from kgan_nas.fidelity import SuccessiveHalving
 from kgan_nas.fitness import Fitness
@@ -331,16 +331,6 @@ def test_summary_and_fidelity_file_carry_the_spearman_check(tmp_path, cache_dir,
     assert header[0] == "rungs" and [row[0] for row in rows] == ["0 → 1", "1 → 2"]
     assert rows[0][2] == "9 → 3" and rows[1][3] == "1"
     assert "Warning: rung 1 does not predict rung 2" in page
-
-
-class _StopAfter(SearchCallback):
-    def __init__(self, count):
-        self.count = count
-
-    def on_candidate_end(self, record):
-        self.count -= 1
-        if self.count == 0:
-            raise KeyboardInterrupt
 
 
 def _places(history):

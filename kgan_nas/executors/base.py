@@ -111,15 +111,7 @@ def parents_for(genomes, parents):
     Raises:
         ValueError: if `parents` is given with another length than `genomes`.
     """
-    if parents is None:
-        return [None] * len(genomes)
-    parents = list(parents)
-    if len(parents) != len(genomes):
-        raise ValueError(
-            f"parents must have one entry per genome ({len(genomes)}), got {len(parents)}; "
-            "pass None for a genome without a parent."
-        )
-    return parents
+    return _one_per_genome(genomes, parents, "parents", "pass None for a genome without a parent.")
 
 
 def steps_for(genomes, steps):
@@ -128,15 +120,19 @@ def steps_for(genomes, steps):
     Raises:
         ValueError: if `steps` is given with another length than `genomes`.
     """
-    if steps is None:
+    return _one_per_genome(genomes, steps, "steps", "pass None for the evaluator's own budget.")
+
+
+def _one_per_genome(genomes, values, name, fix):
+    """`values` as a list with one entry per genome; all None when `values` is None."""
+    if values is None:
         return [None] * len(genomes)
-    steps = list(steps)
-    if len(steps) != len(genomes):
+    values = list(values)
+    if len(values) != len(genomes):
         raise ValueError(
-            f"steps must have one entry per genome ({len(genomes)}), got {len(steps)}; "
-            "pass None for the evaluator's own budget."
+            f"{name} must have one entry per genome ({len(genomes)}), got {len(values)}; {fix}"
         )
-    return steps
+    return values
 
 
 def evaluate_candidate(evaluator, genome, save_dir, parent_dir=None, steps=None):
