@@ -103,21 +103,26 @@ def recover_published(folder, is_name):
 
 def publish_id(candidate_dir):
     """The id of the publish that wrote `candidate_dir`; None without a manifest or id."""
-    try:
-        with open(os.path.join(candidate_dir, MANIFEST), encoding="utf-8") as stream:
-            return json.load(stream).get("id")
-    except (OSError, ValueError, AttributeError):
-        return None
+    manifest = _json_object_or_none(os.path.join(candidate_dir, MANIFEST))
+    return None if manifest is None else manifest.get("id")
 
 
 def published_fitness(candidate_dir):
     """The `Fitness` dict published with a candidate's files (`FITNESS_FILE`), or None."""
+    return _json_object_or_none(os.path.join(candidate_dir, FITNESS_FILE))
+
+
+def _json_object_or_none(path):
+    """The JSON object in `path`; None if it is missing, unreadable or not an object.
+
+    For best-effort recovery, which falls back to doing the work again.
+    """
     try:
-        with open(os.path.join(candidate_dir, FITNESS_FILE), encoding="utf-8") as stream:
-            stored = json.load(stream)
+        with open(path, encoding="utf-8") as stream:
+            value = json.load(stream)
     except (OSError, ValueError):
         return None
-    return stored if isinstance(stored, dict) else None
+    return value if isinstance(value, dict) else None
 
 
 def check_candidate(candidate_dir):
