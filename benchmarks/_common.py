@@ -26,7 +26,10 @@ def git_state():
             check=True,
         ).stdout
     except (OSError, subprocess.CalledProcessError):
-        return None
+        # A copy of the tree without its .git (a device machine): the caller
+        # names the commit it copied.
+        commit = os.environ.get("BENCHMARK_GIT_COMMIT")
+        return {"commit": commit, "copied_tree": True} if commit else None
     return {"commit": commit, "uncommitted_changes": bool(status.strip())}
 
 

@@ -157,7 +157,9 @@ def data_and_reference(args):
     return data, make_reference(extractor, data.holdout, args.num_samples, seed=0), source
 
 
-def train_one(model, rate, seed_index, data, reference, args, options=None, variant=None):
+def train_one(
+    model, rate, seed_index, data, reference, args, options=None, variant=None, train=True
+):
     """One (model, rate, seed) run: reused from `--runs` when it finished before.
 
     Args:
@@ -172,6 +174,8 @@ def train_one(model, rate, seed_index, data, reference, args, options=None, vari
         variant: A name for `options`, appended to the run's folder. The
             networks' initial weights and the data order do not depend on
             it, so variants of one seed start from the same point.
+        train: False to only read back a finished run (None when there is
+            none), e.g. to report what a device machine finished in time.
     """
     import keras
 
@@ -202,6 +206,8 @@ def train_one(model, rate, seed_index, data, reference, args, options=None, vari
             record = json.load(stream)
         if all(record.get(key) == value for key, value in job.items()):
             return record
+    if not train:
+        return None
     seed = candidate_seed(f"baseline-{seed_index}", base_name)
     keras.utils.set_random_seed(seed)
     gan_options = {key: value for key, value in options.items() if key != "minibatch_std"}

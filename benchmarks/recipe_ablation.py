@@ -24,7 +24,9 @@ within a seed: the per-seed differences, how many seeds it wins, and a paired
 t-test's two-sided p-value (3 seeds can show a large effect, not a small one).
 
 Runs are kept under `--runs` and reused, so the script resumes after a kill
-and can run lever by lever (`--levers base r1`).
+and can run lever by lever (`--levers base r1`), levers in parallel
+processes too; `--reuse-only` then reports what finished without training.
+`device_recipe_ablation.sh` runs it that way on a GPU machine.
 
     python benchmarks/recipe_ablation.py --dataset mnist_5k --steps 1000 --seeds 3
 
@@ -115,6 +117,12 @@ def parser():
     arguments.add_argument("--learning-rate", type=float, default=2e-4)
     arguments.add_argument("--augment", default="translation,cutout")
     arguments.add_argument("--r1-weight", type=float, default=1.0)
+    arguments.add_argument(
+        "--reuse-only",
+        action="store_true",
+        help="train nothing: report the runs under --runs that finished (e.g. those a "
+        "time-limited device machine finished)",
+    )
     return arguments
 
 
@@ -125,12 +133,21 @@ def main(argv=None):
     for lever in args.levers:
         options = lever_options(lever, args)
         variant = None if lever == "base" else lever
-        records_by_lever[lever] = [
+        records = [
             baselines.train_one(
-                args.model, args.learning_rate, seed_index, data, reference, args, options, variant
+                args.model,
+                args.learning_rate,
+                seed_index,
+                data,
+                reference,
+                args,
+                options,
+                variant,
+                train=not args.reuse_only,
             )
             for seed_index in range(args.seeds)
         ]
+        records_by_lever[lever] = [record for record in records if record is not None]
     rows = summarise(records_by_lever)
     for row in rows:
         against = row["against_base"]

@@ -59,6 +59,22 @@ VARIANTS = {
     "random_sh": {"strategy": "random", "fidelity": True},
     "genetic_noinherit": {"strategy": "genetic", "options": {"inherit_weights": False}},
     "genetic_sh": {"strategy": "genetic", "fidelity": True},
+    # Issue 19, added before any of its runs: the default strategy in a space
+    # with the training-recipe genes and the residual and minibatch-std
+    # layers, compared with `genetic` (the same strategy in the old space).
+    "genetic_recipe": {"strategy": "genetic", "space": "recipe", "against": "genetic"},
+}
+# The recipe space's additions to the plain space (`SearchSpace` fields). The
+# layer kinds are added to the defaults; the recipe genes replace their one
+# "off" choice.
+RECIPE_SPACE = {
+    "generator_layer_types": ("residual_up",),
+    "discriminator_layer_types": ("residual_down", "minibatch_std"),
+    "ema_decays": (0.0, 0.99, 0.999),
+    "augment_policies": ("none", "translation,cutout"),
+    "augment_probabilities": (0.5, 1.0),
+    "r1_weights": (0.0, 0.1, 1.0, 10.0),
+    "d_steps": (1, 2),
 }
 PLAN = {
     "digits": dict(
@@ -135,6 +151,23 @@ def generations_for(name, args):
     return max(1, budget // schedule.generation_steps(args.sh_population))
 
 
+def variant_space(name, args):
+    """The `SearchSpace` variant `name` searches: the plain one, or with `RECIPE_SPACE`."""
+    import kgan_nas
+    from kgan_nas import genome as genome_lib
+
+    fields = {"image_shape": args.image_shape, "max_params": args.max_params}
+    if VARIANTS[name].get("space") == "recipe":
+        fields.update(RECIPE_SPACE)
+        fields["generator_layer_types"] = genome_lib.DEFAULT_GENERATOR_KINDS + tuple(
+            RECIPE_SPACE["generator_layer_types"]
+        )
+        fields["discriminator_layer_types"] = genome_lib.DEFAULT_DISCRIMINATOR_KINDS + tuple(
+            RECIPE_SPACE["discriminator_layer_types"]
+        )
+    return kgan_nas.SearchSpace(**fields)
+
+
 def run_search(name, seed, args):
     """One (variant, seed) search, resumed if its directory holds it; returns its directory."""
     import kgan_nas
@@ -146,7 +179,7 @@ def run_search(name, seed, args):
         fidelity = {"kind": "successive_halving", "rungs": tuple(args.rungs), "eta": args.eta}
     kgan_nas.search(
         args.dataset,
-        space=kgan_nas.SearchSpace(image_shape=args.image_shape, max_params=args.max_params),
+        space=variant_space(name, args),
         strategy=variant["strategy"],
         preset="default",
         generations=generations_for(name, args),
@@ -264,31 +297,38 @@ def summarise(runs):
             run["steps_curve"][-1][0] for run in runs if run["seed"] == seed and run["steps_curve"]
         ]
         equal_steps[seed] = min(spent) if spent else 0
-    table = {}
-    for name in dict.fromkeys(run["variant"] for run in runs):
-        if name == "random":
-            continue
-        shared = [s for s in seeds if (name, s) in by and ("random", s) in by]
+
+    def compare(name, reference):
+        shared = [s for s in seeds if (name, s) in by and (reference, s) in by]
         searched = [value_at(by[(name, s)]["steps_curve"], equal_steps[s]) for s in shared]
-        random_searched = [
-            value_at(by[("random", s)]["steps_curve"], equal_steps[s]) for s in shared
+        reference_searched = [
+            value_at(by[(reference, s)]["steps_curve"], equal_steps[s]) for s in shared
         ]
         retrained = [_retrained_fid(by[(name, s)]) for s in shared]
-        random_retrained = [_retrained_fid(by[("random", s)]) for s in shared]
-        table[name] = {
+        reference_retrained = [_retrained_fid(by[(reference, s)]) for s in shared]
+        return {
             "seeds": shared,
             "search_at_equal_steps": {
                 "variant": searched,
-                "random": random_searched,
-                **paired_test(searched, random_searched),
+                reference: reference_searched,
+                **paired_test(searched, reference_searched),
             },
             "retrained": {
                 "variant": retrained,
-                "random": random_retrained,
-                **paired_test(retrained, random_retrained),
+                reference: reference_retrained,
+                **paired_test(retrained, reference_retrained),
             },
         }
-    return {"equal_steps": equal_steps, "against_random": table}
+
+    names = list(dict.fromkeys(run["variant"] for run in runs))
+    table = {name: compare(name, "random") for name in names if name != "random"}
+    # A variant with an `against` (the recipe space) is also compared with that one.
+    other = {
+        name: dict(compare(name, VARIANTS[name]["against"]), reference=VARIANTS[name]["against"])
+        for name in names
+        if VARIANTS.get(name, {}).get("against")
+    }
+    return {"equal_steps": equal_steps, "against_random": table, "against_reference": other}
 
 
 def _retrained_fid(run):
@@ -308,7 +348,7 @@ def plot(runs, path, title, baselines=None):
     figure, axes = plt.subplots(
         rows, columns, figsize=(3.4 * columns, 2.9 * rows), squeeze=False, sharex=True
     )
-    colours = dict(zip(VARIANTS, ["tab:blue", "tab:orange", "tab:red", "tab:green", "tab:purple"]))
+    colours = {name: f"C{index}" for index, name in enumerate(VARIANTS)}  # one per variant
     for axis, seed in zip(axes.flat, seeds):
         for run in (r for r in runs if r["seed"] == seed):
             points = [(x, y) for x, y in run["steps_curve"] if math.isfinite(y)]
@@ -352,14 +392,18 @@ def _reference_lines(axis, runs, baselines):
 
 
 def print_table(summary):
-    for name, row in summary["against_random"].items():
+    rows = [(name, "random", row) for name, row in summary["against_random"].items()]
+    rows += [(name, row["reference"], row) for name, row in summary["against_reference"].items()]
+    for name, reference, row in rows:
         for kind in ("search_at_equal_steps", "retrained"):
             cell = row[kind]
             print(
-                f"{name:18s} {kind:22s} wins {cell['wins']}/{cell['pairs']} "
+                f"{name:18s} vs {reference:8s} {kind:22s} wins {cell['wins']}/{cell['pairs']} "
                 f"(ties {cell['ties']}), sign p={_p(cell['sign_test_p'])}, "
                 f"Wilcoxon p={_p(cell['wilcoxon_p'])}; per seed "
-                + ", ".join(f"{v:.3g} vs {r:.3g}" for v, r in zip(cell["variant"], cell["random"])),
+                + ", ".join(
+                    f"{v:.3g} vs {r:.3g}" for v, r in zip(cell["variant"], cell[reference])
+                ),
                 flush=True,
             )
 

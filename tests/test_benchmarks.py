@@ -108,6 +108,29 @@ def test_summarise_compares_within_seeds_at_equal_steps_and_retrained(search_qua
     assert (row["search_at_equal_steps"]["wins"], row["search_at_equal_steps"]["ties"]) == (1, 1)
     assert (row["retrained"]["wins"], row["retrained"]["losses"]) == (1, 1)
     assert "random" not in summary["against_random"]
+    assert summary["against_reference"] == {}
+
+
+def test_the_recipe_variant_is_also_compared_with_the_plain_genetic_search(search_quality):
+    runs = [
+        _run("genetic", 0, [[100, 5.0]], 4.0),
+        _run("random", 0, [[100, 6.0]], 3.0),
+        _run("genetic_recipe", 0, [[100, 4.5]], 5.0),
+    ]
+    row = search_quality.summarise(runs)["against_reference"]["genetic_recipe"]
+    assert row["reference"] == "genetic"
+    assert row["search_at_equal_steps"]["genetic"] == [5.0]
+    assert (row["search_at_equal_steps"]["wins"], row["retrained"]["losses"]) == (1, 1)
+
+
+def test_the_recipe_variant_searches_a_space_with_every_recipe_gene(search_quality):
+    args = search_quality.parse_args(["--dataset", "digits"])
+    plain = search_quality.variant_space("genetic", args)
+    recipe = search_quality.variant_space("genetic_recipe", args)
+    assert plain.r1_weights == (0.0,) and "residual_down" not in plain.discriminator_layer_types
+    for field, choices in search_quality.RECIPE_SPACE.items():
+        assert set(choices) <= set(getattr(recipe, field))
+    assert set(plain.generator_layer_types) < set(recipe.generator_layer_types)
 
 
 def test_paired_test_p_values_match_scipy(search_quality):

@@ -227,3 +227,28 @@ def test_ablation_script_trains_each_lever_from_the_same_start(
     }
     assert len(seeds) == 1
     assert rows["r1"]["against_base"]["seeds"] == [0]
+    # --reuse-only reports the finished runs and trains nothing: the lever with
+    # no finished run reports none, and the finished records are untouched.
+    stamp = (tmp_path / "runs" / "dcgan_lr0.0002_seed0" / "record.json").stat().st_mtime_ns
+    again = ablation.main(
+        argv[:8]
+        + ["--levers", "base", "d_steps2", "--runs", str(tmp_path / "runs")]
+        + ["--reuse-only", "--output", str(output)]
+    )
+    rows = {row["lever"]: row for row in again["rows"]}
+    assert rows["base"]["fids"] == report["rows"][0]["fids"]
+    assert rows["d_steps2"]["fids"] == [] and rows["d_steps2"]["fid_mean"] is None
+    assert not (tmp_path / "runs" / "dcgan_lr0.0002_seed0_d_steps2").exists()
+    assert (tmp_path / "runs" / "dcgan_lr0.0002_seed0" / "record.json").stat().st_mtime_ns == stamp
+
+
+def test_results_name_the_copied_commit_where_the_tree_has_no_git(monkeypatch, tmp_path):
+    monkeypatch.syspath_prepend(BENCHMARKS)
+    common = importlib.import_module("_common")
+    monkeypatch.setattr(
+        common.subprocess, "run", lambda *a, **k: (_ for _ in ()).throw(OSError("no git"))
+    )
+    monkeypatch.delenv("BENCHMARK_GIT_COMMIT", raising=False)
+    assert common.git_state() is None
+    monkeypatch.setenv("BENCHMARK_GIT_COMMIT", "abc123")
+    assert common.git_state() == {"commit": "abc123", "copied_tree": True}
