@@ -11,7 +11,8 @@ samples), once per lever and seed:
 * `r1`: the R1 penalty on real images (`--r1-weight`);
 * `d_steps2`: two discriminator updates per generator update;
 * `minibatch_std`: a minibatch standard-deviation channel in the discriminator;
-* `all`: every lever above together.
+* `all`: every lever above together;
+* `all_but_X`: every lever but X (leave-one-out).
 
 The generator's weight average (EMA) needs no run of its own: every run
 keeps one, and its record holds the FID of both the averaged weights (`fid`)
@@ -38,7 +39,9 @@ import statistics
 import baselines
 from _common import write_result
 
-LEVERS = ("base", "diffaugment", "r1", "d_steps2", "minibatch_std", "all")
+SINGLE_LEVERS = ("diffaugment", "r1", "d_steps2", "minibatch_std")
+# `all_but_X`: every lever but X, to see which ones `all` owes its effect to.
+LEVERS = ("base",) + SINGLE_LEVERS + ("all",) + tuple(f"all_but_{x}" for x in SINGLE_LEVERS)
 
 
 def lever_options(lever, args):
@@ -51,8 +54,14 @@ def lever_options(lever, args):
     }
     if lever == "base":
         return {}
-    if lever == "all":
-        return {key: value for options in each.values() for key, value in options.items()}
+    if lever == "all" or lever.startswith("all_but_"):
+        left_out = lever.removeprefix("all_but_")
+        return {
+            key: value
+            for name, options in each.items()
+            if name != left_out
+            for key, value in options.items()
+        }
     return each[lever]
 
 
@@ -112,7 +121,9 @@ def parser():
     arguments = baselines.parser()
     arguments.description = __doc__.split("\n")[0]
     arguments.set_defaults(steps=1000, seeds=3, runs="runs/recipe_ablation")
-    arguments.add_argument("--levers", nargs="+", choices=LEVERS, default=list(LEVERS))
+    arguments.add_argument(
+        "--levers", nargs="+", choices=LEVERS, default=["base", *SINGLE_LEVERS, "all"]
+    )
     arguments.add_argument("--model", choices=("dcgan",), default="dcgan")
     arguments.add_argument("--learning-rate", type=float, default=2e-4)
     arguments.add_argument("--augment", default="translation,cutout")

@@ -200,6 +200,16 @@ def test_ablation_lever_options_combine_into_all(ablation):
         "d_steps": 2,
         "minibatch_std": True,
     }
+    assert ablation.lever_options("all_but_r1", args) == {
+        "augment": "translation",
+        "d_steps": 2,
+        "minibatch_std": True,
+    }
+    assert ablation.lever_options("all_but_minibatch_std", args) == {
+        "augment": "translation",
+        "r1_weight": 0.1,
+        "d_steps": 2,
+    }
     assert (args.steps, args.seeds) == (1000, 3)
 
 
