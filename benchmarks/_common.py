@@ -12,7 +12,16 @@ RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 
 
 def git_state():
-    """The commit the numbers were measured on, and whether the tree had changes."""
+    """The commit the numbers were measured on, and whether the tree had changes.
+
+    `BENCHMARK_GIT_COMMIT`, when set, names the commit instead: a copy of the
+    tree on another machine (a device machine) may hold no `.git`, or one
+    that is not the copied tree's (seen on the GPU machine: the session's
+    first commit, with the later files as "changes").
+    """
+    copied = os.environ.get("BENCHMARK_GIT_COMMIT")
+    if copied:
+        return {"commit": copied, "copied_tree": True}
     folder = os.path.dirname(os.path.abspath(__file__))
     try:
         commit = subprocess.run(
@@ -26,10 +35,7 @@ def git_state():
             check=True,
         ).stdout
     except (OSError, subprocess.CalledProcessError):
-        # A copy of the tree without its .git (a device machine): the caller
-        # names the commit it copied.
-        commit = os.environ.get("BENCHMARK_GIT_COMMIT")
-        return {"commit": commit, "copied_tree": True} if commit else None
+        return None
     return {"commit": commit, "uncommitted_changes": bool(status.strip())}
 
 

@@ -252,13 +252,15 @@ def test_ablation_script_trains_each_lever_from_the_same_start(
     assert (tmp_path / "runs" / "dcgan_lr0.0002_seed0" / "record.json").stat().st_mtime_ns == stamp
 
 
-def test_results_name_the_copied_commit_where_the_tree_has_no_git(monkeypatch, tmp_path):
+def test_results_name_the_copied_commit_when_the_caller_sets_it(monkeypatch):
     monkeypatch.syspath_prepend(BENCHMARKS)
     common = importlib.import_module("_common")
+    monkeypatch.delenv("BENCHMARK_GIT_COMMIT", raising=False)
+    assert common.git_state()["commit"] != "abc123"  # this checkout's own commit
     monkeypatch.setattr(
         common.subprocess, "run", lambda *a, **k: (_ for _ in ()).throw(OSError("no git"))
     )
-    monkeypatch.delenv("BENCHMARK_GIT_COMMIT", raising=False)
     assert common.git_state() is None
+    # Set, it wins over git: a device machine's .git may not be the copied tree's.
     monkeypatch.setenv("BENCHMARK_GIT_COMMIT", "abc123")
     assert common.git_state() == {"commit": "abc123", "copied_tree": True}
