@@ -19,6 +19,20 @@ STATUSES = TRAINING_STATUSES + ("crashed", "timeout")
 MEMORISATION_FLAG_SHARE = 0.2
 
 
+def rung_first_key(rung, value):
+    """The one ranking's sort key: a higher rung (`kgan_nas.fidelity`) first, then a lower value.
+
+    Args:
+        rung: The rung a candidate reached (None or 0 without rungs).
+        value: Its objective (lower is better), or None when it has none
+            (a failed candidate), which sorts last.
+
+    Returns:
+        A tuple to sort by.
+    """
+    return (-(rung or 0), math.inf if value is None else value)
+
+
 @dataclasses.dataclass(frozen=True)
 class Fitness:
     """Scores and bookkeeping of one evaluated genome.
@@ -147,7 +161,7 @@ class Fitness:
         above every candidate stopped earlier; without rungs this is the
         objective alone.
         """
-        return (-self.rung, self.objective(name))
+        return rung_first_key(self.rung, self.objective(name))
 
     def metrics(self):
         """Flat metric dict named after the extractor, e.g. `fid_domain`."""

@@ -11,7 +11,6 @@ run's table costs no TensorFlow start-up.
 """
 
 import dataclasses
-import math
 import os
 
 import numpy as np
@@ -21,6 +20,7 @@ from kgan_nas import run as run_lib
 from kgan_nas.fidelity import correlation_lines
 from kgan_nas.fidelity import rung_correlations
 from kgan_nas.fitness import Fitness
+from kgan_nas.fitness import rung_first_key
 from kgan_nas.genome import Genome
 from kgan_nas.objectives import parse_metric
 
@@ -32,8 +32,7 @@ def rank_key(record):
     0, so the key is their objective; a failed record has none and sorts
     last.
     """
-    objective = record.get("objective")
-    return (-(record.get("rung") or 0), math.inf if objective is None else objective)
+    return rung_first_key(record.get("rung"), record.get("objective"))
 
 
 def ranked_records(history):
