@@ -14,8 +14,10 @@ only (each seed has its own data split and so its own domain extractor
 scale):
 
 1. the search itself: the best candidate by the one ranking
-   (`kgan_nas.results`) after the same number of steps spent, the least
-   that every variant of the seed spent (`steps_curve`, `value_at`);
+   (`kgan_nas.results`) after the same number of steps spent, the lesser
+   of what the two compared runs spent (`steps_curve`, `value_at`; changed
+   from the least of every variant of the seed before the variants' runs,
+   so that a pair's values do not depend on which other variants ran);
 2. the winner retrained from scratch at equal steps: `kgan_nas.finalize`
    (`top_k=1`) trains each run's best genome `--final-seeds` times for
    `--final-steps` steps and scores it on the held-out split.
@@ -284,30 +286,39 @@ def paired_test(values, reference):
 def summarise(runs):
     """Per variant against random search, within each seed: at equal steps and retrained.
 
+    Two runs of a seed are compared at the steps both spent (the lesser of
+    the two), so a pair's values do not depend on which other variants ran.
+
     Returns:
-        A dict per variant (random excluded): `seeds`, `search_at_equal_steps`
-        and `retrained` (each: the variant's and random's per-seed values and
-        `paired_test`), and `equal_steps` (the steps each seed compares at).
+        A dict: `against_random` per variant (random excluded) and
+        `against_reference` per variant with an `against` in `VARIANTS`,
+        each with `seeds`, `steps` (the steps each seed compares at),
+        `search_at_equal_steps` and `retrained` (each: both per-seed values
+        and `paired_test`); and `equal_steps`, the least steps any run of a
+        seed spent.
     """
     by = {(run["variant"], run["seed"]): run for run in runs}
     seeds = sorted({run["seed"] for run in runs})
-    equal_steps = {}
-    for seed in seeds:
-        spent = [
-            run["steps_curve"][-1][0] for run in runs if run["seed"] == seed and run["steps_curve"]
-        ]
-        equal_steps[seed] = min(spent) if spent else 0
+
+    def spent(run):
+        return run["steps_curve"][-1][0] if run["steps_curve"] else 0
+
+    equal_steps = {
+        seed: min((spent(run) for run in runs if run["seed"] == seed), default=0) for seed in seeds
+    }
 
     def compare(name, reference):
         shared = [s for s in seeds if (name, s) in by and (reference, s) in by]
-        searched = [value_at(by[(name, s)]["steps_curve"], equal_steps[s]) for s in shared]
+        steps = [min(spent(by[(name, s)]), spent(by[(reference, s)])) for s in shared]
+        searched = [value_at(by[(name, s)]["steps_curve"], n) for s, n in zip(shared, steps)]
         reference_searched = [
-            value_at(by[(reference, s)]["steps_curve"], equal_steps[s]) for s in shared
+            value_at(by[(reference, s)]["steps_curve"], n) for s, n in zip(shared, steps)
         ]
         retrained = [_retrained_fid(by[(name, s)]) for s in shared]
         reference_retrained = [_retrained_fid(by[(reference, s)]) for s in shared]
         return {
             "seeds": shared,
+            "steps": steps,
             "search_at_equal_steps": {
                 "variant": searched,
                 reference: reference_searched,

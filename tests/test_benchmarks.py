@@ -102,6 +102,7 @@ def test_summarise_compares_within_seeds_at_equal_steps_and_retrained(search_qua
     ]
     summary = search_quality.summarise(runs)
     assert summary["equal_steps"] == {0: 300, 1: 400}
+    assert summary["against_random"]["genetic"]["steps"] == [300, 400]
     row = summary["against_random"]["genetic"]
     assert row["search_at_equal_steps"]["variant"] == [4.0, 7.0]
     assert row["search_at_equal_steps"]["random"] == [6.0, 7.0]
@@ -117,8 +118,19 @@ def test_the_recipe_variant_is_also_compared_with_the_plain_genetic_search(searc
         _run("random", 0, [[100, 6.0]], 3.0),
         _run("genetic_recipe", 0, [[100, 4.5]], 5.0),
     ]
-    row = search_quality.summarise(runs)["against_reference"]["genetic_recipe"]
+    # A variant that spent fewer steps (successive halving) does not move the
+    # pair it is not in: genetic and random still compare at their 300 steps.
+    runs.append(_run("random_sh", 0, [[50, 9.0], [200, 3.0]], 1.0))
+    runs[0]["steps_curve"] = [[100, 5.0], [300, 4.0]]
+    runs[1]["steps_curve"] = [[100, 6.0], [300, 5.5]]
+    summary = search_quality.summarise(runs)
+    assert summary["equal_steps"] == {0: 100}
+    assert summary["against_random"]["genetic"]["steps"] == [300]
+    assert summary["against_random"]["genetic"]["search_at_equal_steps"]["variant"] == [4.0]
+    assert summary["against_random"]["random_sh"]["steps"] == [200]
+    row = summary["against_reference"]["genetic_recipe"]
     assert row["reference"] == "genetic"
+    assert row["steps"] == [100]  # genetic_recipe spent only 100
     assert row["search_at_equal_steps"]["genetic"] == [5.0]
     assert (row["search_at_equal_steps"]["wins"], row["retrained"]["losses"]) == (1, 1)
 
