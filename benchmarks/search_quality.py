@@ -63,20 +63,9 @@ VARIANTS = {
     "genetic_sh": {"strategy": "genetic", "fidelity": True},
     # Issue 19, added before any of its runs: the default strategy in a space
     # with the training-recipe genes and the residual and minibatch-std
-    # layers, compared with `genetic` (the same strategy in the old space).
+    # layers (`SearchSpace.with_recipe()`, whose choices the study was run
+    # with), compared with `genetic` (the same strategy in the old space).
     "genetic_recipe": {"strategy": "genetic", "space": "recipe", "against": "genetic"},
-}
-# The recipe space's additions to the plain space (`SearchSpace` fields). The
-# layer kinds are added to the defaults; the recipe genes replace their one
-# "off" choice.
-RECIPE_SPACE = {
-    "generator_layer_types": ("residual_up",),
-    "discriminator_layer_types": ("residual_down", "minibatch_std"),
-    "ema_decays": (0.0, 0.99, 0.999),
-    "augment_policies": ("none", "translation,cutout"),
-    "augment_probabilities": (0.5, 1.0),
-    "r1_weights": (0.0, 0.1, 1.0, 10.0),
-    "d_steps": (1, 2),
 }
 PLAN = {
     "digits": dict(
@@ -154,20 +143,11 @@ def generations_for(name, args):
 
 
 def variant_space(name, args):
-    """The `SearchSpace` variant `name` searches: the plain one, or with `RECIPE_SPACE`."""
+    """The `SearchSpace` variant `name` searches: the plain one, or `with_recipe()`."""
     import kgan_nas
-    from kgan_nas import genome as genome_lib
 
-    fields = {"image_shape": args.image_shape, "max_params": args.max_params}
-    if VARIANTS[name].get("space") == "recipe":
-        fields.update(RECIPE_SPACE)
-        fields["generator_layer_types"] = genome_lib.DEFAULT_GENERATOR_KINDS + tuple(
-            RECIPE_SPACE["generator_layer_types"]
-        )
-        fields["discriminator_layer_types"] = genome_lib.DEFAULT_DISCRIMINATOR_KINDS + tuple(
-            RECIPE_SPACE["discriminator_layer_types"]
-        )
-    return kgan_nas.SearchSpace(**fields)
+    space = kgan_nas.SearchSpace(image_shape=args.image_shape, max_params=args.max_params)
+    return space.with_recipe() if VARIANTS[name].get("space") == "recipe" else space
 
 
 def run_search(name, seed, args):

@@ -53,9 +53,10 @@ def _objective_names(names, metric):
 
 
 def _space_for(args):
-    """The search space for `--max-params`, or None for the preset's (`kgan_nas.search`'s)."""
-    if args.max_params is None:
+    """The search space for `--max-params` / `--recipe`, or None for the preset's."""
+    if args.max_params is None and not args.recipe:
         return None
+    from kgan_nas import config as config_lib
     from kgan_nas.data import load_dataset
     from kgan_nas.space import SearchSpace
 
@@ -63,7 +64,9 @@ def _space_for(args):
     # the space is built as kgan_nas.search builds its own, so a run started with
     # `--preset P` resumes with `--preset P --max-params <P's max_params>` too.
     image_shape = load_dataset(args.dataset, seed=args.seed).image_shape
-    return SearchSpace(image_shape=tuple(image_shape), max_params=args.max_params)
+    max_params = args.max_params or config_lib.PRESETS[args.preset]["max_params"]
+    space = SearchSpace(image_shape=tuple(image_shape), max_params=max_params)
+    return space.with_recipe() if args.recipe else space
 
 
 def _executor_options(args):

@@ -173,6 +173,13 @@ def _add_search_command(commands):
         "from its parent's trained weights",
     )
     strategy.add_argument(
+        "--recipe",
+        action="store_true",
+        help="also search the training recipe (generator EMA, DiffAugment, R1, "
+        "discriminator steps) and residual / minibatch-std layers: "
+        "SearchSpace.with_recipe() (default: off)",
+    )
+    strategy.add_argument(
         "--seed",
         type=int,
         default=0,

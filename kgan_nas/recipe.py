@@ -22,6 +22,20 @@ SPACE_FIELDS = {
     "r1_weights": ("r1_weight", (0.0,)),
     "d_steps": ("d_steps", (1,)),
 }
+# `SearchSpace.with_recipe()`: the choices that turn every recipe gene on
+# (each still includes its "off" value, so the search can leave it off), and
+# the layer kinds it adds to a space's own.
+RECIPE_CHOICES = {
+    "ema_decays": (0.0, 0.99, 0.999),
+    "augment_policies": (genome_lib.NO_AUGMENT, "translation,cutout"),
+    "augment_probabilities": (0.5, 1.0),
+    "r1_weights": (0.0, 0.1, 1.0, 10.0),
+    "d_steps": (1, 2),
+}
+RECIPE_KINDS = {
+    "generator_layer_types": (genome_lib.RESIDUAL_UP,),
+    "discriminator_layer_types": (genome_lib.RESIDUAL_DOWN, genome_lib.MINIBATCH_STD),
+}
 # The neutral augment probability of a genome that does not augment.
 NEUTRAL_PROBABILITY = genome_lib.RECIPE_DEFAULTS["augment_probability"]
 

@@ -120,7 +120,7 @@ def test_search_options_are_grouped():
     }
     expected = {
         "data": {"--dataset"},
-        "search strategy": {"--strategy", "--no-inherit-weights", "--seed"},
+        "search strategy": {"--strategy", "--no-inherit-weights", "--recipe", "--seed"},
         "budget": {"--preset", "--generations", "--max-params", "--seconds-per-candidate"},
         "scoring": {"--metric", "--objectives"},
         "execution": {"--executor", "--workers", "--threads-per-worker", "--timeout"},
@@ -245,6 +245,20 @@ def test_max_params_builds_the_space_for_the_data(captured_search):
     space = captured_search.kwargs["space"]
     assert space.max_params == 12345
     assert tuple(space.image_shape) == tuple(load_dataset("digits").image_shape)
+
+
+def test_recipe_searches_the_presets_space_with_the_recipe_genes(captured_search):
+    from kgan_nas.config import PRESETS
+    from kgan_nas.space import SearchSpace
+
+    assert cli.main(["search", "--quiet", "--preset", "quick", "--recipe"]) == 0
+    space = captured_search.kwargs["space"]
+    plain = SearchSpace(image_shape=space.image_shape, max_params=PRESETS["quick"]["max_params"])
+    assert space == plain.with_recipe()
+    assert cli.main(["search", "--quiet", "--recipe", "--max-params", "12345"]) == 0
+    _, kwargs = captured_search.calls[-1]
+    assert kwargs["space"].max_params == 12345
+    assert kwargs["space"].r1_weights == (0.0, 0.1, 1.0, 10.0)
 
 
 def test_max_params_is_stored_in_the_run_configuration(tmp_path, monkeypatch):

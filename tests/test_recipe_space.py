@@ -476,3 +476,39 @@ def test_gan_options_leave_out_what_is_off():
     }
     with pytest.raises(ValueError, match="not a recipe gene"):
         recipe_lib.choices(FULL_SPACES[(8, 8, 1)], "loss")
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    shape=st.sampled_from([(8, 8, 1), (28, 28, 1), (32, 32, 3)]),
+    seed=st.integers(0, 2**31 - 1),
+)
+def test_with_recipe_turns_every_gene_on_and_keeps_the_rest(shape, seed):
+    plain = SearchSpace(image_shape=shape, max_params=500_000, filters=(16, 32))
+    space = plain.with_recipe()
+    for field, choices in recipe_lib.RECIPE_CHOICES.items():
+        assert getattr(space, field) == choices
+        assert recipe_lib.SPACE_FIELDS[field][1][0] in choices  # "off" stays a choice
+    for field, kinds in recipe_lib.RECIPE_KINDS.items():
+        assert getattr(space, field) == getattr(plain, field) + kinds
+    assert (space.filters, space.max_params, space.image_shape) == ((16, 32), 500_000, shape)
+    assert space.with_recipe() == space  # idempotent: kinds are not added twice
+    assert SearchSpace.from_dict(json.loads(json.dumps(space.to_dict()))) == space
+    genome = space.sample(np.random.default_rng(seed))
+    assert space.problems(genome) == []
+
+
+def test_with_recipe_samples_reach_every_recipe_choice():
+    space = SearchSpace(image_shape=(28, 28, 1), max_params=500_000).with_recipe()
+    rng = np.random.default_rng(0)
+    seen = {field: set() for field in recipe_lib.RECIPE_CHOICES}
+    for _ in range(300):
+        training = space.sample(rng).training
+        for field, (gene, _) in recipe_lib.SPACE_FIELDS.items():
+            seen[field].add(getattr(training, gene))
+    # A genome that does not augment holds the neutral probability.
+    assert seen.pop("augment_probabilities") >= set(
+        recipe_lib.RECIPE_CHOICES["augment_probabilities"]
+    )
+    for field, values in seen.items():
+        assert values == set(recipe_lib.RECIPE_CHOICES[field]), field
