@@ -131,6 +131,13 @@ def search_seconds(history):
     return round(max(ends) - min(starts), 1) if history else 0.0
 
 
+def candidate_seconds(history):
+    """CPU-side cost of a run: the sum of its candidates' own seconds (build,
+    compile, train, score), whatever ran beside them. Variants that spend the
+    same steps can differ here (the recipe genes' extra discriminator work)."""
+    return round(sum(record["fitness"]["seconds"].get("total") or 0.0 for record in history), 1)
+
+
 def generations_for(name, args):
     """Whole generations of variant `name` that fit in the seed's step budget."""
     budget = args.evaluations * args.steps
@@ -223,6 +230,7 @@ def describe_run(name, seed, directory):
         "fidelity_check": result.fidelity_check(),
         "retrained": winner,
         "wall_seconds": search_seconds(history),
+        "candidate_seconds": candidate_seconds(history),
     }
 
 

@@ -80,6 +80,8 @@ def test_search_seconds_spans_first_start_to_last_end(search_quality):
     ]
     assert search_quality.search_seconds(history) == pytest.approx(30.0)
     assert search_quality.search_seconds([]) == 0.0
+    assert search_quality.candidate_seconds(history) == pytest.approx(39.0)
+    assert search_quality.candidate_seconds([]) == 0.0
 
 
 def _run(variant, seed, curve, retrained):
