@@ -421,6 +421,13 @@ def parse_args(argv=None):
         "--variants", nargs="+", choices=list(VARIANTS), help="run only these (default: all)"
     )
     parser.add_argument("--stage", default="all", choices=("search", "final", "report", "all"))
+    parser.add_argument(
+        "--variant-seeds",
+        type=int,
+        default=VARIANT_SEEDS,
+        help="run the variants other than the main pair on the first N seeds (default: "
+        f"{VARIANT_SEEDS}); more, to confirm a variant on seeds it was not seen on",
+    )
     for key, kind in (
         ("evaluations", int),
         ("steps", int),
@@ -464,7 +471,7 @@ def planned_runs(args):
     pairs = []
     for index, seed in enumerate(seeds):
         for name in chosen:
-            if name in MAIN_VARIANTS or index < VARIANT_SEEDS:
+            if name in MAIN_VARIANTS or index < args.variant_seeds:
                 pairs.append((name, seed))
     return pairs
 

@@ -195,6 +195,8 @@ def test_the_plan_runs_the_main_pair_on_every_seed_and_the_rest_on_the_first_fiv
         ("genetic", 1),
         ("random", 1),
     ]
+    confirm = search_quality.parse_args(["--variants", "genetic_sh", "--variant-seeds", "10"])
+    assert search_quality.planned_runs(confirm) == [("genetic_sh", seed) for seed in range(10)]
 
 
 @pytest.mark.keras
