@@ -64,7 +64,7 @@ def _space_for(args):
     # the space is built as kgan_nas.search builds its own, so a run started with
     # `--preset P` resumes with `--preset P --max-params <P's max_params>` too.
     image_shape = load_dataset(args.dataset, seed=args.seed).image_shape
-    max_params = args.max_params or config_lib.PRESETS[args.preset]["max_params"]
+    max_params = config_lib.resolve_budget(args.preset, max_params=args.max_params)["max_params"]
     space = SearchSpace(image_shape=tuple(image_shape), max_params=max_params)
     return space.with_recipe() if args.recipe else space
 
