@@ -21,7 +21,8 @@
 set -u
 seeds=${1:-5}
 train_seconds=${2:-330}
-shift 2 2>/dev/null
+# Drop SEEDS and TRAIN_SECONDS, whichever were given: the rest are levers.
+shift $(($# < 2 ? $# : 2))
 levers=("$@")
 [ ${#levers[@]} -gt 0 ] || levers=(base diffaugment r1 d_steps2 minibatch_std all)
 out=${OUT:-/tmp/out}
