@@ -9,17 +9,27 @@ stage's chosen genome: its mean ± std held-out FID over its training seeds;
 a seed is a win when that mean is below the best baseline's (each baseline
 at its best learning rate, chosen on the same held-out split).
 
+With `--recipe`, the search runs in `SearchSpace.with_recipe()` (the
+training-recipe genes, issue 19) into `<runs>/<dataset>_recipe_seed<seed>`,
+and the baselines are also trained with `baselines.RECIPE`
+(`--recipe-dcgan-lrs`, `--recipe-mlp-lrs`): the searched genome must beat the
+best of the plain and the recipe baselines. The baselines of a seed share one
+folder, so the plain ones are reused (`baselines.check_extractor` makes sure
+the same extractor scored them).
+
 Both parts resume: a finished search (and final stage) is read back, and a
 finished baseline run is reused, so the study can be run in parts (one seed
 at a time, `--seeds 0` then `--seeds 1`, or after a kill).
 
     python benchmarks/final_study.py --dataset mnist_5k --seeds 0 1
+    python benchmarks/final_study.py --dataset mnist_5k --seeds 0 1 --preset mnist_cpu --recipe
     # a smoke run on digits (minutes):
     python benchmarks/final_study.py --dataset digits --preset quick --generations 1 \
         --population 2 --steps-per-candidate 5 --final-steps 5 --final-seeds 2 \
         --search-xla off --runs /tmp/study --output /tmp/study.json
 
-Writes `benchmarks/results/final_study.json` (or `--output`).
+Writes `benchmarks/results/final_study.json` (`final_study_recipe.json` with
+`--recipe`; or `--output`).
 """
 
 import argparse
@@ -33,7 +43,7 @@ def search_one(seed, args):
     """The search (with its final stage) of one seed; resumed when it exists."""
     import kgan_nas
 
-    directory = os.path.join(args.runs, f"{args.dataset}_seed{seed}")
+    directory = os.path.join(args.runs, run_name(args, seed))
     final = {
         "top_k": args.final_top_k,
         "seeds": args.final_seeds,
@@ -44,6 +54,7 @@ def search_one(seed, args):
         final["num_samples"] = args.final_num_samples
     result = kgan_nas.search(
         args.dataset,
+        space=recipe_space(args, seed) if args.recipe else None,
         preset=args.preset,
         generations=args.generations,
         population=args.population,
@@ -62,6 +73,22 @@ def search_one(seed, args):
     if summary is None:
         raise SystemExit(f"{directory}: the final stage did not finish (no successful genome?)")
     return directory, summary
+
+
+def run_name(args, seed):
+    """A seed's run folder: `<dataset>[_recipe]_seed<seed>`."""
+    return f"{args.dataset}{'_recipe' if args.recipe else ''}_seed{seed}"
+
+
+def recipe_space(args, seed):
+    """The preset's search space (its `max_params`) with the training-recipe genes."""
+    import kgan_nas
+    from kgan_nas.config import resolve_budget
+    from kgan_nas.data import load_dataset
+
+    image_shape = tuple(load_dataset(args.dataset, seed=seed).image_shape)
+    max_params = resolve_budget(args.preset)["max_params"]
+    return kgan_nas.SearchSpace(image_shape=image_shape, max_params=max_params).with_recipe()
 
 
 def baselines_for(directory, seed, summary, args):
@@ -87,10 +114,11 @@ def baselines_for(directory, seed, summary, args):
         "--mlp-lrs",
         *[str(rate) for rate in args.mlp_lrs],
     ]
+    if args.recipe:
+        argv += ["--recipe-dcgan-lrs", *[str(rate) for rate in args.recipe_dcgan_lrs]]
+        argv += ["--recipe-mlp-lrs", *[str(rate) for rate in args.recipe_mlp_lrs]]
     argv += ["--xla", args.baseline_xla]
-    options = baselines.parser().parse_args(argv)
-    options.learning_rates = {"dcgan": options.dcgan_lrs, "mlp": options.mlp_lrs}
-    return baselines.run_baselines(options)
+    return baselines.run_baselines(baselines.parse_args(argv))
 
 
 def search_facts(directory, summary):
@@ -164,6 +192,19 @@ def parser():
     arguments.add_argument(
         "--mlp-lrs", type=float, nargs="+", default=list(baselines.LEARNING_RATES["mlp"])
     )
+    arguments.add_argument(
+        "--recipe",
+        action="store_true",
+        help="search SearchSpace.with_recipe() and add the recipe baselines",
+    )
+    # The DCGAN with the recipe costs about twice its plain runs on a CPU, so one
+    # rate: 5e-4, the plain DCGAN's best on both seeds of results/final_study.json
+    # (chosen on the held-out split, which favours the baseline) and the rate
+    # of results/recipe_ablation_gpu.json.
+    arguments.add_argument("--recipe-dcgan-lrs", type=float, nargs="+", default=[5e-4])
+    arguments.add_argument(
+        "--recipe-mlp-lrs", type=float, nargs="+", default=list(baselines.LEARNING_RATES["mlp"])
+    )
     # `on` by default because the seeds of results/final_study.json were run so,
     # and a run directory resumes only under the config it was started with.
     arguments.add_argument("--search-xla", choices=("auto", "on", "off"), default="on")
@@ -171,7 +212,11 @@ def parser():
     # a TensorFlow CPU at 2000 steps) is the faster here for the 28x28 DCGAN.
     arguments.add_argument("--baseline-xla", choices=("auto", "on", "off"), default="auto")
     arguments.add_argument("--runs", default="runs/final_study")
-    arguments.add_argument("--output", help="results JSON (default: results/final_study.json)")
+    arguments.add_argument(
+        "--output",
+        help="results JSON (default: results/final_study.json, final_study_recipe.json "
+        "with --recipe)",
+    )
     return arguments
 
 
@@ -200,11 +245,12 @@ def main(argv=None):
     report = {
         "dataset": args.dataset,
         "preset": args.preset,
+        "recipe": args.recipe,
         "rows": rows,
         "wins": sum(row["searched_wins"] for row in rows),
         "seeds": len(rows),
     }
-    write_result("final_study", report, args.output)
+    write_result("final_study_recipe" if args.recipe else "final_study", report, args.output)
     return report
 
 

@@ -126,8 +126,8 @@ def parser():
     )
     arguments.add_argument("--model", choices=("dcgan",), default="dcgan")
     arguments.add_argument("--learning-rate", type=float, default=2e-4)
-    arguments.add_argument("--augment", default="translation,cutout")
-    arguments.add_argument("--r1-weight", type=float, default=1.0)
+    arguments.add_argument("--augment", default=baselines.RECIPE["augment"])
+    arguments.add_argument("--r1-weight", type=float, default=baselines.RECIPE["r1_weight"])
     arguments.add_argument(
         "--reuse-only",
         action="store_true",

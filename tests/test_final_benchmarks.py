@@ -121,6 +121,8 @@ def test_baselines_script_trains_scores_and_reuses_finished_runs(
         "mlp",
         "--mlp-lrs",
         "1e-3",
+        "--recipe-mlp-lrs",
+        "1e-3",
         "--num-samples",
         "100",
         "--no-xla",
@@ -135,8 +137,20 @@ def test_baselines_script_trains_scores_and_reuses_finished_runs(
     report = json.loads(output.read_text())
     assert report["source"]["holdout_images"] == 270
     assert report["protocol"]["num_samples"] == 100
-    (row,) = report["rows"]
+    row, recipe_row = report["rows"]
     assert row["model"] == "mlp" and len(row["fids"]) == 1 and row["fids"][0] > 0
+    # The recipe variant is its own row, its own folder, from the same start.
+    assert recipe_row["model"] == "mlp+recipe" and len(recipe_row["fids"]) == 1
+    assert set(report["best"]) == {"mlp", "mlp+recipe"}
+    plain, recipe = (
+        json.loads((tmp_path / "runs" / name / "record.json").read_text())
+        for name in ("mlp_lr0.001_seed0", "mlp_lr0.001_seed0_recipe")
+    )
+    assert "options" not in plain
+    assert recipe["options"] == {"augment": "translation,cutout", "r1_weight": 1.0, "d_steps": 2}
+    assert recipe["training_seed"] == plain["training_seed"]
+    marker = json.loads((tmp_path / "runs" / "extractor.json").read_text())
+    assert marker["cache_key"] == report["source"]["extractor_cache_key"] is not None
     assert "baselines.py" in report["machine"]["command"]
     record = tmp_path / "runs" / "mlp_lr0.001_seed0" / "record.json"
     stamp = record.stat().st_mtime_ns
@@ -145,6 +159,75 @@ def test_baselines_script_trains_scores_and_reuses_finished_runs(
     again = baselines.main(argv[2:])  # in this process: no second start-up
     assert record.stat().st_mtime_ns == stamp  # reused, not trained again
     assert again["rows"][0]["fids"] == row["fids"]
+
+
+def test_the_recipe_is_the_ablations_all_levers_less_minibatch_std_for_the_mlp(scripts, ablation):
+    baselines, _ = scripts
+    assert baselines.recipe_options("dcgan") == ablation.lever_options(
+        "all", ablation.parser().parse_args([])
+    )
+    assert baselines.recipe_options("mlp") == {
+        key: value for key, value in baselines.RECIPE.items() if key != "minibatch_std"
+    }
+    baselines.recipe_options("dcgan")["d_steps"] = 5  # a copy: RECIPE stays as measured
+    assert baselines.RECIPE["d_steps"] == 2
+
+
+def test_baseline_runs_of_two_extractors_never_share_a_folder(scripts, tmp_path):
+    baselines, _ = scripts
+    runs = str(tmp_path / "runs")
+    baselines.check_extractor(runs, {"extractor_cache_key": None})  # unknown: no marker
+    assert not (tmp_path / "runs").exists()
+    baselines.check_extractor(runs, {"extractor_cache_key": "k1", "fingerprint": "f"})
+    assert json.loads((tmp_path / "runs" / "extractor.json").read_text()) == {
+        "cache_key": "k1",
+        "fingerprint": "f",
+    }
+    baselines.check_extractor(runs, {"extractor_cache_key": "k1", "fingerprint": "f"})
+    with pytest.raises(SystemExit, match="extractor k1.*extractor is k2.*another --runs"):
+        baselines.check_extractor(runs, {"extractor_cache_key": "k2", "fingerprint": "f"})
+
+
+def test_final_study_with_recipe_names_its_runs_and_adds_the_recipe_baselines(scripts, monkeypatch):
+    baselines, study = scripts
+    plain = study.parser().parse_args(["--seeds", "3"])
+    recipe = study.parser().parse_args(["--seeds", "3", "--recipe", "--recipe-mlp-lrs", "1e-3"])
+    assert (study.run_name(plain, 3), study.run_name(recipe, 3)) == (
+        "mnist_5k_seed3",
+        "mnist_5k_recipe_seed3",
+    )
+    seen = []
+    monkeypatch.setattr(baselines, "run_baselines", seen.append)
+    summary = {
+        "protocol": {"steps": 7, "seeds": 2, "batch_size": 8, "ema_decay": 0.9, "num_samples": 50}
+    }
+    for args in (plain, recipe):
+        study.baselines_for("runs/x", 3, summary, args)
+    without, with_recipe = seen
+    assert without.recipe_learning_rates == {"dcgan": [], "mlp": []}
+    assert with_recipe.recipe_learning_rates == {"dcgan": [5e-4], "mlp": [1e-3]}
+    # Plain and recipe runs of a seed share the baselines' folder (reused runs).
+    assert without.runs == with_recipe.runs
+    assert (with_recipe.steps, with_recipe.seeds, with_recipe.num_samples) == (7, 2, 50)
+
+
+@pytest.mark.keras
+def test_minibatch_std_is_refused_for_the_mlp_baseline(scripts, tmp_path):
+    import argparse
+
+    baselines, _ = scripts
+
+    class Data:
+        image_shape = (8, 8, 1)
+
+        def fingerprint(self):
+            return "f"
+
+    args = argparse.Namespace(
+        runs=str(tmp_path), steps=1, batch_size=8, ema_decay=0.9, num_samples=10
+    )
+    with pytest.raises(ValueError, match="minibatch_std is a DCGAN option"):
+        baselines.train_one("mlp", 1e-3, 0, Data(), None, args, {"minibatch_std": True}, "x")
 
 
 @pytest.fixture()
