@@ -201,9 +201,11 @@ def parser():
     # rate: 5e-4, the plain DCGAN's best on both seeds of results/final_study.json
     # (chosen on the held-out split, which favours the baseline) and the rate
     # of results/recipe_ablation_gpu.json.
-    arguments.add_argument("--recipe-dcgan-lrs", type=float, nargs="+", default=[5e-4])
+    # Given with no rate, a model has no recipe baseline (a staged run: its
+    # report then says nothing about that model with the recipe).
+    arguments.add_argument("--recipe-dcgan-lrs", type=float, nargs="*", default=[5e-4])
     arguments.add_argument(
-        "--recipe-mlp-lrs", type=float, nargs="+", default=list(baselines.LEARNING_RATES["mlp"])
+        "--recipe-mlp-lrs", type=float, nargs="*", default=list(baselines.LEARNING_RATES["mlp"])
     )
     # `on` by default because the seeds of results/final_study.json were run so,
     # and a run directory resumes only under the config it was started with.

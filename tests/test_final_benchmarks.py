@@ -192,6 +192,7 @@ def test_final_study_with_recipe_names_its_runs_and_adds_the_recipe_baselines(sc
     baselines, study = scripts
     plain = study.parser().parse_args(["--seeds", "3"])
     recipe = study.parser().parse_args(["--seeds", "3", "--recipe", "--recipe-mlp-lrs", "1e-3"])
+    staged = study.parser().parse_args(["--recipe", "--recipe-dcgan-lrs"])
     assert (study.run_name(plain, 3), study.run_name(recipe, 3)) == (
         "mnist_5k_seed3",
         "mnist_5k_recipe_seed3",
@@ -201,11 +202,12 @@ def test_final_study_with_recipe_names_its_runs_and_adds_the_recipe_baselines(sc
     summary = {
         "protocol": {"steps": 7, "seeds": 2, "batch_size": 8, "ema_decay": 0.9, "num_samples": 50}
     }
-    for args in (plain, recipe):
+    for args in (plain, recipe, staged):
         study.baselines_for("runs/x", 3, summary, args)
-    without, with_recipe = seen
+    without, with_recipe, no_dcgan = seen
     assert without.recipe_learning_rates == {"dcgan": [], "mlp": []}
     assert with_recipe.recipe_learning_rates == {"dcgan": [5e-4], "mlp": [1e-3]}
+    assert no_dcgan.recipe_learning_rates == {"dcgan": [], "mlp": [2e-4, 1e-3]}
     # Plain and recipe runs of a seed share the baselines' folder (reused runs).
     assert without.runs == with_recipe.runs
     assert (with_recipe.steps, with_recipe.seeds, with_recipe.num_samples) == (7, 2, 50)
