@@ -15,6 +15,8 @@ import pathlib
 import subprocess
 import sys
 
+import pytest
+
 import kgan_nas
 
 PACKAGE_DIR = pathlib.Path(kgan_nas.__file__).parent
@@ -122,3 +124,37 @@ def test_modules_and_functions_stay_small():
                     long_functions.append(f"{relative}:{node.name}")
     assert long_modules == []
     assert long_functions == []
+
+
+def _module_graph():
+    sys.path.insert(0, str(PACKAGE_DIR.parent / "docs"))
+    try:
+        import module_graph
+    finally:
+        sys.path.pop(0)
+    return module_graph
+
+
+def test_no_modules_import_each_other_in_a_circle():
+    module_graph = _module_graph()
+    graph = module_graph.import_graph(PACKAGE_DIR)
+    # The reader sees lazy imports and relative ones: a few known edges.
+    assert "kgan_nas.training" in graph["kgan_nas.decode"]  # inside a function
+    assert "kgan_nas.report.numbers" in graph["kgan_nas.report.page"]
+    assert module_graph.circles(graph) == []
+    assert module_graph.circles(module_graph.rooms(graph)) == []
+
+
+def test_the_module_graph_finds_circles_and_floors():
+    module_graph = _module_graph()
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a", "c"}, "e": set()}
+    assert module_graph.circles(graph) == [["a", "b", "c"]]
+    assert module_graph.circles(graph, ignore={("c", "a")}) == []
+    with pytest.raises(ValueError, match="import circle"):
+        module_graph.floors(graph)
+    acyclic = {"top": {"mid", "low"}, "mid": {"low"}, "low": set()}
+    assert module_graph.floors(acyclic) == {"top": 2, "mid": 1, "low": 0}
+    # top -> low is implied by top -> mid -> low: the picture leaves it out.
+    assert module_graph.reduction(acyclic) == {"top": {"mid"}, "mid": {"low"}, "low": set()}
+    assert module_graph.room_of("kgan_nas.training.gan") == "training/"
+    assert module_graph.room_of("kgan_nas.run") == "run.py"

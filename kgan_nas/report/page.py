@@ -10,7 +10,6 @@ imported.
 import datetime
 import os
 
-from kgan_nas import report
 from kgan_nas import validate
 from kgan_nas.atomic import atomic_write_text
 from kgan_nas.fitness import STATUSES
@@ -22,6 +21,8 @@ from kgan_nas.report import final_view
 from kgan_nas.report import gallery
 from kgan_nas.report import lineage_view
 from kgan_nas.report import markup
+from kgan_nas.report import numbers
+from kgan_nas.report import plots as report_plots
 from kgan_nas.report import protocol_view
 from kgan_nas.report import run_view
 from kgan_nas.report.markup import SECTIONS
@@ -108,7 +109,7 @@ def write_html_report(result, path=None, *, plots=None, top_k=4, num_rows=10):
         if not validate.is_integer(value) or value < 1:
             raise ValueError(f"{name} must be a positive integer, got {value!r}.")
     if plots is None:
-        plots = report.write_report(result)
+        plots = report_plots.write_report(result)
     plots = {os.path.basename(p): p for p in plots}
     path = path or os.path.join(result.directory, REPORT_HTML)
     ranked = result.ranked()
@@ -264,7 +265,7 @@ def _headline(result, ranked):
     if ranked:
         best = ranked[0]
         text += (
-            f" Best {escape(report.objective_label(result.config['metric']))}: "
+            f" Best {escape(numbers.objective_label(result.config['metric']))}: "
             f"<b>{fixed(best['objective'])}</b> (candidate <code>{escape(best['key'])}</code>, "
             f"generation {best['generation']})."
         )
@@ -342,7 +343,7 @@ def _candidates(result, ranked, num_rows):
 
 
 def _fitness(result, plots):
-    image = markup.image(plots.get(report.FITNESS_PNG), "Fitness per generation")
+    image = markup.image(plots.get(report_plots.FITNESS_PNG), "Fitness per generation")
     rows = [
         [
             num_cell(row["generation"]),
@@ -352,7 +353,7 @@ def _fitness(result, plots):
             num_cell(fixed(row["median"])),
             num_cell(fixed(row["best_so_far"])),
         ]
-        for row in report.fitness_by_generation(result.history)
+        for row in numbers.fitness_by_generation(result.history)
     ]
     fitness_table = (
         table(
@@ -374,17 +375,17 @@ def _pareto(result, ranked, plots):
     if not ranked:
         parts.append("<p>No candidate succeeded, so there is nothing to plot.</p>")
         return "\n".join(parts)
-    parts.append(markup.image(plots.get(report.PARETO_PNG), "Quality against generator size"))
-    front = report.quality_size_front(result.history)
+    parts.append(markup.image(plots.get(report_plots.PARETO_PNG), "Quality against generator size"))
+    front = numbers.quality_size_front(result.history)
     members = sorted((r for r in ranked if r["key"] in front), key=lambda r: r["params"])
     parts.append(
         f"<p>The Pareto front: successful candidates that no other candidate beats "
-        f"on both {escape(report.objective_label(result.config['metric']))} and "
+        f"on both {escape(numbers.objective_label(result.config['metric']))} and "
         "generator parameters.</p>"
     )
     parts.append(
         table(
-            ["key", report.objective_label(result.config["metric"]), "G params", "genome"],
+            ["key", numbers.objective_label(result.config["metric"]), "G params", "genome"],
             [
                 [
                     f"<code>{escape(r['key'])}</code>",
@@ -404,8 +405,8 @@ def _genes(result, plots):
     if not result.history:
         parts.append("<p>No candidate has been evaluated yet.</p>")
         return "\n".join(parts)
-    parts.append(markup.image(plots.get(report.GENES_PNG), "Gene frequencies per generation"))
-    frequencies = report.gene_frequencies(result.history)
+    parts.append(markup.image(plots.get(report_plots.GENES_PNG), "Gene frequencies per generation"))
+    frequencies = numbers.gene_frequencies(result.history)
     generations = frequencies["generations"]
     parts.append(
         "<p>Counts per generation of every evaluated genome, failed ones included: "
@@ -413,7 +414,7 @@ def _genes(result, plots):
     )
     headers = ["value"] + [f"gen {g}" for g in generations]
     tables = []
-    for category in report.GENE_CATEGORIES:
+    for category in numbers.GENE_CATEGORIES:
         rows = [
             [escape(value)] + [num_cell(count) for count in counts]
             for value, counts in frequencies["counts"][category].items()
@@ -429,7 +430,7 @@ def _genes(result, plots):
 
 def _curves(result, plots):
     parts = [section_start("curves")]
-    path = plots.get(report.CURVES_PNG)
+    path = plots.get(report_plots.CURVES_PNG)
     if not path:
         parts.append(
             "<p>No training curves were recorded (runs written before curves were, "
