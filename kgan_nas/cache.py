@@ -22,6 +22,7 @@ __all__ = [
     "canonical_json",
     "cache_key",
     "arrays_fingerprint",
+    "prune_folder",
 ]
 
 CACHE_ENV_VAR = "KGAN_NAS_CACHE"
@@ -124,3 +125,44 @@ def arrays_fingerprint(parts):
         digest.update(repr(array.shape).encode())
         digest.update(memoryview(array).cast("B"))
     return digest.hexdigest()[:_KEY_LENGTH]
+
+
+def prune_folder(folder, max_bytes):
+    """Deletes a folder's least recently used files until it holds at most `max_bytes`.
+
+    For caches that bound nothing themselves (TensorFlow's persistent XLA
+    cache grows by a file per compiled program). "Used" is the later of a
+    file's access and modification times. Files another process deletes
+    meanwhile are skipped; a reader that loses a file recompiles it.
+
+    Args:
+        folder: The folder; only its own files count (not subfolders'). A
+            missing folder is left alone.
+        max_bytes: The size to bring it under (>= 0).
+
+    Returns:
+        The number of bytes deleted.
+    """
+    files = []
+    try:
+        entries = list(os.scandir(folder))
+    except FileNotFoundError:
+        return 0
+    for entry in entries:
+        try:
+            if entry.is_file(follow_symlinks=False):
+                status = entry.stat(follow_symlinks=False)
+                files.append((max(status.st_atime, status.st_mtime), status.st_size, entry.path))
+        except FileNotFoundError:
+            continue
+    total = sum(size for _, size, _ in files)
+    removed = 0
+    for _, size, path in sorted(files):
+        if total - removed <= max_bytes:
+            break
+        try:
+            os.remove(path)
+        except FileNotFoundError:
+            continue
+        removed += size
+    return removed

@@ -127,3 +127,43 @@ def test_a_worker_records_its_choice_and_fills_the_compile_cache(tmp_path, cache
     assert all(record["fitness"]["jit_compile"] is True for record in result.history)
     backend = "jax" if keras.backend.backend() == "jax" else "tensorflow"
     assert os.listdir(cache_dir / "xla" / backend)
+
+
+def _cache_file(folder, name, size, used):
+    path = folder / name
+    path.write_bytes(b"x" * size)
+    os.utime(path, (used, used))
+    return path
+
+
+def test_prune_folder_deletes_the_least_recently_used_files_first(tmp_path):
+    from kgan_nas.cache import prune_folder
+
+    old = _cache_file(tmp_path, "old.pb", 400, 1_000)
+    middle = _cache_file(tmp_path, "middle.pb", 400, 2_000)
+    new = _cache_file(tmp_path, "new.pb", 400, 3_000)
+    (tmp_path / "sub").mkdir()  # folders are not the cache's files
+    assert prune_folder(tmp_path, 1_200) == 0  # at the bound: nothing to do
+    assert prune_folder(tmp_path, 500) == 800
+    assert (old.exists(), middle.exists(), new.exists()) == (False, False, True)
+    assert (tmp_path / "sub").is_dir()
+    assert prune_folder(tmp_path / "missing", 0) == 0
+
+
+def test_workers_bound_the_tensorflow_cache_but_not_a_users(monkeypatch, tmp_path):
+    from kgan_nas.executors import worker
+
+    monkeypatch.setenv("KGAN_NAS_CACHE", str(tmp_path))
+    monkeypatch.setattr(worker, "_TF_CACHE_BYTES", 1_000)
+    ours = tmp_path / "xla" / "tensorflow"
+    ours.mkdir(parents=True)
+    stale = _cache_file(ours, "stale.pb", 800, 1_000)
+    fresh = _cache_file(ours, "fresh.pb", 800, 2_000)
+    enable_compile_caches({})
+    assert not stale.exists() and fresh.exists()
+    theirs = tmp_path / "theirs"
+    theirs.mkdir()
+    kept = [_cache_file(theirs, f"{n}.pb", 800, 1_000 + n) for n in range(2)]
+    fresh_too = _cache_file(ours, "fresh_too.pb", 800, 3_000)
+    enable_compile_caches({"TF_XLA_FLAGS": f"--tf_xla_persistent_cache_directory={theirs}"})
+    assert all(path.exists() for path in kept) and fresh.exists() and fresh_too.exists()

@@ -39,8 +39,10 @@ BOOTSTRAP = (
 )
 _PARENT_POLL_SECONDS = 0.5
 _PR_SET_PDEATHSIG = 1
-# Bound of JAX's compilation cache; it drops the least recently used entries.
+# Bound of each compilation cache. JAX drops its least recently used entries
+# itself; TensorFlow's cache has no bound, so a worker prunes it on start.
 _JAX_CACHE_BYTES = 2 * 1024**3
+_TF_CACHE_BYTES = 2 * 1024**3
 
 
 def enable_compile_caches(environ=None):
@@ -51,7 +53,9 @@ def enable_compile_caches(environ=None):
     resumed candidate) and, on JAX, the small programs that initialise
     layers of shapes seen before. Both libraries read these variables when
     they are imported, so this runs before the worker imports Keras.
-    Variables the user set already are left alone.
+    Variables the user set already are left alone. Each cache is held to
+    2 GiB: JAX's by its own setting, TensorFlow's (which has none) by
+    deleting its least recently used programs here.
 
     Args:
         environ: The environment to update. Defaults to `os.environ`.
@@ -60,6 +64,7 @@ def enable_compile_caches(environ=None):
         The cache folder, `<cache root>/xla`.
     """
     from kgan_nas.cache import cache_root
+    from kgan_nas.cache import prune_folder
 
     environ = os.environ if environ is None else environ
     folder = os.path.join(cache_root(), "xla")
@@ -68,10 +73,11 @@ def enable_compile_caches(environ=None):
     environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
     environ.setdefault("JAX_COMPILATION_CACHE_MAX_SIZE", str(_JAX_CACHE_BYTES))
     flags = environ.get("TF_XLA_FLAGS", "")
+    tf_flag = "--tf_xla_persistent_cache_directory=" + os.path.join(folder, "tensorflow")
     if "--tf_xla_persistent_cache_directory" not in flags:
-        tf_folder = os.path.join(folder, "tensorflow")
-        flags = f"{flags} --tf_xla_persistent_cache_directory={tf_folder}".strip()
-        environ["TF_XLA_FLAGS"] = flags
+        environ["TF_XLA_FLAGS"] = f"{flags} {tf_flag}".strip()
+    if tf_flag in environ["TF_XLA_FLAGS"].split():  # ours only: a user's folder is theirs
+        prune_folder(os.path.join(folder, "tensorflow"), _TF_CACHE_BYTES)
     return folder
 
 
