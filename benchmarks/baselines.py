@@ -47,8 +47,9 @@ from _common import write_result
 MODELS = ("dcgan", "mlp")
 LEARNING_RATES = {"dcgan": (1e-4, 2e-4, 5e-4), "mlp": (2e-4, 1e-3)}
 # The four levers that together cut the DCGAN's held-out FID by a third in
-# 10 of 10 seeds (results/recipe_ablation_gpu.json, lever `all`); the README's
-# recommended `kgan_nas.GAN` settings.
+# 10 of 10 seeds (results/recipe_ablation_gpu.json, lever `all`). The first
+# three are the README's recommended `kgan_nas.GAN` arguments; minibatch std
+# is a discriminator layer; the weight average (EMA) is `--ema-decay`.
 RECIPE = {"augment": "translation,cutout", "r1_weight": 1.0, "d_steps": 2, "minibatch_std": True}
 
 
@@ -177,8 +178,9 @@ def data_and_reference(args):
     source.update(
         fingerprint=data.fingerprint(),
         holdout_images=int(len(data.holdout)),
-        extractor_cache_key=extractor.metadata.get("cache_key"),
+        extractor=extractor_id(extractor),
     )
+    check_extractor(args.runs, source["extractor"])
     return data, make_reference(extractor, data.holdout, args.num_samples, seed=0), source
 
 
@@ -197,8 +199,10 @@ def train_one(
             A run with options records them; one without keeps the record
             (and reuse) it had before they existed.
         variant: A name for `options`, appended to the run's folder. The
-            networks' initial weights and the data order do not depend on
-            it, so variants of one seed start from the same point.
+            seed, hence the data order and the generator's initial weights,
+            do not depend on it, so variants of one seed start from the same
+            point (the discriminator too, unless `minibatch_std` changes
+            its shapes).
         train: False to only read back a finished run (None when there is
             none), e.g. to report what a device machine finished in time.
     """
@@ -254,32 +258,55 @@ def train_one(
     return record
 
 
-def check_extractor(runs, source):
+def extractor_id(extractor):
+    """A fingerprint of the extractor's weights: equal only for the same extractor."""
+    from kgan_nas.cache import arrays_fingerprint
+
+    weights = extractor.classifier.get_weights()
+    return arrays_fingerprint([(f"w{index}", w, "<f4") for index, w in enumerate(weights)])
+
+
+def check_extractor(runs, identity):
     """Refuses to mix FIDs of two extractors in one `--runs` folder.
 
     Finished runs are reused by their training facts, which do not name the
     extractor that scored them; two searches of one data split (say, in the
-    plain and the recipe space) share an extractor only when its cache key
-    matches. The first use writes `<runs>/extractor.json`; a later one with
-    another key stops with the fix.
+    plain and the recipe space) share an extractor only when its weights are
+    the same. The first use of an empty folder writes `<runs>/extractor.json`
+    (the weights' fingerprint); a later use with other weights stops with
+    the fix, and so does a folder with runs but no such file.
+
+    Args:
+        runs: The `--runs` folder.
+        identity: `extractor_id` of the extractor that scores this time.
+
+    Raises:
+        SystemExit: when the folder's runs were, or may have been, scored
+            with another extractor.
     """
-    key = source.get("extractor_cache_key")
-    if key is None:
-        return
     path = os.path.join(runs, "extractor.json")
     if os.path.isfile(path):
         with open(path) as stream:
-            known = json.load(stream).get("cache_key")
-        if known != key:
+            known = json.load(stream).get("weights")
+        if known != identity:
             raise SystemExit(
-                f"{runs} holds baseline runs scored with extractor {known}, but this data's "
-                f"extractor is {key}: their FIDs are not comparable. Use another --runs folder."
+                f"{runs} holds baseline runs scored by the extractor {known}, but this data's "
+                f"extractor is {identity}: their FIDs are not comparable. Use another --runs "
+                "folder."
             )
         return
+    import glob
+
+    if glob.glob(os.path.join(runs, "*", "record.json")):
+        raise SystemExit(
+            f"{runs} holds baseline runs but no extractor.json, so which extractor scored "
+            f"them is unknown. If it was this one, write {path} as "
+            f'{{"weights": "{identity}"}}; otherwise use another --runs folder.'
+        )
     from kgan_nas.atomic import atomic_write_json
 
     os.makedirs(runs, exist_ok=True)
-    atomic_write_json(path, {"cache_key": key, "fingerprint": source.get("fingerprint")})
+    atomic_write_json(path, {"weights": identity})
 
 
 def jit_compile_for(args):
@@ -335,7 +362,6 @@ def run_baselines(args):
     model with `recipe_options`, summarised as `<model>+recipe`.
     """
     data, reference, source = data_and_reference(args)
-    check_extractor(args.runs, source)
     records = []
     for model in args.models:
         for rate in args.learning_rates.get(model, LEARNING_RATES[model]):

@@ -14,8 +14,10 @@ training-recipe genes, issue 19) into `<runs>/<dataset>_recipe_seed<seed>`,
 and the baselines are also trained with `baselines.RECIPE`
 (`--recipe-dcgan-lrs`, `--recipe-mlp-lrs`): the searched genome must beat the
 best of the plain and the recipe baselines. The baselines of a seed share one
-folder, so the plain ones are reused (`baselines.check_extractor` makes sure
-the same extractor scored them).
+folder, so the plain ones are reused (`baselines.check_extractor` stops when
+another extractor scored them). A staged run gives a model no recipe rate;
+its report then lists that model under `recipe_baselines_missing`, and its
+wins are not the study's.
 
 Both parts resume: a finished search (and final stage) is read back, and a
 finished baseline run is reused, so the study can be run in parts (one seed
@@ -244,10 +246,18 @@ def main(argv=None):
             + f"; searched wins: {row['searched_wins']}",
             flush=True,
         )
+    missing = [
+        model
+        for model, rates in (("dcgan", args.recipe_dcgan_lrs), ("mlp", args.recipe_mlp_lrs))
+        if args.recipe and not rates
+    ]
+    if missing:
+        print(f"staged: no recipe baseline for {', '.join(missing)}; these wins are not final")
     report = {
         "dataset": args.dataset,
         "preset": args.preset,
         "recipe": args.recipe,
+        "recipe_baselines_missing": missing,
         "rows": rows,
         "wins": sum(row["searched_wins"] for row in rows),
         "seeds": len(rows),

@@ -1,17 +1,22 @@
 """The modules of kgan_nas and their imports: a graph, its circles, its floors, its picture.
 
 Read from the source as text (`ast`), so nothing of the package is run:
-every `import` of a kgan_nas module counts, a lazy one inside a function as
-much as one at the top of a file, because either way the importing module
-depends on the imported one. `tests/test_architecture.py` checks with it
-that no modules import each other in a circle (the house rule in
-`docs/architecture.md`); run as a script, it draws the picture there:
+every `import` statement of a kgan_nas module counts, a lazy one inside a
+function as much as one at the top of a file, because either way the
+importing module depends on the imported one. `from kgan_nas import Name`
+counts as an import of the module that the package's lazy table (`_LAZY`
+in `kgan_nas/__init__.py`) loads `Name` from. Imports made by calling
+`importlib.import_module` are not seen (the package's `__init__` makes its
+lazy ones so; it is the public facade and imports nothing itself).
+`tests/test_architecture.py` checks with it that no modules import each
+other in a circle (the house rule in `docs/architecture.md`); run as a
+script, it draws the picture there:
 
     python docs/module_graph.py            # writes docs/img/architecture.png
 
 A room of the picture is a top-level module or a subpackage (its files
-together), its area is its lines, an arrow is an import, and a room stands
-on a higher floor than every room it imports.
+together), its width grows with its lines, an arrow is an import, and a
+room stands on a higher floor than every room it imports.
 """
 
 import ast
@@ -35,7 +40,18 @@ def module_files(package_dir):
     return modules
 
 
-def _imported_names(tree, module, is_package, modules):
+def _lazy_names(package_dir):
+    """The package's lazy table: `{name: module}` from `_LAZY` in its `__init__.py`."""
+    init = pathlib.Path(package_dir) / "__init__.py"
+    for node in ast.parse(init.read_text(encoding="utf-8")).body:
+        if isinstance(node, ast.Assign) and any(
+            isinstance(target, ast.Name) and target.id == "_LAZY" for target in node.targets
+        ):
+            return {name: module for name, (module, _) in ast.literal_eval(node.value).items()}
+    return {}
+
+
+def _imported_names(tree, module, is_package, modules, lazy):
     """Every dotted name `tree` imports, relative imports made absolute."""
     base = module.split(".") if is_package else module.split(".")[:-1]
     for node in ast.walk(tree):
@@ -52,7 +68,12 @@ def _imported_names(tree, module, is_package, modules):
             # submodule, which is no dependency of the importer's own).
             for alias in node.names:
                 submodule = f"{stem}.{alias.name}"
-                yield submodule if submodule in modules else stem
+                if submodule in modules:
+                    yield submodule
+                elif stem == PACKAGE and alias.name in lazy:
+                    yield lazy[alias.name]
+                else:
+                    yield stem
 
 
 def import_graph(package_dir):
@@ -66,13 +87,14 @@ def import_graph(package_dir):
         modules it imports (itself left out).
     """
     modules = module_files(package_dir)
+    lazy = _lazy_names(package_dir)
     graph = {}
     for name, path in modules.items():
         tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
         is_package = path.name == "__init__.py"
         graph[name] = {
             imported
-            for imported in _imported_names(tree, name, is_package, modules)
+            for imported in _imported_names(tree, name, is_package, modules, lazy)
             if imported in modules and imported != name
         }
     return graph
@@ -133,24 +155,27 @@ def circles(graph, ignore=()):
     return sorted(found)
 
 
-def room_of(module):
-    """A module's room: `kgan_nas.training.gan` -> `training/`, `kgan_nas.run` -> `run.py`."""
+def room_of(module, packages=()):
+    """A module's room: `kgan_nas.training.gan` -> `training/`, `kgan_nas.run` -> `run.py`.
+
+    Args:
+        module: A dotted module name.
+        packages: The dotted names that are packages (folders), so that a
+            subpackage's own `__init__` belongs to its folder's room.
+    """
     parts = module.split(".")
     if len(parts) == 1:
         return "__init__.py"
-    return parts[1] + ("/" if len(parts) > 2 or _is_package(module) else ".py")
-
-
-def _is_package(module):
-    return (ROOT / pathlib.Path(*module.split(".")) / "__init__.py").is_file()
+    return parts[1] + ("/" if len(parts) > 2 or module in packages else ".py")
 
 
 def rooms(graph):
     """The graph with each module replaced by its room (`room_of`), self-imports dropped."""
+    packages = {name for name in graph if any(other.startswith(name + ".") for other in graph)}
     merged = {}
     for module, imported in graph.items():
-        room = room_of(module)
-        merged.setdefault(room, set()).update(room_of(other) for other in imported)
+        room = room_of(module, packages)
+        merged.setdefault(room, set()).update(room_of(other, packages) for other in imported)
     return {room: targets - {room} for room, targets in merged.items()}
 
 
@@ -202,8 +227,13 @@ def reduction(graph):
 def lines_of(package_dir):
     """`{room: lines of code}`: each room's files' lines together."""
     counts = {}
-    for module, path in module_files(package_dir).items():
-        room = room_of(module)
+    files = module_files(package_dir)
+    packages = {
+        path.parent.relative_to(pathlib.Path(package_dir).parent) for path in files.values()
+    }
+    packages = {".".join(folder.parts) for folder in packages}
+    for module, path in files.items():
+        room = room_of(module, packages)
         with open(path, encoding="utf-8") as stream:
             counts[room] = counts.get(room, 0) + sum(1 for _ in stream)
     return counts
@@ -218,8 +248,8 @@ def draw(package_dir, path):
     from matplotlib.patches import FancyArrowPatch
     from matplotlib.patches import Rectangle
 
-    # `__init__.py` re-exports the public API from every floor; drawn, it would
-    # stand above all and hide the layering, so the picture leaves it out.
+    # The package's `__init__.py` is its public facade (lazy names, no imports
+    # of its own): a room that says nothing about the layering.
     graph = {
         room: {other for other in targets if other != "__init__.py"}
         for room, targets in rooms(import_graph(package_dir)).items()
@@ -285,7 +315,7 @@ def draw(package_dir, path):
         fontsize=10,
     )
     figure.tight_layout()
-    figure.savefig(path, dpi=130)
+    figure.savefig(path, dpi=90)
     plt.close(figure)
     return path
 
@@ -294,7 +324,8 @@ def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     output = argv[0] if argv else os.path.join(ROOT, "docs", "img", "architecture.png")
     package_dir = ROOT / PACKAGE
-    found = circles(import_graph(package_dir))
+    graph = import_graph(package_dir)
+    found = circles(graph) or circles(rooms(graph))
     if found:
         raise SystemExit(f"import circles: {found}")
     print(f"wrote {os.path.relpath(draw(package_dir, output))}")

@@ -132,8 +132,10 @@ def prune_folder(folder, max_bytes):
 
     For caches that bound nothing themselves (TensorFlow's persistent XLA
     cache grows by a file per compiled program). "Used" is the later of a
-    file's access and modification times. Files another process deletes
-    meanwhile are skipped; a reader that loses a file recompiles it.
+    file's access and modification times (on a file system mounted without
+    access times, the last written). A file that another process deleted
+    meanwhile counts as gone, so processes pruning at once delete no more
+    between them than one would; a reader that loses a file recompiles it.
 
     Args:
         folder: The folder; only its own files count (not subfolders'). A
@@ -155,14 +157,15 @@ def prune_folder(folder, max_bytes):
                 files.append((max(status.st_atime, status.st_mtime), status.st_size, entry.path))
         except FileNotFoundError:
             continue
-    total = sum(size for _, size, _ in files)
+    left = sum(size for _, size, _ in files)
     removed = 0
     for _, size, path in sorted(files):
-        if total - removed <= max_bytes:
+        if left <= max_bytes:
             break
+        left -= size
         try:
             os.remove(path)
         except FileNotFoundError:
-            continue
+            continue  # gone already: another process pruned it
         removed += size
     return removed

@@ -167,3 +167,34 @@ def test_workers_bound_the_tensorflow_cache_but_not_a_users(monkeypatch, tmp_pat
     fresh_too = _cache_file(ours, "fresh_too.pb", 800, 3_000)
     enable_compile_caches({"TF_XLA_FLAGS": f"--tf_xla_persistent_cache_directory={theirs}"})
     assert all(path.exists() for path in kept) and fresh.exists() and fresh_too.exists()
+
+
+def test_prune_folder_counts_what_another_process_deleted(monkeypatch, tmp_path):
+    from kgan_nas import cache
+
+    old = _cache_file(tmp_path, "old.pb", 400, 1_000)
+    new = _cache_file(tmp_path, "new.pb", 400, 2_000)
+    real_remove = os.remove
+
+    def raced(path):  # another worker pruned the same file a moment before
+        real_remove(path)
+        raise FileNotFoundError(path)
+
+    monkeypatch.setattr(cache.os, "remove", raced)
+    # The oldest file's going is enough: the newer one stays, and this call deleted nothing.
+    assert cache.prune_folder(tmp_path, 500) == 0
+    assert not old.exists() and new.exists()
+
+
+def test_a_cache_that_cannot_be_pruned_does_not_stop_a_worker(monkeypatch, tmp_path):
+    from kgan_nas import cache
+
+    def refuse(folder, max_bytes):
+        raise PermissionError(13, "Permission denied", folder)
+
+    monkeypatch.setenv("KGAN_NAS_CACHE", str(tmp_path))
+    monkeypatch.setattr(cache, "prune_folder", refuse)
+    environ = {}
+    with pytest.warns(UserWarning, match="Could not prune the XLA cache"):
+        folder = enable_compile_caches(environ)
+    assert environ["TF_XLA_FLAGS"].endswith(os.path.join(folder, "tensorflow"))

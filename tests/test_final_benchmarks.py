@@ -150,7 +150,8 @@ def test_baselines_script_trains_scores_and_reuses_finished_runs(
     assert recipe["options"] == {"augment": "translation,cutout", "r1_weight": 1.0, "d_steps": 2}
     assert recipe["training_seed"] == plain["training_seed"]
     marker = json.loads((tmp_path / "runs" / "extractor.json").read_text())
-    assert marker["cache_key"] == report["source"]["extractor_cache_key"] is not None
+    assert marker == {"weights": report["source"]["extractor"]}
+    assert len(marker["weights"]) == 16
     assert "baselines.py" in report["machine"]["command"]
     record = tmp_path / "runs" / "mlp_lr0.001_seed0" / "record.json"
     stamp = record.stat().st_mtime_ns
@@ -175,17 +176,36 @@ def test_the_recipe_is_the_ablations_all_levers_less_minibatch_std_for_the_mlp(s
 
 def test_baseline_runs_of_two_extractors_never_share_a_folder(scripts, tmp_path):
     baselines, _ = scripts
-    runs = str(tmp_path / "runs")
-    baselines.check_extractor(runs, {"extractor_cache_key": None})  # unknown: no marker
-    assert not (tmp_path / "runs").exists()
-    baselines.check_extractor(runs, {"extractor_cache_key": "k1", "fingerprint": "f"})
-    assert json.loads((tmp_path / "runs" / "extractor.json").read_text()) == {
-        "cache_key": "k1",
-        "fingerprint": "f",
-    }
-    baselines.check_extractor(runs, {"extractor_cache_key": "k1", "fingerprint": "f"})
-    with pytest.raises(SystemExit, match="extractor k1.*extractor is k2.*another --runs"):
-        baselines.check_extractor(runs, {"extractor_cache_key": "k2", "fingerprint": "f"})
+    runs = tmp_path / "runs"
+    baselines.check_extractor(str(runs), "w1")  # an empty folder: this extractor's now
+    assert json.loads((runs / "extractor.json").read_text()) == {"weights": "w1"}
+    baselines.check_extractor(str(runs), "w1")
+    with pytest.raises(SystemExit, match="extractor w1.*extractor is w2.*another --runs"):
+        baselines.check_extractor(str(runs), "w2")
+    # Runs from before the marker: unknown extractor, so no silent reuse.
+    older = tmp_path / "older"
+    (older / "mlp_lr0.001_seed0").mkdir(parents=True)
+    (older / "mlp_lr0.001_seed0" / "record.json").write_text("{}")
+    with pytest.raises(SystemExit, match='no extractor.json.*"weights": "w1"'):
+        baselines.check_extractor(str(older), "w1")
+    assert not (older / "extractor.json").exists()
+
+
+@pytest.mark.keras
+def test_the_extractor_id_follows_the_weights(scripts):
+    import keras
+
+    from kgan_nas.features import DomainExtractor
+    from kgan_nas.features.domain_training import _build_domain_classifier
+
+    baselines, _ = scripts
+    classifier = _build_domain_classifier((8, 8, 1), 3, 8)
+    first = baselines.extractor_id(DomainExtractor(classifier))
+    assert first == baselines.extractor_id(DomainExtractor(classifier))
+    weights = classifier.get_weights()
+    classifier.set_weights([w + 1.0 for w in weights])
+    assert baselines.extractor_id(DomainExtractor(classifier)) != first
+    keras.backend.clear_session()
 
 
 def test_final_study_with_recipe_names_its_runs_and_adds_the_recipe_baselines(scripts, monkeypatch):

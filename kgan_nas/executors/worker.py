@@ -26,6 +26,7 @@ import sys
 import threading
 import time
 import traceback
+import warnings
 
 # The command line that starts a worker; argv: driver pid, socket fd, label, and
 # the folder holding the driver's kgan_nas. That folder is added to the import
@@ -53,9 +54,10 @@ def enable_compile_caches(environ=None):
     resumed candidate) and, on JAX, the small programs that initialise
     layers of shapes seen before. Both libraries read these variables when
     they are imported, so this runs before the worker imports Keras.
-    Variables the user set already are left alone. Each cache is held to
-    2 GiB: JAX's by its own setting, TensorFlow's (which has none) by
-    deleting its least recently used programs here.
+    Variables the user set already are left alone. Each cache is bounded
+    to about 2 GiB: JAX's by its own setting, TensorFlow's (which has none)
+    by deleting its least recently used programs here, as each worker
+    starts (it may grow past the bound until the next worker starts).
 
     Args:
         environ: The environment to update. Defaults to `os.environ`.
@@ -77,7 +79,10 @@ def enable_compile_caches(environ=None):
     if "--tf_xla_persistent_cache_directory" not in flags:
         environ["TF_XLA_FLAGS"] = f"{flags} {tf_flag}".strip()
     if tf_flag in environ["TF_XLA_FLAGS"].split():  # ours only: a user's folder is theirs
-        prune_folder(os.path.join(folder, "tensorflow"), _TF_CACHE_BYTES)
+        try:
+            prune_folder(os.path.join(folder, "tensorflow"), _TF_CACHE_BYTES)
+        except OSError as error:  # housekeeping: a worker must start all the same
+            warnings.warn(f"Could not prune the XLA cache {folder}: {error}", stacklevel=2)
     return folder
 
 

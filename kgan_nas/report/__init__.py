@@ -44,7 +44,7 @@ __all__ = [
 
 
 def __getattr__(name):
-    # The page imports the report's numbers, so it is loaded on first use.
+    # Loaded on first use: only writing a page needs the page's modules.
     if name == "write_html_report":
         from kgan_nas.report.page import write_html_report
 
