@@ -374,13 +374,21 @@ def plot(runs, path, title, baselines=None):
 
 
 def _reference_lines(axis, runs, baselines):
-    """A seed's real-vs-real FID and, when the data matches, the hand-designed baselines."""
+    """A seed's real-vs-real FID and the hand-designed baselines made on its data.
+
+    `baselines` is a list of baselines reports; each model's best rate
+    (`best`) is drawn, on the seeds whose data fingerprint the report's
+    `source` names.
+    """
     floor = next((r["real_vs_real_fid"] for r in runs if r.get("real_vs_real_fid")), None)
     if floor:
         axis.axhline(floor, color="grey", linestyle=":", linewidth=1, label="real vs real")
     fingerprints = {r["data_fingerprint"] for r in runs}
-    if baselines and baselines.get("source", {}).get("fingerprint") in fingerprints:
-        for row, style in zip(baselines.get("rows", []), ["--", "-.", (0, (5, 1, 1, 1))]):
+    for report in baselines or ():
+        if report.get("source", {}).get("fingerprint") not in fingerprints:
+            continue
+        best = sorted(report.get("best", {}).values(), key=lambda row: row["model"])
+        for row, style in zip(best, ["--", "-.", (0, (5, 1, 1, 1))]):
             axis.axhline(
                 row["fid_mean"],
                 color="black",
@@ -446,8 +454,11 @@ def parse_args(argv=None):
     parser.add_argument("--backend", default="jax", choices=("jax", "tensorflow"))
     parser.add_argument(
         "--baselines",
-        default=os.path.join(RESULTS, "baselines_digits.json"),
-        help="hand-designed baselines JSON (benchmarks/baselines.py) for reference lines",
+        nargs="*",
+        default=[os.path.join(RESULTS, "baselines_digits.json")],
+        help="hand-designed baselines JSONs (benchmarks/baselines.py or "
+        "rescore_baselines.py) for reference lines, each drawn on the seeds whose data it "
+        "was made on",
     )
     parser.add_argument("--runs", default=os.path.join("runs", "search_quality"))
     parser.add_argument(
@@ -500,10 +511,11 @@ def main(argv=None):
         )
     summary = summarise(runs)
     print_table(summary)
-    baselines = None
-    if args.baselines and os.path.isfile(args.baselines):
-        with open(args.baselines) as stream:
-            baselines = json.load(stream)
+    baselines = []
+    for path in args.baselines or ():
+        if os.path.isfile(path):
+            with open(path) as stream:
+                baselines.append(json.load(stream))
     os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
     plot(
         runs,

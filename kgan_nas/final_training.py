@@ -86,8 +86,8 @@ def train_and_score(gan, images, job, reference, save_dir, extra=None):
         samples = training.generate_images(
             averaged, job["num_samples"], latent_dim=gan.latent_dim, seed=seed
         )
-        record.update(_scores(samples, reference, seed))
-        live = _scores(gan.generate(job["num_samples"], seed=seed), reference, seed)
+        record.update(score_on_reference(samples, reference, seed))
+        live = score_on_reference(gan.generate(job["num_samples"], seed=seed), reference, seed)
         record["fid_live"] = live["fid"]
         if not math.isfinite(record["fid"]):
             record.update(status="nan", reason="generated images gave a non-finite FID")
@@ -137,7 +137,9 @@ def make_reference(extractor, images, num_samples, *, seed=0):
     }
 
 
-def _scores(images, reference, seed):
+def score_on_reference(images, reference, seed):
+    """Scores generated `images` against a `make_reference` reference (its extractor,
+    features and settings): the dict of `kgan_nas.evaluate.score_images`."""
     return score_images(
         images,
         reference["extractor"],

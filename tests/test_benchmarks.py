@@ -255,3 +255,23 @@ def test_preset_sizing_projects_wall_and_idle_time_from_the_measurement(monkeypa
     assert summary["projected_search_minutes_idle"] == round((120 + 10 * 100) / 2 / 60, 1)
     assert summary["median_train_seconds_per_step"] == 0.2  # of the two that trained
     assert summary["ok"] == 2
+
+
+def test_reference_lines_draw_each_seeds_own_baselines(search_quality):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    def report(fingerprint, fids):
+        best = {model: {"model": model, "fid_mean": fid} for model, fid in fids.items()}
+        return {"source": {"fingerprint": fingerprint}, "best": best}
+
+    reports = [report("seed0", {"mlp": 90.0, "dcgan": 150.0}), report("seed1", {"mlp": 70.0})]
+    figure, axis = plt.subplots()
+    runs = [{"data_fingerprint": "seed1", "real_vs_real_fid": 4.5}]
+    search_quality._reference_lines(axis, runs, reports)
+    drawn = {line.get_label(): line.get_ydata()[0] for line in axis.get_lines()}
+    plt.close(figure)
+    # Only the report made on this seed's data, and the seed's real-vs-real floor.
+    assert drawn == {"real vs real": 4.5, "mlp (retrained protocol)": 70.0}

@@ -160,6 +160,24 @@ def test_baselines_script_trains_scores_and_reuses_finished_runs(
     again = baselines.main(argv[2:])  # in this process: no second start-up
     assert record.stat().st_mtime_ns == stamp  # reused, not trained again
     assert again["rows"][0]["fids"] == row["fids"]
+    # The finished plain run scored again at another sample count, nothing trained.
+    monkeypatch.syspath_prepend(BENCHMARKS)
+    rescore = importlib.import_module("rescore_baselines")
+    rescored = rescore.main(
+        ["--dataset", "digits", "--runs", str(tmp_path / "runs"), "--steps", "3"]
+        + ["--num-samples", "50", "--output", str(tmp_path / "rescored.json")]
+    )
+    assert record.stat().st_mtime_ns == stamp
+    (only,) = rescored["rows"]  # the recipe variant is not a reference line
+    assert only["model"] == "mlp" and only["fids"][0] != row["fids"][0]
+    assert rescored["protocol"] == {
+        "steps": 3,
+        "num_samples": 50,
+        "rescored": True,
+        "reference": "holdout",
+        "extractor": "domain",
+    }
+    assert rescored["source"]["fingerprint"] == report["source"]["fingerprint"]
 
 
 def test_the_recipe_is_the_ablations_all_levers_less_minibatch_std_for_the_mlp(scripts, ablation):
