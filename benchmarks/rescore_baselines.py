@@ -28,17 +28,21 @@ import baselines
 from _common import write_result
 
 
-def finished_runs(runs, steps):
+def finished_runs(runs, steps, seeds):
     """The `(folder, record)` of every plain baseline run in `runs` that trained `steps` steps.
 
     Variants (runs with training-recipe options) are left out: the reference
-    lines are the baselines as `baselines.py` trains them by default.
+    lines are the baselines as `baselines.py` trains them by default. So are
+    seeds past the first `seeds`, which another study may have added to the
+    folder: each (model, rate) keeps the protocol's number of seeds.
     """
     found = []
     for path in sorted(glob.glob(os.path.join(runs, "*", "record.json"))):
         with open(path) as stream:
             record = json.load(stream)
         if record.get("options") or record.get("steps") != steps or record.get("status") != "ok":
+            continue
+        if record.get("seed_index", 0) >= seeds:
             continue
         found.append((os.path.dirname(path), record))
     return found
@@ -76,6 +80,7 @@ def parser():
     arguments.add_argument("--holdout-fraction", type=float, default=0.15)
     arguments.add_argument("--runs", required=True, help="the baselines' runs folder")
     arguments.add_argument("--steps", type=int, default=2000)
+    arguments.add_argument("--seeds", type=int, default=2, help="the first N seeds of each rate")
     arguments.add_argument("--num-samples", type=int, default=1000)
     arguments.add_argument("--output", required=True)
     return arguments
@@ -85,7 +90,7 @@ def main(argv=None):
     args = parser().parse_args(argv)
     data, reference, source = baselines.data_and_reference(args)
     records = []
-    for folder, record in finished_runs(args.runs, args.steps):
+    for folder, record in finished_runs(args.runs, args.steps, args.seeds):
         records.append(rescore(folder, record, reference, args.num_samples))
         print(
             f"{os.path.basename(folder)}: FID {records[-1]['fid']:.2f} at {args.num_samples} "
@@ -95,7 +100,8 @@ def main(argv=None):
     if not records:
         raise SystemExit(f"No finished {args.steps}-step baseline runs in {args.runs}.")
     rows, best = baselines.summarise(records)
-    protocol = {"steps": args.steps, "num_samples": args.num_samples, "rescored": True}
+    protocol = {"steps": args.steps, "seeds": args.seeds, "num_samples": args.num_samples}
+    protocol["rescored"] = True
     protocol.update(reference="holdout", extractor="domain")
     report = {"source": source, "protocol": protocol, "rows": rows, "best": best}
     write_result("rescored_baselines", report, args.output)

@@ -172,6 +172,7 @@ def test_baselines_script_trains_scores_and_reuses_finished_runs(
     assert only["model"] == "mlp" and only["fids"][0] != row["fids"][0]
     assert rescored["protocol"] == {
         "steps": 3,
+        "seeds": 2,
         "num_samples": 50,
         "rescored": True,
         "reference": "holdout",
@@ -387,3 +388,22 @@ def test_results_name_the_copied_commit_when_the_caller_sets_it(monkeypatch):
     # Set, it wins over git: a device machine's .git may not be the copied tree's.
     monkeypatch.setenv("BENCHMARK_GIT_COMMIT", "abc123")
     assert common.git_state() == {"commit": "abc123", "copied_tree": True}
+
+
+def test_rescoring_takes_the_protocols_plain_runs_only(tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(BENCHMARKS)
+    rescore = importlib.import_module("rescore_baselines")
+    runs = {
+        "mlp_lr0.001_seed0": {"steps": 2000, "seed_index": 0, "status": "ok"},
+        "mlp_lr0.001_seed1": {"steps": 2000, "seed_index": 1, "status": "ok"},
+        "mlp_lr0.001_seed2": {"steps": 2000, "seed_index": 2, "status": "ok"},  # another study's
+        "mlp_lr0.001_seed0_recipe": {"steps": 2000, "seed_index": 0, "status": "ok"}
+        | {"options": {"d_steps": 2}},
+        "dcgan_lr0.0002_seed0": {"steps": 1000, "seed_index": 0, "status": "ok"},
+        "dcgan_lr0.0005_seed0": {"steps": 2000, "seed_index": 0, "status": "nan"},
+    }
+    for name, record in runs.items():
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "record.json").write_text(json.dumps(record))
+    found = [os.path.basename(folder) for folder, _ in rescore.finished_runs(tmp_path, 2000, 2)]
+    assert found == ["mlp_lr0.001_seed0", "mlp_lr0.001_seed1"]
