@@ -38,6 +38,7 @@ Writes `benchmarks/results/baselines.json` (or `--output`).
 """
 
 import argparse
+import glob
 import json
 import os
 import statistics
@@ -295,8 +296,6 @@ def check_extractor(runs, identity):
                 "folder."
             )
         return
-    import glob
-
     if glob.glob(os.path.join(runs, "*", "record.json")):
         raise SystemExit(
             f"{runs} holds baseline runs but no extractor.json, so which extractor scored "
@@ -367,7 +366,7 @@ def run_baselines(args):
         for rate in args.learning_rates.get(model, LEARNING_RATES[model]):
             for seed_index in range(args.seeds):
                 records.append(train_one(model, rate, seed_index, data, reference, args))
-        for rate in getattr(args, "recipe_learning_rates", {}).get(model, ()):
+        for rate in args.recipe_learning_rates.get(model, ()):
             for seed_index in range(args.seeds):
                 record = train_one(
                     model, rate, seed_index, data, reference, args, recipe_options(model), "recipe"

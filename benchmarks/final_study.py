@@ -116,9 +116,9 @@ def baselines_for(directory, seed, summary, args):
         "--mlp-lrs",
         *[str(rate) for rate in args.mlp_lrs],
     ]
-    if args.recipe:
-        argv += ["--recipe-dcgan-lrs", *[str(rate) for rate in args.recipe_dcgan_lrs]]
-        argv += ["--recipe-mlp-lrs", *[str(rate) for rate in args.recipe_mlp_lrs]]
+    for model in baselines.MODELS if args.recipe else ():
+        rates = getattr(args, f"recipe_{model}_lrs")
+        argv += [f"--recipe-{model}-lrs", *[str(rate) for rate in rates]]
     argv += ["--xla", args.baseline_xla]
     return baselines.run_baselines(baselines.parse_args(argv))
 
@@ -248,8 +248,8 @@ def main(argv=None):
         )
     missing = [
         model
-        for model, rates in (("dcgan", args.recipe_dcgan_lrs), ("mlp", args.recipe_mlp_lrs))
-        if args.recipe and not rates
+        for model in baselines.MODELS
+        if args.recipe and not getattr(args, f"recipe_{model}_lrs")
     ]
     if missing:
         print(f"staged: no recipe baseline for {', '.join(missing)}; these wins are not final")

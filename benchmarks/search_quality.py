@@ -468,6 +468,12 @@ def parse_args(argv=None):
         "results/search_quality_study; results/search_quality.json is the earlier study's)",
     )
     args = parser.parse_args(argv)
+    for path in args.baselines or ():
+        if not os.path.isfile(path):  # checked now, not after hours of searches
+            parser.error(
+                f"--baselines {path}: no such file; give JSONs that benchmarks/baselines.py "
+                "or rescore_baselines.py wrote, or --baselines with none"
+            )
     for key, value in PLAN[args.dataset].items():
         if getattr(args, key) is None:
             setattr(args, key, value)
@@ -513,9 +519,8 @@ def main(argv=None):
     print_table(summary)
     baselines = []
     for path in args.baselines or ():
-        if os.path.isfile(path):
-            with open(path) as stream:
-                baselines.append(json.load(stream))
+        with open(path) as stream:
+            baselines.append(json.load(stream))
     os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
     plot(
         runs,

@@ -275,3 +275,10 @@ def test_reference_lines_draw_each_seeds_own_baselines(search_quality):
     plt.close(figure)
     # Only the report made on this seed's data, and the seed's real-vs-real floor.
     assert drawn == {"real vs real": 4.5, "mlp (retrained protocol)": 70.0}
+
+
+def test_a_missing_baselines_file_is_refused_before_any_search(search_quality, tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        search_quality.parse_args(["--baselines", str(tmp_path / "nope.json")])
+    assert "nope.json: no such file" in capsys.readouterr().err
+    assert search_quality.parse_args(["--baselines"]).baselines == []

@@ -75,14 +75,15 @@ def enable_compile_caches(environ=None):
     environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
     environ.setdefault("JAX_COMPILATION_CACHE_MAX_SIZE", str(_JAX_CACHE_BYTES))
     flags = environ.get("TF_XLA_FLAGS", "")
-    tf_flag = "--tf_xla_persistent_cache_directory=" + os.path.join(folder, "tensorflow")
+    tf_folder = os.path.join(folder, "tensorflow")
+    tf_flag = f"--tf_xla_persistent_cache_directory={tf_folder}"
     if "--tf_xla_persistent_cache_directory" not in flags:
         environ["TF_XLA_FLAGS"] = f"{flags} {tf_flag}".strip()
     if tf_flag in environ["TF_XLA_FLAGS"].split():  # ours only: a user's folder is theirs
         try:
-            prune_folder(os.path.join(folder, "tensorflow"), _TF_CACHE_BYTES)
+            prune_folder(tf_folder, _TF_CACHE_BYTES)
         except OSError as error:  # housekeeping: a worker must start all the same
-            warnings.warn(f"Could not prune the XLA cache {folder}: {error}", stacklevel=2)
+            warnings.warn(f"Could not prune the XLA cache {tf_folder}: {error}", stacklevel=2)
     return folder
 
 
