@@ -51,6 +51,7 @@ def search_one(seed, args):
         "seeds": args.final_seeds,
         "steps": args.final_steps,
         "ema_decay": args.ema_decay,
+        "distinct_lineages": not args.final_any_lineage,
     }
     if args.final_num_samples:
         final["num_samples"] = args.final_num_samples
@@ -188,6 +189,12 @@ def parser():
     arguments.add_argument("--final-steps", type=int, default=2000)
     arguments.add_argument("--final-num-samples", type=int, help="default: 2x the search's")
     arguments.add_argument("--ema-decay", type=float, default=0.999)
+    arguments.add_argument(
+        "--final-any-lineage",
+        action="store_true",
+        help="final stage: the top genomes even when they share a weight lineage (the "
+        "default takes each lineage's best first; results/final_study.json was made so)",
+    )
     arguments.add_argument(
         "--dcgan-lrs", type=float, nargs="+", default=list(baselines.LEARNING_RATES["dcgan"])
     )

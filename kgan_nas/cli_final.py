@@ -51,6 +51,14 @@ def add_finalize_command(commands, formatter_class, positive_int, fraction, cons
     finalize.add_argument(
         "--ema-decay", type=fraction, metavar="D", help="decay of the generator's weight average"
     )
+    finalize.add_argument(
+        "--any-lineage",
+        dest="distinct_lineages",
+        action="store_false",
+        default=None,
+        help="retrain the top genomes even when several share a weight lineage (default: "
+        "each lineage's best first)",
+    )
     finalize.add_argument("--quiet", action="store_true", help="print nothing")
     console_flags(finalize)
 
@@ -66,6 +74,7 @@ def finalize_command(args):
         steps=args.steps,
         ema_decay=args.ema_decay,
         num_samples=args.num_samples,
+        distinct_lineages=args.distinct_lineages,
         verbose=0 if args.quiet else 1,
     )
     return 0

@@ -49,6 +49,14 @@ class FinalConfig:
         ema_decay: Decay of the generator's weight average, in [0, 1).
         num_samples: Generated images scored per run; None takes twice the
             search's `num_samples`.
+        distinct_lineages: Retrain at most one genome per weight lineage (a
+            genome, the parent whose weights it inherited, that parent's
+            parent, ...), the lineage's best; when the search has fewer
+            lineages than `top_k`, the rest are the next best of any. Why:
+            a lineage shares its architecture and its training, and its
+            search scores are inflated alike by the steps its members
+            inherited, so two of its members test little that one does
+            not. Runs without weight inheritance are unaffected.
 
     Raises:
         ValueError: naming a setting that is out of range.
@@ -59,10 +67,15 @@ class FinalConfig:
     steps: int = 2000
     ema_decay: float = 0.999
     num_samples: int = None
+    distinct_lineages: bool = True
 
     def __post_init__(self):
         for name in ("top_k", "seeds", "steps"):
             validate.check_positive_int(getattr(self, name), name)
+        if not isinstance(self.distinct_lineages, bool):
+            raise ValueError(
+                f"final distinct_lineages must be True or False, got {self.distinct_lineages!r}."
+            )
         validate.check_positive_int(self.num_samples or 1, "num_samples")
         if not validate.is_number(self.ema_decay) or not 0 <= self.ema_decay < 1:
             raise ValueError(
@@ -136,7 +149,9 @@ def resolve_final(final, preset_final, search_num_samples):
 def budget_line(final, reference, reference_images):
     """The line printed before the stage starts, e.g. `Final training: top 2 genomes x ...`."""
     line = (
-        f"Final training: top {final.top_k} genomes x {final.seeds} seeds x {final.steps:,} "
+        f"Final training: top {final.top_k} genomes"
+        f"{' of distinct lineages' if final.distinct_lineages else ''} x {final.seeds} seeds x "
+        f"{final.steps:,} "
         f"steps, EMA {final.ema_decay}, {final.num_samples} samples scored on "
         f"{reference_images} {'held-out' if reference == 'holdout' else 'eval'} images"
     )
@@ -162,14 +177,12 @@ def run_final_stage(run_dir, config, data, *, say=print):
         The summary dict written to `final/summary.json`, or None if the
         search has no successful candidate.
     """
-    from kgan_nas.results import ranked_records
-
     final = FinalConfig(**config.final)
-    keys, genomes = [], {}
-    for record in ranked_records(run_dir.history()):
-        if record["key"] not in genomes and len(keys) < final.top_k:
-            keys.append(record["key"])
-            genomes[record["key"]] = record["genome"]
+    history = run_dir.history()
+    chosen = finalists(history, final.top_k, final.distinct_lineages)
+    keys = [record["key"] for record in chosen]
+    genomes = {record["key"]: record["genome"] for record in chosen}
+    ranks = {record["key"]: rank for rank, record in _distinct_ranked(history)}
     if not keys:
         say("Final training skipped: no candidate of the search succeeded.")
         return None
@@ -190,12 +203,64 @@ def run_final_stage(run_dir, config, data, *, say=print):
             records.append(
                 _job(run_dir, config, final, data, key, genomes[key], seed_index, reference, say)
             )
-    summary = summarise(records, keys, protocol)
+    summary = summarise(records, keys, protocol, ranks=ranks)
     _publish_chosen(run_dir, summary)
     atomic_write_json(run_dir.file(FINAL_DIR, SUMMARY), summary)
     for line in final_table(summary, f"fid_{reference['suffix']}"):
         say(line)
     return summary
+
+
+def finalists(history, top_k, distinct_lineages=True):
+    """The search records whose genomes the final stage retrains, best first.
+
+    Args:
+        history: The run's history records (`RunDir.history()`).
+        top_k: How many genomes.
+        distinct_lineages: Take each weight lineage's best first, then fill
+            up with the next best of any lineage (`FinalConfig`).
+
+    Returns:
+        Up to `top_k` records of distinct genomes, in the search's order.
+    """
+    ranked = [record for _, record in _distinct_ranked(history)]
+    if not distinct_lineages:
+        return ranked[:top_k]
+    parents = {}
+    for record in history:
+        parents.setdefault(record["key"], record.get("parent"))
+    picked, lineages = [], set()
+    for record in ranked:
+        root = lineage_root(record["key"], parents)
+        if root not in lineages and len(picked) < top_k:
+            picked.append(record)
+            lineages.add(root)
+    rest = [record for record in ranked if record not in picked]
+    picked += rest[: top_k - len(picked)]
+    return sorted(picked, key=ranked.index)
+
+
+def lineage_root(key, parents):
+    """The first ancestor of `key` through `parents` (key -> parent key or None).
+
+    A chain that comes back to a genome already seen (a mutation can recreate
+    an ancestor) ends at the genome where it closed.
+    """
+    seen = {key}
+    while parents.get(key) is not None and parents[key] not in seen:
+        key = parents[key]
+        seen.add(key)
+    return key
+
+
+def _distinct_ranked(history):
+    """(search rank from 1, record) of the best record of each genome, best first."""
+    from kgan_nas.results import ranked_records
+
+    best = {}
+    for record in ranked_records(history):
+        best.setdefault(record["key"], record)
+    return list(enumerate(best.values(), 1))
 
 
 def _job(run_dir, config, final, data, key, genome_dict, seed_index, reference, say):
@@ -288,7 +353,15 @@ def _recover(run_dir, protocol):
 
 
 def finalize(
-    directory, *, top_k=None, seeds=None, steps=None, ema_decay=None, num_samples=None, verbose=1
+    directory,
+    *,
+    top_k=None,
+    seeds=None,
+    steps=None,
+    ema_decay=None,
+    num_samples=None,
+    distinct_lineages=None,
+    verbose=1,
 ):
     """Runs, or finishes, the final stage on a run directory (e.g. a finished search).
 
@@ -305,6 +378,8 @@ def finalize(
         steps: Training steps per run.
         ema_decay: Decay of the generator's weight average, in [0, 1).
         num_samples: Generated images scored per run.
+        distinct_lineages: At most one genome per weight lineage first
+            (`FinalConfig`); False takes the top genomes of any lineage.
         verbose: 0 silent; 1 prints the budget, each run and the table.
 
     Returns:
@@ -325,7 +400,12 @@ def finalize(
     run_dir = run_lib.RunDir(directory)
     config = SearchConfig.from_dict(run_dir.config())
     given = dict(
-        top_k=top_k, seeds=seeds, steps=steps, ema_decay=ema_decay, num_samples=num_samples
+        top_k=top_k,
+        seeds=seeds,
+        steps=steps,
+        ema_decay=ema_decay,
+        num_samples=num_samples,
+        distinct_lineages=distinct_lineages,
     )
     settings = dict(config.final or FINAL_PRESETS["default"])
     settings.update({key: value for key, value in given.items() if value is not None})

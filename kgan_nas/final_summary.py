@@ -27,7 +27,7 @@ def job_name(key, seed_index):
     return f"{key}_seed{int(seed_index)}"
 
 
-def summarise(records, keys, protocol):
+def summarise(records, keys, protocol, ranks=None):
     """The final stage's summary from its job records.
 
     Args:
@@ -35,6 +35,8 @@ def summarise(records, keys, protocol):
         keys: The genome keys in the search's ranking order (best first).
         protocol: JSON-able dict of the stage's settings (steps, seeds,
             EMA decay, samples, reference split and its size).
+        ranks: Key -> the genome's rank in the search (1 = best); None
+            takes each key's place in `keys`.
 
     Returns:
         A dict: `protocol`, `genomes` (per key in `keys` order: `key`,
@@ -46,7 +48,8 @@ def summarise(records, keys, protocol):
         when every run failed.
     """
     genomes = []
-    for rank, key in enumerate(keys, 1):
+    ranks = ranks or {key: rank for rank, key in enumerate(keys, 1)}
+    for key in keys:
         own = sorted((r for r in records if r["key"] == key), key=lambda r: r["seed_index"])
         ok = [r for r in own if r["status"] == "ok" and _finite(r.get("fid"))]
         fids = [r["fid"] for r in ok]
@@ -54,7 +57,7 @@ def summarise(records, keys, protocol):
         genomes.append(
             {
                 "key": key,
-                "search_rank": rank,
+                "search_rank": ranks[key],
                 "fid_mean": statistics.fmean(fids) if fids else None,
                 "fid_std": statistics.stdev(fids) if len(fids) > 1 else (0.0 if fids else None),
                 "fid_live_mean": statistics.fmean(live) if live else None,
@@ -113,7 +116,9 @@ def final_table(summary, metric="fid"):
     """
     protocol = summary["protocol"]
     lines = [
-        f"Final training: top {protocol['top_k']} x {protocol['seeds']} seeds x "
+        f"Final training: top {protocol['top_k']}"
+        f"{' of distinct lineages' if protocol.get('distinct_lineages') else ''} x "
+        f"{protocol['seeds']} seeds x "
         f"{protocol['steps']:,} steps, EMA {protocol['ema_decay']}, {protocol['num_samples']} "
         f"samples scored on the {protocol['reference']} split ({protocol['reference_images']} "
         "images)"

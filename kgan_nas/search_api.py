@@ -143,7 +143,8 @@ def search(
             held-out split (`kgan_nas.final`). `"preset"` (default) takes the
             preset's (`config.FINAL_PRESETS`; `"quick"` has none), None
             turns it off, and a dict overrides `top_k`, `seeds`, `steps`,
-            `ema_decay` or `num_samples` (e.g. `{"steps": 5000}`). With a
+            `ema_decay`, `num_samples` or `distinct_lineages` (e.g.
+            `{"steps": 5000}`). With a
             custom `evaluator`, or for a conditional search (the final stage
             does not train class-conditional GANs yet), `"preset"` means none.
         conditional: Search class-conditional GANs: generators take

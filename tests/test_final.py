@@ -5,6 +5,7 @@ Keras; the rest on one tiny real search of digits whose final stage trains
 the top 2 genomes x 2 seeds for a few steps without XLA.
 """
 
+import dataclasses
 import json
 import os
 import shutil
@@ -13,7 +14,9 @@ import subprocess
 import sys
 import time
 
+import hypothesis
 import pytest
+from hypothesis import strategies as st
 
 import kgan_nas
 from kgan_nas import config as config_lib
@@ -54,6 +57,7 @@ def test_a_dict_overrides_the_preset_field_by_field():
         "steps": 2000,
         "ema_decay": 0.999,
         "num_samples": 20,
+        "distinct_lineages": True,
     }
 
 
@@ -64,6 +68,7 @@ def test_a_dict_overrides_the_preset_field_by_field():
         ({"seeds": 0}, ValueError, "seeds must be a positive integer"),
         ({"ema_decay": 1.0}, ValueError, r"ema_decay must be a number in \[0, 1\)"),
         ({"top_k": 2.5}, ValueError, "top_k must be a positive integer"),
+        ({"distinct_lineages": "yes"}, ValueError, "distinct_lineages must be True or False"),
         ("on", ValueError, "final must be 'preset', None, a dict"),
         (3, TypeError, "final must be 'preset', None, a dict"),
     ],
@@ -83,10 +88,14 @@ def test_budget_line_says_what_is_scored_and_warns_without_a_holdout():
     final = final_lib.FinalConfig(top_k=2, seeds=3, steps=2000, num_samples=600)
     line = final_lib.budget_line(final, "holdout", 270)
     assert line == (
-        "Final training: top 2 genomes x 3 seeds x 2,000 steps, EMA 0.999, 600 samples "
-        "scored on 270 held-out images"
+        "Final training: top 2 genomes of distinct lineages x 3 seeds x 2,000 steps, EMA "
+        "0.999, 600 samples scored on 270 held-out images"
     )
     assert "WARNING" not in line
+    any_lineage = dataclasses.replace(final, distinct_lineages=False)
+    assert final_lib.budget_line(any_lineage, "holdout", 270).startswith(
+        "Final training: top 2 genomes x 3 seeds"
+    )
     warned = final_lib.budget_line(final, "eval", 270)
     assert "270 eval images" in warned and "selection used" in warned
 
@@ -200,6 +209,90 @@ def test_a_custom_evaluator_runs_no_final_stage_unless_asked(tmp_path, cache_dir
 
 
 # ----------------------------------------------------------------------------
+# Which genomes the stage retrains
+# ----------------------------------------------------------------------------
+
+
+def _searched(key, objective, parent=None, generation=1):
+    return {
+        "key": key,
+        "objective": objective,
+        "parent": parent,
+        "generation": generation,
+        "genome": {"key": key},
+        "status": "ok",
+    }
+
+
+# Lineage a: a (gen 1) -> a2 -> a3; lineage b: b (gen 1) -> b2; c alone. a3 and a2 lead.
+_HISTORY = [
+    _searched("a", 50.0),
+    _searched("b", 60.0),
+    _searched("c", 70.0),
+    _searched("a2", 20.0, parent="a", generation=2),
+    _searched("b2", 40.0, parent="b", generation=2),
+    _searched("a3", 10.0, parent="a2", generation=3),
+]
+
+
+def test_finalists_take_each_lineage_s_best_first():
+    assert [r["key"] for r in final_lib.finalists(_HISTORY, 2)] == ["a3", "b2"]
+    assert [r["key"] for r in final_lib.finalists(_HISTORY, 3)] == ["a3", "b2", "c"]
+    assert [r["key"] for r in final_lib.finalists(_HISTORY, 2, False)] == ["a3", "a2"]
+
+
+def test_finalists_fill_up_from_any_lineage_in_the_search_s_order():
+    # Three lineages (a3, b2, c), five asked: the two left are the next best, a2 and a;
+    # all five in the search's order.
+    keys = [r["key"] for r in final_lib.finalists(_HISTORY, 5)]
+    assert keys == ["a3", "a2", "b2", "a", "c"]
+
+
+def test_finalists_skip_failures_and_repeated_genomes():
+    history = [
+        *_HISTORY,
+        dict(_searched("d", None), status="nan"),
+        _searched("a3", 30.0, parent="a2", generation=4),  # re-evaluated: its best counts
+    ]
+    keys = [r["key"] for r in final_lib.finalists(history, 10)]
+    assert keys == ["a3", "a2", "b2", "a", "b", "c"]
+
+
+def test_lineage_root_ends_on_a_cycle():
+    assert final_lib.lineage_root("a3", {"a3": "a2", "a2": "a", "a": None}) == "a"
+    assert final_lib.lineage_root("x", {"x": "y", "y": "x"}) == "y"
+    assert final_lib.lineage_root("new", {}) == "new"
+
+
+@hypothesis.settings(max_examples=60, deadline=None)
+@hypothesis.given(
+    parents=st.lists(st.integers(min_value=-1, max_value=30), min_size=1, max_size=30),
+    objectives=st.lists(st.floats(0, 1000, allow_nan=False), min_size=30, max_size=30),
+    top_k=st.integers(1, 8),
+)
+def test_finalists_properties(parents, objectives, top_k):
+    # Genome i's parent is an earlier genome (or none), as a search records them.
+    history = [
+        _searched(f"g{i}", objectives[i], parent=f"g{p}" if 0 <= p < i else None)
+        for i, p in enumerate(parents)
+    ]
+    ranked = [r["key"] for r in final_lib.finalists(history, len(history), False)]
+    chosen = [r["key"] for r in final_lib.finalists(history, top_k)]
+    parent_of = {r["key"]: r["parent"] for r in history}
+    roots = [final_lib.lineage_root(key, parent_of) for key in chosen]
+    lineages = {final_lib.lineage_root(key, parent_of) for key in ranked}
+    assert len(chosen) == min(top_k, len(history)) == len(set(chosen))
+    assert chosen == sorted(chosen, key=ranked.index)  # the search's order
+    assert chosen[0] == ranked[0]  # the search's best is always retrained
+    # As many lineages as there is room for, each by its best genome.
+    assert len(set(roots)) == min(top_k, len(lineages))
+    for key, root in zip(chosen, roots):
+        if roots.count(root) == 1:
+            same = [k for k in ranked if final_lib.lineage_root(k, parent_of) == root]
+            assert key == same[0]
+
+
+# ----------------------------------------------------------------------------
 # A real final stage
 # ----------------------------------------------------------------------------
 
@@ -228,11 +321,12 @@ def _read(path):
 @pytest.mark.slow
 def test_final_stage_writes_every_job_the_summary_and_the_chosen_generator(final_run):
     result = kgan_nas.SearchResult(str(final_run))
-    assert result.config["final"] == dict(FINAL, ema_decay=0.999, num_samples=200)
-    top = []
-    for record in result.ranked():
-        if record["key"] not in top:
-            top.append(record["key"])
+    assert result.config["final"] == dict(
+        FINAL, ema_decay=0.999, num_samples=200, distinct_lineages=True
+    )
+    # The rule itself is tested on made-up histories below; here, that the stage follows it.
+    top = [record["key"] for record in final_lib.finalists(result.history, 2)]
+    assert len(top) == 2
     assert _jobs(final_run) == sorted(f"{k}_seed{s}" for k in top[:2] for s in (0, 1))
     for job in _jobs(final_run):
         folder = os.path.join(final_run, "final", job)
@@ -252,7 +346,8 @@ def test_final_stage_writes_every_job_the_summary_and_the_chosen_generator(final
         with open(os.path.join(final_run, "final", "generator.keras"), "rb") as two:
             assert one.read() == two.read()
     text = result.summary()
-    assert "Final training: top 2 x 2 seeds x 5 steps" in text and "±" in text
+    assert "Final training: top 2 of distinct lineages x 2 seeds x 5 steps" in text
+    assert "±" in text
 
 
 @pytest.mark.keras
@@ -440,9 +535,19 @@ def test_finalize_options_reach_finalize(monkeypatch):
     assert fake.calls == [
         (
             ("RUN",),
-            dict(top_k=3, seeds=3, steps=5000, ema_decay=0.99, num_samples=None, verbose=0),
+            dict(
+                top_k=3,
+                seeds=3,
+                steps=5000,
+                ema_decay=0.99,
+                num_samples=None,
+                distinct_lineages=None,
+                verbose=0,
+            ),
         )
     ]
+    assert cli.main(["finalize", "RUN", "--any-lineage", "--quiet"]) == 0
+    assert fake.calls[1][1]["distinct_lineages"] is False
 
 
 @pytest.mark.parametrize("argv", [["--ema-decay", "1"], ["--steps", "0"], ["--seeds", "x"]])

@@ -34,7 +34,9 @@ def final_section(result):
     protocol = summary["protocol"]
     split = "held-out" if protocol["reference"] == "holdout" else "eval (used by selection!)"
     parts.append(
-        f"<p>The search's top {protocol['top_k']} genomes retrained from scratch: "
+        f"<p>The search's top {protocol['top_k']} genomes"
+        f"{' (the best of each weight lineage first)' if protocol.get('distinct_lineages') else ''}"
+        " retrained from scratch: "
         f"{protocol['seeds']} seeds x {protocol['steps']:,} steps each, EMA "
         f"{escape(protocol['ema_decay'])}, {protocol['num_samples']} samples scored on "
         f"{protocol['reference_images']} {escape(split)} images.</p>"
