@@ -51,7 +51,7 @@ def search_one(seed, args):
         "seeds": args.final_seeds,
         "steps": args.final_steps,
         "ema_decay": args.ema_decay,
-        "distinct_lineages": not args.final_any_lineage,
+        "distinct_lineages": args.final_distinct_lineages,
     }
     if args.final_num_samples:
         final["num_samples"] = args.final_num_samples
@@ -59,6 +59,7 @@ def search_one(seed, args):
         args.dataset,
         space=recipe_space(args, seed) if args.recipe else None,
         preset=args.preset,
+        strategy=args.strategy,
         generations=args.generations,
         population=args.population,
         steps_per_candidate=args.steps_per_candidate,
@@ -79,8 +80,9 @@ def search_one(seed, args):
 
 
 def run_name(args, seed):
-    """A seed's run folder: `<dataset>[_recipe]_seed<seed>`."""
-    return f"{args.dataset}{'_recipe' if args.recipe else ''}_seed{seed}"
+    """A seed's run folder: `<dataset>[_recipe][_<strategy>]_seed<seed>` (genetic unnamed)."""
+    strategy = "" if args.strategy == "genetic" else f"_{args.strategy}"
+    return f"{args.dataset}{'_recipe' if args.recipe else ''}{strategy}_seed{seed}"
 
 
 def recipe_space(args, seed):
@@ -190,10 +192,17 @@ def parser():
     arguments.add_argument("--final-num-samples", type=int, help="default: 2x the search's")
     arguments.add_argument("--ema-decay", type=float, default=0.999)
     arguments.add_argument(
-        "--final-any-lineage",
+        "--final-distinct-lineages",
         action="store_true",
-        help="final stage: the top genomes even when they share a weight lineage (the "
-        "default takes each lineage's best first; results/final_study.json was made so)",
+        help="final stage: each weight lineage's best genome first (FinalConfig); "
+        "results/final_study_lineage.json was made with it",
+    )
+    arguments.add_argument(
+        "--strategy",
+        choices=("genetic", "random"),
+        default="genetic",
+        help="the search strategy; a strategy other than genetic names the runs "
+        "<dataset>_<strategy>_seed<seed>",
     )
     arguments.add_argument(
         "--dcgan-lrs", type=float, nargs="+", default=list(baselines.LEARNING_RATES["dcgan"])
@@ -264,6 +273,8 @@ def main(argv=None):
         "dataset": args.dataset,
         "preset": args.preset,
         "recipe": args.recipe,
+        "strategy": args.strategy,
+        "final_distinct_lineages": args.final_distinct_lineages,
         "recipe_baselines_missing": missing,
         "rows": rows,
         "wins": sum(row["searched_wins"] for row in rows),

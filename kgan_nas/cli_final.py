@@ -4,6 +4,8 @@ Kept beside `cli.py` (which holds the other commands) so that each module
 stays small; like `cli.py` it parses arguments and nothing else.
 """
 
+import argparse
+
 from kgan_nas import config as config_lib
 
 
@@ -52,12 +54,11 @@ def add_finalize_command(commands, formatter_class, positive_int, fraction, cons
         "--ema-decay", type=fraction, metavar="D", help="decay of the generator's weight average"
     )
     finalize.add_argument(
-        "--any-lineage",
-        dest="distinct_lineages",
-        action="store_false",
+        "--distinct-lineages",
+        action=argparse.BooleanOptionalAction,
         default=None,
-        help="retrain the top genomes even when several share a weight lineage (default: "
-        "each lineage's best first)",
+        help="retrain each weight lineage's best genome first instead of the plain top "
+        "genomes (default: the run's stored setting, else off)",
     )
     finalize.add_argument("--quiet", action="store_true", help="print nothing")
     console_flags(finalize)

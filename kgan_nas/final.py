@@ -52,11 +52,12 @@ class FinalConfig:
         distinct_lineages: Retrain at most one genome per weight lineage (a
             genome, the parent whose weights it inherited, that parent's
             parent, ...), the lineage's best; when the search has fewer
-            lineages than `top_k`, the rest are the next best of any. Why:
-            a lineage shares its architecture and its training, and its
-            search scores are inflated alike by the steps its members
-            inherited, so two of its members test little that one does
-            not. Runs without weight inheritance are unaffected.
+            lineages than `top_k`, the rest are the next best of any. The
+            idea: a lineage shares its architecture and its training, so
+            two of its members test little that one does not. Off by
+            default: on the `mnist_5k` study it did not help (see
+            `docs/final-training.md`). Runs without weight inheritance are
+            unaffected.
 
     Raises:
         ValueError: naming a setting that is out of range.
@@ -67,7 +68,7 @@ class FinalConfig:
     steps: int = 2000
     ema_decay: float = 0.999
     num_samples: int = None
-    distinct_lineages: bool = True
+    distinct_lineages: bool = False
 
     def __post_init__(self):
         for name in ("top_k", "seeds", "steps"):
@@ -211,7 +212,7 @@ def run_final_stage(run_dir, config, data, *, say=print):
     return summary
 
 
-def finalists(history, top_k, distinct_lineages=True):
+def finalists(history, top_k, distinct_lineages):
     """The search records whose genomes the final stage retrains, best first.
 
     Args:
@@ -378,8 +379,8 @@ def finalize(
         steps: Training steps per run.
         ema_decay: Decay of the generator's weight average, in [0, 1).
         num_samples: Generated images scored per run.
-        distinct_lineages: At most one genome per weight lineage first
-            (`FinalConfig`); False takes the top genomes of any lineage.
+        distinct_lineages: True takes at most one genome per weight
+            lineage first (`FinalConfig`); False the top genomes of any.
         verbose: 0 silent; 1 prints the budget, each run and the table.
 
     Returns:

@@ -57,7 +57,7 @@ def test_a_dict_overrides_the_preset_field_by_field():
         "steps": 2000,
         "ema_decay": 0.999,
         "num_samples": 20,
-        "distinct_lineages": True,
+        "distinct_lineages": False,
     }
 
 
@@ -88,13 +88,13 @@ def test_budget_line_says_what_is_scored_and_warns_without_a_holdout():
     final = final_lib.FinalConfig(top_k=2, seeds=3, steps=2000, num_samples=600)
     line = final_lib.budget_line(final, "holdout", 270)
     assert line == (
-        "Final training: top 2 genomes of distinct lineages x 3 seeds x 2,000 steps, EMA "
-        "0.999, 600 samples scored on 270 held-out images"
+        "Final training: top 2 genomes x 3 seeds x 2,000 steps, EMA 0.999, 600 samples "
+        "scored on 270 held-out images"
     )
     assert "WARNING" not in line
-    any_lineage = dataclasses.replace(final, distinct_lineages=False)
-    assert final_lib.budget_line(any_lineage, "holdout", 270).startswith(
-        "Final training: top 2 genomes x 3 seeds"
+    lineages = dataclasses.replace(final, distinct_lineages=True)
+    assert final_lib.budget_line(lineages, "holdout", 270).startswith(
+        "Final training: top 2 genomes of distinct lineages x 3 seeds"
     )
     warned = final_lib.budget_line(final, "eval", 270)
     assert "270 eval images" in warned and "selection used" in warned
@@ -236,15 +236,15 @@ _HISTORY = [
 
 
 def test_finalists_take_each_lineage_s_best_first():
-    assert [r["key"] for r in final_lib.finalists(_HISTORY, 2)] == ["a3", "b2"]
-    assert [r["key"] for r in final_lib.finalists(_HISTORY, 3)] == ["a3", "b2", "c"]
+    assert [r["key"] for r in final_lib.finalists(_HISTORY, 2, True)] == ["a3", "b2"]
+    assert [r["key"] for r in final_lib.finalists(_HISTORY, 3, True)] == ["a3", "b2", "c"]
     assert [r["key"] for r in final_lib.finalists(_HISTORY, 2, False)] == ["a3", "a2"]
 
 
 def test_finalists_fill_up_from_any_lineage_in_the_search_s_order():
     # Three lineages (a3, b2, c), five asked: the two left are the next best, a2 and a;
     # all five in the search's order.
-    keys = [r["key"] for r in final_lib.finalists(_HISTORY, 5)]
+    keys = [r["key"] for r in final_lib.finalists(_HISTORY, 5, True)]
     assert keys == ["a3", "a2", "b2", "a", "c"]
 
 
@@ -254,7 +254,7 @@ def test_finalists_skip_failures_and_repeated_genomes():
         dict(_searched("d", None), status="nan"),
         _searched("a3", 30.0, parent="a2", generation=4),  # re-evaluated: its best counts
     ]
-    keys = [r["key"] for r in final_lib.finalists(history, 10)]
+    keys = [r["key"] for r in final_lib.finalists(history, 10, True)]
     assert keys == ["a3", "a2", "b2", "a", "b", "c"]
 
 
@@ -277,7 +277,7 @@ def test_finalists_properties(parents, objectives, top_k):
         for i, p in enumerate(parents)
     ]
     ranked = [r["key"] for r in final_lib.finalists(history, len(history), False)]
-    chosen = [r["key"] for r in final_lib.finalists(history, top_k)]
+    chosen = [r["key"] for r in final_lib.finalists(history, top_k, True)]
     parent_of = {r["key"]: r["parent"] for r in history}
     roots = [final_lib.lineage_root(key, parent_of) for key in chosen]
     lineages = {final_lib.lineage_root(key, parent_of) for key in ranked}
@@ -322,11 +322,12 @@ def _read(path):
 def test_final_stage_writes_every_job_the_summary_and_the_chosen_generator(final_run):
     result = kgan_nas.SearchResult(str(final_run))
     assert result.config["final"] == dict(
-        FINAL, ema_decay=0.999, num_samples=200, distinct_lineages=True
+        FINAL, ema_decay=0.999, num_samples=200, distinct_lineages=False
     )
-    # The rule itself is tested on made-up histories below; here, that the stage follows it.
-    top = [record["key"] for record in final_lib.finalists(result.history, 2)]
-    assert len(top) == 2
+    top = []
+    for record in result.ranked():
+        if record["key"] not in top:
+            top.append(record["key"])
     assert _jobs(final_run) == sorted(f"{k}_seed{s}" for k in top[:2] for s in (0, 1))
     for job in _jobs(final_run):
         folder = os.path.join(final_run, "final", job)
@@ -346,7 +347,7 @@ def test_final_stage_writes_every_job_the_summary_and_the_chosen_generator(final
         with open(os.path.join(final_run, "final", "generator.keras"), "rb") as two:
             assert one.read() == two.read()
     text = result.summary()
-    assert "Final training: top 2 of distinct lineages x 2 seeds x 5 steps" in text
+    assert "Final training: top 2 x 2 seeds x 5 steps" in text
     assert "±" in text
 
 
@@ -546,8 +547,9 @@ def test_finalize_options_reach_finalize(monkeypatch):
             ),
         )
     ]
-    assert cli.main(["finalize", "RUN", "--any-lineage", "--quiet"]) == 0
-    assert fake.calls[1][1]["distinct_lineages"] is False
+    assert cli.main(["finalize", "RUN", "--distinct-lineages", "--quiet"]) == 0
+    assert cli.main(["finalize", "RUN", "--no-distinct-lineages", "--quiet"]) == 0
+    assert [call[1]["distinct_lineages"] for call in fake.calls[1:]] == [True, False]
 
 
 @pytest.mark.parametrize("argv", [["--ema-decay", "1"], ["--steps", "0"], ["--seeds", "x"]])

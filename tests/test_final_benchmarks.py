@@ -232,9 +232,11 @@ def test_final_study_with_recipe_names_its_runs_and_adds_the_recipe_baselines(sc
     plain = study.parser().parse_args(["--seeds", "3"])
     recipe = study.parser().parse_args(["--seeds", "3", "--recipe", "--recipe-mlp-lrs", "1e-3"])
     staged = study.parser().parse_args(["--recipe", "--recipe-dcgan-lrs"])
-    assert (study.run_name(plain, 3), study.run_name(recipe, 3)) == (
+    random = study.parser().parse_args(["--seeds", "3", "--strategy", "random"])
+    assert (study.run_name(plain, 3), study.run_name(recipe, 3), study.run_name(random, 3)) == (
         "mnist_5k_seed3",
         "mnist_5k_recipe_seed3",
+        "mnist_5k_random_seed3",
     )
     seen = []
     monkeypatch.setattr(baselines, "run_baselines", seen.append)
