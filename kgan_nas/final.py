@@ -224,34 +224,21 @@ def finalists(history, top_k, distinct_lineages):
     Returns:
         Up to `top_k` records of distinct genomes, in the search's order.
     """
+    from kgan_nas.results import lineage
+
     ranked = [record for _, record in _distinct_ranked(history)]
     if not distinct_lineages:
         return ranked[:top_k]
-    parents = {}
-    for record in history:
-        parents.setdefault(record["key"], record.get("parent"))
-    picked, lineages = [], set()
+    picked, roots = [], set()
     for record in ranked:
-        root = lineage_root(record["key"], parents)
-        if root not in lineages and len(picked) < top_k:
+        # The oldest record whose trained weights led to this one.
+        root = lineage(history, record["key"], record["generation"])[0]
+        if (root["key"], root["generation"]) not in roots and len(picked) < top_k:
             picked.append(record)
-            lineages.add(root)
+            roots.add((root["key"], root["generation"]))
     rest = [record for record in ranked if record not in picked]
     picked += rest[: top_k - len(picked)]
     return sorted(picked, key=ranked.index)
-
-
-def lineage_root(key, parents):
-    """The first ancestor of `key` through `parents` (key -> parent key or None).
-
-    A chain that comes back to a genome already seen (a mutation can recreate
-    an ancestor) ends at the genome where it closed.
-    """
-    seen = {key}
-    while parents.get(key) is not None and parents[key] not in seen:
-        key = parents[key]
-        seen.add(key)
-    return key
 
 
 def _distinct_ranked(history):

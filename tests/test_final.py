@@ -23,6 +23,7 @@ from kgan_nas import config as config_lib
 from kgan_nas import final as final_lib
 from kgan_nas import final_summary
 from kgan_nas import run as run_lib
+from kgan_nas.results import lineage
 
 TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
 FINAL = {"top_k": 2, "seeds": 2, "steps": 5}
@@ -258,10 +259,15 @@ def test_finalists_skip_failures_and_repeated_genomes():
     assert keys == ["a3", "a2", "b2", "a", "b", "c"]
 
 
-def test_lineage_root_ends_on_a_cycle():
-    assert final_lib.lineage_root("a3", {"a3": "a2", "a2": "a", "a": None}) == "a"
-    assert final_lib.lineage_root("x", {"x": "y", "y": "x"}) == "y"
-    assert final_lib.lineage_root("new", {}) == "new"
+def test_a_child_of_a_failed_parent_starts_its_own_lineage():
+    # e failed, so it saved no weights: e2 trained from scratch (results.lineage).
+    history = [
+        *_HISTORY,
+        dict(_searched("e", None), status="nan"),
+        _searched("e2", 30.0, parent="e", generation=2),
+    ]
+    keys = [r["key"] for r in final_lib.finalists(history, 3, True)]
+    assert keys == ["a3", "e2", "b2"]
 
 
 @hypothesis.settings(max_examples=60, deadline=None)
@@ -273,14 +279,17 @@ def test_lineage_root_ends_on_a_cycle():
 def test_finalists_properties(parents, objectives, top_k):
     # Genome i's parent is an earlier genome (or none), as a search records them.
     history = [
-        _searched(f"g{i}", objectives[i], parent=f"g{p}" if 0 <= p < i else None)
+        _searched(f"g{i}", objectives[i], parent=f"g{p}" if 0 <= p < i else None, generation=i)
         for i, p in enumerate(parents)
     ]
     ranked = [r["key"] for r in final_lib.finalists(history, len(history), False)]
     chosen = [r["key"] for r in final_lib.finalists(history, top_k, True)]
-    parent_of = {r["key"]: r["parent"] for r in history}
-    roots = [final_lib.lineage_root(key, parent_of) for key in chosen]
-    lineages = {final_lib.lineage_root(key, parent_of) for key in ranked}
+
+    def root_of(key):
+        return lineage(history, key)[0]["key"]
+
+    roots = [root_of(key) for key in chosen]
+    lineages = {root_of(key) for key in ranked}
     assert len(chosen) == min(top_k, len(history)) == len(set(chosen))
     assert chosen == sorted(chosen, key=ranked.index)  # the search's order
     assert chosen[0] == ranked[0]  # the search's best is always retrained
@@ -288,8 +297,7 @@ def test_finalists_properties(parents, objectives, top_k):
     assert len(set(roots)) == min(top_k, len(lineages))
     for key, root in zip(chosen, roots):
         if roots.count(root) == 1:
-            same = [k for k in ranked if final_lib.lineage_root(k, parent_of) == root]
-            assert key == same[0]
+            assert key == next(k for k in ranked if root_of(k) == root)
 
 
 # ----------------------------------------------------------------------------
