@@ -35,10 +35,12 @@ Writes `benchmarks/results/final_study.json` (`final_study_recipe.json` with
 """
 
 import argparse
+import math
 import os
 
 import baselines
 from _common import write_result
+from search_quality import paired_test
 
 
 def search_one(seed, args):
@@ -177,6 +179,24 @@ def compare(seed, directory, summary, baseline_report):
     }
 
 
+def tally(rows):
+    """Wins over the seeds' rows, and the paired test of searched against best baseline.
+
+    A seed without a baseline is no win and drops out of the test's pairs.
+    """
+    return {
+        "wins": sum(row["searched_wins"] for row in rows),
+        "seeds": len(rows),
+        "searched_vs_best_baseline": paired_test(
+            [row["searched"]["fid_mean"] for row in rows],
+            [
+                math.inf if row["best_baseline"] is None else row["best_baseline"]["fid_mean"]
+                for row in rows
+            ],
+        ),
+    }
+
+
 def parser():
     arguments = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     arguments.add_argument("--dataset", default="mnist_5k")
@@ -277,8 +297,7 @@ def main(argv=None):
         "final_distinct_lineages": args.final_distinct_lineages,
         "recipe_baselines_missing": missing,
         "rows": rows,
-        "wins": sum(row["searched_wins"] for row in rows),
-        "seeds": len(rows),
+        **tally(rows),
     }
     write_result("final_study_recipe" if args.recipe else "final_study", report, args.output)
     return report

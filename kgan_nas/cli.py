@@ -90,15 +90,19 @@ def _search(args):
     if args.backend:
         args.backend = run_options.resolve_backend(args.backend)
         os.environ.setdefault("KERAS_BACKEND", args.backend)
-    if args.no_inherit_weights and args.strategy != "genetic":
+    from kgan_nas import config as config_lib
+
+    strategy = args.strategy or config_lib.preset_strategy(args.preset)
+    if args.no_inherit_weights and strategy != "genetic":
         raise ValueError(
             "--no-inherit-weights applies to --strategy genetic only: random "
-            "search never inherits weights."
+            f"search never inherits weights (the {args.preset} preset searches with "
+            f"{strategy}; add --strategy genetic)."
         )
     result = search_api.search(
         args.dataset,
         space=_space_for(args),
-        strategy=args.strategy,
+        strategy=strategy,
         preset=args.preset,
         generations=args.generations,
         population=args.population,

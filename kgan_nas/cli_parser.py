@@ -161,10 +161,9 @@ def _add_search_command(commands):
     strategy = search.add_argument_group("search strategy")
     strategy.add_argument(
         "--strategy",
-        default="genetic",
         choices=["genetic", "random"],
         help="genetic: mutate and cross the best genomes; random: sample every genome "
-        "afresh (default: genetic)",
+        "afresh (default: the preset's: random for mnist_cpu, genetic for the others)",
     )
     strategy.add_argument(
         "--no-inherit-weights",

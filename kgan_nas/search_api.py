@@ -29,7 +29,7 @@ def search(
     dataset="digits",
     *,
     space=None,
-    strategy="genetic",
+    strategy=None,
     preset="default",
     generations=None,
     population=None,
@@ -82,7 +82,9 @@ def search(
             `"mnist"`, `"fashion_mnist"`, `"cifar10"`, a `.npz` path, an image folder, a
             numpy array or a `tf.data.Dataset` (see `kgan_nas.data.load_dataset`).
         space: A `SearchSpace`; by default one for the data's image shape.
-        strategy: `"genetic"`, `"random"` or a `kgan_nas.strategies.Strategy`.
+        strategy: `"genetic"`, `"random"` or a `kgan_nas.strategies.Strategy`;
+            None takes the preset's (`config.PRESET_STRATEGIES`: `"random"`
+            for `"mnist_cpu"`, `"genetic"` for the others).
         preset: `"quick"`, `"mnist_cpu"`, `"default"` or `"paper"`: budgets
             for the arguments left as None (`kgan_nas.config.PRESETS`).
         generations: Generations to run (may be raised when resuming).
@@ -186,6 +188,8 @@ def search(
         workers=workers,
         holdout_fraction=holdout_fraction,
     )
+    if strategy is None:
+        strategy = config_lib.preset_strategy(preset)
     _check_space_type(space)
     # The final stage trains with the built-in trainer; a custom evaluator
     # scores candidates its own way, so only an explicit `final` runs it then.

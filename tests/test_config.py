@@ -285,3 +285,35 @@ def test_backend_auto_is_stored_as_the_backend_it_chose(tmp_path, monkeypatch):
     _use_fast_worker_files(monkeypatch, tmp_path)
     _search(tmp_path / "run", backend="auto")
     assert run_lib.RunDir(tmp_path / "run").run_settings()["backend"] == "tensorflow"
+
+
+def test_a_search_that_names_no_strategy_takes_its_preset_s(tmp_path, monkeypatch):
+    _use_fast_worker_files(monkeypatch, tmp_path)
+    assert config_lib.preset_strategy("mnist_cpu") == "random"
+    assert {config_lib.preset_strategy(p) for p in ("quick", "default", "paper")} == {"genetic"}
+    cpu = _search(tmp_path / "cpu", preset="mnist_cpu", final=None)
+    default = _search(tmp_path / "default", preset="default", final=None)
+    named = _search(tmp_path / "named", preset="mnist_cpu", strategy="genetic", final=None)
+    assert [r.config["strategy"] for r in (cpu, default, named)] == [
+        "RandomSearch",
+        "GeneticSearch",
+        "GeneticSearch",
+    ]
+
+
+def test_the_cli_passes_the_preset_s_strategy_and_explains_no_inherit_weights(
+    monkeypatch, tmp_path, capsys
+):
+    from test_final import _Calls
+
+    from kgan_nas import cli
+
+    fake = _Calls()
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(cli.search_api, "search", fake)
+    for argv in (["--preset", "mnist_cpu"], ["--preset", "quick"], ["--strategy", "random"]):
+        assert cli.main(["search", "--quiet", *argv]) == 0
+    assert [kwargs["strategy"] for _, kwargs in fake.calls] == ["random", "genetic", "random"]
+    assert cli.main(["search", "--preset", "mnist_cpu", "--no-inherit-weights"]) != 0
+    err = capsys.readouterr().err
+    assert "--no-inherit-weights" in err and "add --strategy genetic" in err

@@ -91,6 +91,23 @@ def test_a_seed_is_a_win_when_the_searched_mean_beats_the_best_baseline(
     }
 
 
+def test_the_study_tallies_wins_and_tests_them_paired(scripts):
+    _, study = scripts
+
+    def row(searched, baseline):
+        best = None if baseline is None else {"fid_mean": baseline}
+        wins = best is not None and searched < baseline
+        return {"searched": {"fid_mean": searched}, "best_baseline": best, "searched_wins": wins}
+
+    tally = study.tally([row(5.0, 10.0), row(8.0, 9.0), row(30.0, 20.0), row(1.0, None)])
+    assert (tally["wins"], tally["seeds"]) == (2, 4)
+    test = tally["searched_vs_best_baseline"]
+    assert (test["wins"], test["losses"], test["pairs"]) == (2, 1, 3)
+    assert test["sign_test_p"] == pytest.approx(0.5)  # P(at least 2 of 3 heads)
+    both = study.tally([row(5.0, 10.0), row(8.0, 9.0)])["searched_vs_best_baseline"]
+    assert both["sign_test_p"] == pytest.approx(0.25)
+
+
 @pytest.mark.keras
 def test_the_dcgan_baseline_is_the_keras_io_mnist_pair(scripts):
     baselines, _ = scripts
