@@ -19,6 +19,11 @@ another extractor scored them). A staged run gives a model no recipe rate;
 its report then lists that model under `recipe_baselines_missing`, and its
 wins are not the study's.
 
+`--strategy` picks the search strategy (default genetic, the study's first
+runs; `random` names the runs `<dataset>_random_seed<seed>`), and
+`--final-distinct-lineages` makes the final stage take each weight lineage's
+best genome first (`kgan_nas.final.FinalConfig`).
+
 Both parts resume: a finished search (and final stage) is read back, and a
 finished baseline run is reused, so the study can be run in parts (one seed
 at a time, `--seeds 0` then `--seeds 1`, or after a kill).
@@ -31,7 +36,7 @@ at a time, `--seeds 0` then `--seeds 1`, or after a kill).
         --search-xla off --runs /tmp/study --output /tmp/study.json
 
 Writes `benchmarks/results/final_study.json` (`final_study_recipe.json` with
-`--recipe`; or `--output`).
+`--recipe`, `final_study_random.json` with `--strategy random`; or `--output`).
 """
 
 import argparse
@@ -129,9 +134,13 @@ def baselines_for(directory, seed, summary, args):
 
 
 def search_facts(directory, summary):
-    """Per final-stage genome: its search score and size, and its final runs' seconds."""
+    """Per final-stage genome: its search score and size, the weight lineage behind that
+    score (keys, oldest first) and its total steps, and its final runs' seconds."""
     import glob
     import json
+
+    from kgan_nas.results import lineage
+    from kgan_nas.results import record_total_steps
 
     with open(os.path.join(directory, "history.jsonl")) as stream:
         history = [json.loads(line) for line in stream if line.strip()]
@@ -153,6 +162,10 @@ def search_facts(directory, summary):
             "discriminator_params": None
             if best is None
             else best["fitness"].get("discriminator_params"),
+            "lineage": []
+            if best is None
+            else [r["key"] for r in lineage(history, key, best["generation"])],
+            "search_total_steps": None if best is None else record_total_steps(history, best),
             "final_seconds": seconds,
         }
     return facts
@@ -254,8 +267,8 @@ def parser():
     arguments.add_argument("--runs", default="runs/final_study")
     arguments.add_argument(
         "--output",
-        help="results JSON (default: results/final_study.json, final_study_recipe.json "
-        "with --recipe)",
+        help="results JSON (default: results/final_study.json; final_study_recipe.json "
+        "with --recipe, final_study_random.json with --strategy random)",
     )
     return arguments
 
@@ -299,7 +312,9 @@ def main(argv=None):
         "rows": rows,
         **tally(rows),
     }
-    write_result("final_study_recipe" if args.recipe else "final_study", report, args.output)
+    name = "final_study" + ("_recipe" if args.recipe else "")
+    name += "" if args.strategy == "genetic" else f"_{args.strategy}"
+    write_result(name, report, args.output)
     return report
 
 

@@ -90,15 +90,14 @@ def _search(args):
     if args.backend:
         args.backend = run_options.resolve_backend(args.backend)
         os.environ.setdefault("KERAS_BACKEND", args.backend)
-    from kgan_nas import config as config_lib
-
-    strategy = args.strategy or config_lib.preset_strategy(args.preset)
-    if args.no_inherit_weights and strategy != "genetic":
-        raise ValueError(
-            "--no-inherit-weights applies to --strategy genetic only: random "
-            f"search never inherits weights (the {args.preset} preset searches with "
-            f"{strategy}; add --strategy genetic)."
-        )
+    strategy = args.strategy
+    if args.no_inherit_weights:
+        if strategy == "random":
+            raise ValueError(
+                "--no-inherit-weights applies to --strategy genetic only: random "
+                "search never inherits weights."
+            )
+        strategy = "genetic"  # the only strategy it applies to, whatever the preset's
     result = search_api.search(
         args.dataset,
         space=_space_for(args),

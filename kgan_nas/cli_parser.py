@@ -163,7 +163,8 @@ def _add_search_command(commands):
         "--strategy",
         choices=["genetic", "random"],
         help="genetic: mutate and cross the best genomes; random: sample every genome "
-        "afresh (default: the preset's: random for mnist_cpu, genetic for the others)",
+        "afresh (default: a stored run's own; else random for mnist_cpu with its final "
+        "stage, genetic otherwise)",
     )
     strategy.add_argument(
         "--no-inherit-weights",

@@ -81,11 +81,12 @@ FINAL_PRESETS = {
     "default": dict(top_k=2, seeds=2, steps=2000, ema_decay=0.999, num_samples=None),
     "paper": dict(top_k=3, seeds=3, steps=20000, ema_decay=0.999, num_samples=None),
 }
-# The strategy of a preset, for a search that names none; "genetic" for the others.
+# The strategy of a preset for a new search with a final stage that names none
+# ("genetic" for the others, and without a final stage: search_api._resolve_strategy).
 # `mnist_cpu` searches at random: at its 30 candidates, the genetic search's
 # winners retrained from scratch were no better than random search's (1 of 3
 # mnist_5k seeds, 4 of 10 digits seeds), and random search plus the final stage
-# beat the hand-designed baselines where the genetic search did not
+# beat the best hand-designed baseline in 2 of 2 seeds, the genetic search in 1 of 2
 # (docs/benchmarks.md, the final study).
 PRESET_STRATEGIES = {"mnist_cpu": "random"}
 BUDGET_KEYS = (
@@ -99,7 +100,7 @@ BUDGET_KEYS = (
 
 
 def preset_strategy(preset):
-    """The strategy name a search under `preset` uses when it is given none."""
+    """The strategy name of a new search under `preset` with a final stage that names none."""
     return PRESET_STRATEGIES.get(preset, "genetic")
 
 

@@ -3,7 +3,8 @@
 A short search budget ranks genomes, but their order can change when they
 are trained longer, and the search's scores are biased towards the winners
 (they were selected on them). So the search ends by retraining its `top_k`
-genomes (the one ranking, `results.ranked_records`) from scratch for
+genomes (the one ranking, `results.ranked_records`; with
+`distinct_lineages`, each weight lineage's best first: `finalists`) from scratch for
 `steps` steps with `seeds` seeds each, keeping a moving average of the
 generator's weights (`GAN(ema_decay=...)`), and scoring them on the
 held-out split that no selection used, with `num_samples` generated images
@@ -334,7 +335,8 @@ def _recover(run_dir, protocol):
     os.makedirs(folder, exist_ok=True)
     run_lib.recover_published(folder, JOB_NAME.fullmatch)
     old = final_summary.read_summary(run_dir)
-    if old is not None and old.get("protocol") != protocol:
+    # A summary written before `distinct_lineages` existed took the plain top k.
+    if old is not None and {"distinct_lineages": False, **old.get("protocol", {})} != protocol:
         os.unlink(run_dir.file(FINAL_DIR, SUMMARY))
         if os.path.exists(run_dir.file(FINAL_DIR, GENERATOR)):
             os.unlink(run_dir.file(FINAL_DIR, GENERATOR))

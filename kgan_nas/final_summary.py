@@ -36,7 +36,7 @@ def summarise(records, keys, protocol, ranks=None):
         protocol: JSON-able dict of the stage's settings (steps, seeds,
             EMA decay, samples, reference split and its size).
         ranks: Key -> the genome's rank in the search (1 = best); None
-            takes each key's place in `keys`.
+            takes each key's place in `keys`. A key it lacks has rank None.
 
     Returns:
         A dict: `protocol`, `genomes` (per key in `keys` order: `key`,
@@ -57,7 +57,7 @@ def summarise(records, keys, protocol, ranks=None):
         genomes.append(
             {
                 "key": key,
-                "search_rank": ranks[key],
+                "search_rank": ranks.get(key),
                 "fid_mean": statistics.fmean(fids) if fids else None,
                 "fid_std": statistics.stdev(fids) if len(fids) > 1 else (0.0 if fids else None),
                 "fid_live_mean": statistics.fmean(live) if live else None,

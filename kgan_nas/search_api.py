@@ -82,9 +82,11 @@ def search(
             `"mnist"`, `"fashion_mnist"`, `"cifar10"`, a `.npz` path, an image folder, a
             numpy array or a `tf.data.Dataset` (see `kgan_nas.data.load_dataset`).
         space: A `SearchSpace`; by default one for the data's image shape.
-        strategy: `"genetic"`, `"random"` or a `kgan_nas.strategies.Strategy`;
-            None takes the preset's (`config.PRESET_STRATEGIES`: `"random"`
-            for `"mnist_cpu"`, `"genetic"` for the others).
+        strategy: `"genetic"`, `"random"` or a `kgan_nas.strategies.Strategy`.
+            None (default) resumes a run in `directory` with its own; a new
+            search with a final stage takes the preset's
+            (`config.PRESET_STRATEGIES`: `"random"` for `"mnist_cpu"`), any
+            other search `"genetic"`.
         preset: `"quick"`, `"mnist_cpu"`, `"default"` or `"paper"`: budgets
             for the arguments left as None (`kgan_nas.config.PRESETS`).
         generations: Generations to run (may be raised when resuming).
@@ -188,8 +190,6 @@ def search(
         workers=workers,
         holdout_fraction=holdout_fraction,
     )
-    if strategy is None:
-        strategy = config_lib.preset_strategy(preset)
     _check_space_type(space)
     # The final stage trains with the built-in trainer; a custom evaluator
     # scores candidates its own way, so only an explicit `final` runs it then.
@@ -200,6 +200,9 @@ def search(
     builtin_final = evaluator is None and not is_conditional
     preset_final = config_lib.FINAL_PRESETS.get(preset) if builtin_final else None
     final_config = final_lib.resolve_final(final, preset_final, budget["num_samples"])
+    strategy = _resolve_strategy(
+        strategy, preset, final_config is not None, directory, overwrite, strategy_options
+    )
     final_lib.check_final_for_conditional(final_config, is_conditional)
     settings = run_options.run_settings(
         executor=executor,
@@ -298,7 +301,7 @@ def resume(directory, *, generations=None, workers=None, verbose=1, callbacks=No
         raise run_lib.RunDirectoryError(f"{directory}/config.json: {exc}") from None
     stored_settings = run.run_settings()  # {} for runs made before settings were stored
     settings = config_lib.RunSettings.from_dict(stored_settings)
-    strategy = {"GeneticSearch": "genetic", "RandomSearch": "random"}.get(config.strategy)
+    strategy = _STRATEGY_NAMES.get(config.strategy)
     if strategy is None:
         raise ValueError(
             f"The run used a custom strategy ({config.strategy}); resume it from Python "
@@ -497,6 +500,41 @@ def _data_and_space(dataset, labels, seed, budget, space, conditional=False):
     # file is written or the extractor trains; the strategy keeps its own RNG.
     space.sample(np.random.default_rng(seed))
     return data, space
+
+
+_STRATEGY_NAMES = {"GeneticSearch": "genetic", "RandomSearch": "random"}
+
+
+def _resolve_strategy(strategy, preset, has_final, directory, overwrite, strategy_options):
+    """The strategy a search runs with when it names none (`strategy=None`).
+
+    A run already stored in `directory` resumes with its own strategy (so the
+    command that started it resumes it, whatever the preset's is today).
+    Otherwise the preset's (`config.PRESET_STRATEGIES`) applies only when the
+    search has a final stage, the reason for it: the final stage retrains
+    from scratch, which throws away the training a genetic winner inherited.
+    Without one, the search's own best is the answer, and the genetic
+    search's inherited training is worth keeping.
+
+    Raises:
+        ValueError: for `strategy_options` given to a strategy the preset
+            chose, which may not be the one they were written for.
+    """
+    if strategy is not None:
+        return strategy
+    run = run_lib.RunDir(directory)
+    if not overwrite and run.exists:
+        stored = _STRATEGY_NAMES.get(run.config().get("strategy"))
+        if stored is not None:
+            return stored
+    chosen = config_lib.preset_strategy(preset) if has_final else "genetic"
+    if strategy_options and chosen != "genetic":
+        raise ValueError(
+            f"strategy_options {sorted(strategy_options)} were given without a strategy, and "
+            f"the {preset!r} preset searches with {chosen!r} search; pass strategy='genetic' "
+            f"(or strategy={chosen!r}) with them."
+        )
+    return chosen
 
 
 def _strategy_and_config(

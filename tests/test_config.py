@@ -287,21 +287,36 @@ def test_backend_auto_is_stored_as_the_backend_it_chose(tmp_path, monkeypatch):
     assert run_lib.RunDir(tmp_path / "run").run_settings()["backend"] == "tensorflow"
 
 
-def test_a_search_that_names_no_strategy_takes_its_preset_s(tmp_path, monkeypatch):
-    _use_fast_worker_files(monkeypatch, tmp_path)
+def test_a_search_that_names_no_strategy_takes_its_preset_s_with_a_final_stage(tmp_path):
+    resolve = search_api._resolve_strategy
     assert config_lib.preset_strategy("mnist_cpu") == "random"
     assert {config_lib.preset_strategy(p) for p in ("quick", "default", "paper")} == {"genetic"}
-    cpu = _search(tmp_path / "cpu", preset="mnist_cpu", final=None)
-    default = _search(tmp_path / "default", preset="default", final=None)
-    named = _search(tmp_path / "named", preset="mnist_cpu", strategy="genetic", final=None)
-    assert [r.config["strategy"] for r in (cpu, default, named)] == [
-        "RandomSearch",
-        "GeneticSearch",
-        "GeneticSearch",
-    ]
+    new = tmp_path / "new"
+    assert resolve(None, "mnist_cpu", True, new, False, None) == "random"
+    # Without a final stage the search's own (inherited) training is the answer.
+    assert resolve(None, "mnist_cpu", False, new, False, None) == "genetic"
+    assert resolve(None, "default", True, new, False, None) == "genetic"
+    assert resolve("genetic", "mnist_cpu", True, new, False, None) == "genetic"
+    with pytest.raises(ValueError, match="pass strategy='genetic'"):
+        resolve(None, "mnist_cpu", True, new, False, {"inherit_weights": False})
 
 
-def test_the_cli_passes_the_preset_s_strategy_and_explains_no_inherit_weights(
+def test_a_stored_run_resumes_with_its_own_strategy(tmp_path, monkeypatch):
+    _use_fast_worker_files(monkeypatch, tmp_path)
+    run = _search(tmp_path / "run", preset="mnist_cpu")  # no final stage: genetic
+    assert run.config["strategy"] == "GeneticSearch"
+    resolve = search_api._resolve_strategy
+    # A run started before mnist_cpu searched at random resumes as it was made...
+    assert resolve(None, "mnist_cpu", True, tmp_path / "run", False, None) == "genetic"
+    again = _search(tmp_path / "run", preset="mnist_cpu", generations=2)
+    assert again.config["strategy"] == "GeneticSearch" and len(again.history) == 8
+    # ...unless it is started over.
+    assert resolve(None, "mnist_cpu", True, tmp_path / "run", True, None) == "random"
+    named = _search(tmp_path / "random", preset="mnist_cpu", strategy="random")
+    assert named.config["strategy"] == "RandomSearch"
+
+
+def test_the_cli_leaves_the_strategy_to_the_search_unless_no_inherit_weights_needs_one(
     monkeypatch, tmp_path, capsys
 ):
     from test_final import _Calls
@@ -311,9 +326,12 @@ def test_the_cli_passes_the_preset_s_strategy_and_explains_no_inherit_weights(
     fake = _Calls()
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(cli.search_api, "search", fake)
-    for argv in (["--preset", "mnist_cpu"], ["--preset", "quick"], ["--strategy", "random"]):
+    for argv in (
+        ["--preset", "mnist_cpu"],
+        ["--strategy", "random"],
+        ["--preset", "mnist_cpu", "--no-inherit-weights"],
+    ):
         assert cli.main(["search", "--quiet", *argv]) == 0
-    assert [kwargs["strategy"] for _, kwargs in fake.calls] == ["random", "genetic", "random"]
-    assert cli.main(["search", "--preset", "mnist_cpu", "--no-inherit-weights"]) != 0
-    err = capsys.readouterr().err
-    assert "--no-inherit-weights" in err and "add --strategy genetic" in err
+    assert [kwargs["strategy"] for _, kwargs in fake.calls] == [None, "random", "genetic"]
+    assert cli.main(["search", "--strategy", "random", "--no-inherit-weights"]) != 0
+    assert "--no-inherit-weights applies to --strategy genetic only" in capsys.readouterr().err

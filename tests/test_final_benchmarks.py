@@ -55,11 +55,19 @@ def test_a_seed_is_a_win_when_the_searched_mean_beats_the_best_baseline(
     _, study = scripts
     key = "a" * 16
     fitness = {"steps": 300, "params": 1000, "discriminator_params": 2000}
+    parent = "p" * 16
     records = [
-        {"key": key, "objective": 120.0, "fitness": fitness},
-        {"key": key, "objective": 110.0, "fitness": dict(fitness, params=1001)},
-        {"key": "b" * 16, "objective": 5.0, "fitness": fitness},
-        {"key": key, "objective": None, "fitness": {}},
+        {"key": parent, "generation": 0, "objective": 130.0, "fitness": fitness, "status": "ok"},
+        {"key": key, "generation": 1, "objective": 120.0, "fitness": fitness},
+        {
+            "key": key,
+            "generation": 2,
+            "parent": parent,
+            "objective": 110.0,
+            "fitness": dict(fitness, params=1001),
+        },
+        {"key": "b" * 16, "generation": 2, "objective": 5.0, "fitness": fitness},
+        {"key": key, "generation": 3, "objective": None, "fitness": {}},
     ]
     (tmp_path / "history.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
     for index, seconds in enumerate((12.5, 14.0)):
@@ -87,6 +95,9 @@ def test_a_seed_is_a_win_when_the_searched_mean_beats_the_best_baseline(
         "search_steps": 300,
         "generator_params": 1001,
         "discriminator_params": 2000,
+        # Scored after inheriting its parent's 300 steps.
+        "lineage": [parent, key],
+        "search_total_steps": 600,
         "final_seconds": [12.5, 14.0],
     }
 
