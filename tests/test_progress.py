@@ -222,6 +222,22 @@ def test_a_resumed_generation_says_how_many_were_already_scored():
 
 
 @pytest.mark.parametrize(
+    "strategy, line",
+    [
+        ("RandomSearch", "Starting random search in /runs/demo"),
+        ("GeneticSearch", "Starting genetic search in /runs/demo"),
+        ("MyStrategy", "Starting MyStrategy search in /runs/demo"),
+    ],
+)
+def test_the_start_line_names_the_strategy(strategy, line):
+    stream = io.StringIO()
+    ProgressPrinter(1, stream=stream).on_search_begin(
+        {"directory": "/runs/demo", "strategy": strategy, "generations": 1}
+    )
+    assert stream.getvalue() == line + "\n"
+
+
+@pytest.mark.parametrize(
     "value, text",
     [
         (0, "0"),

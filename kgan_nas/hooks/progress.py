@@ -80,6 +80,9 @@ def _is_terminal(stream):
         return False
 
 
+# How the start line names the built-in strategies (a custom one by its class).
+_STRATEGY_WORDS = {"GeneticSearch": "genetic", "RandomSearch": "random"}
+
 class ProgressPrinter(SearchCallback):
     """Prints a search's progress; `kgan_nas.search(verbose=1 or 2)` adds one.
 
@@ -133,7 +136,10 @@ class ProgressPrinter(SearchCallback):
         self._generations = logs.get("generations")
         if logs.get("directory"):
             verb = "Resuming" if logs.get("resumed") else "Starting"
-            self._line(f"{verb} search in {logs['directory']}")
+            # Say which strategy, as a preset may choose it (config.PRESET_STRATEGIES).
+            strategy = logs.get("strategy")
+            kind = _STRATEGY_WORDS.get(strategy, strategy)
+            self._line(f"{verb} {kind + ' ' if kind else ''}search in {logs['directory']}")
 
     def on_generation_begin(self, generation, logs=None):
         logs = logs or {}
