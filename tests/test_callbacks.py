@@ -700,7 +700,7 @@ def test_progress_printer_prints_what_verbose_asks_for(tmp_path, capsys):
     generation; verbose=0 prints nothing; a resumed run says so."""
     result = _fault_search(tmp_path / "run", verbose=2)
     out = capsys.readouterr().out
-    assert f"Starting genetic search in {tmp_path / 'run'}" in out
+    assert f"Starting random search in {tmp_path / 'run'}" in out
     candidate_lines = [line for line in out.splitlines() if line.startswith("  [")]
     assert len(candidate_lines) == len(result.history) == 8
     for line, record in zip(candidate_lines, result.history):
@@ -711,7 +711,7 @@ def test_progress_printer_prints_what_verbose_asks_for(tmp_path, capsys):
     _fault_search(tmp_path / "quiet")
     assert capsys.readouterr().out == ""
     _fault_search(tmp_path / "run", verbose=1)
-    assert f"Resuming genetic search in {tmp_path / 'run'}" in capsys.readouterr().out
+    assert f"Resuming random search in {tmp_path / 'run'}" in capsys.readouterr().out
 
 
 @pytest.mark.keras
