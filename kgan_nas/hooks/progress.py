@@ -83,6 +83,7 @@ def _is_terminal(stream):
 # How the start line names the built-in strategies (a custom one by its class).
 _STRATEGY_WORDS = {"GeneticSearch": "genetic", "RandomSearch": "random"}
 
+
 class ProgressPrinter(SearchCallback):
     """Prints a search's progress; `kgan_nas.search(verbose=1 or 2)` adds one.
 
