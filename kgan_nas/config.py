@@ -89,6 +89,8 @@ FINAL_PRESETS = {
 # beat the best hand-designed baseline in 2 of 2 seeds, the genetic search in 1 of 2
 # (docs/benchmarks.md, the final study).
 PRESET_STRATEGIES = {"mnist_cpu": "random"}
+# The built-in strategies' classes by the names `search(strategy=...)` takes.
+STRATEGY_NAMES = {"GeneticSearch": "genetic", "RandomSearch": "random"}
 BUDGET_KEYS = (
     "generations",
     "population",

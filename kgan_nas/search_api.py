@@ -301,7 +301,7 @@ def resume(directory, *, generations=None, workers=None, verbose=1, callbacks=No
         raise run_lib.RunDirectoryError(f"{directory}/config.json: {exc}") from None
     stored_settings = run.run_settings()  # {} for runs made before settings were stored
     settings = config_lib.RunSettings.from_dict(stored_settings)
-    strategy = _STRATEGY_NAMES.get(config.strategy)
+    strategy = config_lib.STRATEGY_NAMES.get(config.strategy)
     if strategy is None:
         raise ValueError(
             f"The run used a custom strategy ({config.strategy}); resume it from Python "
@@ -502,9 +502,6 @@ def _data_and_space(dataset, labels, seed, budget, space, conditional=False):
     return data, space
 
 
-_STRATEGY_NAMES = {"GeneticSearch": "genetic", "RandomSearch": "random"}
-
-
 def _resolve_strategy(strategy, preset, has_final, directory, overwrite, strategy_options):
     """The strategy a search runs with when it names none (`strategy=None`).
 
@@ -524,7 +521,7 @@ def _resolve_strategy(strategy, preset, has_final, directory, overwrite, strateg
         return strategy
     run = run_lib.RunDir(directory)
     if not overwrite and run.exists:
-        stored = _STRATEGY_NAMES.get(run.config().get("strategy"))
+        stored = config_lib.STRATEGY_NAMES.get(run.config().get("strategy"))
         if stored is not None:
             return stored
     chosen = config_lib.preset_strategy(preset) if has_final else "genetic"

@@ -14,6 +14,7 @@ import shutil
 import sys
 import time
 
+from kgan_nas.config import STRATEGY_NAMES
 from kgan_nas.genome import Genome
 from kgan_nas.hooks.base import SearchCallback
 from kgan_nas.objectives import METRICS
@@ -80,10 +81,6 @@ def _is_terminal(stream):
         return False
 
 
-# How the start line names the built-in strategies (a custom one by its class).
-_STRATEGY_WORDS = {"GeneticSearch": "genetic", "RandomSearch": "random"}
-
-
 class ProgressPrinter(SearchCallback):
     """Prints a search's progress; `kgan_nas.search(verbose=1 or 2)` adds one.
 
@@ -139,7 +136,7 @@ class ProgressPrinter(SearchCallback):
             verb = "Resuming" if logs.get("resumed") else "Starting"
             # Say which strategy, as a preset may choose it (config.PRESET_STRATEGIES).
             strategy = logs.get("strategy")
-            kind = _STRATEGY_WORDS.get(strategy, strategy)
+            kind = STRATEGY_NAMES.get(strategy, strategy)  # a custom one by its class
             self._line(f"{verb} {kind + ' ' if kind else ''}search in {logs['directory']}")
 
     def on_generation_begin(self, generation, logs=None):
