@@ -105,9 +105,9 @@ def digits_setup(run_dir_path, config, max_params, num_genomes, seed=0, backend=
     import numpy as np
 
     from kgan_nas import data as data_lib
-    from kgan_nas.prepare import prepare_worker_files
-    from kgan_nas.run import RunDir
-    from kgan_nas.space import SearchSpace
+    from kgan_nas.core.space import SearchSpace
+    from kgan_nas.engine.inputs import prepare_worker_files
+    from kgan_nas.store.run_dir import RunDir
 
     data = data_lib.load_dataset("digits", seed=seed)
     space = SearchSpace(image_shape=data.image_shape, max_params=max_params)

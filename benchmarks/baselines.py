@@ -13,7 +13,7 @@ Two baselines, each at a listed set of learning rates:
   LeakyReLU -> Dense(1); latent 64.
 
 Both use the non-saturating loss and Adam(beta_1=0.5) at the same rate for G
-and D. Each (model, rate, seed) trains through `kgan_nas.final_training.
+and D. Each (model, rate, seed) trains through `kgan_nas.final.job.
 train_and_score`, the final stage's own path: same steps, batch size,
 weight average (EMA), number of scored samples, held-out reference split
 and feature extractor. With `--run RUN_DIR` the data split and extractor
@@ -79,7 +79,7 @@ def dcgan(image_shape, minibatch_std=False):
         raise ValueError(f"dcgan needs image sides divisible by 4, got {image_shape}.")
     extra = []
     if minibatch_std:
-        from kgan_nas.layers import MinibatchStd
+        from kgan_nas.training.layers import MinibatchStd
 
         extra = [MinibatchStd()]
     latent = 128
@@ -149,11 +149,11 @@ def mlp(image_shape):
 def data_and_reference(args):
     """The data, the reference (held-out features) and a label of where they came from."""
     from kgan_nas import features
-    from kgan_nas.cache import cache_root
     from kgan_nas.config import SearchConfig
-    from kgan_nas.final import run_data
-    from kgan_nas.final_training import make_reference
-    from kgan_nas.run import RunDir
+    from kgan_nas.final.job import make_reference
+    from kgan_nas.final.stage import run_data
+    from kgan_nas.store.cache import cache_root
+    from kgan_nas.store.run_dir import RunDir
 
     if args.run:
         run = RunDir(args.run)
@@ -210,8 +210,8 @@ def train_one(
     import keras
 
     import kgan_nas
-    from kgan_nas.evaluate import candidate_seed
-    from kgan_nas.final_training import train_and_score
+    from kgan_nas.evaluation.evaluator import candidate_seed
+    from kgan_nas.final.job import train_and_score
     from kgan_nas.training import make_optimizer
 
     options = dict(options or {})
@@ -261,7 +261,7 @@ def train_one(
 
 def extractor_id(extractor):
     """A fingerprint of the extractor's weights: equal only for the same extractor."""
-    from kgan_nas.cache import arrays_fingerprint
+    from kgan_nas.store.cache import arrays_fingerprint
 
     weights = extractor.classifier.get_weights()
     return arrays_fingerprint([(f"w{index}", w, "<f4") for index, w in enumerate(weights)])
@@ -302,7 +302,7 @@ def check_extractor(runs, identity):
             f"them is unknown. If it was this one, write {path} as "
             f'{{"weights": "{identity}"}}; otherwise use another --runs folder.'
         )
-    from kgan_nas.atomic import atomic_write_json
+    from kgan_nas.store.atomic import atomic_write_json
 
     os.makedirs(runs, exist_ok=True)
     atomic_write_json(path, {"weights": identity})

@@ -37,7 +37,7 @@ MODES = {"true": True, "false": False, "auto": "auto"}
 
 def run_configuration(args, backend, steps, mode, cache_dir):
     """Evaluates the genomes under one setting; returns its rows (one per candidate)."""
-    from kgan_nas.evaluate import EvaluationConfig
+    from kgan_nas.evaluation.evaluator import EvaluationConfig
     from kgan_nas.executors import get_executor
 
     config = EvaluationConfig(

@@ -28,10 +28,10 @@ import kgan_nas
 from kgan_nas import data as data_lib
 from kgan_nas import features
 from kgan_nas import metrics
-from kgan_nas.conditional_scoring import class_scores
-from kgan_nas.fitness import Fitness
-from kgan_nas.genome import Genome
-from kgan_nas.results import SearchResult
+from kgan_nas.core.fitness import Fitness
+from kgan_nas.core.genome import Genome
+from kgan_nas.evaluation.class_scores import class_scores
+from kgan_nas.results.search_result import SearchResult
 
 
 def remeasure(result, dataset, per_class, seed):
@@ -78,18 +78,17 @@ def _search(args):
     """A new conditional search in `args.directory` (an earlier one there is replaced)."""
     kgan_nas.search(
         args.dataset,
-        conditional=True,
-        objectives=("fid", "class_accuracy"),
         preset="quick",
         generations=args.generations,
         population=args.population,
         steps_per_candidate=args.steps,
-        num_samples=args.num_samples,
-        workers=args.workers,
         seed=args.seed,
         directory=args.directory,
-        overwrite=True,
         verbose=2,
+        options=kgan_nas.SearchOptions(
+            conditional=True, objectives=("fid", "class_accuracy"), num_samples=args.num_samples
+        ),
+        run=kgan_nas.RunSettings(workers=args.workers, overwrite=True),
     )
 
 

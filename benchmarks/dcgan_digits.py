@@ -22,12 +22,12 @@ from _common import write_result
 from kgan_nas import data as data_lib
 from kgan_nas import features
 from kgan_nas import metrics
-from kgan_nas.evaluate import EvaluationConfig
-from kgan_nas.evaluate import Evaluator
-from kgan_nas.genome import Genome
-from kgan_nas.genome import LayerGene
-from kgan_nas.genome import TrainingGenes
-from kgan_nas.space import SearchSpace
+from kgan_nas.core.genome import Genome
+from kgan_nas.core.genome import LayerGene
+from kgan_nas.core.genome import TrainingGenes
+from kgan_nas.core.space import SearchSpace
+from kgan_nas.evaluation.evaluator import EvaluationConfig
+from kgan_nas.evaluation.evaluator import Evaluator
 
 
 def dcgan_genome():
@@ -133,7 +133,7 @@ def main(argv=None):
 
 def train_searched_genome(run_dir, data, config, extractor, real, noise_fid):
     """Trains a run's best genome from scratch with the DCGAN's protocol; prints a row."""
-    from kgan_nas.results import SearchResult
+    from kgan_nas.results.search_result import SearchResult
 
     search = SearchResult(run_dir)
     genome, space = search.best_genome, search.space

@@ -23,7 +23,7 @@ from _common import write_result
 from kgan_nas import data as data_lib
 from kgan_nas import features
 from kgan_nas import metrics
-from kgan_nas.cache import cache_root
+from kgan_nas.store.cache import cache_root
 
 
 def _mean_std(values):

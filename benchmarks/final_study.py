@@ -22,7 +22,7 @@ wins are not the study's.
 `--strategy` picks the search strategy (default genetic, the study's first
 runs; `random` names the runs `<dataset>_random_seed<seed>`), and
 `--final-distinct-lineages` makes the final stage take each weight lineage's
-best genome first (`kgan_nas.final.FinalConfig`).
+best genome first (`kgan_nas.final.stage.FinalConfig`).
 
 Both parts resume: a finished search (and final stage) is read back, and a
 finished baseline run is reused, so the study can be run in parts (one seed
@@ -70,15 +70,16 @@ def search_one(seed, args):
         generations=args.generations,
         population=args.population,
         steps_per_candidate=args.steps_per_candidate,
-        num_samples=args.num_samples,
-        workers=args.workers,
-        executor=args.executor,
-        jit_compile={"auto": "auto", "on": True, "off": False}[args.search_xla],
-        holdout_fraction=args.holdout_fraction,
         directory=directory,
         seed=seed,
         final=final,
         verbose=1,
+        options=kgan_nas.SearchOptions(
+            num_samples=args.num_samples,
+            jit_compile={"auto": "auto", "on": True, "off": False}[args.search_xla],
+            holdout_fraction=args.holdout_fraction,
+        ),
+        run=kgan_nas.RunSettings(workers=args.workers, executor=args.executor),
     )
     summary = result.final_summary()
     if summary is None:
@@ -139,8 +140,8 @@ def search_facts(directory, summary):
     import glob
     import json
 
-    from kgan_nas.results import lineage
-    from kgan_nas.results import record_total_steps
+    from kgan_nas.results.search_result import lineage
+    from kgan_nas.results.search_result import record_total_steps
 
     with open(os.path.join(directory, "history.jsonl")) as stream:
         history = [json.loads(line) for line in stream if line.strip()]

@@ -61,7 +61,7 @@ def slope(values):
 
 def measure(executor_name, candidates, steps, workers):
     import kgan_nas
-    from kgan_nas.evaluate import EvaluationConfig
+    from kgan_nas.evaluation.evaluator import EvaluationConfig
     from kgan_nas.executors import get_executor
 
     config = EvaluationConfig(steps=steps, batch_size=32, num_samples=200, kid_subset_size=200)

@@ -78,10 +78,10 @@ def setup(run_dir_path, args, budget):
     import numpy as np
 
     from kgan_nas import data as data_lib
-    from kgan_nas.evaluate import EvaluationConfig
-    from kgan_nas.prepare import prepare_worker_files
-    from kgan_nas.run import RunDir
-    from kgan_nas.space import SearchSpace
+    from kgan_nas.core.space import SearchSpace
+    from kgan_nas.engine.inputs import prepare_worker_files
+    from kgan_nas.evaluation.evaluator import EvaluationConfig
+    from kgan_nas.store.run_dir import RunDir
 
     config = EvaluationConfig(
         steps=budget["steps_per_candidate"],

@@ -53,7 +53,7 @@ def rescore(folder, record, reference, num_samples):
     import keras
 
     from kgan_nas import training
-    from kgan_nas.final_training import score_on_reference
+    from kgan_nas.final.job import score_on_reference
 
     generator = keras.saving.load_model(
         os.path.join(folder, "generator.keras"), compile=False, safe_mode=True

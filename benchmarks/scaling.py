@@ -62,7 +62,7 @@ def measure(setting, genomes, spec, args):
 
 
 def main(argv=None):
-    from kgan_nas.evaluate import EvaluationConfig
+    from kgan_nas.evaluation.evaluator import EvaluationConfig
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--candidates", type=int, default=12)

@@ -14,7 +14,7 @@ only (each seed has its own data split and so its own domain extractor
 scale):
 
 1. the search itself: the best candidate by the one ranking
-   (`kgan_nas.results`) after the same number of steps spent, the lesser
+   (`kgan_nas.results.search_result`) after the same number of steps spent, the lesser
    of what the two compared runs spent (`steps_curve`, `value_at`; changed
    from the least of every variant of the seed before the variants' runs,
    so that a pair's values do not depend on which other variants ran);
@@ -99,10 +99,10 @@ def steps_curve(history):
     Steps spent are each record's own training steps (`fitness.steps`, a
     failed candidate's included), summed in history order: the compute
     budget, whatever weights a candidate inherited. The best is
-    `kgan_nas.results.best_record`, so a multi-fidelity run's best is its
+    `kgan_nas.results.search_result.best_record`, so a multi-fidelity run's best is its
     best top-rung candidate, as the search itself reports it.
     """
-    from kgan_nas.results import best_record
+    from kgan_nas.results.search_result import best_record
 
     points, spent = [], 0
     for index, record in enumerate(history):
@@ -143,7 +143,7 @@ def generations_for(name, args):
     budget = args.evaluations * args.steps
     if not VARIANTS[name].get("fidelity"):
         return max(1, budget // (args.population * args.steps))
-    from kgan_nas.fidelity import SuccessiveHalving
+    from kgan_nas.core.fidelity import SuccessiveHalving
 
     schedule = SuccessiveHalving(rungs=tuple(args.rungs), eta=args.eta)
     return max(1, budget // schedule.generation_steps(args.sh_population))
@@ -174,16 +174,16 @@ def run_search(name, seed, args):
         generations=generations_for(name, args),
         population=args.sh_population if fidelity else args.population,
         steps_per_candidate=args.rungs[-1] if fidelity else args.steps,
-        num_samples=args.num_samples,
-        executor=args.executor,
-        workers=args.workers,
         directory=directory,
         seed=seed,
         verbose=0,
-        backend=args.backend,
-        strategy_options=variant.get("options"),
-        final=None,  # the winner is retrained below, at the same steps for every variant
-        fidelity=fidelity,
+        final=None,
+        options=kgan_nas.SearchOptions(
+            num_samples=args.num_samples, strategy_options=variant.get("options"), fidelity=fidelity
+        ),
+        run=kgan_nas.RunSettings(
+            executor=args.executor, workers=args.workers, backend=args.backend
+        ),
     )
     return directory
 

@@ -173,7 +173,7 @@ def measure(size, jit_compile, args):
 def measure_genome(genome, space, images, jit_compile, steps, batch_size):
     """Trains the GAN a search would build for `genome`; returns its timings."""
     from kgan_nas import data as data_lib
-    from kgan_nas import decode
+    from kgan_nas.evaluation import decode
 
     keras.utils.clear_session()
     keras.utils.set_random_seed(0)
@@ -198,7 +198,7 @@ def step_macs(genome, space, batch_size):
     The sum over the planned layers of weights times the positions each
     weight is applied at (1 for dense layers), times `batch_size`.
     """
-    from kgan_nas import genome as genome_lib
+    from kgan_nas.core import genome as genome_lib
 
     total = 0
     for step in space.generator_plan(genome) + space.discriminator_plan(genome):
@@ -325,7 +325,7 @@ def parse_args(argv):
 def measure_genomes(args):
     """Rows for `args.genomes` distinct genomes, XLA and no XLA side by side."""
     from kgan_nas import data as data_lib
-    from kgan_nas.space import SearchSpace
+    from kgan_nas.core.space import SearchSpace
 
     data = data_lib.load_dataset("digits", seed=0)
     space = SearchSpace(image_shape=data.image_shape, max_params=args.max_params)

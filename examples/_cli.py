@@ -25,13 +25,27 @@ def add_search_arguments(parser, directory, preset="default", max_params=None):
     )
     parser.add_argument("--generations", type=int)
     parser.add_argument("--population", type=int)
-    parser.add_argument("--steps", type=int, help="training steps per candidate")
+    parser.add_argument(
+        "--steps-per-candidate",
+        "--steps",
+        dest="steps",
+        type=int,
+        help="training steps per candidate (--steps is its old name)",
+    )
     parser.add_argument("--batch-size", type=int)
     parser.add_argument("--num-samples", type=int, help="generated images scored per candidate")
     parser.add_argument("--workers", type=int)
     parser.add_argument("--executor", default="subprocess", choices=["subprocess", "inprocess"])
+    # The words of `kgan-nas search` (docs/vocabulary.md): --xla auto|on|off, and
+    # --no-xla for --xla off.
     parser.add_argument(
-        "--no-xla", action="store_true", help="skip XLA compilation (faster start, slower steps)"
+        "--xla",
+        choices=["auto", "on", "off"],
+        default="auto",
+        help="XLA-compile train steps: auto (default) decides per candidate",
+    )
+    parser.add_argument(
+        "--no-xla", dest="xla", action="store_const", const="off", help="same as --xla off"
     )
     parser.add_argument(
         "--max-params",
@@ -43,20 +57,25 @@ def add_search_arguments(parser, directory, preset="default", max_params=None):
     return parser
 
 
-def search_options(args):
-    """The `kgan_nas.search` keyword arguments named by the flags of `add_search_arguments`."""
+def search_options(args, **options):
+    """The `kgan_nas.search` keyword arguments named by the flags of `add_search_arguments`.
+
+    `options` are further `kgan_nas.SearchOptions` fields (e.g. `metric`).
+    """
     return dict(
         preset=args.preset,
         generations=args.generations,
         population=args.population,
         steps_per_candidate=args.steps,
-        batch_size=args.batch_size,
-        num_samples=args.num_samples,
-        workers=args.workers,
-        executor=args.executor,
-        jit_compile=False if args.no_xla else "auto",
         directory=args.directory,
         final=None if args.no_final else "preset",
+        options=kgan_nas.SearchOptions(
+            batch_size=args.batch_size,
+            num_samples=args.num_samples,
+            jit_compile={"auto": "auto", "on": True, "off": False}[args.xla],
+            **options,
+        ),
+        run=kgan_nas.RunSettings(workers=args.workers, executor=args.executor),
     )
 
 
@@ -81,7 +100,7 @@ def run_named_dataset(dataset, image_shape, description, argv=None, offline=None
     args = parser.parse_args(argv)
     try:
         space = kgan_nas.SearchSpace(image_shape=image_shape, max_params=args.max_params)
-        result = kgan_nas.search(args.data, space=space, metric=args.metric, **search_options(args))
+        result = kgan_nas.search(args.data, space=space, **search_options(args, metric=args.metric))
     except (RuntimeError, ValueError, FileNotFoundError, ImportError) as exc:
         # Offline, a wrong file, a wrong image shape, a missing extra: the message says
         # what to do.

@@ -32,9 +32,7 @@ def main(argv=None):
     result = kgan_nas.search(
         "digits",
         space=space,
-        conditional=True,
-        objectives=("fid", "class_accuracy"),
-        **search_options(args),
+        **search_options(args, conditional=True, objectives=("fid", "class_accuracy")),
     )
     print(result.summary())
     # One row per digit: 8 samples of each class, from the same latent seed.

@@ -18,9 +18,9 @@ import time
 import numpy as np
 
 import kgan_nas
-from kgan_nas.genome import Genome
-from kgan_nas.genome import LayerGene
-from kgan_nas.genome import TrainingGenes
+from kgan_nas.core.genome import Genome
+from kgan_nas.core.genome import LayerGene
+from kgan_nas.core.genome import TrainingGenes
 
 
 def starting_genome():
@@ -74,8 +74,8 @@ def main(argv=None):
 
     from kgan_nas import callbacks as kcallbacks
     from kgan_nas import data as data_lib
-    from kgan_nas import decode
     from kgan_nas import training
+    from kgan_nas.evaluation import decode
 
     started = time.perf_counter()
     keras.utils.set_random_seed(args.seed)

@@ -47,12 +47,13 @@ def main(argv=None):
         generations=args.generations,
         population=args.population,
         steps_per_candidate=args.steps,
-        workers=args.workers,
-        executor=args.executor,
-        objectives=("fid", "params") if args.pareto else None,
-        jit_compile=False if args.no_xla else "auto",
         directory=args.directory,
         final=None if args.no_final else "preset",
+        options=kgan_nas.SearchOptions(
+            objectives=("fid", "params") if args.pareto else None,
+            jit_compile=False if args.no_xla else "auto",
+        ),
+        run=kgan_nas.RunSettings(workers=args.workers, executor=args.executor),
     )
     print(result.summary())
     if args.pareto:

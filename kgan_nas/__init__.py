@@ -1,6 +1,7 @@
-"""kgan_nas: evolutionary architecture search for GANs on Keras 3.
+"""kgan_nas: architecture search for GANs on Keras 3.
 
-The public API is small: `kgan_nas.search`, `kgan_nas.SearchSpace`,
+The public API is small: `kgan_nas.search` (with `SearchOptions` and
+`RunSettings` for its less common settings), `kgan_nas.SearchSpace`,
 `kgan_nas.callbacks` and `kgan_nas.metrics`. Heavy modules (Keras, the
 training engine) are imported lazily, so `import kgan_nas` is cheap and the
 genome / search-space code can be used without TensorFlow.
@@ -11,33 +12,37 @@ import importlib
 __version__ = "0.1.0"
 
 _LAZY = {
-    "SearchSpace": ("kgan_nas.space", "SearchSpace"),
-    "Genome": ("kgan_nas.genome", "Genome"),
-    "LayerGene": ("kgan_nas.genome", "LayerGene"),
-    "TrainingGenes": ("kgan_nas.genome", "TrainingGenes"),
-    "Fitness": ("kgan_nas.fitness", "Fitness"),
+    "SearchSpace": ("kgan_nas.core.space", "SearchSpace"),
+    "Genome": ("kgan_nas.core.genome", "Genome"),
+    "LayerGene": ("kgan_nas.core.genome", "LayerGene"),
+    "TrainingGenes": ("kgan_nas.core.genome", "TrainingGenes"),
+    "Fitness": ("kgan_nas.core.fitness", "Fitness"),
     "GAN": ("kgan_nas.training", "GAN"),
-    "Objective": ("kgan_nas.objectives", "Objective"),
-    "search": ("kgan_nas.search_api", "search"),
-    "resume": ("kgan_nas.search_api", "resume"),
-    "finalize": ("kgan_nas.final", "finalize"),
-    "FinalConfig": ("kgan_nas.final", "FinalConfig"),
-    "SearchResult": ("kgan_nas.results", "SearchResult"),
+    "Objective": ("kgan_nas.core.objectives", "Objective"),
+    "search": ("kgan_nas.api", "search"),
+    "resume": ("kgan_nas.api", "resume"),
+    "finalize": ("kgan_nas.final.stage", "finalize"),
+    "FinalConfig": ("kgan_nas.final.stage", "FinalConfig"),
+    "SearchResult": ("kgan_nas.results.search_result", "SearchResult"),
     "SearchConfig": ("kgan_nas.config", "SearchConfig"),
-    "SuccessiveHalving": ("kgan_nas.fidelity", "SuccessiveHalving"),
+    "SearchOptions": ("kgan_nas.config", "SearchOptions"),
+    "RunSettings": ("kgan_nas.config", "RunSettings"),
+    "SuccessiveHalving": ("kgan_nas.core.fidelity", "SuccessiveHalving"),
 }
-_SUBMODULES = (
-    "callbacks",
-    "hooks",
-    "metrics",
-    "strategies",
-    "executors",
-    "features",
-    "data",
-    "decode",
-    "layers",
-    "training",
-)
+# Public subpackages and the two modules a user reaches by their short names
+# (`kgan_nas.decode.build_models`, `kgan_nas.layers.MinibatchStd`).
+_SUBMODULES = {
+    "callbacks": "kgan_nas.callbacks",
+    "hooks": "kgan_nas.hooks",
+    "metrics": "kgan_nas.metrics",
+    "strategies": "kgan_nas.strategies",
+    "executors": "kgan_nas.executors",
+    "features": "kgan_nas.features",
+    "data": "kgan_nas.data",
+    "decode": "kgan_nas.evaluation.decode",
+    "layers": "kgan_nas.training.layers",
+    "training": "kgan_nas.training",
+}
 
 __all__ = sorted(list(_LAZY) + list(_SUBMODULES))
 
@@ -49,7 +54,7 @@ def __getattr__(name):
         globals()[name] = value
         return value
     if name in _SUBMODULES:
-        module = importlib.import_module(f"kgan_nas.{name}")
+        module = importlib.import_module(_SUBMODULES[name])
         globals()[name] = module
         return module
     raise AttributeError(f"module 'kgan_nas' has no attribute {name!r}")

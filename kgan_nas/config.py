@@ -1,4 +1,4 @@
-"""The search configuration: budgets (presets), `SearchConfig` and `RunSettings` (pure Python).
+"""The search configuration: presets, `SearchConfig`, `SearchOptions` and `RunSettings` (pure).
 
 `SearchConfig` is what defines a search: the data, the space, the strategy,
 the objectives, the budgets and the seed. It is stored in the run
@@ -6,7 +6,9 @@ directory's `config.json`, a resume must match it (only `generations` may
 grow), and the resume, the CLI and the search hooks all read it from there
 through this one class.
 
-`RunSettings` is how a search is run: executor, workers, backend, time
+`SearchOptions` holds the rest of what a search is, beyond the common
+arguments of `kgan_nas.search` (objectives, batch size, samples, fidelity,
+...). `RunSettings` is how a search is run: executor, workers, backend, time
 limits. They change nothing in the results a search records, so they are
 stored beside the configuration (`config.json`'s `"run"`), not compared on
 resume, and `kgan_nas.resume` starts the run again with them.
@@ -33,8 +35,9 @@ PRESETS = {
         max_params=150_000,
         holdout_fraction=0.0,
     ),
-    # 28x28 grayscale (mnist_5k, MNIST-sized data) on 2 CPU cores in about 20 minutes
-    # (sized with benchmarks/preset_sizing.py; docs/benchmarks.md).
+    # 28x28 grayscale (mnist_5k, MNIST-sized data) on 2 CPU cores: the search in about
+    # 16 minutes, about 30 with its final stage (preset_minutes; sized with
+    # benchmarks/preset_sizing.py; docs/benchmarks.md).
     "mnist_cpu": dict(
         generations=5,
         population=6,
@@ -67,16 +70,16 @@ PRESETS = {
         holdout_fraction=0.15,
     ),
 }
-# The final stage of each preset (`kgan_nas.final.FinalConfig` fields); a
+# The final stage of each preset (`kgan_nas.final.stage.FinalConfig` fields); a
 # preset without one (quick) has none. Retraining the search's top genomes
 # longer and with several seeds is what makes a search's answer reliable:
 # the order of two winners can change between 200 and 2,000 steps
 # (docs/benchmarks.md). `default` is sized for about 20 CPU-minutes on 2
 # cores; `num_samples` None means twice the search's.
 FINAL_PRESETS = {
-    # 4 runs of 2,000 steps: under 20 minutes on 2 idle CPU cores for mnist_5k's
-    # 150k-parameter genomes (a candidate took 64 CPU-s for 300 steps, all phases
-    # included: results/preset_sizing_mnist_cpu.json).
+    # 4 runs of 2,000 steps: about 14 minutes on 2 idle CPU cores for mnist_5k's
+    # 150k-parameter genomes at the measured cost (a candidate took 64 CPU-s for 300
+    # steps, all phases included: results/preset_sizing_mnist_cpu.json).
     "mnist_cpu": dict(top_k=2, seeds=2, steps=2000, ema_decay=0.999, num_samples=None),
     "default": dict(top_k=2, seeds=2, steps=2000, ema_decay=0.999, num_samples=None),
     "paper": dict(top_k=3, seeds=3, steps=20000, ema_decay=0.999, num_samples=None),
@@ -90,7 +93,28 @@ FINAL_PRESETS = {
 # (docs/benchmarks.md, the final study).
 PRESET_STRATEGIES = {"mnist_cpu": "random"}
 # The built-in strategies' classes by the names `search(strategy=...)` takes.
-STRATEGY_NAMES = {"GeneticSearch": "genetic", "RandomSearch": "random"}
+STRATEGY_NAMES = {
+    "GeneticSearch": "genetic",
+    "RandomSearch": "random",
+    "ParticleSwarmSearch": "pso",
+}
+# What a preset's candidates cost where it was measured: CPU seconds per training
+# step of a candidate, every phase included (build, compile, train, score, save),
+# from `benchmarks/preset_sizing.py`'s `cpu_seconds_per_candidate` over the
+# preset's `steps_per_candidate` (tests/test_search_arguments.py reads it back).
+# The search's budget line turns it into an estimate of the whole job's time.
+PRESET_MEASURED_COST = {
+    "quick": dict(
+        dataset="digits",
+        cpu_seconds_per_step=15.47 / 300,
+        source="benchmarks/results/preset_sizing_quick_digits.json",
+    ),
+    "mnist_cpu": dict(
+        dataset="mnist_5k",
+        cpu_seconds_per_step=64.04 / 300,
+        source="benchmarks/results/preset_sizing_mnist_cpu.json",
+    ),
+}
 BUDGET_KEYS = (
     "generations",
     "population",
@@ -163,13 +187,17 @@ class SearchConfig:
         holdout_fraction: Share of the images held out of training and
             selection (`ImageData.holdout`); 0 for runs stored before it
             existed.
-        final: The final stage's settings (`kgan_nas.final.FinalConfig` as
+        final: The final stage's settings (`kgan_nas.final.stage.FinalConfig` as
             a dict), or None for none (also for runs stored before it
             existed). A resume may change it.
         fidelity: Multi-fidelity evaluation
-            (`kgan_nas.fidelity.SuccessiveHalving.to_dict()`), or None:
+            (`kgan_nas.core.fidelity.SuccessiveHalving.to_dict()`), or None:
             every candidate trains `evaluation["steps"]` (also for runs
             stored before it existed).
+        eval_fraction: Share of the images that score candidates (0.2 for
+            runs stored before it was a setting).
+        stop_at: Targets that end the search once a candidate meets them
+            (`SearchOptions.stop_at`), or None.
     """
 
     dataset: str
@@ -187,12 +215,20 @@ class SearchConfig:
     holdout_fraction: float = 0.0
     final: dict = None
     fidelity: dict = None
+    eval_fraction: float = 0.2
+    stop_at: dict = None
 
     # Settings a resume may change; the stored value is replaced.
-    RESUMABLE = ("generations", "final")
+    RESUMABLE = ("generations", "final", "stop_at")
     # Settings added after runs were first stored, with the value a run that
     # lacks them had: such a run resumes, and reads back, as having that value.
-    ADDED_LATER = {"holdout_fraction": 0.0, "final": None, "fidelity": None}
+    ADDED_LATER = {
+        "holdout_fraction": 0.0,
+        "final": None,
+        "fidelity": None,
+        "eval_fraction": 0.2,
+        "stop_at": None,
+    }
 
     def to_dict(self):
         """The JSON form stored in `config.json` (lists, not tuples)."""
@@ -225,34 +261,271 @@ class SearchConfig:
 
 @dataclasses.dataclass(frozen=True)
 class RunSettings:
-    """How a search was run; stored as `config.json`'s `"run"`, never compared.
+    """How a search runs: executor, workers, backend, time limits.
+
+    Pass one to `kgan_nas.search(..., run=RunSettings(...))`; a search stores
+    the settings it ran with as `config.json`'s `"run"` (never compared on
+    resume), and `kgan_nas.resume` starts the run again with them.
 
     Args:
-        executor: `"subprocess"`, `"inprocess"`, `"ray"`, or `"custom"` for
-            an `Executor` object (which cannot be stored).
-        workers: Parallel candidate evaluations.
-        backend: Keras backend of the workers.
-        timeout: Per-candidate time limit in seconds, or None.
-        max_candidates_per_worker: Worker recycling.
-        executor_options: JSON-able executor options, or None.
-        evaluator: `"module:function"` of a custom evaluator, or None.
-        max_consecutive_failures: The failure streak that stops the search.
+        executor: `"subprocess"` (default), `"inprocess"`, `"ray"`, or an
+            `Executor` object (stored as `"custom"`, which cannot be restored).
+        workers: Parallel candidate evaluations; None takes the preset's.
+        backend: Keras backend of the workers (`"tensorflow"`, `"jax"`, or
+            `"auto"`); None keeps the current one.
+        timeout: Seconds one candidate may take before it is stopped, or None.
+        max_candidates_per_worker: Recycle worker processes after this many.
+        executor_options: Extra keyword arguments for the executor, e.g.
+            `{"gpus": [0, 1]}` (subprocess) or `{"address": "auto"}` (ray).
+        evaluator: `"module:function"` returning a custom evaluator in each
+            worker (see `kgan_nas.executors.WorkerSpec`), or None.
+        max_consecutive_failures: Stop the search with a
+            `RepeatedFailureError` once this many candidates in a row fail the
+            same systemic way; None: three times the workers (3 in process).
+        overwrite: Delete an existing run in the directory first. It acts on
+            this call only and is never stored.
     """
 
-    executor: str = "subprocess"
-    workers: int = 1
+    executor: object = "subprocess"
+    workers: int = None
     backend: str = None
     timeout: float = None
     max_candidates_per_worker: int = 8
     executor_options: dict = None
     evaluator: str = None
     max_consecutive_failures: int = None
+    overwrite: bool = False
 
     def to_dict(self):
-        return dataclasses.asdict(self)
+        """The stored settings (`overwrite` acts once and is left out)."""
+        stored = dataclasses.asdict(self)
+        stored.pop("overwrite")
+        return stored
 
     @classmethod
     def from_dict(cls, settings):
         """Rebuilds stored settings; unknown keys (a newer version's) are ignored."""
-        names = {field.name for field in dataclasses.fields(cls)}
+        names = {field.name for field in dataclasses.fields(cls)} - {"overwrite"}
         return cls(**{key: value for key, value in (settings or {}).items() if key in names})
+
+
+@dataclasses.dataclass(frozen=True)
+class SearchOptions:
+    """What a search is, beyond the common arguments of `kgan_nas.search`.
+
+    Every field is part of the search's definition (stored in `config.json`
+    and compared on resume, except `labels`, which is data). None takes the
+    preset's value or the default.
+
+    Args:
+        metric: Fitness metric: `"fid_domain"` (default; a classifier trained
+            on the data itself, NOT comparable to published FID),
+            `"fid_inception"` (Keras InceptionV3; needs its weights), or the
+            `kid_*` / `is_*` variants.
+        objectives: Objectives to optimise, e.g. `("fid", "params")` for a
+            Pareto front of quality against generator size; the first must be
+            the metric's. None: the metric alone.
+        batch_size: Training batch size.
+        num_samples: Generated images scored per candidate.
+        holdout_fraction: Share of the images kept out of training and of
+            selection, where final scores are reported.
+        seconds_per_candidate: Optional training time limit per candidate,
+            counted after the first (compiling) step; None trains every
+            candidate for its full step budget.
+        jit_compile: XLA-compile train steps: True, False, or `"auto"`.
+        fidelity: Multi-fidelity evaluation: a `kgan_nas.SuccessiveHalving`,
+            its dict, or `"successive_halving"`; None trains every candidate
+            `steps_per_candidate` steps.
+        conditional: Search class-conditional GANs (needs labelled data).
+        labels: Labels for an array dataset, or None.
+        value_range: The range the images' values come in, e.g. `(0, 1)` or
+            `(0, 255)`, rescaled to [-1, 1]; `"auto"` (default) takes uint8 as
+            0-255 and floats in [-1, 1] as they are.
+        eval_fraction: Share of the images held out to score candidates.
+        stop_at: A target to stop at, e.g. `{"fid_domain": 20.0}`: the search
+            ends after the generation in which a candidate meets every target
+            (`"params"`, `"class_accuracy"` and `"fid_per_class"` may be targets
+            too). A resume may change it.
+        strategy_options: Extra keyword arguments for the strategy (e.g.
+            `{"mutation_rate": 0.1}`).
+    """
+
+    metric: str = "fid_domain"
+    objectives: tuple = None
+    batch_size: int = None
+    num_samples: int = None
+    holdout_fraction: float = None
+    seconds_per_candidate: float = None
+    jit_compile: object = "auto"
+    fidelity: object = None
+    conditional: bool = False
+    labels: object = None
+    value_range: object = "auto"
+    eval_fraction: float = 0.2
+    stop_at: dict = None
+    strategy_options: dict = None
+
+
+# Where each keyword that `kgan_nas.search` took before its arguments were
+# grouped now lives: "options" (`SearchOptions`) or "run" (`RunSettings`).
+MOVED_SEARCH_ARGUMENTS = {
+    **{field.name: "options" for field in dataclasses.fields(SearchOptions)},
+    **{field.name: "run" for field in dataclasses.fields(RunSettings)},
+}
+
+
+def group_search_arguments(options, run, moved, warn):
+    """Folds old-style keywords into `SearchOptions` and `RunSettings`.
+
+    Args:
+        options: The `SearchOptions` given, or None.
+        run: The `RunSettings` given, or None.
+        moved: Keywords passed to `search` by their old names.
+        warn: Called with one deprecation message per old name.
+
+    Returns:
+        `(SearchOptions, RunSettings)`.
+
+    Raises:
+        TypeError: for an unknown keyword, a value of the wrong type for
+            `options` / `run`, or a setting given both ways.
+    """
+    options = SearchOptions() if options is None else options
+    run = RunSettings() if run is None else run
+    if not isinstance(options, SearchOptions):
+        raise TypeError(
+            f"options must be a kgan_nas.SearchOptions, got a {type(options).__name__}; "
+            "build one with kgan_nas.SearchOptions(batch_size=..., ...)."
+        )
+    if not isinstance(run, RunSettings):
+        raise TypeError(
+            f"run must be a kgan_nas.RunSettings, got a {type(run).__name__}; "
+            "build one with kgan_nas.RunSettings(executor=..., workers=...)."
+        )
+    unknown = sorted(set(moved) - set(MOVED_SEARCH_ARGUMENTS))
+    if unknown:
+        raise TypeError(f"search() got unexpected keyword argument(s) {unknown}.")
+    grouped = {"options": {}, "run": {}}
+    for name, value in moved.items():
+        group = MOVED_SEARCH_ARGUMENTS[name]
+        holder = options if group == "options" else run
+        if _same(value, type(holder).__dataclass_fields__[name].default):
+            continue  # the old default, passed by name: it says nothing
+        if not _is_default(holder, name):
+            raise TypeError(
+                f"search() got {name} both as a keyword and in {group}=; give it once, in {group}."
+            )
+        cls = "SearchOptions" if group == "options" else "RunSettings"
+        warn(
+            f"kgan_nas.search({name}=...) is deprecated; pass "
+            f"{group}=kgan_nas.{cls}({name}=...) instead."
+        )
+        grouped[group][name] = value
+    return (
+        dataclasses.replace(options, **grouped["options"]),
+        dataclasses.replace(run, **grouped["run"]),
+    )
+
+
+def _plural(count, word):
+    """`1 step`, `2,000 steps`."""
+    return f"{count:,} {word}{'' if count == 1 else 's'}"
+
+
+def _is_default(holder, name):
+    """Whether `holder`'s field `name` still holds its default (arrays never do)."""
+    return _same(getattr(holder, name), type(holder).__dataclass_fields__[name].default)
+
+
+def _same(value, default):
+    """`value == default` for plain values; an array or object is never a default."""
+    if value is default:
+        return True
+    return isinstance(value, (str, int, float, bool)) and value == default
+
+
+def estimated_minutes(preset, search_steps, final_steps, workers, cores):
+    """Minutes a job takes at the preset's measured cost per step, or None if unmeasured.
+
+    The search's candidates run `min(cores, workers)` at a time; the final
+    stage's runs one after the other, each on every core.
+
+    Args:
+        preset: The preset's name (`PRESET_MEASURED_COST`).
+        search_steps: Training steps of the whole search.
+        final_steps: Training steps of the whole final stage.
+        workers: Candidates trained at a time.
+        cores: CPU cores.
+
+    Returns:
+        A float, or None for a preset whose cost was not measured.
+    """
+    measured = PRESET_MEASURED_COST.get(preset)
+    if measured is None:
+        return None
+    per_step = measured["cpu_seconds_per_step"]
+    return (search_steps * per_step / min(cores, workers) + final_steps * per_step / cores) / 60
+
+
+def preset_minutes(preset, cores=2):
+    """`estimated_minutes` of a preset's own search and final stage on `cores` cores."""
+    budget = PRESETS[preset]
+    final = FINAL_PRESETS.get(preset)
+    search_steps = budget["generations"] * budget["population"] * budget["steps_per_candidate"]
+    final_steps = final["top_k"] * final["seeds"] * final["steps"] if final else 0
+    return estimated_minutes(preset, search_steps, final_steps, budget["workers"], cores)
+
+
+def budget_lines(preset, budget, final, final_note=None, cores=None):
+    """What the whole job will train, and about how long it takes, before it starts.
+
+    Args:
+        preset: The preset's name.
+        budget: The resolved budget (`resolve_budget`): generations,
+            population, steps_per_candidate, workers.
+        final: The final stage's settings as a dict (`FinalConfig.to_dict()`),
+            or None for none.
+        final_note: Why the final stage differs from the preset's, or None.
+        cores: CPU cores to estimate with (default: this machine's).
+
+    Returns:
+        A list of lines: the search's and the final stage's budgets in
+        training steps, an estimate of the time where the preset's cost was
+        measured, and how to change them (Python arguments and CLI flags).
+    """
+    import os
+
+    search_steps = budget["generations"] * budget["population"] * budget["steps_per_candidate"]
+    lines = [
+        f"Budget: search {_plural(budget['generations'], 'generation')} x "
+        f"{_plural(budget['population'], 'candidate')} x "
+        f"{_plural(budget['steps_per_candidate'], 'step')} ({search_steps:,} steps)"
+    ]
+    final_steps = 0
+    if final is None:
+        lines[0] += "; no final stage"
+    else:
+        final_steps = final["top_k"] * final["seeds"] * final["steps"]
+        lines[0] += (
+            f"; final stage: top {final['top_k']} x {_plural(final['seeds'], 'seed')} x "
+            f"{_plural(final['steps'], 'step')} ({final_steps:,} steps)"
+        )
+    if final_note:
+        lines[0] += f" ({final_note})"
+    measured = PRESET_MEASURED_COST.get(preset)
+    if measured is None:
+        lines.append(f"Time: not measured for the {preset!r} preset.")
+    else:
+        cores = max(1, cores or os.cpu_count() or 1)
+        minutes = estimated_minutes(preset, search_steps, final_steps, budget["workers"], cores)
+        lines.append(
+            f"Time: about {max(1, round(minutes))} min on {cores} CPU core"
+            f"{'s' if cores > 1 else ''}, from the {preset!r} preset's cost measured on "
+            f"{measured['dataset']} ({measured['source']}); other data, shapes and "
+            "machines differ."
+        )
+    lines.append(
+        "Change: generations=, population=, steps_per_candidate=, final= (CLI: "
+        "--generations, --population, --steps-per-candidate, --no-final), or another preset."
+    )
+    return lines

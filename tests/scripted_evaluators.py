@@ -1,8 +1,10 @@
 """Evaluators with scripted behaviour, loaded by worker processes in tests.
 
 `make_fault_evaluator` decides what to do from the genome's generator
-learning rate, so a test can build one genome per fault. `make_fast_evaluator`
-scores instantly with a deterministic function of the genome.
+learning rate, so a test can build one genome per fault (a hanging one
+first leaves a file named by its process id in `SCRIPTED_HANG_DIR`, when
+set). `make_fast_evaluator` scores instantly with a deterministic function
+of the genome.
 """
 
 import math
@@ -10,8 +12,8 @@ import os
 import signal
 import time
 
-from kgan_nas.fitness import Fitness
-from kgan_nas.space import SearchSpace
+from kgan_nas.core.fitness import Fitness
+from kgan_nas.core.space import SearchSpace
 
 OK, RAISE, NAN, KILL, HANG = 1e-4, 2e-4, 5e-4, 1e-3, 3e-3
 FAULT_LEARNING_RATES = (OK, RAISE, NAN, KILL, HANG)
@@ -37,6 +39,9 @@ class _FaultEvaluator:
             print("scripted last words before SIGKILL", flush=True)
             os.kill(os.getpid(), signal.SIGKILL)
         if rate == HANG:
+            folder = os.environ.get("SCRIPTED_HANG_DIR")
+            if folder:
+                open(os.path.join(folder, str(os.getpid())), "w").close()
             time.sleep(600)
         return Fitness(
             fid=synthetic_fid(genome, self.space), params=self.space.generator_params(genome)

@@ -47,8 +47,8 @@ def test_importing_kgan_nas_under_jax_does_not_import_tensorflow():
     """With KERAS_BACKEND=jax, kgan_nas and its training engine leave TensorFlow unloaded."""
     pytest.importorskip("jax")
     code = (
-        "import sys, kgan_nas; kgan_nas.GAN; import kgan_nas.training, kgan_nas.decode, "
-        "kgan_nas.data, kgan_nas.features, kgan_nas.evaluate, kgan_nas.search_api; "
+        "import sys, kgan_nas; kgan_nas.GAN; import kgan_nas.training, kgan_nas.evaluation.decode, "
+        "kgan_nas.data, kgan_nas.features, kgan_nas.evaluation.evaluator, kgan_nas.api; "
         "print('tensorflow' in sys.modules)"
     )
     result = subprocess.run(

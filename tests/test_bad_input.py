@@ -9,82 +9,25 @@ turns the same mistakes into one `kgan-nas CMD: error: ...` line on stderr
 and exit code 2, never a traceback.
 """
 
-import inspect
 import json
 import os
 import sys
 
 import numpy as np
 import pytest
+from tiny_runs import SCRIPTED_SPACE
+from tiny_runs import TrainingStarted
+from tiny_runs import finished_scripted_run
+from tiny_runs import forbid_training
+from tiny_runs import scripted_search
+from tiny_runs import skip_worker_files
 
 import kgan_nas
-from kgan_nas import cli
+from kgan_nas import api as search_api
 from kgan_nas import data as data_lib
-from kgan_nas import prepare
-from kgan_nas import search_api
-from kgan_nas.executors import WorkerSpec
-from kgan_nas.run import RunDirectoryError
-from kgan_nas.space import InvalidGenomeError
-
-FAST = "scripted_evaluators:make_fast_evaluator"
-SPACE = kgan_nas.SearchSpace(image_shape=(8, 8, 1), latent_dim=8, max_params=100_000)
-_PREPARE_SIGNATURE = inspect.signature(prepare.prepare_worker_files)  # before any patching
-
-
-class TrainingStarted(AssertionError):
-    """Raised if a bad input got as far as preparing workers (validation missing)."""
-
-
-def _forbid_training(monkeypatch):
-    def refuse(*args, **kwargs):
-        raise TrainingStarted("the search got past validation and started preparing workers")
-
-    monkeypatch.setattr(prepare, "prepare_worker_files", refuse)
-
-
-def _use_fast_worker_files(monkeypatch, tmp_path):
-    """Skips the domain extractor: the scripted evaluator needs no data files, so a
-    whole search runs in milliseconds (what is tested is the driver and run dir)."""
-    monkeypatch.setenv("KGAN_NAS_CACHE", str(tmp_path / "cache"))
-
-    def fast_prepare(*args, **kwargs):
-        given = _PREPARE_SIGNATURE.bind(*args, **kwargs).arguments
-        return WorkerSpec(
-            data_path="",
-            extractor_path="",
-            real_features_path="",
-            space=given["space"].to_dict(),
-            config=given["evaluation"].to_dict(),
-            backend=given["backend"],
-        )
-
-    monkeypatch.setattr(prepare, "prepare_worker_files", fast_prepare)
-
-
-def _search(directory, dataset="digits", **kwargs):
-    settings = dict(
-        space=SPACE,
-        generations=1,
-        population=4,
-        steps_per_candidate=10,
-        batch_size=16,
-        num_samples=100,
-        executor="inprocess",
-        evaluator=FAST,
-        verbose=0,
-        seed=7,
-    )
-    settings.update(kwargs)
-    return kgan_nas.search(dataset, directory=str(directory), **settings)
-
-
-def _make_run(monkeypatch, tmp_path, name="run", **kwargs):
-    """A finished fast run; afterwards any further training fails the test."""
-    directory = tmp_path / name
-    _use_fast_worker_files(monkeypatch, tmp_path)
-    _search(directory, **kwargs)
-    _forbid_training(monkeypatch)
-    return directory
+from kgan_nas.cli import commands as cli
+from kgan_nas.core.space import InvalidGenomeError
+from kgan_nas.store.run_dir import RunDirectoryError
 
 
 def _is_lock_file(name):
@@ -143,12 +86,18 @@ def _empty_folder(tmp_path):
 API_CASES = [
     (
         "rank 2 (flattened images)",
-        lambda tmp, d: _search(d, _IMAGES.reshape(200, 64)),
+        lambda tmp, d: scripted_search(d, _IMAGES.reshape(200, 64)),
         ValueError,
         "rank 2",
         "reshape it to (N, H, W)",
     ),
-    ("rank 5", lambda tmp, d: _search(d, _IMAGES[None]), ValueError, "rank 5", "np.squeeze"),
+    (
+        "rank 5",
+        lambda tmp, d: scripted_search(d, _IMAGES[None]),
+        ValueError,
+        "rank 5",
+        "np.squeeze",
+    ),
     (
         "rank 5 through load_dataset",
         lambda tmp, d: data_lib.load_dataset(_IMAGES[None]),
@@ -158,49 +107,49 @@ API_CASES = [
     ),
     (
         "channel mismatch between space and data",
-        lambda tmp, d: _search(d, space=kgan_nas.SearchSpace(image_shape=(8, 8, 3))),
+        lambda tmp, d: scripted_search(d, space=kgan_nas.SearchSpace(image_shape=(8, 8, 3))),
         ValueError,
         "shape (8, 8, 3) but the data set has shape (8, 8, 1)",
         "SearchSpace(image_shape=(8, 8, 1)",
     ),
     (
         "channels-first array",
-        lambda tmp, d: _search(d, np.zeros((20, 3, 16, 16), "float32")),
+        lambda tmp, d: scripted_search(d, np.zeros((20, 3, 16, 16), "float32")),
         ValueError,
         "got 16 channels",
         "np.transpose(x, (0, 2, 3, 1))",
     ),
     (
         "NaN pixel",
-        lambda tmp, d: _search(d, _WITH_NAN),
+        lambda tmp, d: scripted_search(d, _WITH_NAN),
         ValueError,
         "1 NaN or infinite value",
         "np.nan_to_num",
     ),
     (
         "inf pixel",
-        lambda tmp, d: _search(d, _WITH_INF),
+        lambda tmp, d: scripted_search(d, _WITH_INF),
         ValueError,
         "1 NaN or infinite value",
         "remove or repair",
     ),
     (
         "empty dataset",
-        lambda tmp, d: _search(d, np.zeros((0, 8, 8, 1), "float32")),
+        lambda tmp, d: scripted_search(d, np.zeros((0, 8, 8, 1), "float32")),
         ValueError,
         "dataset is empty",
         "at least 4 images",
     ),
     (
         "fewer images than two batches",
-        lambda tmp, d: _search(d, _IMAGES[:20], batch_size=16),
+        lambda tmp, d: scripted_search(d, _IMAGES[:20], batch_size=16),
         ValueError,
         "Too few images",
         "lower the batch size",
     ),
     (
         "0-255 floats where [-1, 1] is expected",
-        lambda tmp, d: _search(d, (_IMAGES + 1) * 127.5),
+        lambda tmp, d: scripted_search(d, (_IMAGES + 1) * 127.5),
         ValueError,
         "looks like 0-255 data",
         "x / 127.5 - 1",
@@ -214,28 +163,28 @@ API_CASES = [
     ),
     (
         "folder with no images",
-        lambda tmp, d: _search(d, _empty_folder(tmp)),
+        lambda tmp, d: scripted_search(d, _empty_folder(tmp)),
         ValueError,
         "No PNG/JPEG images found",
         "Pass the folder that holds the images",
     ),
     (
         "unknown dataset name",
-        lambda tmp, d: _search(d, "mnsit"),
+        lambda tmp, d: scripted_search(d, "mnsit"),
         ValueError,
         "Unknown dataset name 'mnsit'",
         "Did you mean 'mnist'",
     ),
     (
         "list instead of an array",
-        lambda tmp, d: _search(d, list(_IMAGES)),
+        lambda tmp, d: scripted_search(d, list(_IMAGES)),
         TypeError,
         "from a list",
         "np.stack(images)",
     ),
     (
         "labels of the wrong length",
-        lambda tmp, d: _search(d, _IMAGES, labels=np.zeros(5, int)),
+        lambda tmp, d: scripted_search(d, _IMAGES, labels=np.zeros(5, int)),
         ValueError,
         "Labels have shape (5,)",
         "one integer label per image",
@@ -272,91 +221,93 @@ API_CASES = [
     ),
     (
         "space too small for any genome (max_params)",
-        lambda tmp, d: _search(d, space=kgan_nas.SearchSpace(image_shape=(8, 8, 1), max_params=10)),
+        lambda tmp, d: scripted_search(
+            d, space=kgan_nas.SearchSpace(image_shape=(8, 8, 1), max_params=10)
+        ),
         InvalidGenomeError,
         "exceed max_params=10",
         "raise max_params",
     ),
     (
         "zero generations",
-        lambda tmp, d: _search(d, generations=0),
+        lambda tmp, d: scripted_search(d, generations=0),
         ValueError,
         "got 0",
         "generations must be a positive integer",
     ),
     (
         "negative steps per candidate",
-        lambda tmp, d: _search(d, steps_per_candidate=-5),
+        lambda tmp, d: scripted_search(d, steps_per_candidate=-5),
         ValueError,
         "got -5",
         "steps_per_candidate must be a positive integer",
     ),
     (
         "zero batch size",
-        lambda tmp, d: _search(d, batch_size=0),
+        lambda tmp, d: scripted_search(d, batch_size=0),
         ValueError,
         "got 0",
         "batch_size must be a positive integer",
     ),
     (
         "zero timeout",
-        lambda tmp, d: _search(d, timeout=0),
+        lambda tmp, d: scripted_search(d, timeout=0),
         ValueError,
         "got 0",
         "timeout must be a positive number of seconds, or None",
     ),
     (
         "negative time per candidate",
-        lambda tmp, d: _search(d, seconds_per_candidate=-1),
+        lambda tmp, d: scripted_search(d, seconds_per_candidate=-1),
         ValueError,
         "got -1",
         "seconds_per_candidate must be a positive number",
     ),
     (
         "zero candidates per worker",
-        lambda tmp, d: _search(d, max_candidates_per_worker=0),
+        lambda tmp, d: scripted_search(d, max_candidates_per_worker=0),
         ValueError,
         "got 0",
         "max_candidates_per_worker must be a positive integer",
     ),
     (
         "population of one",
-        lambda tmp, d: _search(d, population=1),
+        lambda tmp, d: scripted_search(d, population=1),
         ValueError,
         "got 1",
         "population must be at least 2",
     ),
     (
         "seed that is not an integer",
-        lambda tmp, d: _search(d, seed="abc"),
+        lambda tmp, d: scripted_search(d, seed="abc"),
         ValueError,
         "got 'abc'",
         "seed must be a non-negative integer",
     ),
     (
         "unknown executor",
-        lambda tmp, d: _search(d, executor="threads"),
+        lambda tmp, d: scripted_search(d, executor="threads"),
         ValueError,
         "Unknown executor 'threads'",
         "choose one of",
     ),
     (
         "misspelt executor option",
-        lambda tmp, d: _search(d, executor="subprocess", executor_options={"gpu": [0]}),
+        lambda tmp, d: scripted_search(d, executor="subprocess", executor_options={"gpu": [0]}),
         ValueError,
         "executor_options ['gpu']",
         "accepts ['candidates_per_gpu'",
     ),
     (
         "space given as a dict",
-        lambda tmp, d: _search(d, space=SPACE.to_dict()),
+        lambda tmp, d: scripted_search(d, space=SCRIPTED_SPACE.to_dict()),
         TypeError,
         "got a dict",
         "SearchSpace.from_dict",
     ),
     (
         "unknown objective",
-        lambda tmp, d: _search(d, objectives=("fid", "speed")),
+        lambda tmp, d: scripted_search(d, objectives=("fid", "speed")),
         ValueError,
         "Unknown objective(s) ['speed']",
         "choose from",
@@ -369,7 +320,7 @@ def test_bad_python_input_fails_before_training_and_names_the_fix(case, tmp_path
     """Each mistake raises its exception type naming problem and fix, writes no run
     directory, and never reaches the worker set-up (where training starts)."""
     _, call, exception, problem, fix = case
-    _forbid_training(monkeypatch)
+    forbid_training(monkeypatch)
     cache = tmp_path / "cache"
     monkeypatch.setenv("KGAN_NAS_CACHE", str(cache))
     directory = tmp_path / "run"
@@ -385,10 +336,10 @@ def test_bad_python_input_fails_before_training_and_names_the_fix(case, tmp_path
 def test_missing_ray_is_reported_before_training(tmp_path, monkeypatch, capsys):
     """executor="ray" without Ray installed says how to install it, up front, in
     Python and as one CLI line."""
-    _forbid_training(monkeypatch)
+    forbid_training(monkeypatch)
     monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` now fails
     with pytest.raises(ImportError) as error:
-        _search(tmp_path / "run", executor="ray")
+        scripted_search(tmp_path / "run", executor="ray")
     _assert_names(str(error.value), "needs Ray", 'pip install "kgan_nas[distributed]"')
     assert not (tmp_path / "run").exists()
     assert cli.main(["search", "--executor", "ray", "--directory", str(tmp_path / "run")]) == 2
@@ -404,11 +355,11 @@ def test_missing_ray_is_reported_before_training(tmp_path, monkeypatch, capsys):
 
 def test_directory_that_is_a_file(tmp_path, monkeypatch):
     """A file given as the run directory is refused and kept byte for byte."""
-    _forbid_training(monkeypatch)
+    forbid_training(monkeypatch)
     path = tmp_path / "notes.txt"
     path.write_bytes(b"keep me\x00\xff")
     with pytest.raises(RunDirectoryError) as error:
-        _search(path)
+        scripted_search(path)
     _assert_names(str(error.value), "is a file", "Pass a directory path")
     # Nothing written next to it either (no temporary file, no directory).
     assert _snapshot(tmp_path) == {"notes.txt": b"keep me\x00\xff"}
@@ -416,14 +367,14 @@ def test_directory_that_is_a_file(tmp_path, monkeypatch):
 
 def test_directory_that_is_not_a_run_is_never_used_or_deleted(tmp_path, monkeypatch):
     """A non-empty folder that is not a run is refused, also with overwrite=True."""
-    _forbid_training(monkeypatch)
+    forbid_training(monkeypatch)
     directory = tmp_path / "photos"
     directory.mkdir()
     (directory / "holiday.txt").write_text("precious")
     before = _snapshot(directory)
     for overwrite in (False, True):
         with pytest.raises(RunDirectoryError) as error:
-            _search(directory, overwrite=overwrite)
+            scripted_search(directory, overwrite=overwrite)
         _assert_names(str(error.value), "is not a kgan_nas run", "Choose a")
         assert _snapshot(directory) == before
         _assert_no_training_in(directory)
@@ -432,12 +383,12 @@ def test_directory_that_is_not_a_run_is_never_used_or_deleted(tmp_path, monkeypa
 def test_existing_run_with_another_config_is_refused_byte_identical(tmp_path, monkeypatch):
     """Another configuration in an existing run directory is refused, naming each
     differing setting (nested ones by their path); no file changes."""
-    directory = _make_run(monkeypatch, tmp_path)
+    directory = finished_scripted_run(monkeypatch, tmp_path)
     before = _snapshot(directory)
     assert {"config.json", "history.jsonl", "checkpoint.json"} <= set(before)
     other_space = kgan_nas.SearchSpace(image_shape=(8, 8, 1), latent_dim=16, max_params=100_000)
     with pytest.raises(RunDirectoryError) as error:
-        _search(directory, space=other_space, strategy="random")
+        scripted_search(directory, space=other_space, strategy="random")
     message = str(error.value)
     _assert_names(message, "different configuration", "Pass overwrite=True")
     assert "space.latent_dim: stored 8, now 16" in message
@@ -467,16 +418,16 @@ def test_unwritable_directory_by_permissions(tmp_path, monkeypatch, existing_run
     if not _permissions_enforced(tmp_path):
         pytest.skip("file permissions are not enforced for this user (root)")
     if existing_run:
-        directory = _make_run(monkeypatch, tmp_path)
+        directory = finished_scripted_run(monkeypatch, tmp_path)
     else:
-        _forbid_training(monkeypatch)
+        forbid_training(monkeypatch)
         directory = tmp_path / "readonly"
         directory.mkdir()
     before = _snapshot(directory)
     directory.chmod(0o555)
     try:
         with pytest.raises(RunDirectoryError) as error:
-            _search(directory)
+            scripted_search(directory)
     finally:
         directory.chmod(0o755)
     _assert_names(str(error.value), "Cannot use the run directory", "fix its permissions")
@@ -487,12 +438,12 @@ def test_unwritable_directory_by_permissions(tmp_path, monkeypatch, existing_run
 def test_unwritable_directory_reported_when_the_os_refuses(tmp_path, monkeypatch, existing_run):
     """However the OS refuses a write (here simulated, so it also runs as root), the
     user gets a RunDirectoryError, not an OSError traceback; nothing changes."""
-    import kgan_nas.atomic
+    import kgan_nas.store.atomic
 
     if existing_run:
-        directory = _make_run(monkeypatch, tmp_path)
+        directory = finished_scripted_run(monkeypatch, tmp_path)
     else:
-        _forbid_training(monkeypatch)
+        forbid_training(monkeypatch)
         directory = tmp_path / "readonly"
         directory.mkdir()
     before = _snapshot(directory)
@@ -500,9 +451,9 @@ def test_unwritable_directory_reported_when_the_os_refuses(tmp_path, monkeypatch
     def refuse(*args, **kwargs):
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(kgan_nas.atomic, "_create_temporary", refuse)
+    monkeypatch.setattr(kgan_nas.store.atomic, "_create_temporary", refuse)
     with pytest.raises(RunDirectoryError) as error:
-        _search(directory)
+        scripted_search(directory)
     _assert_names(str(error.value), "Permission denied", "fix its permissions")
     assert _snapshot(directory) == before
 
@@ -525,11 +476,11 @@ def test_unwritable_directory_reported_when_the_os_refuses(tmp_path, monkeypatch
 )
 def test_corrupted_checkpoint_is_refused_before_training(tmp_path, monkeypatch, content, problem):
     """A damaged checkpoint.json is named with the way to recover; nothing changes."""
-    directory = _make_run(monkeypatch, tmp_path)
+    directory = finished_scripted_run(monkeypatch, tmp_path)
     (directory / "checkpoint.json").write_text(content)
     before = _snapshot(directory)
     with pytest.raises(RunDirectoryError) as error:
-        _search(directory, generations=2)
+        scripted_search(directory, generations=2)
     _assert_names(str(error.value), problem, "Delete checkpoint.json to resume from history")
     assert _snapshot(directory) == before
 
@@ -545,11 +496,11 @@ def test_corrupted_checkpoint_is_refused_before_training(tmp_path, monkeypatch, 
 )
 def test_corrupted_config_is_refused(tmp_path, monkeypatch, capsys, content, problem):
     """A damaged config.json stops search and report with the fix; nothing changes."""
-    directory = _make_run(monkeypatch, tmp_path)
+    directory = finished_scripted_run(monkeypatch, tmp_path)
     (directory / "config.json").write_text(content)
     before = _snapshot(directory)
     with pytest.raises(RunDirectoryError) as error:
-        _search(directory)
+        scripted_search(directory)
     _assert_names(str(error.value), problem, "overwrite=True")
     assert _snapshot(directory) == before
     # Reading the run for a report (Python and CLI) stops the same way.
@@ -569,7 +520,7 @@ def test_corrupted_config_is_refused(tmp_path, monkeypatch, capsys, content, pro
 def test_damaged_history_lines_are_skipped_with_a_warning(tmp_path, monkeypatch):
     """A garbage line and a truncated last line are reported by line number and
     skipped; the search resumes, and every existing byte of the history is kept."""
-    directory = _make_run(monkeypatch, tmp_path)
+    directory = finished_scripted_run(monkeypatch, tmp_path)
     history = directory / "history.jsonl"
     lines = history.read_text().splitlines()
     assert len(lines) == 4
@@ -584,9 +535,9 @@ def test_damaged_history_lines_are_skipped_with_a_warning(tmp_path, monkeypatch)
         ]
     )
     history.write_text(damaged)
-    _use_fast_worker_files(monkeypatch, tmp_path)
+    skip_worker_files(monkeypatch, tmp_path)
     with pytest.warns(UserWarning) as warnings_seen:
-        result = _search(directory, generations=2)
+        result = scripted_search(directory, generations=2)
     messages = " ".join(str(w.message) for w in warnings_seen)
     for number in (2, 4, 6):
         assert f"damaged line {number} of" in messages
@@ -719,9 +670,9 @@ CLI_CASES = [
         "never inherits",
     ),
     (
-        "sample from a folder that is not a run",
+        "sample from a folder that does not exist",
         lambda tmp, run: ["sample", str(tmp / "nothing")],
-        "is not a kgan_nas run directory",
+        "does not exist",
         "Pass the directory a search wrote to",
     ),
 ]
@@ -733,7 +684,7 @@ def test_cli_bad_input_prints_one_error_line(case, tmp_path, monkeypatch, capsys
     and fix; no traceback, no training, and the existing run is left as it was
     (apart from the file the case itself damaged)."""
     _, make_argv, problem, fix = case
-    run = _make_run(monkeypatch, tmp_path)
+    run = finished_scripted_run(monkeypatch, tmp_path)
     argv = make_argv(tmp_path, run)
     # Every file of the test, the existing run and the data the case wrote included:
     # a new run directory or a written cache would show up here.
@@ -762,11 +713,11 @@ def test_cli_bad_input_prints_one_error_line(case, tmp_path, monkeypatch, capsys
     ],
 )
 def test_cli_rejects_bad_budgets_while_parsing(argv, problem, tmp_path, monkeypatch, capsys):
-    """Zero or negative budgets stop in the argument parser: exit 2, usage and an
-    `error:` line naming the argument; no traceback, `kgan_nas.search` is never
+    """Zero or negative budgets stop in the argument parser: exit 2 and one
+    `error:` line naming the argument and `--help`; no traceback, `kgan_nas.search` is never
     called, and the default run directory (relative to the working directory) is
     not created."""
-    _forbid_training(monkeypatch)
+    forbid_training(monkeypatch)
 
     def search_not_expected(*args, **kwargs):
         raise TrainingStarted("the parser let the bad budget through to kgan_nas.search")
@@ -777,22 +728,22 @@ def test_cli_rejects_bad_budgets_while_parsing(argv, problem, tmp_path, monkeypa
         cli.main(argv)
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
-    assert err.startswith("usage: kgan-nas search")
-    assert problem in err.strip().splitlines()[-1]
+    assert err.startswith("kgan-nas search: error: ") and len(err.strip().splitlines()) == 1
+    assert problem in err and "kgan-nas search --help" in err
     assert "Traceback" not in err
     assert os.listdir(tmp_path) == []
 
 
 def test_cli_unwritable_directory_is_one_line(tmp_path, monkeypatch, capsys):
     """An OS refusal to write becomes one error line, not an OSError traceback."""
-    import kgan_nas.atomic
+    import kgan_nas.store.atomic
 
-    _forbid_training(monkeypatch)
+    forbid_training(monkeypatch)
 
     def refuse(*args, **kwargs):
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(kgan_nas.atomic, "_create_temporary", refuse)
+    monkeypatch.setattr(kgan_nas.store.atomic, "_create_temporary", refuse)
     assert cli.main(["search", "--directory", str(tmp_path / "run")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "Cannot use the run directory" in err

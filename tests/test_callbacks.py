@@ -15,19 +15,22 @@ from hypothesis import given
 from hypothesis import settings
 from hypothesis import strategies as st
 from keras import ops
+from tiny_runs import scripted_search
+from tiny_runs import scripted_space
+from tiny_runs import tiny_real_search
 
 import kgan_nas
 from kgan_nas import callbacks as callbacks_lib
 from kgan_nas import data as data_lib
-from kgan_nas import decode
 from kgan_nas import features
-from kgan_nas import inherit as inherit_lib
 from kgan_nas import training
 from kgan_nas.callbacks import EvolveArchitecture
 from kgan_nas.callbacks import GANMetrics
 from kgan_nas.callbacks import SampleGrid
 from kgan_nas.callbacks import SearchCallback
 from kgan_nas.callbacks import inherit_weights
+from kgan_nas.evaluation import decode
+from kgan_nas.evaluation import inherit as inherit_lib
 
 LATENT = 8
 NUM_SAMPLES = 200
@@ -35,7 +38,6 @@ TF_ONLY = pytest.mark.skipif(
     keras.backend.backend() != "tensorflow",
     reason="the keras.io-style GAN steps with tf.GradientTape",
 )
-FAULTS = "scripted_evaluators:make_fault_evaluator"
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -429,7 +431,7 @@ def test_inherit_weights_copies_layers_whose_shapes_match():
 @pytest.mark.keras
 def test_inherit_from_saved_starts_a_child_from_its_saved_parent(tmp_path):
     """The search's inheritance: a child built fresh takes the saved parent's weights."""
-    from kgan_nas import operators
+    from kgan_nas.core import operators
 
     space = kgan_nas.SearchSpace(image_shape=(8, 8, 1), latent_dim=LATENT, max_params=30_000)
     genome = space.sample(np.random.default_rng(3))
@@ -646,25 +648,15 @@ def _fault_search(directory, **kwargs):
     """A search whose scripted candidates succeed, raise or go NaN by learning rate."""
     import scripted_evaluators as scripted
 
-    space = kgan_nas.SearchSpace(
-        image_shape=(8, 8, 1),
-        latent_dim=LATENT,
-        max_params=100_000,
-        learning_rates=(scripted.OK, scripted.RAISE, scripted.NAN),
+    space = scripted_space(
+        latent_dim=LATENT, learning_rates=(scripted.OK, scripted.RAISE, scripted.NAN)
     )
-    kwargs.setdefault("verbose", 0)
-    return kgan_nas.search(
-        "digits",
+    return scripted_search(
+        directory,
+        evaluator="fault",
         space=space,
         strategy="random",
         generations=2,
-        population=4,
-        steps_per_candidate=10,
-        batch_size=16,
-        num_samples=100,
-        executor="inprocess",
-        directory=str(directory),
-        evaluator=FAULTS,
         seed=0,
         **kwargs,
     )
@@ -787,21 +779,14 @@ def test_keras_callbacks_reach_every_candidate_fit_in_worker_processes(tmp_path)
     """A Keras callback passed to search is pickled to the subprocess workers and copied
     into each candidate's fit: one fresh copy per candidate, counting only its own steps."""
     fits = tmp_path / "fits"
-    result = kgan_nas.search(
-        "digits",
-        space=kgan_nas.SearchSpace(image_shape=(8, 8, 1), latent_dim=LATENT, max_params=30_000),
-        generations=1,
+    result = tiny_real_search(
+        tmp_path / "run",
         population=2,
         steps_per_candidate=3,
-        batch_size=16,
         num_samples=50,
         executor="subprocess",
         workers=1,
-        final=None,
-        jit_compile=False,
-        directory=str(tmp_path / "run"),
         callbacks=[FitRecorder(fits)],
-        verbose=0,
         seed=0,
     )
     reports = [json.loads(path.read_text()) for path in sorted(fits.glob("*.json"))]

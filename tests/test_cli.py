@@ -16,15 +16,17 @@ import sys
 
 import numpy as np
 import pytest
+from tiny_runs import flat_search_keywords
 from tiny_runs import tiny_real_search
 
 import kgan_nas
-from kgan_nas import cli
-from kgan_nas import console
+from kgan_nas.cli import commands as cli
+from kgan_nas.cli import console
 from kgan_nas.config import PRESETS
 from kgan_nas.config import RunSettings
-from kgan_nas.objectives import METRICS
-from kgan_nas.objectives import parse_metric
+from kgan_nas.core.objectives import METRICS
+from kgan_nas.core.objectives import parse_metric
+from kgan_nas.hooks import library_logs
 
 REPOSITORY = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TESTS = os.path.join(REPOSITORY, "tests")
@@ -70,8 +72,9 @@ class _Captured:
 
     @property
     def kwargs(self):
+        """The one call's keywords, with `options` and `run` spread out by field name."""
         assert len(self.calls) == 1, self.calls
-        return self.calls[0][1]
+        return flat_search_keywords(self.calls[0][1])
 
 
 @pytest.fixture
@@ -249,7 +252,7 @@ def test_max_params_builds_the_space_for_the_data(captured_search):
 
 def test_recipe_searches_the_presets_space_with_the_recipe_genes(captured_search):
     from kgan_nas.config import PRESETS
-    from kgan_nas.space import SearchSpace
+    from kgan_nas.core.space import SearchSpace
 
     assert cli.main(["search", "--quiet", "--preset", "quick", "--recipe"]) == 0
     space = captured_search.kwargs["space"]
@@ -264,17 +267,17 @@ def test_recipe_searches_the_presets_space_with_the_recipe_genes(captured_search
 def test_max_params_is_stored_in_the_run_configuration(tmp_path, monkeypatch):
     """A real (scripted, instant) search started by the CLI records --max-params in
     config.json, and a preset's own value otherwise gives the same space."""
-    from test_bad_input import FAST
-    from test_bad_input import _use_fast_worker_files
+    from tiny_runs import scripted_evaluator
+    from tiny_runs import skip_worker_files
 
-    from kgan_nas.results import SearchResult
+    from kgan_nas.results.search_result import SearchResult
 
-    _use_fast_worker_files(monkeypatch, tmp_path)
+    skip_worker_files(monkeypatch, tmp_path)
     real_search = cli.search_api.search
     monkeypatch.setattr(
         cli.search_api,
         "search",
-        lambda *args, **kwargs: real_search(*args, evaluator=FAST, **kwargs),
+        lambda *args, **kwargs: real_search(*args, evaluator=scripted_evaluator("fast"), **kwargs),
     )
     common = ["--preset", "quick", "--generations", "1", "--population", "2"]
     common += ["--executor", "inprocess", "--quiet"]
@@ -337,9 +340,9 @@ def test_tensorboard_passes_a_search_tensorboard_hook(command, captured_search, 
 @pytest.fixture
 def fast_run(tmp_path, monkeypatch):
     """A finished scripted run (no models saved, nothing trained)."""
-    from test_bad_input import _make_run
+    from tiny_runs import finished_scripted_run
 
-    return _make_run(monkeypatch, tmp_path)
+    return finished_scripted_run(monkeypatch, tmp_path)
 
 
 def test_sample_with_an_unknown_key_says_where_keys_are(fast_run, tmp_path, capsys):
@@ -354,7 +357,7 @@ def test_sample_with_an_unknown_key_says_where_keys_are(fast_run, tmp_path, caps
 
 def test_sample_of_a_candidate_without_a_model_is_one_line(fast_run, tmp_path, capsys):
     """The scripted evaluator saves no models: a real key then names the missing file."""
-    from kgan_nas.results import SearchResult
+    from kgan_nas.results.search_result import SearchResult
 
     key = SearchResult(str(fast_run)).ranked()[0]["key"]
     assert cli.main(["sample", str(fast_run), "--key", key, "--out", str(tmp_path / "g.png")]) == 2
@@ -363,7 +366,7 @@ def test_sample_of_a_candidate_without_a_model_is_one_line(fast_run, tmp_path, c
 
 
 def test_sample_of_a_failed_candidate_says_it_failed(fast_run, tmp_path, capsys):
-    from kgan_nas import run as run_lib
+    from kgan_nas.store import run_dir as run_lib
 
     history = fast_run / "history.jsonl"
     records = run_lib.RunDir(str(fast_run)).history()
@@ -389,7 +392,7 @@ def test_sample_key_draws_from_that_candidates_generator(real_run, tmp_path, cap
     """`sample --key K` writes the grid of candidate K's generator (the same latent
     vectors as for the best one), not the best generator's."""
     from kgan_nas import data
-    from kgan_nas.results import SearchResult
+    from kgan_nas.results.search_result import SearchResult
 
     result = SearchResult(str(real_run))
     ranked = result.ranked()
@@ -433,7 +436,7 @@ def test_report_into_head_ends_quietly_and_finishes(fast_run):
     status 0, and the report is still written (Python unbuffered, so every print
     after head exits hits the closed pipe)."""
     command = (
-        f"{sys.executable} -m kgan_nas.cli report {fast_run} | head -1; "
+        f"{sys.executable} -m kgan_nas.cli.commands report {fast_run} | head -1; "
         'echo "status=${PIPESTATUS[0]}"'
     )
     result = subprocess.run(
@@ -454,7 +457,7 @@ def test_report_to_a_pipe_nobody_reads_ends_quietly(fast_run):
     """The reader closed before anything was written (buffered output): exit 0 and
     nothing on stderr about the pipe."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "kgan_nas.cli", "report", str(fast_run)],
+        [sys.executable, "-m", "kgan_nas.cli.commands", "report", str(fast_run)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env=_environment(PYTHONUNBUFFERED=""),
@@ -478,7 +481,7 @@ def test_library_noise_filter_keeps_everything_else(capfd, monkeypatch):
         b"another line\n",
     ]
     monkeypatch.setenv(console.LOG_LEVEL_VARIABLE, "2")  # hide INFO and WARNING lines
-    with console._stderr_without_noise():
+    with library_logs._stderr_without_noise():
         for line in lines:
             os.write(2, line)
     kept = capfd.readouterr().err
@@ -498,7 +501,7 @@ def test_quiet_import_filters_a_noisy_package_while_it_loads(tmp_path, monkeypat
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.setattr(sys, "meta_path", list(sys.meta_path))
     monkeypatch.setenv(console.LOG_LEVEL_VARIABLE, "3")
-    hook = console._QuietImport("noisy_native_library")
+    hook = library_logs._QuietImport("noisy_native_library")
     sys.meta_path.insert(0, hook)
     import noisy_native_library
 
@@ -531,7 +534,7 @@ def test_console_shows_no_library_noise_unless_verbose(real_run, tmp_path):
 
     def kgan_nas_process(*args):
         return subprocess.run(
-            [sys.executable, "-m", "kgan_nas.cli", *args],
+            [sys.executable, "-m", "kgan_nas.cli.commands", *args],
             capture_output=True,
             text=True,
             env=_environment(),

@@ -14,9 +14,9 @@ import sys
 
 import pytest
 
-from kgan_nas import cli
+from kgan_nas.cli import commands as cli
 from kgan_nas.executors import WorkerStartError
-from kgan_nas.run import RunDirectoryError
+from kgan_nas.store.run_dir import RunDirectoryError
 
 DEBUG_HINT = "(add --debug for the traceback)"
 REPOSITORY = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -169,14 +169,14 @@ def test_debug_lets_the_exception_propagate(argv, monkeypatch, capsys):
 
 
 def test_debug_leaves_argument_errors_to_the_parser(capsys):
-    """--debug does not change how the parser rejects a bad argument: usage, an
-    `error:` line and exit code 2."""
+    """--debug does not change how the parser rejects a bad argument: one `error:`
+    line pointing to --help, and exit code 2."""
     with pytest.raises(SystemExit) as exit_info:
         cli.main(["--debug", "search", "--population", "0"])
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
-    assert err.startswith("usage: kgan-nas search")
-    assert "argument --population: expected a positive integer" in err.splitlines()[-1]
+    assert err.startswith("kgan-nas search: error: ") and len(err.strip().splitlines()) == 1
+    assert "argument --population: expected a positive integer" in err
 
 
 def test_help_lists_debug(capsys):
@@ -198,7 +198,7 @@ def _kgan_nas(*args, cwd):
         PYTHONPATH=os.pathsep.join(filter(None, [REPOSITORY, os.environ.get("PYTHONPATH")])),
     )
     return subprocess.run(
-        [sys.executable, "-m", "kgan_nas.cli", *args],
+        [sys.executable, "-m", "kgan_nas.cli.commands", *args],
         capture_output=True,
         text=True,
         cwd=cwd,
@@ -216,7 +216,7 @@ def test_cli_process_reports_a_wrong_directory_in_one_line(tmp_path):
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith("kgan-nas report: error: ")
-    assert "is not a kgan_nas run directory" in lines[0] and lines[0].endswith(DEBUG_HINT)
+    assert "does not exist" in lines[0] and lines[0].endswith(DEBUG_HINT)
     assert result.stdout == ""
     assert not not_a_run.exists()
 
@@ -229,7 +229,7 @@ def test_cli_process_reports_a_wrong_directory_in_one_line(tmp_path):
 def test_repeated_failures_are_one_line_not_an_internal_error(monkeypatch, capsys):
     """A search stopped by a streak of identical failures is a set-up problem with a
     message that says how to debug: one line, exit code 2, no traceback."""
-    from kgan_nas.search_loop import RepeatedFailureError
+    from kgan_nas.errors import RepeatedFailureError
 
     def stop(*args, **kwargs):
         raise RepeatedFailureError("3 candidates in a row failed the same way")

@@ -3,10 +3,12 @@
 import os
 
 import pytest
+from tiny_runs import flat_search_keywords
+from tiny_runs import tiny_real_search
 
 import kgan_nas
-from kgan_nas import cli
-from kgan_nas.evaluate import EvaluationConfig
+from kgan_nas.cli import commands as cli
+from kgan_nas.evaluation.evaluator import EvaluationConfig
 from kgan_nas.executors.worker import enable_compile_caches
 from kgan_nas.training import compile_choice
 from kgan_nas.training.compile_choice import TF_CPU_XLA_MIN_STEPS
@@ -86,7 +88,7 @@ def test_compile_caches_leave_a_users_settings_alone(monkeypatch, tmp_path):
 
 class _Captured:
     def __call__(self, *args, **kwargs):
-        self.kwargs = kwargs
+        self.kwargs = flat_search_keywords(kwargs)
 
 
 @pytest.mark.parametrize(
@@ -109,19 +111,14 @@ def test_a_worker_records_its_choice_and_fills_the_compile_cache(tmp_path, cache
     """Real candidates in a worker process, XLA on: the compiled steps land in the cache."""
     import keras
 
-    result = kgan_nas.search(
-        "digits",
+    result = tiny_real_search(
+        tmp_path / "run",
         space=kgan_nas.SearchSpace(image_shape=(8, 8, 1), latent_dim=8, max_params=20_000),
-        generations=1,
         population=2,
         steps_per_candidate=3,
-        batch_size=16,
-        num_samples=100,
         executor="subprocess",
         workers=1,
         jit_compile=True,
-        directory=str(tmp_path / "run"),
-        verbose=0,
     )
     assert [record["status"] for record in result.history] == ["ok", "ok"], result.history
     assert all(record["fitness"]["jit_compile"] is True for record in result.history)
@@ -137,7 +134,7 @@ def _cache_file(folder, name, size, used):
 
 
 def test_prune_folder_deletes_the_least_recently_used_files_first(tmp_path):
-    from kgan_nas.cache import prune_folder
+    from kgan_nas.store.cache import prune_folder
 
     old = _cache_file(tmp_path, "old.pb", 400, 1_000)
     middle = _cache_file(tmp_path, "middle.pb", 400, 2_000)
@@ -170,7 +167,7 @@ def test_workers_bound_the_tensorflow_cache_but_not_a_users(monkeypatch, tmp_pat
 
 
 def test_prune_folder_counts_what_another_process_deleted(monkeypatch, tmp_path):
-    from kgan_nas import cache
+    from kgan_nas.store import cache
 
     old = _cache_file(tmp_path, "old.pb", 400, 1_000)
     new = _cache_file(tmp_path, "new.pb", 400, 2_000)
@@ -187,7 +184,7 @@ def test_prune_folder_counts_what_another_process_deleted(monkeypatch, tmp_path)
 
 
 def test_a_cache_that_cannot_be_pruned_does_not_stop_a_worker(monkeypatch, tmp_path):
-    from kgan_nas import cache
+    from kgan_nas.store import cache
 
     def refuse(folder, max_bytes):
         raise PermissionError(13, "Permission denied", folder)

@@ -7,17 +7,18 @@ import pytest
 from hypothesis import given
 from hypothesis import settings
 from hypothesis import strategies as st
+from tiny_runs import tiny_real_search
 
 import kgan_nas
-from kgan_nas import conditioning
-from kgan_nas.class_labels import check_labels
-from kgan_nas.class_labels import sample_grid_labels
-from kgan_nas.fitness import Fitness
-from kgan_nas.genome import ConditioningGenes
-from kgan_nas.genome import Genome
-from kgan_nas.operators import crossover
-from kgan_nas.operators import mutate
-from kgan_nas.space import SearchSpace
+from kgan_nas.core import conditioning
+from kgan_nas.core.class_labels import check_labels
+from kgan_nas.core.class_labels import sample_grid_labels
+from kgan_nas.core.fitness import Fitness
+from kgan_nas.core.genome import ConditioningGenes
+from kgan_nas.core.genome import Genome
+from kgan_nas.core.operators import crossover
+from kgan_nas.core.operators import mutate
+from kgan_nas.core.space import SearchSpace
 
 SHAPES = [(8, 8, 1), (28, 28, 1), (32, 32, 3)]
 COND_SPACES = {
@@ -190,18 +191,18 @@ def test_sample_grid_labels_give_one_row_per_class():
 
 
 def _search(dataset, tmp_path, **kwargs):
-    settings = dict(
-        generations=1,
+    """A tiny real search that these tests expect refused before it trains; its space,
+    compilation and final stage are the search's defaults, not tiny_real_search's."""
+    options = dict(
+        space=None,
         population=2,
         steps_per_candidate=5,
-        batch_size=16,
         num_samples=50,
-        executor="inprocess",
-        verbose=0,
-        directory=str(tmp_path / "run"),
+        jit_compile="auto",
+        final="preset",
     )
-    settings.update(kwargs)
-    return kgan_nas.search(dataset, **settings)
+    options.update(kwargs)
+    return tiny_real_search(tmp_path / "run", dataset, **options)
 
 
 def test_conditional_search_without_labels_says_how_to_give_them(tmp_path):
@@ -277,7 +278,7 @@ def test_fitness_stores_and_orients_the_class_scores():
 def test_conditional_genomes_decode_with_exact_parameter_counts():
     import keras
 
-    from kgan_nas.decode import build_models
+    from kgan_nas.evaluation.decode import build_models
 
     rng = np.random.default_rng(7)
     checked = set()
@@ -311,8 +312,8 @@ def test_conditional_gan_trains_saves_and_generates(loss, jit_compile, tmp_path)
     import keras
 
     from kgan_nas import data
-    from kgan_nas import decode
     from kgan_nas import training
+    from kgan_nas.evaluation import decode
 
     rng = np.random.default_rng(0)
     genome = TINY_COND_SPACE.sample(rng)
@@ -343,8 +344,8 @@ def test_conditional_gan_trains_saves_and_generates(loss, jit_compile, tmp_path)
 @pytest.mark.backend
 def test_conditional_gan_without_labels_in_the_data_says_so():
     from kgan_nas import data
-    from kgan_nas import decode
     from kgan_nas import training
+    from kgan_nas.evaluation import decode
 
     genome = TINY_COND_SPACE.sample(np.random.default_rng(0))
     gan = decode.build_gan(genome, TINY_COND_SPACE, seed=0, jit_compile=False)
@@ -355,8 +356,9 @@ def test_conditional_gan_without_labels_in_the_data_says_so():
 
 @pytest.mark.keras
 def test_unconditional_gan_refuses_labels():
-    from kgan_nas import decode
-    from tests.tiny_runs import TINY_SPACE
+    from tiny_runs import TINY_SPACE
+
+    from kgan_nas.evaluation import decode
 
     genome = TINY_SPACE.sample(np.random.default_rng(0))
     gan = decode.build_gan(genome, TINY_SPACE, seed=0)
@@ -371,20 +373,12 @@ def test_unconditional_gan_refuses_labels():
 @pytest.fixture(scope="module")
 def cond_run(tmp_path_factory, cache_dir):
     directory = tmp_path_factory.mktemp("cond") / "run"
-    kgan_nas.search(
-        "digits",
+    tiny_real_search(
+        directory,
         conditional=True,
         space=TINY_COND_SPACE,
         objectives=("fid", "class_accuracy"),
-        generations=1,
         population=2,
-        steps_per_candidate=10,
-        batch_size=16,
-        num_samples=100,
-        executor="inprocess",
-        verbose=0,
-        jit_compile=False,
-        directory=str(directory),
     )
     return directory
 
@@ -394,7 +388,7 @@ def cond_run(tmp_path_factory, cache_dir):
 def test_conditional_search_records_class_scores_and_per_class_grids(cond_run):
     from PIL import Image
 
-    from kgan_nas.results import SearchResult
+    from kgan_nas.results.search_result import SearchResult
 
     result = SearchResult(str(cond_run))
     assert result.num_classes == 10
@@ -410,6 +404,22 @@ def test_conditional_search_records_class_scores_and_per_class_grids(cond_run):
     assert width == height  # 10 x 10 cells
     assert "chance 0.100" in result.summary()
     assert len(result.pareto_front()) >= 1
+    # The class is an input that matters: in every candidate, the same latents make other
+    # images for each class, and the discriminator scores one image by its label.
+    images = np.random.default_rng(0).uniform(-1, 1, size=(4, 8, 8, 1)).astype("float32")
+    for record in result.history:
+        generator = result.generator(record["key"])
+        by_class = [result.sample(4, seed=1, labels=k, generator=generator) for k in range(10)]
+        for first in range(10):
+            for second in range(first + 1, 10):
+                difference = np.abs(by_class[first] - by_class[second]).max()
+                assert difference > 1e-4, (record["key"], first, second)
+        discriminator = result.discriminator(record["key"])
+        scores = [
+            discriminator.predict([images, np.full((4, 1), k, dtype="int32")], verbose=0)
+            for k in (0, 1)
+        ]
+        assert np.abs(scores[0] - scores[1]).max() > 1e-6, record["key"]
     # The stored configuration resumes as a conditional run (nothing left to do here).
     assert len(kgan_nas.resume(str(cond_run), verbose=0).history) == len(result.history)
 
@@ -417,8 +427,8 @@ def test_conditional_search_records_class_scores_and_per_class_grids(cond_run):
 @pytest.mark.keras
 @pytest.mark.slow
 def test_sample_with_labels_and_the_cli_class_option(cond_run, tmp_path, capsys):
-    from kgan_nas import cli
-    from kgan_nas.results import SearchResult
+    from kgan_nas.cli import commands as cli
+    from kgan_nas.results.search_result import SearchResult
 
     result = SearchResult(str(cond_run))
     assert result.sample(3, labels=[1, 2, 3]).shape == (3, 8, 8, 1)
@@ -440,8 +450,8 @@ def test_sample_with_labels_and_the_cli_class_option(cond_run, tmp_path, capsys)
 def test_callbacks_support_conditional_gans(cond_run, tmp_path):
     from kgan_nas import callbacks
     from kgan_nas import data
-    from kgan_nas import decode
-    from kgan_nas.results import SearchResult
+    from kgan_nas.evaluation import decode
+    from kgan_nas.results.search_result import SearchResult
 
     genome = SearchResult(str(cond_run)).best_genome
     gan = decode.build_gan(genome, TINY_COND_SPACE, seed=0, jit_compile=False)
@@ -474,9 +484,9 @@ def test_callbacks_support_conditional_gans(cond_run, tmp_path):
 @pytest.mark.keras
 @pytest.mark.slow
 def test_report_of_a_conditional_run_lists_the_label_embeddings(cond_run):
-    from kgan_nas import cli
+    from kgan_nas.cli import commands as cli
     from kgan_nas.report.architecture import layer_table
-    from kgan_nas.results import SearchResult
+    from kgan_nas.results.search_result import SearchResult
 
     result = SearchResult(str(cond_run))
     genome, space = result.best_genome, result.space
@@ -502,8 +512,8 @@ def test_the_final_stage_is_refused_for_a_conditional_search(tmp_path):
 @pytest.mark.keras
 @pytest.mark.slow
 def test_a_conditional_run_has_no_final_stage_and_finalize_says_why(cond_run):
-    from kgan_nas import final as final_lib
-    from kgan_nas import run as run_lib
+    from kgan_nas.final import stage as final_lib
+    from kgan_nas.store import run_dir as run_lib
 
     assert run_lib.RunDir(str(cond_run)).config()["final"] is None
     with pytest.raises(ValueError, match="does not train class-conditional GANs yet"):

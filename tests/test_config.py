@@ -4,29 +4,31 @@ import math
 
 import numpy as np
 import pytest
-from test_bad_input import _search
-from test_bad_input import _use_fast_worker_files
+from tiny_runs import flat_search_keywords
+from tiny_runs import scripted_evaluator
+from tiny_runs import scripted_search
+from tiny_runs import skip_worker_files
 
 import kgan_nas
+from kgan_nas import api as search_api
 from kgan_nas import config as config_lib
-from kgan_nas import run as run_lib
-from kgan_nas import search_api
 from kgan_nas import validate
-from kgan_nas.fitness import Fitness
-from kgan_nas.objectives import METRICS
-from kgan_nas.objectives import Objective
-from kgan_nas.objectives import get_objective
-from kgan_nas.objectives import metric_name
-from kgan_nas.objectives import parse_metric
+from kgan_nas.core.fitness import Fitness
+from kgan_nas.core.objectives import METRICS
+from kgan_nas.core.objectives import Objective
+from kgan_nas.core.objectives import get_objective
+from kgan_nas.core.objectives import metric_name
+from kgan_nas.core.objectives import parse_metric
+from kgan_nas.store import run_dir as run_lib
 
-FAST = "scripted_evaluators:make_fast_evaluator"
+FAST = scripted_evaluator("fast")
 
 
 def test_search_config_round_trips_through_config_json(tmp_path, monkeypatch):
     """What a search stores is a `SearchConfig`: it reads back equal, and its JSON
     form is exactly what the run directory holds."""
-    _use_fast_worker_files(monkeypatch, tmp_path)
-    _search(tmp_path / "run", generations=2, population=3, seed=4)
+    skip_worker_files(monkeypatch, tmp_path)
+    scripted_search(tmp_path / "run", generations=2, population=3, seed=4)
     stored = run_lib.RunDir(tmp_path / "run").config()
     config = config_lib.SearchConfig.from_dict(stored)
     assert config.to_dict() == stored
@@ -54,8 +56,8 @@ def test_search_config_missing_settings_are_named():
 
 
 def test_run_settings_are_stored_and_ignore_unknown_keys(tmp_path, monkeypatch):
-    _use_fast_worker_files(monkeypatch, tmp_path)
-    _search(
+    skip_worker_files(monkeypatch, tmp_path)
+    scripted_search(
         tmp_path / "run",
         executor="subprocess",
         workers=2,
@@ -81,9 +83,9 @@ def test_run_settings_are_stored_and_ignore_unknown_keys(tmp_path, monkeypatch):
 def test_resume_restores_how_the_search_ran(tmp_path, monkeypatch):
     """`kgan_nas.resume` (and `kgan-nas resume`) run the stored search again with its
     executor, workers, time limit and evaluator, not the defaults."""
-    _use_fast_worker_files(monkeypatch, tmp_path)
+    skip_worker_files(monkeypatch, tmp_path)
     directory = tmp_path / "run"
-    _search(
+    scripted_search(
         directory,
         executor="subprocess",
         workers=2,
@@ -95,7 +97,7 @@ def test_resume_restores_how_the_search_ran(tmp_path, monkeypatch):
     seen = {}
 
     def capture(dataset, **kwargs):
-        seen.update(kwargs, dataset=dataset)
+        seen.update(flat_search_keywords(kwargs), dataset=dataset)
         return "result"
 
     monkeypatch.setattr(search_api, "search", capture)
@@ -113,9 +115,9 @@ def test_resume_restores_how_the_search_ran(tmp_path, monkeypatch):
 
 def test_resumed_run_continues_with_stored_settings(tmp_path, monkeypatch):
     """End to end: a resumed run adds generations and keeps its stored settings."""
-    _use_fast_worker_files(monkeypatch, tmp_path)
+    skip_worker_files(monkeypatch, tmp_path)
     directory = tmp_path / "run"
-    _search(directory, evaluator=FAST)
+    scripted_search(directory, evaluator=FAST)
     result = kgan_nas.resume(str(directory), generations=2, verbose=0)
     assert len(result.history) == 8
     assert run_lib.RunDir(directory).run_settings()["executor"] == "inprocess"
@@ -203,9 +205,9 @@ def test_search_holds_out_the_presets_share_and_records_it(tmp_path, monkeypatch
     that reloads the data without it would be refused."""
     from kgan_nas.data import load_dataset
 
-    _use_fast_worker_files(monkeypatch, tmp_path)
-    _search(tmp_path / "default", holdout_fraction=0.25)
-    _search(tmp_path / "quick", preset="quick")
+    skip_worker_files(monkeypatch, tmp_path)
+    scripted_search(tmp_path / "default", holdout_fraction=0.25)
+    scripted_search(tmp_path / "quick", preset="quick")
     default = config_lib.SearchConfig.from_dict(run_lib.RunDir(tmp_path / "default").config())
     quick = config_lib.SearchConfig.from_dict(run_lib.RunDir(tmp_path / "quick").config())
     assert (default.holdout_fraction, quick.holdout_fraction) == (0.25, 0.0)
@@ -237,7 +239,7 @@ def test_runs_stored_before_the_holdout_read_as_having_none():
 @pytest.mark.parametrize("fraction", [-0.1, 1, "0.1", True, float("nan")])
 def test_bad_holdout_fraction_fails_before_anything_is_written(tmp_path, fraction):
     with pytest.raises(ValueError, match=r"holdout_fraction must be a number in \[0, 1\)"):
-        _search(tmp_path / "run", holdout_fraction=fraction)
+        scripted_search(tmp_path / "run", holdout_fraction=fraction)
     assert not (tmp_path / "run").exists()
 
 
@@ -246,9 +248,9 @@ def test_a_run_stored_before_the_holdout_resumes(tmp_path, monkeypatch):
     resumes; a search asking for a held-out split there is told what differs."""
     import json
 
-    _use_fast_worker_files(monkeypatch, tmp_path)
+    skip_worker_files(monkeypatch, tmp_path)
     directory = tmp_path / "run"
-    _search(directory, holdout_fraction=0)
+    scripted_search(directory, holdout_fraction=0)
     path = directory / "config.json"
     stored = json.loads(path.read_text())
     del stored["search"]["holdout_fraction"]
@@ -256,13 +258,13 @@ def test_a_run_stored_before_the_holdout_resumes(tmp_path, monkeypatch):
     result = kgan_nas.resume(str(directory), generations=2, verbose=0)
     assert len(result.history) == 8
     with pytest.raises(run_lib.RunDirectoryError, match="holdout_fraction: stored 0.0, now 0.15"):
-        _search(directory, generations=2)
+        scripted_search(directory, generations=2)
 
 
 def test_backend_auto_prefers_tensorflow_and_falls_back_to_jax(monkeypatch):
     import importlib.util
 
-    from kgan_nas import run_options
+    from kgan_nas.engine import settings as run_options
 
     real_find_spec = importlib.util.find_spec
     assert run_options.resolve_backend("auto") == "tensorflow"
@@ -282,8 +284,8 @@ def test_backend_auto_prefers_tensorflow_and_falls_back_to_jax(monkeypatch):
 
 
 def test_backend_auto_is_stored_as_the_backend_it_chose(tmp_path, monkeypatch):
-    _use_fast_worker_files(monkeypatch, tmp_path)
-    _search(tmp_path / "run", backend="auto")
+    skip_worker_files(monkeypatch, tmp_path)
+    scripted_search(tmp_path / "run", backend="auto")
     assert run_lib.RunDir(tmp_path / "run").run_settings()["backend"] == "tensorflow"
 
 
@@ -302,17 +304,17 @@ def test_a_search_that_names_no_strategy_takes_its_preset_s_with_a_final_stage(t
 
 
 def test_a_stored_run_resumes_with_its_own_strategy(tmp_path, monkeypatch):
-    _use_fast_worker_files(monkeypatch, tmp_path)
-    run = _search(tmp_path / "run", preset="mnist_cpu")  # no final stage: genetic
+    skip_worker_files(monkeypatch, tmp_path)
+    run = scripted_search(tmp_path / "run", preset="mnist_cpu")  # no final stage: genetic
     assert run.config["strategy"] == "GeneticSearch"
     resolve = search_api._resolve_strategy
     # A run started before mnist_cpu searched at random resumes as it was made...
     assert resolve(None, "mnist_cpu", True, tmp_path / "run", False, None) == "genetic"
-    again = _search(tmp_path / "run", preset="mnist_cpu", generations=2)
+    again = scripted_search(tmp_path / "run", preset="mnist_cpu", generations=2)
     assert again.config["strategy"] == "GeneticSearch" and len(again.history) == 8
     # ...unless it is started over.
     assert resolve(None, "mnist_cpu", True, tmp_path / "run", True, None) == "random"
-    named = _search(tmp_path / "random", preset="mnist_cpu", strategy="random")
+    named = scripted_search(tmp_path / "random", preset="mnist_cpu", strategy="random")
     assert named.config["strategy"] == "RandomSearch"
 
 
@@ -321,7 +323,7 @@ def test_the_cli_leaves_the_strategy_to_the_search_unless_no_inherit_weights_nee
 ):
     from test_final import _Calls
 
-    from kgan_nas import cli
+    from kgan_nas.cli import commands as cli
 
     fake = _Calls()
     monkeypatch.chdir(tmp_path)

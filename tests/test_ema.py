@@ -21,7 +21,7 @@ SPACE = kgan_nas.SearchSpace(image_shape=(8, 8, 1), latent_dim=8, max_params=30_
 def _gan(ema_decay, seed=0, g_optimizer=None, jit_compile=False):
     import keras
 
-    from kgan_nas import decode
+    from kgan_nas.evaluation import decode
 
     genome = SPACE.sample(np.random.default_rng(seed))
     keras.utils.set_random_seed(seed)
@@ -119,7 +119,7 @@ def test_replace_networks_starts_a_new_average_for_the_new_generator():
     """Swapping networks restarts the average from the new generator's weights."""
     import keras
 
-    from kgan_nas import decode
+    from kgan_nas.evaluation import decode
 
     gan = _gan(0.9)
     _fit(gan, 1)

@@ -6,32 +6,20 @@ import time
 import numpy as np
 import pytest
 import scripted_evaluators as scripted
+from tiny_runs import scripted_space
+from tiny_runs import scripted_spec
 
 from kgan_nas.executors import InProcessExecutor
 from kgan_nas.executors import SubprocessExecutor
-from kgan_nas.executors import WorkerSpec
 from kgan_nas.executors import get_executor
 from kgan_nas.executors.subprocess import WorkerStartError
-from kgan_nas.space import SearchSpace
 
 TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
-SPACE = SearchSpace(
-    image_shape=(8, 8, 1),
-    latent_dim=8,
-    learning_rates=scripted.FAULT_LEARNING_RATES,
-    max_params=100_000,
-)
+SPACE = scripted_space(learning_rates=scripted.FAULT_LEARNING_RATES)
 
 
-def _spec(factory="scripted_evaluators:make_fault_evaluator"):
-    return WorkerSpec(
-        data_path="",
-        extractor_path="",
-        real_features_path="",
-        space=SPACE.to_dict(),
-        config={},
-        evaluator_factory=factory,
-    )
+def _spec(evaluator="fault"):
+    return scripted_spec(evaluator, SPACE)
 
 
 def _genomes(rates):
@@ -68,7 +56,7 @@ def test_workers_are_recycled_after_their_share():
     genomes = _genomes([scripted.OK] * 5)
     genomes = [g.replace(discriminator=g.discriminator[:1]) for g in genomes]
     with SubprocessExecutor(
-        _spec("scripted_evaluators:make_fast_evaluator"),
+        _spec("fast"),
         workers=1,
         max_candidates_per_worker=2,
         environment=_environment(),
@@ -124,7 +112,7 @@ def test_gpus_are_spread_one_per_worker():
     """With gpus=[0, 1] and candidates_per_gpu=2, four workers see GPUs 0, 1, 0, 1."""
     genomes = _genomes([scripted.OK] * 4)
     with SubprocessExecutor(
-        _spec("scripted_evaluators:make_device_evaluator"),
+        _spec("device"),
         gpus=[0, 1],
         candidates_per_gpu=2,
         environment=_environment(),
@@ -168,7 +156,7 @@ def test_threads_per_worker_caps_each_worker(
     options = {} if workers == "default" else {"threads_per_worker": threads_per_worker}
     workers = 2 if workers == "default" else workers  # the default leaves threads alone
     with SubprocessExecutor(
-        _spec("scripted_evaluators:make_threads_evaluator"),
+        _spec("threads"),
         workers=workers,
         environment=dict(_environment(), **extra),
         **options,
@@ -183,16 +171,8 @@ def test_invalid_threads_per_worker(value):
         SubprocessExecutor(_spec(), workers=2, threads_per_worker=value)
 
 
-def _lineage_spec(models_dir, factory="scripted_evaluators:make_lineage_evaluator"):
-    return WorkerSpec(
-        data_path="",
-        extractor_path="",
-        real_features_path="",
-        space=SPACE.to_dict(),
-        config={},
-        evaluator_factory=factory,
-        models_dir=str(models_dir),
-    )
+def _lineage_spec(models_dir, evaluator="lineage"):
+    return scripted_spec(evaluator, SPACE, models_dir=str(models_dir))
 
 
 def check_parents_reach_the_evaluator(make_executor, models_dir):
@@ -220,7 +200,7 @@ def test_parents_reach_the_evaluator(name, tmp_path):
 def test_evaluators_without_inheritance_ignore_parents(tmp_path):
     """Custom evaluators whose evaluate() has no inherit_from still run (from scratch)."""
     genomes = _genomes([scripted.OK, scripted.OK])
-    spec = _lineage_spec(tmp_path, factory="scripted_evaluators:make_fault_evaluator")
+    spec = _lineage_spec(tmp_path, evaluator="fault")
     with InProcessExecutor(spec) as executor:
         results = dict(executor.run(genomes, parents=[None, genomes[0].key()]))
     assert [results[i].status for i in range(2)] == ["ok", "ok"]

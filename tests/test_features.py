@@ -13,7 +13,6 @@ from sklearn.datasets import load_digits
 from sklearn.metrics import adjusted_rand_score
 
 import kgan_nas
-from kgan_nas import cache as cache_module
 from kgan_nas import features as features_module
 from kgan_nas.features import DomainExtractor
 from kgan_nas.features import FeatureExtractor
@@ -24,6 +23,7 @@ from kgan_nas.features import domain as domain_module
 from kgan_nas.features import domain_cache
 from kgan_nas.features import get_extractor
 from kgan_nas.features import kmeans_pseudo_labels
+from kgan_nas.store import cache as cache_module
 
 WEIGHTS_FILE = "inception_v3_weights_tf_dim_ordering_tf_kernels.h5"
 
@@ -431,9 +431,9 @@ def test_cache_root_follows_environment(tmp_path, monkeypatch):
 
 
 def test_cache_module_imports_no_keras():
-    """kgan_nas.cache is plain Python: importing it loads neither Keras nor TensorFlow."""
+    """kgan_nas.store.cache is plain Python: importing it loads neither Keras nor TensorFlow."""
     code = (
-        "import sys, kgan_nas.cache; "
+        "import sys, kgan_nas.store.cache; "
         "print(any(name in sys.modules for name in ('keras', 'tensorflow', 'numpy')))"
     )
     result = subprocess.run(

@@ -12,43 +12,39 @@ from hypothesis import given
 from hypothesis import settings
 from hypothesis import strategies as st
 from test_search import _StopAfter
+from tiny_runs import SCRIPTED_SPACE
+from tiny_runs import flat_search_keywords
+from tiny_runs import scripted_search
+from tiny_runs import tiny_real_search
 
 import kgan_nas
-from kgan_nas import cli
-from kgan_nas import fidelity as fidelity_lib
+from kgan_nas.cli import commands as cli
+from kgan_nas.core import fidelity as fidelity_lib
+from kgan_nas.core.fidelity import SuccessiveHalving
+from kgan_nas.core.fitness import Fitness
+from kgan_nas.core.genome import Genome
+from kgan_nas.core.space import SearchSpace
 from kgan_nas.executors.base import evaluate_candidate
-from kgan_nas.fidelity import SuccessiveHalving
-from kgan_nas.fitness import Fitness
-from kgan_nas.genome import Genome
-from kgan_nas.results import ranked_records
-from kgan_nas.results import record_total_steps
-from kgan_nas.space import SearchSpace
+from kgan_nas.results.search_result import ranked_records
+from kgan_nas.results.search_result import record_total_steps
 from kgan_nas.strategies import GeneticSearch
 
-RUNG = "scripted_evaluators:make_rung_evaluator"
-FAST = "scripted_evaluators:make_fast_evaluator"
-SPACE = kgan_nas.SearchSpace(image_shape=(8, 8, 1), latent_dim=8, max_params=100_000)
 RUNGS = {"kind": "successive_halving", "rungs": (10, 30, 90), "eta": 3}
 
 
-def _search(directory, generations=2, strategy="genetic", fidelity=RUNGS, **kwargs):
-    kwargs.setdefault("evaluator", RUNG)
-    kwargs.setdefault("verbose", 0)
-    kwargs.setdefault("executor", "inprocess")
-    return kgan_nas.search(
-        "digits",
-        space=SPACE,
-        strategy=strategy,
-        generations=generations,
+def _search(directory, **overrides):
+    """The scripted search with rungs: 9 genomes a generation, steps set by the rungs."""
+    options = dict(
+        evaluator="rung",
+        strategy="genetic",
+        generations=2,
         population=9,
-        batch_size=16,
-        num_samples=100,
-        directory=str(directory),
-        seed=7,
+        steps_per_candidate=None,
         final=None,
-        fidelity=fidelity,
-        **kwargs,
+        fidelity=RUNGS,
     )
+    options.update(overrides)
+    return scripted_search(directory, **options)
 
 
 # ----------------------------------------------------------------------
@@ -409,7 +405,7 @@ def test_steps_with_fidelity_must_be_the_last_rung(tmp_path, cache_dir):
 
 
 def test_an_evaluator_without_steps_fails_each_rung_clearly(tmp_path, cache_dir):
-    space = SPACE
+    space = SCRIPTED_SPACE
     genome = space.sample(np.random.default_rng(0))
 
     class _NoSteps:
@@ -419,7 +415,7 @@ def test_an_evaluator_without_steps_fails_each_rung_clearly(tmp_path, cache_dir)
     fitness = evaluate_candidate(_NoSteps(), genome, None, steps=10)
     assert fitness.status == "error" and "takes no steps=" in fitness.reason
     assert evaluate_candidate(_NoSteps(), genome, None).ok
-    result = _search(tmp_path / "run", generations=1, evaluator=FAST, max_consecutive_failures=99)
+    result = _search(tmp_path / "run", generations=1, evaluator="fast", max_consecutive_failures=99)
     assert all(r["status"] == "error" for r in result.history)
     assert "takes no steps=" in result.history[0]["reason"]
 
@@ -446,7 +442,7 @@ def _cli_fidelity(monkeypatch, argv):
     seen = {}
 
     def fake_search(*args, **kwargs):
-        seen.update(kwargs)
+        seen.update(flat_search_keywords(kwargs))
         raise SystemExit(0)
 
     monkeypatch.setattr(cli.search_api, "search", fake_search)
@@ -502,8 +498,6 @@ def test_cli_rejects_unknown_fidelity_values(capsys, argv):
 @pytest.mark.keras
 @pytest.mark.slow
 def test_real_rungs_continue_from_the_saved_models(tmp_path, cache_dir):
-    from tiny_runs import tiny_real_search
-
     result = tiny_real_search(
         tmp_path / "run",
         population=3,

@@ -1,4 +1,4 @@
-"""The final-training stage (`kgan_nas.final`): settings, summary, files, resume, SIGKILL.
+"""The final-training stage (`kgan_nas.final.stage`): settings, summary, files, resume, SIGKILL.
 
 The pure parts (settings, summary arithmetic, the table) are checked without
 Keras; the rest on one tiny real search of digits whose final stage trains
@@ -17,17 +17,18 @@ import time
 import hypothesis
 import pytest
 from hypothesis import strategies as st
+from tiny_runs import scripted_search
+from tiny_runs import tiny_real_search
 
 import kgan_nas
 from kgan_nas import config as config_lib
-from kgan_nas import final as final_lib
-from kgan_nas import final_summary
-from kgan_nas import run as run_lib
-from kgan_nas.results import lineage
+from kgan_nas.final import stage as final_lib
+from kgan_nas.results import final_summary
+from kgan_nas.results.search_result import lineage
+from kgan_nas.store import run_dir as run_lib
 
 TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
 FINAL = {"top_k": 2, "seeds": 2, "steps": 5}
-FAST = "scripted_evaluators:make_fast_evaluator"
 
 # ----------------------------------------------------------------------------
 # Settings
@@ -194,15 +195,14 @@ def test_no_successful_run_chooses_nothing():
 @pytest.mark.slow
 def test_a_custom_evaluator_runs_no_final_stage_unless_asked(tmp_path, cache_dir):
     """With a scripted evaluator, the preset's final stage is off (it would train for real)."""
-    result = kgan_nas.search(
-        "digits",
-        space=kgan_nas.SearchSpace(image_shape=(8, 8, 1), latent_dim=8, max_params=100_000),
-        generations=1,
+    # The preset's own budget and seed (None and 0), as a user's search would have.
+    result = scripted_search(
+        tmp_path / "run",
         population=2,
-        executor="inprocess",
-        evaluator=FAST,
-        directory=str(tmp_path / "run"),
-        verbose=0,
+        steps_per_candidate=None,
+        batch_size=None,
+        num_samples=None,
+        seed=0,
     )
     assert result.config["final"] is None
     assert not (tmp_path / "run" / "final").exists()
@@ -308,8 +308,6 @@ def test_finalists_properties(parents, objectives, top_k):
 @pytest.fixture(scope="module")
 def final_run(tmp_path_factory, cache_dir):
     """A tiny real search of digits (held-out split 0.15) with a 2 x 2 x 5-step final stage."""
-    from tiny_runs import tiny_real_search
-
     directory = tmp_path_factory.mktemp("final") / "run"
     tiny_real_search(directory, population=3, final=FINAL)
     return directory
@@ -378,7 +376,7 @@ def test_best_generator_is_the_finalized_one_and_says_so(final_run):
 
 
 def _counting(monkeypatch):
-    from kgan_nas import final_training
+    from kgan_nas.final import job as final_training
 
     trained = []
     original = final_training.train_final_job
@@ -525,7 +523,7 @@ class _Calls:
 
 @pytest.mark.parametrize("argv, final", [([], "preset"), (["--no-final"], None)])
 def test_search_no_final_reaches_search(argv, final, monkeypatch, tmp_path):
-    from kgan_nas import cli
+    from kgan_nas.cli import commands as cli
 
     monkeypatch.chdir(tmp_path)
     fake = _Calls()
@@ -535,7 +533,7 @@ def test_search_no_final_reaches_search(argv, final, monkeypatch, tmp_path):
 
 
 def test_finalize_options_reach_finalize(monkeypatch):
-    from kgan_nas import cli
+    from kgan_nas.cli import commands as cli
 
     fake = _Calls()
     monkeypatch.setattr(final_lib, "finalize", fake)
@@ -562,7 +560,7 @@ def test_finalize_options_reach_finalize(monkeypatch):
 
 @pytest.mark.parametrize("argv", [["--ema-decay", "1"], ["--steps", "0"], ["--seeds", "x"]])
 def test_bad_finalize_options_are_refused_by_the_parser(argv, capsys):
-    from kgan_nas import cli
+    from kgan_nas.cli import commands as cli
 
     with pytest.raises(SystemExit) as exit_info:
         cli.main(["finalize", "RUN", *argv])
@@ -571,7 +569,7 @@ def test_bad_finalize_options_are_refused_by_the_parser(argv, capsys):
 
 
 def test_finalize_on_a_directory_without_a_run_is_one_error_line(tmp_path, capsys):
-    from kgan_nas import cli
+    from kgan_nas.cli import commands as cli
 
     assert cli.main(["finalize", str(tmp_path)]) == 2
     err = capsys.readouterr().err

@@ -119,15 +119,95 @@ def test_the_study_tallies_wins_and_tests_them_paired(scripts):
     assert both["sign_test_p"] == pytest.approx(0.25)
 
 
+def _design(model):
+    """The layers of `model` in order, each as its kind and the settings that define it."""
+    design = []
+    for layer in model.layers:
+        kind, config = type(layer).__name__, layer.get_config()
+        if kind == "Dense":
+            design.append((kind, config["units"], config["activation"]))
+        elif kind in ("Conv2D", "Conv2DTranspose"):
+            kernel, strides = tuple(config["kernel_size"]), tuple(config["strides"])
+            design.append(
+                (kind, config["filters"], kernel, strides, config["padding"], config["activation"])
+            )
+        elif kind == "LeakyReLU":
+            design.append((kind, config["negative_slope"]))
+        elif kind == "Reshape":
+            design.append((kind, tuple(config["target_shape"])))
+        else:
+            design.append((kind,))
+    return design
+
+
+LEAKY = ("LeakyReLU", 0.2)
+
+
 @pytest.mark.keras
 def test_the_dcgan_baseline_is_the_keras_io_mnist_pair(scripts):
+    """Layer for layer the keras.io MNIST DCGAN ("GAN overriding `Model.train_step`"),
+    tanh out for images in [-1, 1], scaled to the image: a quarter of its side to start."""
     baselines, _ = scripts
     generator, discriminator = baselines.dcgan((28, 28, 1))
     assert generator.input_shape == (None, 128) and generator.output_shape == (None, 28, 28, 1)
     assert discriminator.output_shape == (None, 1)
-    assert generator.layers[0].units == 7 * 7 * 128
+    up = ("Conv2DTranspose", 128, (4, 4), (2, 2), "same", "linear")
+    assert _design(generator) == [
+        ("Dense", 7 * 7 * 128, "linear"),
+        LEAKY,
+        ("Reshape", (7, 7, 128)),
+        up,
+        LEAKY,
+        up,
+        LEAKY,
+        ("Conv2D", 1, (7, 7), (1, 1), "same", "tanh"),
+    ]
+    assert _design(discriminator) == [
+        ("Conv2D", 64, (3, 3), (2, 2), "same", "linear"),
+        LEAKY,
+        ("Conv2D", 128, (3, 3), (2, 2), "same", "linear"),
+        LEAKY,
+        ("GlobalMaxPooling2D",),
+        ("Dense", 1, "linear"),
+    ]
+    generator, discriminator = baselines.dcgan((32, 32, 3), minibatch_std=True)
+    assert _design(generator)[:3] == [
+        ("Dense", 8 * 8 * 128, "linear"),
+        LEAKY,
+        ("Reshape", (8, 8, 128)),
+    ]
+    assert _design(generator)[-1] == ("Conv2D", 3, (7, 7), (1, 1), "same", "tanh")
+    assert [kind for kind, *_ in _design(discriminator)][-3:] == [
+        "MinibatchStd",
+        "GlobalMaxPooling2D",
+        "Dense",
+    ]
     with pytest.raises(ValueError, match="divisible by 4"):
         baselines.dcgan((10, 10, 1))
+
+
+@pytest.mark.keras
+def test_the_mlp_baseline_is_the_fully_connected_pair_it_describes(scripts):
+    """G: 64 -> 256 -> 512 -> the image (tanh); D: the image -> 512 -> 256 -> 1."""
+    baselines, _ = scripts
+    generator, discriminator = baselines.mlp((28, 28, 1))
+    assert generator.input_shape == (None, 64) and generator.output_shape == (None, 28, 28, 1)
+    assert _design(generator) == [
+        ("Dense", 256, "linear"),
+        LEAKY,
+        ("Dense", 512, "linear"),
+        LEAKY,
+        ("Dense", 28 * 28, "tanh"),
+        ("Reshape", (28, 28, 1)),
+    ]
+    assert _design(discriminator) == [
+        ("Flatten",),
+        ("Dense", 512, "linear"),
+        LEAKY,
+        ("Dense", 256, "linear"),
+        LEAKY,
+        ("Dense", 1, "linear"),
+    ]
 
 
 @pytest.mark.keras

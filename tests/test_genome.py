@@ -10,16 +10,16 @@ from hypothesis import given
 from hypothesis import settings
 from hypothesis import strategies as st
 
-from kgan_nas.genome import DISCRIMINATOR_KINDS
-from kgan_nas.genome import GENERATOR_KINDS
-from kgan_nas.genome import LAYER_KINDS
-from kgan_nas.genome import Genome
-from kgan_nas.genome import LayerGene
-from kgan_nas.genome import TrainingGenes
-from kgan_nas.operators import crossover
-from kgan_nas.operators import mutate
-from kgan_nas.space import InvalidGenomeError
-from kgan_nas.space import SearchSpace
+from kgan_nas.core.genome import DISCRIMINATOR_KINDS
+from kgan_nas.core.genome import GENERATOR_KINDS
+from kgan_nas.core.genome import LAYER_KINDS
+from kgan_nas.core.genome import Genome
+from kgan_nas.core.genome import LayerGene
+from kgan_nas.core.genome import TrainingGenes
+from kgan_nas.core.operators import crossover
+from kgan_nas.core.operators import mutate
+from kgan_nas.core.space import InvalidGenomeError
+from kgan_nas.core.space import SearchSpace
 
 SHAPES = [(8, 8, 1), (28, 28, 1), (32, 32, 3), (64, 64, 3)]
 SPACES = {
@@ -103,7 +103,7 @@ def test_key_is_stable_in_a_fresh_process():
     space = SPACES[(32, 32, 3)]
     genome = space.sample(np.random.default_rng(11))
     code = (
-        "import sys; from kgan_nas.genome import Genome; "
+        "import sys; from kgan_nas.core.genome import Genome; "
         "print(Genome.from_json(sys.stdin.read()).key())"
     )
     result = subprocess.run(
@@ -120,8 +120,8 @@ def test_key_is_stable_in_a_fresh_process():
 def test_genome_modules_do_not_import_tensorflow():
     """The search side (genome, space, operators, fitness) never loads TF or Keras."""
     code = (
-        "import sys; import kgan_nas.genome, kgan_nas.space, kgan_nas.operators, "
-        "kgan_nas.fitness, kgan_nas.plan; import kgan_nas; kgan_nas.SearchSpace; "
+        "import sys; import kgan_nas.core.genome, kgan_nas.core.space, kgan_nas.core.operators, "
+        "kgan_nas.core.fitness, kgan_nas.core.shapes; import kgan_nas; kgan_nas.SearchSpace; "
         "bad = [m for m in ('tensorflow', 'keras', 'jax') if m in sys.modules]; "
         "print(','.join(bad))"
     )
@@ -217,8 +217,8 @@ def test_decoded_models_match_shapes_and_parameter_estimates():
     D emits (batch, 1), and the pure-Python parameter counts equal Keras'."""
     import keras
 
-    from kgan_nas.decode import build_discriminator
-    from kgan_nas.decode import build_generator
+    from kgan_nas.evaluation.decode import build_discriminator
+    from kgan_nas.evaluation.decode import build_generator
 
     checked = 0
     rng = np.random.default_rng(2024)
@@ -251,8 +251,8 @@ def test_decoded_models_match_shapes_and_parameter_estimates():
 def test_every_layer_kind_and_norm_decodes():
     """A hand-made genome using every kind (residual blocks and minibatch_std included)
     and normalisation builds and counts right."""
-    from kgan_nas.decode import build_discriminator
-    from kgan_nas.decode import build_generator
+    from kgan_nas.evaluation.decode import build_discriminator
+    from kgan_nas.evaluation.decode import build_generator
 
     space = SearchSpace(
         image_shape=(16, 16, 3),
@@ -297,7 +297,7 @@ def test_every_layer_kind_and_norm_decodes():
 @pytest.mark.keras
 def test_decoder_rejects_invalid_genome():
     """Decoding a genome that is not valid in the space names the problem."""
-    from kgan_nas.decode import build_generator
+    from kgan_nas.evaluation.decode import build_generator
 
     space = SearchSpace(image_shape=(28, 28, 1))
     genome = Genome(

@@ -1,15 +1,14 @@
 """Weight-inheritance lineages: `results.lineage` / `total_steps` and the report's view."""
 
 import json
+import shutil
 
 import pytest
+from tiny_runs import scripted_search
 
-import kgan_nas
-from kgan_nas import cli
-from kgan_nas.results import lineage
-from kgan_nas.results import total_steps
-
-LINEAGE = "scripted_evaluators:make_lineage_evaluator"
+from kgan_nas.cli import commands as cli
+from kgan_nas.results.search_result import lineage
+from kgan_nas.results.search_result import total_steps
 
 
 def _record(key, generation, parent=None, steps=100, status="ok"):
@@ -81,20 +80,7 @@ def test_a_missing_or_failed_parent_ends_the_chain():
 def lineage_run(tmp_path_factory, cache_dir):
     """Three generations with the scripted lineage evaluator (inheritance on by default)."""
     directory = tmp_path_factory.mktemp("lineage") / "run"
-    kgan_nas.search(
-        "digits",
-        space=kgan_nas.SearchSpace(image_shape=(8, 8, 1), latent_dim=8, max_params=100_000),
-        generations=3,
-        population=4,
-        steps_per_candidate=10,
-        batch_size=16,
-        num_samples=100,
-        executor="inprocess",
-        directory=str(directory),
-        evaluator=LINEAGE,
-        verbose=0,
-        seed=7,
-    )
+    scripted_search(directory, evaluator="lineage", generations=3)
     return directory
 
 
@@ -120,10 +106,11 @@ def test_the_page_shows_parents_and_total_steps(lineage_run):
     assert any(record["parent"] for record in records)  # the fixture's point
     assert cli.main(["report", str(lineage_run)]) == 0
     page = (lineage_run / "report.html").read_text(encoding="utf-8")
+    from test_report import _candidate_rows
     from test_report import _tables
 
     tables = _tables(page)
-    header, *rows = tables["candidates-table"]
+    header, rows = _candidate_rows(tables)
     key_column, parent_column = header.index("key"), header.index("parent")
     steps_column = header.index("total steps")
     by_key = {}
@@ -162,3 +149,146 @@ def test_shared_lineage_is_noted_only_when_the_top_candidates_are_one_family():
     history[0]["objective"] = 5.0  # now z ranks third and has a lineage of its own
     ranked = sorted(history, key=lambda r: r["objective"])
     assert shared_lineage_note(history, ranked) == ""
+
+
+# ----------------------------------------------------------------------
+# The run's lineage tree (report.numbers.lineage_tree and its picture)
+# ----------------------------------------------------------------------
+
+
+def _tree_history():
+    """Two families over three generations, a re-evaluated key, a failed parent, and a
+    known design from the zoo seeded into the first generation."""
+    history = [
+        dict(_record("a", 0), objective=30.0),
+        dict(_record("z", 0), objective=20.0, origin="zoo"),
+        dict(_record("f", 0, status="nan"), objective=None),
+        dict(_record("b", 1, parent="a"), objective=25.0),
+        dict(_record("y", 1, parent="z"), objective=12.0),
+        dict(_record("g", 1, parent="f"), objective=40.0),  # its parent failed: scratch
+        dict(_record("a", 1, parent="z"), objective=15.0),  # a again, now continuing z
+        dict(_record("c", 2, parent="y"), objective=5.0),
+        dict(_record("d", 2, parent="a"), objective=8.0),  # a's generation-1 record
+        dict(_record("e", 2, parent="b"), objective=None, status="error"),
+    ]
+    return history
+
+
+def _place(node):
+    return (node["key"], node["generation"])
+
+
+def test_the_tree_follows_the_one_lineage():
+    """Every evaluated candidate is a node; its parent is the record before it on its
+    `lineage`; each generation's rows are distinct, families kept together."""
+    from kgan_nas.report.numbers import lineage_tree
+
+    history = _tree_history()
+    tree = lineage_tree(history)
+    assert sorted(map(_place, tree)) == sorted({(r["key"], r["generation"]) for r in history})
+    for node in tree:
+        chain = lineage(history, node["key"], node["generation"])
+        expected = _keys(chain)[-2] if len(chain) > 1 else None
+        parent = None if node["parent"] is None else _place(tree[node["parent"]])
+        assert parent == expected, node
+        assert tree[node["index"]] is node
+    by_place = {_place(node): node for node in tree}
+    assert by_place[("g", 1)]["parent"] is None and by_place[("g", 1)]["named_parent"] == "f"
+    assert _place(tree[by_place[("d", 2)]["parent"]]) == ("a", 1)
+    for generation in (0, 1, 2):
+        rows = [n["row"] for n in tree if n["generation"] == generation]
+        assert sorted(rows) == list(range(len(rows)))
+    # Roots first, best first; children follow their parents' rows.
+    assert [n["key"] for n in tree if n["generation"] == 0] == ["z", "a", "f"]
+    assert [n["key"] for n in tree if n["generation"] == 1] == ["g", "y", "a", "b"]
+    assert by_place[("e", 2)]["status"] == "error" and by_place[("e", 2)]["objective"] is None
+    # The best candidate's lineage, c <- y <- z, is marked, and nothing else.
+    marked = {_place(n) for n in tree if n["best_lineage"]}
+    assert marked == {("z", 0), ("y", 1), ("c", 2)}
+    assert {n["key"] for n in tree if n["origin"] == "zoo"} == {"z"}
+
+
+def _captured_tree(monkeypatch):
+    from kgan_nas.report import plots
+
+    captured = []
+    save = plots._save
+
+    def keep(figure, path, pyplot):
+        if figure.axes[0].get_title().startswith("Lineage tree"):
+            captured.append(figure.axes[0])
+        return save(figure, path, pyplot)
+
+    monkeypatch.setattr(plots, "_save", keep)
+    return captured
+
+
+def test_zoo_designs_are_marked_in_the_tree(tmp_path, monkeypatch):
+    """A record whose `origin` is "zoo" is drawn as a star, in the legend as a zoo design;
+    the best candidate's lineage is drawn in orange."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot
+
+    from kgan_nas.report import plots
+    from kgan_nas.report.numbers import lineage_tree
+
+    captured = _captured_tree(monkeypatch)
+    tree = lineage_tree(_tree_history())
+    path = plots._plot_lineage_tree(tree, "fid_domain", tmp_path / "tree.png", pyplot)
+    assert (tmp_path / "tree.png").is_file() and path == tmp_path / "tree.png"
+    (axis,) = captured
+    labels = [text.get_text() for text in axis.get_legend().get_texts()]
+    assert "zoo design (1)" in labels and "best candidate's lineage" in labels
+    assert "failed (2)" in labels
+    zoo = next(n for n in tree if n["origin"] == "zoo")
+    stars = [
+        c for c in axis.collections if c.get_label().startswith("zoo design")
+    ]  # the star markers
+    assert len(stars) == 1
+    assert stars[0].get_offsets().tolist() == [[zoo["generation"], zoo["row"]]]
+    orange = [
+        line
+        for line in axis.get_lines()
+        if line.get_color() == "tab:orange" and len(line.get_xdata()) == 2
+    ]
+    assert len(orange) == 2  # z -> y -> c
+    # Without any zoo record there is no zoo entry.
+    plain = [dict(r, origin=None) for r in _tree_history()]
+    plots._plot_lineage_tree(lineage_tree(plain), "fid_domain", tmp_path / "p.png", pyplot)
+    assert not any("zoo" in t.get_text() for t in captured[1].get_legend().get_texts())
+
+
+def test_the_lineage_picture_lists_every_record_with_a_parent(lineage_run, tmp_path, monkeypatch):
+    """`kgan-nas report` writes lineage.png, whose nodes are labelled with every
+    candidate that names a parent, and the page lists them under it; a zoo record is
+    marked on the page too."""
+    from test_report import _section
+    from test_report import _tables
+
+    from kgan_nas import report
+
+    run = tmp_path / "run"
+    shutil.copytree(lineage_run, run)
+    path = run / "history.jsonl"
+    records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    children = {r["key"] for r in records if r["parent"]}
+    assert children  # the fixture's point
+    seeded = next(r for r in records if r["generation"] == 1)
+    seeded["origin"] = "zoo"
+    path.write_text("".join(json.dumps(record) + "\n" for record in records))
+    captured = _captured_tree(monkeypatch)
+    assert cli.main(["report", str(run)]) == 0
+    assert (run / "report" / report.LINEAGE_PNG).is_file()
+    (axis,) = captured
+    drawn = {text.get_text() for text in axis.texts}
+    assert {key[:6] for key in children} <= drawn
+    page = (run / "report.html").read_text(encoding="utf-8")
+    section = _section(page, "lineage")
+    assert "data:image/png" in section and "purple star" in section
+    header, *rows = _tables(page)["lineage-table"]
+    listed = {row[0].removesuffix(" (zoo)") for row in rows}
+    assert listed >= children
+    assert any(row[0] == f"{seeded['key']} (zoo)" for row in rows) == (seeded["key"] in listed)
+    assert "zoo design (1)" in [t.get_text() for t in axis.get_legend().get_texts()]

@@ -12,10 +12,10 @@ from hypothesis import strategies as st
 from sklearn.datasets import load_digits
 
 from kgan_nas import metrics
-from kgan_nas.evaluate import EvaluationConfig
-from kgan_nas.evaluate import Evaluator
-from kgan_nas.evaluate import score_images
-from kgan_nas.fitness import Fitness
+from kgan_nas.core.fitness import Fitness
+from kgan_nas.evaluation.evaluator import EvaluationConfig
+from kgan_nas.evaluation.evaluator import Evaluator
+from kgan_nas.evaluation.evaluator import score_images
 from kgan_nas.metrics import bootstrap
 
 FAST = settings(max_examples=25, deadline=None)
@@ -328,7 +328,7 @@ def test_statistics_leave_the_stored_evaluation_config_unchanged():
 
 def test_large_training_sets_are_compared_through_a_fixed_subset(digit_splits, monkeypatch):
     """Above MEMORISATION_MAX_TRAIN training images, a seeded subset is embedded, once."""
-    from kgan_nas import evaluate
+    from kgan_nas.evaluation import evaluator as evaluate
 
     monkeypatch.setattr(evaluate, "MEMORISATION_MAX_TRAIN", 500)
     train, heldout, _ = digit_splits

@@ -203,11 +203,24 @@ def test_fid_warns_when_samples_do_not_exceed_dimensions():
 
 
 def test_fid_does_not_warn_with_enough_samples():
-    """N > dim for both sets emits no warning."""
+    """N > dim for both sets, down to N = dim + 1, emits no warning, and the value is
+    the Frechet distance of the sets' means and (ddof=1) covariances."""
     rng = np.random.default_rng(4)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        metrics.fid(rng.standard_normal((20, 4)), rng.standard_normal((20, 4)))
+    real = rng.standard_normal((20, 4))
+    fake = rng.standard_normal((5, 4)) * 1.5 + 0.5  # the fewest samples that are enough
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        value = metrics.fid(real, fake)
+    assert [str(warning.message) for warning in caught] == []
+    sigma1, sigma2 = np.cov(real, rowvar=False), np.cov(fake, rowvar=False)
+    trace_sqrt = np.trace(scipy.linalg.sqrtm(sigma1 @ sigma2)).real
+    expected = (
+        np.sum((real.mean(axis=0) - fake.mean(axis=0)) ** 2)
+        + np.trace(sigma1)
+        + np.trace(sigma2)
+        - 2.0 * trace_sqrt
+    )
+    assert value > 0.0 and value == pytest.approx(expected, rel=1e-6)
 
 
 def test_fid_input_validation():

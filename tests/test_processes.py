@@ -19,22 +19,30 @@ import textwrap
 import time
 
 import pytest
-from test_bad_input import _search
+
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None
 from test_bad_input import _snapshot
-from test_bad_input import _use_fast_worker_files
+from tiny_runs import SCRIPTED_SPACE
+from tiny_runs import scripted_search
+from tiny_runs import scripted_space
+from tiny_runs import scripted_spec
+from tiny_runs import skip_worker_files
+from tiny_runs import tiny_real_search
 
 import kgan_nas
-from kgan_nas import run as run_lib
+from kgan_nas.core.genome import Genome
+from kgan_nas.errors import RepeatedFailureError
 from kgan_nas.errors import RunDirectoryInUse
 from kgan_nas.executors import SubprocessExecutor
 from kgan_nas.executors import WorkerSpec
 from kgan_nas.executors import WorkerStartError
-from kgan_nas.genome import Genome
-from kgan_nas.lock import RunLock
-from kgan_nas.search_loop import RepeatedFailureError
+from kgan_nas.store import run_dir as run_lib
+from kgan_nas.store.lock import RunLock
 
 TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
-SPACE = kgan_nas.SearchSpace(image_shape=(8, 8, 1), latent_dim=8, max_params=100_000)
 
 # A user's script: it counts how often its top level runs, then searches with the
 # default (subprocess) executor. The extractor and data files are skipped (the
@@ -45,7 +53,7 @@ sys.path.insert(0, {tests_dir!r})
 with open({marker!r}, "a") as stream:
     stream.write("top level ran\\n")
 import kgan_nas
-from kgan_nas import prepare as prepare_lib
+from kgan_nas.engine import inputs as prepare_lib
 from kgan_nas.executors import WorkerSpec
 
 def prepare(run_dir, data, space, evaluation, *args, **kwargs):
@@ -135,40 +143,25 @@ def test_workers_never_rerun_the_callers_main_module(mode, tmp_path):
 def test_workers_run_inside_pytest(tmp_path, monkeypatch):
     """Inside pytest (whose `__main__` is pytest's), subprocess workers evaluate
     candidates that the driver hands them, with the driver's import path."""
-    _use_fast_worker_files(monkeypatch, tmp_path)
-    result = _search(
-        tmp_path / "run",
-        executor="subprocess",
-        workers=2,
-        evaluator="scripted_evaluators:make_fast_evaluator",
-    )
+    skip_worker_files(monkeypatch, tmp_path)
+    result = scripted_search(tmp_path / "run", executor="subprocess", workers=2)
     assert [r["status"] for r in result.history] == ["ok"] * 4
-
-
-def _spec(tmp_path, factory, log_dir=True):
-    return WorkerSpec(
-        data_path="",
-        extractor_path="",
-        real_features_path="",
-        space=SPACE.to_dict(),
-        config={},
-        evaluator_factory=factory,
-        log_dir=str(tmp_path / "logs") if log_dir else None,
-    )
 
 
 def _genomes(count, seed=0):
     import numpy as np
 
     rng = np.random.default_rng(seed)
-    return [SPACE.sample(rng) for _ in range(count)]
+    return [SCRIPTED_SPACE.sample(rng) for _ in range(count)]
 
 
 @pytest.mark.parametrize("log_dir", [True, False], ids=["run-logs", "no-log-folder"])
 def test_worker_start_failure_quotes_the_workers_own_output(tmp_path, log_dir):
     """Workers that die while starting are reported with the last lines they wrote;
     the log folder named in the message exists, and none is named without one."""
-    spec = _spec(tmp_path, "scripted_evaluators:make_dying_evaluator", log_dir=log_dir)
+    spec = scripted_spec(
+        "dying", SCRIPTED_SPACE, log_dir=str(tmp_path / "logs") if log_dir else None
+    )
     with SubprocessExecutor(spec, workers=1) as executor:
         with pytest.raises(WorkerStartError) as raised:
             list(executor.run(_genomes(2)))
@@ -243,7 +236,7 @@ test_processes.slow_search({directory!r}, generations=3)
 
 def slow_search(directory, generations):
     """A search whose candidates take ~1 s and save their two files 0.5 s apart."""
-    from kgan_nas import prepare as prepare_lib
+    from kgan_nas.engine import inputs as prepare_lib
 
     def prepare(run_dir, data, space, evaluation, *args, **kwargs):
         return WorkerSpec(
@@ -257,19 +250,13 @@ def slow_search(directory, generations):
         )
 
     prepare_lib.prepare_worker_files = prepare
-    return kgan_nas.search(
-        "digits",
-        space=SPACE,
+    return scripted_search(
+        directory,
+        evaluator="slow_save",
         generations=generations,
-        population=4,
-        steps_per_candidate=10,
-        batch_size=16,
-        num_samples=100,
+        executor="subprocess",
         workers=2,
         seed=11,
-        evaluator="scripted_evaluators:make_slow_save_evaluator",
-        directory=directory,
-        verbose=0,
         executor_options={"environment": {"SCRIPTED_DELAY": "0.5"}},
     )
 
@@ -320,7 +307,7 @@ def test_stopped_driver_leaves_no_worker_and_a_consistent_run(stop_signal, tmp_p
     time.sleep(1.5)
     assert _tree(directory) == before, "something wrote into the run after the driver died"
 
-    _use_fast_worker_files(monkeypatch, tmp_path)
+    skip_worker_files(monkeypatch, tmp_path)
     result = slow_search(directory, generations=3)
     assert len(result.history) == 12
     candidates = os.path.join(directory, "candidates")
@@ -366,7 +353,7 @@ def test_publish_replaces_a_candidate_whole_and_recovery_restores_a_cut_swap(tmp
 
 _LOCK_HOLDER = """\
 import sys, time
-from kgan_nas.lock import RunLock
+from kgan_nas.store.lock import RunLock
 RunLock(sys.argv[1]).acquire()
 print("locked", flush=True)
 time.sleep(300)
@@ -381,40 +368,61 @@ def _hold_lock(directory):
     return holder
 
 
+class _LockAttempts:
+    """`fcntl` for `kgan_nas.store.lock`, recording the flags of each `flock`; a try
+    that would wait for the lock fails the test instead of waiting."""
+
+    def __init__(self):
+        self.flags = []
+
+    def flock(self, descriptor, flags):
+        self.flags.append(flags)
+        if flags & fcntl.LOCK_EX and not flags & fcntl.LOCK_NB:
+            raise AssertionError("the search waits for the lock instead of failing at once")
+        return fcntl.flock(descriptor, flags)
+
+    def __getattr__(self, name):
+        return getattr(fcntl, name)
+
+
+@pytest.mark.skipif(fcntl is None, reason="no advisory locks on this platform")
 def test_one_process_per_run_directory_and_stale_locks_are_taken_over(tmp_path, monkeypatch):
     """A second search on a directory in use fails at once, naming the other process,
     and changes nothing (not even with overwrite=True); once that process is killed,
     its lock is stale and the next search takes it over."""
-    _use_fast_worker_files(monkeypatch, tmp_path)
+    from kgan_nas.store import lock as lock_lib
+
+    skip_worker_files(monkeypatch, tmp_path)
     directory = tmp_path / "run"
-    _search(directory)
+    scripted_search(directory)
     before = _snapshot(str(directory))
     holder = _hold_lock(directory)
     try:
         for overwrite in (False, True):
-            started = time.monotonic()
-            with pytest.raises(RunDirectoryInUse, match=f"in use by process {holder.pid}"):
-                _search(directory, generations=2, overwrite=overwrite)
-            assert time.monotonic() - started < 5
+            # At once: a single try at the lock, one that does not wait for it.
+            attempts = _LockAttempts()
+            with monkeypatch.context() as patched:
+                patched.setattr(lock_lib, "fcntl", attempts)
+                with pytest.raises(RunDirectoryInUse, match=f"in use by process {holder.pid}"):
+                    scripted_search(directory, generations=2, overwrite=overwrite)
+            assert attempts.flags == [fcntl.LOCK_EX | fcntl.LOCK_NB]
             assert _snapshot(str(directory)) == before
     finally:
         holder.kill()
         holder.wait()
-    assert len(_search(directory, generations=2).history) == 8
+    assert len(scripted_search(directory, generations=2).history) == 8
 
 
 def test_lock_is_released_when_the_search_ends_or_fails(tmp_path, monkeypatch):
     """The lock lives as long as the search: after it returns or raises, the same
     process (or another) can use the directory again."""
-    _use_fast_worker_files(monkeypatch, tmp_path)
+    skip_worker_files(monkeypatch, tmp_path)
     directory = tmp_path / "run"
-    _search(directory)
+    scripted_search(directory)
     with RunLock(directory):
         pass  # free after a finished search
     with pytest.raises(RepeatedFailureError):
-        _search(
-            directory, generations=2, evaluator="scripted_evaluators:make_always_raising_evaluator"
-        )
+        scripted_search(directory, evaluator="always_raising", generations=2)
     with RunLock(directory):
         pass  # free after a failed one
 
@@ -422,14 +430,14 @@ def test_lock_is_released_when_the_search_ends_or_fails(tmp_path, monkeypatch):
 def test_repeated_identical_failures_stop_the_search(tmp_path, monkeypatch):
     """Three times the workers in a row failing with the same error is a set-up
     problem: the search stops, quoting the first failure and how to debug."""
-    _use_fast_worker_files(monkeypatch, tmp_path)
+    skip_worker_files(monkeypatch, tmp_path)
     directory = tmp_path / "run"
     with pytest.raises(RepeatedFailureError) as raised:
-        _search(
+        scripted_search(
             directory,
             generations=3,
             population=6,
-            evaluator="scripted_evaluators:make_always_raising_evaluator",
+            evaluator="always_raising",
         )
     message = str(raised.value)
     records = run_lib.RunDir(directory).history()
@@ -437,12 +445,12 @@ def test_repeated_identical_failures_stop_the_search(tmp_path, monkeypatch):
     assert records[0]["key"] in message and "scripted systemic failure" in message
     assert "executor='inprocess'" in message and "max_consecutive_failures" in message
     with pytest.raises(RepeatedFailureError):
-        _search(
+        scripted_search(
             tmp_path / "other",
             generations=3,
             population=6,
             max_consecutive_failures=5,
-            evaluator="scripted_evaluators:make_always_raising_evaluator",
+            evaluator="always_raising",
         )
     assert len(run_lib.RunDir(tmp_path / "other").history()) == 5
 
@@ -452,17 +460,14 @@ def test_nan_candidates_never_stop_the_search(tmp_path, monkeypatch):
     every generation even with a limit of two."""
     import scripted_evaluators as scripted
 
-    _use_fast_worker_files(monkeypatch, tmp_path)
-    space = kgan_nas.SearchSpace(
-        image_shape=(8, 8, 1), latent_dim=8, max_params=100_000, learning_rates=(scripted.NAN,)
-    )
-    result = _search(
+    skip_worker_files(monkeypatch, tmp_path)
+    result = scripted_search(
         tmp_path / "nan",
-        space=space,
+        evaluator="fault",
+        space=scripted_space(learning_rates=(scripted.NAN,)),
         generations=2,
         population=4,
         max_consecutive_failures=2,
-        evaluator="scripted_evaluators:make_fault_evaluator",
     )
     assert [r["status"] for r in result.history] == ["nan"] * 8
 
@@ -479,7 +484,7 @@ def test_invalid_max_consecutive_failures(tmp_path, value):
 def test_failures_of_different_kinds_do_not_add_up():
     """Only a streak of one kind stops the search; another kind or a success restarts
     the count."""
-    from kgan_nas.search_loop import _FailureStreak
+    from kgan_nas.engine.history import _FailureStreak
 
     streak = _FailureStreak(3, "run")
     kinds = [
@@ -501,7 +506,7 @@ def test_failures_of_different_kinds_do_not_add_up():
 
 
 def test_failure_kind_groups_errors_by_exception_type():
-    from kgan_nas.search_loop import _failure_kind
+    from kgan_nas.engine.history import _failure_kind
 
     assert (
         _failure_kind({"status": "error", "reason": "TypeError: bad (at x.py:3)"})
@@ -528,22 +533,18 @@ _REAL_SPACE = dict(
 
 
 def real_search(directory, **kwargs):
-    """A real (tiny) genetic search with weight inheritance in subprocess workers."""
-    return kgan_nas.search(
-        "digits",
+    """A real (tiny) genetic search with weight inheritance in subprocess workers, XLA
+    as chosen by default."""
+    return tiny_real_search(
+        directory,
         space=kgan_nas.SearchSpace(**_REAL_SPACE),
         strategy="genetic",
         generations=2,
-        population=3,
         steps_per_candidate=30,
-        batch_size=16,
-        num_samples=100,
         executor="subprocess",
         workers=1,
-        directory=str(directory),
-        verbose=0,
         seed=5,
-        final=None,
+        jit_compile="auto",
         executor_options={"environment": {"TF_DETERMINISTIC_OPS": "1"}},
         **kwargs,
     )
@@ -616,7 +617,7 @@ import sys
 sys.path.insert(0, {tests_dir!r})
 import keras
 import kgan_nas
-from kgan_nas import prepare as prepare_lib
+from kgan_nas.engine import inputs as prepare_lib
 from kgan_nas.executors import WorkerSpec
 
 
@@ -682,15 +683,15 @@ def test_main_module_evaluator_is_refused_for_worker_processes(tmp_path):
 def test_planted_lock_symlink_is_never_written_through(tmp_path, monkeypatch):
     """`.lock` planted as a link to a file outside the run is refused; the target
     is untouched."""
-    _use_fast_worker_files(monkeypatch, tmp_path)
+    skip_worker_files(monkeypatch, tmp_path)
     directory = tmp_path / "run"
-    _search(directory)
+    scripted_search(directory)
     target = tmp_path / "bashrc"
     target.write_text("precious")
     (directory / ".lock").unlink()
     (directory / ".lock").symlink_to(target)
     with pytest.raises(run_lib.RunDirectoryError, match="symbolic link"):
-        _search(directory, generations=2)
+        scripted_search(directory, generations=2)
     assert target.read_text() == "precious"
 
 
@@ -699,7 +700,7 @@ def test_lock_is_not_kept_when_recording_the_holder_fails(tmp_path, monkeypatch)
     next try (after freeing space) is not refused by this very process."""
     import errno
 
-    from kgan_nas import lock as lock_lib
+    from kgan_nas.store import lock as lock_lib
 
     def full(descriptor):
         raise OSError(errno.ENOSPC, "No space left on device")
@@ -717,16 +718,25 @@ def test_numpy_and_infinite_run_settings_are_stored_as_json(tmp_path, monkeypatc
     plain numbers (inf as no limit)."""
     import numpy as np
 
-    _use_fast_worker_files(monkeypatch, tmp_path)
-    _search(tmp_path / "run", timeout=float("inf"), max_candidates_per_worker=np.int64(4))
+    skip_worker_files(monkeypatch, tmp_path)
+    scripted_search(tmp_path / "run", timeout=float("inf"), max_candidates_per_worker=np.int64(4))
     settings = run_lib.RunDir(tmp_path / "run").run_settings()
     assert settings["timeout"] is None and settings["max_candidates_per_worker"] == 4
 
 
 def test_timeouts_do_not_count_as_a_systemic_failure():
     """A timeout is the user's budget pruning slow architectures, not a set-up fault."""
-    from kgan_nas.search_loop import _FailureStreak
+    from kgan_nas.engine.history import _failure_kind
+    from kgan_nas.engine.history import _FailureStreak
 
+    timeout = {"status": "timeout", "reason": "candidate ran past its 2 s limit"}
+    assert _failure_kind(timeout) is None
     streak = _FailureStreak(2, "run")
-    for number in range(5):
-        streak.add({"status": "timeout", "reason": "limit", "key": f"{number:016x}"})
+    for number in range(5):  # far past the limit of 2, and nothing counted
+        streak.add(dict(timeout, key=f"{number:016x}"))
+        assert streak.count == 0
+    # The same limit does stop two crashes in a row.
+    streak.add({"status": "crashed", "reason": "SIGKILL", "key": "5" * 16})
+    assert streak.count == 1
+    with pytest.raises(RepeatedFailureError, match=r"2 candidates in a row.*\(crashed\)"):
+        streak.add({"status": "crashed", "reason": "SIGKILL", "key": "6" * 16})

@@ -9,20 +9,21 @@ Keras), and once through a fast scripted search.
 
 import io
 import math
+import time
 import types
 
 import numpy as np
 import pytest
-from test_bad_input import _search
-from test_bad_input import _use_fast_worker_files
+from tiny_runs import SCRIPTED_SPACE
+from tiny_runs import scripted_search
+from tiny_runs import skip_worker_files
 
-import kgan_nas
+from kgan_nas.core.objectives import parse_metric
 from kgan_nas.hooks import ProgressPrinter
+from kgan_nas.hooks import progress as progress_lib
 from kgan_nas.hooks.progress import format_seconds
 from kgan_nas.hooks.progress import format_value
-from kgan_nas.objectives import parse_metric
 
-SPACE = kgan_nas.SearchSpace(image_shape=(8, 8, 1), latent_dim=8, max_params=100_000)
 ESCAPES = ("\x1b", "\r", "\b")
 
 
@@ -34,7 +35,7 @@ class FakeTerminal(io.StringIO):
 
 
 def _genome_dict(seed):
-    return SPACE.sample(np.random.default_rng(seed)).to_dict()
+    return SCRIPTED_SPACE.sample(np.random.default_rng(seed)).to_dict()
 
 
 def _record(generation, index, metric, value=None, status="ok", reason=""):
@@ -119,16 +120,47 @@ def _candidate_lines(text):
     return [line for line in text.splitlines() if line.startswith("  [")]
 
 
+class _Clock:
+    """The `time` module, but `monotonic()` reads `now`, which only the test moves."""
+
+    def __init__(self):
+        self.now = 1000.0
+
+    def monotonic(self):
+        return self.now
+
+    def __getattr__(self, name):
+        return getattr(time, name)
+
+
+class _Ticking:
+    """Passes the search's events on to `printer`; each candidate takes `seconds` of `clock`."""
+
+    def __init__(self, printer, clock, seconds):
+        self.printer, self.clock, self.seconds = printer, clock, seconds
+
+    def on_candidate_end(self, record):
+        self.clock.now += self.seconds
+        self.printer.on_candidate_end(record)
+
+    def __getattr__(self, name):
+        return getattr(self.printer, name)
+
+
 @pytest.mark.parametrize("verbose", [1, 2])
-def test_plain_output_has_no_escapes_and_one_line_per_candidate(verbose):
+def test_plain_output_has_no_escapes_and_one_line_per_candidate(verbose, monkeypatch):
+    clock = _Clock()  # the elapsed times printed are the fake clock's, not the machine's
+    monkeypatch.setattr(progress_lib, "time", clock)
     stream = io.StringIO()
-    history = _drive(ProgressPrinter(verbose, stream=stream), _two_generations())
+    printer = ProgressPrinter(verbose, stream=stream)
+    history = _drive(_Ticking(printer, clock, seconds=65), _two_generations())
     text = stream.getvalue()
     assert not [escape for escape in ESCAPES if escape in text], repr(text)
     lines = _candidate_lines(text)
     assert len(lines) == len(history) == 6
-    for line, record in zip(lines, history):
-        assert record["key"] in line and "elapsed 0m00s" in line
+    for number, (line, record) in enumerate(zip(lines, history), 1):
+        # Elapsed since the search began: 65 s a candidate, 1m05s ... 6m30s.
+        assert record["key"] in line and f"elapsed {format_seconds(65 * number)})" in line
         if record["status"] == "ok":
             assert f"fid_domain={format_value(record['fid_domain'])}" in line
         else:
@@ -136,8 +168,9 @@ def test_plain_output_has_no_escapes_and_one_line_per_candidate(verbose):
         assert f"{record['fitness']['seconds']['total']:.1f}s" in line
     summaries = [line for line in text.splitlines() if line.startswith("Generation ")]
     assert [line.split(":")[0] for line in summaries] == ["Generation 1/2", "Generation 2/2"]
+    assert [line.rsplit(", ", 1)[1] for line in summaries] == ["elapsed 3m15s", "elapsed 6m30s"]
     assert text.startswith("Starting search in /runs/demo\n")
-    assert "Done: 6 candidates (1 failed)" in text
+    assert "Done: 6 candidates (1 failed) in 6m30s" in text
     # verbose=2 adds the genome to each candidate line; verbose=1 keeps them short.
     assert all(("G[" in line) == (verbose == 2) for line in lines)
 
@@ -265,8 +298,8 @@ def test_format_seconds():
 
 def test_a_search_into_a_log_writes_plain_lines(monkeypatch, tmp_path, capsys):
     """The real search with verbose=1 and stdout captured (not a terminal)."""
-    _use_fast_worker_files(monkeypatch, tmp_path)
-    result = _search(tmp_path / "run", verbose=1, generations=2)
+    skip_worker_files(monkeypatch, tmp_path)
+    result = scripted_search(tmp_path / "run", verbose=1, generations=2)
     out = capsys.readouterr().out
     assert not [escape for escape in ESCAPES if escape in out], repr(out)
     lines = _candidate_lines(out)

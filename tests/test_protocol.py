@@ -1,37 +1,25 @@
-"""The protocol card (kgan_nas.protocol): written when a search starts, read back by
+"""The protocol card (kgan_nas.store.protocol): written when a search starts, read back by
 `SearchResult.protocol`, shown in the report; older runs read as "not recorded"."""
 
 import json
 import shutil
 
 import pytest
+from tiny_runs import scripted_search
 
 import kgan_nas
-from kgan_nas import cli
-from kgan_nas import protocol
-from kgan_nas.results import SearchResult
-from kgan_nas.run import RunDir
-
-FAST = "scripted_evaluators:make_fast_evaluator"
+from kgan_nas.cli import commands as cli
+from kgan_nas.results.search_result import SearchResult
+from kgan_nas.store import protocol
+from kgan_nas.store.run_dir import RunDir
 
 
 @pytest.fixture(scope="module")
 def run_path(tmp_path_factory, cache_dir):
     """A two-generation digits search scored by a scripted evaluator (no training)."""
     directory = tmp_path_factory.mktemp("protocol") / "run"
-    kgan_nas.search(
-        "digits",
-        space=kgan_nas.SearchSpace(image_shape=(8, 8, 1), latent_dim=8, max_params=100_000),
-        generations=2,
-        population=3,
-        steps_per_candidate=12,
-        batch_size=16,
-        num_samples=90,
-        executor="inprocess",
-        directory=str(directory),
-        evaluator=FAST,
-        verbose=0,
-        seed=5,
+    scripted_search(
+        directory, generations=2, population=3, steps_per_candidate=12, num_samples=90, seed=5
     )
     return directory
 

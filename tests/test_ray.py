@@ -10,8 +10,9 @@ import scripted_evaluators as scripted  # noqa: E402
 from test_executors import SPACE  # noqa: E402
 from test_executors import _genomes  # noqa: E402
 from test_executors import check_parents_reach_the_evaluator  # noqa: E402
+from tiny_runs import scripted_spec  # noqa: E402
+from tiny_runs import tiny_real_search  # noqa: E402
 
-from kgan_nas.executors import WorkerSpec  # noqa: E402
 from kgan_nas.executors.ray import RayExecutor  # noqa: E402
 
 TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -31,24 +32,11 @@ def local_ray():
     ray.shutdown()
 
 
-def _spec(factory):
-    return WorkerSpec(
-        data_path="",
-        extractor_path="",
-        real_features_path="",
-        space=SPACE.to_dict(),
-        config={},
-        evaluator_factory=factory,
-    )
-
-
 def test_ray_records_faults_and_finishes_the_rest(local_ray):
     """On Ray too: raise, NaN, self-kill and hang are recorded; ok candidates score."""
     rates = [scripted.OK, scripted.RAISE, scripted.NAN, scripted.KILL, scripted.HANG]
     genomes = _genomes(rates)
-    executor = RayExecutor(
-        _spec("scripted_evaluators:make_fault_evaluator"), workers=2, timeout=20, max_retries=0
-    )
+    executor = RayExecutor(scripted_spec("fault", SPACE), workers=2, timeout=20, max_retries=0)
     results = dict(executor.run(genomes))
     executor.close()
     assert [results[i].status for i in range(5)] == ["ok", "error", "nan", "crashed", "timeout"]
@@ -66,19 +54,13 @@ def test_tiny_real_search_on_ray(local_ray, tmp_path):
     """A real (tiny) search with executor='ray' trains, scores and saves the best model."""
     import kgan_nas
 
-    result = kgan_nas.search(
-        "digits",
+    result = tiny_real_search(
+        tmp_path / "run",
         space=kgan_nas.SearchSpace(image_shape=(8, 8, 1), latent_dim=8, max_params=40_000),
-        generations=1,
         population=2,
-        steps_per_candidate=10,
-        batch_size=16,
-        num_samples=100,
         executor="ray",
         workers=2,
-        directory=str(tmp_path / "run"),
-        verbose=0,
-        final=None,
+        jit_compile="auto",
     )
     assert len(result.history) == 2
     assert any(r["status"] == "ok" for r in result.history), [r["reason"] for r in result.history]

@@ -1,7 +1,7 @@
 """Recipe genes and the new layer kinds on the Keras side.
 
 Decoded residual blocks and `MinibatchStd` count exactly the parameters
-`kgan_nas.plan` estimates, save to `.keras` and load with `safe_mode=True`
+`kgan_nas.core.shapes` estimates, save to `.keras` and load with `safe_mode=True`
 (`backend`: tests/test_backends.py re-runs those under JAX); `build_gan`
 turns the recipe genes into `kgan_nas.GAN` options; a candidate with EMA is
 scored and saved with its averaged generator; old run directories resume.
@@ -17,17 +17,18 @@ import pytest
 from hypothesis import given
 from hypothesis import settings
 from hypothesis import strategies as st
-from test_bad_input import _search
-from test_bad_input import _use_fast_worker_files
 from test_recipe_space import KINDS
 from test_recipe_space import RECIPE
+from tiny_runs import scripted_search
+from tiny_runs import scripted_space
+from tiny_runs import skip_worker_files
 from tiny_runs import tiny_real_search
 
 import kgan_nas
-from kgan_nas import recipe as recipe_lib
-from kgan_nas.genome import Genome
-from kgan_nas.genome import LayerGene
-from kgan_nas.space import SearchSpace
+from kgan_nas.core import recipe as recipe_lib
+from kgan_nas.core.genome import Genome
+from kgan_nas.core.genome import LayerGene
+from kgan_nas.core.space import SearchSpace
 
 SMALL = dict(latent_dim=8, filters=(4, 8), units=(8, 16), max_params=200_000)
 SPACES = {
@@ -74,10 +75,10 @@ def test_parameter_estimates_equal_keras_counts_with_the_new_kinds(shape, seed):
     logits have the right shapes and plan's counts equal Keras' count_params()."""
     import keras
 
-    from kgan_nas.decode import build_discriminator
-    from kgan_nas.decode import build_generator
-    from kgan_nas.operators import crossover
-    from kgan_nas.operators import mutate
+    from kgan_nas.core.operators import crossover
+    from kgan_nas.core.operators import mutate
+    from kgan_nas.evaluation.decode import build_discriminator
+    from kgan_nas.evaluation.decode import build_generator
 
     space = SPACES[shape]
     rng = np.random.default_rng(seed)
@@ -99,8 +100,8 @@ def test_parameter_estimates_equal_keras_counts_with_the_new_kinds(shape, seed):
 
 @pytest.mark.keras
 def test_every_new_kind_and_norm_decodes_with_exact_counts():
-    from kgan_nas.decode import build_discriminator
-    from kgan_nas.decode import build_generator
+    from kgan_nas.evaluation.decode import build_discriminator
+    from kgan_nas.evaluation.decode import build_generator
 
     space = _space()
     genome = space.repair(_every_new_kind(space))
@@ -120,7 +121,7 @@ def test_every_new_kind_and_norm_decodes_with_exact_counts():
 def test_minibatch_std_appends_the_batch_spread_and_round_trips_its_config():
     import keras
 
-    from kgan_nas.layers import MinibatchStd
+    from kgan_nas.training.layers import MinibatchStd
 
     x = np.random.default_rng(0).normal(size=(5, 3, 2, 4)).astype("float32")
     out = keras.ops.convert_to_numpy(MinibatchStd()(x))
@@ -140,7 +141,7 @@ for name in ("generator", "discriminator"):
     if name == "discriminator":
         # Only a discriminator can hold MinibatchStd, kgan_nas's one custom layer:
         # the generator above loaded with Keras alone, without kgan_nas imported.
-        import kgan_nas.layers
+        import kgan_nas.training.layers
     model = keras.saving.load_model(f"{sys.argv[1]}/{name}.keras", safe_mode=True, compile=False)
     x = np.load(f"{sys.argv[1]}/{name}_x.npy")
     np.save(f"{sys.argv[1]}/{name}_y.npy", keras.ops.convert_to_numpy(model(x, training=False)))
@@ -155,7 +156,7 @@ def test_networks_with_the_new_kinds_save_and_load_in_safe_mode(tmp_path):
     without custom_objects (the generator with Keras alone), and compute what they computed."""
     import keras
 
-    from kgan_nas.decode import build_models
+    from kgan_nas.evaluation.decode import build_models
 
     space = _space(shape=(8, 8, 1))
     genome = space.repair(_every_new_kind(space))
@@ -189,7 +190,7 @@ def _genome_with(space, **training):
 
 @pytest.mark.keras
 def test_build_gan_passes_the_recipe_genes_and_lets_arguments_override_them():
-    from kgan_nas import decode
+    from kgan_nas.evaluation import decode
 
     space = SearchSpace(image_shape=(8, 8, 1), ema_decays=(0.0, 0.999), d_steps=(1, 2), **SMALL)
     plain = decode.build_gan(_genome_with(space, loss="hinge"), space, jit_compile=False)
@@ -206,8 +207,8 @@ def test_a_genome_with_every_new_gene_and_kind_trains_on_both_backends():
     """Residual blocks, minibatch std, EMA, DiffAugment, R1 and two D steps in one
     genome: it trains on TensorFlow here and under XLA on JAX (test_backends)."""
     from kgan_nas import data
-    from kgan_nas import decode
     from kgan_nas import training
+    from kgan_nas.evaluation import decode
     from kgan_nas.training.compile_choice import resolve_jit_compile
 
     space = _space(shape=(8, 8, 1), **RECIPE, losses=("non_saturating", "hinge"))
@@ -243,9 +244,9 @@ def test_a_genome_with_every_new_gene_and_kind_trains_on_both_backends():
 @pytest.mark.keras
 def test_user_generator_is_the_weight_average_when_the_gan_keeps_one():
     from kgan_nas import data
-    from kgan_nas import decode
     from kgan_nas import training
-    from kgan_nas.evaluate import user_generator
+    from kgan_nas.evaluation import decode
+    from kgan_nas.evaluation.evaluator import user_generator
 
     space = SearchSpace(image_shape=(8, 8, 1), ema_decays=(0.9,), **SMALL)
     images = np.random.default_rng(0).uniform(-1, 1, size=(32, 8, 8, 1)).astype("float32")
@@ -293,9 +294,9 @@ def test_a_tiny_search_with_ema_d_steps_and_the_new_kinds(tmp_path):
 def test_a_run_stored_before_the_recipe_genes_resumes(tmp_path, monkeypatch):
     """A default space stores no recipe field and no genome a recipe gene, so its run
     directory is one written before they existed; with any such key removed it resumes."""
-    _use_fast_worker_files(monkeypatch, tmp_path)
+    skip_worker_files(monkeypatch, tmp_path)
     directory = tmp_path / "run"
-    _search(directory)
+    scripted_search(directory)
     path = directory / "config.json"
     stored = json.loads(path.read_text())
     assert not set(recipe_lib.SPACE_FIELDS) & set(stored["search"]["space"])
@@ -309,10 +310,10 @@ def test_a_run_stored_before_the_recipe_genes_resumes(tmp_path, monkeypatch):
 
 
 def test_a_run_with_recipe_genes_stores_and_resumes_them(tmp_path, monkeypatch):
-    _use_fast_worker_files(monkeypatch, tmp_path)
+    skip_worker_files(monkeypatch, tmp_path)
     directory = tmp_path / "run"
-    space = SearchSpace(image_shape=(8, 8, 1), latent_dim=8, max_params=100_000, **RECIPE)
-    _search(directory, space=space)
+    space = scripted_space(**RECIPE)
+    scripted_search(directory, space=space)
     stored = json.loads((directory / "config.json").read_text())["search"]["space"]
     assert SearchSpace.from_dict(stored) == space
     result = kgan_nas.resume(str(directory), generations=2, verbose=0)
@@ -324,9 +325,9 @@ def test_a_run_with_recipe_genes_stores_and_resumes_them(tmp_path, monkeypatch):
 @pytest.mark.keras
 def test_a_conditional_gan_with_ema_samples_and_grids_from_the_average():
     from kgan_nas import data
-    from kgan_nas import decode
-    from kgan_nas.conditional_scoring import class_grid
-    from kgan_nas.evaluate import user_generator
+    from kgan_nas.evaluation import decode
+    from kgan_nas.evaluation.class_scores import class_grid
+    from kgan_nas.evaluation.evaluator import user_generator
     from kgan_nas.training import conditional
 
     space = SearchSpace(image_shape=(8, 8, 1), num_classes=3, ema_decays=(0.9,), **SMALL)

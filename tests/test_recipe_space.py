@@ -20,14 +20,14 @@ from hypothesis import given
 from hypothesis import settings
 from hypothesis import strategies as st
 
-from kgan_nas import recipe as recipe_lib
-from kgan_nas.genome import Genome
-from kgan_nas.genome import LayerGene
-from kgan_nas.genome import TrainingGenes
-from kgan_nas.genome import augment_operations
-from kgan_nas.operators import crossover
-from kgan_nas.operators import mutate
-from kgan_nas.space import SearchSpace
+from kgan_nas.core import recipe as recipe_lib
+from kgan_nas.core.genome import Genome
+from kgan_nas.core.genome import LayerGene
+from kgan_nas.core.genome import TrainingGenes
+from kgan_nas.core.genome import augment_operations
+from kgan_nas.core.operators import crossover
+from kgan_nas.core.operators import mutate
+from kgan_nas.core.space import SearchSpace
 
 # The commit this work branched from: its sampling is what a default space
 # must keep doing.
@@ -218,8 +218,8 @@ def test_color_is_fine_for_rgb_and_residual_up_alone_reaches_the_image():
 
 _KEYS_SCRIPT = """
 import json, numpy as np
-from kgan_nas.space import SearchSpace
-from kgan_nas.operators import mutate, crossover
+from kgan_nas.core.space import SearchSpace
+from kgan_nas.core.operators import mutate, crossover
 import kgan_nas
 out = []
 for shape in [(8, 8, 1), (28, 28, 1), (32, 32, 3)]:

@@ -21,17 +21,19 @@ import time
 
 import pytest
 import scripted_evaluators as scripted
-from test_bad_input import _make_run
-from test_bad_input import _search
 from test_bad_input import _snapshot
-from test_bad_input import _use_fast_worker_files
+from tiny_runs import finished_scripted_run
+from tiny_runs import scripted_search
+from tiny_runs import scripted_space
+from tiny_runs import skip_worker_files
+from tiny_runs import tiny_real_search
 
 import kgan_nas
-from kgan_nas import atomic
-from kgan_nas import cli
 from kgan_nas import config as config_lib
-from kgan_nas.run import RunDir
-from kgan_nas.run import RunDirectoryError
+from kgan_nas.cli import commands as cli
+from kgan_nas.store import atomic
+from kgan_nas.store.run_dir import RunDir
+from kgan_nas.store.run_dir import RunDirectoryError
 
 TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
 PACKAGE_DIR = pathlib.Path(kgan_nas.__file__).parent
@@ -111,7 +113,7 @@ def test_sigkill_during_a_write_leaves_the_old_file_whole(tmp_path):
     path.write_bytes(old)
     code = (
         "import sys, time\n"
-        "from kgan_nas.atomic import atomic_write\n"
+        "from kgan_nas.store.atomic import atomic_write\n"
         "def slow(stream):\n"
         "    for _ in range(400):\n"
         "        stream.write(b'x' * 65536); stream.flush(); time.sleep(0.01)\n"
@@ -177,14 +179,14 @@ def test_lost_checkpoint_replays_from_history_without_reevaluating(tmp_path, mon
     """With checkpoint.json deleted (the fix a damaged one's error suggests), a resume
     replays the finished generations from the seed, reuses every recorded result
     and continues exactly like an uninterrupted run."""
-    _use_fast_worker_files(monkeypatch, tmp_path)
-    reference = _search(tmp_path / "reference", generations=3)
+    skip_worker_files(monkeypatch, tmp_path)
+    reference = scripted_search(tmp_path / "reference", generations=3)
     directory = tmp_path / "run"
-    _search(directory, generations=2)
+    scripted_search(directory, generations=2)
     history = directory / "history.jsonl"
     before = history.read_text()
     (directory / "checkpoint.json").unlink()
-    resumed = _search(directory, generations=3)
+    resumed = scripted_search(directory, generations=3)
     assert history.read_text().startswith(before)
     assert len(resumed.history) == 12  # 8 reused + 4 new: nothing evaluated twice
     assert _keys_by_generation(resumed.history) == _keys_by_generation(reference.history)
@@ -194,36 +196,45 @@ def test_lost_checkpoint_replays_from_history_without_reevaluating(tmp_path, mon
 def test_candidate_past_its_time_limit_is_stopped_and_recorded(tmp_path, monkeypatch):
     """Candidates that hang are killed at `timeout` and recorded as `timeout` in
     history.jsonl; the others score and the search finishes its generation."""
-    _use_fast_worker_files(monkeypatch, tmp_path)
-    space = kgan_nas.SearchSpace(
-        image_shape=(8, 8, 1),
-        latent_dim=8,
-        max_params=100_000,
-        learning_rates=(scripted.OK, scripted.HANG),
-    )
-    started = time.monotonic()
-    result = _search(
+    skip_worker_files(monkeypatch, tmp_path)
+    hung = tmp_path / "hung"  # each hanging candidate's worker leaves its pid here
+    hung.mkdir()
+    result = scripted_search(
         tmp_path / "run",
-        space=space,
+        evaluator="fault",
+        space=scripted_space(learning_rates=(scripted.OK, scripted.HANG)),
         population=4,
         workers=2,
         timeout=2,
         executor="subprocess",
-        evaluator="scripted_evaluators:make_fault_evaluator",
-        executor_options={"environment": {"PYTHONPATH": TESTS_DIR}},
+        executor_options={"environment": {"PYTHONPATH": TESTS_DIR, "SCRIPTED_HANG_DIR": str(hung)}},
     )
-    assert time.monotonic() - started < 120
     statuses = {}
     for record in result.history:
         hangs = record["genome"]["training"]["g_learning_rate"] == scripted.HANG
         assert record["status"] == ("timeout" if hangs else "ok"), record
         if hangs:
             assert "2 s limit" in record["reason"]
+            assert record["fitness"]["seconds"]["total"] >= 2  # not stopped before its limit
         statuses[record["status"]] = statuses.get(record["status"], 0) + 1
     assert statuses.get("timeout", 0) >= 1 and statuses.get("ok", 0) >= 1, statuses
     assert len(result.history) == 4
     checkpoint = json.loads((tmp_path / "run" / "checkpoint.json").read_text())
     assert checkpoint["generation"] == 1 and checkpoint["pending"] is None
+    # Stopped, not waited for nor left behind: each hanging candidate ran in a worker of
+    # its own, which was killed in its 600 s sleep and is gone once the search returns.
+    pids = [int(name) for name in os.listdir(hung)]
+    assert len(pids) == statuses["timeout"]
+    assert [pid for pid in pids if _running(pid)] == []
+
+
+def _running(pid):
+    """True if process `pid` exists (a killed worker is reaped by its executor)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 def test_cli_interrupt_is_one_line_with_the_resume_hint(monkeypatch, capsys):
@@ -265,7 +276,7 @@ def test_paths_cannot_escape_the_run_directory(tmp_path, parts):
 def test_symlink_planted_in_a_run_directory_cannot_redirect_writes(tmp_path, monkeypatch):
     """A history.jsonl that is a link to a file elsewhere is neither appended to nor
     read: the search refuses the path and the outside file is unchanged."""
-    directory = _make_run(monkeypatch, tmp_path)
+    directory = finished_scripted_run(monkeypatch, tmp_path)
     outside = tmp_path / "bashrc"
     outside.write_text("export PATH=/usr/bin\n")
     (directory / "history.jsonl").unlink()
@@ -280,7 +291,7 @@ def test_symlink_planted_in_a_run_directory_cannot_redirect_writes(tmp_path, mon
 def test_history_keys_that_are_not_genome_keys_are_ignored(tmp_path, monkeypatch):
     """A history record whose key could act as a path (`../..`) is skipped as damaged,
     so no reader can build a path from it; asking for it by key is refused."""
-    directory = _make_run(monkeypatch, tmp_path)
+    directory = finished_scripted_run(monkeypatch, tmp_path)
     history = directory / "history.jsonl"
     record = json.loads(history.read_text().splitlines()[0])
     record["key"] = "../../../../etc"
@@ -297,7 +308,7 @@ def test_history_keys_that_are_not_genome_keys_are_ignored(tmp_path, monkeypatch
 def test_resume_never_opens_a_data_path_stored_in_the_config(tmp_path, monkeypatch, capsys):
     """`kgan-nas resume` takes only a dataset *name* from config.json; a path there
     (which could point anywhere) is refused before anything is loaded."""
-    directory = _make_run(monkeypatch, tmp_path)
+    directory = finished_scripted_run(monkeypatch, tmp_path)
     config = json.loads((directory / "config.json").read_text())
     config["search"]["dataset"] = "../../../../etc/passwd"
     (directory / "config.json").write_text(json.dumps(config))
@@ -319,7 +330,7 @@ def test_model_with_code_is_refused_in_safe_mode(tmp_path, monkeypatch, capsys):
     `best_generator()` and by `kgan-nas sample`, naming safe_mode and the way out."""
     import keras
 
-    directory = _make_run(monkeypatch, tmp_path)
+    directory = finished_scripted_run(monkeypatch, tmp_path)
     inputs = keras.Input((8,))
     outputs = keras.layers.Lambda(lambda x: x * 2.0)(inputs)
     atomic.atomic_save_model(keras.Model(inputs, outputs), directory / "best" / "generator.keras")
@@ -337,7 +348,7 @@ def test_model_with_code_is_refused_in_safe_mode(tmp_path, monkeypatch, capsys):
 def test_reading_and_resuming_a_run_never_unpickles(tmp_path, monkeypatch):
     """With every unpickling entry point made to fail, a run directory can still be
     read (summary, Pareto front, checkpoint) and resumed: only JSON is parsed."""
-    directory = _make_run(monkeypatch, tmp_path)
+    directory = finished_scripted_run(monkeypatch, tmp_path)
 
     def forbidden(*args, **kwargs):
         raise AssertionError("something was unpickled")
@@ -348,8 +359,8 @@ def test_reading_and_resuming_a_run_never_unpickles(tmp_path, monkeypatch):
     assert "Evaluated 4 candidates" in result.summary()
     assert result.pareto_front()
     assert RunDir(directory).checkpoint()["generation"] == 1
-    _use_fast_worker_files(monkeypatch, tmp_path)
-    assert len(_search(directory, generations=2).history) == 8
+    skip_worker_files(monkeypatch, tmp_path)
+    assert len(scripted_search(directory, generations=2).history) == 8
 
 
 @functools.cache
@@ -412,7 +423,7 @@ def test_source_loads_files_only_without_pickle_and_in_safe_mode():
     assert list(_calls(["pickle.dumps"])) == []
     # The callbacks go to the search's own workers in memory, by value (cloudpickle).
     cloud = [(path, ast.unparse(call.args[0])) for path, call in _calls(["cloudpickle.dumps"])]
-    assert cloud == [("prepare.py", "keras_callbacks")]
+    assert cloud == [("engine/inputs.py", "keras_callbacks")]
 
 
 def _event_spy(monkeypatch):
@@ -473,10 +484,10 @@ def test_written_files_follow_the_users_umask(tmp_path, umask, mode):
 def test_no_preset_sets_a_time_limit_and_none_means_none(tmp_path, monkeypatch, preset):
     """Budgets are steps: under every preset, seconds_per_candidate=None (the
     default) stores no time limit, and a given limit is stored as given."""
-    _use_fast_worker_files(monkeypatch, tmp_path)
+    skip_worker_files(monkeypatch, tmp_path)
     for seconds in (None, 7.5):
         directory = tmp_path / f"run-{seconds}"
-        _search(
+        scripted_search(
             directory, preset=preset, generations=1, population=2, seconds_per_candidate=seconds
         )
         stored = json.loads((directory / "config.json").read_text())
@@ -488,21 +499,8 @@ def test_no_preset_sets_a_time_limit_and_none_means_none(tmp_path, monkeypatch, 
 def test_time_limited_candidate_records_how_many_steps_it_trained(tmp_path, cache_dir):
     """A candidate stopped by its time limit is still "ok", and its record says
     after how many of its steps it stopped (and `steps` holds that number)."""
-    space = kgan_nas.SearchSpace(image_shape=(8, 8, 1), latent_dim=8, max_params=30_000)
-    result = kgan_nas.search(
-        "digits",
-        space=space,
-        generations=1,
-        population=2,
-        steps_per_candidate=100_000,
-        batch_size=16,
-        num_samples=100,
-        executor="inprocess",
-        directory=str(tmp_path / "run"),
-        verbose=0,
-        seconds_per_candidate=1.0,
-        final=None,
-        jit_compile=False,
+    result = tiny_real_search(
+        tmp_path / "run", population=2, steps_per_candidate=100_000, seconds_per_candidate=1.0
     )
     for record in result.history:
         assert record["status"] == "ok", record["reason"]
@@ -516,15 +514,15 @@ def test_full_disk_while_opening_a_run_is_reported_as_a_full_disk(tmp_path, monk
     CLI, which says the disk is full and that the same command resumes."""
     import errno
 
-    from kgan_nas import run as run_lib
+    from kgan_nas.store import run_dir as run_lib
 
     def full(path, *args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device", str(path))
 
-    _use_fast_worker_files(monkeypatch, tmp_path)
+    skip_worker_files(monkeypatch, tmp_path)
     monkeypatch.setattr(run_lib, "atomic_write_json", full)
     with pytest.raises(OSError) as raised:
-        _search(tmp_path / "run")
+        scripted_search(tmp_path / "run")
     assert raised.value.errno == errno.ENOSPC and not isinstance(raised.value, RunDirectoryError)
     code = cli.main(["search", "--directory", str(tmp_path / "cli-run"), "--generations", "1"])
     assert code == 2
@@ -536,9 +534,9 @@ def test_runs_written_with_0_based_generations_read_1_based_and_resume(tmp_path,
     """Runs made before generations were numbered from 1 (config format 1, history
     generations from 0) read like new ones, and a resume appends in the run's own
     numbering, so the file stays consistent and nothing is evaluated twice."""
-    _use_fast_worker_files(monkeypatch, tmp_path)
+    skip_worker_files(monkeypatch, tmp_path)
     directory = tmp_path / "run"
-    _search(directory)  # one generation of 4
+    scripted_search(directory)  # one generation of 4
     config_path = directory / "config.json"
     stored = json.loads(config_path.read_text())
     stored["format"] = 1
@@ -549,7 +547,7 @@ def test_runs_written_with_0_based_generations_read_1_based_and_resume(tmp_path,
         "".join(json.dumps(dict(r, generation=r["generation"] - 1)) + "\n" for r in old_lines)
     )
     assert [r["generation"] for r in RunDir(directory).history()] == [1] * 4
-    result = _search(directory, generations=2)
+    result = scripted_search(directory, generations=2)
     assert [r["generation"] for r in result.history] == [1] * 4 + [2] * 4
     on_disk = [json.loads(line)["generation"] for line in history_path.read_text().splitlines()]
     assert on_disk == [0] * 4 + [1] * 4

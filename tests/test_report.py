@@ -16,37 +16,28 @@ import scripted_evaluators as scripted
 from hypothesis import given
 from hypothesis import settings
 from hypothesis import strategies as st
+from tiny_runs import scripted_search
+from tiny_runs import scripted_space
 from tiny_runs import tiny_real_search
 
 import kgan_nas
-from kgan_nas import cli
 from kgan_nas import report
+from kgan_nas.cli import commands as cli
 from kgan_nas.data import save_image_grid
 from kgan_nas.report import architecture
 from kgan_nas.report import page as html_report
-from kgan_nas.results import SearchResult
+from kgan_nas.results.search_result import SearchResult
 
-FAULTS = "scripted_evaluators:make_fault_evaluator"
 TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
 
 
-def _scripted_search(directory, generations, learning_rates):
+def _fault_search(directory, generations, learning_rates):
     """A search whose candidates succeed or fail by their learning rate (no training)."""
-    space = kgan_nas.SearchSpace(
-        image_shape=(8, 8, 1), latent_dim=8, max_params=100_000, learning_rates=learning_rates
-    )
-    result = kgan_nas.search(
-        "digits",
-        space=space,
+    result = scripted_search(
+        directory,
+        evaluator="fault",
+        space=scripted_space(learning_rates=learning_rates),
         generations=generations,
-        population=4,
-        steps_per_candidate=10,
-        batch_size=16,
-        num_samples=100,
-        executor="inprocess",
-        directory=str(directory),
-        evaluator=FAULTS,
-        verbose=0,
         seed=3,
     )
     # The scripted evaluator trains nothing; give the best candidates the sample
@@ -65,7 +56,7 @@ def _scripted_search(directory, generations, learning_rates):
 def mixed_run(tmp_path_factory, cache_dir):
     """Three generations in which some candidates raise or return NaN."""
     directory = tmp_path_factory.mktemp("mixed") / "run"
-    _scripted_search(directory, 3, (scripted.OK, scripted.RAISE, scripted.NAN))
+    _fault_search(directory, 3, (scripted.OK, scripted.RAISE, scripted.NAN))
     return directory
 
 
@@ -109,17 +100,44 @@ def _tables(page):
     return parser.tables
 
 
+def _candidate_rows(tables):
+    """The best-candidates table's header and its candidates' rows, without the
+    genome row under each (one cell spanning the table)."""
+    header, *rows = tables["candidates-table"]
+    return header, [row for row in rows if len(row) > 1]
+
+
+def _section(page, key):
+    """The HTML of section `key`, from its heading to the next one (empty if absent)."""
+    if f'<h2 id="{key}">' not in page:
+        return ""
+    return page.split(f'<h2 id="{key}">')[1].split("<h2")[0].split("</body>")[0]
+
+
+def _contents(page):
+    """The section ids the page's contents link to, in order."""
+    nav = page.split('<nav class="contents"')[1].split("</nav>")[0]
+    return re.findall(r'href="#([a-z]+)"', nav)
+
+
 def _history_lines(directory):
     with open(directory / "history.jsonl", encoding="utf-8") as stream:
         return [json.loads(line) for line in stream if line.strip()]
 
 
-def test_page_is_self_contained_and_has_every_section(mixed_run, capsys):
-    """report.html embeds its images, loads nothing from outside and has each section."""
+def test_page_is_self_contained_and_has_every_section_with_content(mixed_run, capsys):
+    """report.html embeds its images, loads nothing from outside and has each section
+    that has something to show; the others are neither in the page nor in its contents."""
     page = _report(mixed_run, "--samples", "2")
     assert f"wrote {mixed_run / 'report.html'}" in capsys.readouterr().out
+    # The scripted evaluator records no curves and saves no generation grids; the run
+    # has no final stage and no rungs.
+    empty = {"final", "fidelity", "curves", "generations"}
+    shown = [key for key, _ in html_report.SECTIONS if key not in empty]
+    assert _contents(page) == shown
     for key, title in html_report.SECTIONS:
-        assert f'id="{key}"' in page and title in page
+        assert (f'id="{key}"' in page) == (key in shown), key
+        assert (title in page) == (key in shown), title
     # Nothing fetched from elsewhere: no scripts, stylesheets or remote/relative sources.
     assert not re.search(r"<script|<link|@import|url\(", page, re.IGNORECASE)
     sources = re.findall(r'\b(?:src|href)\s*=\s*"([^"]*)"', page)
@@ -129,14 +147,19 @@ def test_page_is_self_contained_and_has_every_section(mixed_run, capsys):
     images = [s for s in sources if s.startswith("data:")]
     for source in images:
         assert base64.b64decode(source.split(",", 1)[1])[:8] == b"\x89PNG\r\n\x1a\n"
-    # fitness, quality-size and gene plots, then the 2 sample grids asked for beside
-    # the real-data grid (samples/real.png); the scripted evaluator records no
-    # curves and saves no generation grids.
-    assert len(images) == 6
-    samples_section = page.split('id="samples"')[1].split('id="generations"')[0]
+    # fitness, timeline, quality-size, lineage and gene plots, then the 2 sample grids
+    # asked for beside the real-data grid (samples/real.png).
+    assert len(images) == 8
+    samples_section = _section(page, "samples")
     assert samples_section.count("<img") == 3
     assert (mixed_run / "samples" / "real.png").is_file() and "real images" in samples_section
-    for name in (report.FITNESS_PNG, report.PARETO_PNG, report.GENES_PNG):
+    for name in (
+        report.FITNESS_PNG,
+        report.TIMELINE_PNG,
+        report.PARETO_PNG,
+        report.LINEAGE_PNG,
+        report.GENES_PNG,
+    ):
         assert (mixed_run / "report" / name).is_file()
 
 
@@ -214,11 +237,11 @@ def test_report_shows_fid_interval_kid_error_and_memorisation(mixed_run, tmp_pat
     ranked = _with_statistics(mixed_run, directory)
     page = _report(directory)
     tables = _tables(page)
-    header, first, second = tables["candidates-table"][:3]
+    header, (first, second, *_) = _candidate_rows(tables)
     row = dict(zip(header, first))
     fid = ranked[0]["fitness"]["fid"]
     assert row["95 % interval"] == f"[{fid - 0.25:.2f}, {fid + 0.5:.2f}]"
-    assert row["kid_domain ± SE"] == "0.0123 ± 0.0045"
+    assert row["kid_domain (MMD², ×1) ± SE"] == "0.0123 ± 0.0045"
     assert row["memorised"] == "copies? 90 % (r 0.02)"
     assert dict(zip(header, second))["memorised"] == "6 % (r 0.97)"
     assert 'id="statistics-note"' in page and "held-out real images" in page
@@ -243,11 +266,11 @@ def test_runs_recorded_before_the_statistics_still_report(mixed_run, tmp_path):
     lines = [json.dumps(record) for record in history]
     (directory / "history.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
     tables = _tables(_report(directory))
-    header, *rows = tables["candidates-table"]
+    header, rows = _candidate_rows(tables)
     for row in rows:
         cells = dict(zip(header, row))
         assert cells["95 % interval"] == cells["memorised"] == "–"
-        assert "±" not in cells["kid_domain ± SE"]
+        assert "±" not in cells["kid_domain (MMD², ×1) ± SE"]
     assert dict(tables["best-candidate"])["memorisation"] == "–"
     summary = SearchResult(str(directory)).summary()
     assert "–" in summary and "Evaluated" in summary
@@ -281,7 +304,7 @@ def test_text_from_the_run_is_escaped(mixed_run, tmp_path):
 def test_one_generation_run(tmp_path, cache_dir):
     """A run of a single generation gets every plot and a complete page."""
     directory = tmp_path / "one"
-    _scripted_search(directory, 1, (scripted.OK,))
+    _fault_search(directory, 1, (scripted.OK,))
     page = _report(directory)
     assert "1 run of 1" in page
     header, *rows = _tables(page)["fitness-table"]
@@ -293,11 +316,15 @@ def test_one_generation_run(tmp_path, cache_dir):
 def test_run_where_everything_failed(tmp_path, cache_dir):
     """With no successful candidate the page says so instead of failing."""
     directory = tmp_path / "failed"
-    _scripted_search(directory, 1, (scripted.NAN,))
+    _fault_search(directory, 1, (scripted.NAN,))
     page = _report(directory)
     assert "No candidate succeeded" in page
     assert not (directory / "report" / report.PARETO_PNG).exists()
-    assert page.count("data:image/png") == 2  # fitness and gene frequencies only
+    assert page.count("data:image/png") == 3  # fitness, timeline and gene frequencies only
+    # Nothing succeeded, so nothing to compare, trace or draw: those sections are left out.
+    for key in ("pareto", "lineage", "ancestry", "architecture"):
+        assert f'id="{key}"' not in page and f'href="#{key}"' not in page
+    assert _contents(page)[:2] == ["samples", "candidates"]
 
 
 def test_report_needs_neither_tensorflow_nor_keras(mixed_run):
@@ -385,7 +412,7 @@ def test_gene_frequencies_count_every_gene_once(seed, generations):
 
 def test_curve_round_trips_and_old_records_load():
     """`Fitness.curve` survives to_dict/from_dict and JSON; records without it load."""
-    from kgan_nas.fitness import Fitness
+    from kgan_nas.core.fitness import Fitness
 
     curve = {"step": [1, 5, 10], "d_loss": [1.4, 1.1, None], "g_loss": [0.7, 0.9, 1.3]}
     fitness = Fitness(fid=3.5, steps=10, curve=curve)
@@ -500,7 +527,7 @@ def test_old_config_without_details_reports_and_resumes(mixed_run, tmp_path):
     page = _report(directory)
     assert dict(_tables(page)["run-table"])["versions"].startswith("not recorded")
     before = len(_history_lines(directory))
-    _scripted_search(directory, 4, (scripted.OK, scripted.RAISE, scripted.NAN))
+    _fault_search(directory, 4, (scripted.OK, scripted.RAISE, scripted.NAN))
     assert len(_history_lines(directory)) > before
     resumed = json.loads((directory / "config.json").read_text())
     assert resumed["details"]["strategy_config"]["inherit_weights"] is True
@@ -544,10 +571,10 @@ def test_real_run_records_curves_and_the_page_embeds_them(trained_run):
     assert embedded(trained_run / "report" / report.CURVES_PNG)
     grids = sorted((trained_run / "samples").glob("generation_*.png"))
     assert [g.name for g in grids] == ["generation_001.png", "generation_002.png"]
-    generations = page.split('id="generations"')[1].split('id="architecture"')[0]
+    generations = _section(page, "generations")
     for grid in grids:
         assert base64.b64encode(grid.read_bytes()).decode("ascii") in generations
-    samples = page.split('id="samples"')[1].split('id="generations"')[0]
+    samples = _section(page, "samples")
     real = base64.b64encode((trained_run / "samples" / "real.png").read_bytes()).decode("ascii")
     assert real in samples
     details = json.loads((trained_run / "config.json").read_text())["details"]
@@ -563,3 +590,162 @@ def test_a_long_tail_of_bad_candidates_gets_a_log_axis():
     tail = [5.98, 6.1, 7.4, 7.8, 10.3, 10.9, 14.2, 15.3, 17.5, 20.1, 173, 240, 430, 460, 890]
     assert objective_axis(tail) == ("log", None)
     assert objective_axis([10, 20, 30, 40, 50, 60]) == ("linear", None)
+
+
+# ----------------------------------------------------------------------
+# Pictures first: order, width, axes, legends, empty sections, names, units
+# ----------------------------------------------------------------------
+
+
+def test_samples_come_first_then_the_table_then_the_plots(mixed_run):
+    """The first section is the sample grids beside real images; above it only the title,
+    one line of results and the contents (no table, no picture); then the table of the
+    best candidates, then the plots, and the settings only after them."""
+    page = _report(mixed_run)
+    body = page.split("<body>")[1]
+    before_samples = body.split('<h2 id="samples">')[0]
+    assert "<table" not in before_samples and "<img" not in before_samples
+    assert re.findall(r'<h2 id="([a-z]+)"', body)[:2] == ["samples", "candidates"]
+    samples = body.index('<h2 id="samples">')
+    candidates = body.index('id="candidates-table"')
+    plots = [body.index(f'<h2 id="{key}">') for key in ("fitness", "timeline", "pareto", "lineage")]
+    assert samples < candidates < min(plots)
+    assert max(plots) < body.index('<h2 id="summary">') < body.index('<h2 id="genes">')
+    # The first picture in the page is the real-data grid, then the best generators'.
+    real = base64.b64encode((mixed_run / "samples" / "real.png").read_bytes()).decode("ascii")
+    first_image = body.index("data:image/png;base64,")
+    assert body.index(real) == first_image + len("data:image/png;base64,")
+
+
+def test_candidates_table_fits_the_page_and_shows_whole_genomes(mixed_run):
+    """The table takes the page's width and no more: no column has a fixed width, nothing
+    is kept on one line to be cut, and each genome is whole, on a row of its own."""
+    page = _report(mixed_run)
+    style = page.split("<style>")[1].split("</style>")[0]
+    rules = dict(re.findall(r"([^{}]+)\{([^}]*)\}", style))
+    table_rule = next(
+        rule for selector, rule in rules.items() if selector.strip() == "#candidates-table"
+    )
+    assert re.search(r"width:\s*100%", table_rule)
+    assert "table-layout: fixed" not in style
+    assert "nowrap" not in style and "text-overflow" not in style
+    widths = re.findall(r"(?<![-\w])width:\s*([\d.]+)(px|em)", style)
+    assert all(float(value) <= (400 if unit == "px" else 25) for value, unit in widths), widths
+    genome_rule = next(rule for selector, rule in rules.items() if selector.strip() == ".genome")
+    assert "overflow-wrap: anywhere" in genome_rule
+    header, *rows = _tables(page)["candidates-table"]
+    assert "genome" not in header
+    numbers_rows, genome_rows = rows[0::2], rows[1::2]
+    assert len(numbers_rows) == len(genome_rows) and all(len(r) == 1 for r in genome_rows)
+    ranked = SearchResult(str(mixed_run)).ranked()
+    for record, row, genome in zip(ranked, numbers_rows, genome_rows):
+        assert row[header.index("key")] == record["key"]
+        assert genome[0] == "genome " + kgan_nas.Genome.from_dict(record["genome"]).describe()
+        assert "…" not in genome[0]
+
+
+def test_strategy_is_shown_by_the_name_the_cli_takes(mixed_run):
+    """`genetic`, as `--strategy` and `search(strategy=...)` spell it, not `GeneticSearch`."""
+    from kgan_nas.config import STRATEGY_NAMES
+
+    stored = json.loads((mixed_run / "config.json").read_text())["search"]["strategy"]
+    assert stored == "GeneticSearch"
+    tables = _tables(_report(mixed_run))
+    assert dict(tables["configuration"])["strategy"] == "genetic"
+    for class_name, name in STRATEGY_NAMES.items():
+        assert html_report.strategy_name(class_name) == name
+    assert html_report.strategy_name("MyStrategy") == "MyStrategy"  # a custom one by its class
+
+
+def test_kid_is_shown_with_its_scale(mixed_run, tmp_path):
+    """Wherever KID is shown, its label says it is unscaled MMD² (not KID x 10^3)."""
+    from kgan_nas.report.numbers import objective_label
+
+    directory = tmp_path / "statistics"
+    _with_statistics(mixed_run, directory)
+    page = _report(directory)
+    tables = _tables(page)
+    header, rows = _candidate_rows(tables)
+    assert "kid_domain (MMD², ×1) ± SE" in header
+    assert "kid_domain (MMD², ×1)" in dict(tables["best-candidate"])
+    note = page.split('id="statistics-note"')[1].split("</p>")[0]
+    assert "not ×10³" in note and "MMD²" in note
+    assert objective_label("kid_domain") == "kid_domain (MMD², ×1)"
+    assert objective_label("fid_domain") == "fid_domain"
+
+
+def test_fitness_and_timeline_use_a_log_axis_when_scores_allow(tmp_path, monkeypatch):
+    """FID spans orders of magnitude: positive scores get a log axis; a negated IS
+    (negative) keeps a linear one."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot
+
+    from kgan_nas.report import plots
+    from kgan_nas.report.numbers import log_axis_fits
+
+    captured = _captured_axes(monkeypatch)
+    history = [
+        {"generation": g, "key": f"{g}{i}", "status": "ok", "objective": value}
+        for g, values in ((1, [450.0, 300.0, 120.0]), (2, [40.0, 9.0, 6.5]))
+        for i, value in enumerate(values)
+    ]
+    history.append({"generation": 2, "key": "bad", "status": "nan", "objective": None})
+    baselines = {"fid_uniform_noise": 100.0, "fid_train_vs_eval": 2.0, "num_samples": 500}
+    plots._plot_fitness(history, "fid_domain", baselines, tmp_path / "f.png", pyplot)
+    plots._plot_timeline(history, "fid_domain", tmp_path / "t.png", pyplot)
+    negated = [
+        dict(r, objective=-r["objective"] / 100 if r["objective"] else None) for r in history
+    ]
+    plots._plot_fitness(negated, "is_domain", {}, tmp_path / "n.png", pyplot)
+    fitness, timeline, linear = captured
+    assert fitness.get_yscale() == timeline.get_yscale() == "log"
+    assert "log scale" in fitness.get_ylabel()
+    assert linear.get_yscale() == "linear"
+    assert log_axis_fits([3.0, None, float("inf"), 0.5]) and not log_axis_fits([3.0, -0.1])
+    assert not log_axis_fits([])
+
+
+def test_the_timeline_shows_every_evaluation_and_marks_failures(mixed_run, monkeypatch):
+    """One point per record in history order, failures marked, best so far never rises."""
+    from kgan_nas.report import plots
+
+    result = SearchResult(str(mixed_run))
+    points = report.score_timeline(result.history)
+    assert [p["key"] for p in points] == [r["key"] for r in result.history]
+    failed = [p for p in points if not p["ok"]]
+    assert failed and all(p["objective"] is None for p in failed)
+    best = [p["best_so_far"] for p in points if p["best_so_far"] is not None]
+    assert best == sorted(best, reverse=True)
+    assert best[-1] == result.best_record["objective"]
+    captured = _captured_axes(monkeypatch)
+    plots.write_report(result)
+    timeline = next(a for a in captured if a.get_title().startswith("Every candidate"))
+    labels = [t.get_text() for t in timeline.get_legend().get_texts()]
+    assert f"failed ({len(failed)})" in labels
+    page = _report(mixed_run)
+    assert f"The {len(failed)} failed evaluations" in _section(page, "timeline")
+
+
+def _legend_outside(axis):
+    """Whether `axis`'s legend, once drawn, overlaps none of the axes' area."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    renderer = FigureCanvasAgg(axis.figure).get_renderer()  # the figure was closed
+    axis.figure.draw(renderer)
+    legend = axis.get_legend().get_window_extent(renderer)
+    box = axis.get_window_extent(renderer)
+    return not legend.overlaps(box)
+
+
+def test_legends_cover_no_point(mixed_run, monkeypatch):
+    """The Pareto plot's legend (and every other plot's) sits outside its axes."""
+    from kgan_nas.report import plots
+
+    captured = _captured_axes(monkeypatch)
+    plots.write_report(SearchResult(str(mixed_run)))
+    titled = {axis.get_title().split(" ")[0]: axis for axis in captured if axis.get_legend()}
+    assert {"Quality", "Fitness", "Every", "Lineage"} <= set(titled)
+    for name, axis in titled.items():
+        assert _legend_outside(axis), name

@@ -4,9 +4,9 @@ import pytest
 from tiny_runs import tiny_real_search
 
 import kgan_nas
-from kgan_nas.results import best_record
-from kgan_nas.results import pareto_records
-from kgan_nas.results import ranked_records
+from kgan_nas.results.search_result import best_record
+from kgan_nas.results.search_result import pareto_records
+from kgan_nas.results.search_result import ranked_records
 
 
 def _record(key, objective, params, status="ok"):
@@ -92,8 +92,8 @@ def test_to_dataframe_without_pandas_says_how(real_run_free_result, monkeypatch)
 @pytest.fixture
 def real_run_free_result(tmp_path, monkeypatch):
     """A finished fast run (scripted evaluator, no Keras) as a `SearchResult`."""
-    from test_bad_input import _search
-    from test_bad_input import _use_fast_worker_files
+    from tiny_runs import scripted_search
+    from tiny_runs import skip_worker_files
 
-    _use_fast_worker_files(monkeypatch, tmp_path)
-    return _search(tmp_path / "run")
+    skip_worker_files(monkeypatch, tmp_path)
+    return scripted_search(tmp_path / "run")

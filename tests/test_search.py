@@ -9,35 +9,16 @@ import time
 
 import numpy as np
 import pytest
+from tiny_runs import scripted_search
+from tiny_runs import tiny_real_search
 
 import kgan_nas
-from kgan_nas import cli
 from kgan_nas.callbacks import SearchCallback
-from kgan_nas.run import RunDirectoryError
+from kgan_nas.cli import commands as cli
+from kgan_nas.store.run_dir import RunDirectoryError
 from kgan_nas.training.compile_choice import resolve_jit_compile
 
 TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
-FAST = "scripted_evaluators:make_fast_evaluator"
-
-
-def _fast_search(directory, generations=3, **kwargs):
-    kwargs.setdefault(
-        "space", kgan_nas.SearchSpace(image_shape=(8, 8, 1), latent_dim=8, max_params=100_000)
-    )
-    kwargs.setdefault("evaluator", FAST)
-    return kgan_nas.search(
-        "digits",
-        generations=generations,
-        population=4,
-        steps_per_candidate=10,
-        batch_size=16,
-        num_samples=100,
-        executor="inprocess",
-        directory=str(directory),
-        verbose=0,
-        seed=7,
-        **kwargs,
-    )
 
 
 def _keys_by_generation(history):
@@ -68,19 +49,15 @@ def test_real_search_writes_a_complete_run_directory(tmp_path, cache_dir):
     """A real (tiny) search trains, scores, and leaves every promised file."""
     directory = tmp_path / "run"
     recorder = _Recorder()
-    result = kgan_nas.search(
-        "digits",
+    result = tiny_real_search(
+        directory,
         space=kgan_nas.SearchSpace(image_shape=(8, 8, 1), latent_dim=16, max_params=60_000),
-        generations=1,
         population=2,
         steps_per_candidate=20,
         batch_size=32,
         num_samples=200,
-        executor="inprocess",
-        directory=str(directory),
-        verbose=0,
+        jit_compile="auto",
         callbacks=[recorder],
-        final=None,
     )
     for name in (
         "config.json",
@@ -125,9 +102,6 @@ def test_real_search_writes_a_complete_run_directory(tmp_path, cache_dir):
     assert out.is_file()
 
 
-LINEAGE = "scripted_evaluators:make_lineage_evaluator"
-
-
 def _parents(history):
     return {record["key"]: record["parent"] for record in history}
 
@@ -135,7 +109,8 @@ def _parents(history):
 def test_inherit_weights_hands_each_child_its_parents_models(tmp_path, cache_dir):
     """By default every bred child's record names an earlier candidate, and the
     evaluator received that candidate's saved models; the first generation has none."""
-    result = _fast_search(tmp_path / "run", evaluator=LINEAGE)  # inheritance is the default
+    # Inheritance is the default.
+    result = scripted_search(tmp_path / "run", evaluator="lineage", generations=3)
     seen = set()
     named = 0
     for record in result.history:
@@ -147,8 +122,11 @@ def test_inherit_weights_hands_each_child_its_parents_models(tmp_path, cache_dir
             assert record["reason"] == f"parent={record['parent']}"
         seen.add(record["key"])
     assert named >= 4
-    plain = _fast_search(
-        tmp_path / "plain", evaluator=LINEAGE, strategy_options={"inherit_weights": False}
+    plain = scripted_search(
+        tmp_path / "plain",
+        evaluator="lineage",
+        generations=3,
+        strategy_options={"inherit_weights": False},
     )
     assert all(record["parent"] is None for record in plain.history)
     # Inheritance changes what a child starts from, not which genomes are tried.
@@ -159,19 +137,11 @@ def test_inherit_weights_hands_each_child_its_parents_models(tmp_path, cache_dir
 @pytest.mark.slow
 def test_real_children_start_from_their_parents_weights(tmp_path, cache_dir):
     """A real two-generation search: children of saved parents load their weights."""
-    result = kgan_nas.search(
-        "digits",
+    result = tiny_real_search(
+        tmp_path / "run",
         space=kgan_nas.SearchSpace(image_shape=(8, 8, 1), latent_dim=8, max_params=40_000),
         generations=2,
-        population=3,
         steps_per_candidate=5,
-        batch_size=16,
-        num_samples=100,
-        executor="inprocess",
-        jit_compile=False,
-        directory=str(tmp_path / "run"),
-        verbose=0,
-        final=None,
     )
     records = {record["key"]: record for record in result.history}
     children = [r for r in result.history if r["generation"] == 2 and r["status"] == "ok"]
@@ -195,61 +165,61 @@ class _StopAfter(SearchCallback):
 
 
 def test_parents_of_an_interrupted_generation_survive_resume(tmp_path, cache_dir):
-    options = {"evaluator": LINEAGE}
-    whole = _fast_search(tmp_path / "whole", **options)
+    options = {"evaluator": "lineage", "generations": 3}
+    whole = scripted_search(tmp_path / "whole", **options)
     directory = tmp_path / "interrupted"
     with pytest.raises(KeyboardInterrupt):
-        _fast_search(directory, callbacks=[_StopAfter(6)], **options)
-    resumed = _fast_search(directory, **options)
+        scripted_search(directory, callbacks=[_StopAfter(6)], **options)
+    resumed = scripted_search(directory, **options)
     assert _parents(resumed.history) == _parents(whole.history)
 
 
 def test_same_seed_same_search_and_resume_extends(tmp_path, cache_dir):
     """Two runs with one seed evaluate the same genomes; a resume adds generations."""
-    first = _fast_search(tmp_path / "a", generations=2)
-    second = _fast_search(tmp_path / "b", generations=2)
+    first = scripted_search(tmp_path / "a", generations=2)
+    second = scripted_search(tmp_path / "b", generations=2)
     assert [r["key"] for r in first.history] == [r["key"] for r in second.history]
-    longer = _fast_search(tmp_path / "a", generations=3)
+    longer = scripted_search(tmp_path / "a", generations=3)
     assert len(longer.history) == 12
     assert [r["key"] for r in longer.history[:8]] == [r["key"] for r in first.history]
     assert _keys_by_generation(longer.history) == _keys_by_generation(
-        _fast_search(tmp_path / "c", generations=3).history
+        scripted_search(tmp_path / "c", generations=3).history
     )
 
 
 def test_different_config_in_existing_directory_is_refused(tmp_path, cache_dir):
     """An existing run with another configuration is an error unless overwrite=True."""
-    _fast_search(tmp_path / "run", generations=1)
+    scripted_search(tmp_path / "run", generations=1)
     before = (tmp_path / "run" / "history.jsonl").read_text()
     with pytest.raises(RunDirectoryError, match="different configuration"):
-        _fast_search(tmp_path / "run", generations=1, strategy="random")
+        scripted_search(tmp_path / "run", generations=1, strategy="random")
     assert (tmp_path / "run" / "history.jsonl").read_text() == before
-    result = _fast_search(tmp_path / "run", generations=1, strategy="random", overwrite=True)
+    result = scripted_search(tmp_path / "run", generations=1, strategy="random", overwrite=True)
     assert result.config["strategy"] == "RandomSearch"
 
 
 def test_truncated_history_line_is_tolerated(tmp_path, cache_dir):
     """A last history line cut short by a kill is skipped and that candidate redone."""
     directory = tmp_path / "run"
-    _fast_search(directory, generations=1)
+    scripted_search(directory, generations=1)
     history = directory / "history.jsonl"
     lines = history.read_text().splitlines()
     history.write_text("\n".join(lines[:-1]) + "\n" + lines[-1][: len(lines[-1]) // 2])
     checkpoint = json.loads((directory / "checkpoint.json").read_text())
     assert checkpoint["generation"] == 1
     with pytest.warns(UserWarning, match="damaged line"):
-        result = _fast_search(directory, generations=2)
+        result = scripted_search(directory, generations=2)
     assert len(result.history) == 7  # 3 intact + 4 of generation 2
 
 
 def test_sigkill_mid_generation_then_resume_continues_identically(tmp_path, cache_dir):
     """Kill -9 a running search; the resumed run loses nothing completed and evaluates
     exactly the genomes an uninterrupted run evaluates."""
-    reference = _fast_search(tmp_path / "reference", generations=4)
+    reference = scripted_search(tmp_path / "reference", generations=4)
     directory = tmp_path / "killed"
     code = (
         "import sys; sys.path.insert(0, sys.argv[1]);"
-        "import test_search as t; t._fast_search(sys.argv[2], generations=4)"
+        "import tiny_runs; tiny_runs.scripted_search(sys.argv[2], generations=4)"
     )
     env = dict(os.environ, SCRIPTED_DELAY="0.4", KGAN_NAS_CACHE=str(cache_dir))
     process = subprocess.Popen(
@@ -275,7 +245,7 @@ def test_sigkill_mid_generation_then_resume_continues_identically(tmp_path, cach
         json.loads(line)["key"] for line in history.read_text().splitlines() if line.strip()
     ]
     assert 6 <= len(completed) < 16
-    resumed = _fast_search(directory, generations=4)
+    resumed = scripted_search(directory, generations=4)
     keys = [r["key"] for r in resumed.history]
     assert keys[: len(completed)] == completed  # nothing completed was lost or redone
     assert len(keys) == len(set(keys)) == 16
@@ -301,7 +271,7 @@ def test_bad_search_arguments_fail_before_training(tmp_path, monkeypatch, kwargs
     """Invalid arguments raise a clear error before any training: the worker set-up
     (data and extractor cache, then the executor) is never reached, and no run
     directory, candidate folder or history is created."""
-    from kgan_nas import prepare
+    from kgan_nas.engine import inputs as prepare
 
     def training_not_expected(*args, **kwargs):
         # An AssertionError: pytest.raises below does not catch it, so the test fails.
@@ -323,7 +293,7 @@ def test_directory_that_is_a_file_is_refused(tmp_path, cache_dir):
     path = tmp_path / "notes.txt"
     path.write_text("keep me")
     with pytest.raises(RunDirectoryError, match="is a file"):
-        _fast_search(path, generations=1)
+        scripted_search(path, generations=1)
     assert path.read_text() == "keep me"
 
 
@@ -341,7 +311,7 @@ def test_cli_help_and_errors(capsys):
     captured = capsys.readouterr()
     lines = captured.err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("kgan-nas report: error: "), captured.err
-    assert "not a kgan_nas run directory" in lines[0] and "--debug" in lines[0]
+    assert "'/nonexistent/run' does not exist" in lines[0] and "--debug" in lines[0]
     assert captured.out == ""
     with pytest.raises(SystemExit) as exit_info:
         cli.main(["search", "--population", "0"])

@@ -11,13 +11,13 @@ from hypothesis import given
 from hypothesis import settings
 from hypothesis import strategies as st
 
-from kgan_nas.fitness import Fitness
-from kgan_nas.space import SearchSpace
+from kgan_nas.core import pareto
+from kgan_nas.core.fitness import Fitness
+from kgan_nas.core.space import SearchSpace
 from kgan_nas.strategies import GeneticSearch
 from kgan_nas.strategies import RandomSearch
 from kgan_nas.strategies import Strategy
 from kgan_nas.strategies import get_strategy
-from kgan_nas.strategies import pareto
 
 # Pure Python: these tests must pass on every Keras backend.
 pytestmark = pytest.mark.backend

@@ -12,8 +12,8 @@ import keras
 import numpy as np
 import pytest
 
-from kgan_nas import genome as genome_lib
 from kgan_nas import training
+from kgan_nas.core import genome as genome_lib
 from kgan_nas.training import GAN
 from kgan_nas.training import LOSSES
 from kgan_nas.training import make_optimizer

@@ -22,11 +22,11 @@ deep-copied per candidate, as KerasTuner does.
 from kgan_nas.callbacks.evolve import EvolveArchitecture
 from kgan_nas.callbacks.gan_metrics import GANMetrics
 from kgan_nas.callbacks.gan_metrics import SampleGrid
+from kgan_nas.evaluation.inherit import inherit_weights
 from kgan_nas.hooks import ProgressPrinter
 from kgan_nas.hooks import SearchCallback
 from kgan_nas.hooks import SearchTensorBoard
 from kgan_nas.hooks import split_callbacks
-from kgan_nas.inherit import inherit_weights
 
 __all__ = [
     "EvolveArchitecture",

@@ -1,6 +1,6 @@
 """Architecture search inside a user's `fit`: `EvolveArchitecture`.
 
-Children start from the current model's weights (`kgan_nas.inherit`).
+Children start from the current model's weights (`kgan_nas.evaluation.inherit`).
 """
 
 import math
@@ -11,7 +11,7 @@ import numpy as np
 from kgan_nas.callbacks.scoring import SampleScorer
 from kgan_nas.callbacks.scoring import check_positive_int
 from kgan_nas.callbacks.scoring import load_real_data
-from kgan_nas.inherit import inherit_weights
+from kgan_nas.evaluation.inherit import inherit_weights
 
 
 class EvolveArchitecture(keras.callbacks.Callback):
@@ -21,9 +21,9 @@ class EvolveArchitecture(keras.callbacks.Callback):
 
     1. scores the model with `scorer` (lower is better);
     2. mutates the current genome into `children` distinct genomes
-       (`kgan_nas.operators.mutate`, which repairs them with
+       (`kgan_nas.core.operators.mutate`, which repairs them with
        `SearchSpace.repair`);
-    3. builds each child (`kgan_nas.decode.build_models`), copies in the
+    3. builds each child (`kgan_nas.evaluation.decode.build_models`), copies in the
        model's weights wherever layers match (`inherit_weights`), and trains
        it for `steps_per_child` steps on batches of `data`, with the
        optimizer, learning rates and loss of its own genome;
@@ -54,7 +54,7 @@ class EvolveArchitecture(keras.callbacks.Callback):
     ```python
     space = kgan_nas.SearchSpace(image_shape=(8, 8, 1))
     genome = space.sample(np.random.default_rng(0))
-    gan = kgan_nas.GAN(*kgan_nas.decode.build_models(genome, space))
+    gan = kgan_nas.GAN(*kgan_nas.evaluation.decode.build_models(genome, space))
     gan.compile(...)
     evolve = kgan_nas.callbacks.EvolveArchitecture(
         space, genome, "digits", every_n_epochs=5, children=4, steps_per_child=200)
@@ -124,7 +124,7 @@ class EvolveArchitecture(keras.callbacks.Callback):
         verbose=1,
     ):
         super().__init__()
-        from kgan_nas.genome import Genome
+        from kgan_nas.core.genome import Genome
 
         owner = "EvolveArchitecture"
         if not isinstance(genome, Genome):
@@ -179,7 +179,7 @@ class EvolveArchitecture(keras.callbacks.Callback):
         if not isinstance(model, training.GAN) or model.loss_name is None:
             raise TypeError(
                 "EvolveArchitecture evolves a compiled kgan_nas.GAN built from its genome "
-                "(kgan_nas.decode.build_models(genome, space)), because it rebuilds the "
+                "(kgan_nas.evaluation.decode.build_models(genome, space)), because it rebuilds the "
                 f"networks from mutated genomes; got {type(model).__name__}."
             )
         if model.latent_dim != self.space.latent_dim or tuple(model.image_shape) != tuple(
@@ -228,7 +228,7 @@ class EvolveArchitecture(keras.callbacks.Callback):
         return value if math.isfinite(value) else math.inf
 
     def _evolve(self, epoch):
-        from kgan_nas import operators
+        from kgan_nas.core import operators
 
         model = self.model
         parent_score = self._score(model)
@@ -283,8 +283,8 @@ class EvolveArchitecture(keras.callbacks.Callback):
     def _train_child(self, genome, seed):
         """Builds, trains and scores one child; returns `(gan or None, record)`."""
         from kgan_nas import data as data_lib
-        from kgan_nas import decode
         from kgan_nas import training
+        from kgan_nas.evaluation import decode
 
         record = {
             "key": genome.key(),

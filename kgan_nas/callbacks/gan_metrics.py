@@ -4,7 +4,6 @@ in `logs`) and `SampleGrid` (PNG grids from a fixed latent batch).
 
 import math
 import os
-import warnings
 
 import keras
 
@@ -14,9 +13,10 @@ from kgan_nas.callbacks.scoring import find_generator
 from kgan_nas.callbacks.scoring import generate
 from kgan_nas.callbacks.scoring import generator_classes
 from kgan_nas.callbacks.scoring import is_due
-from kgan_nas.class_labels import sample_grid_labels
-from kgan_nas.conditional_search import CONDITIONAL_OBJECTIVES as CLASS_SCORES
-from kgan_nas.objectives import METRIC_SHORT_NAMES
+from kgan_nas.core.class_labels import sample_grid_labels
+from kgan_nas.core.objectives import CONDITIONAL_OBJECTIVES as CLASS_SCORES
+from kgan_nas.core.objectives import METRIC_SHORT_NAMES
+from kgan_nas.errors import warn
 
 
 class GANMetrics(keras.callbacks.Callback):
@@ -146,10 +146,9 @@ class GANMetrics(keras.callbacks.Callback):
         # A conditional generator's class scores (`class_accuracy`, `fid_per_class`).
         values.update({k: v for k, v in scores.items() if k in CLASS_SCORES and v is not None})
         if not math.isfinite(scores["fid"]):
-            warnings.warn(
+            warn(
                 f"GANMetrics: the generator's samples hold NaN or inf after epoch "
                 f"{epoch + 1}; logging the worst values ({values}).",
-                stacklevel=2,
             )
         self.last_scores = values
         if logs is not None:

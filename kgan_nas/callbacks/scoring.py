@@ -104,14 +104,14 @@ class SampleScorer:
 
     The scoring that `GANMetrics` logs and `EvolveArchitecture` ranks with:
     `num_samples` images from a fixed latent seed go through
-    `kgan_nas.evaluate.score_images` (the search's own scoring) against the
+    `kgan_nas.evaluation.evaluator.score_images` (the search's own scoring) against the
     held-out split of the real data. The domain extractor is the search's
     (same data, same cache entry).
     """
 
     def __init__(self, real_data, *, labels, extractor, num_samples, seed, owner):
         from kgan_nas import features
-        from kgan_nas.evaluate import EvaluationConfig
+        from kgan_nas.evaluation.evaluator import EvaluationConfig
 
         if not (
             isinstance(extractor, features.FeatureExtractor)
@@ -176,8 +176,8 @@ class SampleScorer:
         return self._prepared
 
     def score(self, generator, latent_dim=None):
-        """Returns the dict of `kgan_nas.evaluate.score_images` for `generator`."""
-        from kgan_nas.evaluate import score_images
+        """Returns the dict of `kgan_nas.evaluation.evaluator.score_images` for `generator`."""
+        from kgan_nas.evaluation.evaluator import score_images
 
         extractor, real_features, statistics = self.prepare()
         labels = self._labels_for(generator)
@@ -204,7 +204,7 @@ class SampleScorer:
             real_statistics=statistics,
         )
         if labels is not None:
-            from kgan_nas.conditional_scoring import class_scores
+            from kgan_nas.evaluation.class_scores import class_scores
 
             real_labels = self.data.eval_labels
             scores.update(class_scores(images, labels, extractor, real_features, real_labels))
@@ -219,6 +219,6 @@ class SampleScorer:
                 f"{self.owner}: the generator is class-conditional, so real_data needs "
                 "labels (pass labels=..., or labelled data such as 'digits')."
             )
-        from kgan_nas.conditional_scoring import generation_labels
+        from kgan_nas.evaluation.class_scores import generation_labels
 
         return generation_labels(self.data.train_labels, self.num_samples, self.seed)

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from kgan_nas import validate
-from kgan_nas.atomic import atomic_write
+from kgan_nas.store.atomic import atomic_write
 
 
 def to_uint8(images):

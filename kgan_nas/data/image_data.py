@@ -12,9 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
-from kgan_nas.atomic import atomic_write
-from kgan_nas.cache import arrays_fingerprint
-from kgan_nas.data.validate import _validate_labels
+from kgan_nas.data.arrays import _validate_labels
+from kgan_nas.store.atomic import atomic_write
+from kgan_nas.store.cache import arrays_fingerprint
 
 
 @dataclasses.dataclass(frozen=True, eq=False, repr=False)

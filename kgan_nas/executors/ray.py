@@ -17,11 +17,11 @@ import time
 import zipfile
 
 from kgan_nas import validate
+from kgan_nas.core.fitness import Fitness
 from kgan_nas.executors.base import Executor
 from kgan_nas.executors.base import parent_dir_for
 from kgan_nas.executors.base import parents_for
 from kgan_nas.executors.base import steps_for
-from kgan_nas.fitness import Fitness
 
 _PARENT_FILES = ("generator.keras", "discriminator.keras")
 
@@ -74,10 +74,10 @@ def _evaluate_task(spec, files, genome_json, parent_files=None, steps=None):
     `parent_files` are the parent's saved models (weight inheritance), shipped
     from the driver so that no node needs a shared file system.
     """
+    from kgan_nas.core.genome import Genome
     from kgan_nas.executors.base import build_evaluator
     from kgan_nas.executors.base import evaluate_candidate
     from kgan_nas.executors.base import save_dir_for
-    from kgan_nas.genome import Genome
 
     if spec.backend:
         os.environ.setdefault("KERAS_BACKEND", spec.backend)
@@ -123,7 +123,7 @@ def _zip_folder(folder):
 
 def _unzip_into(content, folder):
     """Unpacks a candidate's shipped files and publishes them as `folder`, whole."""
-    from kgan_nas import run as run_lib
+    from kgan_nas.store import run_dir as run_lib
 
     if not content:
         return

@@ -22,19 +22,16 @@ import tempfile
 import time
 
 from kgan_nas import validate
+from kgan_nas.core.fitness import Fitness
+from kgan_nas.errors import WorkerStartError
 from kgan_nas.executors import worker as worker_lib
 from kgan_nas.executors.base import Executor
 from kgan_nas.executors.base import parents_for
 from kgan_nas.executors.base import steps_for
-from kgan_nas.fitness import Fitness
 
 _POLL_SECONDS = 0.2
 _MAX_FAILED_STARTS = 3
 _OUTPUT_TAIL_LINES = 15
-
-
-class WorkerStartError(RuntimeError):
-    """Raised when workers cannot start at all (a set-up problem, not a candidate's)."""
 
 
 def _package_root():
@@ -396,7 +393,7 @@ def _indented(text):
 
 
 def _params(spec, genome):
-    from kgan_nas.space import SearchSpace
+    from kgan_nas.core.space import SearchSpace
 
     try:
         return SearchSpace.from_dict(spec.space).generator_params(genome)

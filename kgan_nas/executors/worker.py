@@ -26,7 +26,8 @@ import sys
 import threading
 import time
 import traceback
-import warnings
+
+from kgan_nas.errors import warn
 
 # The command line that starts a worker; argv: driver pid, socket fd, label, and
 # the folder holding the driver's kgan_nas. That folder is added to the import
@@ -65,8 +66,8 @@ def enable_compile_caches(environ=None):
     Returns:
         The cache folder, `<cache root>/xla`.
     """
-    from kgan_nas.cache import cache_root
-    from kgan_nas.cache import prune_folder
+    from kgan_nas.store.cache import cache_root
+    from kgan_nas.store.cache import prune_folder
 
     environ = os.environ if environ is None else environ
     folder = os.path.join(cache_root(), "xla")
@@ -83,7 +84,7 @@ def enable_compile_caches(environ=None):
         try:
             prune_folder(tf_folder, _TF_CACHE_BYTES)
         except OSError as error:  # housekeeping: a worker must start all the same
-            warnings.warn(f"Could not prune the XLA cache {tf_folder}: {error}", stacklevel=2)
+            warn(f"Could not prune the XLA cache {tf_folder}: {error}")
     return folder
 
 
@@ -125,10 +126,10 @@ def _serve(connection):
     except BaseException:
         connection.send(("fatal", traceback.format_exc()))
         return
+    from kgan_nas.core.genome import Genome
     from kgan_nas.executors.base import evaluate_candidate
     from kgan_nas.executors.base import parent_dir_for
     from kgan_nas.executors.base import save_dir_for
-    from kgan_nas.genome import Genome
 
     connection.send(("ready", os.getpid()))
     for _ in range(max_tasks):

@@ -12,9 +12,6 @@ import os
 import keras
 import numpy as np
 
-from kgan_nas.atomic import atomic_save_model
-from kgan_nas.atomic import atomic_write_text
-from kgan_nas.cache import cache_key
 from kgan_nas.features.base import FeatureExtractor
 from kgan_nas.features.base import _as_channels_last
 from kgan_nas.features.base import _validate_images
@@ -31,6 +28,9 @@ from kgan_nas.features.domain_training import _check_fit_arguments
 from kgan_nas.features.domain_training import _compiled_classifier
 from kgan_nas.features.domain_training import _split_holdout
 from kgan_nas.features.domain_training import _training_targets
+from kgan_nas.store.atomic import atomic_save_model
+from kgan_nas.store.atomic import atomic_write_text
+from kgan_nas.store.cache import cache_key
 
 __all__ = ["DomainExtractor"]
 

@@ -1,7 +1,7 @@
 """The on-disk cache behind `DomainExtractor.for_data`: keys, entries, publishing.
 
 A cache entry is the folder `<cache_dir>/<key>/` holding `extractor.keras` and its
-sidecar `extractor.json`. The key is `kgan_nas.cache.cache_key` of every fact the
+sidecar `extractor.json`. The key is `kgan_nas.store.cache.cache_key` of every fact the
 extractor depends on (data fingerprint, fit settings, versions, backend, cache
 format). This module computes those facts, reads an entry back, and publishes a
 new one with a single `os.rename`, so readers never see half an entry.
@@ -17,10 +17,10 @@ import zipfile
 
 import keras
 
-from kgan_nas.cache import arrays_fingerprint
-from kgan_nas.cache import cache_root
-from kgan_nas.cache import canonical_json
-from kgan_nas.cache import package_version
+from kgan_nas.store.cache import arrays_fingerprint
+from kgan_nas.store.cache import cache_root
+from kgan_nas.store.cache import canonical_json
+from kgan_nas.store.cache import package_version
 
 __all__ = ["data_fingerprint", "default_cache_dir"]
 
@@ -48,7 +48,7 @@ def data_fingerprint(images, labels=None):
 
     Returns:
         The first 16 hex characters of the sha256 of the arrays' shapes
-        and bytes (`kgan_nas.cache.arrays_fingerprint`).
+        and bytes (`kgan_nas.store.cache.arrays_fingerprint`).
     """
     return arrays_fingerprint((("images", images, "<f4"), ("labels", labels, None)))
 
@@ -57,7 +57,7 @@ def default_cache_dir():
     """Folder where `DomainExtractor.for_data` caches trained extractors.
 
     Returns:
-        `os.path.join(kgan_nas.cache.cache_root(), "extractors")`: i.e.
+        `os.path.join(kgan_nas.store.cache.cache_root(), "extractors")`: i.e.
         `$KGAN_NAS_CACHE/extractors` when the environment variable
         `KGAN_NAS_CACHE` is set and non-empty, else `~/.cache/kgan_nas/extractors`.
     """

@@ -2,6 +2,7 @@
 
 `SearchCallback` is the base; `ProgressPrinter` (what `verbose` shows) and
 `SearchTensorBoard` are built on it. `kgan_nas.callbacks` re-exports them.
+`library_logs` keeps TensorFlow's start-up lines off the console.
 """
 
 from kgan_nas.hooks.base import SearchCallback

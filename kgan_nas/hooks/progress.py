@@ -15,10 +15,10 @@ import sys
 import time
 
 from kgan_nas.config import STRATEGY_NAMES
-from kgan_nas.genome import Genome
+from kgan_nas.core.genome import Genome
+from kgan_nas.core.objectives import METRICS
+from kgan_nas.core.objectives import parse_metric
 from kgan_nas.hooks.base import SearchCallback
-from kgan_nas.objectives import METRICS
-from kgan_nas.objectives import parse_metric
 
 # CSI sequences (colours, cursor moves) that a failure reason may carry from a
 # library's own output; stripped so that a log line stays plain text.
@@ -138,6 +138,8 @@ class ProgressPrinter(SearchCallback):
             strategy = logs.get("strategy")
             kind = STRATEGY_NAMES.get(strategy, strategy)  # a custom one by its class
             self._line(f"{verb} {kind + ' ' if kind else ''}search in {logs['directory']}")
+        for line in logs.get("budget") or ():
+            self._line(line)
 
     def on_generation_begin(self, generation, logs=None):
         logs = logs or {}
@@ -202,6 +204,13 @@ class ProgressPrinter(SearchCallback):
         if best:
             text += f", best {self._metric}={self._record_value(best)} ({best['key']})"
         self._line(f"{text}; results in {result.directory}")
+        if best:
+            directory = result.directory
+            self._line(
+                f"Next: kgan-nas report {directory} (plots and {directory}/report.html), "
+                f"kgan-nas sample {directory} (a grid of images); in Python, "
+                "result.sample(16) and result.best_generator()"
+            )
 
     def _generation_name(self, generation=None):
         number = self._generation if generation is None else generation

@@ -87,7 +87,7 @@ class SearchTensorBoard(SearchCallback):
     def on_candidate_end(self, record):
         from tensorboard.plugins.hparams import api as hparams
 
-        from kgan_nas.genome import Genome
+        from kgan_nas.core.genome import Genome
 
         genome = Genome.from_dict(record["genome"])
         genes = _hparam_values(genome, record)

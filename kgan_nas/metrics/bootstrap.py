@@ -18,8 +18,7 @@ import math
 import numpy as np
 import scipy.linalg
 
-from kgan_nas.metrics.checks import _as_feature_matrix
-from kgan_nas.metrics.checks import _check_positive_int
+from kgan_nas import validate
 from kgan_nas.metrics.frechet import _cholesky_factor
 from kgan_nas.metrics.frechet import _clip_eigenvalues
 from kgan_nas.metrics.frechet import _eigen_factor
@@ -81,8 +80,8 @@ def fid_confidence_interval(
             or `confidence` is out of range, or `real` is a
             `FeatureStatistics` with `resample_real=True`.
     """
-    fake = _as_feature_matrix(fake, "fake")
-    _check_positive_int(resamples, "resamples", minimum=1)
+    fake = validate.as_feature_matrix(fake, "fake")
+    validate.check_integer_at_least(resamples, "`resamples`", 1)
     if not (isinstance(confidence, (int, float)) and 0.0 < confidence < 1.0):
         raise ValueError(f"`confidence` must be a number in (0, 1), e.g. 0.95, got {confidence!r}.")
     if resample_real and isinstance(real, FeatureStatistics):
@@ -90,7 +89,7 @@ def fid_confidence_interval(
             "`resample_real=True` needs the real features themselves, not a "
             "FeatureStatistics. Pass the real feature array, or resample_real=False."
         )
-    real_array = _as_feature_matrix(real, "real") if resample_real else None
+    real_array = validate.as_feature_matrix(real, "real") if resample_real else None
     real_stats = _statistics_of(real, "real")
     if real_stats.dim != fake.shape[1]:
         raise ValueError(

@@ -5,13 +5,11 @@ eigen-decompositions only; `fid` fits those pairs to two feature sets (arrays
 or `FeatureStatistics`) and warns when a covariance is rank-deficient.
 """
 
-import warnings
-
 import numpy as np
 import scipy.linalg
 
-from kgan_nas.metrics.checks import _as_float64
-from kgan_nas.metrics.checks import _check_finite
+from kgan_nas import validate
+from kgan_nas.errors import warn
 from kgan_nas.metrics.statistics import _statistics_of
 
 __all__ = ["fid", "frechet_distance"]
@@ -20,8 +18,8 @@ __all__ = ["fid", "frechet_distance"]
 def _validate_gaussian(mu, sigma, index):
     """Validates one (mean, covariance) pair and returns float64 copies."""
     mu_name, sigma_name = f"mu{index}", f"sigma{index}"
-    mu = _as_float64(mu, mu_name)
-    sigma = _as_float64(sigma, sigma_name)
+    mu = validate.as_float64(mu, mu_name)
+    sigma = validate.as_float64(sigma, sigma_name)
     if mu.ndim != 1 or mu.shape[0] == 0:
         raise ValueError(
             f"`{mu_name}` must be a non-empty 1-D mean vector, got shape "
@@ -38,8 +36,8 @@ def _validate_gaussian(mu, sigma, index):
             f"`{sigma_name}` has shape {sigma.shape} but `{mu_name}` has "
             f"{mu.shape[0]} entries; they must describe the same features."
         )
-    _check_finite(mu, mu_name)
-    _check_finite(sigma, sigma_name)
+    validate.check_finite(mu, mu_name)
+    validate.check_finite(sigma, sigma_name)
     scale = max(float(np.max(np.abs(sigma), initial=0.0)), np.finfo(float).tiny)
     asymmetry = float(np.max(np.abs(sigma - sigma.T), initial=0.0))
     if asymmetry > 1e-6 * scale:
@@ -207,12 +205,11 @@ def fid(real, fake):
         )
     for name, stats in (("real", real_stats), ("fake", fake_stats)):
         if stats.count <= stats.dim:
-            warnings.warn(
+            warn(
                 f"`{name}` has {stats.count} samples for {stats.dim} "
                 "features, so its covariance is rank-deficient and the FID "
                 "is strongly biased. Use more samples than feature "
                 "dimensions (10k+ for 2048-d Inception features).",
-                stacklevel=2,
             )
     return frechet_distance(
         real_stats.mean,

@@ -3,9 +3,7 @@
 import numpy as np
 from scipy import special
 
-from kgan_nas.metrics.checks import _as_float64
-from kgan_nas.metrics.checks import _check_finite
-from kgan_nas.metrics.checks import _check_positive_int
+from kgan_nas import validate
 
 __all__ = ["inception_score"]
 
@@ -41,14 +39,14 @@ def inception_score(probabilities, *, splits=10):
         ValueError: If it is not 2-D, holds NaN, infinity or negative
             values, rows do not sum to 1, or `N < splits`.
     """
-    probabilities = _as_float64(probabilities, "probabilities")
+    probabilities = validate.as_float64(probabilities, "probabilities")
     if probabilities.ndim != 2:
         raise ValueError(
             "`probabilities` must be a 2-D array of shape (N, num_classes), "
             f"got shape {probabilities.shape}."
         )
-    _check_finite(probabilities, "probabilities")
-    _check_positive_int(splits, "splits", minimum=1)
+    validate.check_finite(probabilities, "probabilities")
+    validate.check_integer_at_least(splits, "`splits`", 1)
     num_samples = probabilities.shape[0]
     if num_samples < splits:
         raise ValueError(

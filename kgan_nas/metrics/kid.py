@@ -4,8 +4,7 @@ import math
 
 import numpy as np
 
-from kgan_nas.metrics.checks import _as_feature_matrix
-from kgan_nas.metrics.checks import _check_positive_int
+from kgan_nas import validate
 
 __all__ = ["kernel_inception_distance"]
 
@@ -246,16 +245,16 @@ def _validated_kid_inputs(
         TypeError: If the features are not real numeric arrays.
         ValueError: As for `kernel_inception_distance`.
     """
-    real = _as_feature_matrix(real_features, "real_features")
-    fake = _as_feature_matrix(fake_features, "fake_features")
+    real = validate.as_feature_matrix(real_features, "real_features")
+    fake = validate.as_feature_matrix(fake_features, "fake_features")
     if real.shape[1] != fake.shape[1]:
         raise ValueError(
             f"`real_features` has {real.shape[1]} features but "
             f"`fake_features` has {fake.shape[1]}. Use the same extractor."
         )
-    _check_positive_int(subsets, "subsets", minimum=1)
-    _check_positive_int(subset_size, "subset_size", minimum=2)
-    _check_positive_int(degree, "degree", minimum=1)
+    validate.check_integer_at_least(subsets, "`subsets`", 1)
+    validate.check_integer_at_least(subset_size, "`subset_size`", 2)
+    validate.check_integer_at_least(degree, "`degree`", 1)
     size = min(subset_size, real.shape[0], fake.shape[0])
     if size < 2:
         raise ValueError(

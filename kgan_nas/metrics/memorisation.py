@@ -10,7 +10,7 @@ held-out images do; one that copies sits much closer.
 
 import numpy as np
 
-from kgan_nas.metrics.checks import _as_feature_matrix
+from kgan_nas import validate
 
 __all__ = ["memorisation_score"]
 
@@ -79,9 +79,9 @@ def memorisation_score(train_features, heldout_features, generated_features):
         ValueError: If an array is not 2-D, is empty, holds NaN or
             infinity, or the dimensions differ.
     """
-    train = _as_feature_matrix(train_features, "train_features")
-    heldout = _as_feature_matrix(heldout_features, "heldout_features")
-    generated = _as_feature_matrix(generated_features, "generated_features")
+    train = validate.as_feature_matrix(train_features, "train_features")
+    heldout = validate.as_feature_matrix(heldout_features, "heldout_features")
+    generated = validate.as_feature_matrix(generated_features, "generated_features")
     for name, array in (("heldout_features", heldout), ("generated_features", generated)):
         if array.shape[1] != train.shape[1]:
             raise ValueError(

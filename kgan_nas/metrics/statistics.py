@@ -6,9 +6,7 @@ turns either an array or a `FeatureStatistics` into statistics for FID.
 
 import numpy as np
 
-from kgan_nas.metrics.checks import _as_float64
-from kgan_nas.metrics.checks import _check_finite
-from kgan_nas.metrics.checks import _check_real_dtype
+from kgan_nas import validate
 
 __all__ = ["FeatureStatistics", "feature_statistics"]
 
@@ -104,7 +102,7 @@ class FeatureStatistics:
                 earlier batches, or it holds NaN or infinity.
         """
         batch = np.asarray(batch)
-        _check_real_dtype(batch, "batch")
+        validate.check_real_dtype(batch, "batch")
         if batch.ndim != 2:
             raise ValueError(
                 f"`batch` must be a 2-D array of shape (batch_size, dim), got "
@@ -113,7 +111,7 @@ class FeatureStatistics:
         # Validate everything before changing state, so a bad batch leaves
         # the statistics as they were.
         for start in range(0, batch.shape[0], _CHUNK_ROWS):
-            _check_finite(batch[start : start + _CHUNK_ROWS], "batch")
+            validate.check_finite(batch[start : start + _CHUNK_ROWS], "batch")
         self._check_dim(batch.shape[1], "batch")
         for start in range(0, batch.shape[0], _CHUNK_ROWS):
             chunk = batch[start : start + _CHUNK_ROWS].astype(np.float64)
@@ -237,15 +235,15 @@ class FeatureStatistics:
             if count:
                 raise ValueError(f"`count` is {count} but the mean or scatter is missing.")
             return stats
-        mean = _as_float64(mean, "mean")
-        scatter = _as_float64(scatter, "scatter")
+        mean = validate.as_float64(mean, "mean")
+        scatter = validate.as_float64(scatter, "scatter")
         if mean.ndim != 1 or scatter.shape != (mean.shape[0], mean.shape[0]):
             raise ValueError(
                 f"Inconsistent shapes: mean {mean.shape}, scatter "
                 f"{scatter.shape}; expected (dim,) and (dim, dim)."
             )
-        _check_finite(mean, "mean")
-        _check_finite(scatter, "scatter")
+        validate.check_finite(mean, "mean")
+        validate.check_finite(scatter, "scatter")
         stats = cls(mean.shape[0])
         stats._count = count
         stats._mean = mean.copy()

@@ -2,7 +2,7 @@
 
 `layer_table` lists the layers Keras would build for a genome's generator or
 discriminator, with output shapes and parameter counts taken from
-`kgan_nas.plan` (the plans `kgan_nas.decode` builds from, so the numbers are
+`kgan_nas.core.shapes` (the plans `kgan_nas.evaluation.decode` builds from, so the numbers are
 the ones Keras reports). `dot_source` writes the same rows as Graphviz DOT
 text, and `render_svg` draws it when the Graphviz `dot` program is installed.
 Pure Python: nothing here imports TensorFlow or Keras.
@@ -11,7 +11,12 @@ Pure Python: nothing here imports TensorFlow or Keras.
 import shutil
 import subprocess
 
-from kgan_nas import genome as genome_lib
+from kgan_nas.core import genome as genome_lib
+from kgan_nas.core.genome import Genome
+from kgan_nas.report.markup import escape
+from kgan_nas.report.markup import num_cell
+from kgan_nas.report.markup import section_start
+from kgan_nas.report.markup import table
 
 NETWORKS = ("generator", "discriminator")
 
@@ -184,3 +189,63 @@ def _count(number, noun):
 
 def _dot_escape(text):
     return str(text).replace("\\", "\\\\").replace('"', '\\"')
+
+
+def architecture_section(result):
+    """The page's section on the best candidate: its training settings and layer tables.
+
+    Each network is a table of `layer_table`'s rows, and a diagram too when
+    Graphviz's `dot` is installed (`render_svg`).
+
+    Args:
+        result: A `kgan_nas.SearchResult`.
+
+    Returns:
+        The section's HTML; empty when no candidate succeeded.
+    """
+    best = result.best_record
+    if best is None:
+        return ""
+    parts = [section_start("architecture")]
+    genome = Genome.from_dict(best["genome"])
+    space = result.space
+    training = genome.training
+    parts.append(
+        f"<p>Candidate <code>{escape(best['key'])}</code>: {escape(training.loss)} loss, "
+        f"{escape(training.optimizer)} (generator learning rate "
+        f"{training.g_learning_rate:g}, discriminator {training.d_learning_rate:g}, "
+        f"beta_1 {training.beta_1:g}, beta_2 {training.beta_2:g}).</p>"
+    )
+    networks = []
+    drawn = False
+    for network in NETWORKS:
+        rows = layer_table(genome, space, network)
+        total = sum(row["params"] for row in rows)
+        layers = table(
+            ["layer", "settings", "output shape", "params"],
+            [
+                [
+                    escape(row["layer"]),
+                    escape(row["details"]),
+                    num_cell(format_shape(row["output_shape"])),
+                    num_cell(f"{row['params']:,}"),
+                ]
+                for row in rows
+            ]
+            + [["<b>total</b>", "", "", num_cell(f"<b>{total:,}</b>")]],
+            table_id=f"layers-{network}",
+        )
+        svg = render_svg(dot_source(rows, network))
+        diagram = f'<div class="diagram">{svg}</div>' if svg else ""
+        drawn = drawn or bool(svg)
+        networks.append(
+            f"<h3>{network.capitalize()}</h3>"
+            f'<div class="network"><div>{layers}</div>{diagram}</div>'
+        )
+    parts.extend(networks)
+    if not drawn:
+        parts.append(
+            '<p class="muted">Install Graphviz (the <code>dot</code> program) to '
+            "see these networks as diagrams as well.</p>"
+        )
+    return "\n".join(parts)

@@ -1,6 +1,6 @@
 """The page's fidelity check: does each rung of a multi-fidelity search predict the next?
 
-Reads `SearchResult.fidelity_check()` (`kgan_nas.fidelity.rung_correlations`):
+Reads `SearchResult.fidelity_check()` (`kgan_nas.core.fidelity.rung_correlations`):
 per pair of consecutive rungs, the Spearman rank correlation over the
 candidates that reached both, with the warning when it is low or undefined.
 """
@@ -12,22 +12,20 @@ from kgan_nas.report.markup import table
 
 
 def fidelity_section(result):
-    """HTML of the rung table of a multi-fidelity search, or a line saying there are no rungs.
+    """HTML of the rung table of a multi-fidelity search.
 
     Args:
         result: A `kgan_nas.SearchResult`.
 
     Returns:
-        The section's HTML.
+        The section's HTML; empty when every candidate trained one step
+        budget (no rungs, so no rung-to-rung check), and the page leaves the
+        section out.
     """
     entries = result.fidelity_check()
-    parts = [section_start("fidelity")]
     if not entries:
-        parts.append(
-            "<p>Every candidate trained one step budget (no multi-fidelity rungs), so "
-            "there is no rung-to-rung check.</p>"
-        )
-        return "\n".join(parts)
+        return ""
+    parts = [section_start("fidelity")]
     fidelity = result.config["fidelity"]
     reached = _reached(result.history)
     parts.append(

@@ -7,12 +7,12 @@ held-out real images.
 
 import os
 
-from kgan_nas.final_summary import FINAL_DIR
 from kgan_nas.report.markup import data_uri
 from kgan_nas.report.markup import escape
 from kgan_nas.report.markup import fixed
 from kgan_nas.report.markup import section_start
 from kgan_nas.report.markup import table
+from kgan_nas.results.final_summary import FINAL_DIR
 
 
 def final_section(result):
@@ -22,15 +22,13 @@ def final_section(result):
         result: A `kgan_nas.SearchResult`.
 
     Returns:
-        The section's HTML (a sentence when the run has no finished final stage).
+        The section's HTML; empty when the run has no finished final stage
+        (`kgan-nas finalize` runs one), so the page leaves the section out.
     """
-    parts = [section_start("final")]
     summary = result.final_summary()
     if summary is None:
-        parts.append(
-            "<p>This run has no finished final stage (<code>kgan-nas finalize</code> runs one).</p>"
-        )
-        return "\n".join(parts)
+        return ""
+    parts = [section_start("final")]
     protocol = summary["protocol"]
     split = "held-out" if protocol["reference"] == "holdout" else "eval (used by selection!)"
     parts.append(

@@ -6,18 +6,27 @@ of its whole lineage, not only its own steps. These helpers show that: the
 parent, inherited layers and total steps of each ranked candidate, the best
 candidate's chain of ancestors, and a note when the top candidates are one
 family.
+
+The whole run's tree (`tree_section`) is drawn by `plots.write_report` from
+`numbers.lineage_tree`, which follows `results.search_result.lineage`, the
+one definition of who inherited from whom.
 """
 
-from kgan_nas import run as run_lib
+import os
+
 from kgan_nas.report.markup import escape
 from kgan_nas.report.markup import fixed
+from kgan_nas.report.markup import image
+from kgan_nas.report.markup import key_code
 from kgan_nas.report.markup import num_cell
 from kgan_nas.report.markup import section_start
 from kgan_nas.report.markup import status_span
 from kgan_nas.report.markup import table
 from kgan_nas.report.numbers import lineage_roots
-from kgan_nas.results import lineage
-from kgan_nas.results import total_steps
+from kgan_nas.report.numbers import lineage_tree
+from kgan_nas.results.search_result import lineage
+from kgan_nas.results.search_result import total_steps
+from kgan_nas.store import run_dir as run_lib
 
 # How many of the best candidates the shared-lineage note looks at.
 TOP_FAMILY = 3
@@ -47,7 +56,7 @@ def lineage_cells(history, record):
     parent = record.get("parent")
     fitness = record.get("fitness", {})
     return [
-        f"<code>{escape(parent)}</code>" if parent else '<span class="muted">none</span>',
+        key_code(parent) if parent else '<span class="muted">none</span>',
         num_cell(int(fitness.get("inherited_layers") or 0)),
         num_cell(f"{total_steps(history, record['key'], record['generation']):,}"),
     ]
@@ -89,11 +98,11 @@ def ancestry_section(result, ranked):
         ranked: Successful records, best first.
 
     Returns:
-        The section's HTML.
+        The section's HTML; empty when no candidate succeeded.
     """
-    parts = [section_start("ancestry")]
     if not ranked:
-        return "\n".join(parts + ["<p>No candidate succeeded.</p>"])
+        return ""
+    parts = [section_start("ancestry")]
     best = ranked[0]
     chain = lineage(result.history, best["key"], best["generation"])
     rows, cumulative = [], 0
@@ -125,3 +134,61 @@ def ancestry_section(result, ranked):
             f"{int(best['fitness'].get('steps') or 0):,}."
         )
     return "\n".join(parts + [f"<p>{text}</p>", table(headers, rows, table_id="ancestry-table")])
+
+
+def tree_section(result, picture):
+    """The run's lineage tree: who started from whose trained weights, as a picture and a list.
+
+    Args:
+        result: A `kgan_nas.SearchResult`.
+        picture: The path of the tree's PNG (`plots.LINEAGE_PNG`), or None.
+
+    Returns:
+        The section's HTML; empty when no candidate names a parent (weight
+        inheritance off, or a single generation), so the page leaves it out.
+    """
+    tree = lineage_tree(result.history)
+    named = [node for node in tree if node["parent"] is not None or node["named_parent"]]
+    if not named:
+        return ""
+    inherited = sum(node["parent"] is not None for node in named)
+    zoo = sum(node["origin"] == "zoo" for node in tree)
+    text = (
+        f"{inherited} of {len(tree)} candidates started from a parent's trained weights. "
+        "Columns are generations, each line joins a parent (left) to a child, and the best "
+        "candidate's lineage is orange"
+    )
+    if any(node["status"] != "ok" for node in tree):
+        text += "; failed candidates are red crosses"
+    if zoo:
+        text += f", and the {zoo} purple star{'' if zoo == 1 else 's'} mark known designs "
+        text += "from the zoo seeded into the search, not found by it"
+    rows = []
+    for node in named:
+        parent = None if node["parent"] is None else tree[node["parent"]]
+        rows.append(
+            [
+                f"<code>{escape(node['key'])}</code>"
+                + (" (zoo)" if node["origin"] == "zoo" else ""),
+                num_cell(node["generation"]),
+                status_span(node["status"]),
+                num_cell(fixed(node["objective"])),
+                f"<code>{escape(parent['key'])}</code>, generation {parent['generation']}"
+                if parent
+                else f"none: its parent <code>{escape(node['named_parent'])}</code> failed or "
+                "is missing, so it trained from scratch",
+            ]
+        )
+    listing = table(
+        ["candidate", "gen", "status", "score", "started from"], rows, table_id="lineage-table"
+    )
+    shown = image(picture, "Lineage tree of the run") if picture and os.path.isfile(picture) else ""
+    return "\n".join(
+        [
+            section_start("lineage"),
+            shown,
+            f'<p class="muted">{text}.</p>',
+            f"<details><summary>Every candidate with a parent, as a list ({len(named)})"
+            f"</summary>{listing}</details>",
+        ]
+    )

@@ -9,22 +9,28 @@ import html
 import math
 import os
 
-from kgan_nas.genome import Genome
+from kgan_nas.core.genome import Genome
+from kgan_nas.report.numbers import KID_UNIT
 
-# Section ids and titles, in page order (tests look for each).
+# Section ids and titles, in page order (tests look for each): the pictures first
+# (samples, then the table of the best candidates, then the plots), the settings
+# and details after them. A section with nothing to show is left out of the page
+# and of its contents (`page.write_html_report`).
 SECTIONS = (
-    ("summary", "Summary"),
-    ("protocol", "Protocol card"),
+    ("samples", "Samples of the best generators"),
     ("candidates", "Best candidates"),
     ("final", "Final training"),
-    ("fidelity", "Fidelity check"),
+    ("fitness", "Fitness per generation"),
+    ("timeline", "Scores over the search"),
+    ("pareto", "Quality against size"),
+    ("lineage", "Lineage tree"),
     ("ancestry", "Ancestry of the best candidate"),
     ("curves", "Training curves"),
-    ("fitness", "Fitness per generation"),
-    ("pareto", "Quality against size"),
-    ("genes", "Gene frequencies"),
-    ("samples", "Samples of the best generators"),
     ("generations", "Best samples per generation"),
+    ("summary", "Run summary"),
+    ("protocol", "Protocol card"),
+    ("fidelity", "Fidelity check"),
+    ("genes", "Gene frequencies"),
     ("architecture", "Best architecture"),
     ("failures", "Failed candidates"),
 )
@@ -118,7 +124,11 @@ def short_number(value, digits=4):
 STATISTICS_NOTE = (
     '<p class="muted" id="statistics-note"><i>95 % interval</i>: where the FID of another '
     "draw of as many generated images would fall (bootstrap over the generated samples); "
-    "candidates whose intervals overlap are not clearly different. <i>± SE</i>: KID's "
+    "candidates whose intervals overlap are not clearly different. <i>KID</i> is shown as "
+    "stored, <b>not ×10³</b>: the unbiased MMD² of the features under the cubic kernel "
+    "(0 for the same distribution; small negative values are noise). Its size depends on "
+    "the features, so compare it between candidates of this run, or with runs of the same "
+    "features, not with published KID numbers. <i>± SE</i>: KID's "
     "standard error over its subsets. <i>Memorised</i>: the share of generated samples "
     "closer to a training image than the closest 5 % of held-out real images (about 5 % "
     "for a generator that makes new images; <b>copies?</b> marks 20 % or more) and "
@@ -134,8 +144,20 @@ def interval(fitness):
     return f"[{fixed(fitness.fid_low)}, {fixed(fitness.fid_high)}]"
 
 
+def kid_label(suffix):
+    """The name of the KID column with its unit: `kid_domain (MMD², ×1)`.
+
+    KID is shown as the records store it (`kgan_nas.metrics.kid`: the
+    unbiased MMD² under the cubic polynomial kernel), not multiplied by 10³
+    as some papers print it; the label says so, so that a reader comparing
+    numbers knows which scale they are on.
+    """
+    return f"kid_{suffix} ({KID_UNIT})"
+
+
 def kid_with_error(fitness):
-    """KID of a `Fitness` with its standard error (`± SE`) when one was recorded."""
+    """KID of a `Fitness` (unscaled, see `kid_label`) with its standard error (`± SE`)
+    when one was recorded."""
     kid = short_number(fitness.kid)
     if fitness.kid_se is None:
         return kid
@@ -174,10 +196,16 @@ def describe(record):
         return "(unreadable genome)"
 
 
+def key_code(key):
+    """A genome key as code that may break in its middle (`<wbr>`), for narrow columns."""
+    key = escape(key)
+    return f"<code>{key[: len(key) // 2]}<wbr>{key[len(key) // 2 :]}</code>"
+
+
 def genome_cell(record):
-    """A record's genome on one line, cut with an ellipsis by the CSS; all of it as tooltip."""
+    """A record's genome, all of it: the page's CSS wraps it to the width of its column."""
     text = escape(describe(record))
-    return f'<div class="genome" title="{text}">{text}</div>'
+    return f'<div class="genome">{text}</div>'
 
 
 def shorten(text, limit):

@@ -1,16 +1,21 @@
 """The numbers of a report: per-generation fitness, gene frequencies, the
 quality/size front, metric labels, the time breakdown, the objective axis and
 lineage roots, from history records (plain Python).
+
+Also the run's lineage tree (`lineage_tree`: who inherited trained weights
+from whom, laid out by generation), every evaluation's score in order
+(`score_timeline`) and whether a score axis can be logarithmic
+(`log_axis_fits`).
 """
 
 import collections
 import math
 import statistics
 
-from kgan_nas.results import lineage
-from kgan_nas.results import pareto_records
-from kgan_nas.results import rank_key
-from kgan_nas.results import ranked_records
+from kgan_nas.results.search_result import lineage
+from kgan_nas.results.search_result import pareto_records
+from kgan_nas.results.search_result import rank_key
+from kgan_nas.results.search_result import ranked_records
 
 # Gene categories counted by `gene_frequencies`: layer kinds per layer, the
 # training genes per genome.
@@ -108,9 +113,22 @@ def quality_size_front(history):
     return {r["key"] for r in pareto_records(history, lambda r: (r["objective"], r["params"]))}
 
 
+# What KID is, as the records store it: the unbiased MMD^2 of the features under
+# the cubic polynomial kernel, not multiplied by 10^3 as some papers print it.
+KID_UNIT = "MMD², ×1"
+
+
 def objective_label(metric):
-    """Axis label of the objective: IS is maximised, so it is stored negated."""
-    return metric + (" (negated)" if metric.startswith("is_") else "")
+    """Axis label of the objective.
+
+    IS is maximised, so it is stored negated; KID is stored unscaled
+    (`KID_UNIT`), which the label says so that it is not read as KID x 10^3.
+    """
+    if metric.startswith("is_"):
+        return metric + " (negated)"
+    if metric.startswith("kid_"):
+        return f"{metric} ({KID_UNIT})"
+    return metric
 
 
 # Phases of `Fitness.seconds`, in the order a candidate goes through them.
@@ -188,7 +206,7 @@ def objective_axis(values, ratio=10.0, percentile=90.0):
 
 
 def lineage_roots(history, records):
-    """The oldest ancestor's key of each record's lineage (`kgan_nas.results.lineage`).
+    """The oldest ancestor's key of each record's lineage (`results.search_result.lineage`).
 
     Args:
         history: History records.
@@ -199,3 +217,132 @@ def lineage_roots(history, records):
         its own root).
     """
     return [lineage(history, r["key"], r["generation"])[0]["key"] for r in records]
+
+
+def log_axis_fits(values):
+    """Whether a log axis can show `values`: every finite one is positive (and there is one).
+
+    FID spans orders of magnitude between a random and a trained generator,
+    so score plots use a log axis where they can; a negated IS or a KID
+    below 0 (KID is unbiased, so it can be) keeps a linear one.
+    """
+    finite = [v for v in values if v is not None and math.isfinite(v)]
+    return bool(finite) and min(finite) > 0
+
+
+def score_timeline(history):
+    """Every evaluation in the order the search recorded it, with its score.
+
+    Args:
+        history: History records, as in `SearchResult.history`.
+
+    Returns:
+        A list of dicts, one per record: `order` (1, 2, ...: its line in
+        `history.jsonl`), `generation`, `key`, `objective` (None when it
+        failed), `ok` and `best_so_far` (the lowest objective up to and
+        including it, None before the first success).
+    """
+    points, best = [], None
+    for order, record in enumerate(history, 1):
+        value = record.get("objective")
+        ok = value is not None and math.isfinite(value)
+        if ok and (best is None or value < best):
+            best = value
+        points.append(
+            {
+                "order": order,
+                "generation": record["generation"],
+                "key": record["key"],
+                "objective": value if ok else None,
+                "ok": ok,
+                "best_so_far": best,
+            }
+        )
+    return points
+
+
+def lineage_tree(history):
+    """The run's lineage tree: one node per evaluated candidate, an edge to the
+    candidate whose trained weights it started from.
+
+    A node is a `(generation, key)` pair (a multi-fidelity candidate's rungs
+    are one node). Its parent is the first other candidate on its
+    `results.search_result.lineage`, the one definition of who inherited
+    from whom: a record whose named parent failed or is missing started from
+    scratch, so it is a root. Nodes are laid out in layers by generation; in
+    each layer roots come first, best first, and then children in the order
+    of their parents' rows, so that families stay together.
+
+    Args:
+        history: History records, as in `SearchResult.history`.
+
+    Returns:
+        A list of node dicts, sorted by `(generation, row)`: `key`,
+        `generation`, `row` (the node's place in its layer, 0 at the top),
+        `status` and `objective` (of its highest successful record, else its
+        last one), `parent` (the parent node's index in the list, or None),
+        `named_parent` (the record's `parent` field), `origin` (the record's
+        `origin` field, e.g. `"zoo"` for a known design seeded into the
+        first generation; None when absent), `best_lineage` (whether it is
+        on the best candidate's lineage, the best included) and `index`.
+    """
+    records = {}
+    for record in history:
+        records.setdefault((record["generation"], record["key"]), []).append(record)
+    parents = {}
+    for generation, key in records:
+        chain = lineage(history, key, generation)
+        earlier = [(r["generation"], r["key"]) for r in chain]
+        earlier = [place for place in earlier if place != (generation, key)]
+        parents[(generation, key)] = earlier[-1] if earlier else None
+    rows = _layer_rows(records, parents)
+    best = ranked_records(history)[:1]
+    best_places = {
+        (r["generation"], r["key"])
+        for r in (lineage(history, best[0]["key"], best[0]["generation"]) if best else [])
+    }
+    ordered = sorted(records, key=lambda place: (place[0], rows[place]))
+    index = {place: i for i, place in enumerate(ordered)}
+    nodes = []
+    for place in ordered:
+        evaluations = records[place]
+        shown = _shown_record(evaluations)
+        parent = parents[place]
+        nodes.append(
+            {
+                "index": index[place],
+                "key": place[1],
+                "generation": place[0],
+                "row": rows[place],
+                "status": shown.get("status"),
+                "objective": shown.get("objective"),
+                "parent": None if parent is None else index[parent],
+                "named_parent": evaluations[0].get("parent"),
+                "origin": next((r["origin"] for r in evaluations if r.get("origin")), None),
+                "best_lineage": place in best_places,
+            }
+        )
+    return nodes
+
+
+def _shown_record(evaluations):
+    """The record a tree node shows: its best successful one, else its last."""
+    ok = [r for r in evaluations if r.get("status") == "ok" and r.get("objective") is not None]
+    return min(ok, key=rank_key) if ok else evaluations[-1]
+
+
+def _layer_rows(records, parents):
+    """Each node's row in its generation's layer: roots first, best first, then
+    children in the order of their parents' rows (families stay together)."""
+    rows = {}
+    for generation in sorted({place[0] for place in records}):
+        layer = [place for place in records if place[0] == generation]
+
+        def order(place):
+            parent = parents[place]
+            first = -1 if parent is None else rows[parent]
+            return (first, rank_key(_shown_record(records[place])))
+
+        for row, place in enumerate(sorted(layer, key=order)):
+            rows[place] = row
+    return rows

@@ -10,11 +10,10 @@ imported.
 import datetime
 import os
 
+from kgan_nas import config as config_lib
 from kgan_nas import validate
-from kgan_nas.atomic import atomic_write_text
-from kgan_nas.fitness import STATUSES
-from kgan_nas.fitness import Fitness
-from kgan_nas.genome import Genome
+from kgan_nas.core.fitness import STATUSES
+from kgan_nas.core.fitness import Fitness
 from kgan_nas.report import architecture
 from kgan_nas.report import fidelity_view
 from kgan_nas.report import final_view
@@ -31,6 +30,7 @@ from kgan_nas.report.markup import fixed
 from kgan_nas.report.markup import num_cell
 from kgan_nas.report.markup import section_start
 from kgan_nas.report.markup import table
+from kgan_nas.store.atomic import atomic_write_text
 
 REPORT_HTML = "report.html"
 
@@ -38,10 +38,14 @@ _CSS = """
 body { font-family: system-ui, -apple-system, "Segoe UI", Helvetica, Arial, sans-serif;
        margin: 0 auto; max-width: 1280px; padding: 0 1.2em 3em; color: #1d2330;
        line-height: 1.45; }
-h1 { margin-bottom: 0.1em; }
+h1 { margin: 0.5em 0 0.1em; font-size: 1.7em; }
 h2 { border-bottom: 2px solid #d5dbe6; padding-bottom: 0.2em; margin-top: 2em; }
+h2#samples { margin-top: 0.6em; }
 .muted { color: #5b6577; }
-nav ol { columns: 2; padding-left: 1.4em; }
+p.byline { margin: 0.2em 0; }
+nav.contents { font-size: 0.9em; margin: 0.4em 0; }
+nav.contents ol { display: flex; flex-wrap: wrap; gap: 0.1em 1.2em; margin: 0; padding: 0;
+                  list-style: none; }
 table { border-collapse: collapse; margin: 0.6em 0 1em; font-size: 0.92em; }
 th, td { border: 1px solid #d5dbe6; padding: 0.25em 0.6em; text-align: left;
          vertical-align: top; }
@@ -49,18 +53,26 @@ th { background: #eef2f8; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 code, .genome { font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, monospace;
                 font-size: 0.88em; }
-.genome { white-space: nowrap; overflow: hidden; text-overflow: ellipsis; max-width: 18em; }
+.genome { white-space: normal; overflow-wrap: anywhere; min-width: 10em; }
+#candidates-table { width: 100%; table-layout: auto; }
+#candidates-table th, #candidates-table td { padding: 0.25em 0.4em; }
+#candidates-table tbody tr:nth-child(odd) td { border-bottom: none; }
+#candidates-table td.genome-row { border-top: none; padding: 0 0.4em 0.45em 2.2em; }
+#candidates-table td.genome-row .genome { display: inline; }
+#candidates-table tbody tr:nth-child(4n+1), #candidates-table tbody tr:nth-child(4n+2) {
+    background: #f7f9fc; }
 #configuration, #run-table { max-width: 40em; }
-.wide { overflow-x: auto; }
+.wide { max-width: 100%; overflow-x: auto; }
 .note { background: #fff8e1; border-left: 4px solid #f0b400; padding: 0.5em 0.9em; }
 .plot { max-width: 100%; height: auto; }
 .columns { display: flex; flex-wrap: wrap; gap: 0 2.5em; align-items: flex-start; }
 .grow { flex: 1 1 360px; min-width: 0; }
-.headline { font-size: 1.1em; }
+.headline { font-size: 1.05em; margin: 0.3em 0; }
 .cards { display: flex; flex-wrap: wrap; gap: 1em; }
 .card { border: 1px solid #d5dbe6; border-radius: 6px; padding: 0.6em; margin: 0; }
-.card img { image-rendering: pixelated; width: 240px; height: auto; display: block; }
-.card figcaption { font-size: 0.85em; margin-top: 0.4em; }
+.card img { image-rendering: pixelated; width: 200px; height: auto; display: block; }
+.card figcaption { font-size: 0.85em; margin-top: 0.4em; max-width: 200px; }
+.card.real { border-color: #1d7a38; border-width: 2px; }
 .network { display: flex; flex-wrap: wrap; gap: 0 2.5em; align-items: flex-start; }
 .diagram svg { max-width: 420px; height: auto; }
 .status-ok { color: #1d7a38; } .status-bad { color: #b3261e; }
@@ -70,16 +82,24 @@ code, .genome { font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, mo
 def write_html_report(result, path=None, *, plots=None, top_k=4, num_rows=10):
     """Writes `report.html`, one self-contained page about a run.
 
-    Sections: a summary (configuration, how the run ran and where its time
-    went, candidates by status, the best candidate and the reference
-    scores), a table of the best candidates with their parents and total
-    training steps, the best candidate's ancestry (weight inheritance),
-    training curves, fitness per generation, quality against generator size
-    with its Pareto front, gene frequencies per generation, sample grids of
-    the `top_k` best generators beside real images, the best grid of each
-    generation, the best generator's and discriminator's layers (a diagram
-    too when Graphviz's `dot` is installed) and the failed candidates with
-    their reasons.
+    Pictures first: under the title, a one-line result and the contents,
+    the sample grids of the `top_k` best generators beside held-out real
+    images (on the first screen), then a table of the best candidates that
+    fits the page's width (each genome whole, on a row of its own under the
+    candidate's numbers), the final training when there is one, and the
+    plots: fitness per generation and every candidate's score in order
+    (log axes where the scores allow), quality against generator size with
+    its Pareto front, the run's lineage tree (who started from whose
+    trained weights, the best candidate's lineage highlighted, designs from
+    the zoo marked) and the best candidate's ancestry, training curves, the
+    best grid of each generation. After them: a summary (configuration,
+    how the run ran and where its time went, candidates by status, the best
+    candidate and the reference scores), the protocol card, the fidelity
+    check of a multi-fidelity search, gene frequencies per generation, the
+    best generator's and discriminator's layers (a diagram too when
+    Graphviz's `dot` is installed) and the failed candidates with their
+    reasons. A section with nothing to show (no final stage, no rungs, no
+    curves, no failures, ...) is left out of the page and of its contents.
 
     Example:
 
@@ -113,23 +133,30 @@ def write_html_report(result, path=None, *, plots=None, top_k=4, num_rows=10):
     plots = {os.path.basename(p): p for p in plots}
     path = path or os.path.join(result.directory, REPORT_HTML)
     ranked = result.ranked()
-    body = [
-        _header(result),
-        _summary(result, ranked),
-        protocol_view.protocol_section(result),
-        _candidates(result, ranked, num_rows),
-        final_view.final_section(result),
-        fidelity_view.fidelity_section(result),
-        lineage_view.ancestry_section(result, ranked),
-        _curves(result, plots),
-        _fitness(result, plots),
-        _pareto(result, ranked, plots),
-        _genes(result, plots),
-        gallery.samples_section(result, ranked, top_k),
-        gallery.generations_section(result),
-        _architecture(result),
-        _failures(result),
-    ]
+    sections = dict(
+        [
+            ("samples", gallery.samples_section(result, ranked, top_k)),
+            ("candidates", _candidates(result, ranked, num_rows)),
+            ("final", final_view.final_section(result)),
+            ("fitness", _fitness(result, plots)),
+            ("timeline", _timeline(result, plots)),
+            ("pareto", _pareto(result, ranked, plots)),
+            ("lineage", lineage_view.tree_section(result, plots.get(report_plots.LINEAGE_PNG))),
+            ("ancestry", lineage_view.ancestry_section(result, ranked)),
+            ("curves", _curves(result, plots)),
+            ("generations", gallery.generations_section(result)),
+            ("summary", _summary(result, ranked)),
+            ("protocol", protocol_view.protocol_section(result)),
+            ("fidelity", fidelity_view.fidelity_section(result)),
+            ("genes", _genes(result, plots)),
+            ("architecture", architecture.architecture_section(result)),
+            ("failures", _failures(result)),
+        ]
+    )
+    # In `SECTIONS`' order; a section with nothing to show is left out, and so is its
+    # entry in the contents.
+    shown = [(key, sections[key]) for key, _ in SECTIONS if sections[key]]
+    body = [_header(result, ranked, [key for key, _ in shown])] + [html for _, html in shown]
     page = (
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         f"<title>kgan_nas report: {escape(markup.run_name(result))}</title>\n"
@@ -143,13 +170,17 @@ def write_html_report(result, path=None, *, plots=None, top_k=4, num_rows=10):
 # ----------------------------------------------------------------------
 
 
-def _header(result):
+def _header(result, ranked, keys):
+    """The title, what the run found in one paragraph, and the contents (the sections `keys`)."""
     stamp = datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
-    items = "".join(f'<li><a href="#{key}">{title}</a></li>' for key, title in SECTIONS)
+    titles = dict(SECTIONS)
+    items = "".join(f'<li><a href="#{key}">{titles[key]}</a></li>' for key in keys)
     return (
         f"<h1>kgan_nas report: {escape(markup.run_name(result))}</h1>\n"
-        f'<p class="muted">Run directory <code>{escape(os.path.abspath(result.directory))}'
-        f"</code>, report written {escape(stamp)}.</p>\n<nav><ol>{items}</ol></nav>"
+        f'<p class="muted byline">Run directory <code>'
+        f"{escape(os.path.abspath(result.directory))}</code>, report written {escape(stamp)}.</p>\n"
+        f"{_headline(result, ranked)}\n"
+        f'<nav class="contents" aria-label="contents"><ol>{items}</ol></nav>'
     )
 
 
@@ -161,7 +192,7 @@ def _summary(result, ranked):
     settings = [
         ("data set", config.get("dataset")),
         ("image shape", architecture.format_shape(config.get("image_shape", []))),
-        ("strategy", config.get("strategy")),
+        ("strategy", strategy_name(config.get("strategy"))),
         ("metric", config.get("metric")),
         ("objectives", ", ".join(result.objectives)),
         ("generations", f"{generations_done} run of {config.get('generations')}"),
@@ -174,8 +205,6 @@ def _summary(result, ranked):
     ]
     parts = [
         section_start("summary"),
-        _headline(result, ranked),
-        lineage_view.shared_lineage_note(result.history, ranked),
         '<div class="columns"><div>',
         "<h3>Configuration</h3>",
         markup.key_value_table(settings, table_id="configuration"),
@@ -193,6 +222,14 @@ def _summary(result, ranked):
             "numbers, nor with runs scored on a different number of samples.</p>"
         )
     return "\n".join(parts)
+
+
+def strategy_name(stored):
+    """The strategy by the name the CLI and `search(strategy=...)` take (`genetic`, not
+    `GeneticSearch`); a custom strategy by its class name."""
+    if stored is None:
+        return "not recorded"
+    return config_lib.STRATEGY_NAMES.get(stored, stored)
 
 
 def _status_counts(result):
@@ -224,7 +261,7 @@ def _best_candidate(result, ranked):
         ("key", f"<code>{escape(best['key'])}</code>"),
         ("generation", best["generation"]),
         ("fid_" + suffix, f"{fixed(fitness.fid)} {markup.interval(fitness)}"),
-        ("kid_" + suffix, markup.kid_with_error(fitness)),
+        (markup.kid_label(suffix), markup.kid_with_error(fitness)),
         ("memorisation", markup.memorisation(fitness)),
         (
             "is_" + suffix,
@@ -293,7 +330,7 @@ def _candidates(result, ranked, num_rows):
         "gen",
         "fid_" + suffix,
         "95 % interval",
-        "kid_" + suffix + " ± SE",
+        markup.kid_label(suffix) + " ± SE",
         "is_" + suffix,
         "memorised",
         "G params",
@@ -302,15 +339,16 @@ def _candidates(result, ranked, num_rows):
         "parent",
         "inherited layers",
         "total steps",
-        "genome",
     ]
+    # Each candidate is two rows: its numbers, then its whole genome across the
+    # table's width, so the table fits the page and no genome is cut.
     rows = []
     for rank, record in enumerate(ranked[:num_rows], 1):
         fitness = Fitness.from_dict(record["fitness"])
         rows.append(
             [
                 num_cell(rank),
-                f"<code>{escape(record['key'])}</code>",
+                markup.key_code(record["key"]),
                 num_cell(record["generation"]),
                 num_cell(fixed(fitness.fid)),
                 num_cell(markup.interval(fitness)),
@@ -321,10 +359,16 @@ def _candidates(result, ranked, num_rows):
                 num_cell(f"{fitness.discriminator_params:,}"),
                 num_cell(fixed(fitness.seconds.get("total"), 1)),
                 *lineage_view.lineage_cells(result.history, record),
-                markup.genome_cell(record),
+            ]
+        )
+        rows.append(
+            [
+                f'<td class="genome-row" colspan="{len(headers)}"><span class="muted">genome'
+                f"</span> {markup.genome_cell(record)}</td>"
             ]
         )
     parts.append(f'<div class="wide">{table(headers, rows, table_id="candidates-table")}</div>')
+    parts.append(lineage_view.shared_lineage_note(result.history, ranked))
     if len(ranked) > num_rows:
         parts.append(
             f'<p class="muted">{len(ranked) - num_rows} more successful candidates '
@@ -334,7 +378,7 @@ def _candidates(result, ranked, num_rows):
         '<p class="muted">Genome notation: <code>up</code>/<code>tup</code> '
         "upsample, <code>down</code> a stride-2 convolution, <code>k</code> the "
         "kernel size, <code>/ba</code>, <code>/la</code>, <code>/sp</code> batch, "
-        "layer and spectral normalisation; hover a genome to read all of it. <i>Parent</i>: "
+        "layer and spectral normalisation. <i>Parent</i>: "
         "the candidate whose trained weights this one started from; <i>total steps</i>: "
         "its own steps plus its ancestors'.</p>"
     )
@@ -343,6 +387,8 @@ def _candidates(result, ranked, num_rows):
 
 
 def _fitness(result, plots):
+    if not result.history:
+        return ""
     image = markup.image(plots.get(report_plots.FITNESS_PNG), "Fitness per generation")
     rows = [
         [
@@ -366,15 +412,46 @@ def _fitness(result, plots):
     )
     return (
         f"{section_start('fitness')}\n"
-        f'<div class="columns"><div>{image}</div><div>{fitness_table}</div></div>'
+        f'<div class="columns"><div>{image}</div><div>{fitness_table}</div></div>\n'
+        f'<p class="muted">{_axis_note(result)}</p>'
+    )
+
+
+def _axis_note(result):
+    """How to read the score axes: a log one where every score is positive."""
+    if numbers.log_axis_fits([record.get("objective") for record in result.history]):
+        return (
+            "The score axis is logarithmic: an untrained generator and a good one differ by "
+            "orders of magnitude, and equal steps on the axis are equal ratios."
+        )
+    return "The score axis is linear: some scores are not positive, so a log axis cannot show them."
+
+
+def _timeline(result, plots):
+    if not result.history:
+        return ""
+    failed = sum(record["status"] != "ok" for record in result.history)
+    failures = (
+        "No evaluation failed."
+        if not failed
+        else f"The {failed} failed evaluation{'' if failed == 1 else 's'} (no score) "
+        "are the red crosses on the top edge."
+    )
+    return "\n".join(
+        [
+            section_start("timeline"),
+            markup.image(plots.get(report_plots.TIMELINE_PNG), "Every candidate's score in order"),
+            '<p class="muted">Each point is one evaluation, in the order the search recorded '
+            f"it, coloured by generation; the black steps are the best score so far. "
+            f"{failures}</p>",
+        ]
     )
 
 
 def _pareto(result, ranked, plots):
-    parts = [section_start("pareto")]
     if not ranked:
-        parts.append("<p>No candidate succeeded, so there is nothing to plot.</p>")
-        return "\n".join(parts)
+        return ""
+    parts = [section_start("pareto")]
     parts.append(markup.image(plots.get(report_plots.PARETO_PNG), "Quality against generator size"))
     front = numbers.quality_size_front(result.history)
     members = sorted((r for r in ranked if r["key"] in front), key=lambda r: r["params"])
@@ -401,10 +478,9 @@ def _pareto(result, ranked, plots):
 
 
 def _genes(result, plots):
-    parts = [section_start("genes")]
     if not result.history:
-        parts.append("<p>No candidate has been evaluated yet.</p>")
-        return "\n".join(parts)
+        return ""
+    parts = [section_start("genes")]
     parts.append(markup.image(plots.get(report_plots.GENES_PNG), "Gene frequencies per generation"))
     frequencies = numbers.gene_frequencies(result.history)
     generations = frequencies["generations"]
@@ -429,14 +505,10 @@ def _genes(result, plots):
 
 
 def _curves(result, plots):
-    parts = [section_start("curves")]
     path = plots.get(report_plots.CURVES_PNG)
-    if not path:
-        parts.append(
-            "<p>No training curves were recorded (runs written before curves were, "
-            "or an evaluator that records none).</p>"
-        )
-        return "\n".join(parts)
+    if not path:  # runs written before curves were, or an evaluator that records none
+        return ""
+    parts = [section_start("curves")]
     parts.append(markup.image(path, "Training curves of the best candidates"))
     parts.append(
         '<p class="muted">Each point is the mean loss over the steps since the previous '
@@ -446,62 +518,11 @@ def _curves(result, plots):
     return "\n".join(parts)
 
 
-def _architecture(result):
-    parts = [section_start("architecture")]
-    best = result.best_record
-    if best is None:
-        parts.append("<p>No candidate succeeded, so there is no best architecture.</p>")
-        return "\n".join(parts)
-    genome = Genome.from_dict(best["genome"])
-    space = result.space
-    training = genome.training
-    parts.append(
-        f"<p>Candidate <code>{escape(best['key'])}</code>: {escape(training.loss)} loss, "
-        f"{escape(training.optimizer)} (generator learning rate "
-        f"{training.g_learning_rate:g}, discriminator {training.d_learning_rate:g}, "
-        f"beta_1 {training.beta_1:g}, beta_2 {training.beta_2:g}).</p>"
-    )
-    networks = []
-    drawn = False
-    for network in architecture.NETWORKS:
-        rows = architecture.layer_table(genome, space, network)
-        total = sum(row["params"] for row in rows)
-        layers = table(
-            ["layer", "settings", "output shape", "params"],
-            [
-                [
-                    escape(row["layer"]),
-                    escape(row["details"]),
-                    num_cell(architecture.format_shape(row["output_shape"])),
-                    num_cell(f"{row['params']:,}"),
-                ]
-                for row in rows
-            ]
-            + [["<b>total</b>", "", "", num_cell(f"<b>{total:,}</b>")]],
-            table_id=f"layers-{network}",
-        )
-        svg = architecture.render_svg(architecture.dot_source(rows, network))
-        diagram = f'<div class="diagram">{svg}</div>' if svg else ""
-        drawn = drawn or bool(svg)
-        networks.append(
-            f"<h3>{network.capitalize()}</h3>"
-            f'<div class="network"><div>{layers}</div>{diagram}</div>'
-        )
-    parts.extend(networks)
-    if not drawn:
-        parts.append(
-            '<p class="muted">Install Graphviz (the <code>dot</code> program) to '
-            "see these networks as diagrams as well.</p>"
-        )
-    return "\n".join(parts)
-
-
 def _failures(result):
-    parts = [section_start("failures")]
     failed = [r for r in result.history if r["status"] != "ok"]
-    if not failed:
-        parts.append("<p>None: every candidate trained and was scored.</p>")
-        return "\n".join(parts)
+    if not failed:  # the status counts of the summary say so
+        return ""
+    parts = [section_start("failures")]
     parts.append(
         f"<p>{len(failed)} of {len(result.history)} candidates failed. A failure is "
         "recorded and the search goes on; worker output is in "

@@ -2,23 +2,28 @@
 
 import os
 
-from kgan_nas import genome as genome_lib
-from kgan_nas.atomic import atomic_copy
-from kgan_nas.atomic import atomic_write
+from kgan_nas.core import genome as genome_lib
 from kgan_nas.report.numbers import GENE_CATEGORIES
 from kgan_nas.report.numbers import fitness_by_generation
 from kgan_nas.report.numbers import gene_frequencies
+from kgan_nas.report.numbers import lineage_tree
+from kgan_nas.report.numbers import log_axis_fits
 from kgan_nas.report.numbers import objective_axis
 from kgan_nas.report.numbers import objective_label
 from kgan_nas.report.numbers import quality_size_front
-from kgan_nas.results import lineage
-from kgan_nas.results import ranked_records
+from kgan_nas.report.numbers import score_timeline
+from kgan_nas.results.search_result import lineage
+from kgan_nas.results.search_result import ranked_records
+from kgan_nas.store.atomic import atomic_copy
+from kgan_nas.store.atomic import atomic_write
 
 FITNESS_PNG = "fitness.png"
 PARETO_PNG = "pareto.png"
 GENES_PNG = "gene_frequencies.png"
 BEST_SAMPLES_PNG = "best_samples.png"
 CURVES_PNG = "curves.png"
+TIMELINE_PNG = "timeline.png"
+LINEAGE_PNG = "lineage.png"
 # Candidates whose training curves `curves.png` draws.
 CURVE_CANDIDATES = 3
 
@@ -28,8 +33,13 @@ def write_report(result, directory=None):
 
     Files, each only when there is something to draw: `fitness.png` (best,
     median and best-so-far per generation, with the run's reference
-    scores), `pareto.png` (objective against generator parameters, the
-    front marked; see `objective_axis` for its objective axis),
+    scores, on a log axis where the scores allow one: `log_axis_fits`),
+    `timeline.png` (every evaluation's score in the order the search
+    recorded them, failed ones marked, with the best so far),
+    `pareto.png` (objective against generator parameters, the front
+    marked; see `objective_axis` for its objective axis; the legend beside
+    the axes, so it hides no point), `lineage.png` (the run's lineage tree,
+    `lineage_tree`, when any candidate inherited weights),
     `gene_frequencies.png` (stacked bars per generation, see
     `gene_frequencies`), `curves.png` (the losses of the best
     `CURVE_CANDIDATES` candidates along their lineages, when recorded) and
@@ -61,9 +71,18 @@ def write_report(result, directory=None):
                 pyplot,
             )
         )
+    if result.history:
+        written.append(
+            _plot_timeline(result.history, metric, os.path.join(directory, TIMELINE_PNG), pyplot)
+        )
     if ranked_records(result.history):
         written.append(
             _plot_quality_size(result.history, metric, os.path.join(directory, PARETO_PNG), pyplot)
+        )
+    tree = lineage_tree(result.history)
+    if any(node["parent"] is not None for node in tree):
+        written.append(
+            _plot_lineage_tree(tree, metric, os.path.join(directory, LINEAGE_PNG), pyplot)
         )
     if result.history:
         written.append(
@@ -94,6 +113,7 @@ def _plot_fitness(history, metric, baselines, path, pyplot):
         for x in failed:
             axis.axvline(x, color="tab:red", alpha=0.3)
         axis.plot([], [], color="tab:red", alpha=0.3, label="all failed")
+    plotted = [row[key] for row in rows for key in ("best", "median", "best_so_far")]
     if metric.startswith("fid_") and baselines:
         # The run's reference scores (same features, same real images) say
         # what a number means: the floor, and where noise would land.
@@ -103,9 +123,12 @@ def _plot_fitness(history, metric, baselines, path, pyplot):
         ):
             if baselines.get(key) is not None:
                 axis.axhline(baselines[key], color="grey", linestyle=style, label=label)
+                plotted.append(baselines[key])
+    if log_axis_fits(plotted):
+        axis.set_yscale("log")  # FID spans orders of magnitude: a linear axis squashes it
     axis.xaxis.set_major_locator(MaxNLocator(integer=True))
     axis.set_xlabel("generation")
-    axis.set_ylabel(objective_label(metric))
+    axis.set_ylabel(_score_label(metric, axis))
     axis.set_title("Fitness per generation (lower is better)")
     if len(xs) == 1:
         axis.set_xlim(xs[0] - 1, xs[0] + 1)
@@ -117,7 +140,7 @@ def _plot_fitness(history, metric, baselines, path, pyplot):
 def _plot_quality_size(history, metric, path, pyplot):
     ok = ranked_records(history)
     front = quality_size_front(history)
-    figure, axis = pyplot.subplots(figsize=(6.4, 4))
+    figure, axis = pyplot.subplots(figsize=(7.6, 4))
     others = [r for r in ok if r["key"] not in front]
     axis.scatter(
         [r["params"] for r in others],
@@ -137,9 +160,65 @@ def _plot_quality_size(history, metric, path, pyplot):
     axis.set_xscale("log")
     _scale_objective_axis(axis, ok)
     axis.set_xlabel("generator parameters")
-    axis.set_ylabel(objective_label(metric))
+    axis.set_ylabel(_score_label(metric, axis))
     axis.set_title("Quality against generator size (lower is better)")
-    axis.legend()
+    # Beside the axes, not on them: inside, the legend can hide a point.
+    axis.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
+    axis.grid(alpha=0.3, which="both")
+    return _save(figure, path, pyplot)
+
+
+def _score_label(metric, axis):
+    """The objective's axis label, saying when the axis is logarithmic."""
+    return objective_label(metric) + (", log scale" if axis.get_yscale() == "log" else "")
+
+
+def _plot_timeline(history, metric, path, pyplot):
+    from matplotlib.ticker import MaxNLocator
+
+    points = score_timeline(history)
+    figure, axis = pyplot.subplots(figsize=(7.6, 3.6))
+    ok = [p for p in points if p["ok"]]
+    if ok:
+        shown = axis.scatter(
+            [p["order"] for p in ok],
+            [p["objective"] for p in ok],
+            c=[p["generation"] for p in ok],
+            cmap="viridis",
+            s=22,
+            zorder=3,
+            label="candidate",
+        )
+        colorbar = figure.colorbar(shown, ax=axis, pad=0.02)
+        colorbar.set_label("generation")
+        colorbar.locator = MaxNLocator(integer=True)
+        colorbar.update_ticks()
+        best = [(p["order"], p["best_so_far"]) for p in points if p["best_so_far"] is not None]
+        axis.step(*zip(*best), where="post", color="black", linewidth=1, label="best so far")
+    if log_axis_fits([p["objective"] for p in ok]):
+        axis.set_yscale("log")
+    failed = [p["order"] for p in points if not p["ok"]]
+    if failed:  # no score to draw: a cross on the top edge, where it happened
+        axis.scatter(
+            failed,
+            [1.0] * len(failed),
+            marker="x",
+            color="tab:red",
+            s=30,
+            clip_on=False,
+            zorder=4,
+            transform=axis.get_xaxis_transform(),
+            label=f"failed ({len(failed)})",
+        )
+    for before, point in zip(points, points[1:]):
+        if point["generation"] != before["generation"]:  # where a generation begins
+            axis.axvline(point["order"] - 0.5, color="grey", alpha=0.3, linewidth=0.8)
+    axis.set_xlim(0.5, len(points) + 0.5)
+    axis.xaxis.set_major_locator(MaxNLocator(integer=True))
+    axis.set_xlabel("evaluation (order in history.jsonl; grey lines: a new generation)")
+    axis.set_ylabel(_score_label(metric, axis))
+    axis.set_title("Every candidate's score, in the order evaluated (lower is better)")
+    axis.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=3, borderaxespad=0.0)
     axis.grid(alpha=0.3, which="both")
     return _save(figure, path, pyplot)
 
@@ -163,6 +242,110 @@ def _scale_objective_axis(axis, records):
             zorder=5,
             label=f"beyond the axis ({len(clipped)})",
         )
+
+
+# Up to this many nodes the lineage tree labels every node with its key's start;
+# beyond, only the best candidate's chain and zoo designs.
+LABELLED_NODES = 80
+# How much of a key a node's label shows.
+LABEL_CHARACTERS = 6
+
+
+def _plot_lineage_tree(tree, metric, path, pyplot):
+    from matplotlib.colors import LogNorm
+    from matplotlib.colors import Normalize
+    from matplotlib.ticker import MaxNLocator
+    from matplotlib.transforms import offset_copy
+
+    generations = sorted({n["generation"] for n in tree})
+    height = max(n["row"] for n in tree) + 1
+    figure, axis = pyplot.subplots(
+        figsize=(min(16.0, 3.5 + 1.3 * len(generations)), min(30.0, 2.4 + 0.32 * height))
+    )
+    chain = {n["index"] for n in tree if n["best_lineage"]}
+    for node in tree:  # edges first, under the nodes
+        if node["parent"] is not None:
+            parent = tree[node["parent"]]
+            on_chain = node["index"] in chain and parent["index"] in chain
+            axis.plot(
+                [parent["generation"], node["generation"]],
+                [parent["row"], node["row"]],
+                color="tab:orange" if on_chain else "grey",
+                linewidth=2.5 if on_chain else 0.8,
+                alpha=1.0 if on_chain else 0.6,
+                zorder=2 if on_chain else 1,
+            )
+    ok = [n for n in tree if n["status"] == "ok" and n["objective"] is not None]
+    values = [n["objective"] for n in ok]
+    if ok:
+        norm = LogNorm() if log_axis_fits(values) else Normalize()
+        shown = axis.scatter(
+            [n["generation"] for n in ok],
+            [n["row"] for n in ok],
+            c=values,
+            cmap="viridis",
+            norm=norm,
+            s=[90 if n["index"] in chain else 40 for n in ok],
+            edgecolors=["tab:orange" if n["index"] in chain else "none" for n in ok],
+            linewidths=2,
+            zorder=3,
+        )
+        colorbar = figure.colorbar(shown, ax=axis, pad=0.02, shrink=0.9)
+        colorbar.set_label(objective_label(metric) + " (darker is better)")
+    _tree_markers(axis, tree, chain)
+    labelled = len(tree) <= LABELLED_NODES
+    for node in tree:
+        if labelled or node["index"] in chain or node["origin"] == "zoo":
+            axis.annotate(
+                node["key"][:LABEL_CHARACTERS],
+                (node["generation"], node["row"]),
+                xytext=(9, 4),
+                textcoords="offset points",
+                fontsize=7,
+                fontweight="bold" if node["index"] in chain else "normal",
+                zorder=5,
+            )
+    axis.set_ylim(height - 0.5, -0.7)
+    axis.set_xlim(generations[0] - 0.4, generations[-1] + 0.8)
+    axis.xaxis.set_major_locator(MaxNLocator(integer=True))
+    axis.set_yticks([])
+    axis.set_xlabel("generation")
+    axis.set_title("Lineage tree: who started from whose trained weights")
+    # Under the axis label, a fixed distance below the axes whatever the tree's height.
+    under = offset_copy(axis.transAxes, figure, y=-34, units="points")
+    axis.legend(loc="upper center", bbox_to_anchor=(0.5, 0.0), bbox_transform=under, ncol=4)
+    return _save(figure, path, pyplot)
+
+
+def _tree_markers(axis, tree, chain):
+    """The lineage tree's failed and zoo nodes, and the legend's entries."""
+    failed = [n for n in tree if not (n["status"] == "ok" and n["objective"] is not None)]
+    if failed:
+        axis.scatter(
+            [n["generation"] for n in failed],
+            [n["row"] for n in failed],
+            marker="x",
+            color="tab:red",
+            s=40,
+            zorder=4,
+            label=f"failed ({len(failed)})",
+        )
+    zoo = [n for n in tree if n["origin"] == "zoo"]
+    if zoo:  # a known design seeded into the search, not one it found
+        axis.scatter(
+            [n["generation"] for n in zoo],
+            [n["row"] for n in zoo],
+            marker="*",
+            s=260,
+            facecolors="none",
+            edgecolors="tab:purple",
+            linewidths=1.5,
+            zorder=4,
+            label=f"zoo design ({len(zoo)})",
+        )
+    if chain:
+        axis.plot([], [], color="tab:orange", linewidth=2.5, label="best candidate's lineage")
+    axis.plot([], [], color="grey", linewidth=0.8, label="inherited weights")
 
 
 def _curve_lineages(history):

@@ -1,8 +1,8 @@
-"""The page's protocol card: how the run's numbers were made (`kgan_nas.protocol`)."""
+"""The page's protocol card: how the run's numbers were made (`kgan_nas.store.protocol`)."""
 
-from kgan_nas import protocol
 from kgan_nas.report.markup import key_value_table
 from kgan_nas.report.markup import section_start
+from kgan_nas.store import protocol
 
 
 def protocol_section(result):

@@ -5,14 +5,14 @@ Reads `config.json`'s `"run"` (executor, workers, backend) and `"details"`
 the records' per-phase `fitness.seconds`.
 """
 
-from kgan_nas import run as run_lib
 from kgan_nas.report import numbers
 from kgan_nas.report.markup import duration
 from kgan_nas.report.markup import escape
 from kgan_nas.report.markup import key_value_table
 from kgan_nas.report.markup import num_cell
 from kgan_nas.report.markup import table
-from kgan_nas.results import total_steps
+from kgan_nas.results.search_result import total_steps
+from kgan_nas.store import run_dir as run_lib
 
 # What each phase of `Fitness.seconds` is, for the time table.
 PHASE_LABELS = {

@@ -1,24 +1,28 @@
 """Search strategies: ask/tell algorithms that propose genomes (pure Python).
 
 `RandomSearch` is the baseline; `GeneticSearch` is the genetic algorithm
-(NSGA-II with several objectives). `get_strategy` turns a name into one.
+(NSGA-II with several objectives); `ParticleSwarmSearch` is particle swarm
+optimisation. `get_strategy` turns a name into one.
 No module here imports TensorFlow or Keras.
 """
 
 import inspect
 
-from kgan_nas.strategies import pareto
+from kgan_nas.core import pareto
 from kgan_nas.strategies.base import Strategy
 from kgan_nas.strategies.genetic import GeneticSearch
+from kgan_nas.strategies.pso import ParticleSwarmSearch
 from kgan_nas.strategies.random import RandomSearch
 
 STRATEGIES = {
     "genetic": GeneticSearch,
+    "pso": ParticleSwarmSearch,
     "random": RandomSearch,
 }
 
 __all__ = [
     "GeneticSearch",
+    "ParticleSwarmSearch",
     "RandomSearch",
     "STRATEGIES",
     "Strategy",
@@ -33,8 +37,9 @@ def with_population(spec, options, population):
 
     A strategy class that breeds a population of its own size says which
     option that is (`POPULATION_OPTION`, e.g. `"population_size"` for
-    `GeneticSearch`), so the search's `population` reaches it unless the user
-    set the option; other strategies (and `Strategy` instances) are left alone.
+    `GeneticSearch`, `"swarm_size"` for `ParticleSwarmSearch`), so the search's
+    `population` reaches it unless the user set the option; other strategies
+    (and `Strategy` instances) are left alone.
 
     Args:
         spec: A strategy name or a `Strategy` instance.
@@ -62,14 +67,14 @@ def get_strategy(spec, space, *, objectives=("fid",), seed=0, **kwargs):
     ```
 
     Args:
-        spec: `"genetic"`, `"random"`, or a `Strategy` instance (returned
-            as is; it keeps its own seed).
+        spec: `"genetic"`, `"random"`, `"pso"` (particle swarm), or a
+            `Strategy` instance (returned as is; it keeps its own seed).
         space: The `kgan_nas.SearchSpace` to search.
         objectives: Objective names, e.g. `("fid",)` or `("fid", "params")`.
             Defaults to `("fid",)`.
         seed: Integer seed for a strategy built here. Defaults to 0.
         **kwargs: Hyperparameters of the named strategy, e.g.
-            `population_size` for `"genetic"`.
+            `population_size` for `"genetic"` or `swarm_size` for `"pso"`.
 
     Returns:
         A `Strategy`.

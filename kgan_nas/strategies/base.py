@@ -25,13 +25,13 @@ import abc
 import numpy as np
 
 from kgan_nas import validate
-from kgan_nas.fitness import Fitness
-from kgan_nas.genome import Genome
-from kgan_nas.objectives import OBJECTIVES
-from kgan_nas.objectives import Objective
-from kgan_nas.space import InvalidGenomeError
-from kgan_nas.space import SearchSpace
-from kgan_nas.strategies import pareto
+from kgan_nas.core import pareto
+from kgan_nas.core.fitness import Fitness
+from kgan_nas.core.genome import Genome
+from kgan_nas.core.objectives import OBJECTIVES
+from kgan_nas.core.objectives import Objective
+from kgan_nas.core.space import InvalidGenomeError
+from kgan_nas.core.space import SearchSpace
 
 STATE_FORMAT_VERSION = 1
 
@@ -56,7 +56,7 @@ class Strategy(abc.ABC):
 
     Args:
         space: The `kgan_nas.SearchSpace` to search.
-        objectives: `kgan_nas.objectives.Objective`s or their names, e.g.
+        objectives: `kgan_nas.core.objectives.Objective`s or their names, e.g.
             `("fid",)` or `("fid", "params")`. The first one decides
             `best()`; all of them define `pareto_front()`. Defaults to
             `("fid",)`.
@@ -115,7 +115,7 @@ class Strategy(abc.ABC):
 
         Raises:
             ValueError: if `n` is not a positive integer.
-            kgan_nas.space.InvalidGenomeError: if the space cannot sample
+            kgan_nas.core.space.InvalidGenomeError: if the space cannot sample
                 a valid genome at all (e.g. `max_params` too small).
         """
         if not validate.is_integer(n) or n < 1:
@@ -183,7 +183,7 @@ class Strategy(abc.ABC):
 
         Args:
             genome: A `Genome` returned by `ask`.
-            fitness: Its `kgan_nas.fitness.Fitness` (a failed evaluation is
+            fitness: Its `kgan_nas.core.fitness.Fitness` (a failed evaluation is
                 a `Fitness` with a non-"ok" status, never an exception).
 
         Raises:
@@ -196,7 +196,7 @@ class Strategy(abc.ABC):
             raise TypeError(f"tell() needs a Genome, got {type(genome).__name__}.")
         if not isinstance(fitness, Fitness):
             raise TypeError(
-                f"tell() needs a kgan_nas.fitness.Fitness, got "
+                f"tell() needs a kgan_nas.core.fitness.Fitness, got "
                 f"{type(fitness).__name__}; use Fitness.from_dict(...) for a dict "
                 "or Fitness.failed(status, reason) for a failed evaluation."
             )
@@ -257,11 +257,8 @@ class Strategy(abc.ABC):
             appear. Empty when no result is ok.
         """
         ok = [result for result in self._results if result[1].ok]
-        if not ok:
-            return []
-        points = [fitness.objectives(self.objectives) for _, fitness in ok]
-        front = pareto.non_dominated_sort(points)[0]
-        return sorted((ok[i] for i in front), key=lambda r: r[1].objective(self.objectives[0]))
+        by_first = sorted(ok, key=lambda r: r[1].objective(self.objectives[0]))
+        return pareto.front_of(by_first, lambda r: r[1].objectives(self.objectives))
 
     # ------------------------------------------------------------------
     # State

@@ -1,9 +1,7 @@
 """Genetic search: tournament selection, crossover, mutation, elitism, NSGA-II."""
 
-import numbers
-
-from kgan_nas import operators
 from kgan_nas import validate
+from kgan_nas.core import operators
 from kgan_nas.strategies import base
 
 
@@ -27,7 +25,7 @@ class GeneticSearch(base.Strategy):
 
     Each bred child names its first parent (`parent`), and the search
     starts the child's networks from that parent's trained weights wherever
-    layers match (`kgan_nas.inherit`), so a lineage keeps learning across
+    layers match (`kgan_nas.evaluation.inherit`), so a lineage keeps learning across
     generations instead of restarting from scratch (Lamarckian evolution).
     A child's fitness then reflects its ancestors' training as well as its
     architecture. On digits, at the same budget, it took the genetic search
@@ -66,7 +64,7 @@ class GeneticSearch(base.Strategy):
         population_size: Number of parents kept between generations.
             Defaults to 12.
         mutation_rate: Per-gene mutation probability passed to
-            `kgan_nas.operators.mutate`, in (0, 1]. Defaults to 0.1.
+            `kgan_nas.core.operators.mutate`, in (0, 1]. Defaults to 0.1.
         crossover_rate: Probability that a child is bred by crossover of two
             parents rather than copied from one, in [0, 1]. Defaults to 0.5.
         tournament_size: Candidates per tournament; 1 is uniform parent
@@ -75,7 +73,7 @@ class GeneticSearch(base.Strategy):
             regardless of age, from 0 (generational: only new results
             survive, when there are enough) to `population_size` ((mu +
             lambda)). Defaults to `population_size`.
-        objectives: Objective names from `kgan_nas.objectives.OBJECTIVES`; two
+        objectives: Objective names from `kgan_nas.core.objectives.OBJECTIVES`; two
             or more switch on NSGA-II. Defaults to `("fid",)`.
         inherit_weights: Whether children name their parent, so the
             search initialises them from its trained weights. Defaults to
@@ -108,18 +106,22 @@ class GeneticSearch(base.Strategy):
         self.inherit_weights = inherit_weights
         # Child key -> first parent's key, for the genomes of the latest ask.
         self._parents = {}
-        self.population_size = _check_int(population_size, "population_size", 1)
-        self.tournament_size = _check_int(tournament_size, "tournament_size", 1)
+        self.population_size = validate.check_integer_at_least(
+            population_size, "population_size", 1
+        )
+        self.tournament_size = validate.check_integer_at_least(
+            tournament_size, "tournament_size", 1
+        )
         if elitism is None:
             elitism = self.population_size
-        self.elitism = _check_int(elitism, "elitism", 0)
+        self.elitism = validate.check_integer_at_least(elitism, "elitism", 0)
         if self.elitism > self.population_size:
             raise ValueError(
                 f"elitism={elitism} exceeds population_size={population_size}; "
                 "use at most population_size (that is (mu + lambda) selection)."
             )
-        self.mutation_rate = _check_rate(mutation_rate, "mutation_rate", low_open=True)
-        self.crossover_rate = _check_rate(crossover_rate, "crossover_rate", low_open=False)
+        self.mutation_rate = validate.check_rate(mutation_rate, "mutation_rate", low_open=True)
+        self.crossover_rate = validate.check_rate(crossover_rate, "crossover_rate", low_open=False)
         # Best first (see `Strategy._rank`), so a tournament's winner is the
         # contestant with the smallest position.
         self._population = []
@@ -212,21 +214,3 @@ class GeneticSearch(base.Strategy):
         if any(not 0 <= i < len(results) for i in indices):
             raise ValueError("population refers to a result that does not exist")
         self._population = [results[i] for i in indices]
-
-
-def _check_int(value, name, minimum):
-    if not validate.is_integer(value) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}.")
-    return int(value)
-
-
-def _check_rate(value, name, low_open):
-    valid = (
-        isinstance(value, numbers.Real)
-        and not isinstance(value, bool)
-        and (0 < value <= 1 if low_open else 0 <= value <= 1)
-    )
-    if not valid:
-        interval = "(0, 1]" if low_open else "[0, 1]"
-        raise ValueError(f"{name} must be a number in {interval}, got {value!r}.")
-    return float(value)

@@ -34,7 +34,7 @@ The package's modules, one job each:
 * `validation`: the argument and network-shape checks they share.
 """
 
-from kgan_nas.fitness import TRAINING_STATUSES as STATUSES
+from kgan_nas.core.fitness import TRAINING_STATUSES as STATUSES
 from kgan_nas.training.budget import TrainReport
 from kgan_nas.training.budget import train_for_budget
 from kgan_nas.training.gan import GAN

@@ -28,8 +28,8 @@ key split from the seed state).
 import keras
 from keras import ops
 
-from kgan_nas.genome import AUGMENT_OPERATIONS as AUGMENT_OPS
-from kgan_nas.training.validation import _is_number
+from kgan_nas import validate
+from kgan_nas.core.genome import AUGMENT_OPERATIONS as AUGMENT_OPS
 
 # Columns of the uniform draw: the probability mask, then each op's numbers.
 UNIFORMS_PER_IMAGE = 8
@@ -103,7 +103,7 @@ def check_augment_probability(probability):
     Raises:
         ValueError: if `probability` is not a number in (0, 1].
     """
-    if not _is_number(probability) or not 0.0 < probability <= 1.0:
+    if not validate.is_finite_number(probability) or not 0.0 < probability <= 1.0:
         raise ValueError(
             f"augment_probability must be a number in (0, 1], got {probability!r}; "
             "use 1.0 to augment every image."

@@ -17,7 +17,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from kgan_nas.training.validation import _is_number
+from kgan_nas import validate
 
 
 @dataclasses.dataclass(frozen=True)
@@ -202,9 +202,9 @@ def train_for_budget(gan, inputs, *, steps, seconds=None, divergence_threshold=1
         raise ValueError("Call gan.compile(...) before train_for_budget.")
     if not isinstance(steps, (int, np.integer)) or steps < 1:
         raise ValueError(f"steps must be an integer >= 1, got {steps!r}.")
-    if seconds is not None and (not _is_number(seconds) or seconds <= 0):
+    if seconds is not None and (not validate.is_finite_number(seconds) or seconds <= 0):
         raise ValueError(f"seconds must be a positive number or None, got {seconds!r}.")
-    if not _is_number(divergence_threshold) or divergence_threshold <= 0:
+    if not validate.is_finite_number(divergence_threshold) or divergence_threshold <= 0:
         raise ValueError(
             f"divergence_threshold must be a positive number, got {divergence_threshold!r}."
         )

@@ -12,7 +12,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from kgan_nas.class_labels import check_labels as check_labels
+from kgan_nas.core.class_labels import check_labels as check_labels
 
 
 def is_conditional(model):

@@ -19,7 +19,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from kgan_nas.training.validation import _is_number
+from kgan_nas import validate
 
 
 def check_ema_decay(ema_decay):
@@ -30,7 +30,7 @@ def check_ema_decay(ema_decay):
     """
     if ema_decay is None:
         return None
-    if not _is_number(ema_decay) or not 0 <= ema_decay < 1:
+    if not validate.is_finite_number(ema_decay) or not 0 <= ema_decay < 1:
         raise ValueError(
             f"ema_decay must be a number in [0, 1) (e.g. 0.999) or None for no EMA, "
             f"got {ema_decay!r}."

@@ -12,6 +12,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from kgan_nas import validate
 from kgan_nas.training import augment as augment_lib
 from kgan_nas.training import conditional
 from kgan_nas.training import jax_step
@@ -21,11 +22,10 @@ from kgan_nas.training.ema import check_ema_decay
 from kgan_nas.training.ema import ema_model
 from kgan_nas.training.losses import _check_loss
 from kgan_nas.training.losses import check_r1_weight
+from kgan_nas.training.networks import _check_networks
+from kgan_nas.training.networks import _infer_latent_dim
 from kgan_nas.training.noise import generate_images
 from kgan_nas.training.optimizers import _OptimizerPair
-from kgan_nas.training.validation import _check_networks
-from kgan_nas.training.validation import _infer_latent_dim
-from kgan_nas.training.validation import _is_number
 
 _TRAINABLE_BACKENDS = ("tensorflow", "jax")
 
@@ -139,7 +139,7 @@ class GAN(keras.Model):
             image_shape = _check_networks(generator, discriminator, latent_dim)
         if not isinstance(d_steps, (int, np.integer)) or d_steps < 1:
             raise ValueError(f"d_steps must be an integer >= 1, got {d_steps!r}.")
-        if not _is_number(gp_weight) or gp_weight < 0:
+        if not validate.is_finite_number(gp_weight) or gp_weight < 0:
             raise ValueError(f"gp_weight must be a number >= 0, got {gp_weight!r}.")
         self.augment_ops = augment_lib.check_augment(augment, image_shape[-1])
         self.augment = ",".join(self.augment_ops) or None

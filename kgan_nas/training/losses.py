@@ -8,7 +8,7 @@ with `keras.ops`, so it runs on any Keras backend.
 
 from keras import ops
 
-from kgan_nas.training.validation import _is_number
+from kgan_nas import validate
 
 LOSSES = ("non_saturating", "hinge", "wasserstein_gp")
 
@@ -106,7 +106,7 @@ def check_r1_weight(r1_weight, loss=None):
         ValueError: if `r1_weight` is not a finite number >= 0, or is above 0
             with `"wasserstein_gp"` (which has its own penalty, `gp_weight`).
     """
-    if not _is_number(r1_weight) or r1_weight < 0:
+    if not validate.is_finite_number(r1_weight) or r1_weight < 0:
         raise ValueError(f"r1_weight must be a number >= 0 (0 turns R1 off), got {r1_weight!r}.")
     if loss == "wasserstein_gp" and r1_weight > 0:
         raise ValueError(

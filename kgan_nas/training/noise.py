@@ -13,7 +13,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from kgan_nas.training.validation import _infer_latent_dim
+from kgan_nas.training.networks import _infer_latent_dim
 
 
 def generate_images(generator, n, *, latent_dim=None, seed=None, batch_size=256):

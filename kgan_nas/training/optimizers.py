@@ -7,7 +7,7 @@ as the single `model.optimizer` its trainers expect.
 
 import keras
 
-from kgan_nas.training.validation import _is_number
+from kgan_nas import validate
 
 OPTIMIZERS = ("adam", "rmsprop", "sgd")
 
@@ -37,7 +37,7 @@ def make_optimizer(name, learning_rate, *, beta_1=0.5, beta_2=0.999):
     """
     if name not in OPTIMIZERS:
         raise ValueError(f"Unknown optimizer {name!r}. Use one of: {', '.join(OPTIMIZERS)}.")
-    if not _is_number(learning_rate) or not learning_rate > 0:
+    if not validate.is_finite_number(learning_rate) or not learning_rate > 0:
         raise ValueError(f"learning_rate must be a positive number, got {learning_rate!r}.")
     if name == "adam":
         return keras.optimizers.Adam(learning_rate=learning_rate, beta_1=beta_1, beta_2=beta_2)

@@ -1,0 +1,169 @@
+"""Running a checked search: open the run directory, prepare the inputs, loop, finalize.
+
+`kgan_nas.search` checks every argument and gathers what the run needs into
+one `SearchJob`; `run_search` opens (and locks) the run directory, prepares
+the inputs every worker shares (`kgan_nas.engine.inputs`), writes the
+protocol card, hands the generations to `SearchLoop` and runs the final
+stage.
+"""
+
+import dataclasses
+
+from kgan_nas.engine import settings as run_options
+from kgan_nas.engine.loop import SearchLoop
+from kgan_nas.engine.signals import sigterm_as_interrupt
+from kgan_nas.final import stage as final_lib
+from kgan_nas.results.search_result import SearchResult
+from kgan_nas.store import protocol
+from kgan_nas.store import run_dir as run_lib
+
+
+@dataclasses.dataclass(frozen=True)
+class SearchJob:
+    """Everything a checked search runs with.
+
+    Args:
+        config: The `SearchConfig` (what the search is; stored, compared).
+        settings: The stored `RunSettings` (how it runs).
+        directory: The run directory.
+        overwrite: Delete an existing run there first.
+        data: The `ImageData`.
+        space: The `SearchSpace`.
+        evaluation: The candidates' `EvaluationConfig`.
+        extractor: The feature extractor's name.
+        strategy: The `Strategy` object.
+        search_callbacks: `SearchCallback`s.
+        keras_callbacks: Keras callbacks for every candidate's `fit`.
+        verbose: 0, 1 or 2.
+        executor: The executor's name or an `Executor` object.
+        budget_lines: What the whole job trains and about how long it takes
+            (`config.budget_lines`), shown before any training.
+    """
+
+    config: object
+    settings: object
+    directory: str
+    overwrite: bool
+    data: object
+    space: object
+    evaluation: object
+    extractor: str
+    strategy: object
+    search_callbacks: list
+    keras_callbacks: list
+    verbose: int
+    executor: object
+    budget_lines: tuple = ()
+
+
+def run_search(job):
+    """Opens (and locks) the run directory, prepares the inputs, runs the loop.
+
+    Args:
+        job: The `SearchJob`.
+
+    Returns:
+        The `SearchResult`.
+    """
+    from kgan_nas.engine.inputs import prepare_worker_files
+    from kgan_nas.executors import get_executor
+
+    config, settings, search_callbacks = job.config, job.settings, job.search_callbacks
+    say = print if job.verbose else (lambda *args, **kwargs: None)
+    # What config.json records beside the compared settings, gathered before the
+    # directory is opened: nothing below needs the data again but the workers' inputs.
+    details = dict(_run_details(job.strategy, settings), data=protocol.data_details(job.data))
+    run_dir = run_lib.RunDir(job.directory)
+    resumed = run_dir.open(
+        config.to_dict(),
+        overwrite=job.overwrite,
+        resumable_keys=config.RESUMABLE,
+        added_later=config.ADDED_LATER,
+        run_settings=settings.to_dict(),
+        details=details,
+    )
+    with run_dir, sigterm_as_interrupt():
+        for callback in search_callbacks:
+            callback.on_search_begin(
+                dict(
+                    config.to_dict(),
+                    directory=run_dir.path,
+                    resumed=resumed,
+                    budget=list(job.budget_lines),
+                )
+            )
+        worker_spec = prepare_worker_files(
+            run_dir,
+            job.data,
+            job.space,
+            job.evaluation,
+            job.extractor,
+            settings.backend,
+            job.keras_callbacks,
+            say=say,
+        )
+        protocol.write_protocol_card(run_dir)  # after the extractor, which it names
+        if settings.evaluator is not None:
+            worker_spec = dataclasses.replace(worker_spec, evaluator_factory=settings.evaluator)
+        loop = SearchLoop(
+            run_dir,
+            job.strategy,
+            config,
+            search_callbacks,
+            settings.max_consecutive_failures,
+            say=say,
+        )
+        with get_executor(
+            job.executor,
+            worker_spec,
+            workers=settings.workers,
+            timeout=settings.timeout,
+            max_candidates_per_worker=settings.max_candidates_per_worker,
+            **dict(settings.executor_options or {}),
+        ) as runner:
+            loop.run(runner, config.generations)
+        if config.final is not None:
+            final_lib.run_final_stage(run_dir, config, job.data, say=say)
+    result = SearchResult(run_dir.path)
+    for callback in search_callbacks:
+        callback.on_search_end(result)
+    return result
+
+
+def _run_details(strategy, settings):
+    """What config.json records beside the compared settings (never compared).
+
+    The strategy's whole configuration, defaults included (the compared
+    `strategy_options` hold only what was passed, so e.g. the default
+    `inherit_weights=True` is recorded only here), the backend and the
+    versions of the libraries this session runs on.
+    """
+    import platform
+
+    import kgan_nas
+    from kgan_nas.engine.inputs import current_backend
+
+    backend = settings.backend or current_backend()
+    get_config = getattr(strategy, "get_config", None)
+    libraries = ("keras", "numpy") + (("jax", "jaxlib") if backend == "jax" else ("tensorflow",))
+    return {
+        "strategy": type(strategy).__name__,
+        "strategy_config": run_options.json_or_none(get_config() if callable(get_config) else None),
+        "backend": backend,
+        "versions": {
+            "kgan_nas": kgan_nas.__version__,
+            "python": platform.python_version(),
+            **{name: _library_version(name) for name in libraries},
+        },
+    }
+
+
+def _library_version(name):
+    """The installed version of `name` (its distribution, else its loaded module), or None."""
+    import sys
+    from importlib import metadata
+
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:  # e.g. installed as tensorflow-cpu
+        return getattr(sys.modules.get(name), "__version__", None)

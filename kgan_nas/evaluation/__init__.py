@@ -1,0 +1,1 @@
+"""One candidate: decode the genome, inherit weights, train, score (class scores too)."""

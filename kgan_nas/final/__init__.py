@@ -1,0 +1,1 @@
+"""The final stage: which genomes and seeds to retrain, and one final training job."""

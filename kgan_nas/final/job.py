@@ -1,0 +1,160 @@
+"""One final-stage job: a genome trained from scratch with a long budget and EMA, then scored.
+
+The Keras side of `kgan_nas.final.stage`. It reuses the search's pieces:
+`decode.build_gan` (with `ema_decay`), `data.train_input`,
+`training.train_for_budget` and `evaluate.score_images`; only the budget,
+the seed, the moving average and the reference features differ.
+"""
+
+import math
+import os
+import time
+
+import numpy as np
+
+from kgan_nas.evaluation.evaluator import candidate_seed
+from kgan_nas.evaluation.evaluator import score_images
+from kgan_nas.store.atomic import atomic_save_model
+from kgan_nas.store.atomic import atomic_write_json
+
+
+def train_final_job(genome, space, images, job, reference, save_dir):
+    """Trains `genome` for the final budget with EMA, scores it, writes its files.
+
+    Args:
+        genome: A `Genome` valid in `space`.
+        space: The `SearchSpace`.
+        images: Training images, float32 NHWC in [-1, 1] (the train split).
+        job: Dict with `key`, `seed_index`, `seed` (the run's seed), `steps`,
+            `batch_size`, `ema_decay`, `num_samples`, `jit_compile`.
+        reference: From `make_reference`.
+        save_dir: Folder to write `generator.keras` (the EMA weights),
+            `discriminator.keras`, `samples.png` and `record.json` into.
+
+    Returns:
+        The record (also written as `record.json`), see `train_and_score`.
+    """
+    import keras
+
+    from kgan_nas.evaluation import decode
+
+    seed = candidate_seed(f"{job['seed']}-final-{job['seed_index']}", job["key"])
+    keras.utils.set_random_seed(seed)
+    gan = decode.build_gan(
+        genome, space, seed=seed, jit_compile=job["jit_compile"], ema_decay=job["ema_decay"]
+    )
+    extra = {"genome": genome.to_dict()}
+    return train_and_score(gan, images, dict(job, training_seed=seed), reference, save_dir, extra)
+
+
+def train_and_score(gan, images, job, reference, save_dir, extra=None):
+    """Trains a compiled GAN kept with EMA for `job["steps"]`, scores and saves it.
+
+    The final stage and the hand-designed baselines (`benchmarks/baselines.py`)
+    both train and score here, so their numbers are comparable.
+
+    Args:
+        gan: A compiled `kgan_nas.GAN` built with `ema_decay`.
+        images: Training images, float32 NHWC in [-1, 1].
+        job: Dict with at least `steps`, `batch_size`, `num_samples` and
+            `training_seed` (the data order and the scored latents); it is
+            copied into the record.
+        reference: From `make_reference`.
+        save_dir: Folder for `generator.keras` (EMA weights),
+            `discriminator.keras`, `samples.png` and `record.json`.
+        extra: Further JSON-able fields for the record.
+
+    Returns:
+        The record: `job`, `extra`, `status`, `reason`, `steps_trained`,
+        `curve`, `seconds`, the scores of the EMA generator (`fid`, `kid`,
+        `inception_score`, ...) and `fid_live`, the FID of the last weights
+        on the same latents (None where not finite).
+    """
+    from kgan_nas import data
+    from kgan_nas import training
+
+    started = time.perf_counter()
+    seed = job["training_seed"]
+    report = training.train_for_budget(
+        gan, data.train_input(images, job["batch_size"], seed=seed), steps=job["steps"]
+    )
+    record = dict(job, **(extra or {}), status=report.status, reason=report.reason)
+    record.update(steps_trained=report.steps, curve=report.curve)
+    os.makedirs(save_dir, exist_ok=True)
+    if report.status == "ok":
+        averaged = gan.ema_generator()
+        samples = training.generate_images(
+            averaged, job["num_samples"], latent_dim=gan.latent_dim, seed=seed
+        )
+        record.update(score_on_reference(samples, reference, seed))
+        live = score_on_reference(gan.generate(job["num_samples"], seed=seed), reference, seed)
+        record["fid_live"] = live["fid"]
+        if not math.isfinite(record["fid"]):
+            record.update(status="nan", reason="generated images gave a non-finite FID")
+        data.save_image_grid(samples[:64], os.path.join(save_dir, "samples.png"))
+        atomic_save_model(averaged, os.path.join(save_dir, "generator.keras"))
+        atomic_save_model(gan.discriminator, os.path.join(save_dir, "discriminator.keras"))
+    record["seconds"] = round(time.perf_counter() - started, 3)
+    record = _json_safe(record)
+    atomic_write_json(os.path.join(save_dir, "record.json"), record)
+    import keras
+
+    keras.backend.clear_session()
+    return record
+
+
+def make_reference(extractor, images, num_samples, *, seed=0):
+    """What final scores are measured against: features of `images` and scoring settings.
+
+    Args:
+        extractor: A `kgan_nas.features.FeatureExtractor`.
+        images: The reference images (the held-out split), NHWC in [-1, 1].
+        num_samples: Generated images scored per run (sizes KID's subsets).
+        seed: Seed of KID's subset sampling.
+
+    Returns:
+        A dict: `extractor`, `features`, `statistics`, `evaluation` (an
+        `EvaluationConfig` with KID and IS settings) and `suffix` (e.g.
+        `"domain"`).
+    """
+    from kgan_nas import metrics
+    from kgan_nas.evaluation.evaluator import EvaluationConfig
+
+    features = extractor.features(images)
+    statistics = metrics.FeatureStatistics()
+    statistics.update(features)
+    evaluation = EvaluationConfig(
+        num_samples=num_samples,
+        kid_subset_size=min(500, num_samples, len(features)),
+        seed=seed,
+    )
+    return {
+        "extractor": extractor,
+        "features": features,
+        "statistics": statistics,
+        "evaluation": evaluation,
+        "suffix": extractor.metric_suffix,
+    }
+
+
+def score_on_reference(images, reference, seed):
+    """Scores generated `images` against a `make_reference` reference (its extractor,
+    features and settings): the dict of `kgan_nas.evaluation.evaluator.score_images`."""
+    return score_images(
+        images,
+        reference["extractor"],
+        reference["features"],
+        reference["evaluation"],
+        seed=seed,
+        real_statistics=reference["statistics"],
+    )
+
+
+def _json_safe(record):
+    """Non-finite numbers as None (JSON has no NaN), numpy numbers as Python's."""
+    safe = {}
+    for key, value in record.items():
+        if isinstance(value, (float, np.floating)):
+            value = float(value) if math.isfinite(value) else None
+        safe[key] = value
+    return safe

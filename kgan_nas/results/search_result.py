@@ -1,0 +1,579 @@
+"""`SearchResult`: what a search found, read back from its run directory.
+
+This module holds the one definition of "ranked", "best" and "Pareto front"
+over history records; the search loop, the summary and both reports use it.
+A record's `objective` is the first objective already oriented so that lower
+is better (`kgan_nas.core.objectives.Objective.oriented`), and failed candidates
+have none, so ranking is a sort on it.
+
+Keras is imported only to load models (`best_generator`, ...), so reading a
+run's table costs no TensorFlow start-up.
+"""
+
+import dataclasses
+import os
+
+import numpy as np
+
+from kgan_nas.core.fidelity import correlation_lines
+from kgan_nas.core.fidelity import rung_correlations
+from kgan_nas.core.fitness import Fitness
+from kgan_nas.core.fitness import rung_first_key
+from kgan_nas.core.genome import Genome
+from kgan_nas.core.objectives import parse_metric
+from kgan_nas.results import final_summary
+from kgan_nas.store import run_dir as run_lib
+
+
+def rank_key(record):
+    """A record's sort key in the one ranking: higher rungs first, then lower objectives.
+
+    Records of searches without rungs (`kgan_nas.core.fidelity`) are all at rung
+    0, so the key is their objective; a failed record has none and sorts
+    last.
+    """
+    return rung_first_key(record.get("rung"), record.get("objective"))
+
+
+def ranked_records(history):
+    """Successful records, best first (ties keep history order).
+
+    A multi-fidelity search records a candidate once per rung it reached;
+    only its highest successful record is ranked (it supersedes the lower
+    ones; a continuation that failed supersedes nothing, as the candidate's
+    saved models are still those of its lower rung), and a candidate that
+    reached a higher rung ranks above every candidate stopped at a lower
+    one.
+    """
+    top = {}
+    for record in history:
+        if record.get("objective") is None:
+            continue
+        # Records without rungs stand alone; rung records share their candidate's place.
+        pair = id(record) if record.get("rung") is None else (record["generation"], record["key"])
+        if pair not in top or record.get("rung", 0) >= top[pair].get("rung", 0):
+            top[pair] = record
+    return sorted(top.values(), key=rank_key)
+
+
+def best_record(history):
+    """The best successful record, or None."""
+    ranked = ranked_records(history)
+    return ranked[0] if ranked else None
+
+
+def pareto_records(history, point):
+    """Successful records that no other beats on every coordinate of `point(record)`.
+
+    Args:
+        history: History records.
+        point: Function from a record to a tuple of lower-is-better values.
+
+    Returns:
+        The front's records, best first by the first objective.
+    """
+    from kgan_nas.core.pareto import front_of
+
+    return front_of(ranked_records(history), point)
+
+
+def lineage(history, key, generation=None):
+    """The chain of records whose trained weights led to candidate `key`, oldest first.
+
+    A record's `parent` names the candidate whose saved models it started
+    from (weight inheritance). A key can be evaluated in several
+    generations, so a parent is the record of that key in the latest
+    generation *before* its child's. The chain stops at a record without a
+    parent, at a parent missing from `history`, and before a parent that
+    failed: a failed candidate saved no models, so its child started from
+    scratch. In a multi-fidelity search (`kgan_nas.core.fidelity`) a record at
+    rung `r > 0` continued the same candidate's rung `r - 1` record, and a
+    parent's record is its highest successful rung (whose models its folder
+    holds).
+
+    Args:
+        history: History records, as in `SearchResult.history`.
+        key: The candidate's genome key.
+        generation: Which evaluation of `key` to start from; defaults to
+            its latest.
+
+    Returns:
+        A list of records ending with `key`'s own; empty if `key` is not in
+        `history` (at `generation`, when given).
+    """
+    record = _latest_record(history, key, before=None if generation is None else generation + 1)
+    chain = []
+    while record is not None:
+        chain.append(record)
+        record = _predecessor(history, record)
+    return chain[::-1]
+
+
+def total_steps(history, key, generation=None):
+    """Training steps behind candidate `key`: its own plus those of its `lineage`.
+
+    With weight inheritance a child continues its parent's training, and a
+    multi-fidelity rung continues the rung below, so the weights it was
+    scored with saw every step along the chain. The search stores this in
+    each record as `total_steps` when it writes it (`record_total_steps`).
+
+    Args:
+        history: History records, as in `SearchResult.history`.
+        key: The candidate's genome key.
+        generation: Which evaluation of `key`; defaults to its latest.
+
+    Returns:
+        The number of steps (0 for a key not in `history`).
+    """
+    record = _latest_record(history, key, before=None if generation is None else generation + 1)
+    return 0 if record is None else record_total_steps(history, record)
+
+
+def record_total_steps(history, record):
+    """The training steps behind one record: its own plus its predecessor's total.
+
+    The one definition of total steps. A record that stores `total_steps`
+    (every record written since multi-fidelity search) is read as is; older
+    records are summed along their `lineage`.
+
+    Args:
+        history: History records holding `record`'s predecessors.
+        record: A history record (it need not be in `history` yet).
+
+    Returns:
+        The number of steps.
+    """
+    if record.get("total_steps") is not None:
+        return int(record["total_steps"])
+    own = int(record.get("fitness", {}).get("steps") or 0)
+    previous = _predecessor(history, record)
+    return own + (0 if previous is None else record_total_steps(history, previous))
+
+
+def _predecessor(history, record):
+    """The record whose saved models `record`'s training started from, or None."""
+    rung = record.get("rung") or 0
+    if rung:
+        return _latest_record(
+            history,
+            record["key"],
+            before=record["generation"] + 1,
+            since=record["generation"],
+            below_rung=rung,
+        )
+    parent_key = record.get("parent")
+    if parent_key is None:
+        return None
+    parent = _latest_record(history, parent_key, before=record["generation"])
+    if parent is None:
+        return None
+    ok = [
+        r
+        for r in history
+        if r["key"] == parent_key
+        and r["generation"] == parent["generation"]
+        and r.get("status") == "ok"
+    ]
+    return max(ok, key=lambda r: r.get("rung") or 0) if ok else None
+
+
+def _latest_record(history, key, before=None, since=None, below_rung=None):
+    """The record of `key` with the latest (generation, rung), or None.
+
+    Only records of generations in `[since, before)` and of rungs below
+    `below_rung` count, where given. Ties go to the later record.
+    """
+    found = None
+    for record in history:
+        generation, rung = record["generation"], record.get("rung") or 0
+        if (
+            record["key"] != key
+            or (before is not None and generation >= before)
+            or (since is not None and generation < since)
+            or (below_rung is not None and rung >= below_rung)
+        ):
+            continue
+        if found is None or (generation, rung) >= (found["generation"], found.get("rung") or 0):
+            found = record
+    return found
+
+
+def flatten_record(record):
+    """One history record as a flat dict: nested fields joined with dots
+    (`fitness.fid`, `fitness.seconds.train`, `genome.training.loss`), the layer
+    lists as the one-line `genome` description and their lengths."""
+    flat = {}
+
+    def walk(prefix, value):
+        if isinstance(value, dict):
+            for key, item in value.items():
+                walk(f"{prefix}.{key}" if prefix else key, item)
+        else:
+            flat[prefix] = value
+
+    walk("", {key: value for key, value in record.items() if key != "genome"})
+    walk("genome.training", record["genome"]["training"])
+    genome = Genome.from_dict(record["genome"])
+    flat["genome"] = genome.describe()
+    flat["genome.generator_layers"] = len(genome.generator)
+    flat["genome.discriminator_layers"] = len(genome.discriminator)
+    return flat
+
+
+@dataclasses.dataclass
+class SearchResult:
+    """What a search found, read from its run directory.
+
+    Args:
+        directory: The run directory.
+
+    Raises:
+        kgan_nas.store.run_dir.RunDirectoryError: if `directory` holds no run.
+    """
+
+    directory: str
+
+    def __post_init__(self):
+        self._run = run_lib.RunDir(self.directory)
+        if not self._run.exists:
+            import os
+
+            problem = (
+                "does not exist"
+                if not os.path.exists(self.directory)
+                else "is not a kgan_nas run directory (no config.json)"
+            )
+            raise run_lib.RunDirectoryError(
+                f"{self.directory!r} {problem}. Pass the directory a search wrote to "
+                "(its `directory` / --directory)."
+            )
+        self.config = self._run.config()
+        self.history = self._run.history()
+        # Which generator the last `best_generator()` call returned, in words.
+        self.best_generator_source = None
+
+    @property
+    def objectives(self):
+        """The objective names, the first one deciding "best"."""
+        return tuple(self.config["objectives"])
+
+    @property
+    def metric(self):
+        """The search metric, e.g. `"fid_domain"`."""
+        return self.config["metric"]
+
+    def ranked(self):
+        """Successful history records, best first."""
+        return ranked_records(self.history)
+
+    @property
+    def best_record(self):
+        return best_record(self.history)
+
+    @property
+    def best_genome(self):
+        record = self.best_record
+        return Genome.from_dict(record["genome"]) if record else None
+
+    @property
+    def best_fitness(self):
+        record = self.best_record
+        return Fitness.from_dict(record["fitness"]) if record else None
+
+    def best_genomes(self, num_genomes=1):
+        """The `num_genomes` best genomes, best first (like KerasTuner's
+        `get_best_hyperparameters`)."""
+        return [Genome.from_dict(r["genome"]) for r in self.ranked()[:num_genomes]]
+
+    @property
+    def space(self):
+        from kgan_nas.core.space import SearchSpace
+
+        return SearchSpace.from_dict(self.config["space"])
+
+    def _require_best(self):
+        if self.best_record is not None:
+            return
+        if not self.history:
+            raise ValueError(
+                f"No candidate of the search in {self.directory!r} has been evaluated yet, "
+                "so there is no model; run (or resume) the search first."
+            )
+        raise ValueError(
+            "No candidate of this search succeeded, so there is no best model; the "
+            "summary() (kgan-nas report) lists why each one failed."
+        )
+
+    def final_summary(self):
+        """The final stage's summary (`final/summary.json`), or None if it has not finished.
+
+        Returns:
+            A dict: `protocol` (steps, seeds, EMA decay, samples, reference
+            split), `genomes` (per genome: `key`, `search_rank`, `fid_mean`,
+            `fid_std`, `fids`, ...) and `chosen` (key, seed, job folder).
+        """
+        return final_summary.read_summary(self._run)
+
+    def best_generator(self, final=True):
+        """The best generator as a `keras.Model` (loaded with `safe_mode=True`).
+
+        Sets `best_generator_source` to a sentence saying which one it is.
+
+        Args:
+            final: Return the final stage's chosen generator (its moving
+                average weights, scored on held-out data) when the run has
+                one (default); False returns the search's own best
+                candidate (selected on the short search budget).
+
+        Returns:
+            A `keras.Model`.
+
+        Raises:
+            ValueError: if no candidate of the search succeeded.
+        """
+        self._require_best()
+        chosen = (self.final_summary() or {}).get("chosen") if final else None
+        path = (final_summary.FINAL_DIR, final_summary.GENERATOR)
+        if chosen and os.path.isfile(self._run.file(*path)):
+            protocol = self.final_summary()["protocol"]
+            self.best_generator_source = (
+                f"final stage: genome {chosen['key']} seed {chosen['seed_index']}, "
+                f"{protocol['steps']} steps, EMA {protocol['ema_decay']}, "
+                f"{protocol['reference']} FID {chosen['fid']:.4f}"
+            )
+            return self._run.load_model(*path)
+        record = self.best_record
+        total = record_total_steps(self.history, record)
+        own = record["fitness"].get("steps")
+        inherited = f", {total:,} in all with inherited training" if total != own else ""
+        self.best_generator_source = (
+            f"search: candidate {record['key']} "
+            f"({own} steps{inherited}, selected on the eval split)"
+        )
+        return self._run.load_model("best", "generator.keras")
+
+    def best_discriminator(self):
+        """The best candidate's trained discriminator as a `keras.Model`."""
+        self._require_best()
+        return self._run.load_model("best", "discriminator.keras")
+
+    def get_best_models(self, num_models=1):
+        """The generators of the `num_models` best candidates, best first.
+
+        Like KerasTuner's `get_best_models`: trained models, loaded from the
+        run directory with `safe_mode=True`.
+        """
+        return [self.generator(r["key"]) for r in self.ranked()[:num_models]]
+
+    def generator(self, key):
+        """The generator of candidate `key` (a `keras.Model`)."""
+        return self._run.load_model("candidates", key, "generator.keras")
+
+    def discriminator(self, key):
+        """The discriminator of candidate `key` (a `keras.Model`)."""
+        return self._run.load_model("candidates", key, "discriminator.keras")
+
+    @property
+    def num_classes(self):
+        """Classes of a class-conditional search, or None for an unconditional one."""
+        return self.config["space"].get("num_classes")
+
+    def sample(self, n=16, seed=0, labels=None, generator=None):
+        """`n` images from `best_generator()` (the final stage's when there is one), in [-1, 1].
+
+        Args:
+            n: Number of images.
+            seed: Seed of the latents.
+            labels: Conditional searches only: the class of each image (`n`
+                integers) or one class for all. Defaults to None: the classes
+                in turn, `0, 1, ..., num_classes - 1, 0, ...`.
+
+        Returns:
+            A float32 `np.ndarray` `(n, H, W, C)`.
+
+        Raises:
+            ValueError: for `labels` in an unconditional search, or labels
+                that are not integers, of another length than `n`, or out of
+                range (the message gives the valid class ids).
+
+        `generator` (another candidate's, from `generator(key)`) replaces
+        the best one; the latents are the same.
+        """
+        from kgan_nas.core.class_labels import check_labels
+
+        if labels is not None and self.num_classes is None:
+            raise ValueError(
+                "labels= needs a class-conditional search (conditional=True); this run "
+                "is unconditional."
+            )
+        if self.num_classes is not None:
+            labels = np.arange(n) % self.num_classes if labels is None else labels
+            labels = check_labels(labels, self.num_classes, n)
+        generator = generator or self.best_generator()
+        latent_dim = generator.inputs[0].shape[-1]
+        latent = np.random.default_rng(seed).normal(size=(n, latent_dim)).astype("float32")
+        import keras
+
+        inputs = latent if labels is None else [latent, labels]
+        return keras.ops.convert_to_numpy(generator.predict(inputs, verbose=0))
+
+    def pareto_front(self):
+        """History records that no other record beats on every objective."""
+        return pareto_records(
+            self.history, lambda r: Fitness.from_dict(r["fitness"]).objectives(self.objectives)
+        )
+
+    def to_records(self):
+        """The history as flat dicts (`fitness.fid`, `genome.training.loss`, ...)."""
+        return [flatten_record(record) for record in self.history]
+
+    def to_dataframe(self):
+        """The history as a `pandas.DataFrame`, one row per evaluated candidate.
+
+        Raises:
+            ImportError: if pandas is not installed (`to_records()` needs none).
+        """
+        try:
+            import pandas
+        except ImportError:
+            raise ImportError(
+                "to_dataframe() needs pandas: pip install pandas (or use "
+                "result.to_records(), a list of flat dicts)."
+            ) from None
+        return pandas.DataFrame(self.to_records())
+
+    @property
+    def protocol(self):
+        """The run's protocol card (`kgan_nas.store.protocol`): data, splits, samples, extractor,
+        seeds, step budgets, backend and versions; None where the run did not record it."""
+        from kgan_nas.store.protocol import read_protocol_card
+
+        return read_protocol_card(self._run)
+
+    def fidelity_check(self):
+        """How well each rung of a multi-fidelity search predicted the next.
+
+        Returns:
+            `kgan_nas.core.fidelity.rung_correlations` of the history: per pair
+            of consecutive rungs, the Spearman rank correlation over the
+            candidates that reached both, and a warning when it is below
+            0.3 or undefined. Empty for a search without rungs.
+        """
+        fidelity = self.config.get("fidelity")
+        if not fidelity:
+            return []
+        return rung_correlations(self.history, fidelity["rungs"])
+
+    def baselines(self):
+        path = self._run.file("baselines.json")
+        if not os.path.exists(path):
+            return {}
+        return run_lib.read_json(path)
+
+    def summary(self, num_trials=10):
+        """A readable table of the best candidates (like KerasTuner's results_summary)."""
+        objective, extractor = parse_metric(self.metric)
+        lines = [
+            f"Results in {self.directory}",
+            f"Objective: {self.metric} ({' , '.join(self.objectives)}), lower is better"
+            if objective.direction == "min"
+            else f"Objective: {self.metric}, higher is better",
+        ]
+        baselines = self.baselines()
+        if baselines:
+            lines.append(
+                f"Reference: real-vs-real FID {baselines['fid_train_vs_eval']:.3f}, "
+                f"uniform-noise FID {baselines['fid_uniform_noise']:.3f} "
+                f"({baselines['extractor']} features)"
+            )
+        failed = sum(r["status"] != "ok" for r in self.history)
+        candidates = len({(r["generation"], r["key"]) for r in self.history})
+        if candidates == len(self.history):
+            lines.append(f"Evaluated {len(self.history)} candidates, {failed} failed")
+        else:
+            lines.append(
+                f"Evaluated {candidates} candidates in {len(self.history)} evaluations over "
+                f"rungs of {self.config['fidelity']['rungs']} steps, {failed} failed"
+            )
+        if self.num_classes is not None and self.best_record is not None:
+            lines.append(_class_line(self.best_record["fitness"], self.num_classes))
+        lines += _summary_table(self.ranked()[:num_trials], extractor)
+        lines += correlation_lines(self.fidelity_check())
+        reasons = {}
+        for record in self.history:
+            if record["status"] != "ok":
+                reasons.setdefault(record["status"], record["reason"])
+        for status, reason in reasons.items():
+            lines.append(f"{status}: e.g. {reason[:160]}")
+        final = self.final_summary()
+        if final:
+            lines += final_summary.final_table(final, f"fid_{extractor}")
+        return "\n".join(lines)
+
+
+def _class_line(fitness, num_classes):
+    """The best conditional candidate's class accuracy against chance, and per-class FID."""
+    accuracy = fitness.get("class_accuracy")
+    accuracy = "not measured" if accuracy is None else f"{accuracy:.3f}"
+    per_class = Fitness.from_dict(fitness).fid_per_class
+    per_class = "not measured" if per_class is None else f"{per_class:.3f}"
+    return (
+        f"Conditional, {num_classes} classes: best class accuracy {accuracy} (chance "
+        f"{1 / num_classes:.3f}), its mean per-class FID {per_class}"
+    )
+
+
+# The terminal table fits 100 columns: a row of numbers per candidate, then its
+# generation, Inception Score and genome on indented lines.
+TABLE_WIDTH = 100
+
+
+def _summary_table(records, suffix):
+    import textwrap
+
+    header = (
+        f"{'rank':>4} {'key':16} {'steps':>6} {'fid_' + suffix:>10} {'fid 95% CI':>17} "
+        f"{'kid ± se':>16} {'memorised':>10} {'G params':>8}"
+    )
+    lines = [header, "-" * len(header)]
+    for rank, record in enumerate(records, 1):
+        genome = Genome.from_dict(record["genome"])
+        fitness = Fitness.from_dict(record["fitness"])
+        interval = f"{_number(fitness.fid_low, '.3f')}–{_number(fitness.fid_high, '.3f')}"
+        kid = f"{fitness.kid:.4g} ± {_number(fitness.kid_se, '.2g')}"
+        lines.append(
+            f"{rank:>4} {record['key']:16} {_number(record.get('total_steps'), 'd'):>6} "
+            f"{fitness.fid:>10.4f} {interval:>17} {kid:>16} "
+            f"{_memorisation_cell(fitness):>10} {fitness.params:>8}"
+        )
+        details = (
+            f"generation {record['generation']}, is_{suffix} {fitness.inception_score:.3f}: "
+            f"{genome.describe()}"
+        )
+        lines += textwrap.wrap(
+            details, TABLE_WIDTH, initial_indent=" " * 5, subsequent_indent=" " * 7
+        )
+    if records:
+        notes = (
+            "steps: training steps behind the scored weights, inherited and earlier rungs "
+            "included (total_steps).",
+            "memorised: share of samples closer to a training image than the closest 5 % "
+            "of held-out images (about 5 % is healthy; '!' marks 20 % or more, i.e. "
+            "copies), and the median-distance ratio to held-out images (about 1 is healthy).",
+        )
+        for note in notes:
+            lines += textwrap.wrap(note, TABLE_WIDTH, subsequent_indent="  ")
+    return lines
+
+
+def _number(value, spec):
+    """`value` formatted with `spec`, or a dash when it was not measured (older runs)."""
+    return "–" if value is None else format(value, spec)
+
+
+def _memorisation_cell(fitness):
+    """`12% r0.97`: the share of too-close samples and the distance ratio, `!` if memorising."""
+    if fitness.memorisation_share is None:
+        return "–"
+    flag = "!" if fitness.memorising else ""
+    return f"{flag}{fitness.memorisation_share:.0%} r{_number(fitness.memorisation_ratio, '.2f')}"
