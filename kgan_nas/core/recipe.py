@@ -176,6 +176,23 @@ def choices(space, field):
     raise ValueError(f"{field!r} is not a recipe gene; known: {genome_lib.RECIPE_FIELDS}.")
 
 
+def shrink_moves(space, genome):
+    """Versions of `genome` whose train step costs less, for repair's `max_train_macs`.
+
+    One fewer discriminator step (the next smaller choice), and no R1
+    penalty (when 0.0 is a choice): each removes passes of the
+    discriminator from every train step. The other recipe genes cost no
+    MACs, or next to none (translation augmentation), so they are left to
+    the search.
+    """
+    training = genome.training
+    fewer = [steps for steps in space.d_steps if steps < training.d_steps]
+    if fewer:
+        yield genome.replace(training=training.replace(d_steps=max(fewer)))
+    if training.r1_weight > 0 and 0.0 in space.r1_weights:
+        yield genome.replace(training=training.replace(r1_weight=0.0))
+
+
 def gan_options(training):
     """The `kgan_nas.GAN` arguments of the recipe genes that are on.
 

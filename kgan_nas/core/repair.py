@@ -3,12 +3,14 @@
 `repair(space, genome)` is what `SearchSpace.repair` runs: it snaps genes to
 the space's choices, orders the dense and convolutional sections, fixes the
 generator's upsampling path for the image shape, brings layer counts within
-bounds and shrinks the genome under `max_params`. Mutation and crossover
-produce arbitrary genomes; this is what makes them valid again.
+bounds and shrinks the genome under the space's cost bounds (`max_params`,
+`max_generator_macs`, `max_train_macs`). Mutation and crossover produce
+arbitrary genomes; this is what makes them valid again.
 """
 
 import math
 
+from kgan_nas.core import bounds as bounds_lib
 from kgan_nas.core import conditioning as conditioning_lib
 from kgan_nas.core import genome as genome_lib
 from kgan_nas.core import recipe as recipe_lib
@@ -206,29 +208,71 @@ def _fix_length(space, genes, network):
 
 
 def _fit_params(space, genome):
-    """Greedily shrinks `genome` until it fits `max_params`."""
-    if space.max_params is None:
+    """Greedily shrinks `genome` until it meets every cost bound the space sets.
+
+    Layer moves come first (`_shrink_layers`). Only when they cannot meet
+    `max_train_macs` does the recipe get lighter (fewer discriminator steps,
+    no R1 penalty: `recipe_lib.shrink_moves`), the lightest step first, and
+    the layers of the original genome shrink again under it: the recipe is
+    a choice of the search, given up only when the layers cannot pay.
+    """
+    if not bounds_lib.bounded(space):
         return genome
-    params = space.params(genome)
-    while params > space.max_params:
+    try:
+        return _shrink_layers(space, genome)
+    except InvalidGenomeError as error:
+        if space.max_train_macs is None:
+            raise
+        failure = error
+    for lighter in _lighter_recipes(space, genome):
+        try:
+            return _shrink_layers(space, lighter)
+        except InvalidGenomeError:
+            continue
+    raise failure
+
+
+def _shrink_layers(space, genome):
+    """Applies the shrink move of the smallest `bounds_lib.fit_key` until every bound holds.
+
+    The key is `(sum of relative excesses over the bounds set, params)`: a
+    move must lower it, and the lowest wins (the first of equals). With only
+    `max_params` set the key orders genomes as their parameter counts do,
+    so this picks exactly the moves the parameter-only repair picked, and
+    fixed-seed searches keep their histories.
+    """
+    key = bounds_lib.fit_key(space, genome)
+    while key[0] > 0:
         best = None
         for candidate in _shrink_moves(space, genome):
             try:
-                candidate_params = space.params(candidate)
+                candidate_key = bounds_lib.fit_key(space, candidate)
             except ValueError:
                 continue
-            if candidate_params < params and (best is None or candidate_params < best[0]):
-                best = (candidate_params, candidate)
+            if candidate_key < key and (best is None or candidate_key < best[0]):
+                best = (candidate_key, candidate)
         if best is None:
             raise InvalidGenomeError(
-                f"{params} parameters exceed max_params={space.max_params} and the "
-                "genome cannot shrink further"
+                "; ".join(bounds_lib.problems(space, genome))
+                + " and the genome cannot shrink further"
             )
-        params, genome = best
+        key, genome = best
     return genome
 
 
+def _lighter_recipes(space, genome):
+    """Ever lighter recipes of `genome`: each step the recipe move of the lowest key."""
+    while True:
+        moves = list(recipe_lib.shrink_moves(space, genome))
+        if not moves:
+            return
+        keys = [bounds_lib.fit_key(space, move) for move in moves]
+        genome = moves[keys.index(min(keys))]
+        yield genome
+
+
 def _shrink_moves(space, genome):
+    """Smaller versions of `genome`, one change each (repair's bound shrinking)."""
     yield from conditioning_lib.shrink_moves(space, genome)
     low_u, high_u = space.upsample_range()
     upsamples = sum(g.upsamples for g in genome.generator)

@@ -4,13 +4,16 @@ Pure Python (no TensorFlow, no Keras). `SearchSpace` samples random genomes
 and *repairs* any genome (from mutation, crossover or a user) into one that is
 valid for the image shape: the generator's upsampling path reaches exactly
 `H x W x C`, the discriminator ends in one logit, layer counts are within
-bounds and the parameter count is within `max_params`.
+bounds and the costs are within the bounds set (`max_params`,
+`max_generator_macs`, `max_train_macs`; `kgan_nas.core.bounds`).
 """
 
 import dataclasses
 
 from kgan_nas import validate
+from kgan_nas.core import bounds as bounds_lib
 from kgan_nas.core import conditioning as conditioning_lib
+from kgan_nas.core import cost as cost_lib
 from kgan_nas.core import genome as genome_lib
 from kgan_nas.core import recipe as recipe_lib
 from kgan_nas.core import shapes as plan_lib
@@ -134,6 +137,9 @@ class SearchSpace:
             (0, 1]. Default `(1.0,)`.
         r1_weights: Weights of the R1 penalty; 0.0 (the default) for none.
         d_steps: Discriminator updates per generator update. Default `(1,)`.
+        max_generator_macs: Upper bound on `generator_macs(genome)`, or None.
+        max_train_macs: Upper bound on `train_macs(genome)`, or None. Repair
+            shrinks genomes under every bound set, as under `max_params`.
     """
 
     image_shape: tuple = (28, 28, 1)
@@ -165,6 +171,8 @@ class SearchSpace:
     augment_probabilities: tuple = recipe_lib.SPACE_FIELDS["augment_probabilities"][1]
     r1_weights: tuple = recipe_lib.SPACE_FIELDS["r1_weights"][1]
     d_steps: tuple = recipe_lib.SPACE_FIELDS["d_steps"][1]
+    max_generator_macs: object = None
+    max_train_macs: object = None
 
     def __post_init__(self):
         set_ = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731
@@ -188,12 +196,10 @@ class SearchSpace:
         self._check_reachable()
 
     def _check_sizes(self):
-        """Checks the integer settings (latent size, parameter bounds)."""
+        """Checks the integer settings (latent size, cost bounds)."""
         validate.check_positive_int(self.latent_dim, "SearchSpace.latent_dim")
-        if self.max_params is not None:
-            validate.check_positive_int(
-                self.max_params, "SearchSpace.max_params", hint="None means no limit."
-            )
+        for name, value in bounds_lib.check_space(self).items():
+            object.__setattr__(self, name, value)
         validate.check_positive_int(self.max_start_size, "SearchSpace.max_start_size")
 
     def _check_choices(self):
@@ -342,6 +348,14 @@ class SearchSpace:
         """Generator plus discriminator parameters."""
         return self.generator_params(genome) + self.discriminator_params(genome)
 
+    def generator_macs(self, genome):
+        """MACs of one image's generator forward pass (`kgan_nas.core.cost.generator_macs`)."""
+        return cost_lib.generator_macs(genome, self)
+
+    def train_macs(self, genome):
+        """MACs per image of one train step (`kgan_nas.core.cost.train_step_macs`)."""
+        return cost_lib.train_step_macs(genome, self)
+
     # ------------------------------------------------------------------
     # Sampling
     # ------------------------------------------------------------------
@@ -359,8 +373,10 @@ class SearchSpace:
 
         Raises:
             InvalidGenomeError: if no valid genome was found, which means the
-                space is too tight (e.g. `max_params` too small).
+                space is too tight (e.g. `max_params` too small), or at once
+                if a MAC bound is below the cheapest genome of the space.
         """
+        bounds_lib.check_attainable(self)
         low_u, high_u = self.upsample_range()
         error = None
         for _ in range(max_tries):
@@ -390,11 +406,7 @@ class SearchSpace:
                 return self.repair(candidate)
             except InvalidGenomeError as exc:
                 error = exc
-        raise InvalidGenomeError(
-            f"Could not sample a valid genome in {max_tries} tries ({error}). "
-            "The search space is too tight: raise max_params, or allow smaller "
-            "filters/units or fewer layers."
-        )
+        raise InvalidGenomeError(bounds_lib.too_tight(self, max_tries, error))
 
     def random_gene(self, network, rng, kind=None, upsampling=None):
         """A random `LayerGene` for `"generator"` or `"discriminator"`.
@@ -471,7 +483,7 @@ class SearchSpace:
         (2) puts generator dense genes before convolutions and discriminator
         dense genes after them, (3) sets the generator's number of upsampling
         layers within `upsample_range()`, (4) brings layer counts within
-        bounds and (5) shrinks the genome under `max_params`.
+        bounds and (5) shrinks the genome under the cost bounds set.
 
         Raises:
             InvalidGenomeError: if no valid genome can be reached.
@@ -511,10 +523,8 @@ class SearchSpace:
         if repair_lib.snap_training(self, genome.training) != genome.training:
             problems.append(f"training genes {genome.training} are not within the space's choices")
         problems += conditioning_lib.problems(self, genome)
-        if not problems and self.max_params is not None:
-            params = self.params(genome)
-            if params > self.max_params:
-                problems.append(f"{params} parameters exceed max_params={self.max_params}")
+        if not problems:
+            problems += bounds_lib.problems(self, genome)
         return problems
 
     def validate(self, genome):
@@ -554,6 +564,7 @@ class SearchSpace:
         """A JSON-able dict; `SearchSpace.from_dict` restores it."""
         config = conditioning_lib.strip_unconditional(dataclasses.asdict(self))
         config = recipe_lib.strip_defaults(config)
+        config = bounds_lib.strip_unset(config)
         return {
             key: list(value) if isinstance(value, tuple) else value for key, value in config.items()
         }
