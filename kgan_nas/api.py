@@ -19,6 +19,7 @@ from kgan_nas.engine.conditional import check_objectives
 from kgan_nas.engine.conditional import conditional_space
 from kgan_nas.engine.orchestrate import SearchJob
 from kgan_nas.engine.orchestrate import run_search
+from kgan_nas.engine.signals import sigterm_as_interrupt
 from kgan_nas.evaluation.evaluator import EvaluationConfig
 from kgan_nas.final import stage as final_lib
 from kgan_nas.hooks.library_logs import quiet_libraries
@@ -172,7 +173,7 @@ def search(
     )
     if verbose:
         search_callbacks.insert(0, ProgressPrinter(verbose))
-    return run_search(
+    run_search(
         SearchJob(
             config=config,
             settings=settings,
@@ -194,6 +195,23 @@ def search(
             ),
         )
     )
+    return _finish(directory, config, search_callbacks, verbose)
+
+
+def _finish(directory, config, search_callbacks, verbose):
+    """Runs the final stage, if any, then tells the hooks; returns the `SearchResult`.
+
+    The final stage is that of the run stored in `directory`, on the data it
+    saved: the one way a final stage runs, after a search or by
+    `kgan_nas.finalize`.
+    """
+    if config.final is not None:
+        with sigterm_as_interrupt():
+            final_lib.run_stored_final_stage(directory, say=print if verbose else _silent)
+    result = SearchResult(directory)
+    for callback in search_callbacks:
+        callback.on_search_end(result)
+    return result
 
 
 def resume(directory, *, generations=None, workers=None, verbose=1, callbacks=None):
@@ -283,6 +301,10 @@ def _stored_run_settings(settings, workers):
     if settings.executor not in ("subprocess", "inprocess", "ray"):
         settings = dataclasses.replace(settings, executor="subprocess", executor_options=None)
     return dataclasses.replace(settings, workers=workers)
+
+
+def _silent(*args, **kwargs):
+    """`say` for `verbose=0`: prints nothing."""
 
 
 def _warn_moved(message):

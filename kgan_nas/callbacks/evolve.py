@@ -8,8 +8,8 @@ import math
 import keras
 import numpy as np
 
+from kgan_nas import validate
 from kgan_nas.callbacks.scoring import SampleScorer
-from kgan_nas.callbacks.scoring import check_positive_int
 from kgan_nas.callbacks.scoring import load_real_data
 from kgan_nas.evaluation.inherit import inherit_weights
 
@@ -133,10 +133,14 @@ class EvolveArchitecture(keras.callbacks.Callback):
                 f"got {type(genome).__name__}."
             )
         space.validate(genome)
-        self.every_n_epochs = check_positive_int(every_n_epochs, "every_n_epochs", owner)
-        self.children = check_positive_int(children, "children", owner)
-        self.steps_per_child = check_positive_int(steps_per_child, "steps_per_child", owner)
-        self.batch_size = check_positive_int(batch_size, "batch_size", owner)
+        self.every_n_epochs = validate.check_positive_int(
+            every_n_epochs, f"{owner}: every_n_epochs"
+        )
+        self.children = validate.check_positive_int(children, f"{owner}: children")
+        self.steps_per_child = validate.check_positive_int(
+            steps_per_child, f"{owner}: steps_per_child"
+        )
+        self.batch_size = validate.check_positive_int(batch_size, f"{owner}: batch_size")
         if not 0 < mutation_rate <= 1:
             raise ValueError(f"{owner}: mutation_rate must be in (0, 1], got {mutation_rate!r}.")
         if scorer is not None and not callable(scorer):

@@ -7,8 +7,8 @@ import os
 
 import keras
 
+from kgan_nas import validate
 from kgan_nas.callbacks.scoring import SampleScorer
-from kgan_nas.callbacks.scoring import check_positive_int
 from kgan_nas.callbacks.scoring import find_generator
 from kgan_nas.callbacks.scoring import generate
 from kgan_nas.callbacks.scoring import generator_classes
@@ -106,7 +106,9 @@ class GANMetrics(keras.callbacks.Callback):
         seed=0,
     ):
         super().__init__()
-        self.every_n_epochs = check_positive_int(every_n_epochs, "every_n_epochs", "GANMetrics")
+        self.every_n_epochs = validate.check_positive_int(
+            every_n_epochs, "GANMetrics: every_n_epochs"
+        )
         if isinstance(metrics, str):
             metrics = (metrics,)
         metrics = tuple(metrics)
@@ -193,8 +195,10 @@ class SampleGrid(keras.callbacks.Callback):
     ):
         super().__init__()
         self.directory = os.fspath(directory)
-        self.every_n_epochs = check_positive_int(every_n_epochs, "every_n_epochs", "SampleGrid")
-        self.n = check_positive_int(n, "n", "SampleGrid")
+        self.every_n_epochs = validate.check_positive_int(
+            every_n_epochs, "SampleGrid: every_n_epochs"
+        )
+        self.n = validate.check_positive_int(n, "SampleGrid: n")
         self.seed = int(seed)
         self.generator = generator
         self.latent_dim = latent_dim

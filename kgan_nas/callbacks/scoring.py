@@ -16,11 +16,6 @@ from kgan_nas import validate
 _DOMAIN_EXTRACTORS = {}
 
 
-def check_positive_int(value, name, owner):
-    """`kgan_nas.validate.check_positive_int`, with the callback's name first."""
-    return validate.check_positive_int(value, f"{owner}: {name}")
-
-
 def is_due(epoch, every_n_epochs, total_epochs):
     """Whether to act at the end of 0-based `epoch`.
 
@@ -121,7 +116,7 @@ class SampleScorer:
                 f"{owner}: extractor must be 'domain', 'inception' or a "
                 f"kgan_nas.features.FeatureExtractor, got {extractor!r}."
             )
-        num_samples = check_positive_int(num_samples, "num_samples", owner)
+        num_samples = validate.check_positive_int(num_samples, f"{owner}: num_samples")
         if num_samples < 10:
             raise ValueError(
                 f"{owner}: num_samples must be at least 10 (IS uses 5 splits and FID "

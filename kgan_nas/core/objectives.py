@@ -160,3 +160,37 @@ def meets_targets(record, targets):
         if _target_objective(name).direction == "max" and not value >= target:
             return False
     return True
+
+
+def check_objective_names(objectives):
+    """Checks a strategy's objectives; returns their names as a tuple.
+
+    Args:
+        objectives: A name, an `Objective`, or a sequence of them.
+
+    Returns:
+        A tuple of distinct names of `OBJECTIVES`.
+
+    Raises:
+        ValueError: for no objective, an unknown name, a duplicate, or a value
+            that is not a sequence.
+    """
+    if isinstance(objectives, str):
+        objectives = (objectives,)
+    try:
+        objectives = tuple(objectives)
+    except TypeError:
+        raise ValueError(
+            f"objectives must be a tuple of names, got {objectives!r}; e.g. "
+            "('fid',) or ('fid', 'params')."
+        ) from None
+    objectives = tuple(o.name if isinstance(o, Objective) else o for o in objectives)
+    known = sorted(OBJECTIVES)
+    if not objectives:
+        raise ValueError(f"objectives must not be empty; choose from {known}.")
+    unknown = [name for name in objectives if name not in OBJECTIVES]
+    if unknown:
+        raise ValueError(f"Unknown objective(s) {unknown}; choose from {known}.")
+    if len(set(objectives)) != len(objectives):
+        raise ValueError(f"objectives has duplicates: {objectives!r}; name each once.")
+    return objectives

@@ -1,10 +1,10 @@
-"""Running a checked search: open the run directory, prepare the inputs, loop, finalize.
+"""Running a checked search: open the run directory, prepare the inputs, loop.
 
 `kgan_nas.search` checks every argument and gathers what the run needs into
 one `SearchJob`; `run_search` opens (and locks) the run directory, prepares
 the inputs every worker shares (`kgan_nas.engine.inputs`), writes the
-protocol card, hands the generations to `SearchLoop` and runs the final
-stage.
+protocol card and hands the generations to `SearchLoop`. The final stage
+runs after it, from the run directory (`final.stage.run_stored_final_stage`).
 """
 
 import dataclasses
@@ -12,8 +12,6 @@ import dataclasses
 from kgan_nas.engine import settings as run_options
 from kgan_nas.engine.loop import SearchLoop
 from kgan_nas.engine.signals import sigterm_as_interrupt
-from kgan_nas.final import stage as final_lib
-from kgan_nas.results.search_result import SearchResult
 from kgan_nas.store import protocol
 from kgan_nas.store import run_dir as run_lib
 
@@ -59,11 +57,12 @@ class SearchJob:
 def run_search(job):
     """Opens (and locks) the run directory, prepares the inputs, runs the loop.
 
+    The final stage, if the search has one, runs after this returns
+    (`kgan_nas.final.stage.run_stored_final_stage`), as do the hooks'
+    `on_search_end`.
+
     Args:
         job: The `SearchJob`.
-
-    Returns:
-        The `SearchResult`.
     """
     from kgan_nas.engine.inputs import prepare_worker_files
     from kgan_nas.executors import get_executor
@@ -122,12 +121,6 @@ def run_search(job):
             **dict(settings.executor_options or {}),
         ) as runner:
             loop.run(runner, config.generations)
-        if config.final is not None:
-            final_lib.run_final_stage(run_dir, config, job.data, say=say)
-    result = SearchResult(run_dir.path)
-    for callback in search_callbacks:
-        callback.on_search_end(result)
-    return result
 
 
 def _run_details(strategy, settings):

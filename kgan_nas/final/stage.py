@@ -439,12 +439,38 @@ def finalize(
     final = resolve_final(settings, None, config.evaluation["num_samples"])
     check_final_for_conditional(final, config.space.get("num_classes") is not None)
     config = dataclasses.replace(config, final=final.to_dict())
+    _run_with_lock(run_dir, config, say=print if verbose else (lambda *args, **kwargs: None))
+    return SearchResult(directory)
+
+
+def run_stored_final_stage(directory, *, say=print):
+    """Runs (or finishes) the final stage a run directory's configuration asks for.
+
+    The one way a final stage runs: `kgan_nas.search` calls it once its
+    generations are done, and `finalize` with the settings it was given. It
+    locks the directory, reads the data the search saved for its workers
+    (`run_data`), the very images its candidates trained on, and calls
+    `run_final_stage`.
+
+    Args:
+        directory: A run directory whose `config.json` holds a final stage.
+        say: Prints the budget line and progress.
+
+    Returns:
+        The summary dict (`run_final_stage`).
+    """
+    from kgan_nas.config import SearchConfig
+
+    run_dir = run_lib.RunDir(directory)
+    return _run_with_lock(run_dir, SearchConfig.from_dict(run_dir.config()), say=say)
+
+
+def _run_with_lock(run_dir, config, *, say):
+    """`run_final_stage` on the run's data, with the directory opened as `config` and locked."""
     data = run_data(config)
-    say = print if verbose else (lambda *args, **kwargs: None)
     run_dir.open(config.to_dict(), resumable_keys=config.RESUMABLE, added_later=config.ADDED_LATER)
     with run_dir:
-        run_final_stage(run_dir, config, data, say=say)
-    return SearchResult(directory)
+        return run_final_stage(run_dir, config, data, say=say)
 
 
 def run_data(config):

@@ -28,8 +28,7 @@ from kgan_nas import validate
 from kgan_nas.core import pareto
 from kgan_nas.core.fitness import Fitness
 from kgan_nas.core.genome import Genome
-from kgan_nas.core.objectives import OBJECTIVES
-from kgan_nas.core.objectives import Objective
+from kgan_nas.core.objectives import check_objective_names
 from kgan_nas.core.space import InvalidGenomeError
 from kgan_nas.core.space import SearchSpace
 
@@ -78,7 +77,7 @@ class Strategy(abc.ABC):
                 "kgan_nas.SearchSpace(image_shape=...)."
             )
         self.space = space
-        self.objectives = _check_objectives(objectives)
+        self.objectives = check_objective_names(objectives)
         if not validate.is_integer(seed) or seed < 0:
             raise ValueError(
                 f"seed must be a non-negative integer, got {seed!r}. Pass e.g. "
@@ -448,25 +447,3 @@ class Strategy(abc.ABC):
     def __repr__(self):
         config = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
         return f"{type(self).__name__}({config})"
-
-
-def _check_objectives(objectives):
-    if isinstance(objectives, str):
-        objectives = (objectives,)
-    try:
-        objectives = tuple(objectives)
-    except TypeError:
-        raise ValueError(
-            f"objectives must be a tuple of names, got {objectives!r}; e.g. "
-            "('fid',) or ('fid', 'params')."
-        ) from None
-    objectives = tuple(o.name if isinstance(o, Objective) else o for o in objectives)
-    known = sorted(OBJECTIVES)
-    if not objectives:
-        raise ValueError(f"objectives must not be empty; choose from {known}.")
-    unknown = [name for name in objectives if name not in OBJECTIVES]
-    if unknown:
-        raise ValueError(f"Unknown objective(s) {unknown}; choose from {known}.")
-    if len(set(objectives)) != len(objectives):
-        raise ValueError(f"objectives has duplicates: {objectives!r}; name each once.")
-    return objectives
