@@ -31,8 +31,8 @@ from kgan_nas.strategies import encoding as encoding_lib
 from kgan_nas.strategies import get_strategy
 from kgan_nas.strategies import with_population
 
-# Pure Python: these tests must pass on every Keras backend.
-pytestmark = pytest.mark.backend
+# Pure Python: nothing here depends on the Keras backend, so these tests are not
+# re-run under JAX (tests/test_backends.py).
 
 SPACE = SearchSpace(image_shape=(8, 8, 1), latent_dim=16, max_params=60_000)
 
