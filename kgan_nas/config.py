@@ -444,6 +444,11 @@ def _same(value, default):
     return isinstance(value, (str, int, float, bool)) and value == default
 
 
+def total_search_steps(budget):
+    """Training steps of a whole search: generations x population x steps per candidate."""
+    return budget["generations"] * budget["population"] * budget["steps_per_candidate"]
+
+
 def estimated_minutes(preset, search_steps, final_steps, workers, cores):
     """Minutes a job takes at the preset's measured cost per step, or None if unmeasured.
 
@@ -471,7 +476,7 @@ def preset_minutes(preset, cores=2):
     """`estimated_minutes` of a preset's own search and final stage on `cores` cores."""
     budget = PRESETS[preset]
     final = FINAL_PRESETS.get(preset)
-    search_steps = budget["generations"] * budget["population"] * budget["steps_per_candidate"]
+    search_steps = total_search_steps(budget)
     final_steps = final["top_k"] * final["seeds"] * final["steps"] if final else 0
     return estimated_minutes(preset, search_steps, final_steps, budget["workers"], cores)
 
@@ -495,7 +500,7 @@ def budget_lines(preset, budget, final, final_note=None, cores=None):
     """
     import os
 
-    search_steps = budget["generations"] * budget["population"] * budget["steps_per_candidate"]
+    search_steps = total_search_steps(budget)
     lines = [
         f"Budget: search {_plural(budget['generations'], 'generation')} x "
         f"{_plural(budget['population'], 'candidate')} x "

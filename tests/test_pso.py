@@ -10,6 +10,7 @@ from hypothesis import assume
 from hypothesis import given
 from hypothesis import settings
 from hypothesis import strategies as st
+from test_strategies import TINY_SPACE
 from tiny_runs import scripted_evaluator
 from tiny_runs import scripted_search
 from tiny_runs import skip_worker_files
@@ -240,27 +241,7 @@ def test_failed_results_never_become_bests():
 def test_a_genome_sampled_by_ask_can_become_the_swarm_best():
     """In a space of four genomes the particles repeat themselves; `ask` fills in with
     random samples, and the best of those still leads the swarm."""
-    tiny = SearchSpace(
-        image_shape=(2, 2, 1),
-        latent_dim=4,
-        max_start_size=2,
-        generator_layers=(1, 1),
-        discriminator_layers=(1, 1),
-        generator_layer_types=("conv2d",),
-        discriminator_layer_types=("dense",),
-        filters=(4,),
-        units=(4,),
-        kernel_sizes=(3,),
-        activations=("relu", "tanh"),
-        generator_normalizations=("none",),
-        discriminator_normalizations=("none",),
-        optimizers=("adam",),
-        learning_rates=(1e-4,),
-        beta_1=(0.5,),
-        beta_2=(0.9,),
-        losses=("hinge",),
-    )
-    strategy = ParticleSwarmSearch(tiny, swarm_size=2, seed=3)
+    strategy = ParticleSwarmSearch(TINY_SPACE, swarm_size=2, seed=3)
     asked, sampled = [], []
     for _ in range(3):
         genomes = strategy.ask(2)

@@ -21,6 +21,7 @@ last. Keras is imported only inside the functions that train or score.
 import dataclasses
 import os
 
+from kgan_nas import config as config_lib
 from kgan_nas import validate
 from kgan_nas.results import final_summary
 from kgan_nas.results.final_summary import FINAL_DIR
@@ -168,7 +169,7 @@ def proportionate(final, budget):
     """
     if final is None:
         return None, None
-    search_steps = budget["generations"] * budget["population"] * budget["steps_per_candidate"]
+    search_steps = config_lib.total_search_steps(budget)
     runs = final.top_k * final.seeds
     if runs * final.steps <= search_steps:
         return final, None
