@@ -15,6 +15,7 @@ from kgan_nas import validate
 from kgan_nas.core.objectives import check_targets
 from kgan_nas.core.objectives import parse_metric
 from kgan_nas.engine import settings as run_options
+from kgan_nas.engine import warm_start
 from kgan_nas.engine.conditional import check_objectives
 from kgan_nas.engine.conditional import conditional_space
 from kgan_nas.engine.orchestrate import SearchJob
@@ -155,21 +156,25 @@ def search(
     validate.check_choice(verbose, "verbose", (0, 1, 2))
     check_objectives(objectives, is_conditional, extractor)
     check_targets(options.stop_at)  # before the data loads: a typo should not wait
+    zoo_option = warm_start.check_zoo_option(options.zoo)
     # Imported after the cheap checks: kgan_nas.data (and the callbacks a user
     # passes) bring in TensorFlow, which a mistyped argument should not wait for.
     from kgan_nas.hooks import ProgressPrinter
     from kgan_nas.hooks import split_callbacks
 
     search_callbacks, keras_callbacks = split_callbacks(callbacks)
-    evaluation = _evaluation_config(budget, options, seed)
+    evaluation = _evaluation_config(budget, options, seed, objectives)
     data, space = _data_and_space(dataset, options, seed, budget, space)
     strategy_object, config = _strategy_and_config(
         strategy, options, space, data, objectives, budget, evaluation, seed
     )
+    zoo_names = warm_start.zoo_names(zoo_option, final_config is not None, directory, run.overwrite)
+    zoo, zoo_lines = warm_start.start_from_zoo(strategy_object, space, zoo_names)
     config = dataclasses.replace(
         config,
         final=final_config and final_config.to_dict(),
         fidelity=fidelity and fidelity.to_dict(),
+        zoo=zoo,
     )
     if verbose:
         search_callbacks.insert(0, ProgressPrinter(verbose))
@@ -192,6 +197,7 @@ def search(
                 config_lib.budget_lines(
                     preset, budget, final_config and final_config.to_dict(), final_note
                 )
+                + zoo_lines
             ),
         )
     )
@@ -287,6 +293,7 @@ def resume(directory, *, generations=None, workers=None, verbose=1, callbacks=No
             eval_fraction=config.eval_fraction,
             stop_at=config.stop_at,
             strategy_options=config.strategy_options,
+            zoo=config.zoo,
         ),
         run=_stored_run_settings(settings, workers or settings.workers),
         directory=directory,
@@ -333,8 +340,13 @@ def _final_stage(final, preset, budget, run, is_conditional):
     return final_config, None
 
 
-def _evaluation_config(budget, options, seed):
-    """How every candidate is trained and scored (`EvaluationConfig`)."""
+def _evaluation_config(budget, options, seed, objectives=()):
+    """How every candidate is trained and scored (`EvaluationConfig`).
+
+    A search that optimises `"generator_latency"` times each trained
+    generator on batches of the training batch size.
+    """
+    timed = "generator_latency" in objectives
     return EvaluationConfig(
         steps=budget["steps_per_candidate"],
         batch_size=budget["batch_size"],
@@ -343,6 +355,7 @@ def _evaluation_config(budget, options, seed):
         jit_compile=options.jit_compile,
         seed=seed,
         kid_subset_size=min(500, budget["num_samples"]),
+        latency_batch=budget["batch_size"] if timed else None,
     )
 
 

@@ -198,6 +198,9 @@ class SearchConfig:
             runs stored before it was a setting).
         stop_at: Targets that end the search once a candidate meets them
             (`SearchOptions.stop_at`), or None.
+        zoo: Names of the known designs queued for the first generation
+            (`kgan_nas.core.zoo`), those that fit the space; empty for none
+            (also for runs stored before the zoo existed).
     """
 
     dataset: str
@@ -217,6 +220,7 @@ class SearchConfig:
     fidelity: dict = None
     eval_fraction: float = 0.2
     stop_at: dict = None
+    zoo: tuple = ()
 
     # Settings a resume may change; the stored value is replaced.
     RESUMABLE = ("generations", "final", "stop_at")
@@ -228,6 +232,7 @@ class SearchConfig:
         "fidelity": None,
         "eval_fraction": 0.2,
         "stop_at": None,
+        "zoo": [],
     }
 
     def to_dict(self):
@@ -235,6 +240,7 @@ class SearchConfig:
         config = dataclasses.asdict(self)
         config["image_shape"] = list(self.image_shape)
         config["objectives"] = list(self.objectives)
+        config["zoo"] = list(self.zoo)
         return config
 
     @classmethod
@@ -256,6 +262,7 @@ class SearchConfig:
         values = {name: config[name] for name in names}
         values["image_shape"] = tuple(values["image_shape"])
         values["objectives"] = tuple(values["objectives"])
+        values["zoo"] = tuple(values["zoo"])
         return cls(**values)
 
 
@@ -323,8 +330,9 @@ class SearchOptions:
             `"fid_inception"` (Keras InceptionV3; needs its weights), or the
             `kid_*` / `is_*` variants.
         objectives: Objectives to optimise, e.g. `("fid", "params")` for a
-            Pareto front of quality against generator size; the first must be
-            the metric's. None: the metric alone.
+            Pareto front of quality against generator size, or
+            `("fid", "generator_macs")` against what sampling one image
+            costs; the first must be the metric's. None: the metric alone.
         batch_size: Training batch size.
         num_samples: Generated images scored per candidate.
         holdout_fraction: Share of the images kept out of training and of
@@ -348,6 +356,15 @@ class SearchOptions:
             too). A resume may change it.
         strategy_options: Extra keyword arguments for the strategy (e.g.
             `{"mutation_rate": 0.1}`).
+        zoo: Known designs the first generation starts from
+            (`kgan_nas.core.zoo`: the TensorFlow tutorial's DCGAN, a
+            flattening-discriminator DCGAN, the MLP GAN, each also with the
+            training recipe), adapted to the space; those that do not fit
+            are left out. True: every design; False: none; a list of names
+            (`kgan_nas.core.zoo.DESIGNS`): those. None (default): every
+            design when the search has a final stage (which then always
+            retrains the best of them, `FinalConfig.zoo_finalist`), none
+            otherwise.
     """
 
     metric: str = "fid_domain"
@@ -364,6 +381,7 @@ class SearchOptions:
     eval_fraction: float = 0.2
     stop_at: dict = None
     strategy_options: dict = None
+    zoo: object = None
 
 
 # Where each keyword that `kgan_nas.search` took before its arguments were

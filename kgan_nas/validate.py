@@ -98,6 +98,27 @@ def check_choice(value, name, choices):
     return value
 
 
+def check_known_names(names, what, known):
+    """Checks that `names` are distinct members of `known`; returns them as a tuple.
+
+    Args:
+        names: The names given.
+        what: What they name, for the messages (e.g. `"objective(s)"`).
+        known: The known names, in the order the messages list them.
+
+    Raises:
+        ValueError: naming the unknown names (and listing the known ones), or
+            the repeated ones.
+    """
+    names = tuple(names)
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        raise ValueError(f"Unknown {what} {unknown}; choose from {list(known)}.")
+    if len(set(names)) != len(names):
+        raise ValueError(f"{what} repeat(s) in {list(names)}; name each once.")
+    return names
+
+
 def check_integer_at_least(value, name, minimum):
     """Returns `value` as an int if it is an integer `>= minimum`.
 

@@ -443,3 +443,85 @@ def test_the_counts_match_xla_cost_analysis():
         for gene in Genome.from_dict(case["genome"]).__getattribute__(part)
     }
     assert kinds == set(genome_lib.LAYER_KINDS)
+
+
+def test_generator_macs_is_an_objective_stored_only_when_measured():
+    from kgan_nas.core.fitness import Fitness
+    from kgan_nas.core.objectives import get_objective
+
+    assert get_objective("generator_macs").direction == "min"
+    measured = Fitness(fid=3.0, generator_macs=1200)
+    assert measured.objective("generator_macs") == 1200
+    assert measured.metrics()["generator_macs"] == 1200
+    assert Fitness.from_dict(measured.to_dict()) == measured
+    # Records without it (older runs, custom evaluators) keep their JSON and never lead.
+    unmeasured = Fitness(fid=3.0)
+    assert "generator_macs" not in unmeasured.to_dict()
+    assert "generator_macs" not in unmeasured.metrics()
+    assert unmeasured.objective("generator_macs") == float("inf")
+
+
+@pytest.mark.keras
+@pytest.mark.slow
+def test_a_search_trades_quality_against_generator_macs(tmp_path, cache_dir):
+    """Every candidate records its generator's MACs from the cost model, the front is
+    over (FID, MACs), and the report weighs quality against them."""
+    from tiny_runs import TINY_SPACE
+    from tiny_runs import tiny_real_search
+
+    from kgan_nas.report.page import write_html_report
+
+    result = tiny_real_search(tmp_path / "run", population=3, objectives=("fid", "generator_macs"))
+    ok = [r for r in result.history if r["status"] == "ok"]
+    assert ok, [r["reason"] for r in result.history]
+    for record in result.history:
+        genome = Genome.from_dict(record["genome"])
+        assert record["fitness"]["generator_macs"] == cost.generator_macs(genome, TINY_SPACE)
+    front = result.pareto_front()
+    assert front and all(r["generator_macs"] > 0 for r in front)
+    page = open(write_html_report(result), encoding="utf-8").read()
+    assert "Quality against generator MACs per image" in page
+
+
+def test_generator_latency_is_the_median_of_timed_calls_after_warm_up(monkeypatch):
+    from kgan_nas.evaluation import latency
+
+    calls = []
+
+    class Generator:
+        def predict_on_batch(self, inputs):
+            calls.append(inputs)
+
+    ticks = iter(range(100))
+    monkeypatch.setattr(latency.time, "perf_counter", lambda: float(next(ticks)) ** 2)
+    seconds = latency.generator_latency(Generator(), latent_dim=4, batch_size=3)
+    assert len(calls) == latency.WARMUP_CALLS + latency.TIMED_CALLS
+    assert calls[0].shape == (3, 4)
+    # Call i is timed from tick 2i to 2i+1: (2i+1)^2 - (2i)^2 = 4i + 1; median of i = 0..6.
+    assert seconds == 13.0
+    conditional = []
+    Generator.predict_on_batch = lambda self, inputs: conditional.append(inputs)
+    latency.generator_latency(Generator(), latent_dim=4, batch_size=5, num_classes=2)
+    assert list(conditional[0][1]) == [0, 1, 0, 1, 0]
+
+
+@pytest.mark.keras
+@pytest.mark.slow
+def test_a_search_on_generator_latency_times_every_trained_generator(tmp_path, cache_dir):
+    from tiny_runs import tiny_real_search
+
+    from kgan_nas.report.page import write_html_report
+
+    result = tiny_real_search(
+        tmp_path / "run", population=2, objectives=("fid", "generator_latency")
+    )
+    assert result.config["evaluation"]["latency_batch"] == 16  # the training batch
+    ok = [r for r in result.history if r["status"] == "ok"]
+    assert ok, [r["reason"] for r in result.history]
+    assert all(r["fitness"]["generator_latency"] > 0 for r in ok)
+    page = open(write_html_report(result), encoding="utf-8").read()
+    assert "Quality against generator seconds per batch" in page
+    # A search that does not optimise it times nothing and stores no setting.
+    plain = tiny_real_search(tmp_path / "plain", population=2)
+    assert "latency_batch" not in plain.config["evaluation"]
+    assert all("generator_latency" not in r["fitness"] for r in plain.history)

@@ -60,6 +60,7 @@ def test_a_dict_overrides_the_preset_field_by_field():
         "ema_decay": 0.999,
         "num_samples": 20,
         "distinct_lineages": False,
+        "zoo_finalist": True,
     }
 
 
@@ -328,13 +329,18 @@ def _read(path):
 def test_final_stage_writes_every_job_the_summary_and_the_chosen_generator(final_run):
     result = kgan_nas.SearchResult(str(final_run))
     assert result.config["final"] == dict(
-        FINAL, ema_decay=0.999, num_samples=200, distinct_lineages=False
+        FINAL, ema_decay=0.999, num_samples=200, distinct_lineages=False, zoo_finalist=True
     )
     top = []
     for record in result.ranked():
         if record["key"] not in top:
             top.append(record["key"])
-    assert _jobs(final_run) == sorted(f"{k}_seed{s}" for k in top[:2] for s in (0, 1))
+    # The search started from the zoo (on with a final stage): the best known
+    # design is a finalist, the search's best the other.
+    zoo = [key for key in top if any(r.get("zoo") for r in result.history if r["key"] == key)]
+    assert zoo, "a final-stage search starts from the known designs that fit its space"
+    finalists = top[:2] if zoo[0] in top[:2] else [top[0], zoo[0]]
+    assert _jobs(final_run) == sorted(f"{k}_seed{s}" for k in finalists for s in (0, 1))
     for job in _jobs(final_run):
         folder = os.path.join(final_run, "final", job)
         assert run_lib.check_candidate(folder) == []

@@ -472,6 +472,32 @@ def _scored(values):
     ]
 
 
+def test_the_cost_axis_is_generator_macs_when_the_search_optimised_them(tmp_path, monkeypatch):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot
+
+    from kgan_nas.report import numbers
+    from kgan_nas.report import plots
+
+    assert numbers.cost_axis({"objectives": ["fid", "params"]})[0] == "params"
+    cost = numbers.cost_axis({"objectives": ["fid", "generator_macs"]})
+    assert cost == ("generator_macs", "generator MACs per image", "G MACs")
+    # The cheaper generator by MACs is the bigger one by parameters: the fronts differ.
+    history = [
+        {"key": "a", "objective": 10.0, "params": 100, "generator_macs": 9000, "status": "ok"},
+        {"key": "b", "objective": 20.0, "params": 900, "generator_macs": 1000, "status": "ok"},
+        {"key": "c", "objective": 30.0, "params": 50, "generator_macs": 5000, "status": "ok"},
+        {"key": "d", "objective": 15.0, "params": 80, "status": "ok"},  # no MACs recorded
+    ]
+    assert numbers.quality_size_front(history) == {"a", "c", "d"}
+    assert numbers.quality_size_front(history, "generator_macs") == {"a", "b"}
+    captured = _captured_axes(monkeypatch)
+    plots._plot_quality_size(history, "fid_domain", cost, tmp_path / "p.png", pyplot)
+    assert captured[0].get_xlabel() == "generator MACs per image"
+
+
 def test_one_outlier_does_not_flatten_the_pareto_plot(tmp_path, monkeypatch):
     """Positive scores with an outlier get a log axis; scores of mixed sign (a negated IS)
     get a clipped axis with the clipped points marked; ordinary scores stay linear."""
@@ -484,10 +510,15 @@ def test_one_outlier_does_not_flatten_the_pareto_plot(tmp_path, monkeypatch):
 
     captured = _captured_axes(monkeypatch)
     typical = [20.0, 22.5, 25.0, 27.0, 30.0, 31.0, 33.0, 35.0, 36.0]
-    plots._plot_quality_size(_scored(typical + [5000.0]), "fid_domain", tmp_path / "a.png", pyplot)
-    plots._plot_quality_size(_scored(typical), "fid_domain", tmp_path / "b.png", pyplot)
+    from kgan_nas.report.numbers import cost_axis
+
+    size = cost_axis({})
+    plots._plot_quality_size(
+        _scored(typical + [5000.0]), "fid_domain", size, tmp_path / "a", pyplot
+    )
+    plots._plot_quality_size(_scored(typical), "fid_domain", size, tmp_path / "b.png", pyplot)
     negated = [-3.0, -2.8, -2.5, -2.4, -2.2, -2.1, -2.0, -1.9, -1.8]
-    plots._plot_quality_size(_scored(negated + [40.0]), "is_domain", tmp_path / "c.png", pyplot)
+    plots._plot_quality_size(_scored(negated + [40.0]), "is_domain", size, tmp_path / "c", pyplot)
     log_axis, linear_axis, clipped_axis = captured
     assert log_axis.get_yscale() == "log"
     assert linear_axis.get_yscale() == "linear"
@@ -579,6 +610,8 @@ def test_real_run_records_curves_and_the_page_embeds_them(trained_run):
     assert real in samples
     details = json.loads((trained_run / "config.json").read_text())["details"]
     assert details["backend"] and details["versions"][details["backend"]]
+    # Real candidates are timed: the page says where the time went, per genome family.
+    assert 'id="family-table"' in page and "Time per genome family" in page
 
 
 def test_a_long_tail_of_bad_candidates_gets_a_log_axis():
@@ -749,3 +782,40 @@ def test_legends_cover_no_point(mixed_run, monkeypatch):
     assert {"Quality", "Fitness", "Every", "Lineage"} <= set(titled)
     for name, axis in titled.items():
         assert _legend_outside(axis), name
+
+
+def test_time_per_genome_family_groups_by_the_layers_that_carry_the_work():
+    from kgan_nas.report import run_view
+
+    def genome(generator, discriminator):
+        return {
+            "generator": [{"kind": kind} for kind in generator],
+            "discriminator": [{"kind": kind} for kind in discriminator],
+        }
+
+    def record(generator, discriminator, total, train=None, steps=0):
+        seconds = {"total": total} if train is None else {"total": total, "train": train}
+        return {
+            "genome": genome(generator, discriminator),
+            "fitness": {"seconds": seconds, "steps": steps},
+        }
+
+    history = [
+        record(["dense", "conv2d_transpose"], ["dense"], 10.0, train=4.0, steps=101),
+        record(["upsample_conv2d"], ["dropout", "dense"], 30.0, train=9.0, steps=10),
+        record(["dense"], ["conv2d", "dense"], 5.0, train=1.0, steps=51),
+        record(["residual_up", "conv2d"], ["residual_down"], 7.0),
+        {"genome": genome(["dense"], ["dense"]), "fitness": {"seconds": {}}},
+    ]
+    assert run_view.genome_family(history[3]["genome"]) == "residual G, residual D"
+    rows = run_view.family_times(history)
+    assert [row["family"] for row in rows] == [
+        "conv G, dense D",
+        "residual G, residual D",
+        "dense G, conv D",
+    ]
+    conv = rows[0]
+    assert conv["candidates"] == 2 and conv["seconds"] == 40.0
+    assert conv["median_seconds"] == 20.0
+    assert conv["steps_per_second"] == pytest.approx((25.0 + 1.0) / 2)
+    assert rows[1]["steps_per_second"] is None  # never timed past its first step

@@ -97,3 +97,34 @@ def real_run_free_result(tmp_path, monkeypatch):
 
     skip_worker_files(monkeypatch, tmp_path)
     return scripted_search(tmp_path / "run")
+
+
+def test_training_yield_counts_candidates_under_half_the_noise_score():
+    """Failures count as candidates that did not train; a candidate evaluated at
+    several rungs counts once, at its highest rung."""
+    from kgan_nas.results.training_yield import training_yield
+    from kgan_nas.results.training_yield import yield_line
+
+    history = [
+        {"generation": 1, "key": "a", "objective": 100.0},
+        {"generation": 1, "key": "b", "objective": 700.0},
+        {"generation": 1, "key": "c", "objective": None, "status": "nan"},
+        {"generation": 1, "key": "d", "objective": 600.0, "rung": 0},
+        {"generation": 1, "key": "d", "objective": 400.0, "rung": 1},
+    ]
+    noise = {"fid_uniform_noise": 1000.0}
+    found = training_yield(history, ranked_records(history), noise, "fid_domain")
+    assert found == {"trained": 2, "candidates": 4, "share": 0.5, "threshold": 500.0}
+    assert yield_line(found).startswith("2 of 4 candidates trained (FID under 500.000")
+    # Undefined without a noise score, for another metric or without candidates.
+    assert training_yield(history, [], {}, "fid_domain") is None
+    assert training_yield(history, [], noise, "kid_domain") is None
+    assert training_yield([], [], noise, "fid_domain") is None
+
+
+@pytest.mark.keras
+@pytest.mark.slow
+def test_the_summary_states_the_training_yield(real_run):
+    found = real_run.training_yield()
+    assert found is not None and found["candidates"] == len(real_run.history)
+    assert f"{found['trained']} of {found['candidates']} candidates trained" in (real_run.summary())

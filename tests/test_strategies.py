@@ -241,7 +241,7 @@ def test_crowding_distance_properties(points):
     [
         (("accuracy",), "Unknown objective"),
         ((), "must not be empty"),
-        (("fid", "fid"), "duplicates"),
+        (("fid", "fid"), "repeat"),
     ],
 )
 def test_bad_objectives_raise(objectives, message):

@@ -122,6 +122,7 @@ def _search(args):
             eval_fraction=0.2 if args.eval_fraction is None else args.eval_fraction,
             stop_at=dict(args.stop_at) if args.stop_at else None,
             strategy_options={"inherit_weights": False} if args.no_inherit_weights else None,
+            zoo=False if args.no_zoo else args.zoo,
         ),
         run=config_lib.RunSettings(
             executor=args.executor,

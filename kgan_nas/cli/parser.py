@@ -12,6 +12,7 @@ from kgan_nas import __version__
 from kgan_nas import config as config_lib
 from kgan_nas.cli import console
 from kgan_nas.cli import finalize as cli_final
+from kgan_nas.core import zoo as zoo_lib
 from kgan_nas.core.objectives import METRICS
 from kgan_nas.core.objectives import OBJECTIVES
 
@@ -286,6 +287,22 @@ def _add_budget_options(budget):
         help="end the search after the generation in which a candidate meets every target, "
         "e.g. fid_domain=20 (names: the metrics, params, class_accuracy, fid_per_class; "
         "default: run every generation)",
+    )
+    zoo = budget.add_mutually_exclusive_group()
+    zoo.add_argument(
+        "--zoo",
+        nargs="+",
+        choices=zoo_lib.DESIGNS,
+        metavar="DESIGN",
+        help="known designs the first generation starts from, from: "
+        + ", ".join(zoo_lib.DESIGNS)
+        + " (default: all of them when the search has a final stage, which then always "
+        "retrains the best of them; none without one)",
+    )
+    zoo.add_argument(
+        "--no-zoo",
+        action="store_true",
+        help="start from the strategy's own genomes only, without known designs",
     )
 
 

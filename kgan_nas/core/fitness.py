@@ -61,6 +61,16 @@ class Fitness:
         inception_score_std: Its standard deviation over splits.
         params: Generator parameter count.
         discriminator_params: Discriminator parameter count.
+        generator_macs: Multiply-accumulates of one generator forward pass
+            for one image (`kgan_nas.core.cost.generator_macs`), what
+            sampling costs once trained; the `"generator_macs"` objective.
+            None when not recorded (older runs, custom evaluators; not
+            stored then).
+        generator_latency: Median seconds of one batch of the trained
+            generator on the machine that trained it
+            (`kgan_nas.evaluation.latency`), measured only when a search
+            optimises the `"generator_latency"` objective; None otherwise
+            (not stored then).
         extractor: Which feature extractor produced the metrics
             (`"domain"` or `"inception"`): `fid_domain` is not comparable with
             published FID, `fid_inception` is closer to it.
@@ -107,6 +117,8 @@ class Fitness:
     inception_score_std: float = 0.0
     params: int = 0
     discriminator_params: int = 0
+    generator_macs: int | None = None
+    generator_latency: float | None = None
     extractor: str = "domain"
     status: str = "ok"
     reason: str = ""
@@ -172,16 +184,16 @@ class Fitness:
             f"is_{suffix}": self.inception_score,
             "params": self.params,
         }
-        for key in _CONDITIONAL_FIELDS:
+        for key in _OPTIONAL_FIELDS:
             if getattr(self, key) is not None:
                 metrics[key] = getattr(self, key)
         return metrics
 
     def to_dict(self):
         config = dataclasses.asdict(self)
-        for key in _CONDITIONAL_FIELDS:
+        for key in _OPTIONAL_FIELDS:
             if config[key] is None:
-                del config[key]  # unconditional records stay as before
+                del config[key]  # records without them stay as before
         if not config["rung"]:
             del config["rung"]  # so do records of searches without rungs
         return {key: _json_number(value) for key, value in config.items()}
@@ -194,7 +206,7 @@ class Fitness:
             if key not in fields:
                 continue
             # Only numeric fields store inf/nan as strings ("nan" is also a status).
-            numeric = fields[key].type is float or key in _CONDITIONAL_FIELDS
+            numeric = fields[key].type is float or key in _OPTIONAL_FIELDS
             values[key] = _from_json_number(value) if numeric else value
         return cls(**values)
 
@@ -205,6 +217,8 @@ class Fitness:
 
 
 _CONDITIONAL_FIELDS = ("class_accuracy", "fid_per_class")
+# Fields stored only when measured, so records without them keep their JSON.
+_OPTIONAL_FIELDS = _CONDITIONAL_FIELDS + ("generator_macs", "generator_latency")
 
 
 def _json_number(value):

@@ -46,6 +46,12 @@ OBJECTIVES = {
         Objective("kid", "min"),
         Objective("inception_score", "max"),
         Objective("params", "min"),
+        # Multiply-accumulates of one generator forward pass per image: what
+        # sampling costs a deployment (kgan_nas.core.cost.generator_macs).
+        Objective("generator_macs", "min"),
+        # Measured: median seconds of one generator batch on the training machine
+        # (kgan_nas.evaluation.latency); only searches that optimise it time it.
+        Objective("generator_latency", "min"),
         # Conditional searches only: the share of generated images the domain
         # classifier assigns to their requested class, and the mean FID per class.
         Objective("class_accuracy", "max"),
@@ -188,9 +194,4 @@ def check_objective_names(objectives):
     known = sorted(OBJECTIVES)
     if not objectives:
         raise ValueError(f"objectives must not be empty; choose from {known}.")
-    unknown = [name for name in objectives if name not in OBJECTIVES]
-    if unknown:
-        raise ValueError(f"Unknown objective(s) {unknown}; choose from {known}.")
-    if len(set(objectives)) != len(objectives):
-        raise ValueError(f"objectives has duplicates: {objectives!r}; name each once.")
-    return objectives
+    return validate.check_known_names(objectives, "objective(s)", known)

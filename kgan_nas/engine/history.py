@@ -11,6 +11,8 @@ import os
 import time
 
 from kgan_nas.core import fidelity as fidelity_lib
+from kgan_nas.core.space import SearchSpace
+from kgan_nas.engine.warm_start import zoo_keys
 from kgan_nas.errors import RepeatedFailureError
 from kgan_nas.results.search_result import best_record
 from kgan_nas.results.search_result import rank_key
@@ -27,8 +29,9 @@ class History:
 
     Args:
         run_dir: The open (locked) `kgan_nas.store.run_dir.RunDir`.
-        config: The `SearchConfig`: its objectives (the first ranks) and
-            fidelity (a record's rung steps).
+        config: The `SearchConfig`: its objectives (the first ranks),
+            fidelity (a record's rung steps) and zoo (a known design's
+            record names it, `"zoo"`).
         callbacks: `kgan_nas.hooks.SearchCallback`s told of each record.
         max_consecutive_failures: See `kgan_nas.search`.
     """
@@ -42,6 +45,8 @@ class History:
         self.records = run_dir.history()
         self.done = {_done_key(r): r for r in self.records}
         self.best = best_record(self.records)
+        zoo = getattr(config, "zoo", ())
+        self.zoo = zoo_keys(SearchSpace.from_dict(config.space), zoo) if zoo else {}
 
     def recorded(self, generation, key, rung=None):
         """The record of `key` in `generation` at `rung` (0 without rungs), or None."""
@@ -91,6 +96,9 @@ class History:
             "fitness": fitness.to_dict(),
             "time": time.time(),
         }
+        if genome.key() in self.zoo:
+            # Where it came from (the report's lineage tree marks the zoo's) and which design.
+            record.update(origin="zoo", zoo=self.zoo[genome.key()])
         if rung is not None:
             record.update(rung=rung, rung_steps=self.fidelity.rungs[rung])
             if fitness.ok:  # what the next rung continues from

@@ -55,6 +55,10 @@ class EvaluationConfig:
             candidate "diverged".
         seed: Base seed; each candidate's seed is derived from it and the
             genome key, so a result does not depend on which worker ran it.
+        latency_batch: When set, each candidate's trained generator is also
+            timed on batches of this many images
+            (`kgan_nas.evaluation.latency`, the `"generator_latency"`
+            objective); None (the default) times nothing and is not stored.
     """
 
     steps: int = 300
@@ -67,6 +71,7 @@ class EvaluationConfig:
     jit_compile: bool | str = "auto"
     divergence_threshold: float = 1e4
     seed: int = 0
+    latency_batch: int = None
 
     def __post_init__(self):
         for name in (
@@ -92,9 +97,14 @@ class EvaluationConfig:
             )
         if self.seconds is not None and not self.seconds > 0:
             raise ValueError(f"seconds must be positive or None, got {self.seconds!r}.")
+        if self.latency_batch is not None:
+            validate.check_positive_int(self.latency_batch, "latency_batch")
 
     def to_dict(self):
-        return dataclasses.asdict(self)
+        config = dataclasses.asdict(self)
+        if config["latency_batch"] is None:
+            del config["latency_batch"]  # searches that time nothing keep their stored form
+        return config
 
     @classmethod
     def from_dict(cls, config):
@@ -189,6 +199,7 @@ class Evaluator:
             common["jit_compile"] = self._jit_compile()
             common["params"] = self.space.generator_params(genome)
             common["discriminator_params"] = self.space.discriminator_params(genome)
+            common["generator_macs"] = self.space.generator_macs(genome)
             return self._build_train_score(genome, save_dir, inherit_from, seconds, common, started)
         except Exception as exc:  # A candidate's failure is data.
             seconds["total"] = time.perf_counter() - started
@@ -230,6 +241,16 @@ class Evaluator:
         images = generate(self.config.num_samples, seed=seed, **labels)
         scores = self.score_images(images, seed=seed)
         scores.update(self._class_scores(images, labels))
+        if self.config.latency_batch is not None:
+            from kgan_nas.evaluation.latency import generator_latency
+
+            scores["generator_latency"] = generator_latency(
+                generator,
+                self.space.latent_dim,
+                self.config.latency_batch,
+                num_classes=self.space.num_classes,
+                seed=seed,
+            )
         seconds["metric"] = time.perf_counter() - metric_start
         if save_dir is not None:
             save_start = time.perf_counter()

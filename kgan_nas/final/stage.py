@@ -60,6 +60,12 @@ class FinalConfig:
             default: on the `mnist_5k` study it did not help (see
             `docs/final-training.md`). Runs without weight inheritance are
             unaffected.
+        zoo_finalist: When the search started from known designs
+            (`SearchOptions.zoo`) and none of them ranks among the `top_k`,
+            the best of them takes the last place (with `top_k` of 2 or
+            more). The held-out score then decides between what the search
+            found and the best known design, so the answer is a known design
+            unless a searched genome beats it there. On by default.
 
     Raises:
         ValueError: naming a setting that is out of range.
@@ -71,14 +77,16 @@ class FinalConfig:
     ema_decay: float = 0.999
     num_samples: int = None
     distinct_lineages: bool = False
+    zoo_finalist: bool = True
 
     def __post_init__(self):
         for name in ("top_k", "seeds", "steps"):
             validate.check_positive_int(getattr(self, name), name)
-        if not isinstance(self.distinct_lineages, bool):
-            raise ValueError(
-                f"final distinct_lineages must be True or False, got {self.distinct_lineages!r}."
-            )
+        for name in ("distinct_lineages", "zoo_finalist"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(
+                    f"final {name} must be True or False, got {getattr(self, name)!r}."
+                )
         validate.check_positive_int(self.num_samples or 1, "num_samples")
         if not validate.is_number(self.ema_decay) or not 0 <= self.ema_decay < 1:
             raise ValueError(
@@ -216,7 +224,7 @@ def run_final_stage(run_dir, config, data, *, say=print):
     """
     final = FinalConfig(**config.final)
     history = run_dir.history()
-    chosen = finalists(history, final.top_k, final.distinct_lineages)
+    chosen = finalists(history, final.top_k, final.distinct_lineages, final.zoo_finalist)
     keys = [record["key"] for record in chosen]
     genomes = {record["key"]: record["genome"] for record in chosen}
     ranks = {record["key"]: rank for rank, record in _distinct_ranked(history)}
@@ -248,7 +256,7 @@ def run_final_stage(run_dir, config, data, *, say=print):
     return summary
 
 
-def finalists(history, top_k, distinct_lineages):
+def finalists(history, top_k, distinct_lineages, zoo_finalist=False):
     """The search records whose genomes the final stage retrains, best first.
 
     Args:
@@ -256,13 +264,25 @@ def finalists(history, top_k, distinct_lineages):
         top_k: How many genomes.
         distinct_lineages: Take each weight lineage's best first, then fill
             up with the next best of any lineage (`FinalConfig`).
+        zoo_finalist: Give the last place to the best known design when
+            none is among the picked and `top_k` is 2 or more
+            (`FinalConfig`).
 
     Returns:
         Up to `top_k` records of distinct genomes, in the search's order.
     """
+    ranked = [record for _, record in _distinct_ranked(history)]
+    picked = _picked(history, ranked, top_k, distinct_lineages)
+    zoo = [record for record in ranked if record.get("zoo")]
+    if zoo_finalist and top_k >= 2 and zoo and not any(r.get("zoo") for r in picked):
+        picked = picked[: top_k - 1] + zoo[:1]
+    return sorted(picked, key=ranked.index)
+
+
+def _picked(history, ranked, top_k, distinct_lineages):
+    """The `top_k` best of `ranked`, or each lineage's best first (`finalists`)."""
     from kgan_nas.results.search_result import lineage
 
-    ranked = [record for _, record in _distinct_ranked(history)]
     if not distinct_lineages:
         return ranked[:top_k]
     picked, roots = [], set()
@@ -274,7 +294,7 @@ def finalists(history, top_k, distinct_lineages):
             roots.add((root["key"], root["generation"]))
     rest = [record for record in ranked if record not in picked]
     picked += rest[: top_k - len(picked)]
-    return sorted(picked, key=ranked.index)
+    return picked
 
 
 def _distinct_ranked(history):

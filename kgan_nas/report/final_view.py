@@ -39,10 +39,14 @@ def final_section(result):
         f"{escape(protocol['ema_decay'])}, {protocol['num_samples']} samples scored on "
         f"{protocol['reference_images']} {escape(split)} images.</p>"
     )
+    # Known designs the search started from are named: the final stage
+    # always retrains the best of them (FinalConfig.zoo_finalist).
+    zoo = {record["key"]: record["zoo"] for record in result.history if record.get("zoo")}
     rows = [
         [
             genome["search_rank"],
-            f"<code>{escape(genome['key'])}</code>",
+            f"<code>{escape(genome['key'])}</code>"
+            + (f" zoo: {escape(zoo[genome['key']])}" if genome["key"] in zoo else ""),
             "failed"
             if genome["fid_mean"] is None
             else f"{fixed(genome['fid_mean'], 3)} ± {fixed(genome['fid_std'], 3)}",

@@ -22,7 +22,7 @@ SECTIONS = (
     ("final", "Final training"),
     ("fitness", "Fitness per generation"),
     ("timeline", "Scores over the search"),
-    ("pareto", "Quality against size"),
+    ("pareto", "Quality against cost"),
     ("lineage", "Lineage tree"),
     ("ancestry", "Ancestry of the best candidate"),
     ("curves", "Training curves"),
@@ -203,8 +203,14 @@ def key_code(key):
 
 
 def genome_cell(record):
-    """A record's genome, all of it: the page's CSS wraps it to the width of its column."""
+    """A record's genome, all of it: the page's CSS wraps it to the width of its column.
+
+    A known design the search started from (`SearchOptions.zoo`) is named
+    first, e.g. `zoo: tf_dcgan`.
+    """
     text = escape(describe(record))
+    if record.get("zoo"):
+        text = f'<span class="zoo">zoo: {escape(record["zoo"])}</span> {text}'
     return f'<div class="genome">{text}</div>'
 
 

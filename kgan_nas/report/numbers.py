@@ -97,20 +97,41 @@ def gene_frequencies(history):
     }
 
 
-def quality_size_front(history):
-    """Keys of the successful candidates no other one beats on both quality and size.
+def cost_axis(config):
+    """The cost a run's quality is weighed against: `(record field, axis label, column)`.
 
-    Quality is the search's first objective (lower is better) and size the
-    generator's parameter count, whatever objectives the search optimised,
-    so the front shows what a smaller generator costs in quality.
+    The generator's measured seconds per batch or its MACs per image when
+    the search optimised them (an objective of `config`; the first of them
+    in its objectives), else its parameters.
+
+    Args:
+        config: The run's `config.json` `"search"` dict.
+    """
+    axes = {
+        "generator_latency": ("generator_latency", "generator seconds per batch", "G s / batch"),
+        "generator_macs": ("generator_macs", "generator MACs per image", "G MACs"),
+    }
+    chosen = [name for name in (config.get("objectives") or ()) if name in axes]
+    return axes[chosen[0]] if chosen else ("params", "generator parameters", "G params")
+
+
+def quality_size_front(history, cost="params"):
+    """Keys of the successful candidates no other one beats on both quality and cost.
+
+    Quality is the search's first objective (lower is better) and cost the
+    record field `cost` (the generator's parameter count unless told
+    otherwise, whatever objectives the search optimised), so the front
+    shows what a cheaper generator costs in quality.
 
     Args:
         history: History records, as in `SearchResult.history`.
+        cost: The record field of the cost (`cost_axis`).
 
     Returns:
         A set of genome keys.
     """
-    return {r["key"] for r in pareto_records(history, lambda r: (r["objective"], r["params"]))}
+    costed = [r for r in history if r.get(cost) is not None]
+    return {r["key"] for r in pareto_records(costed, lambda r: (r["objective"], r[cost]))}
 
 
 # What KID is, as the records store it: the unbiased MMD^2 of the features under

@@ -30,6 +30,7 @@ from kgan_nas.report.markup import fixed
 from kgan_nas.report.markup import num_cell
 from kgan_nas.report.markup import section_start
 from kgan_nas.report.markup import table
+from kgan_nas.results.training_yield import yield_line
 from kgan_nas.store.atomic import atomic_write_text
 
 REPORT_HTML = "report.html"
@@ -88,12 +89,14 @@ def write_html_report(result, path=None, *, plots=None, top_k=4, num_rows=10):
     fits the page's width (each genome whole, on a row of its own under the
     candidate's numbers), the final training when there is one, and the
     plots: fitness per generation and every candidate's score in order
-    (log axes where the scores allow), quality against generator size with
+    (log axes where the scores allow), quality against generator cost
+    (parameters, or MACs per image when the search optimised them) with
     its Pareto front, the run's lineage tree (who started from whose
-    trained weights, the best candidate's lineage highlighted, designs from
-    the zoo marked) and the best candidate's ancestry, training curves, the
+    trained weights, the best candidate's lineage highlighted) and the best
+    candidate's ancestry, training curves, the
     best grid of each generation. After them: a summary (configuration,
-    how the run ran and where its time went, candidates by status, the best
+    how the run ran and where its time went, per phase and per genome
+    family, candidates by status, the best
     candidate and the reference scores), the protocol card, the fidelity
     check of a multi-fidelity search, gene frequencies per generation, the
     best generator's and discriminator's layers (a diagram too when
@@ -315,6 +318,9 @@ def _headline(result, ranked):
                     f"uniform noise ({fixed(noise)}): train longer "
                     "(steps per candidate) to separate them."
                 )
+        found = result.training_yield()
+        if found is not None:
+            text += f" {escape(yield_line(found))}."
     return f'<p class="headline">{text}</p>'
 
 
@@ -451,23 +457,24 @@ def _timeline(result, plots):
 def _pareto(result, ranked, plots):
     if not ranked:
         return ""
+    field, label, column = numbers.cost_axis(result.config)
     parts = [section_start("pareto")]
-    parts.append(markup.image(plots.get(report_plots.PARETO_PNG), "Quality against generator size"))
-    front = numbers.quality_size_front(result.history)
-    members = sorted((r for r in ranked if r["key"] in front), key=lambda r: r["params"])
+    parts.append(markup.image(plots.get(report_plots.PARETO_PNG), f"Quality against {label}"))
+    front = numbers.quality_size_front(result.history, field)
+    members = sorted((r for r in ranked if r["key"] in front), key=lambda r: r[field])
     parts.append(
         f"<p>The Pareto front: successful candidates that no other candidate beats "
         f"on both {escape(numbers.objective_label(result.config['metric']))} and "
-        "generator parameters.</p>"
+        f"{escape(label)}.</p>"
     )
     parts.append(
         table(
-            ["key", numbers.objective_label(result.config["metric"]), "G params", "genome"],
+            ["key", numbers.objective_label(result.config["metric"]), column, "genome"],
             [
                 [
                     f"<code>{escape(r['key'])}</code>",
                     num_cell(fixed(r["objective"])),
-                    num_cell(f"{r['params']:,}"),
+                    num_cell(f"{r[field]:,}" if isinstance(r[field], int) else f"{r[field]:.4g}"),
                     markup.genome_cell(r),
                 ]
                 for r in members

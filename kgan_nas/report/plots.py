@@ -4,6 +4,7 @@ import os
 
 from kgan_nas.core import genome as genome_lib
 from kgan_nas.report.numbers import GENE_CATEGORIES
+from kgan_nas.report.numbers import cost_axis
 from kgan_nas.report.numbers import fitness_by_generation
 from kgan_nas.report.numbers import gene_frequencies
 from kgan_nas.report.numbers import lineage_tree
@@ -77,7 +78,13 @@ def write_report(result, directory=None):
         )
     if ranked_records(result.history):
         written.append(
-            _plot_quality_size(result.history, metric, os.path.join(directory, PARETO_PNG), pyplot)
+            _plot_quality_size(
+                result.history,
+                metric,
+                cost_axis(result.config),
+                os.path.join(directory, PARETO_PNG),
+                pyplot,
+            )
         )
     tree = lineage_tree(result.history)
     if any(node["parent"] is not None for node in tree):
@@ -137,21 +144,22 @@ def _plot_fitness(history, metric, baselines, path, pyplot):
     return _save(figure, path, pyplot)
 
 
-def _plot_quality_size(history, metric, path, pyplot):
-    ok = ranked_records(history)
-    front = quality_size_front(history)
+def _plot_quality_size(history, metric, cost, path, pyplot):
+    field, label, _ = cost
+    ok = [r for r in ranked_records(history) if r.get(field) is not None]
+    front = quality_size_front(history, field)
     figure, axis = pyplot.subplots(figsize=(7.6, 4))
     others = [r for r in ok if r["key"] not in front]
     axis.scatter(
-        [r["params"] for r in others],
+        [r[field] for r in others],
         [r["objective"] for r in others],
         s=20,
         alpha=0.5,
         label="candidates",
     )
-    front_records = sorted((r for r in ok if r["key"] in front), key=lambda r: r["params"])
+    front_records = sorted((r for r in ok if r["key"] in front), key=lambda r: r[field])
     axis.plot(
-        [r["params"] for r in front_records],
+        [r[field] for r in front_records],
         [r["objective"] for r in front_records],
         "o-",
         color="tab:red",
@@ -159,9 +167,9 @@ def _plot_quality_size(history, metric, path, pyplot):
     )
     axis.set_xscale("log")
     _scale_objective_axis(axis, ok)
-    axis.set_xlabel("generator parameters")
+    axis.set_xlabel(label)
     axis.set_ylabel(_score_label(metric, axis))
-    axis.set_title("Quality against generator size (lower is better)")
+    axis.set_title(f"Quality against {label} (lower is better)")
     # Beside the axes, not on them: inside, the legend can hide a point.
     axis.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
     axis.grid(alpha=0.3, which="both")

@@ -5,6 +5,9 @@ Reads `config.json`'s `"run"` (executor, workers, backend) and `"details"`
 the records' per-phase `fitness.seconds`.
 """
 
+import statistics
+
+from kgan_nas.core import genome as genome_lib
 from kgan_nas.report import numbers
 from kgan_nas.report.markup import duration
 from kgan_nas.report.markup import escape
@@ -103,4 +106,90 @@ def run_tables(result, inheriting):
                 table_id="time-table",
             ),
         ]
+    families = family_times(result.history)
+    if families:
+        spent = sum(row["seconds"] for row in families) or 1.0
+        parts += [
+            "<h3>Time per genome family</h3>",
+            "<p>Where the search's time went: candidates grouped by the layers that "
+            "carry their work (convolutions, residual blocks or dense layers, in each "
+            "network). Steps per second count the training steps after the first, "
+            "compiling one.</p>",
+            table(
+                ["family", "candidates", "median time", "median steps / s", "share"],
+                [
+                    [
+                        escape(row["family"]),
+                        num_cell(row["candidates"]),
+                        num_cell(duration(row["median_seconds"])),
+                        num_cell(
+                            ""
+                            if row["steps_per_second"] is None
+                            else f"{row['steps_per_second']:.1f}"
+                        ),
+                        num_cell(f"{100 * row['seconds'] / spent:.0f}%"),
+                    ]
+                    for row in families
+                ],
+                table_id="family-table",
+            ),
+        ]
     return parts
+
+
+def genome_family(genome):
+    """A genome's family, e.g. `"conv G, dense D"`: the layers that carry each network's work.
+
+    Args:
+        genome: A genome dict (a history record's `"genome"`).
+
+    Returns:
+        The family's name.
+    """
+
+    def carrier(genes):
+        kinds = {gene["kind"] for gene in genes}
+        if kinds & set(genome_lib.RESIDUAL_KINDS):
+            return "residual"
+        if kinds & set(genome_lib.CONV_KINDS):
+            return "conv"
+        return "dense"
+
+    return f"{carrier(genome['generator'])} G, {carrier(genome['discriminator'])} D"
+
+
+def family_times(history):
+    """Seconds and training speed per genome family, the most time first.
+
+    Args:
+        history: The run's history records.
+
+    Returns:
+        A list of dicts: `family`, `candidates`, `seconds` (summed),
+        `median_seconds` and `steps_per_second` (the median over the family's
+        candidates that trained past their first step, or None).
+    """
+    groups = {}
+    for record in history:
+        seconds = (record.get("fitness") or {}).get("seconds") or {}
+        if "total" not in seconds:
+            continue
+        groups.setdefault(genome_family(record["genome"]), []).append(record)
+    rows = []
+    for family, records in groups.items():
+        totals = [r["fitness"]["seconds"]["total"] for r in records]
+        speeds = [
+            (r["fitness"].get("steps", 0) - 1) / r["fitness"]["seconds"]["train"]
+            for r in records
+            if r["fitness"]["seconds"].get("train") and r["fitness"].get("steps", 0) > 1
+        ]
+        rows.append(
+            {
+                "family": family,
+                "candidates": len(records),
+                "seconds": sum(totals),
+                "median_seconds": statistics.median(totals),
+                "steps_per_second": statistics.median(speeds) if speeds else None,
+            }
+        )
+    return sorted(rows, key=lambda row: -row["seconds"])

@@ -22,6 +22,7 @@ from kgan_nas.core.fitness import rung_first_key
 from kgan_nas.core.genome import Genome
 from kgan_nas.core.objectives import parse_metric
 from kgan_nas.results import final_summary
+from kgan_nas.results import training_yield as yield_lib
 from kgan_nas.store import run_dir as run_lib
 
 
@@ -470,6 +471,10 @@ class SearchResult:
             return {}
         return run_lib.read_json(path)
 
+    def training_yield(self):
+        """How many candidates trained (`kgan_nas.results.training_yield`), or None."""
+        return yield_lib.training_yield(self.history, self.ranked(), self.baselines(), self.metric)
+
     def summary(self, num_trials=10):
         """A readable table of the best candidates (like KerasTuner's results_summary)."""
         objective, extractor = parse_metric(self.metric)
@@ -487,6 +492,9 @@ class SearchResult:
                 f"({baselines['extractor']} features)"
             )
         failed = sum(r["status"] != "ok" for r in self.history)
+        found = self.training_yield()
+        if found is not None:
+            lines.append(yield_lib.yield_line(found))
         candidates = len({(r["generation"], r["key"]) for r in self.history})
         if candidates == len(self.history):
             lines.append(f"Evaluated {len(self.history)} candidates, {failed} failed")

@@ -89,11 +89,34 @@ class Strategy(abc.ABC):
         self._results = []  # (Genome, Fitness) in tell order.
         self._told = {}  # key -> index into _results.
         self._pending = []  # indices into _results not yet learnt from.
+        self._queued = []  # Genomes to propose first (`start_from`), in order.
         self.generation = 0
 
     # ------------------------------------------------------------------
     # Ask / tell
     # ------------------------------------------------------------------
+
+    def start_from(self, genomes):
+        """Queues genomes for the next `ask`s to propose before the strategy's own.
+
+        A search starts its first generation from known designs this way
+        (`kgan_nas.core.zoo`): they are evaluated and told like any asked
+        genome, so every strategy learns from them (a genetic search breeds
+        from them, a particle swarm is drawn to them when they lead). When
+        more are queued than an `ask` wants, the rest come first in the next.
+
+        Args:
+            genomes: `Genome`s; one that is not valid in the space is
+                repaired, one asked before (or repeated) is dropped.
+
+        Raises:
+            TypeError: for an item that is not a `Genome`.
+        """
+        genomes = list(genomes)
+        for genome in genomes:
+            if not isinstance(genome, Genome):
+                raise TypeError(f"start_from() needs Genomes, got {type(genome).__name__}.")
+        self._queued.extend(genomes)
 
     def ask(self, n):
         """Proposes `n` new genomes to evaluate.
@@ -124,6 +147,8 @@ class Strategy(abc.ABC):
             self._update([self._results[i] for i in self._pending])
             self._pending = []
         chosen = {}
+        while self._queued and len(chosen) < n:
+            self._accept([self._queued.pop(0)], chosen, 1)
         for _ in range(_PROPOSAL_ROUNDS):
             missing = n - len(chosen)
             if missing == 0:
@@ -299,6 +324,7 @@ class Strategy(abc.ABC):
                 [position[genome.key()], fitness.to_dict()] for genome, fitness in self._results
             ],
             "pending": list(self._pending),
+            "queued": [genome.to_dict() for genome in self._queued],
             "extra": self._extra_state(),
         }
 
@@ -363,6 +389,8 @@ class Strategy(abc.ABC):
             rng = np.random.default_rng()
             rng.bit_generator.state = state["rng"]
             generation = int(state["generation"])
+            # States saved before `start_from` existed queue nothing.
+            queued = [Genome.from_dict(config) for config in state.get("queued", [])]
             # Last, so a malformed state leaves this strategy unchanged.
             self._load_extra_state(state["extra"], results)
         except (KeyError, TypeError, IndexError, ValueError) as exc:
@@ -373,6 +401,7 @@ class Strategy(abc.ABC):
         self._results = results
         self._told = {genome.key(): i for i, (genome, _) in enumerate(results)}
         self._pending = pending
+        self._queued = queued
         self.generation = generation
 
     # ------------------------------------------------------------------

@@ -1,0 +1,99 @@
+"""Which known designs a search starts from (`SearchOptions.zoo`), pure Python.
+
+The zoo (`kgan_nas.core.zoo`) is on by default when a search has a final
+stage: the final stage then weighs the best known design against what the
+search found, on the held-out score, so the search's answer is a known
+design whenever nothing it found does better. Without a final stage the
+search's own best is the answer, and the default leaves the first
+generation to the strategy, as before the zoo existed.
+"""
+
+from kgan_nas import validate
+from kgan_nas.core import zoo as zoo_lib
+from kgan_nas.store import run_dir as run_lib
+
+
+def check_zoo_option(zoo):
+    """Checks `SearchOptions.zoo` before any data loads.
+
+    Args:
+        zoo: None, True, False or design names.
+
+    Returns:
+        None, True, False, or the names as a tuple.
+
+    Raises:
+        ValueError: for another value or an unknown design name.
+    """
+    if zoo is None or isinstance(zoo, bool):
+        return zoo
+    if validate.is_number(zoo) or not hasattr(zoo, "__iter__"):
+        raise ValueError(
+            f"SearchOptions.zoo must be None, True, False or a list of design names "
+            f"({', '.join(zoo_lib.DESIGNS)}), got {zoo!r}."
+        )
+    return zoo_lib.check_names(zoo)
+
+
+def zoo_names(zoo, has_final, directory, overwrite):
+    """The design names a search asks for.
+
+    Args:
+        zoo: `SearchOptions.zoo`, checked.
+        has_final: Whether the search has a final stage.
+        directory: The run directory (a stored run keeps its own choice when
+            `zoo` is None, so the command that started it resumes it).
+        overwrite: Whether a stored run is being replaced.
+
+    Returns:
+        A tuple of names from `zoo_lib.DESIGNS`.
+    """
+    if zoo is None:
+        run = run_lib.RunDir(directory)
+        if not overwrite and run.exists:
+            return tuple(run.config().get("zoo", ()))
+        return zoo_lib.DESIGNS if has_final else ()
+    if zoo is True:
+        return zoo_lib.DESIGNS
+    if zoo is False:
+        return ()
+    return tuple(zoo)
+
+
+def start_from_zoo(strategy, space, names):
+    """Queues the named designs that fit `space` as the strategy's first genomes.
+
+    Args:
+        strategy: The `kgan_nas.strategies.Strategy`.
+        space: The `SearchSpace`.
+        names: Design names.
+
+    Returns:
+        `(fitted names, lines)`: the names queued, in order, and what to
+        tell the user (the designs queued and those left out, with why).
+    """
+    entries = zoo_lib.fit(space, names)
+    fitted = [entry for entry in entries if entry.fits]
+    strategy.start_from([entry.genome for entry in fitted])
+    return tuple(entry.name for entry in fitted), zoo_lines(entries)
+
+
+def zoo_lines(entries):
+    """The lines that say which designs a search starts from and which it left out."""
+    if not entries:
+        return []
+    fitted = [entry.name for entry in entries if entry.fits]
+    lines = [
+        "Known designs (zoo) in the first generation: "
+        + (", ".join(fitted) if fitted else "none fits this space")
+        + " (SearchOptions(zoo=False) or --no-zoo leaves them out)."
+    ]
+    for entry in entries:
+        if not entry.fits:
+            lines.append(f"  zoo design {entry.name} left out: {entry.reason}.")
+    return lines
+
+
+def zoo_keys(space, names):
+    """`{genome key: design name}` of the named designs as fitted to `space`."""
+    return {genome.key(): name for name, genome in zoo_lib.genomes(space, names).items()}

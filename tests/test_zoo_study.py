@@ -1,0 +1,120 @@
+"""`benchmarks/zoo_study.py`: its pre-registered decisions, its tuned-design arm, a smoke run."""
+
+import importlib
+import json
+import os
+
+import numpy as np
+import pytest
+
+from kgan_nas.core import zoo
+from kgan_nas.core.space import SearchSpace
+
+BENCHMARKS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "benchmarks")
+
+
+@pytest.fixture()
+def study(monkeypatch):
+    monkeypatch.syspath_prepend(BENCHMARKS)
+    return importlib.import_module("zoo_study")
+
+
+def _rows(study, fids):
+    return [
+        {"arm": arm, "seed": seed, "fid_mean": value}
+        for arm, values in fids.items()
+        for seed, value in zip(study.SEEDS, values)
+    ]
+
+
+def test_the_zoo_default_goes_when_it_loses_three_seeds(study):
+    rows = _rows(
+        study,
+        {
+            "search": [5, 5, 5, 5, 5],
+            "search+zoo": [6, 6, 6, 4, 4],
+            "zoo_tuned": [7, 7, 7, 7, 7],
+        },
+    )
+    decision = study.decide(rows, study.SEEDS)
+    assert decision["complete"]
+    assert decision["search+zoo_vs_search"]["losses"] == 3
+    assert decision["zoo_default_stays"] is False
+    assert decision["search_beats_tuned_designs"] is True
+
+
+def test_beating_the_tuned_designs_needs_every_seed(study):
+    rows = _rows(
+        study,
+        {
+            "search": [5, 5, 5, 5, 5],
+            "search+zoo": [4, 4, 4, 4, 8],
+            "zoo_tuned": [7, 7, 7, 7, 7],
+        },
+    )
+    decision = study.decide(rows, study.SEEDS)
+    assert decision["zoo_default_stays"] is True
+    assert decision["search+zoo_vs_zoo_tuned"]["wins"] == 4
+    assert decision["search_beats_tuned_designs"] is False
+    # A missing arm leaves the study incomplete: no decision stands on it.
+    partial = [row for row in rows if not (row["arm"] == "zoo_tuned" and row["seed"] == 14)]
+    assert study.decide(partial, study.SEEDS)["complete"] is False
+
+
+def test_the_tuned_arm_keeps_the_designs_and_varies_their_training(study):
+    space = SearchSpace(image_shape=(8, 8, 1), max_params=study.MAX_PARAMS)
+    strategy = study.tuned_zoo_strategy(space, seed=0)
+    stacks = {(tuple(g.generator), tuple(g.discriminator)) for g in zoo.genomes(space).values()}
+    asked = strategy.ask(12)
+    assert all((tuple(g.generator), tuple(g.discriminator)) in stacks for g in asked)
+    assert len({g.training for g in asked}) > 6
+    assert all(space.problems(g) == [] for g in asked)
+
+
+@pytest.mark.keras
+@pytest.mark.slow
+def test_a_smoke_run_writes_every_arm_and_the_decision(study, tmp_path, monkeypatch):
+    monkeypatch.setenv("KGAN_NAS_CACHE", str(tmp_path / "cache"))
+    output = tmp_path / "zoo_study.json"
+    study.main(
+        ["--smoke", "--seeds", "10", "--runs", str(tmp_path / "runs"), "--output", str(output)]
+    )
+    report = json.loads(output.read_text())
+    assert [row["arm"] for row in report["rows"]] == list(study.ARMS)
+    assert report["smoke"] is True and report["decision"]["complete"] is False
+    by_arm = {row["arm"]: row for row in report["rows"]}
+    assert by_arm["search"]["zoo_candidates"] == 0
+    assert by_arm["search+zoo"]["zoo_candidates"] == 2  # a population of 2: two designs
+    assert all(np.isfinite(row["fid_mean"]) for row in report["rows"])
+    assert report["machine"]["git"]
+
+
+def test_the_docs_quote_the_studys_json(study):
+    """docs/benchmarks.md holds exactly the table the JSON renders to (none before it exists)."""
+    page = open(os.path.join(study.DOCS, "benchmarks.md"), encoding="utf-8").read()
+    start, end = study.MARKERS
+    block = page[page.index(start) + len(start) : page.index(end)]
+    results = os.path.join(BENCHMARKS, "results", "zoo_study.json")
+    if not os.path.exists(results):
+        assert block.strip() == ""
+        return
+    with open(results, encoding="utf-8") as stream:
+        assert block == "\n" + study.markdown(json.load(stream))
+
+
+def test_the_table_marks_missing_rows_and_chosen_designs(study):
+    rows = _rows(study, {"search": [5, 5, 5, 5, 5], "search+zoo": [4, 4, 4, 4, 4]})
+    rows[5]["chosen_zoo"] = "tf_dcgan"
+    for row in rows:
+        row.update(fid_std=0.5, training_yield={"trained": 3, "candidates": 24})
+    report = {
+        "rows": rows,
+        "seeds": list(study.SEEDS),
+        "arms": list(study.ARMS),
+        "decision": study.decide(rows, study.SEEDS),
+    }
+    text = study.markdown(report)
+    assert "| `search+zoo` | 4.00 ± 0.50 (tf_dcgan) | 4.00 ± 0.50 |" in text
+    assert "| `zoo_tuned` | — | — | — | — | — | — |" in text
+    assert "| 15 of 120 |" in text
+    assert "not complete" in text
