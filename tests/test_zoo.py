@@ -82,10 +82,13 @@ def test_the_designs_on_mnist_sized_images():
     # An MLP generator cannot start at 7x7; the reason names the fix.
     assert not entries["mlp_gan"].fits
     assert "max_start_size" in entries["mlp_gan"].reason
-    # The default space has no recipe genes: the variants fold into the plain designs.
-    assert "minibatch" in entries["tf_dcgan+recipe"].reason or "same genome" in (
-        entries["tf_dcgan+recipe"].reason
-    )
+    # The default space has no recipe genes: the variants say how to get them.
+    for name in ("tf_dcgan+recipe", "dcgan+recipe", "mlp_gan+recipe"):
+        assert "SearchSpace.with_recipe() adds them" in entries[name].reason
+    # With the recipe's genes but not minibatch_std, the conv variants cannot keep their stack.
+    partial = SearchSpace(image_shape=(28, 28, 1), r1_weights=(0.0, 1.0), d_steps=(1, 2))
+    reason = {e.name: e.reason for e in zoo.fit(partial)}["dcgan+recipe"]
+    assert "minibatch_std" in reason and "with_recipe()" in reason
     wide = SearchSpace(image_shape=(28, 28, 1), max_start_size=28)
     assert (
         zoo.genomes(wide, ["mlp_gan"])["mlp_gan"]

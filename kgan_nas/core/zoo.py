@@ -27,6 +27,7 @@ import dataclasses
 
 from kgan_nas import validate
 from kgan_nas.core import genome as genome_lib
+from kgan_nas.core import recipe as recipe_lib
 from kgan_nas.core.genome import Genome
 from kgan_nas.core.genome import LayerGene
 from kgan_nas.core.genome import TrainingGenes
@@ -218,6 +219,8 @@ def genomes(space, names=DESIGNS):
 def _fit_one(space, name):
     base = name.removesuffix(RECIPE_SUFFIX)
     builder, preferred = _BUILDERS[base]
+    if base != name and not _has_recipe_genes(space):
+        return ZooEntry(name, None, reason=_NO_RECIPE)
     low, high = space.upsample_range()
     upsamplings = low if preferred is None else min(max(preferred, low), high)
     # Snapping alone (the space without its cost bounds) keeps every width
@@ -239,6 +242,8 @@ def _fit_one(space, name):
             return ZooEntry(name, None, reason=f"no genome of the space is near it ({error})")
         reason = _lost_structure(design, adapted)
         if reason is not None:
+            if base != name:
+                reason += " (SearchSpace.with_recipe() has every kind the recipe needs)"
             return ZooEntry(name, None, reason=reason)
         if not space.problems(adapted):
             return ZooEntry(name, adapted, changes=tuple(_changes(design, adapted, scale)))
@@ -247,6 +252,20 @@ def _fit_one(space, name):
         name,
         None,
         reason=f"even at widths x{_WIDTH_SCALES[-1]:g} it breaks the space's bounds ({reason})",
+    )
+
+
+_NO_RECIPE = (
+    "the space has no training-recipe genes (its EMA, DiffAugment, R1 and discriminator-step "
+    "choices are all off); SearchSpace.with_recipe() adds them"
+)
+
+
+def _has_recipe_genes(space):
+    """Whether the space lets any recipe gene be on (not only its off choice)."""
+    return any(
+        len(getattr(space, field)) > 1 or getattr(space, field)[0] != default[0]
+        for field, (_, default) in recipe_lib.SPACE_FIELDS.items()
     )
 
 
