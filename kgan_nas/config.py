@@ -362,9 +362,9 @@ class SearchOptions:
             training recipe), adapted to the space; those that do not fit
             are left out. True: every design; False: none; a list of names
             (`kgan_nas.core.zoo.DESIGNS`): those. None (default): every
-            design when the search has a final stage (which then always
-            retrains the best of them, `FinalConfig.zoo_finalist`), none
-            otherwise.
+            design when the search has a final stage (which then retrains
+            the best of them, `FinalConfig.zoo_finalist`, when its `top_k`
+            is 2 or more), none otherwise.
     """
 
     metric: str = "fid_domain"

@@ -252,3 +252,20 @@ def test_a_search_starts_from_the_zoo_records_it_and_finalizes_a_design(tmp_path
     zoo_keys = {r["key"] for r in first if r["objective"] is not None}
     assert zoo_keys and set(finalists) & zoo_keys
     assert np.isfinite(min(r["objective"] for r in first if r["objective"] is not None))
+
+
+def test_the_search_says_which_designs_it_queued_and_why_others_are_out():
+    space = SearchSpace(image_shape=(28, 28, 1), max_params=150_000)
+    lines = warm_start.zoo_lines(zoo.fit(space))
+    assert lines[0].startswith(
+        "Known designs (zoo) queued first: tf_dcgan (widths x0.125), dcgan (widths x0.25) ("
+    )
+    assert lines[1].startswith("  zoo design mlp_gan left out: an MLP generator")
+    # The three +recipe variants share one reason, said once.
+    assert lines[2].startswith(
+        "  zoo designs tf_dcgan+recipe, dcgan+recipe, mlp_gan+recipe left out: the space has no"
+    )
+    assert len(lines) == 3
+    assert warm_start.zoo_lines([]) == []
+    with pytest.raises(ValueError, match="a list of design names in order"):
+        warm_start.check_zoo_option({"dcgan"})

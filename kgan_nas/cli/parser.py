@@ -296,8 +296,8 @@ def _add_budget_options(budget):
         metavar="DESIGN",
         help="known designs the first generation starts from, from: "
         + ", ".join(zoo_lib.DESIGNS)
-        + " (default: all of them when the search has a final stage, which then always "
-        "retrains the best of them; none without one)",
+        + " (default: all of them when the search has a final stage, which then "
+        "retrains the best of them when it retrains 2 genomes or more; none without one)",
     )
     zoo.add_argument(
         "--no-zoo",

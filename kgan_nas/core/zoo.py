@@ -242,8 +242,8 @@ def _fit_one(space, name):
             return ZooEntry(name, None, reason=f"no genome of the space is near it ({error})")
         reason = _lost_structure(design, adapted)
         if reason is not None:
-            if base != name:
-                reason += " (SearchSpace.with_recipe() has every kind the recipe needs)"
+            if base != name and genome_lib.MINIBATCH_STD not in space.discriminator_layer_types:
+                reason += " (SearchSpace.with_recipe() adds minibatch_std)"
             return ZooEntry(name, None, reason=reason)
         if not space.problems(adapted):
             return ZooEntry(name, adapted, changes=tuple(_changes(design, adapted, scale)))

@@ -2,13 +2,13 @@
 
 The zoo (`kgan_nas.core.zoo`) is on by default when a search has a final
 stage: the final stage then weighs the best known design against what the
-search found, on the held-out score, so the search's answer is a known
-design whenever nothing it found does better. Without a final stage the
+search found, on the held-out score (`FinalConfig.zoo_finalist`, with a
+`top_k` of 2 or more), so the search's answer is a known design whenever
+nothing it found does better there. Without a final stage the
 search's own best is the answer, and the default leaves the first
 generation to the strategy, as before the zoo existed.
 """
 
-from kgan_nas import validate
 from kgan_nas.core import zoo as zoo_lib
 from kgan_nas.store import run_dir as run_lib
 
@@ -27,9 +27,11 @@ def check_zoo_option(zoo):
     """
     if zoo is None or isinstance(zoo, bool):
         return zoo
-    if validate.is_number(zoo) or not hasattr(zoo, "__iter__"):
+    if isinstance(zoo, str):
+        zoo = (zoo,)
+    if not isinstance(zoo, (list, tuple)):
         raise ValueError(
-            f"SearchOptions.zoo must be None, True, False or a list of design names "
+            f"SearchOptions.zoo must be None, True, False or a list of design names in order "
             f"({', '.join(zoo_lib.DESIGNS)}), got {zoo!r}."
         )
     return zoo_lib.check_names(zoo)
@@ -82,16 +84,27 @@ def zoo_lines(entries):
     """The lines that say which designs a search starts from and which it left out."""
     if not entries:
         return []
-    fitted = [entry.name for entry in entries if entry.fits]
+    fitted = [_with_scale(entry) for entry in entries if entry.fits]
     lines = [
-        "Known designs (zoo) in the first generation: "
+        "Known designs (zoo) queued first: "
         + (", ".join(fitted) if fitted else "none fits this space")
         + " (SearchOptions(zoo=False) or --no-zoo leaves them out)."
     ]
+    # One line per reason: the +recipe variants often share one.
+    reasons = {}
     for entry in entries:
         if not entry.fits:
-            lines.append(f"  zoo design {entry.name} left out: {entry.reason}.")
+            reasons.setdefault(entry.reason, []).append(entry.name)
+    for reason, names in reasons.items():
+        noun = "design" if len(names) == 1 else "designs"
+        lines.append(f"  zoo {noun} {', '.join(names)} left out: {reason}.")
     return lines
+
+
+def _with_scale(entry):
+    """`tf_dcgan`, or `tf_dcgan (widths x0.125)` when narrowed to the space's bounds."""
+    narrowed = [change for change in entry.changes if change.startswith("widths x")]
+    return entry.name + (f" ({narrowed[0].split(' to ')[0]})" if narrowed else "")
 
 
 def zoo_keys(space, names):

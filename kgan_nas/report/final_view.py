@@ -40,7 +40,7 @@ def final_section(result):
         f"{protocol['reference_images']} {escape(split)} images.</p>"
     )
     # Known designs the search started from are named: the final stage
-    # always retrains the best of them (FinalConfig.zoo_finalist).
+    # retrains the best of them (FinalConfig.zoo_finalist, with top_k >= 2).
     zoo = {record["key"]: record["zoo"] for record in result.history if record.get("zoo")}
     rows = [
         [

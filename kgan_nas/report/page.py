@@ -90,10 +90,11 @@ def write_html_report(result, path=None, *, plots=None, top_k=4, num_rows=10):
     candidate's numbers), the final training when there is one, and the
     plots: fitness per generation and every candidate's score in order
     (log axes where the scores allow), quality against generator cost
-    (parameters, or MACs per image when the search optimised them) with
+    (parameters, or the seconds per batch or MACs per image the search
+    optimised) with
     its Pareto front, the run's lineage tree (who started from whose
-    trained weights, the best candidate's lineage highlighted) and the best
-    candidate's ancestry, training curves, the
+    trained weights, the best candidate's lineage highlighted, designs from
+    the zoo marked) and the best candidate's ancestry, training curves, the
     best grid of each generation. After them: a summary (configuration,
     how the run ran and where its time went, per phase and per genome
     family, candidates by status, the best
