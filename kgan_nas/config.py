@@ -528,10 +528,13 @@ def budget_lines(preset, budget, final, final_note=None, cores=None):
     if final is None:
         lines[0] += "; no final stage"
     else:
-        final_steps = final["top_k"] * final["seeds"] * final["steps"]
+        probes = final.get("probes", 0)
+        final_steps = (final["top_k"] * final["seeds"] + probes) * final["steps"]
         lines[0] += (
             f"; final stage: top {final['top_k']} x {_plural(final['seeds'], 'seed')} x "
-            f"{_plural(final['steps'], 'step')} ({final_steps:,} steps)"
+            f"{_plural(final['steps'], 'step')}"
+            + (f" + {_plural(probes, 'probe')}" if probes else "")
+            + f" ({final_steps:,} steps)"
         )
     if final_note:
         lines[0] += f" ({final_note})"

@@ -61,6 +61,7 @@ def test_a_dict_overrides_the_preset_field_by_field():
         "num_samples": 20,
         "distinct_lineages": False,
         "zoo_finalist": True,
+        "probes": 0,
     }
 
 
@@ -329,7 +330,12 @@ def _read(path):
 def test_final_stage_writes_every_job_the_summary_and_the_chosen_generator(final_run):
     result = kgan_nas.SearchResult(str(final_run))
     assert result.config["final"] == dict(
-        FINAL, ema_decay=0.999, num_samples=200, distinct_lineages=False, zoo_finalist=True
+        FINAL,
+        ema_decay=0.999,
+        num_samples=200,
+        distinct_lineages=False,
+        zoo_finalist=True,
+        probes=0,
     )
     top = []
     for record in result.ranked():
@@ -555,6 +561,7 @@ def test_finalize_options_reach_finalize(monkeypatch):
                 ema_decay=0.99,
                 num_samples=None,
                 distinct_lineages=None,
+                probes=None,
                 verbose=0,
             ),
         )
@@ -562,6 +569,8 @@ def test_finalize_options_reach_finalize(monkeypatch):
     assert cli.main(["finalize", "RUN", "--distinct-lineages", "--quiet"]) == 0
     assert cli.main(["finalize", "RUN", "--no-distinct-lineages", "--quiet"]) == 0
     assert [call[1]["distinct_lineages"] for call in fake.calls[1:]] == [True, False]
+    assert cli.main(["finalize", "RUN", "--probes", "3", "--quiet"]) == 0
+    assert fake.calls[-1][1]["probes"] == 3
 
 
 @pytest.mark.parametrize("argv", [["--ema-decay", "1"], ["--steps", "0"], ["--seeds", "x"]])

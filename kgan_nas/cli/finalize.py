@@ -60,8 +60,27 @@ def add_finalize_command(commands, formatter_class, positive_int, fraction, cons
         help="retrain each weight lineage's best genome first instead of the plain top "
         "genomes (default: the run's stored setting, else off)",
     )
+    finalize.add_argument(
+        "--probes",
+        type=non_negative_int,
+        metavar="N",
+        help="genomes retrained once each beside the finalists, at evenly spaced places of "
+        "the search's ranking, to measure how well the search's score predicts the final "
+        "one (Spearman, in the summary and the report; never the answer; default: 0)",
+    )
     finalize.add_argument("--quiet", action="store_true", help="print nothing")
     console_flags(finalize)
+
+
+def non_negative_int(text):
+    """The argparse type of a count that may be 0 (`--probes`)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {value}")
+    return value
 
 
 def finalize_command(args):
@@ -76,6 +95,7 @@ def finalize_command(args):
         ema_decay=args.ema_decay,
         num_samples=args.num_samples,
         distinct_lineages=args.distinct_lineages,
+        probes=args.probes,
         verbose=0 if args.quiet else 1,
     )
     return 0

@@ -23,6 +23,7 @@ import os
 
 from kgan_nas import config as config_lib
 from kgan_nas import validate
+from kgan_nas.final import probes as probes_lib
 from kgan_nas.results import final_summary
 from kgan_nas.results.final_summary import FINAL_DIR
 from kgan_nas.results.final_summary import GENERATOR
@@ -66,6 +67,10 @@ class FinalConfig:
             more). The held-out score then decides between what the search
             found and the best known design, so the answer is a known design
             unless a searched genome beats it there. On by default.
+        probes: Genomes retrained once each beside the finalists, at evenly
+            spaced places of the search's ranking, to measure how well the
+            search's score predicts the final one (`kgan_nas.final.probes`;
+            the summary's `prediction`). Never the answer. Default 0.
 
     Raises:
         ValueError: naming a setting that is out of range.
@@ -78,6 +83,7 @@ class FinalConfig:
     num_samples: int = None
     distinct_lineages: bool = False
     zoo_finalist: bool = True
+    probes: int = 0
 
     def __post_init__(self):
         for name in ("top_k", "seeds", "steps"):
@@ -88,6 +94,7 @@ class FinalConfig:
                     f"final {name} must be True or False, got {getattr(self, name)!r}."
                 )
         validate.check_positive_int(self.num_samples or 1, "num_samples")
+        validate.check_non_negative_int(self.probes, "probes")
         if not validate.is_number(self.ema_decay) or not 0 <= self.ema_decay < 1:
             raise ValueError(
                 f"final ema_decay must be a number in [0, 1) (e.g. 0.999), got {self.ema_decay!r}."
@@ -200,6 +207,8 @@ def budget_line(final, reference, reference_images):
         f"steps, EMA {final.ema_decay}, {final.num_samples} samples scored on "
         f"{reference_images} {'held-out' if reference == 'holdout' else 'eval'} images"
     )
+    if final.probes:
+        line += f", and {final.probes} probes x 1 seed to test the search's ranking"
     if reference != "holdout":
         line += (
             " (WARNING: this run has no held-out split, so the scores use the eval split "
@@ -249,6 +258,14 @@ def run_final_stage(run_dir, config, data, *, say=print):
                 _job(run_dir, config, final, data, key, genomes[key], seed_index, reference, say)
             )
     summary = summarise(records, keys, protocol, ranks=ranks)
+    if final.probes:
+        ranked = [record for _, record in _distinct_ranked(history)]
+        probe_jobs = [
+            _job(run_dir, config, final, data, r["key"], r["genome"], 0, reference, say)
+            for r in probes_lib.probe_records(ranked, keys, final.probes)
+        ]
+        summary.update(probes_lib.prediction(summary, probe_jobs, ranked))
+        say(probes_lib.prediction_line(summary))
     _publish_chosen(run_dir, summary)
     atomic_write_json(run_dir.file(FINAL_DIR, SUMMARY), summary)
     for line in final_table(summary, f"fid_{reference['suffix']}"):
@@ -390,8 +407,10 @@ def _recover(run_dir, protocol):
     os.makedirs(folder, exist_ok=True)
     run_lib.recover_published(folder, JOB_NAME.fullmatch)
     old = final_summary.read_summary(run_dir)
-    # A summary written before `distinct_lineages` existed took the plain top k.
-    if old is not None and {"distinct_lineages": False, **old.get("protocol", {})} != protocol:
+    # A summary written before a setting existed ran as its default does: the
+    # plain top k, no probes, and no zoo records for `zoo_finalist` to act on.
+    before = {"distinct_lineages": False, "zoo_finalist": True, "probes": 0}
+    if old is not None and {**before, **old.get("protocol", {})} != protocol:
         os.unlink(run_dir.file(FINAL_DIR, SUMMARY))
         if os.path.exists(run_dir.file(FINAL_DIR, GENERATOR)):
             os.unlink(run_dir.file(FINAL_DIR, GENERATOR))
@@ -406,6 +425,7 @@ def finalize(
     ema_decay=None,
     num_samples=None,
     distinct_lineages=None,
+    probes=None,
     verbose=1,
 ):
     """Runs, or finishes, the final stage on a run directory (e.g. a finished search).
@@ -425,6 +445,8 @@ def finalize(
         num_samples: Generated images scored per run.
         distinct_lineages: True takes at most one genome per weight
             lineage first (`FinalConfig`); False the top genomes of any.
+        probes: Genomes retrained once each beside the finalists, to measure
+            how well the search's score predicts the final one (`FinalConfig`).
         verbose: 0 silent; 1 prints the budget, each run and the table.
 
     Returns:
@@ -454,6 +476,7 @@ def finalize(
         ema_decay=ema_decay,
         num_samples=num_samples,
         distinct_lineages=distinct_lineages,
+        probes=probes,
     )
     settings = dict(config.final or FINAL_PRESETS["default"])
     settings.update({key: value for key, value in given.items() if value is not None})

@@ -7,6 +7,7 @@ held-out real images.
 
 import os
 
+from kgan_nas.final.probes import prediction_line
 from kgan_nas.report.markup import data_uri
 from kgan_nas.report.markup import escape
 from kgan_nas.report.markup import fixed
@@ -58,6 +59,15 @@ def final_section(result):
     ]
     headers = ["search rank", "key", "FID mean ± std", "last weights", "runs", "steps"]
     parts.append(table(headers, rows, table_id="final-table"))
+    line = prediction_line(summary)
+    if line:
+        probes = ", ".join(
+            f"<code>{escape(p['key'])}</code> (search rank {p['search_rank']}: "
+            + ("failed" if p["fid"] is None else fixed(p["fid"], 3))
+            + ")"
+            for p in summary.get("probes", [])
+        )
+        parts.append(f"<p>{escape(line)} Probes: {probes}.</p>")
     chosen = summary.get("chosen")
     grid = chosen and os.path.join(result.directory, FINAL_DIR, chosen["job"], "samples.png")
     if grid and os.path.isfile(grid):
