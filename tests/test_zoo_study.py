@@ -131,3 +131,21 @@ def test_the_table_marks_missing_rows_and_chosen_designs(study):
     assert "| `zoo_tuned` | — | — | — | — | — | — |" in text
     assert "| 15 of 120 |" in text
     assert "not complete" in text
+
+
+def test_the_readme_and_the_zoo_page_quote_the_studys_decision(study):
+    results = os.path.join(BENCHMARKS, "results", "zoo_study.json")
+    if not os.path.exists(results):
+        pytest.skip("the study has not been run")
+    with open(results, encoding="utf-8") as stream:
+        decision = json.load(stream)["decision"]
+    plain, tuned = decision["search+zoo_vs_search"], decision["search+zoo_vs_zoo_tuned"]
+    counts = f"{plain['wins']} wins, {plain['losses']} losses, {plain['ties']} ties"
+    root = os.path.dirname(BENCHMARKS)
+    for page in ("README.md", "docs/index.md", "docs/zoo.md"):
+        text = " ".join(open(os.path.join(root, page), encoding="utf-8").read().split())
+        assert counts.replace(", 3 ties", " and 3 ties") in text or counts in text, page
+        assert f"beat it in {tuned['losses']} of 5 seeds" in text or (
+            f"beat the search with the zoo in {tuned['losses']} of 5 seeds" in text
+        ), page
+    assert decision["zoo_default_stays"]  # the pages say the zoo stays on by default
