@@ -75,6 +75,41 @@ def machine_info():
     return info
 
 
+DOCS_PAGE = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "docs", "benchmarks.md"
+)
+
+
+def docs_block(markers, path=None):
+    """The text between a benchmark's `(start, end)` markers in `docs/benchmarks.md`."""
+    with open(path or DOCS_PAGE, encoding="utf-8") as stream:
+        page = stream.read()
+    return page[page.index(markers[0]) + len(markers[0]) : page.index(markers[1])]
+
+
+def expected_block(name, render):
+    """What `docs_block` must hold for results `name`: "\n" + `render(json)`, or None
+    while `benchmarks/results/<name>.json` does not exist (the block is then empty)."""
+    path = os.path.join(RESULTS, f"{name}.json")
+    if not os.path.exists(path):
+        return None
+    with open(path, encoding="utf-8") as stream:
+        return "\n" + render(json.load(stream))
+
+
+def write_docs_block(markers, text, path=None):
+    """Puts `text` (rendered from a results JSON) between `markers` in `docs/benchmarks.md`.
+
+    A test of each such benchmark holds the page to its JSON (`docs_block`).
+    """
+    path = path or DOCS_PAGE
+    with open(path, encoding="utf-8") as stream:
+        page = stream.read()
+    start, end = page.index(markers[0]) + len(markers[0]), page.index(markers[1])
+    with open(path, "w", encoding="utf-8") as stream:
+        stream.write(page[:start] + "\n" + text + page[end:])
+
+
 def write_result(name, report, path=None):
     """Writes `report` (plus `machine`) as JSON.
 

@@ -26,9 +26,9 @@ import json
 import os
 import statistics
 
+from _common import write_docs_block
 from _common import write_result
 
-DOCS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "docs")
 MARKERS = ("<!-- latency_order:start -->", "<!-- latency_order:end -->")
 
 
@@ -98,12 +98,7 @@ def markdown(report):
 
 def write_docs(report, path=None):
     """Puts `markdown(report)` between the markers of `docs/benchmarks.md`."""
-    path = path or os.path.join(DOCS, "benchmarks.md")
-    with open(path, encoding="utf-8") as stream:
-        page = stream.read()
-    start, end = page.index(MARKERS[0]) + len(MARKERS[0]), page.index(MARKERS[1])
-    with open(path, "w", encoding="utf-8") as stream:
-        stream.write(page[:start] + "\n" + markdown(report) + page[end:])
+    write_docs_block(MARKERS, markdown(report), path)
 
 
 def parser():

@@ -61,6 +61,7 @@ import json
 import os
 import time
 
+from _common import write_docs_block
 from _common import write_result
 from search_quality import paired_test
 
@@ -193,7 +194,6 @@ def decide(rows, seeds):
     }
 
 
-DOCS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "docs")
 MARKERS = ("<!-- zoo_study:start -->", "<!-- zoo_study:end -->")
 
 
@@ -251,13 +251,7 @@ def markdown(report):
 
 def write_docs(report, path=None):
     """Puts `markdown(report)` between the markers of `docs/benchmarks.md`."""
-    path = path or os.path.join(DOCS, "benchmarks.md")
-    with open(path, encoding="utf-8") as stream:
-        page = stream.read()
-    start, end = page.index(MARKERS[0]) + len(MARKERS[0]), page.index(MARKERS[1])
-    page = page[:start] + "\n" + markdown(report) + page[end:]
-    with open(path, "w", encoding="utf-8") as stream:
-        stream.write(page)
+    write_docs_block(MARKERS, markdown(report), path)
 
 
 def parser():

@@ -104,15 +104,14 @@ def test_a_smoke_run_writes_its_rows_and_the_decision(study, tmp_path, monkeypat
 
 def test_the_docs_quote_the_studys_json(study):
     """docs/benchmarks.md holds exactly the table the JSON renders to (none before it exists)."""
-    page = open(os.path.join(study.DOCS, "benchmarks.md"), encoding="utf-8").read()
-    start, end = study.MARKERS
-    block = page[page.index(start) + len(start) : page.index(end)]
-    results = os.path.join(BENCHMARKS, "results", "zoo_study.json")
-    if not os.path.exists(results):
+    import _common
+
+    block = _common.docs_block(study.MARKERS)
+    expected = _common.expected_block("zoo_study", study.markdown)
+    if expected is None:
         assert block.strip() == ""
-        return
-    with open(results, encoding="utf-8") as stream:
-        assert block == "\n" + study.markdown(json.load(stream))
+    else:
+        assert block == expected
 
 
 def test_the_table_marks_missing_rows_and_chosen_designs(study):

@@ -22,13 +22,16 @@ def final_help():
     )
 
 
-def add_finalize_command(commands, formatter_class, positive_int, fraction, console_flags):
+def add_finalize_command(
+    commands, formatter_class, positive_int, non_negative_int, fraction, console_flags
+):
     """Adds `finalize` to the `kgan-nas` sub-commands.
 
     Args:
         commands: The sub-parsers object of the main parser.
         formatter_class: The help formatter of the other commands.
         positive_int: The argparse type of a positive integer.
+        non_negative_int: The argparse type of an integer >= 0.
         fraction: The argparse type of a number in [0, 1).
         console_flags: Adds `--verbose` / `--debug` to a parser.
     """
@@ -70,17 +73,6 @@ def add_finalize_command(commands, formatter_class, positive_int, fraction, cons
     )
     finalize.add_argument("--quiet", action="store_true", help="print nothing")
     console_flags(finalize)
-
-
-def non_negative_int(text):
-    """The argparse type of a count that may be 0 (`--probes`)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {value}")
-    return value
 
 
 def finalize_command(args):

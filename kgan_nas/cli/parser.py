@@ -17,14 +17,22 @@ from kgan_nas.core.objectives import METRICS
 from kgan_nas.core.objectives import OBJECTIVES
 
 
-def _positive_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
+def _integer_at_least(minimum, words):
+    """The argparse type of an integer >= `minimum`, its errors saying `words`."""
+
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {words}, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"expected {words}, got {value}")
+        return value
+
+    return parse
+
+
+_positive_int = _integer_at_least(1, "a positive integer")
 
 
 def _positive_float(text):
@@ -160,6 +168,7 @@ def build_parser():
         commands,
         _HelpFormatter,
         _positive_int,
+        _integer_at_least(0, "an integer >= 0"),
         _fraction,
         lambda p: console.add_console_flags(p, _VERBOSE_HELP),
     )
