@@ -62,6 +62,7 @@ def test_a_dict_overrides_the_preset_field_by_field():
         "distinct_lineages": False,
         "zoo_finalist": True,
         "probes": 0,
+        "pack_seeds": "auto",
     }
 
 
@@ -73,6 +74,7 @@ def test_a_dict_overrides_the_preset_field_by_field():
         ({"ema_decay": 1.0}, ValueError, r"ema_decay must be a number in \[0, 1\)"),
         ({"top_k": 2.5}, ValueError, "top_k must be a positive integer"),
         ({"distinct_lineages": "yes"}, ValueError, "distinct_lineages must be True or False"),
+        ({"pack_seeds": "on"}, ValueError, "pack_seeds must be True, False or 'auto'"),
         ("on", ValueError, "final must be 'preset', None, a dict"),
         (3, TypeError, "final must be 'preset', None, a dict"),
     ],
@@ -336,6 +338,7 @@ def test_final_stage_writes_every_job_the_summary_and_the_chosen_generator(final
         distinct_lineages=False,
         zoo_finalist=True,
         probes=0,
+        pack_seeds="auto",
     )
     top = []
     for record in result.ranked():
@@ -562,6 +565,7 @@ def test_finalize_options_reach_finalize(monkeypatch):
                 num_samples=None,
                 distinct_lineages=None,
                 probes=None,
+                pack_seeds=None,
                 verbose=0,
             ),
         )
@@ -571,6 +575,8 @@ def test_finalize_options_reach_finalize(monkeypatch):
     assert [call[1]["distinct_lineages"] for call in fake.calls[1:]] == [True, False]
     assert cli.main(["finalize", "RUN", "--probes", "3", "--quiet"]) == 0
     assert fake.calls[-1][1]["probes"] == 3
+    assert cli.main(["finalize", "RUN", "--no-pack-seeds", "--quiet"]) == 0
+    assert fake.calls[-1][1]["pack_seeds"] is False
 
 
 @pytest.mark.parametrize("argv", [["--ema-decay", "1"], ["--steps", "0"], ["--seeds", "x"]])

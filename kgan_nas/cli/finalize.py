@@ -71,6 +71,13 @@ def add_finalize_command(
         "the search's ranking, to measure how well the search's score predicts the final "
         "one (Spearman, in the summary and the report; never the answer; default: 0)",
     )
+    finalize.add_argument(
+        "--pack-seeds",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="train a genome's seeds together as one packed program where the backend "
+        "allows it (KERAS_BACKEND=jax); same results up to rounding (default: on)",
+    )
     finalize.add_argument("--quiet", action="store_true", help="print nothing")
     console_flags(finalize)
 
@@ -88,6 +95,7 @@ def finalize_command(args):
         num_samples=args.num_samples,
         distinct_lineages=args.distinct_lineages,
         probes=args.probes,
+        pack_seeds=args.pack_seeds,
         verbose=0 if args.quiet else 1,
     )
     return 0

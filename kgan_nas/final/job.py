@@ -34,6 +34,13 @@ def train_final_job(genome, space, images, job, reference, save_dir):
     Returns:
         The record (also written as `record.json`), see `train_and_score`.
     """
+    gan, seed = _build_job_gan(genome, space, job)
+    extra = {"genome": genome.to_dict()}
+    return train_and_score(gan, images, dict(job, training_seed=seed), reference, save_dir, extra)
+
+
+def _build_job_gan(genome, space, job):
+    """`(gan, seed)`: the job's compiled GAN, built from its own seed (weights and noise)."""
     import keras
 
     from kgan_nas.evaluation import decode
@@ -43,8 +50,7 @@ def train_final_job(genome, space, images, job, reference, save_dir):
     gan = decode.build_gan(
         genome, space, seed=seed, jit_compile=job["jit_compile"], ema_decay=job["ema_decay"]
     )
-    extra = {"genome": genome.to_dict()}
-    return train_and_score(gan, images, dict(job, training_seed=seed), reference, save_dir, extra)
+    return gan, seed
 
 
 def train_and_score(gan, images, job, reference, save_dir, extra=None):
@@ -74,10 +80,85 @@ def train_and_score(gan, images, job, reference, save_dir, extra=None):
     from kgan_nas import training
 
     started = time.perf_counter()
-    seed = job["training_seed"]
     report = training.train_for_budget(
-        gan, data.train_input(images, job["batch_size"], seed=seed), steps=job["steps"]
+        gan,
+        data.train_input(images, job["batch_size"], seed=job["training_seed"]),
+        steps=job["steps"],
     )
+    record = score_and_save(gan, report, job, reference, save_dir, extra)
+    record["seconds"] = round(time.perf_counter() - started, 3)
+    atomic_write_json(os.path.join(save_dir, "record.json"), record)
+    import keras
+
+    keras.backend.clear_session()
+    return record
+
+
+def train_final_jobs_packed(genome, space, images, jobs, reference, save_dirs):
+    """Trains one genome's final jobs (its seeds) as one packed program, then scores each.
+
+    The packed counterpart of calling `train_final_job` once per job: each
+    job builds its GAN from its own seed exactly as there, the GANs train
+    together (`kgan_nas.training.packed`), and each is scored and saved by
+    the same code. A record's `seconds` is its share of the pack's training
+    time plus its own scoring; `packed` says how many jobs shared the program.
+
+    Args:
+        genome: A `Genome` valid in `space`.
+        space: The `SearchSpace`.
+        images: Training images, float32 NHWC in [-1, 1].
+        jobs: The job dicts (see `train_final_job`), same steps and batch size.
+        reference: From `make_reference`.
+        save_dirs: One folder per job.
+
+    Returns:
+        The records, in the order of `jobs`; None when the jobs' GANs cannot
+        be packed (e.g. on TensorFlow), having trained nothing.
+    """
+    import keras
+
+    from kgan_nas import data
+    from kgan_nas.training import packed
+
+    started = time.perf_counter()
+    gans, seeds = zip(*(_build_job_gan(genome, space, job) for job in jobs))
+    if packed.pack_problem(gans) or len({(j["steps"], j["batch_size"]) for j in jobs}) != 1:
+        keras.backend.clear_session()
+        return None
+    inputs = [data.train_input(images, jobs[0]["batch_size"], seed=seed) for seed in seeds]
+    reports = packed.train_packed(gans, inputs, steps=jobs[0]["steps"])
+    share = (time.perf_counter() - started) / len(jobs)
+    records = []
+    for gan, job, seed, report, save_dir in zip(gans, jobs, seeds, reports, save_dirs):
+        scoring = time.perf_counter()
+        job = dict(job, training_seed=seed, packed=len(jobs))
+        record = score_and_save(gan, report, job, reference, save_dir, {"genome": genome.to_dict()})
+        record["seconds"] = round(share + time.perf_counter() - scoring, 3)
+        atomic_write_json(os.path.join(save_dir, "record.json"), record)
+        records.append(record)
+    keras.backend.clear_session()
+    return records
+
+
+def score_and_save(gan, report, job, reference, save_dir, extra=None):
+    """The record of a trained GAN: its EMA generator scored, its files saved (not the record).
+
+    Args:
+        gan: The trained GAN (built with `ema_decay`).
+        report: Its `TrainReport`.
+        job: The job dict, with `num_samples` and `training_seed`.
+        reference: From `make_reference`.
+        save_dir: Folder for `generator.keras`, `discriminator.keras` and
+            `samples.png` (written when training succeeded).
+        extra: Further JSON-able fields for the record.
+
+    Returns:
+        The record without `seconds`, JSON-safe (see `train_and_score`).
+    """
+    from kgan_nas import data
+    from kgan_nas import training
+
+    seed = job["training_seed"]
     record = dict(job, **(extra or {}), status=report.status, reason=report.reason)
     record.update(steps_trained=report.steps, curve=report.curve)
     os.makedirs(save_dir, exist_ok=True)
@@ -94,13 +175,7 @@ def train_and_score(gan, images, job, reference, save_dir, extra=None):
         data.save_image_grid(samples[:64], os.path.join(save_dir, "samples.png"))
         atomic_save_model(averaged, os.path.join(save_dir, "generator.keras"))
         atomic_save_model(gan.discriminator, os.path.join(save_dir, "discriminator.keras"))
-    record["seconds"] = round(time.perf_counter() - started, 3)
-    record = _json_safe(record)
-    atomic_write_json(os.path.join(save_dir, "record.json"), record)
-    import keras
-
-    keras.backend.clear_session()
-    return record
+    return _json_safe(record)
 
 
 def make_reference(extractor, images, num_samples, *, seed=0):

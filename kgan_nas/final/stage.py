@@ -10,9 +10,11 @@ generator's weights (`GAN(ema_decay=...)`), and scoring them on the
 held-out split that no selection used, with `num_samples` generated images
 (twice the search's by default: FID's bias falls with the sample count).
 
-Each (genome, seed) job is trained in this process, one after the other,
-and published whole under `final/<key>_seed<s>/` (`run.publish_candidate`);
-a resume after a kill keeps every published job and trains only the rest.
+Each (genome, seed) job is trained in this process and published whole
+under `final/<key>_seed<s>/` (`kgan_nas.final.jobs`); a genome's seeds train
+together as one packed program on JAX (`FinalConfig.pack_seeds`), one after
+the other otherwise. A resume after a kill keeps every published job and
+trains only the rest.
 `final/summary.json` (mean ± std per genome, the chosen genome and seed) and
 `final/generator.keras` (the chosen run's averaged generator) are written
 last. Keras is imported only inside the functions that train or score.
@@ -23,22 +25,18 @@ import os
 
 from kgan_nas import config as config_lib
 from kgan_nas import validate
+from kgan_nas.final import jobs as jobs_lib
 from kgan_nas.final import probes as probes_lib
 from kgan_nas.results import final_summary
 from kgan_nas.results.final_summary import FINAL_DIR
 from kgan_nas.results.final_summary import GENERATOR
 from kgan_nas.results.final_summary import JOB_NAME
-from kgan_nas.results.final_summary import RECORD
 from kgan_nas.results.final_summary import SUMMARY
 from kgan_nas.results.final_summary import final_table
-from kgan_nas.results.final_summary import job_name
 from kgan_nas.results.final_summary import summarise
 from kgan_nas.store import run_dir as run_lib
 from kgan_nas.store.atomic import atomic_copy
 from kgan_nas.store.atomic import atomic_write_json
-
-# The settings of a job that a published job folder must match to be kept.
-_JOB_SETTINGS = ("steps", "batch_size", "ema_decay", "num_samples", "seed", "jit_compile")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -71,6 +69,12 @@ class FinalConfig:
             spaced places of the search's ranking, to measure how well the
             search's score predicts the final one (`kgan_nas.final.probes`;
             the summary's `prediction`). Never the answer. Default 0.
+        pack_seeds: Train a genome's seeds together as one packed program
+            (`kgan_nas.training.packed`): `"auto"` (the default) where it
+            pays, on JAX with an accelerator (on a CPU, XLA runs the packed
+            convolutions slower than one member's: docs/benchmarks.md);
+            True wherever the backend allows it (JAX); False never. Packed
+            or not, the results agree up to floating-point rounding.
 
     Raises:
         ValueError: naming a setting that is out of range.
@@ -84,6 +88,7 @@ class FinalConfig:
     distinct_lineages: bool = False
     zoo_finalist: bool = True
     probes: int = 0
+    pack_seeds: bool | str = "auto"
 
     def __post_init__(self):
         for name in ("top_k", "seeds", "steps"):
@@ -93,6 +98,10 @@ class FinalConfig:
                 raise ValueError(
                     f"final {name} must be True or False, got {getattr(self, name)!r}."
                 )
+        if not (isinstance(self.pack_seeds, bool) or self.pack_seeds == "auto"):
+            raise ValueError(
+                f"final pack_seeds must be True, False or 'auto', got {self.pack_seeds!r}."
+            )
         validate.check_positive_int(self.num_samples or 1, "num_samples")
         validate.check_non_negative_int(self.probes, "probes")
         if not validate.is_number(self.ema_decay) or not 0 <= self.ema_decay < 1:
@@ -253,15 +262,14 @@ def run_final_stage(run_dir, config, data, *, say=print):
     _recover(run_dir, protocol)
     records = []
     for key in keys:
-        for seed_index in range(final.seeds):
-            records.append(
-                _job(run_dir, config, final, data, key, genomes[key], seed_index, reference, say)
-            )
+        records += jobs_lib.genome_jobs(
+            run_dir, config, final, data, key, genomes[key], reference, say
+        )
     summary = summarise(records, keys, protocol, ranks=ranks)
     if final.probes:
         ranked = [record for _, record in _distinct_ranked(history)]
         probe_jobs = [
-            _job(run_dir, config, final, data, r["key"], r["genome"], 0, reference, say)
+            jobs_lib.job(run_dir, config, final, data, r["key"], r["genome"], 0, reference, say)
             for r in probes_lib.probe_records(ranked, keys, final.probes)
         ]
         summary.update(probes_lib.prediction(summary, probe_jobs, ranked))
@@ -324,53 +332,6 @@ def _distinct_ranked(history):
     return list(enumerate(best.values(), 1))
 
 
-def _job(run_dir, config, final, data, key, genome_dict, seed_index, reference, say):
-    """One (genome, seed) job: its published record, or train and publish it."""
-    from kgan_nas.core.genome import Genome
-    from kgan_nas.core.space import SearchSpace
-
-    job = {
-        "key": key,
-        "seed_index": seed_index,
-        "seed": config.seed,
-        "steps": final.steps,
-        "batch_size": config.evaluation["batch_size"],
-        "ema_decay": final.ema_decay,
-        "num_samples": final.num_samples,
-        "jit_compile": config.evaluation["jit_compile"],
-    }
-    folder = run_dir.file(FINAL_DIR, job_name(key, seed_index))
-    done = _published_record(folder)
-    if done is not None and all(done.get(k) == job[k] for k in _JOB_SETTINGS):
-        return done
-    from kgan_nas.final.job import train_final_job
-
-    say(f"  training {job_name(key, seed_index)} ({final.steps:,} steps)...")
-    staging = run_lib.staging_dir_for(folder)
-    record = train_final_job(
-        Genome.from_dict(genome_dict),
-        SearchSpace.from_dict(config.space),
-        data.train,
-        job,
-        reference,
-        staging,
-    )
-    run_lib.publish_candidate(staging, folder)
-    fid = record.get("fid")
-    say(
-        f"  {job_name(key, seed_index)}: {record['status']}"
-        + (f", FID {fid:.4f}" if fid is not None else f" ({record['reason']})")
-    )
-    return record
-
-
-def _published_record(folder):
-    """The record of a complete published job folder, else None."""
-    if not os.path.isfile(os.path.join(folder, RECORD)) or run_lib.check_candidate(folder):
-        return None
-    return run_lib.read_json(os.path.join(folder, RECORD))
-
-
 def _reference(run_dir, config, data, split, final):
     """The run's extractor and the reference split's features (`make_reference`)."""
     from kgan_nas import features as features_lib
@@ -409,7 +370,7 @@ def _recover(run_dir, protocol):
     old = final_summary.read_summary(run_dir)
     # A summary written before a setting existed ran as its default does: the
     # plain top k, no probes, and no zoo records for `zoo_finalist` to act on.
-    before = {"distinct_lineages": False, "zoo_finalist": True, "probes": 0}
+    before = {"distinct_lineages": False, "zoo_finalist": True, "probes": 0, "pack_seeds": "auto"}
     if old is not None and {**before, **old.get("protocol", {})} != protocol:
         os.unlink(run_dir.file(FINAL_DIR, SUMMARY))
         if os.path.exists(run_dir.file(FINAL_DIR, GENERATOR)):
@@ -426,6 +387,7 @@ def finalize(
     num_samples=None,
     distinct_lineages=None,
     probes=None,
+    pack_seeds=None,
     verbose=1,
 ):
     """Runs, or finishes, the final stage on a run directory (e.g. a finished search).
@@ -447,6 +409,9 @@ def finalize(
             lineage first (`FinalConfig`); False the top genomes of any.
         probes: Genomes retrained once each beside the finalists, to measure
             how well the search's score predicts the final one (`FinalConfig`).
+        pack_seeds: True trains a genome's seeds as one packed program where
+            the backend allows it (JAX); False one by one; `"auto"` where it
+            pays (`FinalConfig`).
         verbose: 0 silent; 1 prints the budget, each run and the table.
 
     Returns:
@@ -477,6 +442,7 @@ def finalize(
         num_samples=num_samples,
         distinct_lineages=distinct_lineages,
         probes=probes,
+        pack_seeds=pack_seeds,
     )
     settings = dict(config.final or FINAL_PRESETS["default"])
     settings.update({key: value for key, value in given.items() if value is not None})

@@ -22,7 +22,7 @@ from kgan_nas.training.losses import r1_penalty
 from kgan_nas.training.noise import jax_latents
 
 
-def train_step(gan, state, data):
+def train_step(gan, state, data, hyper=None):
     """One discriminator / generator update of `gan` on JAX (a pure function).
 
     `GAN.train_step` delegates here; Keras' JAX trainer compiles it with
@@ -36,6 +36,11 @@ def train_step(gan, state, data):
         data: A batch of real images, or a tuple whose first item is one
             (`(images, labels)` for a conditional GAN, whose fakes are then
             generated for the same labels).
+        hyper: Optional numbers that replace the GAN's own `r1_weight` and
+            `ema_decay` in the arithmetic (traced values, so that packed
+            training can give each member its own; `kgan_nas.training.packed`).
+            Which terms exist still follows the GAN's own settings. Defaults
+            to None.
 
     Returns:
         `(logs, new_state)`: the logs dict (`d_loss`, `g_loss`, and `gp` for
@@ -58,7 +63,11 @@ def train_step(gan, state, data):
     # of the carried state, so each step differs and runs reproduce.
     seed = non_trainable[layout.seed]
 
-    d_grad_fn = jax.value_and_grad(functools.partial(_d_loss, gan), has_aux=True)
+    hyper = dict(hyper or {})
+    r1_weight = hyper.get("r1_weight", gan.r1_weight)
+    d_grad_fn = jax.value_and_grad(
+        functools.partial(_d_loss, gan, r1_weight=r1_weight), has_aux=True
+    )
     for _ in range(gan.d_steps):
         seed, z_key, gp_key = jax.random.split(seed, 3)
         seed, real_key, fake_key = _augment_keys(gan, seed)
@@ -93,7 +102,7 @@ def train_step(gan, state, data):
             layout.take(non_trainable, layout.ema),
             non_trainable[layout.ema_count],
             g_vars,
-            gan.ema_decay,
+            hyper.get("ema_decay", gan.ema_decay),
         )
         non_trainable = layout.put(non_trainable, layout.ema, averages)
         non_trainable[layout.ema_count] = count
@@ -135,10 +144,12 @@ def _augmented(gan, images, key):
     return gan._augment(images, uniform)
 
 
-def _d_loss(gan, d_vars, d_state, real, fake, labels, gp_key):
+def _d_loss(gan, d_vars, d_state, real, fake, labels, gp_key, *, r1_weight):
     """The discriminator's loss on (already augmented) `real` and `fake` images.
 
-    Returns `(loss, (d_state, gp, r1))`, a penalty not used being 0.0.
+    `r1_weight` weighs the R1 term, which exists when the GAN's own
+    `r1_weight` is positive. Returns `(loss, (d_state, gp, r1))`, a penalty
+    not used being 0.0.
     """
     import jax
 
@@ -172,7 +183,7 @@ def _d_loss(gan, d_vars, d_state, real, fake, labels, gp_key):
         gp = gradient_penalty(grads)
         loss = loss + gan.gp_weight * gp
     if gan.r1_weight > 0:
-        loss = loss + 0.5 * gan.r1_weight * r1
+        loss = loss + 0.5 * r1_weight * r1
     return loss, (d_state, gp, r1)
 
 

@@ -1,0 +1,138 @@
+"""The final stage's jobs: one (genome, seed) training each, published whole, resumable.
+
+A job's folder `final/<key>_seed<s>/` is kept when its record's settings
+match (`JOB_SETTINGS`), so a resume trains only what is missing. A genome's
+remaining seeds train together as one packed program where the backend
+allows it (`FinalConfig.pack_seeds`, `kgan_nas.training.packed`), else one
+by one; either way each job is published on its own. Keras is imported only
+inside `kgan_nas.final.job`, which trains and scores.
+"""
+
+import os
+
+from kgan_nas.results.final_summary import FINAL_DIR
+from kgan_nas.results.final_summary import RECORD
+from kgan_nas.results.final_summary import job_name
+from kgan_nas.store import run_dir as run_lib
+
+# The settings of a job that a published job folder must match to be kept.
+JOB_SETTINGS = ("steps", "batch_size", "ema_decay", "num_samples", "seed", "jit_compile")
+
+
+def genome_jobs(run_dir, config, final, data, key, genome_dict, reference, say):
+    """A genome's seed jobs, in seed order: published records kept, the rest trained.
+
+    Two or more jobs left to train are trained as one packed program when
+    `final.pack_seeds` asks for it and the backend allows it, else one by one.
+    """
+    jobs = [_job_spec(config, final, key, index) for index in range(final.seeds)]
+    records = {job["seed_index"]: _done_record(run_dir, job) for job in jobs}
+    pending = [job for job in jobs if records[job["seed_index"]] is None]
+    if _packs(final.pack_seeds) and len(pending) > 1:
+        records.update(_packed_jobs(run_dir, config, data, pending, genome_dict, reference, say))
+    return [
+        records.get(index)
+        or job(run_dir, config, final, data, key, genome_dict, index, reference, say)
+        for index in range(final.seeds)
+    ]
+
+
+def _packs(pack_seeds):
+    """Whether `FinalConfig.pack_seeds` asks for packing here (`"auto"`: where it pays)."""
+    if pack_seeds == "auto":
+        from kgan_nas.training.packed import packing_pays
+
+        return packing_pays()
+    return pack_seeds
+
+
+def _packed_jobs(run_dir, config, data, jobs, genome_dict, reference, say):
+    """`{seed_index: record}` of `jobs` trained as one pack and published.
+
+    Empty when the jobs cannot be packed (e.g. on TensorFlow): nothing trained.
+    """
+    from kgan_nas.core.genome import Genome
+    from kgan_nas.core.space import SearchSpace
+    from kgan_nas.final.job import train_final_jobs_packed
+
+    folders = [run_dir.file(FINAL_DIR, job_name(job["key"], job["seed_index"])) for job in jobs]
+    names = ", ".join(job_name(job["key"], job["seed_index"]) for job in jobs)
+    stagings = [run_lib.staging_dir_for(folder) for folder in folders]
+    records = train_final_jobs_packed(
+        Genome.from_dict(genome_dict),
+        SearchSpace.from_dict(config.space),
+        data.train,
+        jobs,
+        reference,
+        stagings,
+    )
+    if records is None:
+        return {}
+    say(f"  trained {names} together ({jobs[0]['steps']:,} steps, packed)")
+    for job, staging, folder, record in zip(jobs, stagings, folders, records):
+        run_lib.publish_candidate(staging, folder)
+        say(_job_line(job_name(job["key"], job["seed_index"]), record))
+    return {job["seed_index"]: record for job, record in zip(jobs, records)}
+
+
+def _job_spec(config, final, key, seed_index):
+    """The settings of one (genome, seed) job."""
+    return {
+        "key": key,
+        "seed_index": seed_index,
+        "seed": config.seed,
+        "steps": final.steps,
+        "batch_size": config.evaluation["batch_size"],
+        "ema_decay": final.ema_decay,
+        "num_samples": final.num_samples,
+        "jit_compile": config.evaluation["jit_compile"],
+    }
+
+
+def _done_record(run_dir, job):
+    """The job's published record when its settings match, else None."""
+    done = _published_record(run_dir.file(FINAL_DIR, job_name(job["key"], job["seed_index"])))
+    if done is not None and all(done.get(k) == job[k] for k in JOB_SETTINGS):
+        return done
+    return None
+
+
+def _job_line(name, record):
+    fid = record.get("fid")
+    return f"  {name}: {record['status']}" + (
+        f", FID {fid:.4f}" if fid is not None else f" ({record['reason']})"
+    )
+
+
+def job(run_dir, config, final, data, key, genome_dict, seed_index, reference, say):
+    """One (genome, seed) job: its published record, or train and publish it."""
+    from kgan_nas.core.genome import Genome
+    from kgan_nas.core.space import SearchSpace
+
+    job = _job_spec(config, final, key, seed_index)
+    done = _done_record(run_dir, job)
+    if done is not None:
+        return done
+    from kgan_nas.final.job import train_final_job
+
+    folder = run_dir.file(FINAL_DIR, job_name(key, seed_index))
+    say(f"  training {job_name(key, seed_index)} ({final.steps:,} steps)...")
+    staging = run_lib.staging_dir_for(folder)
+    record = train_final_job(
+        Genome.from_dict(genome_dict),
+        SearchSpace.from_dict(config.space),
+        data.train,
+        job,
+        reference,
+        staging,
+    )
+    run_lib.publish_candidate(staging, folder)
+    say(_job_line(job_name(key, seed_index), record))
+    return record
+
+
+def _published_record(folder):
+    """The record of a complete published job folder, else None."""
+    if not os.path.isfile(os.path.join(folder, RECORD)) or run_lib.check_candidate(folder):
+        return None
+    return run_lib.read_json(os.path.join(folder, RECORD))
