@@ -113,11 +113,23 @@ def throughput(args):
                     _times(reports[0]),
                     seconds=time.perf_counter() - started,
                     ok=sum(r.status == "ok" for r in reports),
+                    peak_device_bytes=_peak_device_bytes(),
                 )
                 print(name, k, row["packed"][str(k)], flush=True)
                 keras.backend.clear_session()
         part["models"][name] = row
     return part
+
+
+def _peak_device_bytes():
+    """The accelerator's peak memory in use so far (None on a CPU, which does not say).
+
+    K grows through the part, so after each K this is close to that K's own peak.
+    """
+    import jax
+
+    stats = jax.devices()[0].memory_stats() or {}
+    return stats.get("peak_bytes_in_use")
 
 
 def _times(report):
@@ -233,14 +245,20 @@ def markdown(report):
     jax_part, tf_part = parts.get("throughput_jax"), parts.get("throughput_tensorflow")
     if jax_part:
         steps = jax_part["steps"]
+        memory = any(
+            packed.get("peak_device_bytes")
+            for row in jax_part["models"].values()
+            for packed in row["packed"].values()
+        )
         lines += [
             f"Wall time of {steps} steps (batch {jax_part['batch']}, compilation included) "
             "for K members: packed on JAX, against K single runs one after the other "
             "(K x the mean of two single runs measured in the same part).",
             "",
             "| model | K | packed JAX (s) | K single JAX (s) | K single TF (s) | "
-            "packed vs single JAX | packed step (s) | single JAX step (s) |",
-            "|---|---|---|---|---|---|---|---|",
+            "packed vs single JAX | packed step (s) | single JAX step (s) |"
+            + (" peak device MiB per member |" if memory else ""),
+            "|---|---|---|---|---|---|---|---|" + ("---|" if memory else ""),
         ]
         for name, row in jax_part["models"].items():
             single_jax = statistics.mean(s["seconds"] for s in row["single"])
@@ -251,10 +269,18 @@ def markdown(report):
             for k, packed in row["packed"].items():
                 k_int = int(k)
                 tf_text = "" if single_tf is None else f"{k_int * single_tf:.1f}"
+                peak = packed.get("peak_device_bytes")
                 lines.append(
                     f"| {name} | {k} | {packed['seconds']:.1f} | {k_int * single_jax:.1f} | "
                     f"{tf_text} | {k_int * single_jax / packed['seconds']:.2f}x | "
                     f"{packed['step_seconds']:.3f} | {step_jax:.3f} |"
+                    + (
+                        f" {peak / k_int / 2**20:.1f} |"
+                        if memory and peak
+                        else " |"
+                        if memory
+                        else ""
+                    )
                 )
     if "drift" in parts:
         drift_part = parts["drift"]

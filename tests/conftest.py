@@ -20,3 +20,11 @@ def cache_dir(tmp_path_factory):
         os.environ.pop("KGAN_NAS_CACHE")
     else:
         os.environ["KGAN_NAS_CACHE"] = old
+
+
+def pytest_collection_finish(session):
+    """Starts the JAX re-run of the `backend` tests beside this session when it is selected."""
+    if any(item.nodeid.endswith("::test_backend_tests_pass_under_jax") for item in session.items):
+        from test_backends import start_jax_rerun
+
+        start_jax_rerun()

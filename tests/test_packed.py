@@ -205,7 +205,7 @@ def test_the_final_stage_packs_a_genome_s_seeds_on_jax_with_the_same_scores(
         jit_compile=True,
         verbose=1,
     )
-    assert "together (5 steps, packed)" in capsys.readouterr().out
+    assert "together (5 steps, packed)..." in capsys.readouterr().out
     jobs = sorted(j for j in os.listdir(directory / "final") if j.endswith(("seed0", "seed1")))
     records = [_read(directory / "final" / job / "record.json") for job in jobs]
     assert [r["packed"] for r in records] == [2, 2]

@@ -65,3 +65,12 @@ def test_the_docs_quote_the_benchmarks_json(bench):
         assert block.strip() == ""
     else:
         assert block == expected
+
+
+def test_a_device_run_adds_memory_per_member(bench):
+    report = _report()
+    packed = report["parts"]["throughput_jax"]["models"]["dcgan"]["packed"]["2"]
+    packed["peak_device_bytes"] = 4 * 2**20
+    text = bench.markdown(report)
+    assert "peak device MiB per member |" in text
+    assert "| 0.150 | 0.100 | 2.0 |" in text

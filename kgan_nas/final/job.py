@@ -94,7 +94,7 @@ def train_and_score(gan, images, job, reference, save_dir, extra=None):
     return record
 
 
-def train_final_jobs_packed(genome, space, images, jobs, reference, save_dirs):
+def train_final_jobs_packed(genome, space, images, jobs, reference, save_dirs, announce=None):
     """Trains one genome's final jobs (its seeds) as one packed program, then scores each.
 
     The packed counterpart of calling `train_final_job` once per job: each
@@ -110,6 +110,8 @@ def train_final_jobs_packed(genome, space, images, jobs, reference, save_dirs):
         jobs: The job dicts (see `train_final_job`), same steps and batch size.
         reference: From `make_reference`.
         save_dirs: One folder per job.
+        announce: Called with no argument once the jobs are known to pack,
+            before training starts (the stage prints its progress line).
 
     Returns:
         The records, in the order of `jobs`; None when the jobs' GANs cannot
@@ -125,6 +127,8 @@ def train_final_jobs_packed(genome, space, images, jobs, reference, save_dirs):
     if packed.pack_problem(gans) or len({(j["steps"], j["batch_size"]) for j in jobs}) != 1:
         keras.backend.clear_session()
         return None
+    if announce is not None:
+        announce()
     inputs = [data.train_input(images, jobs[0]["batch_size"], seed=seed) for seed in seeds]
     reports = packed.train_packed(gans, inputs, steps=jobs[0]["steps"])
     share = (time.perf_counter() - started) / len(jobs)

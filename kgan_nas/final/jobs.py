@@ -65,10 +65,12 @@ def _packed_jobs(run_dir, config, data, jobs, genome_dict, reference, say):
         jobs,
         reference,
         stagings,
+        announce=lambda: say(
+            f"  training {names} together ({jobs[0]['steps']:,} steps, packed)..."
+        ),
     )
     if records is None:
         return {}
-    say(f"  trained {names} together ({jobs[0]['steps']:,} steps, packed)")
     for job, staging, folder, record in zip(jobs, stagings, folders, records):
         run_lib.publish_candidate(staging, folder)
         say(_job_line(job_name(job["key"], job["seed_index"]), record))

@@ -1,0 +1,290 @@
+"""Pre-registered study: does bounding training cost instead of parameters buy a better search?
+
+Fixed before the first run (this file's commit), not to be changed after
+seeing results; a variant chosen afterwards is confirmed on fresh seeds.
+
+Question (issue 33). The `mnist_cpu` preset bounds parameters (150,000),
+which admits convolutional genomes whose training step costs up to ~150 M
+multiply-accumulates per image and keeps out cheap designs with many
+parameters (an MLP GAN's dense layers). Does a bound on the training step's
+cost (`SearchSpace.max_train_macs`) let the same wall time evaluate at
+least 1.5x more candidates, with a final generator no worse?
+
+Arms, each `kgan_nas.search("mnist_5k", preset="mnist_cpu")` with random
+search (the preset's), the zoo on (the preset's default), one worker, no
+final stage during the search; then `kgan_nas.finalize` with the preset's
+final stage (top 2 x 2 seeds x 2,000 steps, EMA 0.999) on the held-out
+split, the same path for both:
+
+* `params`: the preset as it is: `max_params` 150,000, 5 generations x 6.
+* `macs`: `max_params` 2,000,000 (the `default` preset's) and
+  `max_train_macs` 15,000,000, 8 generations x 6 (48 candidates, 1.6x).
+  The bound, fixed by rule before any search: the zoo's `dcgan` fitted to
+  the `mnist_cpu` space costs 12.3 M train-step MACs per image and
+  `tf_dcgan` 9.6 M; 15 M admits both at their `mnist_cpu` widths, against a
+  median of 40.8 M over 300 genomes sampled from the `params` space (seed
+  0). The script records these numbers again in its JSON.
+
+The two arms of a seed run at the same time, side by side, one worker
+each, so they share the machine's load; seeds run one after the other.
+Steps per candidate are the preset's (300) in both arms; the measure of
+compute is wall time, with the sum of candidate seconds beside it.
+
+Measures, per seed and arm: the search's wall seconds (the `search` call,
+final stage excluded) and candidates evaluated; the mean held-out
+`fid_domain` of the final stage's chosen genome over its 2 seeds, and its
+std.
+
+Decision rule: `mnist_cpu` switches to the `macs` arm's bounds and 8
+generations only if, on every seed of the study (0 and 1), (a) the `macs`
+search took no more wall time than the `params` search (so it evaluated
+1.6x the candidates in no more time), and (b) its final FID is no worse:
+`macs` mean <= `params` mean + the larger of the two arms' final-seed stds.
+Otherwise the preset stays, and the docs report what was measured.
+
+Each (arm, seed) is a run directory under `--runs` that resumes, and its
+row is written to `<runs>/<arm>_seed<s>.json` when done, so the study runs
+in parts (a part with a row is read back, not run again):
+
+    python benchmarks/cost_preset_study.py --seeds 0 --runs runs/cost_preset
+    python benchmarks/cost_preset_study.py --seeds 0 1 --runs runs/cost_preset --docs
+
+`--smoke` shrinks every budget to check the script, never for results.
+Writes `benchmarks/results/cost_preset_study.json` (or `--output`); with
+`--docs`, the table in `docs/benchmarks.md` (between the
+`cost_preset_study` markers), rendered by `markdown(report)`, which a test
+holds the page to.
+"""
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+from _common import write_docs_block
+from _common import write_result
+
+SEEDS = (0, 1)
+ARMS = ("params", "macs")
+SPACES = {
+    "params": dict(max_params=150_000),
+    "macs": dict(max_params=2_000_000, max_train_macs=15_000_000),
+}
+GENERATIONS = {"params": 5, "macs": 8}
+FINAL = dict(top_k=2, seeds=2, steps=2000, ema_decay=0.999)
+SMOKE = dict(generations=1, population=2, steps_per_candidate=5, final_steps=5)
+MARKERS = ("<!-- cost_preset_study:start -->", "<!-- cost_preset_study:end -->")
+
+
+def bound_evidence(samples=300, seed=0):
+    """The numbers the bound's rule rests on: zoo designs' and sampled genomes' train MACs."""
+    import numpy as np
+
+    import kgan_nas
+    from kgan_nas.core import cost
+    from kgan_nas.core import zoo
+
+    space = kgan_nas.SearchSpace(image_shape=(28, 28, 1), **SPACES["params"])
+    rng = np.random.default_rng(seed)
+    sampled = [cost.train_step_macs(space.sample(rng), space) for _ in range(samples)]
+    return {
+        "sampled_median": statistics.median(sampled),
+        "samples": samples,
+        "zoo": {
+            name: cost.train_step_macs(genome, space)
+            for name, genome in zoo.genomes(space, ["dcgan", "tf_dcgan"]).items()
+        },
+    }
+
+
+def run_arm(arm, seed, args):
+    """One arm of one seed: the search (timed), then its final stage; returns its row."""
+    import kgan_nas
+
+    space = kgan_nas.SearchSpace(image_shape=(28, 28, 1), **SPACES[arm])
+    directory = os.path.join(args.runs, f"{arm}_seed{seed}")
+    budget = dict(generations=GENERATIONS[arm])
+    final = dict(FINAL)
+    if args.smoke:
+        budget = dict(
+            generations=SMOKE["generations"],
+            population=SMOKE["population"],
+            steps_per_candidate=SMOKE["steps_per_candidate"],
+        )
+        final["steps"] = SMOKE["final_steps"]
+    resumed = os.path.exists(os.path.join(directory, "config.json"))
+    started = time.time()
+    if resumed:
+        result = kgan_nas.resume(directory, verbose=1)
+    else:
+        result = kgan_nas.search(
+            "mnist_5k",
+            preset="mnist_cpu",
+            space=space,
+            strategy="random",
+            **budget,
+            final=None,
+            # On as the preset has it (its default follows the final stage, run here apart).
+            options=kgan_nas.SearchOptions(zoo=True),
+            run=kgan_nas.RunSettings(workers=1),
+            directory=directory,
+            seed=seed,
+            verbose=1,
+        )
+    search_seconds = time.time() - started
+    started = time.time()
+    result = kgan_nas.finalize(directory, **final, verbose=1)
+    final_seconds = time.time() - started
+    summary = result.final_summary()
+    chosen = summary["chosen"] if summary else None
+    return {
+        "arm": arm,
+        "seed": seed,
+        "run": directory,
+        "resumed": resumed,
+        "search_seconds": search_seconds,
+        "final_seconds": final_seconds,
+        "candidates": len(result.history),
+        "candidates_ok": sum(r["objective"] is not None for r in result.history),
+        "training_yield": result.training_yield(),
+        "candidate_seconds": sum(
+            (r["fitness"].get("seconds") or {}).get("total") or 0.0 for r in result.history
+        ),
+        "fid_mean": None if chosen is None else chosen["fid_mean"],
+        "fid_std": None if chosen is None else chosen["fid_std"],
+        "chosen_key": None if chosen is None else chosen["key"],
+        "finalists": [] if summary is None else [g["key"] for g in summary["genomes"]],
+    }
+
+
+def decide(rows, seeds):
+    """The pre-registered decision, from the rows of both arms and every seed."""
+    by = {(row["arm"], row["seed"]): row for row in rows}
+    per_seed = []
+    for seed in seeds:
+        params, macs = by.get(("params", seed)), by.get(("macs", seed))
+        if params is None or macs is None:
+            per_seed.append({"seed": seed, "complete": False})
+            continue
+        faster = macs["search_seconds"] <= params["search_seconds"]
+        spread = max(params["fid_std"] or 0.0, macs["fid_std"] or 0.0)
+        no_worse = (
+            macs["fid_mean"] is not None
+            and params["fid_mean"] is not None
+            and macs["fid_mean"] <= params["fid_mean"] + spread
+        ) or (macs["fid_mean"] is not None and params["fid_mean"] is None)
+        per_seed.append(
+            {
+                "seed": seed,
+                "complete": True,
+                "candidates_ratio": macs["candidates"] / params["candidates"],
+                "seconds_ratio": macs["search_seconds"] / params["search_seconds"],
+                "no_more_time": faster,
+                "fid_no_worse": bool(no_worse),
+            }
+        )
+    complete = sorted(seeds) == list(SEEDS) and all(s["complete"] for s in per_seed)
+    switch = complete and all(s["no_more_time"] and s["fid_no_worse"] for s in per_seed)
+    return {"complete": complete, "per_seed": per_seed, "switch_preset": switch}
+
+
+def markdown(report):
+    """The study's table and decision for `docs/benchmarks.md`, from its JSON."""
+    lines = [
+        "| seed | arm | candidates (ok) | search wall (s) | candidate seconds | "
+        "held-out FID of the chosen genome (mean ± std) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for row in sorted(report["rows"], key=lambda r: (r["seed"], ARMS.index(r["arm"]))):
+        fid = (
+            "failed"
+            if row["fid_mean"] is None
+            else f"{row['fid_mean']:.2f} ± {row['fid_std'] or 0.0:.2f}"
+        )
+        lines.append(
+            f"| {row['seed']} | `{row['arm']}` | {row['candidates']} ({row['candidates_ok']}) | "
+            f"{row['search_seconds']:.0f} | {row['candidate_seconds']:.0f} | {fid} |"
+        )
+    decision = report["decision"]
+    lines.append("")
+    for seed in decision["per_seed"]:
+        if not seed["complete"]:
+            lines.append(f"Seed {seed['seed']}: not run yet.")
+            continue
+        lines.append(
+            f"Seed {seed['seed']}: `macs` evaluated {seed['candidates_ratio']:.2f}x the "
+            f"candidates in {seed['seconds_ratio']:.2f}x the wall time; its final FID is "
+            f"{'no worse' if seed['fid_no_worse'] else 'worse'} by the rule."
+        )
+    lines.append("")
+    if not decision["complete"]:
+        lines.append("The study is not complete: the preset stays as it is until it is.")
+    elif decision["switch_preset"]:
+        lines.append("By the registered rule, `mnist_cpu` switches to the `macs` bounds.")
+    else:
+        lines.append("By the registered rule, `mnist_cpu` keeps its parameter bound.")
+    return "\n".join(lines) + "\n"
+
+
+def parser():
+    arguments = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    arguments.add_argument("--seeds", type=int, nargs="+", default=list(SEEDS))
+    arguments.add_argument("--arms", nargs="+", choices=ARMS, default=list(ARMS))
+    arguments.add_argument("--runs", default="runs/cost_preset")
+    arguments.add_argument("--output", default=None)
+    arguments.add_argument("--smoke", action="store_true", help="tiny budgets: checks the script")
+    arguments.add_argument("--docs", action="store_true", help="write the table into the docs")
+    arguments.add_argument("--part", nargs=2, help=argparse.SUPPRESS)  # a child's ARM SEED
+    return arguments
+
+
+def _row_path(args, arm, seed):
+    return os.path.join(args.runs, f"{arm}_seed{seed}.json")
+
+
+def main(argv=None):
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = parser().parse_args(argv)
+    os.makedirs(args.runs, exist_ok=True)
+    if args.part:
+        arm, seed = args.part[0], int(args.part[1])
+        row = run_arm(arm, seed, args)
+        with open(_row_path(args, arm, seed), "w", encoding="utf-8") as stream:
+            json.dump(row, stream, indent=2)
+        return
+    for seed in args.seeds:
+        # The seed's arms side by side, so they share the machine's load.
+        children = [
+            subprocess.Popen([sys.executable, __file__, *argv, "--part", arm, str(seed)])
+            for arm in args.arms
+            if not os.path.exists(_row_path(args, arm, seed))
+        ]
+        if any(child.wait() != 0 for child in children):
+            raise SystemExit(f"an arm of seed {seed} failed; its run resumes when run again")
+    rows = []
+    for seed in args.seeds:
+        for arm in args.arms:
+            with open(_row_path(args, arm, seed), encoding="utf-8") as stream:
+                rows.append(json.load(stream))
+    report = {
+        "dataset": "mnist_5k",
+        "preset": "mnist_cpu",
+        "arms": {arm: dict(SPACES[arm], generations=GENERATIONS[arm]) for arm in args.arms},
+        "final": FINAL,
+        "seeds": list(args.seeds),
+        "smoke": args.smoke,
+        "bound_evidence": bound_evidence(),
+        "rows": rows,
+        "decision": decide(rows, args.seeds),
+    }
+    path = write_result("cost_preset_study", report, args.output)
+    if args.docs:
+        with open(path, encoding="utf-8") as stream:
+            write_docs_block(MARKERS, markdown(json.load(stream)))
+
+
+if __name__ == "__main__":
+    main()
