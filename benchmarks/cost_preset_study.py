@@ -26,7 +26,8 @@ split, the same path for both:
   0). The script records these numbers again in its JSON.
 
 The two arms of a seed run at the same time, side by side, one worker
-each, so they share the machine's load; seeds run one after the other.
+each, so they share the machine's load: both searches, then both final
+stages; seeds run one after the other.
 Steps per candidate are the preset's (300) in both arms; the measure of
 compute is wall time, with the sum of candidate seconds beside it.
 
@@ -42,14 +43,16 @@ search took no more wall time than the `params` search (so it evaluated
 `macs` mean <= `params` mean + the larger of the two arms' final-seed stds.
 Otherwise the preset stays, and the docs report what was measured.
 
-Each (arm, seed) is a run directory under `--runs` that resumes, and its
-row is written to `<runs>/<arm>_seed<s>.json` when done, so the study runs
-in parts (a part with a row is read back, not run again):
+Each (arm, seed) is a run directory under `--runs` that resumes; its
+search phase and its final phase each write `<runs>/<arm>_seed<s>.<phase>.json`
+when done, so the study runs in parts (a finished phase is read back, not run
+again). Both arms' searches run side by side, then both final stages.
 
     python benchmarks/cost_preset_study.py --seeds 0 --runs runs/cost_preset
     python benchmarks/cost_preset_study.py --seeds 0 1 --runs runs/cost_preset --docs
 
-`--smoke` shrinks every budget to check the script, never for results.
+`--smoke` shrinks every budget to check the script, never for results (its
+runs and JSON go elsewhere by default, and its rows are marked).
 Writes `benchmarks/results/cost_preset_study.json` (or `--output`); with
 `--docs`, the table in `docs/benchmarks.md` (between the
 `cost_preset_study` markers), rendered by `markdown(report)`, which a test
@@ -100,12 +103,11 @@ def bound_evidence(samples=300, seed=0):
     }
 
 
-def run_arm(arm, seed, args):
-    """One arm of one seed: the search (timed), then its final stage; returns its row."""
+def _settings(arm, args):
+    """`(space, budget, final)` of an arm, or of `--smoke`."""
     import kgan_nas
 
     space = kgan_nas.SearchSpace(image_shape=(28, 28, 1), **SPACES[arm])
-    directory = os.path.join(args.runs, f"{arm}_seed{seed}")
     budget = dict(generations=GENERATIONS[arm])
     final = dict(FINAL)
     if args.smoke:
@@ -115,12 +117,25 @@ def run_arm(arm, seed, args):
             steps_per_candidate=SMOKE["steps_per_candidate"],
         )
         final["steps"] = SMOKE["final_steps"]
+    return space, budget, final
+
+
+def run_search(arm, seed, args):
+    """One arm's search (no final stage), timed; returns what the row needs of it.
+
+    A search cut off and resumed is marked `resumed`: its wall time then
+    covers the last call only, and `decide` does not use it.
+    """
+    import kgan_nas
+
+    space, budget, _ = _settings(arm, args)
+    directory = os.path.join(args.runs, f"{arm}_seed{seed}")
     resumed = os.path.exists(os.path.join(directory, "config.json"))
     started = time.time()
     if resumed:
-        result = kgan_nas.resume(directory, verbose=1)
+        kgan_nas.resume(directory, verbose=1)
     else:
-        result = kgan_nas.search(
+        kgan_nas.search(
             "mnist_5k",
             preset="mnist_cpu",
             space=space,
@@ -134,30 +149,37 @@ def run_arm(arm, seed, args):
             seed=seed,
             verbose=1,
         )
-    search_seconds = time.time() - started
+    return {"search_seconds": time.time() - started, "resumed": resumed, "smoke": args.smoke}
+
+
+def run_final(arm, seed, args, search):
+    """One arm's final stage (the preset's), after its search; returns the arm's row."""
+    import kgan_nas
+
+    _, _, final = _settings(arm, args)
+    directory = os.path.join(args.runs, f"{arm}_seed{seed}")
     started = time.time()
     result = kgan_nas.finalize(directory, **final, verbose=1)
     final_seconds = time.time() - started
     summary = result.final_summary()
     chosen = summary["chosen"] if summary else None
-    return {
-        "arm": arm,
-        "seed": seed,
-        "run": directory,
-        "resumed": resumed,
-        "search_seconds": search_seconds,
-        "final_seconds": final_seconds,
-        "candidates": len(result.history),
-        "candidates_ok": sum(r["objective"] is not None for r in result.history),
-        "training_yield": result.training_yield(),
-        "candidate_seconds": sum(
+    return dict(
+        search,
+        arm=arm,
+        seed=seed,
+        run=directory,
+        final_seconds=final_seconds,
+        candidates=len(result.history),
+        candidates_ok=sum(r["objective"] is not None for r in result.history),
+        training_yield=result.training_yield(),
+        candidate_seconds=sum(
             (r["fitness"].get("seconds") or {}).get("total") or 0.0 for r in result.history
         ),
-        "fid_mean": None if chosen is None else chosen["fid_mean"],
-        "fid_std": None if chosen is None else chosen["fid_std"],
-        "chosen_key": None if chosen is None else chosen["key"],
-        "finalists": [] if summary is None else [g["key"] for g in summary["genomes"]],
-    }
+        fid_mean=None if chosen is None else chosen["fid_mean"],
+        fid_std=None if chosen is None else chosen["fid_std"],
+        chosen_key=None if chosen is None else chosen["key"],
+        finalists=[] if summary is None else [g["key"] for g in summary["genomes"]],
+    )
 
 
 def decide(rows, seeds):
@@ -168,6 +190,10 @@ def decide(rows, seeds):
         params, macs = by.get(("params", seed)), by.get(("macs", seed))
         if params is None or macs is None:
             per_seed.append({"seed": seed, "complete": False})
+            continue
+        if params.get("resumed") or macs.get("resumed"):
+            # A resumed search's wall time covers its last call only.
+            per_seed.append({"seed": seed, "complete": False, "resumed": True})
             continue
         faster = macs["search_seconds"] <= params["search_seconds"]
         spread = max(params["fid_std"] or 0.0, macs["fid_std"] or 0.0)
@@ -212,7 +238,14 @@ def markdown(report):
     lines.append("")
     for seed in decision["per_seed"]:
         if not seed["complete"]:
-            lines.append(f"Seed {seed['seed']}: not run yet.")
+            lines.append(
+                f"Seed {seed['seed']}: "
+                + (
+                    "a search was resumed, so its wall time is not comparable; run it again."
+                    if seed.get("resumed")
+                    else "not run yet."
+                )
+            )
             continue
         lines.append(
             f"Seed {seed['seed']}: `macs` evaluated {seed['candidates_ratio']:.2f}x the "
@@ -233,42 +266,64 @@ def parser():
     arguments = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     arguments.add_argument("--seeds", type=int, nargs="+", default=list(SEEDS))
     arguments.add_argument("--arms", nargs="+", choices=ARMS, default=list(ARMS))
-    arguments.add_argument("--runs", default="runs/cost_preset")
+    arguments.add_argument("--runs", default=None, help="default: runs/cost_preset[_smoke]")
     arguments.add_argument("--output", default=None)
     arguments.add_argument("--smoke", action="store_true", help="tiny budgets: checks the script")
     arguments.add_argument("--docs", action="store_true", help="write the table into the docs")
-    arguments.add_argument("--part", nargs=2, help=argparse.SUPPRESS)  # a child's ARM SEED
+    arguments.add_argument("--part", nargs=3, help=argparse.SUPPRESS)  # a child's PHASE ARM SEED
     return arguments
 
 
-def _row_path(args, arm, seed):
-    return os.path.join(args.runs, f"{arm}_seed{seed}.json")
+def _path(args, arm, seed, phase):
+    return os.path.join(args.runs, f"{arm}_seed{seed}.{phase}.json")
+
+
+def _read(path):
+    with open(path, encoding="utf-8") as stream:
+        return json.load(stream)
+
+
+def _write(path, value):
+    with open(path + ".tmp", "w", encoding="utf-8") as stream:
+        json.dump(value, stream, indent=2)
+    os.replace(path + ".tmp", path)
+
+
+def _side_by_side(argv, args, seed, phase):
+    """Runs `phase` of the seed's arms at the same time, each in its own process."""
+    children = [
+        subprocess.Popen([sys.executable, __file__, *argv, "--part", phase, arm, str(seed)])
+        for arm in args.arms
+        if not os.path.exists(_path(args, arm, seed, phase))
+    ]
+    # Wait for every arm before judging any: a failed arm must not leave the other running.
+    codes = [child.wait() for child in children]
+    if any(codes):
+        raise SystemExit(f"an arm of seed {seed} failed in its {phase}; run again to resume")
 
 
 def main(argv=None):
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parser().parse_args(argv)
+    args.runs = args.runs or ("runs/cost_preset_smoke" if args.smoke else "runs/cost_preset")
     os.makedirs(args.runs, exist_ok=True)
     if args.part:
-        arm, seed = args.part[0], int(args.part[1])
-        row = run_arm(arm, seed, args)
-        with open(_row_path(args, arm, seed), "w", encoding="utf-8") as stream:
-            json.dump(row, stream, indent=2)
+        phase, arm, seed = args.part[0], args.part[1], int(args.part[2])
+        if phase == "search":
+            _write(_path(args, arm, seed, phase), run_search(arm, seed, args))
+        else:
+            search = _read(_path(args, arm, seed, "search"))
+            _write(_path(args, arm, seed, phase), run_final(arm, seed, args, search))
         return
     for seed in args.seeds:
-        # The seed's arms side by side, so they share the machine's load.
-        children = [
-            subprocess.Popen([sys.executable, __file__, *argv, "--part", arm, str(seed)])
-            for arm in args.arms
-            if not os.path.exists(_row_path(args, arm, seed))
-        ]
-        if any(child.wait() != 0 for child in children):
-            raise SystemExit(f"an arm of seed {seed} failed; its run resumes when run again")
-    rows = []
-    for seed in args.seeds:
-        for arm in args.arms:
-            with open(_row_path(args, arm, seed), encoding="utf-8") as stream:
-                rows.append(json.load(stream))
+        # Both searches, then both final stages, side by side: the arms share the
+        # machine's load in each phase, and neither's final stage runs beside the
+        # other's search.
+        _side_by_side(argv, args, seed, "search")
+        _side_by_side(argv, args, seed, "final")
+    rows = [_read(_path(args, arm, seed, "final")) for seed in args.seeds for arm in args.arms]
+    if any(row.get("smoke", False) != args.smoke for row in rows):
+        raise SystemExit(f"{args.runs} mixes smoke and study rows; use another --runs")
     report = {
         "dataset": "mnist_5k",
         "preset": "mnist_cpu",
@@ -280,10 +335,10 @@ def main(argv=None):
         "rows": rows,
         "decision": decide(rows, args.seeds),
     }
-    path = write_result("cost_preset_study", report, args.output)
+    output = args.output or (os.path.join(args.runs, "smoke.json") if args.smoke else None)
+    path = write_result("cost_preset_study", report, output)
     if args.docs:
-        with open(path, encoding="utf-8") as stream:
-            write_docs_block(MARKERS, markdown(json.load(stream)))
+        write_docs_block(MARKERS, markdown(_read(path)))
 
 
 if __name__ == "__main__":
