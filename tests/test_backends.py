@@ -2,14 +2,15 @@
 
 The main pytest session runs on one Keras backend (the backend is fixed per
 process), so the JAX run happens in a child pytest process. The child starts
-as soon as collection ends (`start_jax_rerun`, called from conftest.py), so
-it runs beside the main session instead of after it: the suite's wall time
-falls by most of the child's, on two cores as on more. The test then waits
-for it and checks its result.
+as soon as collection ends (`start_jax_rerun`, called from conftest.py), and
+the test that checks it is moved to the end of the session, so the child
+runs beside the main session's tests instead of after them. The test then
+waits for it and checks its result.
 """
 
 import atexit
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -45,10 +46,31 @@ def start_jax_rerun():
         os.path.dirname(TESTS_DIR),
         TESTS_DIR,
     ]
-    process = subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT, text=True)
+    # Its own process group, so that stopping it stops its workers too.
+    process = subprocess.Popen(
+        command,
+        env=env,
+        stdout=output,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
     _rerun.update(process=process, output=output)
-    # A session cut short (Ctrl-C, -x) must not leave the child running.
-    atexit.register(lambda: process.poll() is None and process.kill())
+    # A session cut short (Ctrl-C, -x) must not leave the child running;
+    # conftest.py stops it at the session's end, this covers an abrupt exit.
+    atexit.register(stop_jax_rerun)
+
+
+def stop_jax_rerun():
+    """Stops the child JAX session and its workers if it is still running."""
+    process = _rerun.get("process")
+    if process is None or process.poll() is not None:
+        return
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    process.wait()
 
 
 def test_backend_tests_pass_under_jax():
@@ -61,7 +83,7 @@ def test_backend_tests_pass_under_jax():
     try:
         returncode = process.wait(timeout=RERUN_TIMEOUT)
     except subprocess.TimeoutExpired:
-        process.kill()
+        stop_jax_rerun()
         raise
     output.seek(0)
     text = output.read()

@@ -33,15 +33,14 @@ def _report():
                 "steps": 300,
                 "members": [{"max_abs_weight_difference": 1e-3, "max_abs_weight": 0.5}],
             },
-            "final": {
+            "final_unpacked": {
                 "final_steps": 300,
                 "top_k": 2,
                 "seeds": 2,
-                "arms": {
-                    "unpacked": {"seconds": 300.0, "jobs": {"a_seed0": {"fid": 4.0}}},
-                    "packed": {"seconds": 150.0, "jobs": {"a_seed0": {"fid": None}}},
-                },
+                "seconds": 300.0,
+                "jobs": {"a_seed0": {"fid": 4.0}},
             },
+            "final_packed": {"seconds": 150.0, "jobs": {"a_seed0": {"fid": None}}},
         }
     }
 
@@ -70,7 +69,7 @@ def test_the_docs_quote_the_benchmarks_json(bench):
 def test_a_device_run_adds_memory_per_member(bench):
     report = _report()
     packed = report["parts"]["throughput_jax"]["models"]["dcgan"]["packed"]["2"]
-    packed["peak_device_bytes"] = 4 * 2**20
+    packed["program_bytes"] = 4 * 2**20
     text = bench.markdown(report)
-    assert "peak device MiB per member |" in text
+    assert "program MiB per member |" in text
     assert "| 0.150 | 0.100 | 2.0 |" in text

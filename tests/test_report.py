@@ -427,14 +427,14 @@ def test_curve_round_trips_and_old_records_load():
 def test_loss_curve_is_window_means_of_the_running_means():
     """Keras logs running means; the curve holds each window's own mean, at up to ten
     evenly spaced steps and the last step reached, None where a loss was not finite."""
-    from kgan_nas.training.budget import _LossCurve
+    from kgan_nas.training.budget import LossCurve
     from kgan_nas.training.budget import curve_steps
 
     assert curve_steps(300) == list(range(30, 301, 30))
     assert curve_steps(3) == [1, 2, 3]
     rng = np.random.default_rng(0)
     losses = {"d_loss": rng.uniform(0, 2, 23), "g_loss": rng.uniform(0, 5, 23)}
-    curve = _LossCurve(curve_steps(40))  # stops at step 23, between two points
+    curve = LossCurve(curve_steps(40))  # stops at step 23, between two points
     for step in range(1, 24):
         curve.update(step, {name: float(np.mean(v[:step])) for name, v in losses.items()})
     points = curve.result()
@@ -443,11 +443,11 @@ def test_loss_curve_is_window_means_of_the_running_means():
     for name, values in losses.items():
         expected = [np.mean(values[a:b]) for a, b in zip(starts, points["step"])]
         np.testing.assert_allclose(points[name], expected, rtol=1e-9)
-    broken = _LossCurve([1, 2])
+    broken = LossCurve([1, 2])
     broken.update(1, {"d_loss": 1.0, "g_loss": 1.0})
     broken.update(2, {"d_loss": float("nan"), "g_loss": 1.0})
     assert broken.result()["d_loss"] == [1.0, None]
-    assert _LossCurve([1]).result() == {}
+    assert LossCurve([1]).result() == {}
 
 
 def _captured_axes(monkeypatch):

@@ -76,7 +76,8 @@ def add_finalize_command(
         action=argparse.BooleanOptionalAction,
         default=None,
         help="train a genome's seeds together as one packed program where the backend "
-        "allows it (KERAS_BACKEND=jax); same results up to rounding (default: on)",
+        "allows it (KERAS_BACKEND=jax), or never (--no-pack-seeds); default: the run's "
+        "stored setting, else 'auto', which packs only with an accelerator",
     )
     finalize.add_argument("--quiet", action="store_true", help="print nothing")
     console_flags(finalize)

@@ -85,16 +85,18 @@ def train_and_score(gan, images, job, reference, save_dir, extra=None):
         data.train_input(images, job["batch_size"], seed=job["training_seed"]),
         steps=job["steps"],
     )
-    record = score_and_save(gan, report, job, reference, save_dir, extra)
-    record["seconds"] = round(time.perf_counter() - started, 3)
-    atomic_write_json(os.path.join(save_dir, "record.json"), record)
+    record = _finish(
+        score_and_save(gan, report, job, reference, save_dir, extra),
+        save_dir,
+        time.perf_counter() - started,
+    )
     import keras
 
     keras.backend.clear_session()
     return record
 
 
-def train_final_jobs_packed(genome, space, images, jobs, reference, save_dirs, announce=None):
+def train_final_jobs_packed(genome, space, images, jobs, reference, save_dirs, *, say, publish):
     """Trains one genome's final jobs (its seeds) as one packed program, then scores each.
 
     The packed counterpart of calling `train_final_job` once per job: each
@@ -107,41 +109,60 @@ def train_final_jobs_packed(genome, space, images, jobs, reference, save_dirs, a
         genome: A `Genome` valid in `space`.
         space: The `SearchSpace`.
         images: Training images, float32 NHWC in [-1, 1].
-        jobs: The job dicts (see `train_final_job`), same steps and batch size.
+        jobs: The job dicts (see `train_final_job`).
         reference: From `make_reference`.
         save_dirs: One folder per job.
-        announce: Called with no argument once the jobs are known to pack,
-            before training starts (the stage prints its progress line).
+        say: Prints progress (the pack starting, or why it fell back).
+        publish: Called with `(index, record)` as soon as job `index` is
+            scored and saved, so a kill later loses no finished job.
 
     Returns:
-        The records, in the order of `jobs`; None when the jobs' GANs cannot
-        be packed (e.g. on TensorFlow), having trained nothing.
+        The records, in the order of `jobs`; None, having published nothing,
+        when the jobs cannot be packed (on TensorFlow; different steps or
+        batch sizes) or when the pack failed as a whole (an exception while
+        building or stepping it, e.g. out of device memory): the caller then
+        trains them one by one.
     """
     import keras
 
     from kgan_nas import data
+    from kgan_nas.results.final_summary import job_name
     from kgan_nas.training import packed
 
+    if keras.backend.backend() != "jax" or len({(j["steps"], j["batch_size"]) for j in jobs}) != 1:
+        return None
     started = time.perf_counter()
     gans, seeds = zip(*(_build_job_gan(genome, space, job) for job in jobs))
-    if packed.pack_problem(gans) or len({(j["steps"], j["batch_size"]) for j in jobs}) != 1:
+    if packed.pack_problem(gans):
         keras.backend.clear_session()
         return None
-    if announce is not None:
-        announce()
+    names = ", ".join(job_name(job["key"], job["seed_index"]) for job in jobs)
+    say(f"  training {names} together ({jobs[0]['steps']:,} steps, packed)...")
     inputs = [data.train_input(images, jobs[0]["batch_size"], seed=seed) for seed in seeds]
     reports = packed.train_packed(gans, inputs, steps=jobs[0]["steps"])
+    if all(report.status == "error" for report in reports):
+        # The pack failed as a whole; alone, each job may not.
+        say(f"  packed training failed ({reports[0].reason}); training them one by one")
+        keras.backend.clear_session()
+        return None
     share = (time.perf_counter() - started) / len(jobs)
     records = []
-    for gan, job, seed, report, save_dir in zip(gans, jobs, seeds, reports, save_dirs):
+    for index, (gan, job, seed, report) in enumerate(zip(gans, jobs, seeds, reports)):
         scoring = time.perf_counter()
         job = dict(job, training_seed=seed, packed=len(jobs))
-        record = score_and_save(gan, report, job, reference, save_dir, {"genome": genome.to_dict()})
-        record["seconds"] = round(share + time.perf_counter() - scoring, 3)
-        atomic_write_json(os.path.join(save_dir, "record.json"), record)
-        records.append(record)
+        extra = {"genome": genome.to_dict()}
+        record = score_and_save(gan, report, job, reference, save_dirs[index], extra)
+        records.append(_finish(record, save_dirs[index], share + time.perf_counter() - scoring))
+        publish(index, records[-1])
     keras.backend.clear_session()
     return records
+
+
+def _finish(record, save_dir, seconds):
+    """The record with its `seconds`, written as the job's `record.json`."""
+    record["seconds"] = round(seconds, 3)
+    atomic_write_json(os.path.join(save_dir, "record.json"), record)
+    return record
 
 
 def score_and_save(gan, report, job, reference, save_dir, extra=None):

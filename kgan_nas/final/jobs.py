@@ -5,7 +5,7 @@ match (`JOB_SETTINGS`), so a resume trains only what is missing. A genome's
 remaining seeds train together as one packed program where the backend
 allows it (`FinalConfig.pack_seeds`, `kgan_nas.training.packed`), else one
 by one; either way each job is published on its own. Keras is imported only
-inside `kgan_nas.final.job`, which trains and scores.
+to train (`kgan_nas.final.job`) or to see where `pack_seeds="auto"` runs.
 """
 
 import os
@@ -24,6 +24,19 @@ def genome_jobs(run_dir, config, final, data, key, genome_dict, reference, say):
 
     Two or more jobs left to train are trained as one packed program when
     `final.pack_seeds` asks for it and the backend allows it, else one by one.
+
+    Args:
+        run_dir: The open, locked `kgan_nas.store.run_dir.RunDir`.
+        config: Its `SearchConfig`.
+        final: The stage's `FinalConfig`.
+        data: The run's `ImageData` (trains on `train`).
+        key: The genome's key.
+        genome_dict: The genome, as its dict.
+        reference: From `kgan_nas.final.job.make_reference`.
+        say: Prints progress.
+
+    Returns:
+        The `final.seeds` job records, seed 0 first.
     """
     jobs = [_job_spec(config, final, key, index) for index in range(final.seeds)]
     records = {job["seed_index"]: _done_record(run_dir, job) for job in jobs}
@@ -32,7 +45,7 @@ def genome_jobs(run_dir, config, final, data, key, genome_dict, reference, say):
         records.update(_packed_jobs(run_dir, config, data, pending, genome_dict, reference, say))
     return [
         records.get(index)
-        or job(run_dir, config, final, data, key, genome_dict, index, reference, say)
+        or seed_job(run_dir, config, final, data, key, genome_dict, index, reference, say)
         for index in range(final.seeds)
     ]
 
@@ -47,17 +60,22 @@ def _packs(pack_seeds):
 
 
 def _packed_jobs(run_dir, config, data, jobs, genome_dict, reference, say):
-    """`{seed_index: record}` of `jobs` trained as one pack and published.
+    """`{seed_index: record}` of `jobs` trained as one pack, each published once scored.
 
-    Empty when the jobs cannot be packed (e.g. on TensorFlow): nothing trained.
+    Empty when the jobs cannot be packed (e.g. on TensorFlow) or the pack
+    failed as a whole: nothing was published, and they train one by one.
     """
     from kgan_nas.core.genome import Genome
     from kgan_nas.core.space import SearchSpace
     from kgan_nas.final.job import train_final_jobs_packed
 
     folders = [run_dir.file(FINAL_DIR, job_name(job["key"], job["seed_index"])) for job in jobs]
-    names = ", ".join(job_name(job["key"], job["seed_index"]) for job in jobs)
     stagings = [run_lib.staging_dir_for(folder) for folder in folders]
+
+    def publish(index, record):
+        run_lib.publish_candidate(stagings[index], folders[index])
+        say(_job_line(job_name(jobs[index]["key"], jobs[index]["seed_index"]), record))
+
     records = train_final_jobs_packed(
         Genome.from_dict(genome_dict),
         SearchSpace.from_dict(config.space),
@@ -65,15 +83,11 @@ def _packed_jobs(run_dir, config, data, jobs, genome_dict, reference, say):
         jobs,
         reference,
         stagings,
-        announce=lambda: say(
-            f"  training {names} together ({jobs[0]['steps']:,} steps, packed)..."
-        ),
+        say=say,
+        publish=publish,
     )
     if records is None:
         return {}
-    for job, staging, folder, record in zip(jobs, stagings, folders, records):
-        run_lib.publish_candidate(staging, folder)
-        say(_job_line(job_name(job["key"], job["seed_index"]), record))
     return {job["seed_index"]: record for job, record in zip(jobs, records)}
 
 
@@ -106,8 +120,17 @@ def _job_line(name, record):
     )
 
 
-def job(run_dir, config, final, data, key, genome_dict, seed_index, reference, say):
-    """One (genome, seed) job: its published record, or train and publish it."""
+def seed_job(run_dir, config, final, data, key, genome_dict, seed_index, reference, say):
+    """One (genome, seed) job: its published record, or train and publish it.
+
+    Args:
+        run_dir, config, final, data, key, genome_dict, reference, say: As
+            for `genome_jobs`.
+        seed_index: Which of the genome's seeds (0-based).
+
+    Returns:
+        The job's record.
+    """
     from kgan_nas.core.genome import Genome
     from kgan_nas.core.space import SearchSpace
 

@@ -12,9 +12,9 @@ held-out split that no selection used, with `num_samples` generated images
 
 Each (genome, seed) job is trained in this process and published whole
 under `final/<key>_seed<s>/` (`kgan_nas.final.jobs`); a genome's seeds train
-together as one packed program on JAX (`FinalConfig.pack_seeds`), one after
-the other otherwise. A resume after a kill keeps every published job and
-trains only the rest.
+together as one packed program where `FinalConfig.pack_seeds` asks (by
+default on JAX with an accelerator), one after the other otherwise. A
+resume after a kill keeps every published job and trains only the rest.
 `final/summary.json` (mean ± std per genome, the chosen genome and seed) and
 `final/generator.keras` (the chosen run's averaged generator) are written
 last. Keras is imported only inside the functions that train or score.
@@ -73,8 +73,12 @@ class FinalConfig:
             (`kgan_nas.training.packed`): `"auto"` (the default) where it
             pays, on JAX with an accelerator (on a CPU, XLA runs the packed
             convolutions slower than one member's: docs/benchmarks.md);
-            True wherever the backend allows it (JAX); False never. Packed
-            or not, the results agree up to floating-point rounding.
+            True wherever the backend allows it (JAX); False never. A packed
+            seed follows the same trajectory as alone up to floating-point
+            rounding, which, as any reordering of sums does in adversarial
+            training, grows over a long run: results are the same in
+            distribution, not bit for bit. Not part of the summary's
+            protocol: changing it keeps every finished job.
 
     Raises:
         ValueError: naming a setting that is out of range.
@@ -252,8 +256,11 @@ def run_final_stage(run_dir, config, data, *, say=print):
     reference_name = "holdout" if data.holdout is not None else "eval"
     reference = _reference(run_dir, config, data, reference_name, final)
     say(budget_line(final, reference_name, len(reference["features"])))
+    # How the seeds trained (packed or not) changes no score, so it is not
+    # part of what a summary was made under (`_recover` compares that).
+    settings = {k: v for k, v in final.to_dict().items() if k != "pack_seeds"}
     protocol = dict(
-        final.to_dict(),
+        settings,
         reference=reference_name,
         reference_images=len(reference["features"]),
         batch_size=config.evaluation["batch_size"],
@@ -269,7 +276,9 @@ def run_final_stage(run_dir, config, data, *, say=print):
     if final.probes:
         ranked = [record for _, record in _distinct_ranked(history)]
         probe_jobs = [
-            jobs_lib.job(run_dir, config, final, data, r["key"], r["genome"], 0, reference, say)
+            jobs_lib.seed_job(
+                run_dir, config, final, data, r["key"], r["genome"], 0, reference, say
+            )
             for r in probes_lib.probe_records(ranked, keys, final.probes)
         ]
         summary.update(probes_lib.prediction(summary, probe_jobs, ranked))
@@ -370,7 +379,7 @@ def _recover(run_dir, protocol):
     old = final_summary.read_summary(run_dir)
     # A summary written before a setting existed ran as its default does: the
     # plain top k, no probes, and no zoo records for `zoo_finalist` to act on.
-    before = {"distinct_lineages": False, "zoo_finalist": True, "probes": 0, "pack_seeds": "auto"}
+    before = {"distinct_lineages": False, "zoo_finalist": True, "probes": 0}
     if old is not None and {**before, **old.get("protocol", {})} != protocol:
         os.unlink(run_dir.file(FINAL_DIR, SUMMARY))
         if os.path.exists(run_dir.file(FINAL_DIR, GENERATOR)):

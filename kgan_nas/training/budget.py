@@ -4,8 +4,10 @@
 and turns every failure into a `TrainReport` instead of an exception: in a
 search, a candidate that diverges or crashes is data. `_BudgetMonitor` is the
 callback that times the steps and stops on NaN, divergence or the time
-limit; `_split_compile_time` separates the first step's compilation from the
-step time.
+limit; `split_compile_time` separates the first step's compilation from the
+step time. `check_budget`, `loss_problem`, `LossCurve` and `input_ran_out`
+are shared with packed training (`kgan_nas.training.packed`), so a packed
+member is judged exactly like a GAN trained alone.
 """
 
 import dataclasses
@@ -65,7 +67,7 @@ def curve_steps(steps, points=CURVE_POINTS):
     return sorted({max(1, round(steps * i / points)) for i in range(1, points + 1)})
 
 
-class _LossCurve:
+class LossCurve:
     """Window means of the losses between recorded steps, from Keras' running means.
 
     `fit` logs each loss as its mean since the epoch began, so the sum of
@@ -107,7 +109,7 @@ class _BudgetMonitor(keras.callbacks.Callback):
 
     def __init__(self, seconds, divergence_threshold, curve_at=()):
         super().__init__()
-        self.curve = _LossCurve(curve_at)
+        self.curve = LossCurve(curve_at)
         self.seconds = seconds
         self.divergence_threshold = divergence_threshold
         self.status = "ok"
@@ -132,17 +134,9 @@ class _BudgetMonitor(keras.callbacks.Callback):
         self.steps = batch + 1
         self.logs = values
         self.curve.update(self.steps, values)
-        bad = sorted(k for k, v in values.items() if not math.isfinite(v))
-        big = sorted(
-            k for k, v in values.items() if math.isfinite(v) and abs(v) > self.divergence_threshold
-        )
-        if bad:
-            self._stop("nan", f"non-finite {', '.join(bad)} at step {self.steps}")
-        elif big:
-            self._stop(
-                "diverged",
-                f"|{', '.join(big)}| > {self.divergence_threshold:g} at step {self.steps}",
-            )
+        problem = loss_problem(values, self.steps, self.divergence_threshold)
+        if problem:
+            self._stop(*problem)
         elif self._start is None:
             # The time budget starts after the first step, which holds the XLA
             # compilation: a slow compile (a loaded machine) must not eat the
@@ -155,6 +149,50 @@ class _BudgetMonitor(keras.callbacks.Callback):
         self.status = status
         self.reason = reason
         self.model.stop_training = True
+
+
+def loss_problem(values, step, divergence_threshold):
+    """`(status, reason)` when a step's losses stop training, else None.
+
+    Args:
+        values: The step's logged values, as floats.
+        step: The step's number (1-based), for the reason.
+        divergence_threshold: A magnitude above which a loss has diverged.
+
+    Returns:
+        `("nan", reason)` for a non-finite loss, `("diverged", reason)` for
+        one above the threshold, or None.
+    """
+    bad = sorted(k for k, v in values.items() if not math.isfinite(v))
+    if bad:
+        return "nan", f"non-finite {', '.join(bad)} at step {step}"
+    big = sorted(k for k, v in values.items() if abs(v) > divergence_threshold)
+    if big:
+        return "diverged", f"|{', '.join(big)}| > {divergence_threshold:g} at step {step}"
+    return None
+
+
+def input_ran_out(steps_done):
+    """The reason of a run whose input ended before its budget."""
+    return f"input ran out after {steps_done} steps"
+
+
+def check_budget(steps, seconds, divergence_threshold):
+    """Checks a training budget's arguments (a caller's error, never a candidate's).
+
+    Raises:
+        ValueError: if `steps` is not an integer >= 1, `seconds` is not a
+            positive number or None, or `divergence_threshold` is not a
+            positive number.
+    """
+    if not isinstance(steps, (int, np.integer)) or steps < 1:
+        raise ValueError(f"steps must be an integer >= 1, got {steps!r}.")
+    if seconds is not None and (not validate.is_finite_number(seconds) or seconds <= 0):
+        raise ValueError(f"seconds must be a positive number or None, got {seconds!r}.")
+    if not validate.is_finite_number(divergence_threshold) or divergence_threshold <= 0:
+        raise ValueError(
+            f"divergence_threshold must be a positive number, got {divergence_threshold!r}."
+        )
 
 
 def _to_float(value):
@@ -200,15 +238,7 @@ def train_for_budget(gan, inputs, *, steps, seconds=None, divergence_threshold=1
         raise TypeError(f"gan must be a keras.Model, got {type(gan).__name__}.")
     if not getattr(gan, "compiled", False):
         raise ValueError("Call gan.compile(...) before train_for_budget.")
-    if not isinstance(steps, (int, np.integer)) or steps < 1:
-        raise ValueError(f"steps must be an integer >= 1, got {steps!r}.")
-    if seconds is not None and (not validate.is_finite_number(seconds) or seconds <= 0):
-        raise ValueError(f"seconds must be a positive number or None, got {seconds!r}.")
-    if not validate.is_finite_number(divergence_threshold) or divergence_threshold <= 0:
-        raise ValueError(
-            f"divergence_threshold must be a positive number, got {divergence_threshold!r}."
-        )
-
+    check_budget(steps, seconds, divergence_threshold)
     monitor = _BudgetMonitor(seconds, float(divergence_threshold), curve_steps(int(steps)))
     status, reason = None, ""
     snapshot = _state_snapshot(gan)
@@ -230,8 +260,8 @@ def train_for_budget(gan, inputs, *, steps, seconds=None, divergence_threshold=1
     if status is None:
         status, reason = monitor.status, monitor.reason
         if status == "ok" and not reason and monitor.steps < steps:
-            reason = f"input ran out after {monitor.steps} steps"
-    compile_seconds, step_seconds = _split_compile_time(monitor.step_times)
+            reason = input_ran_out(monitor.steps)
+    compile_seconds, step_seconds = split_compile_time(monitor.step_times)
     return TrainReport(
         status=status,
         reason=reason,
@@ -269,7 +299,7 @@ def _restore_detached(snapshot):
             variable.assign(value)
 
 
-def _split_compile_time(step_times):
+def split_compile_time(step_times):
     """(compile seconds, median step seconds) from per-step wall times."""
     if not step_times:
         return None, None

@@ -25,18 +25,19 @@ trained alone.
 
 import contextlib
 import itertools
-import math
 import time
 
 import keras
 import numpy as np
 
-from kgan_nas import validate
 from kgan_nas.training import jax_step
+from kgan_nas.training.budget import LossCurve
 from kgan_nas.training.budget import TrainReport
-from kgan_nas.training.budget import _LossCurve
-from kgan_nas.training.budget import _split_compile_time
+from kgan_nas.training.budget import check_budget
 from kgan_nas.training.budget import curve_steps
+from kgan_nas.training.budget import input_ran_out
+from kgan_nas.training.budget import loss_problem
+from kgan_nas.training.budget import split_compile_time
 
 # Optimizer attributes a member may set for itself: plain numbers in the
 # update's arithmetic (Adam's), replaced by traced values while tracing.
@@ -47,12 +48,16 @@ _MEMBER_CONFIG = ("name", "learning_rate") + _OPTIMIZER_NUMBERS
 
 
 def packing_pays():
-    """Whether packing is expected to save time here: on JAX with an accelerator.
+    """Whether `"auto"` settings pack here: on JAX with an accelerator.
 
-    On a CPU, XLA turns each member's convolutions into one grouped
+    On a CPU, XLA turns the members' convolutions into one grouped
     convolution that runs slower than the members one after the other
-    (`benchmarks/packed_training.py`, docs/benchmarks.md), so `"auto"`
-    settings leave packing off there.
+    (`benchmarks/packed_training.py`, docs/benchmarks.md). On accelerators,
+    which run batched programs best, packing is assumed to pay; that is not
+    measured yet (no GPU was lent when this was written).
+
+    Returns:
+        True on the JAX backend with a non-CPU default device, else False.
     """
     if keras.backend.backend() != "jax":
         return False
@@ -76,6 +81,9 @@ def pack_problem(gans):
         return f"packed training needs the JAX backend, not {keras.backend.backend()!r}"
     if not gans:
         return "there are no GANs to pack"
+    owned = [id(part) for gan in gans for part in _parts(gan) if part is not None]
+    if len(set(owned)) != len(owned):
+        return "two members share a GAN, a network or an optimizer; each needs its own"
     for index, gan in enumerate(gans):
         if not getattr(gan, "compiled", False) or getattr(gan, "g_optimizer", None) is None:
             return f"GAN {index} is not compiled (call compile(...) first)"
@@ -92,6 +100,24 @@ def pack_problem(gans):
     return ""
 
 
+def _parts(gan):
+    """The objects a member must not share with another: it, its networks, its optimizers."""
+    return (gan, gan.generator, gan.discriminator, gan.g_optimizer, gan.d_optimizer)
+
+
+def _structure(model):
+    """A network's layers as (class, config without names): what its program computes."""
+
+    def unnamed(value):
+        if isinstance(value, dict):
+            return {k: unnamed(v) for k, v in value.items() if k != "name"}
+        if isinstance(value, (list, tuple)):
+            return [unnamed(v) for v in value]
+        return value
+
+    return [(type(layer).__name__, unnamed(layer.get_config())) for layer in model.layers]
+
+
 def _signature(gan):
     """What members of one pack must share, by name."""
 
@@ -103,8 +129,10 @@ def _signature(gan):
         return type(opt).__name__, sorted(config.items(), key=lambda item: item[0])
 
     return {
-        "generator layers": shapes(gan.generator.variables),
-        "discriminator layers": shapes(gan.discriminator.variables),
+        "generator weights": shapes(gan.generator.variables),
+        "discriminator weights": shapes(gan.discriminator.variables),
+        "generator layers": _structure(gan.generator),
+        "discriminator layers": _structure(gan.discriminator),
         "the generator's optimizer": optimizer(gan.g_optimizer),
         "the discriminator's optimizer": optimizer(gan.d_optimizer),
         "loss": gan.loss_name,
@@ -153,50 +181,27 @@ def train_packed(gans, inputs, *, steps, seconds=None, divergence_threshold=1e4)
     inputs = list(inputs)
     if len(inputs) != len(gans):
         raise ValueError(f"Give one input per GAN: got {len(inputs)} for {len(gans)} GANs.")
-    if not isinstance(steps, (int, np.integer)) or steps < 1:
-        raise ValueError(f"steps must be an integer >= 1, got {steps!r}.")
-    if seconds is not None and (not validate.is_finite_number(seconds) or seconds <= 0):
-        raise ValueError(f"seconds must be a positive number or None, got {seconds!r}.")
-    if not validate.is_finite_number(divergence_threshold) or divergence_threshold <= 0:
-        raise ValueError(
-            f"divergence_threshold must be a positive number, got {divergence_threshold!r}."
-        )
+    check_budget(steps, seconds, divergence_threshold)
     members = [_Member(curve_steps(int(steps))) for _ in gans]
-    pack = _Pack(gans)
-    step_times, error = [], ""
+    step_times, error, pack = [], "", None
     started = time.perf_counter()
-    clock_start = None
-    batches = _lockstep(inputs)
     try:
-        for step in range(1, int(steps) + 1):
-            step_start = time.perf_counter()
-            logs = pack.step(next(batches), [m.alive for m in members])
-            now = time.perf_counter()
-            step_times.append(now - step_start)
-            for index, member in enumerate(members):
-                if member.alive:
-                    member.update(
-                        step, {k: float(v[index]) for k, v in logs.items()}, divergence_threshold
-                    )
-            if not any(m.alive for m in members):
-                break
-            if clock_start is None:
-                clock_start = now  # the time budget starts after the compiling step
-            elif seconds is not None and now - clock_start >= seconds:
-                for member in members:
-                    member.stop("ok", f"time budget of {seconds:g} s reached after {step} steps")
-                break
+        # Inside the try: stacking K states can exhaust a device's memory.
+        pack = _Pack(gans)
+        _run(
+            pack, members, _lockstep(inputs), int(steps), seconds, divergence_threshold, step_times
+        )
     except Exception as exception:  # a failing pack is data, like a failing candidate
         error = f"{type(exception).__name__}: {exception}"
     total = time.perf_counter() - started
     if not error:
         pack.write_back()
-    compile_seconds, step_seconds = _split_compile_time(step_times)
+    compile_seconds, step_seconds = split_compile_time(step_times)
     reports = []
     for member in members:
         status, reason = ("error", error) if error else (member.status, member.reason)
         if status == "ok" and not reason and member.steps < steps:
-            reason = f"input ran out after {member.steps} steps"
+            reason = input_ran_out(member.steps)
         reports.append(
             TrainReport(
                 status=status,
@@ -212,29 +217,48 @@ def train_packed(gans, inputs, *, steps, seconds=None, divergence_threshold=1e4)
     return reports
 
 
+def _run(pack, members, batches, steps, seconds, divergence_threshold, step_times):
+    """Steps the pack until its budget, its input or its last live member ends."""
+    clock_start = None
+    for step in range(1, steps + 1):
+        step_start = time.perf_counter()
+        batch = next(batches, None)
+        if batch is None:
+            return
+        logs = pack.step(batch, [m.alive for m in members])
+        now = time.perf_counter()
+        step_times.append(now - step_start)
+        for index, member in enumerate(members):
+            if member.alive:
+                values = {name: float(value[index]) for name, value in logs.items()}
+                member.update(step, values, divergence_threshold)
+        if not any(m.alive for m in members):
+            return
+        if clock_start is None:
+            clock_start = now  # the time budget starts after the compiling step
+        elif seconds is not None and now - clock_start >= seconds:
+            for member in members:
+                member.stop("ok", f"time budget of {seconds:g} s reached after {step} steps")
+            return
+
+
 class _Member:
     """One member's progress: its steps, last logs, curve and whether it still trains."""
 
     def __init__(self, curve_at):
-        self.curve = _LossCurve(curve_at)
+        self.curve = LossCurve(curve_at)
         self.status, self.reason = "ok", ""
         self.steps = 0
         self.logs = {}
         self.alive = True
 
     def update(self, step, values, divergence_threshold):
-        # The same checks, in the same order, as train_for_budget's monitor.
         self.steps = step
         self.logs = values
         self.curve.update(step, values)
-        bad = sorted(k for k, v in values.items() if not math.isfinite(v))
-        big = sorted(
-            k for k, v in values.items() if math.isfinite(v) and abs(v) > divergence_threshold
-        )
-        if bad:
-            self.stop("nan", f"non-finite {', '.join(bad)} at step {step}")
-        elif big:
-            self.stop("diverged", f"|{', '.join(big)}| > {divergence_threshold:g} at step {step}")
+        problem = loss_problem(values, step, divergence_threshold)
+        if problem:
+            self.stop(*problem)
 
     def stop(self, status, reason):
         if self.alive:
@@ -274,7 +298,8 @@ class _Pack:
 
             return logs, jax.tree.map(keep_dead, new_state, state)
 
-        self._step = jax.jit(packed_step)
+        # The old state is never read again: donating it lets XLA update in place.
+        self._step = jax.jit(packed_step, donate_argnums=0)
 
     def step(self, batch, alive):
         import jax.numpy as jnp
@@ -338,14 +363,21 @@ def _optimizer_numbers(gan, hyper):
 
 
 def _lockstep(inputs):
-    """Stacked batches `(K, batch, ...)`, one from each input per step."""
+    """Stacked batches `(K, batch, ...)`, one from each input per step, until one ends."""
     streams = [_batches(source) for source in inputs]
     while True:
-        yield np.stack([np.asarray(next(stream)) for stream in streams])
+        try:
+            batches = [np.asarray(next(stream)) for stream in streams]
+        except StopIteration:
+            return
+        yield np.stack(batches)
 
 
 def _batches(source):
-    # A keras PyDataset is indexed, batch after batch; anything else is iterated.
+    # A keras PyDataset is indexed, batch after batch, up to its length when it has one
+    # (fit stops there too); anything else is iterated.
     if isinstance(source, keras.utils.PyDataset):
-        return (source[index] for index in itertools.count())
+        count = source.num_batches
+        indices = itertools.count() if count is None else range(count)
+        return (source[index] for index in indices)
     return iter(source)
