@@ -29,6 +29,7 @@ The package's modules, one job each:
 * `augment`: differentiable augmentation (DiffAugment) of the images the
   discriminator sees (`GAN(augment=...)`);
 * `budget`: `train_for_budget` and `TrainReport`;
+* `packed`: K GANs of one shape trained as one vmapped JAX program (`train_packed`);
 * `compile_choice`: `jit_compile="auto"`, whether a candidate's step is XLA-compiled;
 * `conditional`: class-conditional (two-input) networks: checks, labels, sampling;
 * `validation`: the argument and network-shape checks they share.
