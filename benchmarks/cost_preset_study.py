@@ -51,6 +51,9 @@ again). Both arms' searches run side by side, then both final stages.
     python benchmarks/cost_preset_study.py --seeds 0 --runs runs/cost_preset
     python benchmarks/cost_preset_study.py --seeds 0 1 --runs runs/cost_preset --docs
 
+Rows already in the results JSON (e.g. committed by an earlier session on
+another machine) are restored as finished phases and not run again.
+
 `--smoke` shrinks every budget to check the script, never for results (its
 runs and JSON go elsewhere by default, and its rows are marked).
 Writes `benchmarks/results/cost_preset_study.json` (or `--output`); with
@@ -67,6 +70,7 @@ import subprocess
 import sys
 import time
 
+from _common import RESULTS
 from _common import write_docs_block
 from _common import write_result
 
@@ -289,6 +293,29 @@ def _write(path, value):
     os.replace(path + ".tmp", path)
 
 
+def restore_rows(output, args):
+    """Puts the rows of a committed results JSON back as finished phases under `--runs`.
+
+    A study spans sessions and machines; its run directories may be gone,
+    but the rows it published are not. A restored row is never run again.
+    Returns the `(arm, seed)` pairs restored.
+    """
+    if not os.path.exists(output):
+        return []
+    restored = []
+    for row in _read(output).get("rows", []):
+        if row.get("smoke", False) != args.smoke or row["arm"] not in args.arms:
+            continue
+        final_path = _path(args, row["arm"], row["seed"], "final")
+        if os.path.exists(final_path):
+            continue
+        search = {k: row[k] for k in ("search_seconds", "resumed", "smoke") if k in row}
+        _write(_path(args, row["arm"], row["seed"], "search"), search)
+        _write(final_path, row)
+        restored.append((row["arm"], row["seed"]))
+    return restored
+
+
 def _side_by_side(argv, args, seed, phase):
     """Runs `phase` of the seed's arms at the same time, each in its own process."""
     children = [
@@ -315,6 +342,12 @@ def main(argv=None):
             search = _read(_path(args, arm, seed, "search"))
             _write(_path(args, arm, seed, phase), run_final(arm, seed, args, search))
         return
+    output = args.output or (
+        os.path.join(args.runs, "smoke.json")
+        if args.smoke
+        else os.path.join(RESULTS, "cost_preset_study.json")
+    )
+    restore_rows(output, args)
     for seed in args.seeds:
         # Both searches, then both final stages, side by side: the arms share the
         # machine's load in each phase, and neither's final stage runs beside the
@@ -335,7 +368,6 @@ def main(argv=None):
         "rows": rows,
         "decision": decide(rows, args.seeds),
     }
-    output = args.output or (os.path.join(args.runs, "smoke.json") if args.smoke else None)
     path = write_result("cost_preset_study", report, output)
     if args.docs:
         write_docs_block(MARKERS, markdown(_read(path)))
