@@ -63,16 +63,19 @@ holds the page to.
 """
 
 import argparse
-import json
 import os
 import statistics
-import subprocess
 import sys
 import time
 
 from _common import RESULTS
 from _common import write_docs_block
 from _common import write_result
+from _parts import part_path
+from _parts import read_json
+from _parts import restore_rows
+from _parts import run_side_by_side
+from _parts import write_json
 
 SEEDS = (0, 1)
 ARMS = ("params", "macs")
@@ -83,6 +86,8 @@ SPACES = {
 GENERATIONS = {"params": 5, "macs": 8}
 FINAL = dict(top_k=2, seeds=2, steps=2000, ema_decay=0.999)
 SMOKE = dict(generations=1, population=2, steps_per_candidate=5, final_steps=5)
+# What each phase's file holds of a published row (restore_rows): None, the whole row.
+PHASES = {"search": ("search_seconds", "resumed", "smoke"), "final": None}
 MARKERS = ("<!-- cost_preset_study:start -->", "<!-- cost_preset_study:end -->")
 
 
@@ -279,54 +284,7 @@ def parser():
 
 
 def _path(args, arm, seed, phase):
-    return os.path.join(args.runs, f"{arm}_seed{seed}.{phase}.json")
-
-
-def _read(path):
-    with open(path, encoding="utf-8") as stream:
-        return json.load(stream)
-
-
-def _write(path, value):
-    with open(path + ".tmp", "w", encoding="utf-8") as stream:
-        json.dump(value, stream, indent=2)
-    os.replace(path + ".tmp", path)
-
-
-def restore_rows(output, args):
-    """Puts the rows of a committed results JSON back as finished phases under `--runs`.
-
-    A study spans sessions and machines; its run directories may be gone,
-    but the rows it published are not. A restored row is never run again.
-    Returns the `(arm, seed)` pairs restored.
-    """
-    if not os.path.exists(output):
-        return []
-    restored = []
-    for row in _read(output).get("rows", []):
-        if row.get("smoke", False) != args.smoke or row["arm"] not in args.arms:
-            continue
-        final_path = _path(args, row["arm"], row["seed"], "final")
-        if os.path.exists(final_path):
-            continue
-        search = {k: row[k] for k in ("search_seconds", "resumed", "smoke") if k in row}
-        _write(_path(args, row["arm"], row["seed"], "search"), search)
-        _write(final_path, row)
-        restored.append((row["arm"], row["seed"]))
-    return restored
-
-
-def _side_by_side(argv, args, seed, phase):
-    """Runs `phase` of the seed's arms at the same time, each in its own process."""
-    children = [
-        subprocess.Popen([sys.executable, __file__, *argv, "--part", phase, arm, str(seed)])
-        for arm in args.arms
-        if not os.path.exists(_path(args, arm, seed, phase))
-    ]
-    # Wait for every arm before judging any: a failed arm must not leave the other running.
-    codes = [child.wait() for child in children]
-    if any(codes):
-        raise SystemExit(f"an arm of seed {seed} failed in its {phase}; run again to resume")
+    return part_path(args.runs, arm, seed, phase)
 
 
 def main(argv=None):
@@ -337,24 +295,24 @@ def main(argv=None):
     if args.part:
         phase, arm, seed = args.part[0], args.part[1], int(args.part[2])
         if phase == "search":
-            _write(_path(args, arm, seed, phase), run_search(arm, seed, args))
+            write_json(_path(args, arm, seed, phase), run_search(arm, seed, args))
         else:
-            search = _read(_path(args, arm, seed, "search"))
-            _write(_path(args, arm, seed, phase), run_final(arm, seed, args, search))
+            search = read_json(_path(args, arm, seed, "search"))
+            write_json(_path(args, arm, seed, phase), run_final(arm, seed, args, search))
         return
     output = args.output or (
         os.path.join(args.runs, "smoke.json")
         if args.smoke
         else os.path.join(RESULTS, "cost_preset_study.json")
     )
-    restore_rows(output, args)
+    restore_rows(output, args.runs, args.arms, args.smoke, PHASES)
     for seed in args.seeds:
         # Both searches, then both final stages, side by side: the arms share the
         # machine's load in each phase, and neither's final stage runs beside the
         # other's search.
-        _side_by_side(argv, args, seed, "search")
-        _side_by_side(argv, args, seed, "final")
-    rows = [_read(_path(args, arm, seed, "final")) for seed in args.seeds for arm in args.arms]
+        run_side_by_side(__file__, argv, args.runs, args.arms, seed, "search")
+        run_side_by_side(__file__, argv, args.runs, args.arms, seed, "final")
+    rows = [read_json(_path(args, arm, seed, "final")) for seed in args.seeds for arm in args.arms]
     if any(row.get("smoke", False) != args.smoke for row in rows):
         raise SystemExit(f"{args.runs} mixes smoke and study rows; use another --runs")
     report = {
@@ -370,7 +328,7 @@ def main(argv=None):
     }
     path = write_result("cost_preset_study", report, output)
     if args.docs:
-        write_docs_block(MARKERS, markdown(_read(path)))
+        write_docs_block(MARKERS, markdown(read_json(path)))
 
 
 if __name__ == "__main__":

@@ -74,17 +74,20 @@ def test_the_docs_quote_the_studys_json(study):
 
 
 def test_rows_of_a_committed_json_are_restored_and_not_run_again(study, tmp_path):
-    import argparse
     import json
 
     rows = [dict(_row("params", 0, 1000.0, 10.0), smoke=False, resumed=False)]
     output = tmp_path / "results.json"
     output.write_text(json.dumps({"rows": rows + [dict(_row("macs", 0, 1.0, 1.0), smoke=True)]}))
-    args = argparse.Namespace(runs=str(tmp_path / "runs"), smoke=False, arms=list(study.ARMS))
+    runs = str(tmp_path / "runs")
     (tmp_path / "runs").mkdir()
-    assert study.restore_rows(str(output), args) == [("params", 0)]
+
+    def restore():
+        return study.restore_rows(str(output), runs, list(study.ARMS), False, study.PHASES)
+
+    assert restore() == [("params", 0)]
     final = json.loads((tmp_path / "runs" / "params_seed0.final.json").read_text())
     assert final == rows[0]
     search = json.loads((tmp_path / "runs" / "params_seed0.search.json").read_text())
     assert search == {"search_seconds": 1000.0, "resumed": False, "smoke": False}
-    assert study.restore_rows(str(output), args) == []  # once restored, kept
+    assert restore() == []  # once restored, kept

@@ -144,8 +144,38 @@ def test_summary_means_stds_and_the_choice():
         "fid": 2.0,
         "fid_mean": 3.0,
         "fid_std": pytest.approx(1.414214, rel=1e-6),
+        "precision_mean": None,  # records from before precision and recall were measured
+        "recall_mean": None,
     }
     assert summary["protocol"] == {"steps": 5}
+
+
+def test_precision_and_recall_are_averaged_and_shown_beside_fid():
+    records = [
+        dict(_record("a" * 16, 0, 2.0), precision=0.6, recall=0.9),
+        dict(_record("a" * 16, 1, 4.0), precision=0.8, recall=0.7),
+        dict(_record("b" * 16, 0, None, status="nan"), precision=None, recall=None),
+    ]
+    summary = final_summary.summarise(records, ["a" * 16, "b" * 16], {})
+    first, second = summary["genomes"]
+    assert (first["precision_mean"], first["recall_mean"]) == pytest.approx((0.7, 0.8))
+    assert (second["precision_mean"], second["recall_mean"]) == (None, None)
+    assert summary["chosen"]["precision_mean"] == pytest.approx(0.7)
+    protocol = dict(
+        top_k=2,
+        seeds=2,
+        steps=5,
+        ema_decay=0.999,
+        num_samples=200,
+        reference="holdout",
+        reference_images=300,
+    )
+    lines = final_summary.final_table(dict(summary, protocol=protocol), "fid_domain")
+    assert any("precision  recall" in line for line in lines)
+    assert any(
+        line.startswith("          1  " + "a" * 16) and line.endswith("0.700   0.800")
+        for line in lines
+    )
 
 
 def test_failed_runs_are_left_out_and_listed():
@@ -358,6 +388,8 @@ def test_final_stage_writes_every_job_the_summary_and_the_chosen_generator(final
         )
         record = _read(os.path.join(folder, "record.json"))
         assert (record["steps_trained"], record["num_samples"], record["status"]) == (5, 200, "ok")
+        # Fidelity and coverage beside FID, on the held-out features.
+        assert 0.0 <= record["precision"] <= 1.0 and 0.0 <= record["recall"] <= 1.0
     summary = result.final_summary()
     protocol = summary["protocol"]
     assert (protocol["reference"], protocol["extractor"]) == ("holdout", "domain")
@@ -367,9 +399,10 @@ def test_final_stage_writes_every_job_the_summary_and_the_chosen_generator(final
     with open(os.path.join(final_run, "final", chosen["job"], "generator.keras"), "rb") as one:
         with open(os.path.join(final_run, "final", "generator.keras"), "rb") as two:
             assert one.read() == two.read()
+    assert 0.0 <= chosen["precision_mean"] <= 1.0 and 0.0 <= chosen["recall_mean"] <= 1.0
     text = result.summary()
     assert "Final training: top 2 x 2 seeds x 5 steps" in text
-    assert "±" in text
+    assert "±" in text and "precision  recall" in text
 
 
 @pytest.mark.keras

@@ -203,7 +203,7 @@ def test_partial_copying_is_flagged(feature_splits):
 
 
 def test_nearest_distances_match_brute_force():
-    from kgan_nas.metrics.memorisation import nearest_distances
+    from kgan_nas.metrics.neighbours import nearest_distances
 
     rng = np.random.default_rng(7)
     queries, reference = rng.standard_normal((2100, 3)), rng.standard_normal((50, 3))

@@ -381,7 +381,15 @@ class Evaluator:
 
 
 def score_images(
-    images, extractor, real_features, config, *, seed=0, real_statistics=None, train_features=None
+    images,
+    extractor,
+    real_features,
+    config,
+    *,
+    seed=0,
+    real_statistics=None,
+    train_features=None,
+    precision_recall=False,
 ):
     """FID, KID and IS of images against real features, with their statistics: the one scoring path.
 
@@ -400,12 +408,16 @@ def score_images(
             `real_features`, to avoid recomputing them.
         train_features: Optional features of the training images under
             `extractor`; when given, the memorisation score is computed.
+        precision_recall: Also compute `kgan_nas.metrics.precision_recall`
+            (fidelity and coverage; the final stage reports them beside FID).
 
     Returns:
         A dict with keys `fid`, `fid_low`, `fid_high` (its 95 % bootstrap
         interval), `kid`, `kid_std`, `kid_se` (standard error over subsets),
         `inception_score`, `inception_score_std`, `memorisation_ratio` and
-        `memorisation_share` (None without `train_features`). Images holding
+        `memorisation_share` (None without `train_features`), and with
+        `precision_recall`, `precision` and `recall` (None for non-finite
+        images). Images holding
         NaN or inf get `fid` and `kid` of inf and an IS of 0 (the worst
         values) and None statistics, not an error.
     """
@@ -413,6 +425,7 @@ def score_images(
 
     scores = dict.fromkeys(
         ("fid_low", "fid_high", "kid_se", "memorisation_ratio", "memorisation_share")
+        + (("precision", "recall") if precision_recall else ())
     )
     if not np.all(np.isfinite(images)):
         return {
@@ -444,6 +457,9 @@ def score_images(
         scores["memorisation_ratio"], scores["memorisation_share"] = metrics.memorisation_score(
             train_features, real_features, features
         )
+    if precision_recall:
+        found = metrics.precision_recall(real_features, features)
+        scores["precision"], scores["recall"] = found["precision"], found["recall"]
     return {key: None if value is None else float(value) for key, value in scores.items()}
 
 

@@ -239,7 +239,8 @@ def make_reference(extractor, images, num_samples, *, seed=0):
 
 def score_on_reference(images, reference, seed):
     """Scores generated `images` against a `make_reference` reference (its extractor,
-    features and settings): the dict of `kgan_nas.evaluation.evaluator.score_images`."""
+    features and settings): the dict of `kgan_nas.evaluation.evaluator.score_images`,
+    precision and recall included."""
     return score_images(
         images,
         reference["extractor"],
@@ -247,6 +248,7 @@ def score_on_reference(images, reference, seed):
         reference["evaluation"],
         seed=seed,
         real_statistics=reference["statistics"],
+        precision_recall=True,
     )
 
 

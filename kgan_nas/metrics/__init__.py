@@ -41,6 +41,9 @@ Modules, one job each:
 - `bootstrap`: `fid_confidence_interval`, a bootstrap interval for FID;
 - `memorisation`: `memorisation_score`, generated vs held-out distances to
   the nearest training image;
+- `precision_recall`: `precision_recall`, the k-nearest-neighbour precision
+  (fidelity) and recall (coverage) of generated samples;
+- `neighbours`: blocked nearest-neighbour distances both of those use;
 - `inception_scoring`: `inception_score`.
 
 Everything public is re-exported here, so `kgan_nas.metrics.fid` and the other
@@ -53,6 +56,7 @@ from kgan_nas.metrics.frechet import frechet_distance
 from kgan_nas.metrics.inception_scoring import inception_score
 from kgan_nas.metrics.kid import kernel_inception_distance
 from kgan_nas.metrics.memorisation import memorisation_score
+from kgan_nas.metrics.precision_recall import precision_recall
 from kgan_nas.metrics.statistics import FeatureStatistics
 from kgan_nas.metrics.statistics import feature_statistics
 
@@ -65,4 +69,5 @@ __all__ = [
     "inception_score",
     "kernel_inception_distance",
     "memorisation_score",
+    "precision_recall",
 ]

@@ -11,6 +11,7 @@ held-out images do; one that copies sits much closer.
 import numpy as np
 
 from kgan_nas import validate
+from kgan_nas.metrics.neighbours import nearest_distances
 
 __all__ = ["memorisation_score"]
 
@@ -18,31 +19,6 @@ __all__ = ["memorisation_score"]
 # "too close" distance; a generator as novel as held-out data puts about this
 # share of its samples below it.
 CLOSE_QUANTILE = 0.05
-# Query rows per block of the distance matrix, so memory stays bounded.
-_BLOCK_ROWS = 1024
-
-
-def nearest_distances(queries, reference):
-    """Euclidean distance from each row of `queries` to its nearest row of `reference`.
-
-    Args:
-        queries: float64 array `(N, dim)`.
-        reference: float64 array `(M, dim)`.
-
-    Returns:
-        A float64 array of shape `(N,)`.
-    """
-    reference_norms = np.einsum("ij,ij->i", reference, reference)
-    nearest = np.empty(len(queries))
-    for start in range(0, len(queries), _BLOCK_ROWS):
-        block = queries[start : start + _BLOCK_ROWS]
-        squared = (
-            np.einsum("ij,ij->i", block, block)[:, None]
-            + reference_norms[None, :]
-            - 2.0 * (block @ reference.T)
-        )
-        nearest[start : start + len(block)] = squared.min(axis=1)
-    return np.sqrt(np.maximum(nearest, 0.0))
 
 
 def memorisation_score(train_features, heldout_features, generated_features):

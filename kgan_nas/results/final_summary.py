@@ -41,11 +41,13 @@ def summarise(records, keys, protocol, ranks=None):
     Returns:
         A dict: `protocol`, `genomes` (per key in `keys` order: `key`,
         `search_rank`, `fid_mean`, `fid_std` (sample std over seeds, 0 for
-        one), `fid_live_mean`, `runs`, `failed`, `fids`), `chosen` (among
+        one), `fid_live_mean`, `precision_mean` and `recall_mean` (None for
+        records written before they were measured), `runs`, `failed`,
+        `fids`), `chosen` (among
         the genomes with the most successful runs, so that a run that
         diverged counts against its genome, the one with the lowest mean
-        FID; with its best seed's `job`, `seed_index` and `fid`) or None
-        when every run failed.
+        FID; with its best seed's `job`, `seed_index` and `fid`, and the
+        genome's means) or None when every run failed.
     """
     genomes = []
     ranks = ranks or {key: rank for rank, key in enumerate(keys, 1)}
@@ -61,6 +63,8 @@ def summarise(records, keys, protocol, ranks=None):
                 "fid_mean": statistics.fmean(fids) if fids else None,
                 "fid_std": statistics.stdev(fids) if len(fids) > 1 else (0.0 if fids else None),
                 "fid_live_mean": statistics.fmean(live) if live else None,
+                "precision_mean": _mean_of(ok, "precision"),
+                "recall_mean": _mean_of(ok, "recall"),
                 "fids": fids,
                 "runs": len(ok),
                 "failed": [
@@ -90,8 +94,18 @@ def summarise(records, keys, protocol, ranks=None):
             "fid": run["fid"],
             "fid_mean": best["fid_mean"],
             "fid_std": best["fid_std"],
+            "precision_mean": best["precision_mean"],
+            "recall_mean": best["recall_mean"],
         }
     return {"protocol": dict(protocol), "genomes": genomes, "chosen": chosen}
+
+
+def _mean_of(records, name):
+    """The mean of a score over `records`, or None where any record lacks it."""
+    values = [r.get(name) for r in records]
+    if not values or not all(_finite(v) for v in values):
+        return None
+    return statistics.fmean(values)
 
 
 def read_summary(run_dir):
@@ -128,8 +142,10 @@ def final_table(summary, metric="fid"):
             "  (no held-out split: these scores are on the eval split that selection used, "
             "so they flatter the winners)"
         )
+    # Precision and recall (fidelity and coverage) where the records hold them.
+    with_pr = any(g.get("precision_mean") is not None for g in summary["genomes"])
     header = f"{'search rank':>11}  {'key':16}  {metric + ' mean ± std':>22}  {'runs':>4}  " + (
-        "live (no EMA) mean"
+        f"{'live (no EMA) mean':>18}" + ("  precision  recall" if with_pr else "")
     )
     lines += [header, "-" * len(header)]
     for genome in summary["genomes"]:
@@ -138,10 +154,14 @@ def final_table(summary, metric="fid"):
         else:
             score = f"{genome['fid_mean']:.4f} ± {genome['fid_std']:.4f}"
             live = "" if genome["fid_live_mean"] is None else f"{genome['fid_live_mean']:.4f}"
-        lines.append(
-            f"{genome['search_rank']:>11}  {genome['key']:16}  {score:>22}  "
-            f"{genome['runs']:>4}  {live}"
+        line = (
+            f"{genome['search_rank']:>11}  {genome['key']:16}  {score:>22}  {genome['runs']:>4}  "
         )
+        if with_pr and genome.get("precision_mean") is not None:
+            line += f"{live:>18}  {genome['precision_mean']:>9.3f}  {genome['recall_mean']:>6.3f}"
+        else:
+            line += live
+        lines.append(line.rstrip())
     chosen = summary.get("chosen")
     if chosen:
         lines.append(

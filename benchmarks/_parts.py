@@ -1,0 +1,86 @@
+"""Studies that run in parts: each (arm, seed, phase) is a JSON file written when done.
+
+A study on 2 CPU cores spans sessions and machines. Each phase of each arm
+and seed writes `<runs>/<arm>_seed<seed>.<phase>.json` atomically when it
+finishes; a finished phase is read back, never run again. The arms of a
+phase run side by side, each in its own process (so they share the
+machine's load), and rows already published in a committed results JSON are
+restored as finished phases.
+"""
+
+import json
+import os
+import subprocess
+import sys
+
+
+def part_path(runs, arm, seed, phase):
+    """Where a finished phase of an arm and seed is written."""
+    return os.path.join(runs, f"{arm.replace('+', '_')}_seed{seed}.{phase}.json")
+
+
+def read_json(path):
+    with open(path, encoding="utf-8") as stream:
+        return json.load(stream)
+
+
+def write_json(path, value):
+    """Writes `value` as JSON atomically (a kill leaves the old file or none)."""
+    with open(path + ".tmp", "w", encoding="utf-8") as stream:
+        json.dump(value, stream, indent=2)
+    os.replace(path + ".tmp", path)
+
+
+def run_side_by_side(script, argv, runs, arms, seed, phase):
+    """Runs `phase` of a seed's unfinished arms at once, each as `script ... --part`.
+
+    The child gets `argv` plus `--part PHASE ARM SEED` and must write
+    `part_path(runs, arm, seed, phase)` when done.
+
+    Raises:
+        SystemExit: when an arm's process failed (after every arm ended: a
+            failed arm must not leave the other running).
+    """
+    children = [
+        subprocess.Popen([sys.executable, script, *argv, "--part", phase, arm, str(seed)])
+        for arm in arms
+        if not os.path.exists(part_path(runs, arm, seed, phase))
+    ]
+    codes = [child.wait() for child in children]
+    if any(codes):
+        raise SystemExit(f"an arm of seed {seed} failed in its {phase}; run again to resume")
+
+
+def restore_rows(output, runs, arms, smoke, phases):
+    """Puts the rows of a published results JSON back as finished phases under `runs`.
+
+    A study's run directories may be gone (another session, another
+    machine), but the rows it published are not; a restored row is never
+    run again.
+
+    Args:
+        output: The results JSON (absent: nothing to restore).
+        runs: The study's parts folder.
+        arms: The arms this call runs (rows of other arms are left alone).
+        smoke: Whether this is a smoke run (its rows never mix with a study's).
+        phases: `{phase: keys}`: each phase's file gets those keys of the row
+            (None: the whole row). The row counts as restored when its last
+            phase's file exists.
+
+    Returns:
+        The `(arm, seed)` pairs restored.
+    """
+    if not os.path.exists(output):
+        return []
+    restored = []
+    last = list(phases)[-1]
+    for row in read_json(output).get("rows", []):
+        if row.get("smoke", False) != smoke or row["arm"] not in arms:
+            continue
+        if os.path.exists(part_path(runs, row["arm"], row["seed"], last)):
+            continue
+        for phase, keys in phases.items():
+            value = row if keys is None else {k: row[k] for k in keys if k in row}
+            write_json(part_path(runs, row["arm"], row["seed"], phase), value)
+        restored.append((row["arm"], row["seed"]))
+    return restored

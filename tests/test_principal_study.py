@@ -1,0 +1,160 @@
+"""`benchmarks/principal_study.py` and its KerasTuner arm: decisions, table, docs, resume."""
+
+import importlib
+import json
+import os
+
+import pytest
+
+from kgan_nas.core import zoo
+from kgan_nas.core.fitness import Fitness
+from kgan_nas.core.space import SearchSpace
+
+BENCHMARKS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "benchmarks")
+
+pytest.importorskip("keras_tuner")
+
+
+@pytest.fixture()
+def study(monkeypatch):
+    monkeypatch.syspath_prepend(BENCHMARKS)
+    return importlib.import_module("principal_study")
+
+
+@pytest.fixture()
+def tuner(monkeypatch):
+    monkeypatch.syspath_prepend(BENCHMARKS)
+    return importlib.import_module("keras_tuner_strategy")
+
+
+def _rows(study, pipeline, tuned, spearman=0.5):
+    rows = []
+    for seed, mine, theirs in zip(study.SEEDS, pipeline, tuned):
+        rows.append(
+            {
+                "arm": "pipeline",
+                "seed": seed,
+                "fid_mean": mine,
+                "prediction": {"spearman": spearman},
+            }
+        )
+        rows.append(
+            {"arm": "keras_tuner", "seed": seed, "fid_mean": theirs, "same_space_as_pipeline": True}
+        )
+    return rows
+
+
+def test_the_claim_needs_four_wins_of_five(study):
+    decision = study.decide(_rows(study, [1, 1, 1, 1, 9], [5] * 5), study.SEEDS)
+    assert decision["complete"] and decision["claim_pipeline_beats_tuned_design"]
+    assert decision["pipeline_vs_keras_tuner"]["wins"] == 4
+    assert decision["mean_spearman"] == pytest.approx(0.5)
+    three = study.decide(_rows(study, [1, 1, 1, 9, 9], [5] * 5), study.SEEDS)
+    assert not three["claim_pipeline_beats_tuned_design"]
+    assert not three["default_follows_keras_tuner"]
+    # A failed final stage (no FID) loses its seed.
+    lost = study.decide(_rows(study, [1, None, None, None, None], [5] * 5), study.SEEDS)
+    assert lost["default_follows_keras_tuner"] and lost["pipeline_vs_keras_tuner"]["losses"] == 4
+
+
+def test_seeds_with_another_space_or_a_missing_arm_are_not_counted(study):
+    rows = _rows(study, [1] * 5, [5] * 5)
+    rows[1]["same_space_as_pipeline"] = False  # keras_tuner of seed 10
+    rows = [row for row in rows if not (row["arm"] == "pipeline" and row["seed"] == 14)]
+    decision = study.decide(rows, study.SEEDS)
+    assert decision["seeds_counted"] == [11, 12, 13]
+    assert not decision["complete"] and not decision["claim_pipeline_beats_tuned_design"]
+
+
+def test_the_table_shows_precision_recall_and_the_decision(study):
+    rows = _rows(study, [2.0] * 5, [3.0] * 5)
+    for row in rows:
+        row.update(
+            fid_std=0.25,
+            precision_mean=0.61,
+            recall_mean=0.72,
+            candidates=30,
+            training_yield={"trained": 12, "candidates": 30},
+            search_steps=9000,
+            candidate_seconds=1500.0,
+            search_seconds=2500.0,
+            final_seconds=900.0,
+            chosen_design="tf_dcgan" if row["arm"] == "keras_tuner" else None,
+        )
+    report = {"rows": rows, "seeds": list(study.SEEDS), "decision": study.decide(rows, study.SEEDS)}
+    text = study.markdown(report)
+    assert "| 10 | `pipeline` | 2.00 ± 0.25 (P 0.61, R 0.72) | searched | 12 / 30 | 9,000 |" in text
+    assert "| 10 | `keras_tuner` | 3.00 ± 0.25 (P 0.61, R 0.72) | tf_dcgan, tuned |" in text
+    assert "5 wins, 0 losses, 0 ties (one-sided sign test p = 0.031)" in text
+    assert "Rule 1: the default pipeline beat" in text
+
+
+def test_the_docs_quote_the_studys_json(study):
+    import _common
+
+    block = _common.docs_block(study.MARKERS)
+    expected = _common.expected_block("principal_study", study.markdown)
+    if expected is None:
+        assert block.strip() == ""
+    else:
+        assert block == expected
+
+
+def test_keras_tuner_proposes_known_designs_with_tuned_training(tuner):
+    space = SearchSpace(image_shape=(28, 28, 1), max_params=150_000)
+    strategy = tuner.KerasTunerStrategy(space, seed=4)
+    stacks = {(tuple(g.generator), tuple(g.discriminator)) for g in zoo.genomes(space).values()}
+    asked = strategy.ask(10)
+    assert len(asked) == 10
+    assert all((tuple(g.generator), tuple(g.discriminator)) in stacks for g in asked)
+    assert len({g.training for g in asked}) == 10
+    assert all(space.problems(g) == [] for g in asked)
+    # Every training value KerasTuner chose is one of the space's choices.
+    assert {g.training.g_learning_rate for g in asked} <= set(space.learning_rates)
+    assert {g.training.loss for g in asked} <= set(space.losses)
+
+
+def test_keras_tuner_learns_the_scores_and_resumes_by_replay(tuner):
+    space = SearchSpace(image_shape=(28, 28, 1), max_params=150_000)
+    strategy = tuner.KerasTunerStrategy(space, seed=1)
+    strategy.start_from(list(zoo.genomes(space).values()))  # queued as written: no trial
+    first = strategy.ask(5)
+    for i, genome in enumerate(first):
+        fitness = Fitness(status="error", reason="x") if i == 3 else Fitness(fid=10.0 + i)
+        strategy.tell(genome, fitness)
+    state = json.loads(json.dumps(strategy.state_dict()))
+    later = strategy.ask(3)  # learns the told results first
+    best = strategy._oracle.get_best_trials(1)[0]
+    assert best.score == 12.0  # the first trial after the two queued designs
+    assert [t[2] for t in state["extra"]["trials"]] == [None] * 3  # told, not yet learnt
+    again = tuner.KerasTunerStrategy(space, seed=1)
+    again.load_state_dict(state)
+    assert [g.key() for g in again.ask(3)] == [g.key() for g in later]
+    assert again._oracle.get_best_trials(1)[0].score == 12.0
+    statuses = [t.status for t in again._oracle.trials.values()]
+    assert statuses.count("FAILED") == 1 and statuses.count("COMPLETED") == 2
+
+
+def test_keras_tuner_refuses_what_it_cannot_tune(tuner):
+    space = SearchSpace(image_shape=(28, 28, 1), max_params=150_000)
+    with pytest.raises(ValueError, match="one objective"):
+        tuner.KerasTunerStrategy(space, objectives=("fid", "params"))
+
+
+@pytest.mark.keras
+@pytest.mark.slow
+def test_the_keras_tuner_arm_runs_end_to_end(study, tmp_path, monkeypatch):
+    """Its search (KerasTuner's oracle behind kgan_nas.search, the zoo first) and its
+    final stage, in process at smoke size; the pipeline arm is the plain search that
+    tests/test_final.py runs."""
+    monkeypatch.setenv("KGAN_NAS_CACHE", str(tmp_path / "cache"))
+    args = study.parser().parse_args(["--smoke", "--runs", str(tmp_path)])
+    search = study.run_search("keras_tuner", 10, args)
+    assert search["smoke"] and not search["resumed"]
+    row = study.run_final("keras_tuner", 10, args)
+    assert row["candidates"] == study.SMOKE["population"]
+    assert row["finalists"] and row["fid_mean"] is not None
+    # Whatever it chose is a known design (as written or with tuned training).
+    assert row["chosen_design"] in zoo.DESIGNS
+    assert 0.0 <= row["precision_mean"] <= 1.0
+    assert row["search_steps"] == study.SMOKE["population"] * study.SMOKE["steps_per_candidate"]
