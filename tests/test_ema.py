@@ -149,3 +149,49 @@ def test_ema_generator_without_an_average_says_how_to_get_one():
     assert gan.ema is None
     with pytest.raises(ValueError, match="ema_decay="):
         gan.ema_generator()
+
+
+def _batch_norm_generator():
+    import keras
+
+    inputs = keras.Input((8,))
+    x = keras.layers.Reshape((4, 4, 6))(keras.layers.Dense(4 * 4 * 6)(inputs))
+    x = keras.layers.LeakyReLU()(keras.layers.BatchNormalization(name="bn_1")(x))
+    x = keras.layers.Conv2DTranspose(3, 3, strides=2, padding="same")(x)
+    x = keras.layers.BatchNormalization(name="bn_2")(x)
+    return keras.Model(inputs, x)
+
+
+def test_recomputed_batch_norm_statistics_are_the_generators_own():
+    """Each layer gets the mean and variance of its input over the latents, with the
+    layers before it already updated: the output is then normalised exactly."""
+    import keras
+
+    generator = _batch_norm_generator()
+    assert ema_lib.recompute_batch_norm(generator, num_samples=600, batch_size=128, seed=3) == 2
+    z = keras.random.normal((600, 8), seed=3)  # the same latents
+    for name in ("bn_1", "bn_2"):
+        layer = generator.get_layer(name)
+        seen = np.asarray(keras.Model(generator.inputs, layer.input)(z, training=False))
+        np.testing.assert_allclose(layer.moving_mean.numpy(), seen.mean(axis=(0, 1, 2)), atol=1e-5)
+        np.testing.assert_allclose(
+            layer.moving_variance.numpy(), seen.var(axis=(0, 1, 2)), rtol=1e-4, atol=1e-6
+        )
+    out = np.asarray(generator(z, training=False))
+    np.testing.assert_allclose(out.mean(axis=(0, 1, 2)), 0.0, atol=1e-3)
+    np.testing.assert_allclose(out.std(axis=(0, 1, 2)), 1.0, atol=1e-2)
+
+
+def test_recompute_leaves_a_generator_without_batch_norm_alone_and_refuses_bad_input():
+    import keras
+
+    inputs = keras.Input((8,))
+    plain = keras.Model(inputs, keras.layers.Dense(4)(inputs))
+    assert ema_lib.recompute_batch_norm(plain) == 0
+    labels = keras.Input((1,))
+    x = keras.layers.Concatenate()([inputs, labels])
+    two = keras.Model([inputs, labels], keras.layers.BatchNormalization()(x))
+    with pytest.raises(ValueError, match="one input"):
+        ema_lib.recompute_batch_norm(two)
+    with pytest.raises(ValueError, match="num_samples"):
+        ema_lib.recompute_batch_norm(_batch_norm_generator(), num_samples=0)

@@ -136,5 +136,68 @@ def ema_model(model, ema):
     return clone
 
 
+def recompute_batch_norm(generator, *, latent_dim=None, num_samples=2048, batch_size=256, seed=0):
+    """Sets each batch-norm layer's statistics to those of this generator's own activations.
+
+    A weight average carries the live generator's batch-norm statistics
+    (`ema_model` copies non-trainable state), which were measured on other
+    weights: in inference mode the averaged generator then normalises with
+    the wrong means and variances. This measures them again, as stochastic
+    weight averaging does ("Averaging Weights Leads to Wider Optima and
+    Better Generalization", Izmailov et al., 2018): layer by layer in graph
+    order, the input of each batch-norm layer is computed in inference mode
+    (earlier layers already updated) over `num_samples` fixed latents, and
+    its mean and (biased) variance become the layer's moving statistics.
+
+    Args:
+        generator: A single-input Keras functional generator from latents;
+            its `BatchNormalization` layers are updated in place.
+        latent_dim: Size of the latent vector. Defaults to None: the last
+            axis of `generator.input_shape`.
+        num_samples: Latents the statistics are measured on. Defaults to 2048.
+        batch_size: Latents per call. Defaults to 256.
+        seed: Seed of the latents. Defaults to 0.
+
+    Returns:
+        The number of batch-norm layers updated (0 leaves the model as it was).
+
+    Raises:
+        ValueError: for a generator with several inputs (a class-conditional
+            one), or a non-positive `num_samples` or `batch_size`.
+    """
+    from kgan_nas.training.networks import _infer_latent_dim
+
+    validate.check_positive_int(num_samples, "num_samples")
+    validate.check_positive_int(batch_size, "batch_size")
+    layers = [
+        layer for layer in generator.layers if isinstance(layer, keras.layers.BatchNormalization)
+    ]
+    if not layers:
+        return 0
+    if len(generator.inputs) != 1:
+        raise ValueError(
+            f"recompute_batch_norm takes a generator with one input (latents); "
+            f"{generator.name!r} has {len(generator.inputs)}."
+        )
+    latent_dim = _infer_latent_dim(generator, latent_dim)
+    z = keras.random.normal((int(num_samples), latent_dim), seed=seed)
+    for layer in layers:
+        upstream = keras.Model(generator.inputs, layer.input)
+        axis = layer.axis % len(layer.input.shape)
+        total = total_squares = 0.0
+        count = 0
+        for start in range(0, int(num_samples), int(batch_size)):
+            x = ops.convert_to_numpy(upstream(z[start : start + int(batch_size)], training=False))
+            x = np.moveaxis(x.astype("float64"), axis, -1).reshape(-1, x.shape[axis])
+            total = total + x.sum(axis=0)
+            total_squares = total_squares + (x**2).sum(axis=0)
+            count += len(x)
+        mean = total / count
+        layer.moving_mean.assign(mean.astype(layer.moving_mean.dtype))
+        variance = np.maximum(total_squares / count - mean**2, 0.0)
+        layer.moving_variance.assign(variance.astype(layer.moving_variance.dtype))
+    return len(layers)
+
+
 def _copy(variable):
     return np.array(ops.convert_to_numpy(variable.value))
