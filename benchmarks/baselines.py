@@ -45,13 +45,18 @@ import statistics
 
 from _common import write_result
 
+from kgan_nas.core import zoo
+
 MODELS = ("dcgan", "mlp")
 LEARNING_RATES = {"dcgan": (1e-4, 2e-4, 5e-4), "mlp": (2e-4, 1e-3)}
 # The four levers that together cut the DCGAN's held-out FID by a third in
 # 10 of 10 seeds (results/recipe_ablation_gpu.json, lever `all`). The first
 # three are the README's recommended `kgan_nas.GAN` arguments; minibatch std
-# is a discriminator layer; the weight average (EMA) is `--ema-decay`.
-RECIPE = {"augment": "translation,cutout", "r1_weight": 1.0, "d_steps": 2, "minibatch_std": True}
+# is a discriminator layer; the weight average (EMA) is `--ema-decay`. The
+# zoo's recipe (`kgan_nas.core.zoo.RECIPE`) without its EMA, plus minibatch std.
+RECIPE = dict(
+    {key: value for key, value in zoo.RECIPE.items() if key != "ema_decay"}, minibatch_std=True
+)
 
 
 def recipe_options(model):

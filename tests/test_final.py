@@ -63,6 +63,7 @@ def test_a_dict_overrides_the_preset_field_by_field():
         "zoo_finalist": True,
         "probes": 0,
         "pack_seeds": "auto",
+        "continue_training": False,
     }
 
 
@@ -75,6 +76,7 @@ def test_a_dict_overrides_the_preset_field_by_field():
         ({"top_k": 2.5}, ValueError, "top_k must be a positive integer"),
         ({"distinct_lineages": "yes"}, ValueError, "distinct_lineages must be True or False"),
         ({"pack_seeds": "on"}, ValueError, "pack_seeds must be True, False or 'auto'"),
+        ({"continue_training": 1}, ValueError, "continue_training must be True or False"),
         ("on", ValueError, "final must be 'preset', None, a dict"),
         (3, TypeError, "final must be 'preset', None, a dict"),
     ],
@@ -369,6 +371,7 @@ def test_final_stage_writes_every_job_the_summary_and_the_chosen_generator(final
         zoo_finalist=True,
         probes=0,
         pack_seeds="auto",
+        continue_training=False,
     )
     top = []
     for record in result.ranked():
@@ -429,9 +432,9 @@ def _counting(monkeypatch):
     trained = []
     original = final_training.train_final_job
 
-    def counting(genome, space, images, job, reference, save_dir):
+    def counting(genome, space, images, job, reference, save_dir, **options):
         trained.append(final_summary.job_name(job["key"], job["seed_index"]))
-        return original(genome, space, images, job, reference, save_dir)
+        return original(genome, space, images, job, reference, save_dir, **options)
 
     monkeypatch.setattr(final_training, "train_final_job", counting)
     return trained
@@ -459,6 +462,53 @@ def test_finalize_trains_only_the_missing_jobs(final_run, tmp_path, monkeypatch)
         jobs + ["generator.keras", "summary.json"]
     )
     assert sum(g["runs"] for g in result.final_summary()["genomes"]) == 4
+
+
+@pytest.mark.keras
+@pytest.mark.slow
+def test_continued_jobs_start_from_the_candidates_weights_and_end_at_equal_steps(
+    final_run, tmp_path
+):
+    """`continue_training`: each job starts from its search candidate's saved networks
+    (and a weight average restarted from them) and trains the rest of the steps; the
+    summary made from scratch is replaced, and every job is trained again."""
+    import numpy as np
+
+    from kgan_nas.core.genome import Genome
+    from kgan_nas.final import job as final_job
+    from kgan_nas.results.search_result import total_steps
+
+    directory = tmp_path / "run"
+    shutil.copytree(final_run, directory)
+    result = kgan_nas.SearchResult(str(directory))
+    key = result.final_summary()["genomes"][0]["key"]
+    record = next(r for r in result.history if r["key"] == key)
+    job = {"key": key, "seed": 0, "seed_index": 0, "jit_compile": False, "ema_decay": 0.999}
+    folder = result._run.candidate_dir(key)
+    gan, _ = final_job._build_job_gan(
+        Genome.from_dict(record["genome"]), result.space, job, start_weights=folder
+    )
+    saved = result._run.load_model("candidates", key, "generator.keras")
+    for mine, theirs in zip(gan.generator.weights, saved.weights):
+        np.testing.assert_array_equal(np.asarray(mine.value), np.asarray(theirs.value))
+    for average, weight in zip(gan.ema.averages, gan.generator.trainable_variables):
+        np.testing.assert_array_equal(np.asarray(average.value), np.asarray(weight.value))
+    assert float(gan.ema.count.value) == 0.0
+
+    steps = 14
+    continued = kgan_nas.finalize(str(directory), steps=steps, continue_training=True, verbose=0)
+    summary = continued.final_summary()
+    assert summary["protocol"]["continue_training"] is True
+    for job_folder in _jobs(directory):
+        job_record = _read(os.path.join(directory, "final", job_folder, "record.json"))
+        before = total_steps(continued.history, job_record["key"])
+        assert before == 10  # the tiny search's steps per candidate
+        assert job_record["continued_from_steps"] == before
+        assert job_record["steps_trained"] == steps - before
+    with pytest.raises(ValueError, match="no saved networks"):
+        final_job._build_job_gan(
+            Genome.from_dict(record["genome"]), result.space, job, start_weights=str(tmp_path)
+        )
 
 
 @pytest.mark.keras
@@ -599,6 +649,7 @@ def test_finalize_options_reach_finalize(monkeypatch):
                 distinct_lineages=None,
                 probes=None,
                 pack_seeds=None,
+                continue_training=None,
                 verbose=0,
             ),
         )
@@ -610,6 +661,8 @@ def test_finalize_options_reach_finalize(monkeypatch):
     assert fake.calls[-1][1]["probes"] == 3
     assert cli.main(["finalize", "RUN", "--no-pack-seeds", "--quiet"]) == 0
     assert fake.calls[-1][1]["pack_seeds"] is False
+    assert cli.main(["finalize", "RUN", "--continue-training", "--quiet"]) == 0
+    assert fake.calls[-1][1]["continue_training"] is True
 
 
 @pytest.mark.parametrize("argv", [["--ema-decay", "1"], ["--steps", "0"], ["--seeds", "x"]])

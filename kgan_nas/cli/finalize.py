@@ -79,6 +79,14 @@ def add_finalize_command(
         "allows it (KERAS_BACKEND=jax), or never (--no-pack-seeds); default: the run's "
         "stored setting, else 'auto', which packs only with an accelerator",
     )
+    finalize.add_argument(
+        "--continue-training",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="start each finalist from the weights its search candidate ended with and "
+        "train the rest of --steps (equal steps in all), instead of from scratch; "
+        "default: the run's stored setting, else off",
+    )
     finalize.add_argument("--quiet", action="store_true", help="print nothing")
     console_flags(finalize)
 
@@ -97,6 +105,7 @@ def finalize_command(args):
         distinct_lineages=args.distinct_lineages,
         probes=args.probes,
         pack_seeds=args.pack_seeds,
+        continue_training=args.continue_training,
         verbose=0 if args.quiet else 1,
     )
     return 0

@@ -18,7 +18,7 @@ from kgan_nas.store.atomic import atomic_save_model
 from kgan_nas.store.atomic import atomic_write_json
 
 
-def train_final_job(genome, space, images, job, reference, save_dir):
+def train_final_job(genome, space, images, job, reference, save_dir, *, start_weights=None):
     """Trains `genome` for the final budget with EMA, scores it, writes its files.
 
     Args:
@@ -26,21 +26,30 @@ def train_final_job(genome, space, images, job, reference, save_dir):
         space: The `SearchSpace`.
         images: Training images, float32 NHWC in [-1, 1] (the train split).
         job: Dict with `key`, `seed_index`, `seed` (the run's seed), `steps`,
-            `batch_size`, `ema_decay`, `num_samples`, `jit_compile`.
+            `batch_size`, `ema_decay`, `num_samples`, `jit_compile` and
+            optionally `continued_from_steps` (the steps `start_weights`
+            already had: the job trains the rest of `steps`).
         reference: From `make_reference`.
         save_dir: Folder to write `generator.keras` (the EMA weights),
             `discriminator.keras`, `samples.png` and `record.json` into.
+        start_weights: A candidate folder (`generator.keras`,
+            `discriminator.keras`) to start from instead of fresh weights
+            (`FinalConfig.continue_training`), or None.
 
     Returns:
         The record (also written as `record.json`), see `train_and_score`.
     """
-    gan, seed = _build_job_gan(genome, space, job)
+    gan, seed = _build_job_gan(genome, space, job, start_weights)
     extra = {"genome": genome.to_dict()}
     return train_and_score(gan, images, dict(job, training_seed=seed), reference, save_dir, extra)
 
 
-def _build_job_gan(genome, space, job):
-    """`(gan, seed)`: the job's compiled GAN, built from its own seed (weights and noise)."""
+def _build_job_gan(genome, space, job, start_weights=None):
+    """`(gan, seed)`: the job's compiled GAN, built from its own seed (weights and noise).
+
+    With `start_weights` (a candidate folder), its networks then take the
+    saved weights, and the weight average restarts from them.
+    """
     import keras
 
     from kgan_nas.evaluation import decode
@@ -50,7 +59,22 @@ def _build_job_gan(genome, space, job):
     gan = decode.build_gan(
         genome, space, seed=seed, jit_compile=job["jit_compile"], ema_decay=job["ema_decay"]
     )
+    if start_weights is not None:
+        from kgan_nas.evaluation.inherit import inherit_from_saved
+
+        if not inherit_from_saved(gan, start_weights):
+            raise ValueError(
+                f"continue_training found no saved networks of {job['key']} in "
+                f"{start_weights}; finalize without continue_training."
+            )
+        if gan.ema is not None:
+            gan.ema.reset(gan.generator)
     return gan, seed
+
+
+def training_steps(job):
+    """The steps a job trains: its total `steps` less those it continues from (at least 1)."""
+    return max(1, job["steps"] - job.get("continued_from_steps", 0))
 
 
 def train_and_score(gan, images, job, reference, save_dir, extra=None):
@@ -83,7 +107,7 @@ def train_and_score(gan, images, job, reference, save_dir, extra=None):
     report = training.train_for_budget(
         gan,
         data.train_input(images, job["batch_size"], seed=job["training_seed"]),
-        steps=job["steps"],
+        steps=training_steps(job),
     )
     record = _finish(
         score_and_save(gan, report, job, reference, save_dir, extra),
@@ -96,7 +120,9 @@ def train_and_score(gan, images, job, reference, save_dir, extra=None):
     return record
 
 
-def train_final_jobs_packed(genome, space, images, jobs, reference, save_dirs, *, say, publish):
+def train_final_jobs_packed(
+    genome, space, images, jobs, reference, save_dirs, *, say, publish, start_weights=None
+):
     """Trains one genome's final jobs (its seeds) as one packed program, then scores each.
 
     The packed counterpart of calling `train_final_job` once per job: each
@@ -115,6 +141,7 @@ def train_final_jobs_packed(genome, space, images, jobs, reference, save_dirs, *
         say: Prints progress (the pack starting, or why it fell back).
         publish: Called with `(index, record)` as soon as job `index` is
             scored and saved, so a kill later loses no finished job.
+        start_weights: As for `train_final_job` (the same for every seed).
 
     Returns:
         The records, in the order of `jobs`; None, having published nothing,
@@ -129,17 +156,19 @@ def train_final_jobs_packed(genome, space, images, jobs, reference, save_dirs, *
     from kgan_nas.results.final_summary import job_name
     from kgan_nas.training import packed
 
-    if keras.backend.backend() != "jax" or len({(j["steps"], j["batch_size"]) for j in jobs}) != 1:
+    shapes = {(training_steps(j), j["batch_size"]) for j in jobs}
+    if keras.backend.backend() != "jax" or len(shapes) != 1:
         return None
+    steps = training_steps(jobs[0])
     started = time.perf_counter()
-    gans, seeds = zip(*(_build_job_gan(genome, space, job) for job in jobs))
+    gans, seeds = zip(*(_build_job_gan(genome, space, job, start_weights) for job in jobs))
     if packed.pack_problem(gans):
         keras.backend.clear_session()
         return None
     names = ", ".join(job_name(job["key"], job["seed_index"]) for job in jobs)
-    say(f"  training {names} together ({jobs[0]['steps']:,} steps, packed)...")
+    say(f"  training {names} together ({steps:,} steps, packed)...")
     inputs = [data.train_input(images, jobs[0]["batch_size"], seed=seed) for seed in seeds]
-    reports = packed.train_packed(gans, inputs, steps=jobs[0]["steps"])
+    reports = packed.train_packed(gans, inputs, steps=steps)
     if all(report.status == "error" for report in reports):
         # The pack failed as a whole; alone, each job may not.
         say(f"  packed training failed ({reports[0].reason}); training them one by one")

@@ -16,7 +16,17 @@ from kgan_nas.results.final_summary import job_name
 from kgan_nas.store import run_dir as run_lib
 
 # The settings of a job that a published job folder must match to be kept.
-JOB_SETTINGS = ("steps", "batch_size", "ema_decay", "num_samples", "seed", "jit_compile")
+JOB_SETTINGS = (
+    "steps",
+    "batch_size",
+    "ema_decay",
+    "num_samples",
+    "seed",
+    "jit_compile",
+    "continued_from_steps",
+)
+# What a record written before a setting existed ran with.
+_SETTING_DEFAULTS = {"continued_from_steps": 0}
 
 
 def genome_jobs(run_dir, config, final, data, key, genome_dict, reference, say):
@@ -38,11 +48,13 @@ def genome_jobs(run_dir, config, final, data, key, genome_dict, reference, say):
     Returns:
         The `final.seeds` job records, seed 0 first.
     """
-    jobs = [_job_spec(config, final, key, index) for index in range(final.seeds)]
+    jobs = [_job_spec(run_dir, config, final, key, index) for index in range(final.seeds)]
     records = {job["seed_index"]: _done_record(run_dir, job) for job in jobs}
     pending = [job for job in jobs if records[job["seed_index"]] is None]
     if _packs(final.pack_seeds) and len(pending) > 1:
-        records.update(_packed_jobs(run_dir, config, data, pending, genome_dict, reference, say))
+        records.update(
+            _packed_jobs(run_dir, config, final, data, pending, genome_dict, reference, say)
+        )
     return [
         records.get(index)
         or seed_job(run_dir, config, final, data, key, genome_dict, index, reference, say)
@@ -59,14 +71,12 @@ def _packs(pack_seeds):
     return pack_seeds
 
 
-def _packed_jobs(run_dir, config, data, jobs, genome_dict, reference, say):
+def _packed_jobs(run_dir, config, final, data, jobs, genome_dict, reference, say):
     """`{seed_index: record}` of `jobs` trained as one pack, each published once scored.
 
     Empty when the jobs cannot be packed (e.g. on TensorFlow) or the pack
     failed as a whole: nothing was published, and they train one by one.
     """
-    from kgan_nas.core.genome import Genome
-    from kgan_nas.core.space import SearchSpace
     from kgan_nas.final.job import train_final_jobs_packed
 
     folders = [run_dir.file(FINAL_DIR, job_name(job["key"], job["seed_index"])) for job in jobs]
@@ -77,22 +87,43 @@ def _packed_jobs(run_dir, config, data, jobs, genome_dict, reference, say):
         say(_job_line(job_name(jobs[index]["key"], jobs[index]["seed_index"]), record))
 
     records = train_final_jobs_packed(
-        Genome.from_dict(genome_dict),
-        SearchSpace.from_dict(config.space),
+        *_genome_and_space(config, genome_dict),
         data.train,
         jobs,
         reference,
         stagings,
         say=say,
         publish=publish,
+        start_weights=_start_weights(run_dir, final, jobs[0]["key"]),
     )
     if records is None:
         return {}
     return {job["seed_index"]: record for job, record in zip(jobs, records)}
 
 
-def _job_spec(config, final, key, seed_index):
-    """The settings of one (genome, seed) job."""
+def _genome_and_space(config, genome_dict):
+    """`(Genome, SearchSpace)` of a stored genome dict and the run's stored space."""
+    from kgan_nas.core.genome import Genome
+    from kgan_nas.core.space import SearchSpace
+
+    return Genome.from_dict(genome_dict), SearchSpace.from_dict(config.space)
+
+
+def _start_weights(run_dir, final, key):
+    """The search candidate's folder a continued job starts from, else None."""
+    return run_dir.candidate_dir(key) if final.continue_training else None
+
+
+def _job_spec(run_dir, config, final, key, seed_index):
+    """The settings of one (genome, seed) job.
+
+    `steps` is the job's total training; a job that continues its search
+    candidate (`FinalConfig.continue_training`) starts at
+    `continued_from_steps` of them, the candidate's own and inherited steps.
+    """
+    from kgan_nas.results.search_result import total_steps
+
+    continued = total_steps(run_dir.history(), key) if final.continue_training else 0
     return {
         "key": key,
         "seed_index": seed_index,
@@ -102,13 +133,16 @@ def _job_spec(config, final, key, seed_index):
         "ema_decay": final.ema_decay,
         "num_samples": final.num_samples,
         "jit_compile": config.evaluation["jit_compile"],
+        "continued_from_steps": continued,
     }
 
 
 def _done_record(run_dir, job):
     """The job's published record when its settings match, else None."""
     done = _published_record(run_dir.file(FINAL_DIR, job_name(job["key"], job["seed_index"])))
-    if done is not None and all(done.get(k) == job[k] for k in JOB_SETTINGS):
+    if done is not None and all(
+        done.get(k, _SETTING_DEFAULTS.get(k)) == job[k] for k in JOB_SETTINGS
+    ):
         return done
     return None
 
@@ -131,10 +165,7 @@ def seed_job(run_dir, config, final, data, key, genome_dict, seed_index, referen
     Returns:
         The job's record.
     """
-    from kgan_nas.core.genome import Genome
-    from kgan_nas.core.space import SearchSpace
-
-    job = _job_spec(config, final, key, seed_index)
+    job = _job_spec(run_dir, config, final, key, seed_index)
     done = _done_record(run_dir, job)
     if done is not None:
         return done
@@ -144,12 +175,12 @@ def seed_job(run_dir, config, final, data, key, genome_dict, seed_index, referen
     say(f"  training {job_name(key, seed_index)} ({final.steps:,} steps)...")
     staging = run_lib.staging_dir_for(folder)
     record = train_final_job(
-        Genome.from_dict(genome_dict),
-        SearchSpace.from_dict(config.space),
+        *_genome_and_space(config, genome_dict),
         data.train,
         job,
         reference,
         staging,
+        start_weights=_start_weights(run_dir, final, key),
     )
     run_lib.publish_candidate(staging, folder)
     say(_job_line(job_name(key, seed_index), record))

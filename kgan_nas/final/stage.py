@@ -79,6 +79,15 @@ class FinalConfig:
             training, grows over a long run: results are the same in
             distribution, not bit for bit. Not part of the summary's
             protocol: changing it keeps every finished job.
+        continue_training: Start each finalist from the weights its search
+            candidate ended with (the candidate's saved generator and
+            discriminator) instead of from scratch, and train the rest of
+            `steps`: a genome trained N steps in the search (its inherited
+            training included) trains `steps - N` more, so every job ends at
+            `steps` in all (equal compute with training from scratch). The
+            seeds then share their starting weights and differ in data order
+            and noise. The optimizers and the weight average start afresh.
+            Off by default.
 
     Raises:
         ValueError: naming a setting that is out of range.
@@ -93,11 +102,12 @@ class FinalConfig:
     zoo_finalist: bool = True
     probes: int = 0
     pack_seeds: bool | str = "auto"
+    continue_training: bool = False
 
     def __post_init__(self):
         for name in ("top_k", "seeds", "steps"):
             validate.check_positive_int(getattr(self, name), name)
-        for name in ("distinct_lineages", "zoo_finalist"):
+        for name in ("distinct_lineages", "zoo_finalist", "continue_training"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(
                     f"final {name} must be True or False, got {getattr(self, name)!r}."
@@ -220,6 +230,8 @@ def budget_line(final, reference, reference_images):
         f"steps, EMA {final.ema_decay}, {final.num_samples} samples scored on "
         f"{reference_images} {'held-out' if reference == 'holdout' else 'eval'} images"
     )
+    if final.continue_training:
+        line += " in all, each continuing its search candidate's weights"
     if final.probes:
         line += f", and {final.probes} probes x 1 seed to test the search's ranking"
     if reference != "holdout":
@@ -379,7 +391,12 @@ def _recover(run_dir, protocol):
     old = final_summary.read_summary(run_dir)
     # A summary written before a setting existed ran as its default does: the
     # plain top k, no probes, and no zoo records for `zoo_finalist` to act on.
-    before = {"distinct_lineages": False, "zoo_finalist": True, "probes": 0}
+    before = {
+        "distinct_lineages": False,
+        "zoo_finalist": True,
+        "probes": 0,
+        "continue_training": False,
+    }
     if old is not None and {**before, **old.get("protocol", {})} != protocol:
         os.unlink(run_dir.file(FINAL_DIR, SUMMARY))
         if os.path.exists(run_dir.file(FINAL_DIR, GENERATOR)):
@@ -397,6 +414,7 @@ def finalize(
     distinct_lineages=None,
     probes=None,
     pack_seeds=None,
+    continue_training=None,
     verbose=1,
 ):
     """Runs, or finishes, the final stage on a run directory (e.g. a finished search).
@@ -421,6 +439,9 @@ def finalize(
         pack_seeds: True trains a genome's seeds as one packed program where
             the backend allows it (JAX); False one by one; `"auto"` where it
             pays (`FinalConfig`).
+        continue_training: True starts each finalist from its search
+            candidate's weights and trains the rest of `steps`; False from
+            scratch (`FinalConfig`).
         verbose: 0 silent; 1 prints the budget, each run and the table.
 
     Returns:
@@ -452,6 +473,7 @@ def finalize(
         distinct_lineages=distinct_lineages,
         probes=probes,
         pack_seeds=pack_seeds,
+        continue_training=continue_training,
     )
     settings = dict(config.final or FINAL_PRESETS["default"])
     settings.update({key: value for key, value in given.items() if value is not None})

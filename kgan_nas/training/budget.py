@@ -5,9 +5,9 @@ and turns every failure into a `TrainReport` instead of an exception: in a
 search, a candidate that diverges or crashes is data. `_BudgetMonitor` is the
 callback that times the steps and stops on NaN, divergence or the time
 limit; `split_compile_time` separates the first step's compilation from the
-step time. `check_budget`, `loss_problem`, `LossCurve` and `input_ran_out`
+step time. `check_budget`, `loss_problem`, `LossCurve` and `finished_report`
 are shared with packed training (`kgan_nas.training.packed`), so a packed
-member is judged exactly like a GAN trained alone.
+member is judged and reported exactly like a GAN trained alone.
 """
 
 import dataclasses
@@ -259,18 +259,36 @@ def train_for_budget(gan, inputs, *, steps, seconds=None, divergence_threshold=1
     total = time.perf_counter() - start
     if status is None:
         status, reason = monitor.status, monitor.reason
-        if status == "ok" and not reason and monitor.steps < steps:
-            reason = input_ran_out(monitor.steps)
-    compile_seconds, step_seconds = split_compile_time(monitor.step_times)
+    return finished_report(
+        status, reason, monitor.steps, steps, total, monitor.step_times, monitor.logs, monitor.curve
+    )
+
+
+def finished_report(status, reason, steps_done, steps, seconds, step_times, logs, curve):
+    """The `TrainReport` of a finished training, single or packed: one way to close one.
+
+    Args:
+        status, reason: How it ended ("ok" and "" unless it failed).
+        steps_done: Steps it completed; fewer than `steps` with status "ok"
+            means its input ran out, which the reason then says.
+        steps: The steps it was asked for.
+        seconds: Its wall seconds.
+        step_times: Per-step wall seconds (the first holds the compile).
+        logs: Its last logs.
+        curve: Its `LossCurve`.
+    """
+    if status == "ok" and not reason and steps_done < steps:
+        reason = input_ran_out(steps_done)
+    compile_seconds, step_seconds = split_compile_time(step_times)
     return TrainReport(
         status=status,
         reason=reason,
-        steps=monitor.steps,
-        seconds=total,
+        steps=steps_done,
+        seconds=seconds,
         compile_seconds=compile_seconds,
         step_seconds=step_seconds,
-        logs=dict(monitor.logs),
-        curve=monitor.curve.result(),
+        logs=dict(logs),
+        curve=curve.result(),
     )
 
 

@@ -107,6 +107,17 @@ class GeneratorEMA(keras.layers.Layer):
         )
         self.built = True
 
+    def reset(self, model):
+        """Starts the average again from `model`'s current weights (count 0).
+
+        For weights set after the GAN was built (e.g. a final job continuing
+        its search candidate's weights), so the average holds no trace of the
+        fresh initialisation.
+        """
+        for average, v in zip(self.averages, model.trainable_variables):
+            average.assign(_copy(v))
+        self.count.assign(0.0)
+
     def update(self, weights):
         """Assigns one EMA step towards `weights` (for the TensorFlow train step)."""
         values = [a.value for a in self.averages]

@@ -32,12 +32,10 @@ import numpy as np
 
 from kgan_nas.training import jax_step
 from kgan_nas.training.budget import LossCurve
-from kgan_nas.training.budget import TrainReport
 from kgan_nas.training.budget import check_budget
 from kgan_nas.training.budget import curve_steps
-from kgan_nas.training.budget import input_ran_out
+from kgan_nas.training.budget import finished_report
 from kgan_nas.training.budget import loss_problem
-from kgan_nas.training.budget import split_compile_time
 
 # Optimizer attributes a member may set for itself: plain numbers in the
 # update's arithmetic (Adam's), replaced by traced values while tracing.
@@ -196,25 +194,18 @@ def train_packed(gans, inputs, *, steps, seconds=None, divergence_threshold=1e4)
     total = time.perf_counter() - started
     if not error:
         pack.write_back()
-    compile_seconds, step_seconds = split_compile_time(step_times)
-    reports = []
-    for member in members:
-        status, reason = ("error", error) if error else (member.status, member.reason)
-        if status == "ok" and not reason and member.steps < steps:
-            reason = input_ran_out(member.steps)
-        reports.append(
-            TrainReport(
-                status=status,
-                reason=reason,
-                steps=member.steps,
-                seconds=total,
-                compile_seconds=compile_seconds,
-                step_seconds=step_seconds,
-                logs=dict(member.logs),
-                curve=member.curve.result(),
-            )
+    return [
+        finished_report(
+            *(("error", error) if error else (member.status, member.reason)),
+            member.steps,
+            steps,
+            total,
+            step_times,
+            member.logs,
+            member.curve,
         )
-    return reports
+        for member in members
+    ]
 
 
 def _run(pack, members, batches, steps, seconds, divergence_threshold, step_times):
