@@ -19,8 +19,6 @@ restored strategy replays them into a fresh oracle (the search then asks the
 very trials an uninterrupted run would have asked).
 """
 
-import tempfile
-
 from kgan_nas.core import recipe
 from kgan_nas.core import zoo
 from kgan_nas.core.genome import TrainingGenes
@@ -80,7 +78,17 @@ class KerasTunerStrategy(Strategy):
     def _new_oracle(self):
         import keras_tuner
 
-        oracle = keras_tuner.oracles.RandomSearchOracle(
+        class InMemoryOracle(keras_tuner.oracles.RandomSearchOracle):
+            """KerasTuner's random search, keeping its trials in memory only: the
+            strategy's own state is what resumes (by replay), so nothing is written."""
+
+            def save(self):
+                pass
+
+            def _save_trial(self, trial):
+                pass
+
+        oracle = InMemoryOracle(
             objective=keras_tuner.Objective(OBJECTIVE, direction="min"),
             max_trials=None,
             hyperparameters=hyperparameters(self.space, self.designs),
@@ -91,8 +99,6 @@ class KerasTunerStrategy(Strategy):
             max_consecutive_failed_trials=10**9,
         )
         oracle.verbose = 0
-        # The oracle writes its trials to disk; the strategy's own state is what resumes.
-        oracle._set_project_dir(tempfile.mkdtemp(prefix="kgan_nas_keras_tuner_"), "oracle")
         return oracle
 
     def genome(self, values):
