@@ -56,8 +56,8 @@ LAYERS = (
     ("data/", "features/", "results/"),
     # One candidate: decode, train, score.
     ("evaluation/",),
-    # Many candidates (where they run), and the final stage.
-    ("executors/", "final/"),
+    # Many candidates (where they run), the final stage, the supernet.
+    ("executors/", "final/", "supernet/"),
     # The search: settings, shared inputs, the loop.
     ("engine/",),
     # The user's ends: `search`/`resume`, Keras `fit` callbacks, reports.
@@ -89,7 +89,7 @@ PURE_ROOMS = (
     "report/",
     "cli/",
 )
-KERAS_ROOMS = ("training/", "features/", "callbacks/")
+KERAS_ROOMS = ("training/", "features/", "callbacks/", "supernet/")
 PURE_MODULES = (
     "kgan_nas.evaluation",
     "kgan_nas.evaluation.class_scores",

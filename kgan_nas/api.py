@@ -68,7 +68,9 @@ def search(
             `"mnist"`, `"fashion_mnist"`, `"cifar10"`, a `.npz` path, an image folder, a
             numpy array or a `tf.data.Dataset` (see `kgan_nas.data.load_dataset`).
         space: A `SearchSpace`; by default one for the data's image shape.
-        strategy: `"genetic"`, `"random"`, `"pso"` (particle swarm) or a
+        strategy: `"genetic"`, `"random"`, `"pso"` (particle swarm),
+            `"differentiable"` (a supernet trained once, its derived genomes
+            evaluated first: `kgan_nas.supernet`) or a
             `kgan_nas.strategies.Strategy`.
             None (default) resumes a run in `directory` with its own; a new
             search with a final stage takes the preset's

@@ -94,6 +94,7 @@ FINAL_PRESETS = {
 PRESET_STRATEGIES = {"mnist_cpu": "random"}
 # The built-in strategies' classes by the names `search(strategy=...)` takes.
 STRATEGY_NAMES = {
+    "DifferentiableSearch": "differentiable",
     "GeneticSearch": "genetic",
     "RandomSearch": "random",
     "ParticleSwarmSearch": "pso",

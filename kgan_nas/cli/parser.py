@@ -213,11 +213,12 @@ def _add_search_command(commands):
     strategy = search.add_argument_group("search strategy")
     strategy.add_argument(
         "--strategy",
-        choices=["genetic", "random", "pso"],
+        choices=["genetic", "random", "pso", "differentiable"],
         help="genetic: mutate and cross the best genomes; random: sample every genome "
         "afresh; pso: particle swarm optimisation, particles flying towards the best "
-        "genomes (default: a stored run's own; else random for mnist_cpu with its final "
-        "stage, genetic otherwise)",
+        "genomes; differentiable: train a supernet of the space once, evaluate the "
+        "genomes its learnt architecture weights derive first, then sample (default: a "
+        "stored run's own; else random for mnist_cpu with its final stage, genetic otherwise)",
     )
     strategy.add_argument(
         "--no-inherit-weights",

@@ -104,6 +104,8 @@ def run_search(job):
         protocol.write_protocol_card(run_dir)  # after the extractor, which it names
         if settings.evaluator is not None:
             worker_spec = dataclasses.replace(worker_spec, evaluator_factory=settings.evaluator)
+        if getattr(job.strategy, "needs_supernet", False):
+            _train_supernet(run_dir, job, config, say)
         loop = SearchLoop(
             run_dir,
             job.strategy,
@@ -121,6 +123,32 @@ def run_search(job):
             **dict(settings.executor_options or {}),
         ) as runner:
             loop.run(runner, config.generations)
+
+
+def _train_supernet(run_dir, job, config, say):
+    """Gradient-based search's first phase: the space's supernet, trained once per run.
+
+    Its derived genomes go to the strategy (`DifferentiableSearch.use_supernet`),
+    which evaluates them first; the result is kept in `supernet.json`, so a
+    resumed search reads it back instead of training again.
+    """
+    from kgan_nas.supernet.search import run_supernet
+    from kgan_nas.training.compile_choice import resolve_jit_compile
+
+    strategy = job.strategy
+    steps = strategy.supernet_steps or config.population * config.evaluation["steps"]
+    result = run_supernet(
+        run_dir.path,
+        job.space,
+        job.data.train,
+        steps=steps,
+        batch_size=config.evaluation["batch_size"],
+        seed=config.seed,
+        jit_compile=resolve_jit_compile(config.evaluation["jit_compile"], steps),
+        top=strategy.derived or config.population,
+        say=say,
+    )
+    strategy.use_supernet(result)
 
 
 def _run_details(strategy, settings):

@@ -65,7 +65,7 @@ def build_generator(genome, space, name="generator"):
                 name="image",
             )(x)
         else:
-            x = _gene_layers(step.gene, x, f"g{index}")
+            x = gene_layers(step.gene, x, f"g{index}")
     return keras.Model(inputs, x, name=name)
 
 
@@ -104,7 +104,7 @@ def build_discriminator(genome, space, name="discriminator"):
             features = x
             x = keras.layers.Dense(1, name="logit")(x)
         else:
-            x = _gene_layers(step.gene, x, f"d{index}")
+            x = gene_layers(step.gene, x, f"d{index}")
     return keras.Model(inputs, x, name=name)
 
 
@@ -186,7 +186,12 @@ def _condition_discriminator(step, x, features, label, num_classes):
     return keras.layers.Add(name="logit_and_projection")([x, projection])
 
 
-def _gene_layers(gene, x, prefix):
+def gene_layers(gene, x, prefix):
+    """The Keras layers of one layer gene applied to `x` (names start with `prefix`).
+
+    The one way a gene becomes layers: the decoder and the supernet
+    (`kgan_nas.supernet`, whose candidate operations are genes) both call it.
+    """
     if gene.kind == genome_lib.DROPOUT:
         return keras.layers.Dropout(gene.rate, name=f"{prefix}_dropout")(x)
     if gene.kind == genome_lib.MINIBATCH_STD:

@@ -10,17 +10,20 @@ import inspect
 
 from kgan_nas.core import pareto
 from kgan_nas.strategies.base import Strategy
+from kgan_nas.strategies.differentiable import DifferentiableSearch
 from kgan_nas.strategies.genetic import GeneticSearch
 from kgan_nas.strategies.pso import ParticleSwarmSearch
 from kgan_nas.strategies.random import RandomSearch
 
 STRATEGIES = {
+    "differentiable": DifferentiableSearch,
     "genetic": GeneticSearch,
     "pso": ParticleSwarmSearch,
     "random": RandomSearch,
 }
 
 __all__ = [
+    "DifferentiableSearch",
     "GeneticSearch",
     "ParticleSwarmSearch",
     "RandomSearch",

@@ -1,0 +1,181 @@
+"""Train a supernet, read its architecture weights, derive genomes: gradient-based search.
+
+`train_supernet` trains the supernet of a space (`kgan_nas.supernet.network`)
+as a GAN: its networks' weights and each network's architecture parameters
+(`alpha` of every slot) are updated together at every step by that network's
+own optimizer and loss, the generator's architecture by the generator's
+loss and the discriminator's by the discriminator's (as AdversarialNAS
+assigns them; one-level, not DARTS' alternating bi-level optimisation).
+`derive` turns the learnt weights into genomes: the strongest operation of
+every slot, then that genome with one slot swapped to its runner-up, the
+closest call first. `run_supernet` does both once per run directory and
+keeps the result in `supernet.json`, so a resumed search never trains it
+again.
+"""
+
+import os
+import time
+
+from kgan_nas.core.genome import Genome
+from kgan_nas.core.space import InvalidGenomeError
+from kgan_nas.store.atomic import atomic_write_json
+from kgan_nas.supernet import network
+
+RECORD = "supernet.json"
+
+
+def train_supernet(space, images, *, steps, batch_size, seed=0, jit_compile=True, top=1):
+    """Trains the supernet of `space` on `images` and derives genomes from it.
+
+    Args:
+        space: The `SearchSpace` (unconditional).
+        images: Training images, float32 NHWC in [-1, 1].
+        steps: Training steps (each one generator and one discriminator update).
+        batch_size: Images per step.
+        seed: Seed of the weights, the noise and the data order.
+        jit_compile: Compile the train step with XLA.
+        top: How many genomes to derive (see `derive`).
+
+    Returns:
+        A JSON-able dict: `status`, `reason`, `steps`, `seconds`, the slots'
+        candidate genes (`candidates`), their learnt weights
+        (`generator_weights`, `discriminator_weights`: per slot, the softmax
+        of its `alpha`) and `derived` (genome dicts, strongest first; empty
+        when training failed).
+    """
+    import keras
+
+    from kgan_nas import data
+    from kgan_nas import training
+    from kgan_nas.evaluation import decode
+
+    keras.utils.set_random_seed(seed)
+    generator, discriminator = network.build_supernet(space)
+    g_genes, d_genes, slots = network.skeleton(space)
+    # The training genes of every derived genome: the genome defaults.
+    genome = network.genome_of(space, [g_genes[0]] * slots, [d_genes[0]] * slots)
+    gan = decode.build_gan(
+        genome, space, seed=seed, jit_compile=jit_compile, networks=(generator, discriminator)
+    )
+    started = time.perf_counter()
+    report = training.train_for_budget(
+        gan, data.train_input(images, batch_size, seed=seed), steps=steps
+    )
+    seconds = time.perf_counter() - started
+    g_weights = network.architecture_weights(generator, "g_slot")
+    d_weights = network.architecture_weights(discriminator, "d_slot")
+    keras.backend.clear_session()
+    result = {
+        "status": report.status,
+        "reason": report.reason,
+        "steps": report.steps,
+        "seconds": seconds,
+        "candidates": {
+            "generator": [gene.to_dict() for gene in g_genes],
+            "discriminator": [gene.to_dict() for gene in d_genes],
+        },
+        "generator_weights": g_weights,
+        "discriminator_weights": d_weights,
+        "derived": [],
+    }
+    if report.status == "ok":
+        found = derive(space, g_genes, d_genes, g_weights, d_weights, genome.training, top)
+        result["derived"] = [g.to_dict() for g in found]
+    return result
+
+
+def derive(space, g_genes, d_genes, g_weights, d_weights, training, top=1):
+    """Genomes from learnt architecture weights, strongest first.
+
+    The first takes every slot's strongest operation; each next one swaps a
+    single slot to its second strongest, the slots whose two strongest are
+    closest first. Each genome is repaired into the space (its cost bounds
+    may narrow it); repeats are dropped.
+
+    Args:
+        space: The `SearchSpace`.
+        g_genes: The generator slots' candidate genes (`network.skeleton`).
+        d_genes: The discriminator slots' candidate genes.
+        g_weights: Per generator slot, the weight of each candidate.
+        d_weights: Per discriminator slot, the weight of each candidate.
+        training: The `TrainingGenes` of every derived genome.
+        top: How many genomes at most.
+
+    Returns:
+        A list of valid `Genome`s.
+    """
+    best_g = [_order(weights)[0] for weights in g_weights]
+    best_d = [_order(weights)[0] for weights in d_weights]
+    choices = [(best_g, best_d)]
+    swaps = []
+    for network_name, weights in (("g", g_weights), ("d", d_weights)):
+        for slot, slot_weights in enumerate(weights):
+            order = _order(slot_weights)
+            if len(order) > 1:
+                gap = slot_weights[order[0]] - slot_weights[order[1]]
+                swaps.append((gap, network_name, slot, order[1]))
+    for _, network_name, slot, second in sorted(swaps):
+        g, d = list(best_g), list(best_d)
+        (g if network_name == "g" else d)[slot] = second
+        choices.append((g, d))
+    genomes, keys = [], set()
+    for g, d in choices:
+        if len(genomes) == top:
+            break
+        genome = Genome([g_genes[i] for i in g], [d_genes[i] for i in d], training)
+        try:
+            genome = space.repair(genome) if space.problems(genome) else genome
+        except InvalidGenomeError:
+            continue
+        if genome.key() not in keys:
+            keys.add(genome.key())
+            genomes.append(genome)
+    return genomes
+
+
+def _order(weights):
+    """Candidate indices, strongest first (ties: the earlier candidate)."""
+    return sorted(range(len(weights)), key=lambda i: (-weights[i], i))
+
+
+def run_supernet(directory, space, images, *, steps, batch_size, seed, jit_compile, top, say):
+    """The run's supernet result: read from `supernet.json`, or trained and written there.
+
+    Args:
+        directory: The run directory's path.
+        space, images, steps, batch_size, seed, jit_compile, top: As for
+            `train_supernet`.
+        say: Prints progress.
+
+    Returns:
+        The dict of `train_supernet`.
+    """
+    from kgan_nas.store.run_dir import read_json
+
+    path = os.path.join(directory, RECORD)
+    if os.path.isfile(path):
+        return read_json(path)
+    say(f"Training the supernet ({steps:,} steps): every slot mixes its candidate operations...")
+    result = train_supernet(
+        space,
+        images,
+        steps=steps,
+        batch_size=batch_size,
+        seed=seed,
+        jit_compile=jit_compile,
+        top=top,
+    )
+    atomic_write_json(path, result)
+    if result["derived"]:
+        say(
+            f"Supernet trained in {result['seconds']:.0f}s; derived {len(result['derived'])} "
+            "genomes, evaluated first."
+        )
+    else:
+        say(f"Supernet training failed ({result['reason']}); the search samples at random.")
+    return result
+
+
+def derived_genomes(result):
+    """The derived genomes of a `train_supernet` result, as `Genome`s."""
+    return [Genome.from_dict(g) for g in result.get("derived", [])]
