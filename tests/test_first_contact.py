@@ -338,7 +338,7 @@ def test_the_top_help_names_every_strategy(capsys):
     with pytest.raises(SystemExit):
         cli.main(["--help"])
     out = capsys.readouterr().out
-    assert "Evolutionary" not in out and "genetic, random or particle-swarm" in out
+    assert "Evolutionary" not in out and "genetic, random, particle-swarm or" in out
 
 
 def test_the_summary_table_fits_100_columns(monkeypatch, tmp_path):

@@ -144,7 +144,8 @@ def build_parser():
     parser = _Parser(
         prog="kgan-nas",
         formatter_class=_HelpFormatter,
-        description="Architecture search for GANs: genetic, random or particle-swarm search "
+        description="Architecture search for GANs: genetic, random, particle-swarm or "
+        "gradient-based (supernet) search "
         "(Keras 3, XLA). "
         "Run `kgan-nas COMMAND --help` for a command's options.",
     )
