@@ -404,7 +404,7 @@ def _data_and_space(dataset, options, seed, budget, space):
             f"data set has shape {data.image_shape}. Create the space with "
             f"SearchSpace(image_shape={data.image_shape}, ...)."
         )
-    space = conditional_space(data, space, options.conditional, budget["max_params"])
+    space = conditional_space(data, space, options.conditional, budget)
     # A space too tight for any genome (e.g. max_params) fails here, before any
     # file is written or the extractor trains; the strategy keeps its own RNG.
     space.sample(np.random.default_rng(seed))

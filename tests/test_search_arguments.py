@@ -151,3 +151,20 @@ def test_same_history_ignores_timings_only(tmp_path):
     assert not report["identical"] and report["differing_records"] == [0]
     (tmp_path / "d").write_text("")
     assert not same_history.compare(tmp_path / "a", tmp_path / "d")["identical"]
+
+
+def test_a_budgets_cost_bounds_reach_the_default_space():
+    """A preset may bound training cost as well as parameters (`SPACE_BOUNDS`)."""
+    import types
+
+    from kgan_nas.engine.conditional import conditional_space
+
+    data = types.SimpleNamespace(image_shape=(28, 28, 1))
+    budget = {"max_params": 2_000_000, "max_train_macs": 15_000_000, "workers": 2}
+    space = conditional_space(data, None, False, budget)
+    assert (space.max_params, space.max_train_macs, space.max_generator_macs) == (
+        2_000_000,
+        15_000_000,
+        None,
+    )
+    assert conditional_space(data, None, False, {"max_params": 5}).max_train_macs is None

@@ -36,14 +36,18 @@ def check_objectives(objectives, conditional, extractor="domain"):
         )
 
 
-def conditional_space(data, space, conditional, max_params):
+# The budget keys that bound a default space (a preset may set any of them).
+SPACE_BOUNDS = ("max_params", "max_train_macs", "max_generator_macs")
+
+
+def conditional_space(data, space, conditional, budget):
     """The search space for `data`, class-conditional when asked (or when `space` is).
 
     Args:
         data: The loaded `kgan_nas.data.ImageData`.
         space: The user's `SearchSpace`, or None for the default one.
         conditional: Whether `search` was called with `conditional=True`.
-        max_params: The budget's parameter bound for a default space.
+        budget: The resolved budget; its `SPACE_BOUNDS` bound a default space.
 
     Returns:
         The `SearchSpace`: with `num_classes=data.num_classes` for a
@@ -57,7 +61,8 @@ def conditional_space(data, space, conditional, max_params):
     from kgan_nas.core.space import SearchSpace
 
     if space is None:
-        space = SearchSpace(image_shape=data.image_shape, max_params=max_params)
+        bounds = {key: budget[key] for key in SPACE_BOUNDS if budget.get(key) is not None}
+        space = SearchSpace(image_shape=data.image_shape, **bounds)
     if not (conditional or space.conditional):
         return space
     num_classes = check_labels(data)
