@@ -134,9 +134,14 @@ def _settings(args):
     budget, bounds, final = preset_budget()
     if args.smoke:
         budget = {k: SMOKE[k] for k in ("generations", "population", "steps_per_candidate")}
-        final = dict(final, steps=SMOKE["final_steps"], seeds=1)
+        final = dict(final, steps=SMOKE["final_steps"], seeds=1, num_samples=100)
         return "digits", budget, bounds, final
     return "mnist_5k", budget, bounds, final
+
+
+def _smoke_options(args):
+    """`--smoke` scores few images with small batches: it checks the script only."""
+    return dict(num_samples=100, batch_size=16, jit_compile=False) if args.smoke else {}
 
 
 def _directory(args, arm, seed):
@@ -163,7 +168,7 @@ def run_search(arm, seed, args):
         preset=PRESET,
         final=None,
         # On as the preset has it with its final stage (run here as its own phase).
-        options=kgan_nas.SearchOptions(zoo=True),
+        options=kgan_nas.SearchOptions(zoo=True, **_smoke_options(args)),
         run=kgan_nas.RunSettings(workers=1),
         directory=directory,
         seed=seed,
@@ -217,7 +222,7 @@ def run_published(arm, seed, args):
         population=len(designs),
         steps_per_candidate=budget["steps_per_candidate"],
         final=None,
-        options=kgan_nas.SearchOptions(zoo=True),
+        options=kgan_nas.SearchOptions(zoo=True, **_smoke_options(args)),
         run=kgan_nas.RunSettings(workers=1),
         directory=directory,
         seed=seed,

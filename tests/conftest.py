@@ -8,10 +8,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def cache_dir(tmp_path_factory):
-    """One extractor/data cache per test module (`KGAN_NAS_CACHE`), so the digits
-    extractor trains once per module and never touches the user's cache."""
+    """One extractor/data cache for the session (`KGAN_NAS_CACHE`), so the digits
+    extractor trains once (not once per module: about 4 s each) and never touches
+    the user's cache. Tests of the cache itself set their own."""
     path = tmp_path_factory.mktemp("cache")
     old = os.environ.get("KGAN_NAS_CACHE")
     os.environ["KGAN_NAS_CACHE"] = str(path)

@@ -44,8 +44,7 @@ def test_recompute_becomes_the_default_only_with_five_wins_of_six(bench):
 
 @pytest.mark.keras
 @pytest.mark.slow
-def test_one_run_scores_the_three_generators_on_the_same_latents(bench, tmp_path, monkeypatch):
-    monkeypatch.setenv("KGAN_NAS_CACHE", str(tmp_path / "cache"))
+def test_one_run_scores_the_three_generators_on_the_same_latents(bench, tmp_path, cache_dir):
     args = argparse.Namespace(dataset="digits", runs=str(tmp_path), steps=5, samples=200)
     data, reference, _ = bench.setting(args)
     row = bench.run_one("tf_dcgan@150k", 0, data, reference, args)

@@ -496,10 +496,13 @@ def test_continued_jobs_start_from_the_candidates_weights_and_end_at_equal_steps
     assert float(gan.ema.count.value) == 0.0
 
     steps = 14
-    continued = kgan_nas.finalize(str(directory), steps=steps, continue_training=True, verbose=0)
+    continued = kgan_nas.finalize(
+        str(directory), steps=steps, top_k=1, seeds=1, continue_training=True, verbose=0
+    )
     summary = continued.final_summary()
     assert summary["protocol"]["continue_training"] is True
-    for job_folder in _jobs(directory):
+    (genome,) = summary["genomes"]
+    for job_folder in [final_summary.job_name(genome["key"], 0)]:
         job_record = _read(os.path.join(directory, "final", job_folder, "record.json"))
         before = total_steps(continued.history, job_record["key"])
         assert before == 10  # the tiny search's steps per candidate

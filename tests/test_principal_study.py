@@ -143,11 +143,10 @@ def test_keras_tuner_refuses_what_it_cannot_tune(tuner):
 
 @pytest.mark.keras
 @pytest.mark.slow
-def test_the_keras_tuner_arm_runs_end_to_end(study, tmp_path, monkeypatch):
+def test_the_keras_tuner_arm_runs_end_to_end(study, tmp_path, cache_dir):
     """Its search (KerasTuner's oracle behind kgan_nas.search, the zoo first) and its
     final stage, in process at smoke size; the pipeline arm is the plain search that
     tests/test_final.py runs."""
-    monkeypatch.setenv("KGAN_NAS_CACHE", str(tmp_path / "cache"))
     args = study.parser().parse_args(["--smoke", "--runs", str(tmp_path)])
     search = study.run_search("keras_tuner", 10, args)
     assert search["smoke"] and not search["resumed"]
