@@ -78,7 +78,7 @@ def setup(run_dir_path, args, budget):
     import numpy as np
 
     from kgan_nas import data as data_lib
-    from kgan_nas.core.space import SearchSpace
+    from kgan_nas.engine.conditional import conditional_space
     from kgan_nas.engine.inputs import prepare_worker_files
     from kgan_nas.evaluation.evaluator import EvaluationConfig
     from kgan_nas.store.run_dir import RunDir
@@ -92,7 +92,8 @@ def setup(run_dir_path, args, budget):
     )
     started, cpu_started = time.perf_counter(), _cpu_seconds(resource.RUSAGE_SELF)
     data = data_lib.load_dataset(args.dataset, seed=args.seed)
-    space = SearchSpace(image_shape=data.image_shape, max_params=budget["max_params"])
+    # The preset's bounds (parameters, and training cost where it sets one).
+    space = conditional_space(data, None, False, budget)
     run_dir = RunDir(run_dir_path)
     run_dir.open({"benchmark": "preset_sizing"}, overwrite=True)
     print(f"Preparing {data.name}: data file, domain extractor, real features...")

@@ -532,29 +532,31 @@ def test_console_shows_no_library_noise_unless_verbose(real_run, tmp_path):
     --verbose no start-up line of theirs reaches stderr; with --verbose the lines
     this machine's TensorFlow prints (if any) are all there."""
 
-    def kgan_nas_process(*args):
-        return subprocess.run(
-            [sys.executable, "-m", "kgan_nas.cli.commands", *args],
-            capture_output=True,
+    def start(command):
+        return subprocess.Popen(
+            command,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             text=True,
             env=_environment(),
-            timeout=300,
         )
 
+    def finish(process):
+        stdout, stderr = process.communicate(timeout=300)
+        return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
+
+    # The three processes start together: each spends its time importing TensorFlow.
+    cli = [sys.executable, "-m", "kgan_nas.cli.commands"]
     sample = ["sample", str(real_run), "--n", "4", "--out"]
-    quiet = kgan_nas_process(*sample, str(tmp_path / "quiet.png"))
+    running = [
+        start([*cli, *sample, str(tmp_path / "quiet.png")]),
+        start([sys.executable, "-c", "import tensorflow as tf; tf.config.list_physical_devices()"]),
+        start([*cli, "--verbose", *sample, str(tmp_path / "verbose.png")]),
+    ]
+    quiet, baseline, verbose = (finish(process) for process in running)
     assert quiet.returncode == 0, quiet.stderr
     assert _noise_lines(quiet.stderr) == [], quiet.stderr
     assert quiet.stdout.startswith("wrote ")
-
-    baseline = subprocess.run(
-        [sys.executable, "-c", "import tensorflow as tf; tf.config.list_physical_devices()"],
-        capture_output=True,
-        text=True,
-        env=_environment(),
-        timeout=300,
-    )
-    verbose = kgan_nas_process("--verbose", *sample, str(tmp_path / "verbose.png"))
     assert verbose.returncode == 0, verbose.stderr
     if _noise_lines(baseline.stderr):
         assert _noise_lines(verbose.stderr), (baseline.stderr, verbose.stderr)

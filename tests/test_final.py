@@ -403,6 +403,10 @@ def test_final_stage_writes_every_job_the_summary_and_the_chosen_generator(final
         with open(os.path.join(final_run, "final", "generator.keras"), "rb") as two:
             assert one.read() == two.read()
     assert 0.0 <= chosen["precision_mean"] <= 1.0 and 0.0 <= chosen["recall_mean"] <= 1.0
+    from kgan_nas.report import final_view
+
+    section = final_view.final_section(result)
+    assert "retrained from scratch" in section and ">precision<" in section
     text = result.summary()
     assert "Final training: top 2 x 2 seeds x 5 steps" in text
     assert "±" in text and "precision  recall" in text
@@ -501,6 +505,9 @@ def test_continued_jobs_start_from_the_candidates_weights_and_end_at_equal_steps
     )
     summary = continued.final_summary()
     assert summary["protocol"]["continue_training"] is True
+    from kgan_nas.report import final_view
+
+    assert "trained on from their search weights" in final_view.final_section(continued)
     (genome,) = summary["genomes"]
     for job_folder in [final_summary.job_name(genome["key"], 0)]:
         job_record = _read(os.path.join(directory, "final", job_folder, "record.json"))

@@ -16,6 +16,10 @@ from kgan_nas.report.markup import table
 from kgan_nas.results.final_summary import FINAL_DIR
 
 
+def _share(value):
+    return "" if value is None else fixed(value, 2)
+
+
 def final_section(result):
     """The "Final training" section of the page.
 
@@ -32,11 +36,15 @@ def final_section(result):
     parts = [section_start("final")]
     protocol = summary["protocol"]
     split = "held-out" if protocol["reference"] == "holdout" else "eval (used by selection!)"
+    how = (
+        " trained on from their search weights to "
+        if protocol.get("continue_training")
+        else " retrained from scratch: "
+    )
     parts.append(
         f"<p>The search's top {protocol['top_k']} genomes"
         f"{' (the best of each weight lineage first)' if protocol.get('distinct_lineages') else ''}"
-        " retrained from scratch: "
-        f"{protocol['seeds']} seeds x {protocol['steps']:,} steps each, EMA "
+        f"{how}{protocol['seeds']} seeds x {protocol['steps']:,} steps each, EMA "
         f"{escape(protocol['ema_decay'])}, {protocol['num_samples']} samples scored on "
         f"{protocol['reference_images']} {escape(split)} images.</p>"
     )
@@ -52,12 +60,25 @@ def final_section(result):
             if genome["fid_mean"] is None
             else f"{fixed(genome['fid_mean'], 3)} ± {fixed(genome['fid_std'], 3)}",
             "" if genome["fid_live_mean"] is None else fixed(genome["fid_live_mean"], 3),
+            _share(genome.get("precision_mean")),
+            _share(genome.get("recall_mean")),
             f"{genome['runs']} of {protocol['seeds']}",
             protocol["steps"],
         ]
         for genome in summary["genomes"]
     ]
-    headers = ["search rank", "key", "FID mean ± std", "last weights", "runs", "steps"]
+    # Precision (fidelity) and recall (coverage) beside FID; blank for stages run
+    # before they were measured.
+    headers = [
+        "search rank",
+        "key",
+        "FID mean ± std",
+        "last weights",
+        "precision",
+        "recall",
+        "runs",
+        "steps",
+    ]
     parts.append(table(headers, rows, table_id="final-table"))
     line = prediction_line(summary)
     if line:
