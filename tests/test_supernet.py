@@ -20,7 +20,7 @@ SPACE_28 = kgan_nas.SearchSpace(image_shape=(28, 28, 1), max_params=150_000)
 
 
 def test_candidates_cover_the_spaces_kinds_kernels_and_norms():
-    from kgan_nas.supernet import network
+    from kgan_nas.core import supernet_slots as network
 
     space = dataclasses.replace(
         SPACE_28, generator_layer_types=("conv2d", "conv2d_transpose", "residual_up")
@@ -38,7 +38,7 @@ def test_candidates_cover_the_spaces_kinds_kernels_and_norms():
 @settings(max_examples=30, deadline=None)
 @given(seed=st.integers(0, 2**16), top=st.integers(1, 6), side=st.sampled_from([8, 16, 28, 32]))
 def test_derived_genomes_are_valid_distinct_and_start_from_the_strongest(seed, top, side):
-    from kgan_nas.supernet import network
+    from kgan_nas.core import supernet_slots as network
     from kgan_nas.supernet.search import derive
 
     space = kgan_nas.SearchSpace(image_shape=(side, side, 1), max_params=150_000)
@@ -161,3 +161,7 @@ def test_the_strategy_queues_what_the_supernet_derived_and_keeps_its_cost():
     assert isinstance(Genome.from_dict(genome.to_dict()), Genome)
     with pytest.raises(ValueError, match="supernet_steps"):
         DifferentiableSearch(TINY_SPACE, supernet_steps=0)
+    with pytest.raises(ValueError, match="unconditional spaces only"):
+        DifferentiableSearch(dataclasses.replace(TINY_SPACE, num_classes=10))
+    with pytest.raises(ValueError, match="discriminator no layer kind"):
+        DifferentiableSearch(dataclasses.replace(TINY_SPACE, discriminator_layer_types=("dense",)))

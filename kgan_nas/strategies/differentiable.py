@@ -10,6 +10,7 @@ supernet that learnt nothing useful costs no more than its own training.
 """
 
 from kgan_nas import validate
+from kgan_nas.core import supernet_slots
 from kgan_nas.core.genome import Genome
 from kgan_nas.strategies.random import RandomSearch
 
@@ -29,7 +30,9 @@ class DifferentiableSearch(RandomSearch):
             (the default) fills the first generation.
 
     Raises:
-        ValueError: for a non-positive `supernet_steps` or `derived`.
+        ValueError: for a non-positive `supernet_steps` or `derived`, a
+            class-conditional space, or a space whose networks have no layer
+            kind that doubles or halves the map (nothing for a supernet to mix).
     """
 
     # The search trains the supernet before the first generation when this is set.
@@ -37,6 +40,12 @@ class DifferentiableSearch(RandomSearch):
 
     def __init__(self, space, *, objectives=("fid",), seed=0, supernet_steps=None, derived=None):
         super().__init__(space, objectives=objectives, seed=seed)
+        if space.num_classes is not None:
+            raise ValueError(
+                "strategy='differentiable' searches unconditional spaces only; use "
+                "'random', 'genetic' or 'pso' for a class-conditional search."
+            )
+        supernet_slots.skeleton(space)  # fails now, before any data loads or training
         for name, value in (("supernet_steps", supernet_steps), ("derived", derived)):
             if value is not None:
                 validate.check_positive_int(value, name)

@@ -16,6 +16,7 @@ again.
 import os
 import time
 
+from kgan_nas.core import supernet_slots
 from kgan_nas.core.genome import Genome
 from kgan_nas.core.space import InvalidGenomeError
 from kgan_nas.store.atomic import atomic_write_json
@@ -51,9 +52,9 @@ def train_supernet(space, images, *, steps, batch_size, seed=0, jit_compile=True
 
     keras.utils.set_random_seed(seed)
     generator, discriminator = network.build_supernet(space)
-    g_genes, d_genes, slots = network.skeleton(space)
+    g_genes, d_genes, slots = supernet_slots.skeleton(space)
     # The training genes of every derived genome: the genome defaults.
-    genome = network.genome_of(space, [g_genes[0]] * slots, [d_genes[0]] * slots)
+    genome = supernet_slots.genome_of(space, [g_genes[0]] * slots, [d_genes[0]] * slots)
     gan = decode.build_gan(
         genome, space, seed=seed, jit_compile=jit_compile, networks=(generator, discriminator)
     )
@@ -94,7 +95,7 @@ def derive(space, g_genes, d_genes, g_weights, d_weights, training, top=1):
 
     Args:
         space: The `SearchSpace`.
-        g_genes: The generator slots' candidate genes (`network.skeleton`).
+        g_genes: The generator slots' candidate genes (`supernet_slots.skeleton`).
         d_genes: The discriminator slots' candidate genes.
         g_weights: Per generator slot, the weight of each candidate.
         d_weights: Per discriminator slot, the weight of each candidate.
