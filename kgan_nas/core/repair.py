@@ -32,6 +32,7 @@ def repair(space, genome):
     generator = _fix_upsampling(space, generator)
     generator = _fix_length(space, generator, "generator")
     discriminator = _fix_length(space, discriminator, "discriminator")
+    discriminator = _weighted(space, discriminator)
     training = snap_training(space, genome.training)
     conditioning = conditioning_lib.snap(space, genome.conditioning)
     repaired = Genome(tuple(generator), tuple(discriminator), training, conditioning)
@@ -176,6 +177,43 @@ def _default_conv(space, network):
         ),
         network,
     )
+
+
+# Discriminator kinds with weights of their own (what `weighted_discriminator` asks for).
+WEIGHTED_DISCRIMINATOR_KINDS = (genome_lib.DENSE, genome_lib.CONV2D, genome_lib.RESIDUAL_DOWN)
+
+
+def _has_weights(genes):
+    return any(gene.kind in WEIGHTED_DISCRIMINATOR_KINDS for gene in genes)
+
+
+def _weighted(space, genes):
+    """`genes` with its first layer made the default convolution where a weighted
+    discriminator is required and none of its layers has weights."""
+    if not space.weighted_discriminator or _has_weights(genes):
+        return genes
+    filler = _default_conv(space, "discriminator")
+    if filler.kind not in WEIGHTED_DISCRIMINATOR_KINDS:
+        raise InvalidGenomeError(
+            "weighted_discriminator needs a discriminator kind with weights "
+            f"({', '.join(WEIGHTED_DISCRIMINATOR_KINDS)}) in discriminator_layer_types"
+        )
+    return section_sort([filler] + list(genes[1:]), vector_first=False)
+
+
+def structure_problems(space, genome):
+    """Problems of a genome's layer order, and of a discriminator without weights."""
+    problems = []
+    if section_sort(list(genome.generator), True) != list(genome.generator):
+        problems.append("generator dense layers must come before its convolutions")
+    if section_sort(list(genome.discriminator), False) != list(genome.discriminator):
+        problems.append("discriminator dense layers must come after its convolutions")
+    if space.weighted_discriminator and not _has_weights(genome.discriminator):
+        problems.append(
+            "discriminator has no layer with weights (weighted_discriminator): only "
+            "dropout or minibatch std before its logit"
+        )
+    return problems
 
 
 def _fix_length(space, genes, network):

@@ -140,6 +140,10 @@ class SearchSpace:
         max_generator_macs: Upper bound on `generator_macs(genome)`, or None.
         max_train_macs: Upper bound on `train_macs(genome)`, or None. Repair
             shrinks genomes under every bound set, as under `max_params`.
+        weighted_discriminator: Require a discriminator layer with weights:
+            one of only dropout and minibatch std is a linear classifier of
+            pixels and hardly ever trains (`benchmarks/training_yield.py`);
+            repair makes its first layer the default convolution. Off.
     """
 
     image_shape: tuple = (28, 28, 1)
@@ -173,6 +177,7 @@ class SearchSpace:
     d_steps: tuple = recipe_lib.SPACE_FIELDS["d_steps"][1]
     max_generator_macs: object = None
     max_train_macs: object = None
+    weighted_discriminator: bool = False
 
     def __post_init__(self):
         set_ = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731
@@ -516,10 +521,7 @@ class SearchSpace:
                 f"generator has {upsamples} upsampling layers; {low_u}..{high_u} reach "
                 f"{self.image_shape[0]}x{self.image_shape[1]}"
             )
-        if repair_lib.section_sort(list(genome.generator), True) != list(genome.generator):
-            problems.append("generator dense layers must come before its convolutions")
-        if repair_lib.section_sort(list(genome.discriminator), False) != list(genome.discriminator):
-            problems.append("discriminator dense layers must come after its convolutions")
+        problems += repair_lib.structure_problems(self, genome)
         if repair_lib.snap_training(self, genome.training) != genome.training:
             problems.append(f"training genes {genome.training} are not within the space's choices")
         problems += conditioning_lib.problems(self, genome)
@@ -565,6 +567,8 @@ class SearchSpace:
         config = conditioning_lib.strip_unconditional(dataclasses.asdict(self))
         config = recipe_lib.strip_defaults(config)
         config = bounds_lib.strip_unset(config)
+        if not config["weighted_discriminator"]:
+            del config["weighted_discriminator"]  # as before it existed: the same hash
         return {
             key: list(value) if isinstance(value, tuple) else value for key, value in config.items()
         }

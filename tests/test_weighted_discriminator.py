@@ -1,0 +1,56 @@
+"""`SearchSpace(weighted_discriminator=True)`: no discriminator of only dropout / minibatch std."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import settings
+from hypothesis import strategies as st
+
+from kgan_nas.core import operators
+from kgan_nas.core.genome import Genome
+from kgan_nas.core.genome import LayerGene
+from kgan_nas.core.repair import WEIGHTED_DISCRIMINATOR_KINDS
+from kgan_nas.core.space import InvalidGenomeError
+from kgan_nas.core.space import SearchSpace
+
+PLAIN = SearchSpace(image_shape=(28, 28, 1), max_params=150_000)
+WEIGHTED = dataclasses.replace(PLAIN, weighted_discriminator=True)
+
+
+def _weighted(genome):
+    return any(gene.kind in WEIGHTED_DISCRIMINATOR_KINDS for gene in genome.discriminator)
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1))
+def test_every_sampled_or_mutated_genome_has_a_discriminator_with_weights(seed):
+    rng = np.random.default_rng(seed)
+    genome = WEIGHTED.sample(rng)
+    assert _weighted(genome) and WEIGHTED.problems(genome) == []
+    child = operators.mutate(genome, WEIGHTED, rng)
+    assert _weighted(child) and WEIGHTED.problems(child) == []
+
+
+def test_repair_turns_a_dropout_only_discriminator_into_a_convolution():
+    genome = PLAIN.sample(np.random.default_rng(0))
+    dropout_only = Genome(
+        genome.generator, (LayerGene("dropout", rate=PLAIN.dropout_rates[0]),), genome.training
+    )
+    assert PLAIN.problems(dropout_only) == []  # allowed by default
+    assert any("no layer with weights" in p for p in WEIGHTED.problems(dropout_only))
+    repaired = WEIGHTED.repair(dropout_only)
+    assert [g.kind for g in repaired.discriminator] == ["conv2d"]
+    assert WEIGHTED.problems(repaired) == []
+
+
+def test_the_option_is_stored_only_when_on_and_needs_a_weighted_kind():
+    assert "weighted_discriminator" not in PLAIN.to_dict()  # old spaces keep their hash
+    assert SearchSpace.from_dict(WEIGHTED.to_dict()) == WEIGHTED
+    no_weights = dataclasses.replace(WEIGHTED, discriminator_layer_types=("dropout",))
+    genome = PLAIN.sample(np.random.default_rng(1))
+    with pytest.raises(InvalidGenomeError, match="needs a discriminator kind with weights"):
+        no_weights.repair(
+            Genome(genome.generator, (LayerGene("dropout", rate=0.1),), genome.training)
+        )
