@@ -91,3 +91,25 @@ def test_rows_of_a_committed_json_are_restored_and_not_run_again(study, tmp_path
     search = json.loads((tmp_path / "runs" / "params_seed0.search.json").read_text())
     assert search == {"search_seconds": 1000.0, "resumed": False, "smoke": False}
     assert restore() == []  # once restored, kept
+
+
+def test_the_pages_prose_quotes_the_two_seeds_means(study):
+    import json
+    import statistics
+
+    import _common
+
+    path = os.path.join(BENCHMARKS, "results", "cost_preset_study.json")
+    with open(path, encoding="utf-8") as stream:
+        report = json.load(stream)
+    if not report["decision"]["complete"]:
+        pytest.skip("the study is not complete")
+    means = {
+        arm: statistics.fmean(row["fid_mean"] for row in report["rows"] if row["arm"] == arm)
+        for arm in study.ARMS
+    }
+    with open(_common.DOCS_PAGE, encoding="utf-8") as stream:
+        page = " ".join(stream.read().split())
+    assert f"({means['macs']:.1f} against {means['params']:.1f})" in page
+    assert report["decision"]["switch_preset"] is False  # the page says the preset stays
+    assert "`mnist_cpu` keeps its parameter bound" in page
