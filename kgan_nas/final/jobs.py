@@ -170,9 +170,14 @@ def seed_job(run_dir, config, final, data, key, genome_dict, seed_index, referen
     if done is not None:
         return done
     from kgan_nas.final.job import train_final_job
+    from kgan_nas.final.job import training_steps
 
     folder = run_dir.file(FINAL_DIR, job_name(key, seed_index))
-    say(f"  training {job_name(key, seed_index)} ({final.steps:,} steps)...")
+    steps = training_steps(job)
+    start = (
+        f", continuing its {job['continued_from_steps']:,}" if job["continued_from_steps"] else ""
+    )
+    say(f"  training {job_name(key, seed_index)} ({steps:,} steps{start})...")
     staging = run_lib.staging_dir_for(folder)
     record = train_final_job(
         *_genome_and_space(config, genome_dict),
