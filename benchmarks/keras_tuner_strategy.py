@@ -120,20 +120,27 @@ class KerasTunerStrategy(Strategy):
             if trial.status != "RUNNING":
                 break  # The oracle ran out of new values.
             genome = self.genome(trial.hyperparameters.values)
-            self._remember(genome, trial)
-            proposals.append(genome)
+            if self._remember(genome, trial):
+                proposals.append(genome)
         return proposals
 
     def _remember(self, genome, trial):
+        """Records a trial; False (and the trial ended, unscored) when an earlier
+        trial already stands for its genome (values that repair to one genome)."""
         entry = [genome.key(), dict(trial.hyperparameters.values), None, False, trial]
         self._trials.append(entry)
+        if entry[0] in self._by_key:
+            self._end(entry, None)
+            return False
         self._by_key[entry[0]] = entry
+        return True
 
     def _update(self, results):
         for genome, fitness in results:
             entry = self._by_key.get(genome.key())
             if entry is None or entry[3]:
-                continue  # A design queued as written (`start_from`), not a trial.
+                # A design queued as written (`start_from`, no trial), or a trial ended.
+                continue
             score = fitness.fid if fitness.ok else None
             self._end(entry, score)
 
@@ -154,15 +161,14 @@ class KerasTunerStrategy(Strategy):
         return {"trials": [entry[:4] for entry in self._trials]}
 
     def _load_extra_state(self, extra, results):
-        self._trials, self._by_key = [], {}
-        self._oracle = self._new_oracle()
+        trials, by_key, oracle = [], {}, self._new_oracle()
+        self._trials, self._by_key, self._oracle = trials, by_key, oracle
         for key, values, score, ended in extra.get("trials", []):
-            trial = self._oracle.create_trial(f"tuner_{len(self._trials)}")
+            trial = oracle.create_trial(f"tuner_{len(trials)}")
             if dict(trial.hyperparameters.values) != values:
                 raise ValueError(
                     "the KerasTuner oracle did not replay the saved trials (another "
                     "keras_tuner version or space?); start the run again."
                 )
-            self._remember(self.genome(values), trial)
-            if ended:
-                self._end(self._trials[-1], score)
+            if self._remember(self.genome(values), trial) and ended:
+                self._end(trials[-1], score)

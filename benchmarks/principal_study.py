@@ -164,8 +164,13 @@ def run_search(arm, seed, args):
     dataset, budget, bounds, _ = _settings(args)
     directory = _directory(args, arm, seed)
     resumed = os.path.exists(os.path.join(directory, "config.json"))
+    from kgan_nas.config import preset_strategy
+
     keywords = dict(
         preset=PRESET,
+        # The strategy the preset's search has with its final stage (run here as its
+        # own phase: with final=None the search would take the genetic default).
+        strategy=preset_strategy(PRESET),
         final=None,
         # On as the preset has it with its final stage (run here as its own phase).
         options=kgan_nas.SearchOptions(zoo=True, **_smoke_options(args)),
@@ -320,12 +325,9 @@ RUNNERS = {
 def decide(rows, seeds):
     """The pre-registered decisions, from the rows of every arm and seed."""
     by = {(row["arm"], row["seed"]): row for row in rows}
-    counted = [
-        seed
-        for seed in seeds
-        if all((arm, seed) in by for arm in ("pipeline", "keras_tuner"))
-        and by[("keras_tuner", seed)].get("same_space_as_pipeline") is not False
-    ]
+    ran = [s for s in seeds if all((arm, s) in by for arm in ("pipeline", "keras_tuner"))]
+    # Rule 3: a seed whose arms searched different spaces is run but not counted.
+    counted = [s for s in ran if by[("keras_tuner", s)].get("same_space_as_pipeline") is not False]
 
     def fids(arm):
         # An arm whose final stage failed loses its seed: a finite stand-in worse
@@ -334,7 +336,7 @@ def decide(rows, seeds):
         return [FAILED_FID if v is None else v for v in value]
 
     test = paired_test(fids("pipeline"), fids("keras_tuner"))
-    complete = sorted(counted) == list(SEEDS)
+    complete = sorted(ran) == list(SEEDS)
     correlations = [
         by[("pipeline", seed)]["prediction"]["spearman"]
         for seed in counted
@@ -471,7 +473,17 @@ def main(argv=None):
             run_side_by_side(__file__, argv, args.runs, ["zoo_published"], seed, "published")
         if "pipeline" in args.arms:
             run_side_by_side(__file__, argv, args.runs, ["pipeline"], seed, "probes")
-    rows = [_merged_row(args, arm, seed) for seed in args.seeds for arm in args.arms]
+    # Every seed with finished parts (restored from the results JSON or run before),
+    # not only this call's --seeds: a call for one seed must not drop the others.
+    seeds = sorted(
+        set(args.seeds)
+        | {
+            seed
+            for seed in SEEDS
+            if all(os.path.exists(part_path(args.runs, a, seed, PHASES[a][-1])) for a in args.arms)
+        }
+    )
+    rows = [_merged_row(args, arm, seed) for seed in seeds for arm in args.arms]
     if any(row.get("smoke", False) != args.smoke for row in rows):
         raise SystemExit(f"{args.runs} mixes smoke and study rows; use another --runs")
     budget, bounds, final = _settings(args)[1:]
@@ -482,10 +494,10 @@ def main(argv=None):
         "final": final,
         "probes": PROBES,
         "arms": list(args.arms),
-        "seeds": list(args.seeds),
+        "seeds": seeds,
         "smoke": args.smoke,
         "rows": rows,
-        "decision": decide(rows, args.seeds),
+        "decision": decide(rows, seeds),
     }
     path = write_result("principal_study", report, output)
     if args.docs:

@@ -157,3 +157,38 @@ def test_the_keras_tuner_arm_runs_end_to_end(study, tmp_path, cache_dir):
     assert row["chosen_design"] in zoo.DESIGNS
     assert 0.0 <= row["precision_mean"] <= 1.0
     assert row["search_steps"] == study.SMOKE["population"] * study.SMOKE["steps_per_candidate"]
+
+
+def test_a_seed_of_another_space_is_run_but_not_counted(study):
+    rows = _rows(study, [1, 1, 1, 1, 9], [5] * 5)
+    rows[1]["same_space_as_pipeline"] = False  # keras_tuner of seed 10
+    decision = study.decide(rows, study.SEEDS)
+    assert decision["complete"] and decision["seeds_counted"] == [11, 12, 13, 14]
+    assert decision["pipeline_vs_keras_tuner"]["wins"] == 3
+    assert not decision["claim_pipeline_beats_tuned_design"]
+
+
+def test_the_pipeline_arm_searches_as_the_preset_does_with_its_final_stage(study, monkeypatch):
+    """Its final stage runs as a phase of its own (final=None), so the arm names the
+    strategy the preset's search takes with a final stage: random, not genetic."""
+    import kgan_nas
+
+    calls = []
+    monkeypatch.setattr(kgan_nas, "search", lambda *args, **kwargs: calls.append(kwargs))
+    args = study.parser().parse_args(["--runs", "unused"])
+    study.run_search("pipeline", 10, args)
+    (keywords,) = calls
+    assert keywords["strategy"] == "random" and keywords["preset"] == "mnist_cpu"
+    assert keywords["final"] is None and keywords["options"].zoo is True
+
+
+def test_keras_tuner_ends_a_trial_whose_values_repair_to_a_genome_already_tried(tuner):
+    space = SearchSpace(image_shape=(28, 28, 1), max_params=150_000)
+    strategy = tuner.KerasTunerStrategy(space, seed=2)
+    (first,) = strategy.ask(1)
+    trial = strategy._oracle.create_trial("tuner_again")
+    assert strategy._remember(first, trial) is False  # the same genome as the first trial
+    assert trial.status == "FAILED" and len(strategy._by_key) == 1
+    strategy.tell(first, Fitness(fid=3.0))
+    strategy.ask(1)
+    assert strategy._oracle.get_best_trials(1)[0].score == 3.0
