@@ -507,7 +507,7 @@ def test_continued_jobs_start_from_the_candidates_weights_and_end_at_equal_steps
     assert summary["protocol"]["continue_training"] is True
     from kgan_nas.report import final_view
 
-    assert "trained on from their search weights" in final_view.final_section(continued)
+    assert "continued from its search weights" in final_view.final_section(continued)
     (genome,) = summary["genomes"]
     for job_folder in [final_summary.job_name(genome["key"], 0)]:
         job_record = _read(os.path.join(directory, "final", job_folder, "record.json"))
@@ -519,6 +519,16 @@ def test_continued_jobs_start_from_the_candidates_weights_and_end_at_equal_steps
         final_job._build_job_gan(
             Genome.from_dict(record["genome"]), result.space, job, start_weights=str(tmp_path)
         )
+    # A candidate that already trained the whole budget is retrained from scratch:
+    # no job trains more than `steps` in all.
+    again = kgan_nas.finalize(
+        str(directory), steps=8, top_k=1, seeds=1, continue_training=True, verbose=0
+    )
+    (genome,) = again.final_summary()["genomes"]
+    job_record = _read(
+        os.path.join(directory, "final", final_summary.job_name(genome["key"], 0), "record.json")
+    )
+    assert (job_record["continued_from_steps"], job_record["steps_trained"]) == (0, 8)
 
 
 @pytest.mark.keras

@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from kgan_nas import metrics
 from kgan_nas.metrics import neighbours
+from kgan_nas.metrics.precision_recall import equal_sizes
 
 
 def _brute_force(real, fake, k):
@@ -37,8 +38,14 @@ def test_matches_the_definition_written_out(n_real, n_fake, dim, k, shift, seed)
     rng = np.random.default_rng(seed)
     real = rng.normal(size=(n_real, dim))
     fake = rng.normal(size=(n_fake, dim)) * 1.5 + shift
-    result = metrics.precision_recall(real, fake, k=k)
-    assert (result["precision"], result["recall"]) == pytest.approx(_brute_force(real, fake, k))
+    result = metrics.precision_recall(real, fake, k=k, seed=seed)
+    # Both sets are measured at one size, the larger subsampled to the smaller's.
+    same_real, same_fake = equal_sizes(real, fake, seed)
+    assert len(same_real) == len(same_fake) == min(n_real, n_fake) == result["num_samples"]
+    if n_real <= n_fake:
+        np.testing.assert_array_equal(same_real, real)  # the smaller set is kept whole
+    expected = _brute_force(same_real, same_fake, k)
+    assert (result["precision"], result["recall"]) == pytest.approx(expected)
     assert 0.0 <= result["precision"] <= 1.0 and 0.0 <= result["recall"] <= 1.0
 
 

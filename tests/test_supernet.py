@@ -33,6 +33,8 @@ def test_candidates_cover_the_spaces_kinds_kernels_and_norms():
     assert all(g.downsamples for g in d_genes)
     with pytest.raises(ValueError, match="discriminator no layer kind that halves"):
         network.skeleton(dataclasses.replace(space, discriminator_layer_types=("dense",)))
+    with pytest.raises(ValueError, match="cannot be reached by doubling"):
+        network.skeleton(kgan_nas.SearchSpace(image_shape=(7, 7, 1)))
 
 
 @settings(max_examples=30, deadline=None)
@@ -136,6 +138,41 @@ def test_a_differentiable_search_evaluates_the_derived_genomes_first_and_resumes
         generations=2,
     )
     assert len(again.history) == 4
+
+
+def test_a_failed_supernet_is_not_kept_and_a_resume_trains_it_again(tmp_path, monkeypatch):
+    """A supernet that failed leaves no supernet.json; trained on resume, its genomes
+    still go first although the checkpoint was saved without them."""
+    from kgan_nas.supernet import search as supernet_search
+
+    genome = TINY_SPACE.sample(np.random.default_rng(5))
+
+    def failing(*args, **kwargs):
+        raise MemoryError("out of memory")
+
+    monkeypatch.setattr(supernet_search, "train_supernet", failing)
+    found = supernet_search.run_supernet(
+        str(tmp_path),
+        TINY_SPACE,
+        None,
+        steps=5,
+        batch_size=4,
+        seed=0,
+        jit_compile=False,
+        top=2,
+        say=lambda *args: None,
+    )
+    assert found["status"] == "error" and "out of memory" in found["reason"]
+    assert not (tmp_path / "supernet.json").exists()
+    before = DifferentiableSearch(TINY_SPACE, seed=0)
+    before.use_supernet(found)
+    for asked in before.ask(2):
+        before.tell(asked, kgan_nas.core.fitness.Fitness(fid=5.0))
+    state = json.loads(json.dumps(before.state_dict()))
+    after = DifferentiableSearch(TINY_SPACE, seed=0)
+    after.use_supernet({"status": "ok", "steps": 5, "seconds": 1.0, "derived": [genome.to_dict()]})
+    after.load_state_dict(state)
+    assert after.supernet["status"] == "ok" and after.ask(1)[0].key() == genome.key()
 
 
 def test_the_strategy_queues_what_the_supernet_derived_and_keeps_its_cost():

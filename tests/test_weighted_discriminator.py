@@ -54,3 +54,22 @@ def test_the_option_is_stored_only_when_on_and_needs_a_weighted_kind():
         no_weights.repair(
             Genome(genome.generator, (LayerGene("dropout", rate=0.1),), genome.training)
         )
+
+
+def test_shrinking_under_max_params_keeps_the_last_layer_with_weights():
+    """Repair's cheapest move can be deleting the discriminator's one wide convolution;
+    a weighted discriminator shrinks it instead (found by review)."""
+    generator = (
+        LayerGene("conv2d_transpose", size=16, kernel=3, stride=2, activation="relu"),
+        LayerGene("conv2d_transpose", size=16, kernel=3, stride=2, activation="relu"),
+    )
+    discriminator = (
+        LayerGene("conv2d", size=128, kernel=5, stride=1, activation="relu"),
+        LayerGene("dropout", rate=0.1),
+    )
+    genome = Genome(generator, discriminator, PLAIN.sample(np.random.default_rng(0)).training)
+    size = dataclasses.replace(WEIGHTED, max_params=None).params(genome)
+    for fraction in (0.9, 0.5):
+        bound = int(fraction * size)
+        repaired = dataclasses.replace(WEIGHTED, max_params=bound).repair(genome)
+        assert _weighted(repaired)

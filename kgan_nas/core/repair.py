@@ -328,7 +328,10 @@ def _shrink_moves(space, genome):
                     yield _with_gene(genome, network, i, gene.replace(kernel=max(smaller_kernels)))
                 if gene.norm != "none" and "none" in space._norms(network):
                     yield _with_gene(genome, network, i, gene.replace(norm="none"))
-            if len(genes) > low and not (gene.upsamples and upsamples <= low_u):
+            if len(genes) > low and not (
+                (gene.upsamples and upsamples <= low_u)
+                or (network == "discriminator" and _last_weighted(space, genes, i))
+            ):
                 yield _with_gene(genome, network, i, None)
             if (
                 network == "generator"
@@ -339,6 +342,14 @@ def _shrink_moves(space, genome):
                 yield _with_gene(genome, network, i, _with_upsampling(space, gene))
             if network == "discriminator" and gene.kind == genome_lib.CONV2D and gene.stride == 1:
                 yield _with_gene(genome, network, i, gene.replace(stride=2))
+
+
+def _last_weighted(space, genes, index):
+    """Whether deleting discriminator layer `index` would leave a weighted
+    discriminator (`weighted_discriminator`) without any layer with weights."""
+    if not space.weighted_discriminator or genes[index].kind not in WEIGHTED_DISCRIMINATOR_KINDS:
+        return False
+    return not _has_weights(genes[:index] + genes[index + 1 :])
 
 
 def _nearest(value, choices, log=False):

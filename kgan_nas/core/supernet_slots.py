@@ -81,6 +81,12 @@ def skeleton(space):
         ValueError: when a network has no candidate operation (the space
             offers no kind that changes the map size).
     """
+    if space.upsample_range()[1] < 1:
+        raise ValueError(
+            f"A {space.image_shape[0]}x{space.image_shape[1]} image cannot be reached by "
+            "doubling a start map (no valid generator upsamples), so a supernet of "
+            "up- and downsampling slots does not fit this space; use another strategy."
+        )
     generator, discriminator = candidates(space, "generator"), candidates(space, "discriminator")
     for name, found in (("generator", generator), ("discriminator", discriminator)):
         if not found:

@@ -44,11 +44,17 @@ def train_final_job(genome, space, images, job, reference, save_dir, *, start_we
     return train_and_score(gan, images, dict(job, training_seed=seed), reference, save_dir, extra)
 
 
+# The networks a candidate folder holds, both needed to continue one.
+NETWORKS = ("generator", "discriminator")
+
+
 def _build_job_gan(genome, space, job, start_weights=None):
     """`(gan, seed)`: the job's compiled GAN, built from its own seed (weights and noise).
 
     With `start_weights` (a candidate folder), its networks then take the
-    saved weights, and the weight average restarts from them.
+    saved weights, and the weight average restarts from them. A candidate
+    whose genome keeps a weight average saved its averaged generator, so the
+    job continues from the averaged generator and the live discriminator.
     """
     import keras
 
@@ -62,11 +68,13 @@ def _build_job_gan(genome, space, job, start_weights=None):
     if start_weights is not None:
         from kgan_nas.evaluation.inherit import inherit_from_saved
 
-        if not inherit_from_saved(gan, start_weights):
+        saved = [os.path.join(start_weights, f"{name}.keras") for name in NETWORKS]
+        if not all(os.path.isfile(path) for path in saved):
             raise ValueError(
                 f"continue_training found no saved networks of {job['key']} in "
                 f"{start_weights}; finalize without continue_training."
             )
+        inherit_from_saved(gan, start_weights)
         if gan.ema is not None:
             gan.ema.reset(gan.generator)
     return gan, seed

@@ -94,7 +94,7 @@ def _packed_jobs(run_dir, config, final, data, jobs, genome_dict, reference, say
         stagings,
         say=say,
         publish=publish,
-        start_weights=_start_weights(run_dir, final, jobs[0]["key"]),
+        start_weights=_start_weights(run_dir, jobs[0]),
     )
     if records is None:
         return {}
@@ -109,9 +109,9 @@ def _genome_and_space(config, genome_dict):
     return Genome.from_dict(genome_dict), SearchSpace.from_dict(config.space)
 
 
-def _start_weights(run_dir, final, key):
+def _start_weights(run_dir, job):
     """The search candidate's folder a continued job starts from, else None."""
-    return run_dir.candidate_dir(key) if final.continue_training else None
+    return run_dir.candidate_dir(job["key"]) if job["continued_from_steps"] else None
 
 
 def _job_spec(run_dir, config, final, key, seed_index):
@@ -120,10 +120,13 @@ def _job_spec(run_dir, config, final, key, seed_index):
     `steps` is the job's total training; a job that continues its search
     candidate (`FinalConfig.continue_training`) starts at
     `continued_from_steps` of them, the candidate's own and inherited steps.
+    A candidate that already trained `steps` or more is retrained from
+    scratch instead, so no job trains more than `steps` in all.
     """
     from kgan_nas.results.search_result import total_steps
 
     continued = total_steps(run_dir.history(), key) if final.continue_training else 0
+    continued = continued if continued < final.steps else 0
     return {
         "key": key,
         "seed_index": seed_index,
@@ -185,7 +188,7 @@ def seed_job(run_dir, config, final, data, key, genome_dict, seed_index, referen
         job,
         reference,
         staging,
-        start_weights=_start_weights(run_dir, final, key),
+        start_weights=_start_weights(run_dir, job),
     )
     run_lib.publish_candidate(staging, folder)
     say(_job_line(job_name(key, seed_index), record))

@@ -14,6 +14,9 @@ for Assessing Generative Models", NeurIPS 2019), tell them apart:
 
 Both are in [0, 1], higher is better; real data against more real data gets
 high values on both (not exactly 1: the balls only approximate a manifold).
+The k-th neighbour's distance shrinks as a set grows, so sets of different
+sizes would bias the two numbers; as in the paper, both sets have one size:
+the larger is subsampled (without replacement, seeded) to the smaller's.
 """
 
 import numpy as np
@@ -25,7 +28,7 @@ from kgan_nas.metrics.neighbours import squared_distance_blocks
 __all__ = ["precision_recall"]
 
 
-def precision_recall(real_features, fake_features, *, k=3):
+def precision_recall(real_features, fake_features, *, k=3, seed=0):
     """Improved precision and recall (Kynkaenniemi et al., 2019) of generated features.
 
     Args:
@@ -33,9 +36,12 @@ def precision_recall(real_features, fake_features, *, k=3):
         fake_features: Array `(N_fake, dim)` of generated images' features.
         k: The neighbour whose distance sets each ball's radius. Defaults to
             3, the paper's choice.
+        seed: Seed of the subsample that brings the larger set to the
+            smaller's size. Defaults to 0.
 
     Returns:
-        A dict with `precision` and `recall` (floats in [0, 1]) and `k`.
+        A dict with `precision` and `recall` (floats in [0, 1]), `k` and
+        `num_samples` (the size both sets were measured at).
 
     Raises:
         ValueError: for feature arrays that are not 2-D, are not finite or
@@ -55,11 +61,26 @@ def precision_recall(real_features, fake_features, *, k=3):
             f"k must be an integer from 1 to {smallest - 1} (one less than the smaller "
             f"set, {smallest} samples), got {k!r}; pass more samples or a smaller k."
         )
+    real, fake = equal_sizes(real, fake, seed)
     return {
         "precision": _share_inside(fake, real, kth_neighbour_distances(real, k)),
         "recall": _share_inside(real, fake, kth_neighbour_distances(fake, k)),
         "k": int(k),
+        "num_samples": len(real),
     }
+
+
+def equal_sizes(real, fake, seed=0):
+    """`(real, fake)` with the larger subsampled, without replacement, to the smaller's size."""
+    size = min(len(real), len(fake))
+    rng = np.random.default_rng(seed)
+
+    def cut(features):
+        if len(features) == size:
+            return features
+        return features[np.sort(rng.choice(len(features), size, replace=False))]
+
+    return cut(real), cut(fake)
 
 
 def _share_inside(queries, centres, radii):

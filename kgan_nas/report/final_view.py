@@ -37,7 +37,7 @@ def final_section(result):
     protocol = summary["protocol"]
     split = "held-out" if protocol["reference"] == "holdout" else "eval (used by selection!)"
     how = (
-        " trained on from their search weights to "
+        ", each continued from its search weights to the same total steps: "
         if protocol.get("continue_training")
         else " retrained from scratch: "
     )

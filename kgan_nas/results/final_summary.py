@@ -160,7 +160,7 @@ def final_table(summary, metric="fid"):
         if with_pr and genome.get("precision_mean") is not None:
             line += f"{live:>18}  {genome['precision_mean']:>9.3f}  {genome['recall_mean']:>6.3f}"
         else:
-            line += live
+            line += f"{live:>18}" if with_pr else live
         lines.append(line.rstrip())
     chosen = summary.get("chosen")
     if chosen:

@@ -25,9 +25,11 @@ class DifferentiableSearch(RandomSearch):
             the search's seed).
         supernet_steps: Training steps of the supernet; None (the default)
             takes one generation's worth, `population x steps_per_candidate`.
-        derived: How many genomes to derive from it (the strongest operation
-            per slot, then single-slot runner-ups), evaluated first; None
-            (the default) fills the first generation.
+        derived: How many genomes to derive from it at most (the strongest
+            operation per slot, then single-slot runner-ups: at most one
+            plus the number of slots of both networks), evaluated first
+            after any known designs the search queues (`SearchOptions.zoo`);
+            None (the default) takes up to a generation's worth.
 
     Raises:
         ValueError: for a non-positive `supernet_steps` or `derived`, a
@@ -52,6 +54,7 @@ class DifferentiableSearch(RandomSearch):
         self.supernet_steps = supernet_steps
         self.derived = derived
         self.supernet = None  # What the supernet cost and found, once trained.
+        self._fresh = []  # The genomes `use_supernet` queued in this process.
 
     def use_supernet(self, result):
         """Queues the genomes a supernet derived (a `train_supernet` result dict).
@@ -60,10 +63,24 @@ class DifferentiableSearch(RandomSearch):
             result: The dict of `kgan_nas.supernet.search.train_supernet`.
         """
         self.supernet = {key: result.get(key) for key in ("status", "reason", "steps", "seconds")}
-        self.supernet["derived"] = [
-            g.get("key") or Genome.from_dict(g).key() for g in result.get("derived", [])
-        ]
-        self.start_from([Genome.from_dict(g) for g in result.get("derived", [])])
+        genomes = [Genome.from_dict(g) for g in result.get("derived", [])]
+        self.supernet["derived"] = [genome.key() for genome in genomes]
+        self._fresh = genomes
+        self.start_from(genomes)
+
+    def load_state_dict(self, state):
+        """Restores a checkpoint; a supernet that failed before it and trained now is kept.
+
+        The search trains the supernet before it loads the checkpoint, and a
+        failed supernet is tried again on resume (only a trained one is kept
+        on disk): its derived genomes then still go first.
+        """
+        fresh, genomes = self.supernet, list(self._fresh)
+        super().load_state_dict(state)
+        trained_now = (fresh or {}).get("status") == "ok"
+        if trained_now and (self.supernet or {}).get("status") != "ok":
+            self.supernet = fresh
+            self.start_from(genomes)
 
     def _config(self):
         return {"supernet_steps": self.supernet_steps, "derived": self.derived}

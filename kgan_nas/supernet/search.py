@@ -18,6 +18,7 @@ import time
 
 from kgan_nas.core import supernet_slots
 from kgan_nas.core.genome import Genome
+from kgan_nas.core.genome import TrainingGenes
 from kgan_nas.core.space import InvalidGenomeError
 from kgan_nas.store.atomic import atomic_write_json
 from kgan_nas.supernet import network
@@ -48,13 +49,17 @@ def train_supernet(space, images, *, steps, batch_size, seed=0, jit_compile=True
 
     from kgan_nas import data
     from kgan_nas import training
+    from kgan_nas.core.repair import snap_training
     from kgan_nas.evaluation import decode
 
     keras.utils.set_random_seed(seed)
     generator, discriminator = network.build_supernet(space)
     g_genes, d_genes, slots = supernet_slots.skeleton(space)
-    # The training genes of every derived genome: the genome defaults.
-    genome = supernet_slots.genome_of(space, [g_genes[0]] * slots, [d_genes[0]] * slots)
+    # The training genes of the supernet and of every derived genome: the
+    # genome defaults, snapped to the space's choices.
+    genome = supernet_slots.genome_of(
+        space, [g_genes[0]] * slots, [d_genes[0]] * slots, snap_training(space, TrainingGenes())
+    )
     gan = decode.build_gan(
         genome, space, seed=seed, jit_compile=jit_compile, networks=(generator, discriminator)
     )
@@ -142,6 +147,10 @@ def _order(weights):
 def run_supernet(directory, space, images, *, steps, batch_size, seed, jit_compile, top, say):
     """The run's supernet result: read from `supernet.json`, or trained and written there.
 
+    Only a supernet that trained is kept: after a failure (an exception while
+    building or training it, or a loss that went non-finite) the search goes
+    on with random samples, and a resume tries the supernet again.
+
     Args:
         directory: The run directory's path.
         space, images, steps, batch_size, seed, jit_compile, top: As for
@@ -157,16 +166,21 @@ def run_supernet(directory, space, images, *, steps, batch_size, seed, jit_compi
     if os.path.isfile(path):
         return read_json(path)
     say(f"Training the supernet ({steps:,} steps): every slot mixes its candidate operations...")
-    result = train_supernet(
-        space,
-        images,
-        steps=steps,
-        batch_size=batch_size,
-        seed=seed,
-        jit_compile=jit_compile,
-        top=top,
-    )
-    atomic_write_json(path, result)
+    try:
+        result = train_supernet(
+            space,
+            images,
+            steps=steps,
+            batch_size=batch_size,
+            seed=seed,
+            jit_compile=jit_compile,
+            top=top,
+        )
+    except Exception as error:  # a failed supernet is data, like a failed candidate
+        result = {"status": "error", "reason": f"{type(error).__name__}: {error}", "derived": []}
+        result.update(steps=0, seconds=0.0)
+    if result["status"] == "ok":
+        atomic_write_json(path, result)
     if result["derived"]:
         say(
             f"Supernet trained in {result['seconds']:.0f}s; derived {len(result['derived'])} "
