@@ -140,10 +140,10 @@ class SearchSpace:
         max_generator_macs: Upper bound on `generator_macs(genome)`, or None.
         max_train_macs: Upper bound on `train_macs(genome)`, or None. Repair
             shrinks genomes under every bound set, as under `max_params`.
-        weighted_discriminator: Require a discriminator layer with weights:
-            one of only dropout and minibatch std is a linear classifier of
-            pixels and hardly ever trains (`benchmarks/training_yield.py`);
-            repair makes its first layer the default convolution. Off.
+        weighted_discriminator: Require a discriminator layer with weights
+            (one of only dropout is a linear classifier of pixels); repair
+            makes its first layer the default convolution. Off: on fresh
+            seeds that did not raise the yield (docs/benchmarks.md).
     """
 
     image_shape: tuple = (28, 28, 1)
