@@ -90,11 +90,23 @@ def docs_block(markers, path=None):
 def expected_block(name, render):
     """What `docs_block` must hold for results `name`: "\n" + `render(json)`, or None
     while `benchmarks/results/<name>.json` does not exist (the block is then empty)."""
+    report = read_result(name)
+    return None if report is None else "\n" + render(report)
+
+
+def read_result(name):
+    """`benchmarks/results/<name>.json` as a dict, or None while it does not exist."""
     path = os.path.join(RESULTS, f"{name}.json")
     if not os.path.exists(path):
         return None
     with open(path, encoding="utf-8") as stream:
-        return "\n" + render(json.load(stream))
+        return json.load(stream)
+
+
+def docs_text(path=None):
+    """`docs/benchmarks.md` with its whitespace runs made single spaces (prose wraps)."""
+    with open(path or DOCS_PAGE, encoding="utf-8") as stream:
+        return " ".join(stream.read().split())
 
 
 def write_docs_block(markers, text, path=None):

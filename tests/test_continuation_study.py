@@ -58,18 +58,14 @@ def test_the_docs_quote_the_studys_json(study):
 
 
 def test_the_pages_prose_quotes_the_results(study):
-    import json
 
     import _common
 
-    path = os.path.join(BENCHMARKS, "results", "continuation_study.json")
-    if not os.path.exists(path):
+    report = _common.read_result("continuation_study")
+    if report is None:
         pytest.skip("the study has not been run")
-    with open(path, encoding="utf-8") as stream:
-        report = json.load(stream)
     decision = report["decision"]
-    with open(_common.DOCS_PAGE, encoding="utf-8") as stream:
-        page = " ".join(stream.read().split())
+    page = _common.docs_text()
     assert f"it won {decision['job_wins']} of the {decision['job_pairs']} paired jobs" in page
     assert not decision["continue_by_default"] and not decision["chosen_better_in_every_run"]
     # "2 of the 8 pairs repeat 2 others": pairs equal across runs.

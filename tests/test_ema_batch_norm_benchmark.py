@@ -66,19 +66,15 @@ def test_the_docs_quote_the_benchmarks_json(bench):
 
 
 def test_the_pages_prose_quotes_the_results(bench):
-    import json
 
     import _common
 
-    path = os.path.join(BENCHMARKS, "results", "ema_batch_norm.json")
-    if not os.path.exists(path):
+    report = _common.read_result("ema_batch_norm")
+    if report is None:
         pytest.skip("the benchmark has not been run")
-    with open(path, encoding="utf-8") as stream:
-        report = json.load(stream)
     rows = report["rows"]
     ema_wins = sum(row["ema"]["fid"] < row["live"]["fid"] for row in rows)
-    with open(_common.DOCS_PAGE, encoding="utf-8") as stream:
-        page = " ".join(stream.read().split())
+    page = _common.docs_text()
     assert f"beat the last weights in {ema_wins} of the {len(rows)} pairs" in page
     assert 2 * report["decision"]["recomputed_beats_ema"] == len(rows)  # "won half the pairs"
     assert not report["decision"]["recompute_by_default"]

@@ -55,20 +55,16 @@ def test_the_docs_quote_the_studys_json(study):
 
 
 def test_the_pages_prose_quotes_the_results(study):
-    import json
 
     import _common
 
-    path = os.path.join(BENCHMARKS, "results", "weighted_discriminator_study.json")
-    if not os.path.exists(path):
+    report = _common.read_result("weighted_discriminator_study")
+    if report is None:
         pytest.skip("the study has not been run")
-    with open(path, encoding="utf-8") as stream:
-        report = json.load(stream)
     by = {(row["arm"], row["seed"]): row["training_yield"]["trained"] for row in report["rows"]}
     moved = [s for s in report["seeds"] if by[("weighted", s)] != by[("plain", s)]]
     # "the yields moved by one candidate in one seed"
     assert len(moved) == 1 and abs(by[("weighted", moved[0])] - by[("plain", moved[0])]) == 1
     assert not report["decision"]["default_on"]
-    with open(_common.DOCS_PAGE, encoding="utf-8") as stream:
-        page = " ".join(stream.read().split())
+    page = _common.docs_text()
     assert "the yields moved by one candidate in one seed" in page
