@@ -197,13 +197,25 @@ def search(
             executor=run.executor,
             budget_lines=tuple(
                 config_lib.budget_lines(
-                    preset, budget, final_config and final_config.to_dict(), final_note
+                    preset,
+                    budget,
+                    final_config and final_config.to_dict(),
+                    final_note,
+                    supernet_steps=_supernet_steps(strategy_object, budget),
                 )
                 + zoo_lines
             ),
         )
     )
     return _finish(directory, config, search_callbacks, verbose)
+
+
+def _supernet_steps(strategy, budget):
+    """The steps a gradient-based search's supernet trains first, else None (the
+    engine's rule: the strategy's `supernet_steps`, or one generation's worth)."""
+    if not getattr(strategy, "needs_supernet", False):
+        return None
+    return strategy.supernet_steps or budget["population"] * budget["steps_per_candidate"]
 
 
 def _finish(directory, config, search_callbacks, verbose):

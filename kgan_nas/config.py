@@ -500,7 +500,7 @@ def preset_minutes(preset, cores=2):
     return estimated_minutes(preset, search_steps, final_steps, budget["workers"], cores)
 
 
-def budget_lines(preset, budget, final, final_note=None, cores=None):
+def budget_lines(preset, budget, final, final_note=None, cores=None, supernet_steps=None):
     """What the whole job will train, and about how long it takes, before it starts.
 
     Args:
@@ -511,9 +511,11 @@ def budget_lines(preset, budget, final, final_note=None, cores=None):
             or None for none.
         final_note: Why the final stage differs from the preset's, or None.
         cores: CPU cores to estimate with (default: this machine's).
+        supernet_steps: Steps of the supernet a gradient-based search trains
+            first (`strategy="differentiable"`), or None.
 
     Returns:
-        A list of lines: the search's and the final stage's budgets in
+        A list of lines: the search's (and its supernet's) and the final stage's budgets in
         training steps, an estimate of the time where the preset's cost was
         measured, and how to change them (Python arguments and CLI flags).
     """
@@ -525,6 +527,9 @@ def budget_lines(preset, budget, final, final_note=None, cores=None):
         f"{_plural(budget['population'], 'candidate')} x "
         f"{_plural(budget['steps_per_candidate'], 'step')} ({search_steps:,} steps)"
     ]
+    if supernet_steps:
+        # A supernet step runs every candidate operation: the estimate leaves it out.
+        lines[0] += f", after a supernet of {supernet_steps:,} steps (not in the time estimate)"
     final_steps = 0
     if final is None:
         lines[0] += "; no final stage"

@@ -202,3 +202,18 @@ def test_the_strategy_queues_what_the_supernet_derived_and_keeps_its_cost():
         DifferentiableSearch(dataclasses.replace(TINY_SPACE, num_classes=10))
     with pytest.raises(ValueError, match="discriminator no layer kind"):
         DifferentiableSearch(dataclasses.replace(TINY_SPACE, discriminator_layer_types=("dense",)))
+
+
+def test_the_budget_line_states_the_supernets_steps_before_the_search_starts():
+    from kgan_nas import api
+    from kgan_nas import config
+
+    budget = config.resolve_budget("quick")
+    strategy = DifferentiableSearch(TINY_SPACE, seed=0)
+    steps = api._supernet_steps(strategy, budget)
+    assert steps == budget["population"] * budget["steps_per_candidate"]
+    assert api._supernet_steps(DifferentiableSearch(TINY_SPACE, supernet_steps=7), budget) == 7
+    assert api._supernet_steps(kgan_nas.strategies.RandomSearch(TINY_SPACE), budget) is None
+    (line, *_) = config.budget_lines("quick", budget, None, supernet_steps=steps)
+    assert f"after a supernet of {steps:,} steps (not in the time estimate)" in line
+    assert "supernet" not in config.budget_lines("quick", budget, None)[0]
