@@ -195,19 +195,24 @@ def search(
             keras_callbacks=keras_callbacks,
             verbose=verbose,
             executor=run.executor,
-            budget_lines=tuple(
-                config_lib.budget_lines(
-                    preset,
-                    budget,
-                    final_config and final_config.to_dict(),
-                    final_note,
-                    supernet_steps=_supernet_steps(strategy_object, budget),
-                )
-                + zoo_lines
-            ),
+            budget_lines=_budget_lines(preset, budget, config, final_note, strategy_object)
+            + tuple(zoo_lines),
         )
     )
     return _finish(directory, config, search_callbacks, verbose)
+
+
+def _budget_lines(preset, budget, config, final_note, strategy):
+    """The lines that say, before the search starts, what its budget buys."""
+    return tuple(
+        config_lib.budget_lines(
+            preset,
+            budget,
+            config.final,
+            final_note,
+            supernet_steps=_supernet_steps(strategy, budget),
+        )
+    )
 
 
 def _supernet_steps(strategy, budget):
