@@ -8,6 +8,7 @@ machine's load), and rows already published in a committed results JSON are
 restored as finished phases.
 """
 
+import argparse
 import json
 import os
 import subprocess
@@ -84,3 +85,29 @@ def restore_rows(output, runs, arms, smoke, phases):
             write_json(part_path(runs, row["arm"], row["seed"], phase), value)
         restored.append((row["arm"], row["seed"]))
     return restored
+
+
+def study_parser(doc, seeds, arms, runs, parts=False):
+    """The command line every study in parts shares.
+
+    Args:
+        doc: The study's docstring (its first line describes the command).
+        seeds: The study's registered seeds (the default `--seeds`).
+        arms: Its arms (the choices and default of `--arms`).
+        runs: The default parts folder's name under `runs/` (`_smoke` added
+            for a smoke run).
+        parts: Whether the study runs phases in child processes (`--part`).
+
+    Returns:
+        An `argparse.ArgumentParser`.
+    """
+    arguments = argparse.ArgumentParser(description=doc.split("\n")[0])
+    arguments.add_argument("--seeds", type=int, nargs="+", default=list(seeds))
+    arguments.add_argument("--arms", nargs="+", choices=arms, default=list(arms))
+    arguments.add_argument("--runs", default=None, help=f"default: runs/{runs}[_smoke]")
+    arguments.add_argument("--output", default=None)
+    arguments.add_argument("--smoke", action="store_true", help="tiny budgets: checks the script")
+    arguments.add_argument("--docs", action="store_true", help="write the table into the docs")
+    if parts:
+        arguments.add_argument("--part", nargs=3, help=argparse.SUPPRESS)  # PHASE ARM SEED
+    return arguments

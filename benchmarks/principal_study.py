@@ -82,7 +82,6 @@ Writes `benchmarks/results/principal_study.json` (or `--output`); with
 holds the page to.
 """
 
-import argparse
 import os
 import statistics
 import sys
@@ -95,6 +94,7 @@ from _parts import part_path
 from _parts import read_json
 from _parts import restore_rows
 from _parts import run_side_by_side
+from _parts import study_parser
 from _parts import write_json
 from search_quality import paired_test
 
@@ -430,15 +430,7 @@ def markdown(report):
 
 
 def parser():
-    arguments = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    arguments.add_argument("--seeds", type=int, nargs="+", default=list(SEEDS))
-    arguments.add_argument("--arms", nargs="+", choices=ARMS, default=list(ARMS))
-    arguments.add_argument("--runs", default=None, help="default: runs/principal[_smoke]")
-    arguments.add_argument("--output", default=None)
-    arguments.add_argument("--smoke", action="store_true", help="tiny budgets: checks the script")
-    arguments.add_argument("--docs", action="store_true", help="write the table into the docs")
-    arguments.add_argument("--part", nargs=3, help=argparse.SUPPRESS)  # a child's PHASE ARM SEED
-    return arguments
+    return study_parser(__doc__, SEEDS, ARMS, "principal", parts=True)
 
 
 def _merged_row(args, arm, seed):

@@ -56,6 +56,18 @@ def test_derived_genomes_are_valid_distinct_and_start_from_the_strongest(seed, t
     strongest = [g_genes[int(np.argmax(w))] for w in g_weights]
     if not space.problems(network.genome_of(space, strongest, found[0].discriminator)):
         assert list(found[0].generator) == strongest
+    # The paths behind them: an exact one is its choices' genome, unrepaired.
+    from kgan_nas.supernet.search import derived_paths
+
+    paths = derived_paths(space, g_genes, d_genes, g_weights, d_weights, TrainingGenes(), top)
+    assert [path["genome"].key() for path in paths] == [g.key() for g in found]
+    for path in paths:
+        genes = [g_genes[i] for i in path["generator"]], [d_genes[i] for i in path["discriminator"]]
+        if path["exact"]:
+            assert (list(path["genome"].generator), list(path["genome"].discriminator)) == (
+                list(genes[0]),
+                list(genes[1]),
+            )
 
 
 def test_the_mixture_weights_its_inputs_by_a_softmax_of_alpha():
@@ -76,6 +88,101 @@ def test_the_mixture_weights_its_inputs_by_a_softmax_of_alpha():
 
 
 @pytest.mark.keras
+def test_a_selected_path_computes_only_its_operations():
+    from kgan_nas.supernet import network
+
+    generator, _ = network.build_supernet(TINY_SPACE)
+    latents = np.random.default_rng(0).standard_normal((3, TINY_SPACE.latent_dim))
+    latents = latents.astype("float32")
+    slots = len(network.architecture_weights(generator, "g_slot"))
+    candidates = generator.get_layer("g_slot0").candidates
+    network.select_path(generator, "g_slot", [candidates - 1] * slots)
+    weights = network.architecture_weights(generator, "g_slot")
+    assert all(w[-1] == 1.0 and sum(w[:-1]) == 0.0 for w in weights)
+    # The mixture's output is the chosen branch's, exactly.
+    branch = generator.get_layer("g_slot0").input[candidates - 1]
+    import keras
+
+    probe = keras.Model(generator.input, [branch, generator.get_layer("g_slot0").output])
+    chosen, mixed = probe.predict(latents, verbose=0)
+    np.testing.assert_array_equal(chosen, mixed)
+    with pytest.raises(ValueError, match="choices for"):
+        network.select_path(generator, "g_slot", [0] * (slots + 1))
+    with pytest.raises(ValueError, match="candidates, not"):
+        network.select_path(generator, "g_slot", [candidates] * slots)
+
+
+def test_path_scores_score_each_generator_path_once_and_record_failures():
+    from kgan_nas.supernet import search as supernet_search
+
+    genomes = [TINY_SPACE.sample(np.random.default_rng(seed)) for seed in range(3)]
+    paths = [
+        {"genome": genomes[0], "generator": [0], "discriminator": [0], "exact": True},
+        {"genome": genomes[1], "generator": [0], "discriminator": [1], "exact": False},
+        {"genome": genomes[2], "generator": [1], "discriminator": [0], "exact": True},
+    ]
+    chosen, calls = [], []
+
+    def select(model, prefix, choices):
+        chosen.append(tuple(choices))
+
+    def score(generator):
+        calls.append(chosen[-1])
+        if chosen[-1] == (1,):
+            raise FloatingPointError("NaN images")
+        return 12.5
+
+    rows = _scored(supernet_search, paths, select, score)
+    assert calls == [(0,), (1,)]  # the discriminator does not change an image score
+    assert [row["key"] for row in rows] == [g.key() for g in genomes]
+    assert rows[0] == {"key": genomes[0].key(), "fid": 12.5, "exact": True}
+    assert rows[1]["fid"] == 12.5 and rows[1]["exact"] is False
+    assert rows[2]["fid"] is None and "FloatingPointError: NaN images" in rows[2]["reason"]
+
+
+def _scored(supernet_search, paths, select, score):
+    import unittest.mock
+
+    with (
+        unittest.mock.patch.object(supernet_search.network, "select_path", select),
+        unittest.mock.patch("kgan_nas.training.ema.recompute_batch_norm", lambda g: 0),
+    ):
+        return supernet_search.subnet_scores(object(), paths, score)
+
+
+def test_the_supernet_check_ranks_exact_paths_against_their_stand_alone_scores():
+    from kgan_nas.results.supernet_check import check_line
+    from kgan_nas.results.supernet_check import supernet_check
+
+    scores = [
+        {"key": "a", "fid": 10.0, "exact": True},
+        {"key": "b", "fid": 20.0, "exact": True},
+        {"key": "c", "fid": 30.0, "exact": True},
+        {"key": "d", "fid": 5.0, "exact": False},  # repaired: not the path it was scored as
+        {"key": "e", "fid": None, "exact": True, "reason": "boom"},
+    ]
+    history = [
+        {"key": "a", "status": "ok", "fitness": {"fid": 1.0}},
+        {"key": "b", "status": "failed", "fitness": {"fid": None}},
+        {"key": "b", "status": "ok", "fitness": {"fid": 3.0}},
+        {"key": "c", "status": "ok", "fitness": {"fid": 2.0}},
+        {"key": "d", "status": "ok", "fitness": {"fid": 9.0}},
+        {"key": "e", "status": "ok", "fitness": {"fid": 4.0}},
+        {"key": "a", "status": "ok", "fitness": {"fid": 99.0}},  # a later rung: the first counts
+    ]
+    check = supernet_check({"subnet_scores": scores}, history)
+    assert check["pairs"] == 3
+    assert [row["fid"] for row in check["rows"]] == [1.0, 3.0, 2.0, 9.0, 4.0]
+    assert check["spearman"] == pytest.approx(0.5)
+    assert "Spearman 0.500 over 3 genomes" in check_line(check)
+    assert supernet_check(None, history) is None and check_line(None) is None
+    assert supernet_check({"derived": []}, history) is None
+    two = supernet_check({"subnet_scores": scores[:1]}, history)
+    assert two["pairs"] == 1 and two["spearman"] is None
+    assert "undefined" in check_line(two)
+
+
+@pytest.mark.keras
 def test_the_supernet_has_a_genomes_interfaces_and_its_alphas_learn():
     from kgan_nas import data as data_lib
     from kgan_nas.supernet import network
@@ -85,10 +192,19 @@ def test_the_supernet_has_a_genomes_interfaces_and_its_alphas_learn():
     assert generator.output_shape == (None, 8, 8, 1)
     assert discriminator.output_shape == (None, 1)
     images = data_lib.load_dataset("digits", seed=0).train[:256]
+    scored = []
+
+    def score(generator):
+        images = generator.predict(np.zeros((4, TINY_SPACE.latent_dim), "float32"), verbose=0)
+        scored.append(images.shape)
+        return float(len(scored))
+
     result = train_supernet(
-        TINY_SPACE, images, steps=8, batch_size=16, seed=0, jit_compile=False, top=3
+        TINY_SPACE, images, steps=8, batch_size=16, seed=0, jit_compile=False, top=3, score=score
     )
     assert result["status"] == "ok" and result["steps"] == 8
+    assert scored and all(shape == (4, 8, 8, 1) for shape in scored)
+    assert len(result["subnet_scores"]) == len(result["derived"])
     uniform = 1.0 / len(result["candidates"]["generator"])
     weights = result["generator_weights"][0]
     assert sum(weights) == pytest.approx(1.0) and max(weights) > uniform  # it moved
@@ -113,6 +229,21 @@ def test_a_differentiable_search_evaluates_the_derived_genomes_first_and_resumes
     assert supernet["status"] == "ok" and supernet["steps"] == 6
     derived = [kgan_nas.core.genome.Genome.from_dict(g).key() for g in supernet["derived"]]
     assert [r["key"] for r in result.history][: len(derived)] == derived
+    # Each derived genome was also scored as a path of the supernet, and the run
+    # compares those scores with the same genomes trained alone.
+    assert [row["key"] for row in supernet["subnet_scores"]] == derived
+    check = result.supernet_check()
+    assert [row["key"] for row in check["rows"]] == derived
+    assert all(row["fid"] is not None for row in check["rows"] if row["exact"])
+    assert "Supernet check" in result.summary()
+    from kgan_nas import cli
+    from tests.test_report import _tables
+
+    assert cli.main(["report", str(directory)]) == 0
+    header, *rows = _tables((directory / "report.html").read_text(encoding="utf-8"))[
+        "supernet-check-table"
+    ]
+    assert header[1] == "FID as a supernet path" and [row[0] for row in rows] == derived
     # The derived genome is an ordinary candidate: its generator loads in safe mode.
     import keras
 

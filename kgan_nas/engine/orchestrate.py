@@ -105,7 +105,7 @@ def run_search(job):
         if settings.evaluator is not None:
             worker_spec = dataclasses.replace(worker_spec, evaluator_factory=settings.evaluator)
         if getattr(job.strategy, "needs_supernet", False):
-            _train_supernet(run_dir, job, config, say)
+            _train_supernet(run_dir, job, config, say, worker_spec)
         loop = SearchLoop(
             run_dir,
             job.strategy,
@@ -125,12 +125,14 @@ def run_search(job):
             loop.run(runner, config.generations)
 
 
-def _train_supernet(run_dir, job, config, say):
+def _train_supernet(run_dir, job, config, say, worker_spec):
     """Gradient-based search's first phase: the space's supernet, trained once per run.
 
     Its derived genomes go to the strategy (`DifferentiableSearch.use_supernet`),
-    which evaluates them first; the result is kept in `supernet.json`, so a
-    resumed search reads it back instead of training again.
+    which evaluates them first; each is also scored as a path of the supernet,
+    by the candidates' own scoring (`worker_spec`), so the run can say how well
+    weight sharing predicts stand-alone training. The result is kept in
+    `supernet.json`, so a resumed search reads it back instead of training again.
     """
     from kgan_nas.supernet.search import run_supernet
     from kgan_nas.training.compile_choice import resolve_jit_compile
@@ -147,8 +149,33 @@ def _train_supernet(run_dir, job, config, say):
         jit_compile=resolve_jit_compile(config.evaluation["jit_compile"], steps),
         top=strategy.derived or config.population,
         say=say,
+        score=_path_scorer(worker_spec, job.space, config.evaluation, config.seed),
     )
     strategy.use_supernet(result)
+
+
+def _path_scorer(worker_spec, space, evaluation, seed):
+    """`score(generator) -> FID`: the candidates' scoring (the standard `Evaluator`'s
+    extractor, real features and sample count) of a supernet path's images."""
+    import numpy as np
+
+    from kgan_nas.executors.base import build_evaluator
+
+    evaluators = []  # built at the first score: a resumed run reads supernet.json instead
+
+    def score(generator):
+        if not evaluators:
+            evaluators.append(
+                build_evaluator(dataclasses.replace(worker_spec, evaluator_factory=None))
+            )
+        evaluator = evaluators[0]
+        latents = np.random.default_rng(seed).standard_normal(
+            (evaluation["num_samples"], space.latent_dim)
+        )
+        images = generator.predict(latents.astype("float32"), batch_size=256, verbose=0)
+        return evaluator.score_images(images, seed=seed)["fid"]
+
+    return score
 
 
 def _run_details(strategy, settings):

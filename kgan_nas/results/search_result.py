@@ -22,6 +22,7 @@ from kgan_nas.core.fitness import rung_first_key
 from kgan_nas.core.genome import Genome
 from kgan_nas.core.objectives import parse_metric
 from kgan_nas.results import final_summary
+from kgan_nas.results import supernet_check as check_lib
 from kgan_nas.results import training_yield as yield_lib
 from kgan_nas.store import run_dir as run_lib
 
@@ -465,6 +466,14 @@ class SearchResult:
             return []
         return rung_correlations(self.history, fidelity["rungs"])
 
+    def supernet_check(self):
+        """A gradient-based search's weight-sharing check (`kgan_nas.results.supernet_check`):
+        how its supernet's path scores rank the derived genomes against training them
+        alone; None for other runs."""
+        path = self._run.file("supernet.json")
+        supernet = run_lib.read_json(path) if os.path.exists(path) else None
+        return check_lib.supernet_check(supernet, self.history)
+
     def baselines(self):
         path = self._run.file("baselines.json")
         if not os.path.exists(path):
@@ -507,6 +516,7 @@ class SearchResult:
             lines.append(_class_line(self.best_record["fitness"], self.num_classes))
         lines += _summary_table(self.ranked()[:num_trials], extractor)
         lines += correlation_lines(self.fidelity_check())
+        lines += [line for line in [check_lib.check_line(self.supernet_check())] if line]
         reasons = {}
         for record in self.history:
             if record["status"] != "ok":

@@ -113,13 +113,47 @@ def _units(shape):
     return size
 
 
-def architecture_weights(model, prefix):
-    """Each slot's mixture weights (`softmax(alpha / TEMPERATURE)`), slots `prefix{i}` in order."""
-    mixes = sorted(
+def _mixes(model, prefix):
+    """The model's `ArchitectureMix` slots `prefix{i}`, in slot order."""
+    return sorted(
         (layer for layer in model.layers if isinstance(layer, ArchitectureMix)),
         key=lambda layer: int(layer.name.removeprefix(prefix)),
     )
+
+
+def architecture_weights(model, prefix):
+    """Each slot's mixture weights (`softmax(alpha / TEMPERATURE)`), slots `prefix{i}` in order."""
     return [
         [float(w) for w in ops.convert_to_numpy(ops.softmax(layer.alpha.value / TEMPERATURE))]
-        for layer in mixes
+        for layer in _mixes(model, prefix)
     ]
+
+
+# |alpha| of a fixed path: softmax(±PATH_ALPHA / TEMPERATURE) is exactly one-hot in float32.
+PATH_ALPHA = 100.0
+
+
+def select_path(model, prefix, choices):
+    """Makes each slot pass one operation: slot i only `choices[i]`, the others weighted 0.
+
+    The supernet then computes one subnet, with the weights it learnt (the
+    weight-sharing evaluation of one-shot search); the alphas are
+    overwritten, so read `architecture_weights` first.
+
+    Args:
+        model: A supernet generator or discriminator (`build_supernet`).
+        prefix: Its slots' name prefix, `"g_slot"` or `"d_slot"`.
+        choices: One candidate index per slot.
+
+    Raises:
+        ValueError: for a wrong number of choices, or an index out of range.
+    """
+    mixes = _mixes(model, prefix)
+    if len(choices) != len(mixes):
+        raise ValueError(f"{len(choices)} choices for {len(mixes)} slots {prefix}*")
+    for layer, choice in zip(mixes, choices):
+        if not 0 <= choice < layer.candidates:
+            raise ValueError(f"slot {layer.name} has {layer.candidates} candidates, not {choice}")
+        alpha = [-PATH_ALPHA] * layer.candidates
+        alpha[choice] = PATH_ALPHA
+        layer.alpha.assign(ops.convert_to_tensor(alpha, dtype=layer.alpha.dtype))

@@ -26,7 +26,9 @@ from kgan_nas.supernet import network
 RECORD = "supernet.json"
 
 
-def train_supernet(space, images, *, steps, batch_size, seed=0, jit_compile=True, top=1):
+def train_supernet(
+    space, images, *, steps, batch_size, seed=0, jit_compile=True, top=1, score=None
+):
     """Trains the supernet of `space` on `images` and derives genomes from it.
 
     Args:
@@ -37,13 +39,16 @@ def train_supernet(space, images, *, steps, batch_size, seed=0, jit_compile=True
         seed: Seed of the weights, the noise and the data order.
         jit_compile: Compile the train step with XLA.
         top: How many genomes to derive (see `derive`).
+        score: Optional `score(generator) -> FID` of a generator's images;
+            given, each derived genome's generator is also scored as a path
+            of the trained supernet (`subnet_scores`).
 
     Returns:
         A JSON-able dict: `status`, `reason`, `steps`, `seconds`, the slots'
         candidate genes (`candidates`), their learnt weights
         (`generator_weights`, `discriminator_weights`: per slot, the softmax
-        of its `alpha`) and `derived` (genome dicts, strongest first; empty
-        when training failed).
+        of its `alpha`), `derived` (genome dicts, strongest first; empty
+        when training failed) and, with `score`, `subnet_scores`.
     """
     import keras
 
@@ -70,7 +75,6 @@ def train_supernet(space, images, *, steps, batch_size, seed=0, jit_compile=True
     seconds = time.perf_counter() - started
     g_weights = network.architecture_weights(generator, "g_slot")
     d_weights = network.architecture_weights(discriminator, "d_slot")
-    keras.backend.clear_session()
     result = {
         "status": report.status,
         "reason": report.reason,
@@ -85,12 +89,65 @@ def train_supernet(space, images, *, steps, batch_size, seed=0, jit_compile=True
         "derived": [],
     }
     if report.status == "ok":
-        found = derive(space, g_genes, d_genes, g_weights, d_weights, genome.training, top)
-        result["derived"] = [g.to_dict() for g in found]
+        paths = derived_paths(space, g_genes, d_genes, g_weights, d_weights, genome.training, top)
+        result["derived"] = [path["genome"].to_dict() for path in paths]
+        if score is not None:
+            result["subnet_scores"] = subnet_scores(generator, paths, score)
+    keras.backend.clear_session()
     return result
 
 
+def subnet_scores(generator, paths, score):
+    """Each derived genome's generator scored as a path of the trained supernet.
+
+    The weight-sharing evaluation of one-shot search (a single path, as in
+    Guo et al. 2020): the supernet's generator fixed to the genome's
+    operations (`network.select_path`), its batch-norm statistics measured
+    again for that path (the mixture's do not fit one path), no further
+    training. Only the generator matters to an image score, so genomes that
+    differ only in their discriminator score alike. A path whose scoring
+    fails gets None and its reason: the search goes on.
+
+    Args:
+        generator: The trained supernet generator (its alphas and
+            batch-norm statistics are overwritten).
+        paths: `derived_paths` entries.
+        score: `score(generator) -> FID`.
+
+    Returns:
+        Per path, a dict: `key` (the genome's), `fid` (or None), `exact`
+        (False where repair changed the genome, so the stand-alone genome
+        is not this path), and `reason` where scoring failed.
+    """
+    from kgan_nas.training.ema import recompute_batch_norm
+
+    scored, rows = {}, []
+    for path in paths:
+        choices = tuple(path["generator"])
+        if choices not in scored:
+            try:
+                network.select_path(generator, "g_slot", choices)
+                recompute_batch_norm(generator)
+                scored[choices] = (float(score(generator)), "")
+            except Exception as error:  # a failed score is data, like a failed candidate
+                scored[choices] = (None, f"{type(error).__name__}: {error}")
+        fid, reason = scored[choices]
+        row = {"key": path["genome"].key(), "fid": fid, "exact": path["exact"]}
+        rows.append(dict(row, reason=reason) if reason else row)
+    return rows
+
+
 def derive(space, g_genes, d_genes, g_weights, d_weights, training, top=1):
+    """Genomes from learnt architecture weights, strongest first (see `derived_paths`).
+
+    Returns:
+        A list of valid `Genome`s.
+    """
+    paths = derived_paths(space, g_genes, d_genes, g_weights, d_weights, training, top)
+    return [path["genome"] for path in paths]
+
+
+def derived_paths(space, g_genes, d_genes, g_weights, d_weights, training, top=1):
     """Genomes from learnt architecture weights, strongest first.
 
     The first takes every slot's strongest operation; each next one swaps a
@@ -108,7 +165,9 @@ def derive(space, g_genes, d_genes, g_weights, d_weights, training, top=1):
         top: How many genomes at most.
 
     Returns:
-        A list of valid `Genome`s.
+        A list of dicts: `genome` (a valid `Genome`), `generator` and
+        `discriminator` (the slot choices it came from) and `exact`
+        (False where repair changed it).
     """
     best_g = [_order(weights)[0] for weights in g_weights]
     best_d = [_order(weights)[0] for weights in d_weights]
@@ -124,19 +183,20 @@ def derive(space, g_genes, d_genes, g_weights, d_weights, training, top=1):
         g, d = list(best_g), list(best_d)
         (g if network_name == "g" else d)[slot] = second
         choices.append((g, d))
-    genomes, keys = [], set()
+    paths, keys = [], set()
     for g, d in choices:
-        if len(genomes) == top:
+        if len(paths) == top:
             break
         genome = Genome([g_genes[i] for i in g], [d_genes[i] for i in d], training)
+        exact = not space.problems(genome)
         try:
-            genome = space.repair(genome) if space.problems(genome) else genome
+            genome = genome if exact else space.repair(genome)
         except InvalidGenomeError:
             continue
         if genome.key() not in keys:
             keys.add(genome.key())
-            genomes.append(genome)
-    return genomes
+            paths.append({"genome": genome, "generator": g, "discriminator": d, "exact": exact})
+    return paths
 
 
 def _order(weights):
@@ -144,7 +204,9 @@ def _order(weights):
     return sorted(range(len(weights)), key=lambda i: (-weights[i], i))
 
 
-def run_supernet(directory, space, images, *, steps, batch_size, seed, jit_compile, top, say):
+def run_supernet(
+    directory, space, images, *, steps, batch_size, seed, jit_compile, top, say, score=None
+):
     """The run's supernet result: read from `supernet.json`, or trained and written there.
 
     Only a supernet that trained is kept: after a failure (an exception while
@@ -153,8 +215,8 @@ def run_supernet(directory, space, images, *, steps, batch_size, seed, jit_compi
 
     Args:
         directory: The run directory's path.
-        space, images, steps, batch_size, seed, jit_compile, top: As for
-            `train_supernet`.
+        space, images, steps, batch_size, seed, jit_compile, top, score: As
+            for `train_supernet`.
         say: Prints progress.
 
     Returns:
@@ -175,6 +237,7 @@ def run_supernet(directory, space, images, *, steps, batch_size, seed, jit_compi
             seed=seed,
             jit_compile=jit_compile,
             top=top,
+            score=score,
         )
     except Exception as error:  # a failed supernet is data, like a failed candidate
         result = {"status": "error", "reason": f"{type(error).__name__}: {error}", "derived": []}

@@ -1,0 +1,70 @@
+"""Does a supernet path's score predict the genome trained on its own? The weight-sharing check.
+
+A gradient-based search scores each genome its supernet derives twice: as a
+path of the trained supernet, its weights inherited and nothing trained
+(`kgan_nas.supernet.search.subnet_scores`, kept in `supernet.json`), and as
+an ordinary candidate trained from scratch (the history). Weight-sharing
+evaluation is only worth its low cost where the first ranks genomes like
+the second; this module measures that, per run. Pure Python.
+"""
+
+from kgan_nas.core.fidelity import spearman
+
+
+def supernet_check(supernet, history):
+    """The rank correlation between supernet-path scores and stand-alone scores.
+
+    Args:
+        supernet: The run's `supernet.json` dict, or None.
+        history: The run's history records.
+
+    Returns:
+        None for a run without path scores; else a dict: `rows` (per
+        derived genome: `key`, `path_fid`, `fid` (its first successful
+        stand-alone evaluation, or None) and `exact`), `pairs` (rows with
+        both scores finite whose genome is exactly the path) and `spearman`
+        over them (None when undefined: fewer than two pairs, or one side
+        constant).
+    """
+    scores = (supernet or {}).get("subnet_scores")
+    if not scores:
+        return None
+    alone = {}
+    for record in history:
+        if record["status"] == "ok" and record["key"] not in alone:
+            alone[record["key"]] = record["fitness"].get("fid")
+    rows = [
+        {
+            "key": entry["key"],
+            "path_fid": entry["fid"],
+            "fid": alone.get(entry["key"]),
+            "exact": entry["exact"],
+        }
+        for entry in scores
+    ]
+    pairs = [
+        (row["path_fid"], row["fid"])
+        for row in rows
+        if row["exact"] and _finite(row["path_fid"]) and _finite(row["fid"])
+    ]
+    return {
+        "rows": rows,
+        "pairs": len(pairs),
+        "spearman": spearman([p for p, _ in pairs], [f for _, f in pairs]),
+    }
+
+
+def check_line(check):
+    """The check as one readable line, or None without one."""
+    if check is None:
+        return None
+    value = "undefined" if check["spearman"] is None else f"{check['spearman']:.3f}"
+    return (
+        f"Supernet check: its path scores against the same genomes trained alone, "
+        f"Spearman {value} over {check['pairs']} genomes (near 1: sharing weights ranks "
+        "genomes as training them would)"
+    )
+
+
+def _finite(value):
+    return value is not None and value == value and abs(value) != float("inf")
