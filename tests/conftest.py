@@ -23,6 +23,18 @@ def cache_dir(tmp_path_factory):
         os.environ["KGAN_NAS_CACHE"] = old
 
 
+@pytest.fixture(scope="session")
+def tiny_real_run(tmp_path_factory, cache_dir):
+    """The directory of one tiny real in-process search (`tiny_runs.tiny_real_search`'s
+    defaults, models saved), shared by the modules that only read a run (results, CLI):
+    each used to train the same run again. Tests must not write into it."""
+    from tiny_runs import tiny_real_search
+
+    directory = tmp_path_factory.mktemp("tiny_real_run") / "run"
+    tiny_real_search(directory)
+    return directory
+
+
 RERUN_TEST = "::test_backend_tests_pass_under_jax"
 
 

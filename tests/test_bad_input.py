@@ -670,6 +670,20 @@ CLI_CASES = [
         "never inherits",
     ),
     (
+        "supernet steps without the gradient-based search",
+        lambda tmp, run: [
+            "search",
+            "--strategy",
+            "pso",
+            "--supernet-steps",
+            "100",
+            "--directory",
+            str(tmp / "other"),
+        ],
+        "--supernet-steps applies to --strategy differentiable only",
+        "add --strategy differentiable",
+    ),
+    (
         "sample from a folder that does not exist",
         lambda tmp, run: ["sample", str(tmp / "nothing")],
         "does not exist",

@@ -17,7 +17,6 @@ import sys
 import numpy as np
 import pytest
 from tiny_runs import flat_search_keywords
-from tiny_runs import tiny_real_search
 
 import kgan_nas
 from kgan_nas.cli import commands as cli
@@ -379,11 +378,9 @@ def test_sample_of_a_failed_candidate_says_it_failed(fast_run, tmp_path, capsys)
 
 
 @pytest.fixture(scope="module")
-def real_run(tmp_path_factory, cache_dir):
-    """A tiny real in-process search (models saved), as in tests/test_results.py."""
-    directory = tmp_path_factory.mktemp("cli") / "run"
-    tiny_real_search(directory)
-    return directory
+def real_run(tiny_real_run):
+    """A tiny real in-process search (models saved), shared with tests/test_results.py."""
+    return tiny_real_run
 
 
 @pytest.mark.keras

@@ -213,7 +213,7 @@ def test_space_round_trips_through_dict():
 
 @pytest.mark.keras
 def test_decoded_models_match_shapes_and_parameter_estimates():
-    """For 200+ genomes on 4 image shapes: G emits (batch, H, W, C) in [-1, 1],
+    """For 144 genomes on 4 image shapes: G emits (batch, H, W, C) in [-1, 1],
     D emits (batch, 1), and the pure-Python parameter counts equal Keras'."""
     import keras
 
@@ -225,7 +225,7 @@ def test_decoded_models_match_shapes_and_parameter_estimates():
     for shape in SHAPES:
         space = SPACES[shape]
         genomes = []
-        while len(genomes) < 54:
+        while len(genomes) < 36:
             parent = space.sample(rng)
             genomes += [parent, mutate(parent, space, rng, rate=0.3)]
             genomes.append(crossover(genomes[-1], space.sample(rng), space, rng))
@@ -244,7 +244,7 @@ def test_decoded_models_match_shapes_and_parameter_estimates():
             )
             checked += 1
         keras.backend.clear_session()
-    assert checked >= 200
+    assert checked == 144
 
 
 @pytest.mark.keras

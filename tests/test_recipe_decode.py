@@ -68,7 +68,7 @@ def _space(shape=(16, 16, 3), **overrides):
 
 @pytest.mark.keras
 @pytest.mark.slow
-@settings(max_examples=20, deadline=None)
+@settings(max_examples=12, deadline=None)
 @given(shape=st.sampled_from(list(SPACES)), seed=st.integers(0, 2**32 - 1))
 def test_parameter_estimates_equal_keras_counts_with_the_new_kinds(shape, seed):
     """Sampled, mutated and crossed genomes of a space with every new kind: the images and

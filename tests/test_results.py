@@ -1,7 +1,6 @@
 """`SearchResult`: the one ranking, best models, Pareto front and flat history."""
 
 import pytest
-from tiny_runs import tiny_real_search
 
 import kgan_nas
 from kgan_nas.results.search_result import best_record
@@ -31,8 +30,8 @@ def test_ranking_best_and_front_are_defined_once():
 
 
 @pytest.fixture(scope="module")
-def real_run(tmp_path_factory, cache_dir):
-    return tiny_real_search(tmp_path_factory.mktemp("results") / "run")
+def real_run(tiny_real_run):
+    return kgan_nas.SearchResult(str(tiny_real_run))
 
 
 @pytest.mark.keras

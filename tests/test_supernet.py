@@ -348,3 +348,19 @@ def test_the_budget_line_states_the_supernets_steps_before_the_search_starts():
     (line, *_) = config.budget_lines("quick", budget, None, supernet_steps=steps)
     assert f"after a supernet of {steps:,} steps (not in the time estimate)" in line
     assert "supernet" not in config.budget_lines("quick", budget, None)[0]
+
+
+def test_the_command_line_hands_supernet_steps_to_the_gradient_based_search(monkeypatch):
+    from kgan_nas.cli import commands as cli
+
+    seen = {}
+
+    def search(*args, **kwargs):
+        seen.update(kwargs)
+        raise RuntimeError("stop before any training")
+
+    monkeypatch.setattr(cli.search_api, "search", search)
+    argv = ["search", "--strategy", "differentiable", "--supernet-steps", "40", "--quiet"]
+    assert cli.main(argv) != 0
+    assert seen["strategy"] == "differentiable"
+    assert seen["options"].strategy_options == {"supernet_steps": 40}

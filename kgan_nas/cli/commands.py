@@ -99,6 +99,11 @@ def _search(args):
                 "search never inherits weights."
             )
         strategy = "genetic"  # the only strategy it applies to, whatever the preset's
+    if args.supernet_steps is not None and strategy != "differentiable":
+        raise ValueError(
+            "--supernet-steps applies to --strategy differentiable only (the one that "
+            "trains a supernet); add --strategy differentiable or leave it out."
+        )
     result = search_api.search(
         args.dataset,
         space=_space_for(args),
@@ -121,7 +126,7 @@ def _search(args):
             value_range=tuple(args.value_range) if args.value_range else "auto",
             eval_fraction=0.2 if args.eval_fraction is None else args.eval_fraction,
             stop_at=dict(args.stop_at) if args.stop_at else None,
-            strategy_options={"inherit_weights": False} if args.no_inherit_weights else None,
+            strategy_options=_strategy_options(args),
             zoo=False if args.no_zoo else args.zoo,
         ),
         run=config_lib.RunSettings(
@@ -142,6 +147,16 @@ def _search(args):
     if not args.quiet:
         print(result.summary())
     return 0
+
+
+def _strategy_options(args):
+    """The strategy's own options the command line sets, or None."""
+    options = {}
+    if args.no_inherit_weights:
+        options["inherit_weights"] = False
+    if args.supernet_steps is not None:
+        options["supernet_steps"] = args.supernet_steps
+    return options or None
 
 
 def _fidelity(args):

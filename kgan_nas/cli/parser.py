@@ -228,6 +228,13 @@ def _add_search_command(commands):
         "from its parent's trained weights",
     )
     strategy.add_argument(
+        "--supernet-steps",
+        type=_positive_int,
+        metavar="N",
+        help="differentiable: training steps of the supernet (default: one generation's "
+        "worth, population x steps per candidate)",
+    )
+    strategy.add_argument(
         "--recipe",
         action="store_true",
         help="also search the training recipe (generator EMA, DiffAugment, R1, "
