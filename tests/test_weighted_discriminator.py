@@ -33,6 +33,35 @@ def test_every_sampled_or_mutated_genome_has_a_discriminator_with_weights(seed):
     assert _weighted(child) and WEIGHTED.problems(child) == []
 
 
+def test_sampling_draws_a_discriminator_without_weights_again_instead_of_repairing_it(
+    monkeypatch,
+):
+    """A repaired dropout-only discriminator (one convolution added) trained no better in
+    the confirmation study, so sampling draws again: a sampled genome never passes
+    through that repair, and comes from the plain space's genomes that have weights."""
+    from kgan_nas.core import repair as repair_lib
+
+    one_layer = dataclasses.replace(PLAIN, discriminator_layers=(1, 1))
+    rng = np.random.default_rng(0)
+    assert any(not _weighted(one_layer.sample(rng)) for _ in range(30))  # plain draws them
+    original, repaired = repair_lib._weighted, []
+
+    def spy(space, genes):
+        if not repair_lib._has_weights(genes):
+            repaired.append(genes)
+        return original(space, genes)
+
+    monkeypatch.setattr(repair_lib, "_weighted", spy)
+    weighted = dataclasses.replace(one_layer, weighted_discriminator=True)
+    for _ in range(30):
+        genome = weighted.sample(rng)
+        assert _weighted(genome) and weighted.problems(genome) == []
+    assert repaired == []
+    assert not repair_lib.draw_again(one_layer, [LayerGene("dropout", rate=0.1)])
+    no_weights = dataclasses.replace(weighted, discriminator_layer_types=("dropout",))
+    assert not repair_lib.draw_again(no_weights, [LayerGene("dropout", rate=0.1)])
+
+
 def test_repair_turns_a_dropout_only_discriminator_into_a_convolution():
     genome = PLAIN.sample(np.random.default_rng(0))
     dropout_only = Genome(

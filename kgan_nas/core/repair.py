@@ -187,6 +187,14 @@ def _has_weights(genes):
     return any(gene.kind in WEIGHTED_DISCRIMINATOR_KINDS for gene in genes)
 
 
+def draw_again(space, genes):
+    """Whether `SearchSpace.sample` draws a discriminator `genes` again: a layer with
+    weights is required (`weighted_discriminator`), none has one, and the space offers
+    such a kind (without one, repair raises the error that says so)."""
+    offered = any(kind in WEIGHTED_DISCRIMINATOR_KINDS for kind in space.discriminator_layer_types)
+    return space.weighted_discriminator and offered and not _has_weights(genes)
+
+
 def _weighted(space, genes):
     """`genes` with its first layer made the default convolution where a weighted
     discriminator is required and none of its layers has weights."""

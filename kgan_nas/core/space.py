@@ -141,9 +141,9 @@ class SearchSpace:
         max_train_macs: Upper bound on `train_macs(genome)`, or None. Repair
             shrinks genomes under every bound set, as under `max_params`.
         weighted_discriminator: Require a discriminator layer with weights
-            (one of only dropout is a linear classifier of pixels); repair
-            makes its first layer the default convolution. Off: on fresh
-            seeds that did not raise the yield (docs/benchmarks.md).
+            (only dropout is a linear classifier of pixels): sampling draws
+            one without again, repair (after mutation or crossover) puts the
+            default convolution first. Off by default: docs/benchmarks.md.
     """
 
     image_shape: tuple = (28, 28, 1)
@@ -381,6 +381,8 @@ class SearchSpace:
                 space is too tight (e.g. `max_params` too small), or at once
                 if a MAC bound is below the cheapest genome of the space.
         """
+        from kgan_nas.core import repair as repair_lib
+
         bounds_lib.check_attainable(self)
         low_u, high_u = self.upsample_range()
         error = None
@@ -401,6 +403,8 @@ class SearchSpace:
             d_min, d_max = self.discriminator_layers
             d_len = _randint(rng, d_min, d_max)
             discriminator = [self.random_gene("discriminator", rng) for _ in range(d_len)]
+            if repair_lib.draw_again(self, discriminator):
+                continue  # not repaired: one convolution added to dropout trained no better
             candidate = Genome(
                 tuple(generator), tuple(discriminator), self.random_training_genes(rng)
             )
@@ -581,12 +585,8 @@ class SearchSpace:
             raise ValueError(
                 f"Unknown SearchSpace field(s) {sorted(unknown)}; known: {sorted(known)}."
             )
-        return cls(
-            **{
-                key: tuple(value) if isinstance(value, list) else value
-                for key, value in config.items()
-            }
-        )
+        values = {key: tuple(v) if isinstance(v, list) else v for key, v in config.items()}
+        return cls(**values)
 
 
 def _randint(rng, low, high):
