@@ -165,12 +165,17 @@ def retrain_winner(directory, budget):
 
 
 def supernet_cost(directory):
-    """`(steps, seconds)` of the run's supernet (`supernet.json`), `(0, 0.0)` without one."""
+    """`(steps, seconds, path_seconds)` of the run's supernet (`supernet.json`): its
+    training and the scoring of its paths; `(0, 0.0, 0.0)` without one."""
     path = os.path.join(directory, "supernet.json")
     if not os.path.exists(path):
-        return 0, 0.0
+        return 0, 0.0, 0.0
     record = read_json(path)
-    return int(record.get("steps") or 0), float(record.get("seconds") or 0.0)
+    return (
+        int(record.get("steps") or 0),
+        float(record.get("seconds") or 0.0),
+        float(record.get("path_seconds") or 0.0),
+    )
 
 
 def shifted_curve(history, spent_before):
@@ -192,7 +197,11 @@ def run_arm(arm, seed, args):
     retrained = retrain_winner(directory, budget)
     result = kgan_nas.SearchResult(directory)
     history = result.history
-    net_steps, net_seconds = supernet_cost(directory)
+    net_steps, net_seconds, path_seconds = supernet_cost(directory)
+    if arm == "differentiable" and not net_steps:
+        # A supernet that failed keeps no supernet.json, yet its training was
+        # spent: the arm is charged its whole budget, never less.
+        net_steps = supernet_steps(budget)
     best = result.best_record
     return {
         "arm": arm,
@@ -203,6 +212,7 @@ def run_arm(arm, seed, args):
         "failed": sum(record["status"] != "ok" for record in history),
         "supernet_steps": net_steps,
         "supernet_seconds": round(net_seconds, 1),
+        "path_seconds": round(path_seconds, 1),
         "steps_curve": shifted_curve(history, net_steps),
         "best_key": best["key"] if best else None,
         "real_vs_real_fid": result.baselines().get("fid_train_vs_eval"),

@@ -84,6 +84,10 @@ def test_the_mixture_weights_its_inputs_by_a_softmax_of_alpha():
     weights /= weights.sum()
     out = np.asarray(mix(inputs))
     np.testing.assert_allclose(out, np.full((2, 4), (weights * [0, 1, 2]).sum()), rtol=1e-5)
+    # A selected path (weights exactly one-hot) ignores the others, even non-finite ones.
+    mix.alpha.assign(np.array([-100.0, 100.0, -100.0], dtype="float32"))
+    wild = [np.full((2, 4), np.inf, "float32"), inputs[1], np.full((2, 4), np.nan, "float32")]
+    np.testing.assert_array_equal(np.asarray(mix(wild)), inputs[1])
     assert keras.layers.deserialize(keras.layers.serialize(mix)).candidates == 3
 
 
@@ -115,11 +119,12 @@ def test_a_selected_path_computes_only_its_operations():
 def test_path_scores_score_each_generator_path_once_and_record_failures():
     from kgan_nas.supernet import search as supernet_search
 
-    genomes = [TINY_SPACE.sample(np.random.default_rng(seed)) for seed in range(3)]
+    genomes = [TINY_SPACE.sample(np.random.default_rng(seed)) for seed in range(4)]
     paths = [
         {"genome": genomes[0], "generator": [0], "discriminator": [0], "exact": True},
         {"genome": genomes[1], "generator": [0], "discriminator": [1], "exact": False},
         {"genome": genomes[2], "generator": [1], "discriminator": [0], "exact": True},
+        {"genome": genomes[3], "generator": [2], "discriminator": [0], "exact": True},
     ]
     chosen, calls = [], []
 
@@ -130,14 +135,16 @@ def test_path_scores_score_each_generator_path_once_and_record_failures():
         calls.append(chosen[-1])
         if chosen[-1] == (1,):
             raise FloatingPointError("NaN images")
-        return 12.5
+        return float("inf") if chosen[-1] == (2,) else 12.5
 
     rows = _scored(supernet_search, paths, select, score)
-    assert calls == [(0,), (1,)]  # the discriminator does not change an image score
+    assert calls == [(0,), (1,), (2,)]  # the discriminator does not change an image score
     assert [row["key"] for row in rows] == [g.key() for g in genomes]
     assert rows[0] == {"key": genomes[0].key(), "fid": 12.5, "exact": True}
     assert rows[1]["fid"] == 12.5 and rows[1]["exact"] is False
     assert rows[2]["fid"] is None and "FloatingPointError: NaN images" in rows[2]["reason"]
+    assert rows[3]["fid"] is None and rows[3]["reason"] == "non-finite FID"
+    json.dumps(rows, allow_nan=False)  # supernet.json is written strictly
 
 
 def _scored(supernet_search, paths, select, score):
@@ -162,13 +169,14 @@ def test_the_supernet_check_ranks_exact_paths_against_their_stand_alone_scores()
         {"key": "e", "fid": None, "exact": True, "reason": "boom"},
     ]
     history = [
-        {"key": "a", "status": "ok", "fitness": {"fid": 1.0}},
+        {"key": "a", "status": "ok", "fitness": {"fid": 50.0}, "rung": 0},
+        {"key": "a", "status": "ok", "fitness": {"fid": 1.0}, "rung": 1},  # the highest rung
         {"key": "b", "status": "failed", "fitness": {"fid": None}},
         {"key": "b", "status": "ok", "fitness": {"fid": 3.0}},
         {"key": "c", "status": "ok", "fitness": {"fid": 2.0}},
         {"key": "d", "status": "ok", "fitness": {"fid": 9.0}},
         {"key": "e", "status": "ok", "fitness": {"fid": 4.0}},
-        {"key": "a", "status": "ok", "fitness": {"fid": 99.0}},  # a later rung: the first counts
+        {"key": "a", "status": "ok", "fitness": {"fid": 99.0}, "rung": 1},  # a tie: the first
     ]
     check = supernet_check({"subnet_scores": scores}, history)
     assert check["pairs"] == 3
@@ -364,3 +372,33 @@ def test_the_command_line_hands_supernet_steps_to_the_gradient_based_search(monk
     assert cli.main(argv) != 0
     assert seen["strategy"] == "differentiable"
     assert seen["options"].strategy_options == {"supernet_steps": 40}
+
+
+def test_a_custom_evaluator_gets_no_path_scores_it_could_not_compare_with(tmp_path, monkeypatch):
+    """Path scores come from the standard scoring; under a custom evaluator the
+    candidates are scored another way, so no path is scored (and no check made)."""
+    from tiny_runs import scripted_search
+    from tiny_runs import skip_worker_files
+
+    from kgan_nas.supernet import search as supernet_search
+
+    skip_worker_files(monkeypatch, tmp_path)
+    genome = TINY_SPACE.sample(np.random.default_rng(7))
+    scores = []
+
+    def fake_supernet(directory, space, images, **kwargs):
+        scores.append(kwargs["score"])
+        return {
+            "status": "ok",
+            "reason": "",
+            "steps": 4,
+            "seconds": 0.1,
+            "derived": [genome.to_dict()],
+        }
+
+    monkeypatch.setattr(supernet_search, "run_supernet", fake_supernet)
+    result = scripted_search(
+        tmp_path / "run", space=TINY_SPACE, strategy="differentiable", population=2
+    )
+    assert scores == [None]
+    assert result.history[0]["key"] == genome.key() and result.supernet_check() is None

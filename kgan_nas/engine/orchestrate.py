@@ -105,7 +105,10 @@ def run_search(job):
         if settings.evaluator is not None:
             worker_spec = dataclasses.replace(worker_spec, evaluator_factory=settings.evaluator)
         if getattr(job.strategy, "needs_supernet", False):
-            _train_supernet(run_dir, job, config, say, worker_spec)
+            # A custom evaluator scores candidates its own way: the standard
+            # scoring of the supernet's paths would not compare with it.
+            scoring = None if settings.evaluator is not None else worker_spec
+            _train_supernet(run_dir, job, config, say, scoring)
         loop = SearchLoop(
             run_dir,
             job.strategy,
@@ -130,8 +133,9 @@ def _train_supernet(run_dir, job, config, say, worker_spec):
 
     Its derived genomes go to the strategy (`DifferentiableSearch.use_supernet`),
     which evaluates them first; each is also scored as a path of the supernet,
-    by the candidates' own scoring (`worker_spec`), so the run can say how well
-    weight sharing predicts stand-alone training. The result is kept in
+    by the candidates' own scoring (`worker_spec`; None, under a custom
+    evaluator, scores no path), so the run can say how well weight sharing
+    predicts stand-alone training. The result is kept in
     `supernet.json`, so a resumed search reads it back instead of training again.
     """
     from kgan_nas.supernet.search import run_supernet
@@ -149,7 +153,7 @@ def _train_supernet(run_dir, job, config, say, worker_spec):
         jit_compile=resolve_jit_compile(config.evaluation["jit_compile"], steps),
         top=strategy.derived or config.population,
         say=say,
-        score=_path_scorer(worker_spec, job.space, config.evaluation, config.seed),
+        score=worker_spec and _path_scorer(worker_spec, job.space, config.evaluation, config.seed),
     )
     strategy.use_supernet(result)
 

@@ -20,8 +20,9 @@ def supernet_check(supernet, history):
 
     Returns:
         None for a run without path scores; else a dict: `rows` (per
-        derived genome: `key`, `path_fid`, `fid` (its first successful
-        stand-alone evaluation, or None) and `exact`), `pairs` (rows with
+        derived genome: `key`, `path_fid`, `fid` (its stand-alone score at
+        the highest rung it reached, the first of ties; None if it never
+        trained) and `exact`), `pairs` (rows with
         both scores finite whose genome is exactly the path) and `spearman`
         over them (None when undefined: fewer than two pairs, or one side
         constant).
@@ -29,10 +30,11 @@ def supernet_check(supernet, history):
     scores = (supernet or {}).get("subnet_scores")
     if not scores:
         return None
-    alone = {}
+    alone, rungs = {}, {}
     for record in history:
-        if record["status"] == "ok" and record["key"] not in alone:
-            alone[record["key"]] = record["fitness"].get("fid")
+        rung = record.get("rung") or 0
+        if record["status"] == "ok" and rung > rungs.get(record["key"], -1):
+            alone[record["key"]], rungs[record["key"]] = record["fitness"].get("fid"), rung
     rows = [
         {
             "key": entry["key"],

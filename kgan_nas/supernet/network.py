@@ -52,7 +52,12 @@ class ArchitectureMix(keras.layers.Layer):
 
     def call(self, inputs):
         weights = ops.softmax(self.alpha / TEMPERATURE)
-        return sum(weights[i] * ops.cast(x, weights.dtype) for i, x in enumerate(inputs))
+        # A weight of exactly 0 (a selected path, or an underflow) leaves its
+        # operation out entirely: 0 * inf would be NaN and poison the sum.
+        return sum(
+            ops.where(weights[i] > 0, weights[i] * ops.cast(x, weights.dtype), 0.0)
+            for i, x in enumerate(inputs)
+        )
 
     def compute_output_shape(self, input_shape):
         return input_shape[0]

@@ -13,6 +13,7 @@ keeps the result in `supernet.json`, so a resumed search never trains it
 again.
 """
 
+import math
 import os
 import time
 
@@ -48,7 +49,8 @@ def train_supernet(
         candidate genes (`candidates`), their learnt weights
         (`generator_weights`, `discriminator_weights`: per slot, the softmax
         of its `alpha`), `derived` (genome dicts, strongest first; empty
-        when training failed) and, with `score`, `subnet_scores`.
+        when training failed) and, with `score`, `subnet_scores` and
+        `path_seconds` (what scoring the paths took).
     """
     import keras
 
@@ -88,12 +90,17 @@ def train_supernet(
         "discriminator_weights": d_weights,
         "derived": [],
     }
-    if report.status == "ok":
-        paths = derived_paths(space, g_genes, d_genes, g_weights, d_weights, genome.training, top)
-        result["derived"] = [path["genome"].to_dict() for path in paths]
-        if score is not None:
-            result["subnet_scores"] = subnet_scores(generator, paths, score)
-    keras.backend.clear_session()
+    try:
+        if report.status == "ok":
+            training = genome.training
+            paths = derived_paths(space, g_genes, d_genes, g_weights, d_weights, training, top)
+            result["derived"] = [path["genome"].to_dict() for path in paths]
+            if score is not None:
+                started = time.perf_counter()
+                result["subnet_scores"] = subnet_scores(generator, paths, score)
+                result["path_seconds"] = time.perf_counter() - started
+    finally:
+        keras.backend.clear_session()
     return result
 
 
@@ -106,7 +113,8 @@ def subnet_scores(generator, paths, score):
     again for that path (the mixture's do not fit one path), no further
     training. Only the generator matters to an image score, so genomes that
     differ only in their discriminator score alike. A path whose scoring
-    fails gets None and its reason: the search goes on.
+    fails, or scores a non-finite FID, gets None and its reason: the search
+    goes on.
 
     Args:
         generator: The trained supernet generator (its alphas and
@@ -128,7 +136,9 @@ def subnet_scores(generator, paths, score):
             try:
                 network.select_path(generator, "g_slot", choices)
                 recompute_batch_norm(generator)
-                scored[choices] = (float(score(generator)), "")
+                fid = float(score(generator))
+                # Not finite: recorded as failed, like a candidate (and JSON has no inf).
+                scored[choices] = (fid, "") if math.isfinite(fid) else (None, "non-finite FID")
             except Exception as error:  # a failed score is data, like a failed candidate
                 scored[choices] = (None, f"{type(error).__name__}: {error}")
         fid, reason = scored[choices]
