@@ -363,6 +363,12 @@ def _fid(row):
     return text
 
 
+def _search_wall(row):
+    """A search's wall seconds; a resumed one's cover only the part run after it resumed."""
+    text = f"{row['search_seconds']:.0f}"
+    return text + " (after a resume)" if row.get("resumed") else text
+
+
 def _chosen(row):
     """What the chosen genome was: a known design as written or tuned, or searched."""
     if row.get("chosen_zoo"):
@@ -389,7 +395,7 @@ def markdown(report):
             lines.append(
                 f"| {seed} | `{arm}` | {_fid(row)} | {_chosen(row)} | "
                 f"{found.get('trained', '—')} / {row['candidates']} | {row['search_steps']:,} | "
-                f"{row['candidate_seconds']:.0f} | {row['search_seconds']:.0f} | "
+                f"{row['candidate_seconds']:.0f} | {_search_wall(row)} | "
                 f"{row['final_seconds']:.0f} |"
             )
     decision = report["decision"]

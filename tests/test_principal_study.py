@@ -85,6 +85,8 @@ def test_the_table_shows_precision_recall_and_the_decision(study):
     text = study.markdown(report)
     assert "| 10 | `pipeline` | 2.00 ± 0.25 (P 0.61, R 0.72) | searched | 12 / 30 | 9,000 |" in text
     assert "| 10 | `keras_tuner` | 3.00 ± 0.25 (P 0.61, R 0.72) | tf_dcgan, tuned |" in text
+    rows[0]["resumed"] = True  # its wall time covers only the part after the resume
+    assert "| 1500 | 2500 (after a resume) | 900 |" in study.markdown(report)
     assert "5 wins, 0 losses, 0 ties (one-sided sign test p = 0.031)" in text
     assert "Rule 1: the default pipeline beat" in text
 
