@@ -211,7 +211,25 @@ def _add_search_command(commands):
         metavar="F",
         help="share of the images that score the candidates (default: 0.2)",
     )
-    strategy = search.add_argument_group("search strategy")
+    _add_strategy_options(search.add_argument_group("search strategy"))
+    _add_budget_options(search.add_argument_group("budget"))
+    _add_fidelity_options(search.add_argument_group("multi-fidelity"))
+    _add_scoring_options(search.add_argument_group("scoring"))
+    _add_execution_options(search.add_argument_group("execution"))
+    output = search.add_argument_group("output")
+    output.add_argument(
+        "--directory",
+        default="runs/kgan_nas",
+        help="run directory; an existing run there is resumed (default: runs/kgan_nas)",
+    )
+    output.add_argument(
+        "--overwrite", action="store_true", help="delete an existing run in --directory first"
+    )
+    _add_progress_options(output)
+
+
+def _add_strategy_options(strategy):
+    """The search command's strategy options: which strategy, its own settings, the seed."""
     strategy.add_argument(
         "--strategy",
         choices=["genetic", "random", "pso", "differentiable"],
@@ -247,20 +265,6 @@ def _add_search_command(commands):
         default=0,
         help="seed of the genomes, the data split and the training (default: 0)",
     )
-    _add_budget_options(search.add_argument_group("budget"))
-    _add_fidelity_options(search.add_argument_group("multi-fidelity"))
-    _add_scoring_options(search.add_argument_group("scoring"))
-    _add_execution_options(search.add_argument_group("execution"))
-    output = search.add_argument_group("output")
-    output.add_argument(
-        "--directory",
-        default="runs/kgan_nas",
-        help="run directory; an existing run there is resumed (default: runs/kgan_nas)",
-    )
-    output.add_argument(
-        "--overwrite", action="store_true", help="delete an existing run in --directory first"
-    )
-    _add_progress_options(output)
 
 
 def _add_budget_options(budget):
