@@ -349,6 +349,14 @@ def main(argv=None):
         else os.path.join(RESULTS, "strategy_study.json")
     )
     restore_rows(output, args.runs, list(ARMS), args.smoke, {"done": None})
+    budget = plan(args.smoke)
+    print(
+        f"Strategy study: seeds {args.seeds} x arms {args.arms}, "
+        f"{budget['evaluations'] * budget['steps']:,} training steps per run plus its winner "
+        f"retrained {budget['final_seeds']} x {budget['final_steps']:,} steps; finished parts "
+        "are kept. About 3-4 minutes per arm and seed alone on 2 CPU cores (digits).",
+        flush=True,
+    )
     for seed in args.seeds:
         for arm in args.arms:
             path = part_path(args.runs, arm, seed, "done")
