@@ -271,6 +271,55 @@ def paired_test(values, reference):
     }
 
 
+def spent(run):
+    """The training steps a run spent: the last point of its `steps_curve` (0 if empty)."""
+    return run["steps_curve"][-1][0] if run["steps_curve"] else 0
+
+
+def compare_runs(by, seeds, name, reference, label="variant"):
+    """Run `name` against run `reference`, within each seed: at equal steps and retrained.
+
+    The studies' one pairing: a seed counts where both ran, and each pair is
+    compared at the steps both spent (the lesser of the two), so its values
+    do not depend on which other runs exist.
+
+    Args:
+        by: Runs by `(name, seed)`, each with `steps_curve` and `retrained`
+            (a dict with `fid`, or None where the winner was not retrained).
+        seeds: The seeds to look at, in order.
+        name: The compared run's name.
+        reference: The reference run's name (e.g. `"random"`).
+        label: The key of the compared run's values in the result.
+
+    Returns:
+        A dict: `seeds`, `steps`, `search_at_equal_steps` and `retrained`
+        (each: both per-seed values, under `label` and `reference`, and
+        `paired_test`'s counts and p-values).
+    """
+    shared = [s for s in seeds if (name, s) in by and (reference, s) in by]
+    steps = [min(spent(by[(name, s)]), spent(by[(reference, s)])) for s in shared]
+    searched = [value_at(by[(name, s)]["steps_curve"], n) for s, n in zip(shared, steps)]
+    reference_searched = [
+        value_at(by[(reference, s)]["steps_curve"], n) for s, n in zip(shared, steps)
+    ]
+    retrained = [_retrained_fid(by[(name, s)]) for s in shared]
+    reference_retrained = [_retrained_fid(by[(reference, s)]) for s in shared]
+    return {
+        "seeds": shared,
+        "steps": steps,
+        "search_at_equal_steps": {
+            label: searched,
+            reference: reference_searched,
+            **paired_test(searched, reference_searched),
+        },
+        "retrained": {
+            label: retrained,
+            reference: reference_retrained,
+            **paired_test(retrained, reference_retrained),
+        },
+    }
+
+
 def summarise(runs):
     """Per variant against random search, within each seed: at equal steps and retrained.
 
@@ -288,42 +337,17 @@ def summarise(runs):
     by = {(run["variant"], run["seed"]): run for run in runs}
     seeds = sorted({run["seed"] for run in runs})
 
-    def spent(run):
-        return run["steps_curve"][-1][0] if run["steps_curve"] else 0
-
     equal_steps = {
         seed: min((spent(run) for run in runs if run["seed"] == seed), default=0) for seed in seeds
     }
-
-    def compare(name, reference):
-        shared = [s for s in seeds if (name, s) in by and (reference, s) in by]
-        steps = [min(spent(by[(name, s)]), spent(by[(reference, s)])) for s in shared]
-        searched = [value_at(by[(name, s)]["steps_curve"], n) for s, n in zip(shared, steps)]
-        reference_searched = [
-            value_at(by[(reference, s)]["steps_curve"], n) for s, n in zip(shared, steps)
-        ]
-        retrained = [_retrained_fid(by[(name, s)]) for s in shared]
-        reference_retrained = [_retrained_fid(by[(reference, s)]) for s in shared]
-        return {
-            "seeds": shared,
-            "steps": steps,
-            "search_at_equal_steps": {
-                "variant": searched,
-                reference: reference_searched,
-                **paired_test(searched, reference_searched),
-            },
-            "retrained": {
-                "variant": retrained,
-                reference: reference_retrained,
-                **paired_test(retrained, reference_retrained),
-            },
-        }
-
     names = list(dict.fromkeys(run["variant"] for run in runs))
-    table = {name: compare(name, "random") for name in names if name != "random"}
+    table = {name: compare_runs(by, seeds, name, "random") for name in names if name != "random"}
     # A variant with an `against` (the recipe space) is also compared with that one.
     other = {
-        name: dict(compare(name, VARIANTS[name]["against"]), reference=VARIANTS[name]["against"])
+        name: dict(
+            compare_runs(by, seeds, name, VARIANTS[name]["against"]),
+            reference=VARIANTS[name]["against"],
+        )
         for name in names
         if VARIANTS.get(name, {}).get("against")
     }

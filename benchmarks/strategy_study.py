@@ -78,10 +78,9 @@ from _parts import restore_rows
 from _parts import study_parser
 from _parts import write_json
 from search_quality import candidate_seconds
-from search_quality import paired_test
+from search_quality import compare_runs
 from search_quality import search_seconds
 from search_quality import steps_curve
-from search_quality import value_at
 
 # Pre-registered before any run of this study; never tuned.
 SEEDS = (30, 31, 32, 33, 34)
@@ -229,26 +228,11 @@ def decide(rows, seeds):
     arms = [arm for arm in ARMS if arm != REFERENCE and any(row["arm"] == arm for row in rows)]
     against = {}
     for arm in arms:
-        shared = [s for s in seeds if (arm, s) in by and (REFERENCE, s) in by]
-        steps = [
-            min(by[(arm, s)]["steps_curve"][-1][0], by[(REFERENCE, s)]["steps_curve"][-1][0])
-            for s in shared
-        ]
-        searched = [value_at(by[(arm, s)]["steps_curve"], n) for s, n in zip(shared, steps)]
-        reference = [value_at(by[(REFERENCE, s)]["steps_curve"], n) for s, n in zip(shared, steps)]
-        retrained = [by[(arm, s)]["retrained"]["fid"] for s in shared]
-        retrained_reference = [by[(REFERENCE, s)]["retrained"]["fid"] for s in shared]
-        test = paired_test(retrained, retrained_reference)
-        complete = shared == list(SEEDS)
+        pair = compare_runs(by, seeds, arm, REFERENCE, label="arm")
+        test = pair["retrained"]
+        complete = pair["seeds"] == list(SEEDS)
         against[arm] = {
-            "seeds": shared,
-            "steps": steps,
-            "search_at_equal_steps": {
-                "arm": searched,
-                REFERENCE: reference,
-                **paired_test(searched, reference),
-            },
-            "retrained": {"arm": retrained, REFERENCE: retrained_reference, **test},
+            **pair,
             # Rule 1.
             "beats_random": complete and test["wins"] >= 4,
             # Rule 2 (genetic only): random wins 4 of 5.

@@ -38,7 +38,27 @@ def test_a_supernets_steps_come_first_in_the_curve(study):
     assert [point[0] for point in shifted[1:]] == [1800, 2000]
     assert [point[1] for point in shifted[1:]] == [point[1] for point in plain]
     # Before its first candidate, the arm has nothing: it loses at equal steps.
-    assert study.value_at(shifted, 1700) == math.inf
+    assert importlib.import_module("search_quality").value_at(shifted, 1700) == math.inf
+
+
+def test_the_studies_pair_runs_at_the_steps_both_spent(study):
+    quality = importlib.import_module("search_quality")
+    by = {
+        ("a", 0): {"steps_curve": [[100, 9.0], [200, 5.0]], "retrained": {"fid": 3.0}},
+        ("random", 0): {"steps_curve": [[100, 8.0], [300, 1.0]], "retrained": {"fid": 4.0}},
+        ("a", 1): {"steps_curve": [[100, 7.0]], "retrained": None},
+        ("random", 1): {"steps_curve": [[100, 6.0]], "retrained": {"fid": 2.0}},
+        ("a", 2): {"steps_curve": [[100, 1.0]], "retrained": {"fid": 1.0}},
+    }
+    pair = quality.compare_runs(by, [0, 1, 2], "a", "random", label="arm")
+    # Seed 2 has no reference run; seed 0 compares at 200 steps, not 300.
+    assert pair["seeds"] == [0, 1]
+    assert pair["steps"] == [200, 100]
+    assert pair["search_at_equal_steps"]["arm"] == [5.0, 7.0]
+    assert pair["search_at_equal_steps"]["random"] == [8.0, 6.0]
+    # A winner never retrained counts as infinitely bad, and drops out of the test.
+    assert pair["retrained"]["arm"] == [3.0, math.inf]
+    assert (pair["retrained"]["wins"], pair["retrained"]["pairs"]) == (1, 1)
 
 
 def _rows(study, fids):

@@ -99,11 +99,15 @@ def _search(args):
                 "search never inherits weights."
             )
         strategy = "genetic"  # the only strategy it applies to, whatever the preset's
-    if args.supernet_steps is not None and strategy != "differentiable":
-        raise ValueError(
-            "--supernet-steps applies to --strategy differentiable only (the one that "
-            "trains a supernet); add --strategy differentiable or leave it out."
-        )
+    for option, value in (
+        ("--supernet-steps", args.supernet_steps),
+        ("--supernet-training", args.supernet_training),
+    ):
+        if value is not None and strategy != "differentiable":
+            raise ValueError(
+                f"{option} applies to --strategy differentiable only (the one that "
+                "trains a supernet); add --strategy differentiable or leave it out."
+            )
     result = search_api.search(
         args.dataset,
         space=_space_for(args),
@@ -156,6 +160,8 @@ def _strategy_options(args):
         options["inherit_weights"] = False
     if args.supernet_steps is not None:
         options["supernet_steps"] = args.supernet_steps
+    if args.supernet_training is not None:
+        options["supernet_training"] = args.supernet_training
     return options or None
 
 

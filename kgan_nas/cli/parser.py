@@ -253,6 +253,13 @@ def _add_strategy_options(strategy):
         "worth, population x steps per candidate)",
     )
     strategy.add_argument(
+        "--supernet-training",
+        choices=["mixture", "single_path"],
+        help="differentiable: mixture (default) learns which operation each slot prefers; "
+        "single_path trains one random path per step, then scores 64 random paths with "
+        "the shared weights and evaluates the best first",
+    )
+    strategy.add_argument(
         "--recipe",
         action="store_true",
         help="also search the training recipe (generator EMA, DiffAugment, R1, "

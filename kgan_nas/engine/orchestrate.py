@@ -154,6 +154,8 @@ def _train_supernet(run_dir, job, config, say, worker_spec):
         top=strategy.derived or config.population,
         say=say,
         score=worker_spec and _path_scorer(worker_spec, job.space, config.evaluation, config.seed),
+        single_path=strategy.supernet_training == "single_path",
+        path_samples=strategy.path_samples,
     )
     strategy.use_supernet(result)
 

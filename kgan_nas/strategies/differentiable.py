@@ -7,12 +7,21 @@ Keras) and hands the strategy the genomes derived from its learnt
 architecture weights (`use_supernet`); they are evaluated first, as ordinary
 candidates, and the rest of the budget samples the space at random, so a
 supernet that learnt nothing useful costs no more than its own training.
+
+With `supernet_training="single_path"` the supernet learns no architecture
+weights: it is trained one uniformly drawn path at a time, and the genomes
+evaluated first are the best of `path_samples` random paths scored with its
+shared weights (weight-sharing evaluation: many genomes judged for the cost
+of generating their images, the best few trained).
 """
 
 from kgan_nas import validate
 from kgan_nas.core import supernet_slots
 from kgan_nas.core.genome import Genome
 from kgan_nas.strategies.random import RandomSearch
+
+# How the supernet is trained: by its softmax mixture, or one random path per step.
+SUPERNET_TRAININGS = ("mixture", "single_path")
 
 
 class DifferentiableSearch(RandomSearch):
@@ -30,9 +39,17 @@ class DifferentiableSearch(RandomSearch):
             plus the number of slots of both networks), evaluated first
             after any known designs the search queues (`SearchOptions.zoo`);
             None (the default) takes up to a generation's worth.
+        supernet_training: `"mixture"` (the default): every slot mixes its
+            operations by learnt weights, and the strongest derive genomes;
+            `"single_path"`: one uniformly drawn operation per slot and step
+            (Guo et al., 2020), then genomes chosen by scoring random paths
+            with the shared weights.
+        path_samples: With `"single_path"`: how many random paths to score.
+            Defaults to 64.
 
     Raises:
-        ValueError: for a non-positive `supernet_steps` or `derived`, a
+        ValueError: for a non-positive `supernet_steps`, `derived` or
+            `path_samples`, an unknown `supernet_training`, a
             class-conditional space, or a space whose networks have no layer
             kind that doubles or halves the map (nothing for a supernet to mix).
     """
@@ -40,7 +57,17 @@ class DifferentiableSearch(RandomSearch):
     # The search trains the supernet before the first generation when this is set.
     needs_supernet = True
 
-    def __init__(self, space, *, objectives=("fid",), seed=0, supernet_steps=None, derived=None):
+    def __init__(
+        self,
+        space,
+        *,
+        objectives=("fid",),
+        seed=0,
+        supernet_steps=None,
+        derived=None,
+        supernet_training="mixture",
+        path_samples=64,
+    ):
         super().__init__(space, objectives=objectives, seed=seed)
         if space.num_classes is not None:
             raise ValueError(
@@ -51,8 +78,15 @@ class DifferentiableSearch(RandomSearch):
         for name, value in (("supernet_steps", supernet_steps), ("derived", derived)):
             if value is not None:
                 validate.check_positive_int(value, name)
+        validate.check_positive_int(path_samples, "path_samples")
+        if supernet_training not in SUPERNET_TRAININGS:
+            raise ValueError(
+                f"supernet_training={supernet_training!r} is not one of {list(SUPERNET_TRAININGS)}."
+            )
         self.supernet_steps = supernet_steps
         self.derived = derived
+        self.supernet_training = supernet_training
+        self.path_samples = path_samples
         self.supernet = None  # What the supernet cost and found, once trained.
         self._fresh = []  # The genomes `use_supernet` queued in this process.
 
@@ -83,7 +117,12 @@ class DifferentiableSearch(RandomSearch):
             self.start_from(genomes)
 
     def _config(self):
-        return {"supernet_steps": self.supernet_steps, "derived": self.derived}
+        return {
+            "supernet_steps": self.supernet_steps,
+            "derived": self.derived,
+            "supernet_training": self.supernet_training,
+            "path_samples": self.path_samples,
+        }
 
     def _extra_state(self):
         return {"supernet": self.supernet}

@@ -35,23 +35,46 @@ TEMPERATURE = 0.1
 class ArchitectureMix(keras.layers.Layer):
     """Sums its inputs weighted by `softmax(alpha / TEMPERATURE)`; `alpha` is trainable.
 
+    With `sample_paths`, a call in training mode instead passes one input
+    drawn uniformly at random (a fresh draw per call): the uniform
+    single-path training of one-shot search (Guo et al., "Single Path One-Shot
+    Neural Architecture Search with Uniform Sampling", ECCV 2020), in which
+    every operation learns to work in every path, so that any path can later
+    be scored with the shared weights. The draw happens inside the compiled
+    step, so the supernet compiles once on every backend.
+
     Args:
         candidates: How many inputs (candidate operations) it mixes.
+        sample_paths: Train one uniformly drawn operation per call instead
+            of the mixture (the alphas are then not trained). Inference
+            always uses the alphas (`select_path` fixes one). Defaults to False.
+        seed: Seed of the draws (with `sample_paths`). Defaults to None.
         **kwargs: Passed to `keras.layers.Layer`.
     """
 
-    def __init__(self, candidates, **kwargs):
+    def __init__(self, candidates, sample_paths=False, seed=None, **kwargs):
         super().__init__(**kwargs)
         self.candidates = int(candidates)
+        self.sample_paths = bool(sample_paths)
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed) if self.sample_paths else None
 
     def build(self, input_shape):
-        # Zeros: every operation starts with the same weight.
+        # Zeros: every operation starts with the same weight. Drawn paths never
+        # use the alphas in training, so they are not trained then.
         self.alpha = self.add_weight(
-            shape=(self.candidates,), initializer="zeros", trainable=True, name="alpha"
+            shape=(self.candidates,),
+            initializer="zeros",
+            trainable=not self.sample_paths,
+            name="alpha",
         )
 
-    def call(self, inputs):
-        weights = ops.softmax(self.alpha / TEMPERATURE)
+    def call(self, inputs, training=None):
+        if self.sample_paths and training:
+            choice = keras.random.randint((), 0, self.candidates, seed=self.seed_generator)
+            weights = ops.one_hot(choice, self.candidates, dtype=self.alpha.dtype)
+        else:
+            weights = ops.softmax(self.alpha / TEMPERATURE)
         # A weight of exactly 0 (a selected path, or an underflow) leaves its
         # operation out entirely: 0 * inf would be NaN and poison the sum.
         return sum(
@@ -63,14 +86,22 @@ class ArchitectureMix(keras.layers.Layer):
         return input_shape[0]
 
     def get_config(self):
-        return dict(super().get_config(), candidates=self.candidates)
+        return dict(
+            super().get_config(),
+            candidates=self.candidates,
+            sample_paths=self.sample_paths,
+            seed=self.seed,
+        )
 
 
-def build_supernet(space):
+def build_supernet(space, sample_paths=False, seed=None):
     """The supernet's generator and discriminator.
 
     Args:
         space: The `SearchSpace` (unconditional).
+        sample_paths: Uniform single-path training (see `ArchitectureMix`)
+            instead of the softmax mixture. Defaults to False.
+        seed: Seed of the single-path draws (each slot gets its own stream).
 
     Returns:
         `(generator, discriminator)` Keras models with the interfaces of a
@@ -94,7 +125,9 @@ def build_supernet(space):
     x = keras.layers.Reshape(project.output_shape, name="project_reshape")(x)
     for slot in range(slots):
         branches = [gene_layers(g, x, f"g{slot}_op{i}") for i, g in enumerate(g_genes)]
-        x = ArchitectureMix(len(branches), name=f"g_slot{slot}")(branches)
+        x = ArchitectureMix(
+            len(branches), sample_paths, _slot_seed(seed, slot), name=f"g_slot{slot}"
+        )(branches)
     x = keras.layers.Conv2D(
         output.output_shape[-1], OUTPUT_KERNEL, padding="same", activation="tanh", name="image"
     )(x)
@@ -104,11 +137,18 @@ def build_supernet(space):
     x = image
     for slot in range(slots):
         branches = [gene_layers(g, x, f"d{slot}_op{i}") for i, g in enumerate(d_genes)]
-        x = ArchitectureMix(len(branches), name=f"d_slot{slot}")(branches)
+        x = ArchitectureMix(
+            len(branches), sample_paths, _slot_seed(seed, slots + slot), name=f"d_slot{slot}"
+        )(branches)
     x = keras.layers.Flatten(name="flatten")(x)
     logit = keras.layers.Dense(1, name="logit")(x)
     discriminator = keras.Model(image, logit, name="supernet_discriminator")
     return generator, discriminator
+
+
+def _slot_seed(seed, slot):
+    # Distinct streams per slot: equal seeds would draw the same index in every slot.
+    return None if seed is None else int(seed) * 1000 + slot
 
 
 def _units(shape):

@@ -8,13 +8,22 @@ loss and the discriminator's by the discriminator's (as AdversarialNAS
 assigns them; one-level, not DARTS' alternating bi-level optimisation).
 `derive` turns the learnt weights into genomes: the strongest operation of
 every slot, then that genome with one slot swapped to its runner-up, the
-closest call first. `run_supernet` does both once per run directory and
-keeps the result in `supernet.json`, so a resumed search never trains it
-again.
+closest call first.
+
+With `single_path=True` the supernet is instead trained one uniformly drawn
+path at a time (`network.ArchitectureMix`), which learns no architecture
+weights but shared weights that every path can use: genomes are then chosen
+by weight-sharing evaluation, many paths drawn at random and each scored
+with the supernet's weights (`path_samples` of them, for the price of
+generating and scoring their images), the best first.
+
+`run_supernet` does either once per run directory and keeps the result in
+`supernet.json`, so a resumed search never trains it again.
 """
 
 import math
 import os
+import random
 import time
 
 from kgan_nas.core import supernet_slots
@@ -28,7 +37,17 @@ RECORD = "supernet.json"
 
 
 def train_supernet(
-    space, images, *, steps, batch_size, seed=0, jit_compile=True, top=1, score=None
+    space,
+    images,
+    *,
+    steps,
+    batch_size,
+    seed=0,
+    jit_compile=True,
+    top=1,
+    score=None,
+    single_path=False,
+    path_samples=64,
 ):
     """Trains the supernet of `space` on `images` and derives genomes from it.
 
@@ -43,14 +62,22 @@ def train_supernet(
         score: Optional `score(generator) -> FID` of a generator's images;
             given, each derived genome's generator is also scored as a path
             of the trained supernet (`subnet_scores`).
+        single_path: Train one uniformly drawn path per step instead of the
+            mixture, and derive the `top` best of `path_samples` random
+            paths by their scores as paths (random ones without `score`).
+        path_samples: With `single_path`: how many distinct paths to draw
+            and score.
 
     Returns:
-        A JSON-able dict: `status`, `reason`, `steps`, `seconds`, the slots'
-        candidate genes (`candidates`), their learnt weights
-        (`generator_weights`, `discriminator_weights`: per slot, the softmax
-        of its `alpha`), `derived` (genome dicts, strongest first; empty
-        when training failed) and, with `score`, `subnet_scores` and
-        `path_seconds` (what scoring the paths took).
+        A JSON-able dict: `status`, `reason`, `steps`, `seconds`,
+        `training` (`"mixture"` or `"single_path"`), the slots' candidate
+        genes (`candidates`), their learnt weights (`generator_weights`,
+        `discriminator_weights`: per slot, the softmax of its `alpha`;
+        uniform under single-path training), `derived` (genome dicts,
+        strongest first; empty when training failed) and, with `score`,
+        `subnet_scores` (of the derived genomes) and `path_seconds` (what
+        scoring the paths took); under single-path training also
+        `path_scores`, the score of every path drawn.
     """
     import keras
 
@@ -60,7 +87,7 @@ def train_supernet(
     from kgan_nas.evaluation import decode
 
     keras.utils.set_random_seed(seed)
-    generator, discriminator = network.build_supernet(space)
+    generator, discriminator = network.build_supernet(space, single_path, seed)
     g_genes, d_genes, slots = supernet_slots.skeleton(space)
     # The training genes of the supernet and of every derived genome: the
     # genome defaults, snapped to the space's choices.
@@ -82,6 +109,7 @@ def train_supernet(
         "reason": report.reason,
         "steps": report.steps,
         "seconds": seconds,
+        "training": "single_path" if single_path else "mixture",
         "candidates": {
             "generator": [gene.to_dict() for gene in g_genes],
             "discriminator": [gene.to_dict() for gene in d_genes],
@@ -91,7 +119,13 @@ def train_supernet(
         "derived": [],
     }
     try:
-        if report.status == "ok":
+        if report.status == "ok" and single_path:
+            started = time.perf_counter()
+            result.update(
+                ranked_paths(space, generator, genome.training, path_samples, top, seed, score)
+            )
+            result["path_seconds"] = time.perf_counter() - started
+        elif report.status == "ok":
             training = genome.training
             paths = derived_paths(space, g_genes, d_genes, g_weights, d_weights, training, top)
             result["derived"] = [path["genome"].to_dict() for path in paths]
@@ -145,6 +179,74 @@ def subnet_scores(generator, paths, score):
         row = {"key": path["genome"].key(), "fid": fid, "exact": path["exact"]}
         rows.append(dict(row, reason=reason) if reason else row)
     return rows
+
+
+def random_paths(space, training, count, seed):
+    """Up to `count` paths of the supernet drawn uniformly, distinct in the generator.
+
+    Each slot's operation is drawn uniformly and independently, in both
+    networks. Only the generator matters to an image score, so paths that
+    share a generator are drawn again; a path whose genome the space rejects
+    (e.g. over a cost bound) is left out, so every path is exactly a genome.
+
+    Args:
+        space: The `SearchSpace`.
+        training: The `TrainingGenes` of every path's genome.
+        count: How many paths at most.
+        seed: Seed of the draws.
+
+    Returns:
+        A list of `derived_paths`-style dicts (`genome`, `generator`,
+        `discriminator`, `exact` True).
+    """
+    g_genes, d_genes, slots = supernet_slots.skeleton(space)
+    rng = random.Random(seed)
+    drawable = len(g_genes) ** slots
+    paths, seen = [], set()
+    # Bounded tries: a narrow space may hold fewer distinct exact paths than asked.
+    for _ in range(20 * count):
+        if len(paths) == count or len(seen) == drawable:
+            break
+        g = [rng.randrange(len(g_genes)) for _ in range(slots)]
+        d = [rng.randrange(len(d_genes)) for _ in range(slots)]
+        if tuple(g) in seen:
+            continue
+        seen.add(tuple(g))
+        genome = Genome([g_genes[i] for i in g], [d_genes[i] for i in d], training)
+        if not space.problems(genome):
+            paths.append({"genome": genome, "generator": g, "discriminator": d, "exact": True})
+    return paths
+
+
+def ranked_paths(space, generator, training, count, top, seed, score):
+    """Weight-sharing evaluation: `count` random paths scored with the supernet's weights.
+
+    Args:
+        space: The `SearchSpace`.
+        generator: The supernet generator, trained one path at a time.
+        training: The `TrainingGenes` of every path's genome.
+        count: How many paths to draw (`random_paths`).
+        top: How many genomes to derive.
+        seed: Seed of the draws.
+        score: `score(generator) -> FID`, or None (the paths stay in draw order).
+
+    Returns:
+        A dict: `derived` (the `top` best paths' genome dicts, lowest path
+        FID first; paths whose scoring failed come last) and, with `score`,
+        `subnet_scores` (theirs) and `path_scores` (every drawn path's).
+    """
+    paths = random_paths(space, training, count, seed)
+    if score is None:
+        return {"derived": [path["genome"].to_dict() for path in paths[:top]]}
+    rows = subnet_scores(generator, paths, score)
+    order = sorted(
+        range(len(paths)), key=lambda i: (rows[i]["fid"] is None, rows[i]["fid"] or 0.0, i)
+    )[:top]
+    return {
+        "derived": [paths[i]["genome"].to_dict() for i in order],
+        "subnet_scores": [rows[i] for i in order],
+        "path_scores": rows,
+    }
 
 
 def derive(space, g_genes, d_genes, g_weights, d_weights, training, top=1):
@@ -215,7 +317,19 @@ def _order(weights):
 
 
 def run_supernet(
-    directory, space, images, *, steps, batch_size, seed, jit_compile, top, say, score=None
+    directory,
+    space,
+    images,
+    *,
+    steps,
+    batch_size,
+    seed,
+    jit_compile,
+    top,
+    say,
+    score=None,
+    single_path=False,
+    path_samples=64,
 ):
     """The run's supernet result: read from `supernet.json`, or trained and written there.
 
@@ -225,8 +339,8 @@ def run_supernet(
 
     Args:
         directory: The run directory's path.
-        space, images, steps, batch_size, seed, jit_compile, top, score: As
-            for `train_supernet`.
+        space, images, steps, batch_size, seed, jit_compile, top, score,
+            single_path, path_samples: As for `train_supernet`.
         say: Prints progress.
 
     Returns:
@@ -237,7 +351,12 @@ def run_supernet(
     path = os.path.join(directory, RECORD)
     if os.path.isfile(path):
         return read_json(path)
-    say(f"Training the supernet ({steps:,} steps): every slot mixes its candidate operations...")
+    how = (
+        "one random path per step, then scoring random paths with its weights"
+        if single_path
+        else "every slot mixes its candidate operations"
+    )
+    say(f"Training the supernet ({steps:,} steps): {how}...")
     try:
         result = train_supernet(
             space,
@@ -248,6 +367,8 @@ def run_supernet(
             jit_compile=jit_compile,
             top=top,
             score=score,
+            single_path=single_path,
+            path_samples=path_samples,
         )
     except Exception as error:  # a failed supernet is data, like a failed candidate
         result = {"status": "error", "reason": f"{type(error).__name__}: {error}", "derived": []}
