@@ -14,6 +14,8 @@ import os
 import subprocess
 import sys
 
+from _common import RESULTS
+
 
 def part_path(runs, arm, seed, phase):
     """Where a finished phase of an arm and seed is written."""
@@ -85,6 +87,28 @@ def restore_rows(output, runs, arms, smoke, phases):
             write_json(part_path(runs, row["arm"], row["seed"], phase), value)
         restored.append((row["arm"], row["seed"]))
     return restored
+
+
+def study_paths(args, runs, result):
+    """Sets `args.runs` (created) and returns where the study's results JSON goes.
+
+    Args:
+        args: The parsed `study_parser` arguments (`runs`, `output`, `smoke`).
+        runs: The default parts folder's name under `runs/` (`_smoke` added
+            for a smoke run).
+        result: The results JSON's name under `benchmarks/results/`.
+
+    Returns:
+        `--output` if given; else `<runs>/smoke.json` for a smoke run (never
+        beside the study's results), else `benchmarks/results/<result>.json`.
+    """
+    args.runs = args.runs or (f"runs/{runs}_smoke" if args.smoke else f"runs/{runs}")
+    os.makedirs(args.runs, exist_ok=True)
+    if args.output:
+        return args.output
+    if args.smoke:
+        return os.path.join(args.runs, "smoke.json")
+    return os.path.join(RESULTS, f"{result}.json")
 
 
 def study_parser(doc, seeds, arms, runs, parts=False):

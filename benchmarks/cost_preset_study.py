@@ -67,7 +67,6 @@ import statistics
 import sys
 import time
 
-from _common import RESULTS
 from _common import write_docs_block
 from _common import write_result
 from _parts import part_path
@@ -75,6 +74,7 @@ from _parts import read_json
 from _parts import restore_rows
 from _parts import run_side_by_side
 from _parts import study_parser
+from _parts import study_paths
 from _parts import write_json
 
 SEEDS = (0, 1)
@@ -282,8 +282,7 @@ def _path(args, arm, seed, phase):
 def main(argv=None):
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parser().parse_args(argv)
-    args.runs = args.runs or ("runs/cost_preset_smoke" if args.smoke else "runs/cost_preset")
-    os.makedirs(args.runs, exist_ok=True)
+    output = study_paths(args, "cost_preset", "cost_preset_study")
     if args.part:
         phase, arm, seed = args.part[0], args.part[1], int(args.part[2])
         if phase == "search":
@@ -292,11 +291,6 @@ def main(argv=None):
             search = read_json(_path(args, arm, seed, "search"))
             write_json(_path(args, arm, seed, phase), run_final(arm, seed, args, search))
         return
-    output = args.output or (
-        os.path.join(args.runs, "smoke.json")
-        if args.smoke
-        else os.path.join(RESULTS, "cost_preset_study.json")
-    )
     restore_rows(output, args.runs, args.arms, args.smoke, PHASES)
     for seed in args.seeds:
         # Both searches, then both final stages, side by side: the arms share the

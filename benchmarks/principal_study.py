@@ -87,7 +87,6 @@ import statistics
 import sys
 import time
 
-from _common import RESULTS
 from _common import write_docs_block
 from _common import write_result
 from _parts import part_path
@@ -95,6 +94,7 @@ from _parts import read_json
 from _parts import restore_rows
 from _parts import run_side_by_side
 from _parts import study_parser
+from _parts import study_paths
 from _parts import write_json
 from search_quality import paired_test
 
@@ -449,17 +449,11 @@ def _merged_row(args, arm, seed):
 def main(argv=None):
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parser().parse_args(argv)
-    args.runs = args.runs or ("runs/principal_smoke" if args.smoke else "runs/principal")
-    os.makedirs(args.runs, exist_ok=True)
+    output = study_paths(args, "principal", "principal_study")
     if args.part:
         phase, arm, seed = args.part[0], args.part[1], int(args.part[2])
         write_json(part_path(args.runs, arm, seed, phase), RUNNERS[phase](arm, seed, args))
         return
-    output = args.output or (
-        os.path.join(args.runs, "smoke.json")
-        if args.smoke
-        else os.path.join(RESULTS, "principal_study.json")
-    )
     # A published row stands for all its arm's phases.
     for arm in args.arms:
         restore_rows(output, args.runs, [arm], args.smoke, dict.fromkeys(PHASES[arm]))

@@ -64,13 +64,13 @@ Writes `benchmarks/results/supernet_ranking.json` (or `--output`); with
 import os
 import sys
 
-from _common import RESULTS
 from _common import write_docs_block
 from _common import write_result
 from _parts import part_path
 from _parts import read_json
 from _parts import restore_rows
 from _parts import study_parser
+from _parts import study_paths
 from _parts import write_json
 from search_quality import candidate_seconds
 from search_quality import search_seconds
@@ -224,15 +224,7 @@ def parser():
 def main(argv=None):
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parser().parse_args(argv)
-    args.runs = args.runs or (
-        "runs/supernet_ranking_smoke" if args.smoke else "runs/supernet_ranking"
-    )
-    os.makedirs(args.runs, exist_ok=True)
-    output = args.output or (
-        os.path.join(args.runs, "smoke.json")
-        if args.smoke
-        else os.path.join(RESULTS, "supernet_ranking.json")
-    )
+    output = study_paths(args, "supernet_ranking", "supernet_ranking")
     restore_rows(output, args.runs, list(ARMS), args.smoke, {"done": None})
     budget = plan(args.smoke)
     print(

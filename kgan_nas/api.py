@@ -70,8 +70,9 @@ def search(
         space: A `SearchSpace`; by default one for the data's image shape.
         strategy: `"genetic"`, `"random"`, `"pso"` (particle swarm),
             `"differentiable"` (a supernet trained once, its derived genomes
-            evaluated first: `kgan_nas.supernet`) or a
-            `kgan_nas.strategies.Strategy`.
+            evaluated first: `kgan_nas.supernet`), `"tune"` (no architecture
+            search: the known designs of `kgan_nas.core.zoo` with their
+            training genes tuned) or a `kgan_nas.strategies.Strategy`.
             None (default) resumes a run in `directory` with its own; a new
             search with a final stage takes the preset's
             (`config.PRESET_STRATEGIES`: `"random"` for `"mnist_cpu"`), any

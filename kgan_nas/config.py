@@ -98,6 +98,7 @@ STRATEGY_NAMES = {
     "GeneticSearch": "genetic",
     "RandomSearch": "random",
     "ParticleSwarmSearch": "pso",
+    "DesignTuning": "tune",
 }
 # What a preset's candidates cost where it was measured: CPU seconds per training
 # step of a candidate, every phase included (build, compile, train, score, save),

@@ -111,3 +111,20 @@ def test_the_pages_prose_quotes_the_two_seeds_means(study):
     assert f"({means['macs']:.1f} against {means['params']:.1f})" in page
     assert report["decision"]["switch_preset"] is False  # the page says the preset stays
     assert "`mnist_cpu` keeps its parameter bound" in page
+
+
+def test_a_smoke_run_never_writes_beside_the_studys_results(study, tmp_path, monkeypatch):
+    import _parts
+
+    monkeypatch.chdir(tmp_path)
+    smoke = study.parser().parse_args(["--smoke"])
+    assert _parts.study_paths(smoke, "cost_preset", "cost_preset_study") == os.path.join(
+        "runs/cost_preset_smoke", "smoke.json"
+    )
+    assert (tmp_path / "runs" / "cost_preset_smoke").is_dir()
+    real = study.parser().parse_args(["--runs", str(tmp_path / "parts")])
+    path = _parts.study_paths(real, "cost_preset", "cost_preset_study")
+    assert path == os.path.join(_parts.RESULTS, "cost_preset_study.json")
+    assert real.runs == str(tmp_path / "parts") and os.path.isdir(real.runs)
+    given = study.parser().parse_args(["--smoke", "--output", "elsewhere.json"])
+    assert _parts.study_paths(given, "cost_preset", "cost_preset_study") == "elsewhere.json"

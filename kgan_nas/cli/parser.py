@@ -232,11 +232,13 @@ def _add_strategy_options(strategy):
     """The search command's strategy options: which strategy, its own settings, the seed."""
     strategy.add_argument(
         "--strategy",
-        choices=["genetic", "random", "pso", "differentiable"],
+        choices=["genetic", "random", "pso", "differentiable", "tune"],
         help="genetic: mutate and cross the best genomes; random: sample every genome "
         "afresh; pso: particle swarm optimisation, particles flying towards the best "
         "genomes; differentiable: train a supernet of the space once, evaluate the "
-        "genomes its learnt architecture weights derive first, then sample (default: a "
+        "genomes its learnt architecture weights derive first, then sample; tune: no "
+        "architecture search, the known designs (TensorFlow-tutorial DCGAN, DCGAN, MLP GAN) "
+        "with their training settings tuned at random (default: a "
         "stored run's own; else random for mnist_cpu with its final stage, genetic otherwise)",
     )
     strategy.add_argument(

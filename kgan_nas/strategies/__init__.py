@@ -2,7 +2,8 @@
 
 `RandomSearch` is the baseline; `GeneticSearch` is the genetic algorithm
 (NSGA-II with several objectives); `ParticleSwarmSearch` is particle swarm
-optimisation. `get_strategy` turns a name into one.
+optimisation; `DifferentiableSearch` trains a supernet first; `DesignTuning`
+tunes the training genes of known designs. `get_strategy` turns a name into one.
 No module here imports TensorFlow or Keras.
 """
 
@@ -14,15 +15,18 @@ from kgan_nas.strategies.differentiable import DifferentiableSearch
 from kgan_nas.strategies.genetic import GeneticSearch
 from kgan_nas.strategies.pso import ParticleSwarmSearch
 from kgan_nas.strategies.random import RandomSearch
+from kgan_nas.strategies.tune import DesignTuning
 
 STRATEGIES = {
     "differentiable": DifferentiableSearch,
     "genetic": GeneticSearch,
     "pso": ParticleSwarmSearch,
     "random": RandomSearch,
+    "tune": DesignTuning,
 }
 
 __all__ = [
+    "DesignTuning",
     "DifferentiableSearch",
     "GeneticSearch",
     "ParticleSwarmSearch",
@@ -70,7 +74,8 @@ def get_strategy(spec, space, *, objectives=("fid",), seed=0, **kwargs):
     ```
 
     Args:
-        spec: `"genetic"`, `"random"`, `"pso"` (particle swarm), or a
+        spec: `"genetic"`, `"random"`, `"pso"` (particle swarm),
+            `"differentiable"`, `"tune"` (known designs, tuned), or a
             `Strategy` instance (returned as is; it keeps its own seed).
         space: The `kgan_nas.SearchSpace` to search.
         objectives: Objective names, e.g. `("fid",)` or `("fid", "params")`.

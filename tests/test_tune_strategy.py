@@ -1,0 +1,103 @@
+"""`strategy="tune"`: the known designs with their training genes tuned (`DesignTuning`)."""
+
+import json
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import settings
+from hypothesis import strategies as st
+
+import kgan_nas
+from kgan_nas import config
+from kgan_nas.core import zoo
+from kgan_nas.core.repair import snap_training
+from kgan_nas.strategies import STRATEGIES
+from kgan_nas.strategies import DesignTuning
+from kgan_nas.strategies import get_strategy
+from kgan_nas.strategies.base import Fitness
+from tests.tiny_runs import TINY_SPACE
+
+SPACE_28 = kgan_nas.SearchSpace(image_shape=(28, 28, 1), max_params=150_000)
+RECIPE_28 = SPACE_28.with_recipe()
+
+
+def _architecture(genome):
+    return (tuple(genome.generator), tuple(genome.discriminator))
+
+
+@settings(max_examples=20, deadline=None)
+@given(seed=st.integers(0, 10_000), recipe=st.booleans())
+def test_every_proposal_is_a_known_design_with_training_genes_of_the_space(seed, recipe):
+    space = RECIPE_28 if recipe else SPACE_28
+    strategy = DesignTuning(space, seed=seed)
+    designs = {_architecture(g) for g in zoo.genomes(space).values()}
+    proposals = strategy.ask(12)
+    assert proposals
+    for genome in proposals:
+        assert not space.problems(genome)
+        assert _architecture(genome) in designs
+        assert snap_training(space, genome.training) == genome.training
+    # Training genes are tuned, not fixed: a dozen draws are not all alike.
+    assert len({g.training for g in proposals}) > 1
+
+
+def test_only_the_named_designs_are_tuned_and_the_same_seed_repeats_itself():
+    only = DesignTuning(SPACE_28, seed=3, designs=["dcgan"])
+    dcgan = _architecture(zoo.genomes(SPACE_28, ["dcgan"])["dcgan"])
+    asked = only.ask(8)
+    assert {_architecture(g) for g in asked} == {dcgan}
+    again = DesignTuning(SPACE_28, seed=3, designs=["dcgan"]).ask(8)
+    assert [g.key() for g in again] == [g.key() for g in asked]
+    assert only.get_config()["designs"] == ["dcgan"]
+    assert DesignTuning(SPACE_28).get_config()["designs"] is None
+
+
+def test_a_space_no_design_fits_is_refused_with_each_reason():
+    with pytest.raises(ValueError, match="Unknown zoo design"):
+        DesignTuning(SPACE_28, designs=["stylegan"])
+    # The recipe variants need recipe genes, which a plain space lacks.
+    with pytest.raises(ValueError, match="tf_dcgan\\+recipe: the space has no training-recipe"):
+        DesignTuning(SPACE_28, designs=["tf_dcgan+recipe"])
+
+
+def test_it_is_a_named_strategy_and_resumes_identically():
+    strategy = get_strategy("tune", SPACE_28, seed=5, designs=["dcgan", "mlp_gan"])
+    assert isinstance(strategy, DesignTuning) and STRATEGIES["tune"] is DesignTuning
+    assert config.STRATEGY_NAMES["DesignTuning"] == "tune"
+    first = strategy.ask(4)
+    for i, genome in enumerate(first):
+        strategy.tell(genome, Fitness(fid=float(i + 1)))
+    state = json.loads(json.dumps(strategy.state_dict()))
+    restored = DesignTuning(SPACE_28, seed=5, designs=["dcgan", "mlp_gan"])
+    restored.load_state_dict(state)
+    assert [g.key() for g in restored.ask(4)] == [g.key() for g in strategy.ask(4)]
+    assert strategy.best()[0].key() == first[0].key()
+
+
+def test_the_command_line_offers_tune(monkeypatch):
+    from kgan_nas.cli import commands as cli
+
+    seen = {}
+
+    def search(*args, **kwargs):
+        seen.update(kwargs)
+        raise RuntimeError("stop before any training")
+
+    monkeypatch.setattr(cli.search_api, "search", search)
+    assert cli.main(["search", "--strategy", "tune", "--quiet"]) != 0
+    assert seen["strategy"] == "tune"
+
+
+@pytest.mark.keras
+def test_a_tuning_search_trains_known_designs_end_to_end(tmp_path):
+    from tests.tiny_runs import tiny_real_search
+
+    result = tiny_real_search(tmp_path / "run", strategy="tune", population=2)
+    designs = {_architecture(g) for g in zoo.genomes(TINY_SPACE).values()}
+    history = result.history
+    assert len(history) == 2 and all(record["status"] == "ok" for record in history)
+    for record in history:
+        genome = kgan_nas.core.genome.Genome.from_dict(record["genome"])
+        assert _architecture(genome) in designs
+    assert np.isfinite(result.best_record["fitness"]["fid"])
