@@ -72,7 +72,10 @@ def test_the_table_states_each_seed_and_the_verdict(study):
     assert "not complete" in text
     rows = [_row(seed, 0.2) for seed in study.SEEDS]
     text = study.markdown({"rows": rows, "decision": study.decide(rows)})
-    assert "Rule 1 not met (Spearman at least 0.5 in 0 of 3 seeds)" in text
+    assert "Rule 1 not met (it needs a Spearman of at least 0.5 in 2 of 3 seeds, here 0" in text
+    rows = [_row(seed, value) for seed, value in zip(study.SEEDS, (0.9, 0.9, -0.1))]
+    text = study.markdown({"rows": rows, "decision": study.decide(rows)})
+    assert "here 2, and above 0 in every seed" in text
     rows = [_row(seed, 0.7) for seed in study.SEEDS]
     assert "Rule 1 met" in study.markdown({"rows": rows, "decision": study.decide(rows)})
 

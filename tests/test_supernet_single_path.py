@@ -188,3 +188,44 @@ def test_the_command_line_hands_the_supernet_training_on_and_refuses_it_elsewher
     seen.clear()
     assert cli.main(["search", "--supernet-training", "single_path", "--quiet"]) != 0
     assert not seen  # refused before any search
+
+
+def test_random_paths_reach_every_generator_some_discriminator_completes():
+    """A cost bound depends on both networks: a generator is kept whenever some
+    discriminator path makes it a genome of the space, not only on its first draw."""
+    import itertools
+
+    from kgan_nas.core import supernet_slots
+    from kgan_nas.core.genome import Genome
+    from kgan_nas.supernet.search import random_paths
+
+    g_genes, d_genes, slots = supernet_slots.skeleton(SPACE_28)
+    choices = list(itertools.product(range(len(d_genes)), repeat=slots))
+    exact = {
+        g
+        for g in itertools.product(range(len(g_genes)), repeat=slots)
+        if any(
+            not SPACE_28.problems(
+                Genome([g_genes[i] for i in g], [d_genes[i] for i in d], TrainingGenes())
+            )
+            for d in choices
+        )
+    }
+    assert 0 < len(exact) < len(g_genes) ** slots  # the bound does rule some out
+    paths = random_paths(SPACE_28, TrainingGenes(), len(exact), seed=0)
+    assert {tuple(p["generator"]) for p in paths} == exact
+
+
+def test_runs_stored_before_single_path_training_still_resume():
+    strategy = DifferentiableSearch(TINY_SPACE, seed=2)
+    strategy.ask(2)
+    state = json.loads(json.dumps(strategy.state_dict()))
+    for key in ("supernet_training", "path_samples"):
+        del state["config"][key]
+    restored = DifferentiableSearch(TINY_SPACE, seed=2)
+    restored.load_state_dict(state)
+    assert restored.get_config()["supernet_training"] == "mixture"
+    # A run stored with single-path training does not resume as a mixture.
+    single = DifferentiableSearch(TINY_SPACE, seed=2, supernet_training="single_path")
+    with pytest.raises(ValueError, match="supernet_training"):
+        DifferentiableSearch(TINY_SPACE, seed=2).load_state_dict(single.state_dict())

@@ -258,7 +258,7 @@ def _add_strategy_options(strategy):
         "--supernet-training",
         choices=["mixture", "single_path"],
         help="differentiable: mixture (default) learns which operation each slot prefers; "
-        "single_path trains one random path per step, then scores 64 random paths with "
+        "single_path trains one random path per network call, then scores 64 random paths with "
         "the shared weights and evaluates the best first",
     )
     strategy.add_argument(

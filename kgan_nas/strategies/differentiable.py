@@ -20,7 +20,7 @@ from kgan_nas.core import supernet_slots
 from kgan_nas.core.genome import Genome
 from kgan_nas.strategies.random import RandomSearch
 
-# How the supernet is trained: by its softmax mixture, or one random path per step.
+# How the supernet is trained: by its softmax mixture, or one random path per network call.
 SUPERNET_TRAININGS = ("mixture", "single_path")
 
 
@@ -36,16 +36,17 @@ class DifferentiableSearch(RandomSearch):
             takes one generation's worth, `population x steps_per_candidate`.
         derived: How many genomes to derive from it at most (the strongest
             operation per slot, then single-slot runner-ups: at most one
-            plus the number of slots of both networks), evaluated first
+            plus the number of slots of both networks; under
+            `"single_path"`, the best-scored paths), evaluated first
             after any known designs the search queues (`SearchOptions.zoo`);
             None (the default) takes up to a generation's worth.
         supernet_training: `"mixture"` (the default): every slot mixes its
             operations by learnt weights, and the strongest derive genomes;
-            `"single_path"`: one uniformly drawn operation per slot and step
+            `"single_path"`: one uniformly drawn operation per slot and network call
             (Guo et al., 2020), then genomes chosen by scoring random paths
             with the shared weights.
-        path_samples: With `"single_path"`: how many random paths to score.
-            Defaults to 64.
+        path_samples: With `"single_path"`: how many random paths to score
+            (unused by the mixture). Defaults to 64.
 
     Raises:
         ValueError: for a non-positive `supernet_steps`, `derived` or
@@ -115,6 +116,10 @@ class DifferentiableSearch(RandomSearch):
         if trained_now and (self.supernet or {}).get("status") != "ok":
             self.supernet = fresh
             self.start_from(genomes)
+
+    def _options_added_later(self):
+        # Runs stored before single-path training existed trained the mixture.
+        return ("supernet_training", "path_samples")
 
     def _config(self):
         return {

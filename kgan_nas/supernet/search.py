@@ -62,7 +62,7 @@ def train_supernet(
         score: Optional `score(generator) -> FID` of a generator's images;
             given, each derived genome's generator is also scored as a path
             of the trained supernet (`subnet_scores`).
-        single_path: Train one uniformly drawn path per step instead of the
+        single_path: Train one uniformly drawn path per network call instead of the
             mixture, and derive the `top` best of `path_samples` random
             paths by their scores as paths (random ones without `score`).
         path_samples: With `single_path`: how many distinct paths to draw
@@ -182,12 +182,14 @@ def subnet_scores(generator, paths, score):
 
 
 def random_paths(space, training, count, seed):
-    """Up to `count` paths of the supernet drawn uniformly, distinct in the generator.
+    """Up to `count` paths of the supernet drawn at random, distinct in the generator.
 
-    Each slot's operation is drawn uniformly and independently, in both
-    networks. Only the generator matters to an image score, so paths that
-    share a generator are drawn again; a path whose genome the space rejects
-    (e.g. over a cost bound) is left out, so every path is exactly a genome.
+    A generator path is drawn uniformly (each slot's operation independently);
+    for it, discriminator paths are drawn uniformly until the space accepts
+    the genome (a cost bound depends on both networks), a few times at most.
+    Only the generator matters to an image score, so a generator already
+    taken is drawn again; a generator no discriminator draw completes is
+    left out, so every path is exactly a genome of the space.
 
     Args:
         space: The `SearchSpace`.
@@ -201,21 +203,26 @@ def random_paths(space, training, count, seed):
     """
     g_genes, d_genes, slots = supernet_slots.skeleton(space)
     rng = random.Random(seed)
-    drawable = len(g_genes) ** slots
-    paths, seen = [], set()
+    paths, taken = [], set()
     # Bounded tries: a narrow space may hold fewer distinct exact paths than asked.
-    for _ in range(20 * count):
-        if len(paths) == count or len(seen) == drawable:
+    for _ in range(50 * count):
+        if len(paths) == count:
             break
         g = [rng.randrange(len(g_genes)) for _ in range(slots)]
-        d = [rng.randrange(len(d_genes)) for _ in range(slots)]
-        if tuple(g) in seen:
+        if tuple(g) in taken:
             continue
-        seen.add(tuple(g))
-        genome = Genome([g_genes[i] for i in g], [d_genes[i] for i in d], training)
-        if not space.problems(genome):
-            paths.append({"genome": genome, "generator": g, "discriminator": d, "exact": True})
+        for _ in range(_DISCRIMINATOR_DRAWS):
+            d = [rng.randrange(len(d_genes)) for _ in range(slots)]
+            genome = Genome([g_genes[i] for i in g], [d_genes[i] for i in d], training)
+            if not space.problems(genome):
+                taken.add(tuple(g))
+                paths.append({"genome": genome, "generator": g, "discriminator": d, "exact": True})
+                break
     return paths
+
+
+# Discriminator draws per generator path before that generator is given up (for now).
+_DISCRIMINATOR_DRAWS = 8
 
 
 def ranked_paths(space, generator, training, count, top, seed, score):
@@ -352,7 +359,7 @@ def run_supernet(
     if os.path.isfile(path):
         return read_json(path)
     how = (
-        "one random path per step, then scoring random paths with its weights"
+        "one random path per network call, then scoring random paths with its weights"
         if single_path
         else "every slot mixes its candidate operations"
     )
