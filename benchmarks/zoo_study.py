@@ -80,26 +80,11 @@ SMOKE = dict(
 
 
 def tuned_zoo_strategy(space, seed):
-    """The `zoo_tuned` arm's strategy: known designs, training genes sampled at random."""
-    from kgan_nas.core import zoo
-    from kgan_nas.strategies import Strategy
+    """The `zoo_tuned` arm's strategy: known designs, training genes sampled at random
+    (`strategy="tune"`, which this arm's own class became; it draws the same genomes)."""
+    from kgan_nas.strategies import DesignTuning
 
-    class TunedZoo(Strategy):
-        """Random search over the zoo designs' training genes (KerasTuner's RandomSearch)."""
-
-        def __init__(self, space, *, objectives=("fid",), seed=0):
-            super().__init__(space, objectives=objectives, seed=seed)
-            self.designs = list(zoo.genomes(space).values())
-
-        def _ask(self, n):
-            proposals = []
-            for _ in range(n):
-                design = self.designs[int(self._rng.integers(len(self.designs)))]
-                training = self.space.random_training_genes(self._rng)
-                proposals.append(design.replace(training=training))
-            return proposals
-
-    return TunedZoo(space, seed=seed)
+    return DesignTuning(space, seed=seed)
 
 
 def run_arm(arm, seed, args):

@@ -101,3 +101,43 @@ def test_a_tuning_search_trains_known_designs_end_to_end(tmp_path):
         genome = kgan_nas.core.genome.Genome.from_dict(record["genome"])
         assert _architecture(genome) in designs
     assert np.isfinite(result.best_record["fitness"]["fid"])
+
+
+def test_it_draws_what_the_zoo_studys_tuned_arm_drew():
+    """The zoo study's `zoo_tuned` arm (its results are published) drew a design
+    uniformly, then the training genes, from one generator; `DesignTuning` took
+    its place there, so it must draw the very same genomes."""
+    space = kgan_nas.SearchSpace(image_shape=(8, 8, 1), max_params=150_000)
+    rng = np.random.default_rng(0)
+    designs = list(zoo.genomes(space).values())
+    expected = []
+    while len(expected) < 24:
+        design = designs[int(rng.integers(len(designs)))]
+        genome = design.replace(training=space.random_training_genes(rng))
+        genome = space.repair(genome) if space.problems(genome) else genome
+        if genome.key() not in {g.key() for g in expected}:
+            expected.append(genome)
+    strategy = DesignTuning(space, seed=0)
+    asked = strategy.ask(8) + strategy.ask(8) + strategy.ask(8)
+    assert [g.key() for g in asked] == [g.key() for g in expected]
+
+
+def test_it_never_fills_in_random_architectures_when_its_genes_run_out():
+    narrow = kgan_nas.SearchSpace(
+        image_shape=(28, 28, 1),
+        max_params=150_000,
+        optimizers=("adam",),
+        learning_rates=(2e-4,),
+        beta_1=(0.5,),
+        beta_2=(0.999,),
+        losses=("non_saturating",),
+    )
+    strategy = DesignTuning(narrow, seed=0)
+    designs = {_architecture(g) for g in zoo.genomes(narrow).values()}
+    asked = strategy.ask(10)
+    # One training setting: one genome per design, then nothing new.
+    assert len(asked) == len(designs)
+    assert {_architecture(g) for g in asked} == designs
+    for genome in asked:
+        strategy.tell(genome, Fitness(fid=1.0))
+    assert strategy.ask(4) == []

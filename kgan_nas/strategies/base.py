@@ -69,6 +69,10 @@ class Strategy(abc.ABC):
             is not a non-negative integer.
     """
 
+    # Whether `ask` tops up with random samples of the space when the strategy's
+    # own proposals run dry; a strategy confined to part of the space says False.
+    fills_with_samples = True
+
     def __init__(self, space, *, objectives=("fid",), seed=0):
         if not isinstance(space, SearchSpace):
             raise TypeError(
@@ -125,9 +129,9 @@ class Strategy(abc.ABC):
         returned genome is valid in the space and has a `key()` never
         returned before by this strategy. When the strategy's own proposals
         keep repeating earlier genomes, `ask` falls back to random samples
-        from the space; in a space so small that even those are all taken,
-        it returns fewer than `n` genomes (possibly none: the space is
-        exhausted).
+        from the space (unless the strategy's `fills_with_samples` is False);
+        in a space so small that even those are all taken, it returns fewer
+        than `n` genomes (possibly none: the space is exhausted).
 
         Args:
             n: Number of genomes wanted, a positive integer.
@@ -154,7 +158,7 @@ class Strategy(abc.ABC):
             if missing == 0:
                 break
             self._accept(self._ask(missing), chosen, missing)
-        for _ in range(_SAMPLES_PER_MISSING * (n - len(chosen))):
+        for _ in range(_SAMPLES_PER_MISSING * (n - len(chosen)) * self.fills_with_samples):
             if len(chosen) == n:
                 break
             try:

@@ -21,9 +21,10 @@ class DesignTuning(RandomSearch):
     Each proposal picks a design uniformly, then each training gene
     uniformly from the space's choices (the same draw `SearchSpace.sample`
     makes); a combination the space rejects (e.g. an R1 weight with the
-    `"wasserstein_gp"` loss) is repaired into the space. Repeats are dropped
-    by the base class, so a small space runs out of new genomes (the search
-    then ends its generation short).
+    `"wasserstein_gp"` loss) is repaired into the space. Repeats are dropped,
+    and no random architecture fills in for them, so a space with few
+    training-gene choices runs out of new genomes (the search then ends its
+    generation short).
 
     Example:
 
@@ -43,6 +44,9 @@ class DesignTuning(RandomSearch):
             fits the space (with each one's reason).
     """
 
+    # Only known designs: never top a generation up with random architectures.
+    fills_with_samples = False
+
     def __init__(self, space, *, objectives=("fid",), seed=0, designs=None):
         super().__init__(space, objectives=objectives, seed=seed)
         names = zoo.DESIGNS if designs is None else zoo.check_names(designs)
@@ -57,13 +61,14 @@ class DesignTuning(RandomSearch):
         self.design_names = designs
 
     def _ask(self, n):
-        names = list(self.designs)
-        proposals = []
-        for _ in range(n):
-            design = self.designs[names[int(self._rng.integers(len(names)))]]
-            genome = design.replace(training=self.space.random_training_genes(self._rng))
-            proposals.append(self.space.repair(genome) if self.space.problems(genome) else genome)
-        return proposals
+        # The base class repairs a combination the space rejects.
+        designs = list(self.designs.values())
+        return [
+            designs[int(self._rng.integers(len(designs)))].replace(
+                training=self.space.random_training_genes(self._rng)
+            )
+            for _ in range(n)
+        ]
 
     def _config(self):
         return {"designs": None if self.design_names is None else list(self.design_names)}
