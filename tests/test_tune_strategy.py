@@ -100,7 +100,30 @@ def test_a_tuning_search_trains_known_designs_end_to_end(tmp_path):
     for record in history:
         genome = kgan_nas.core.genome.Genome.from_dict(record["genome"])
         assert _architecture(genome) in designs
+        # The record names its design: as written (the zoo warm start) or tuned.
+        assert record.get("zoo") or record.get("design") in zoo.genomes(TINY_SPACE)
     assert np.isfinite(result.best_record["fitness"]["fid"])
+
+
+def test_a_known_designs_architecture_is_named_whatever_its_training_genes():
+    from kgan_nas.core.genome import TrainingGenes
+    from kgan_nas.engine.warm_start import architecture_key
+    from kgan_nas.engine.warm_start import design_architectures
+    from kgan_nas.report.markup import genome_cell
+
+    names = design_architectures(RECIPE_28)
+    # A +recipe variant differs in training genes only: it names its design.
+    assert sorted(set(names.values())) == ["dcgan", "tf_dcgan"]
+    tuned = DesignTuning(RECIPE_28, seed=1).ask(6)
+    assert all(names[architecture_key(g)] in ("dcgan", "tf_dcgan") for g in tuned)
+    other = SPACE_28.sample(np.random.default_rng(0))
+    assert architecture_key(other) not in names
+    dcgan = zoo.genomes(SPACE_28)["dcgan"]
+    fast = dcgan.replace(training=TrainingGenes(g_learning_rate=1e-3))
+    assert architecture_key(fast) == architecture_key(dcgan) and fast.key() != dcgan.key()
+    record = {"genome": fast.to_dict(), "design": "dcgan"}
+    assert '<span class="zoo">tuned: dcgan</span>' in genome_cell(record)
+    assert "zoo: dcgan" in genome_cell(dict(record, zoo="dcgan"))
 
 
 def test_it_draws_what_the_zoo_studys_tuned_arm_drew():

@@ -12,6 +12,8 @@ import time
 
 from kgan_nas.core import fidelity as fidelity_lib
 from kgan_nas.core.space import SearchSpace
+from kgan_nas.engine.warm_start import architecture_key
+from kgan_nas.engine.warm_start import design_architectures
 from kgan_nas.engine.warm_start import zoo_keys
 from kgan_nas.errors import RepeatedFailureError
 from kgan_nas.results.search_result import best_record
@@ -46,7 +48,9 @@ class History:
         self.done = {_done_key(r): r for r in self.records}
         self.best = best_record(self.records)
         zoo = getattr(config, "zoo", ())
-        self.zoo = zoo_keys(SearchSpace.from_dict(config.space), zoo) if zoo else {}
+        space = SearchSpace.from_dict(config.space)
+        self.zoo = zoo_keys(space, zoo) if zoo else {}
+        self.designs = design_architectures(space)
 
     def recorded(self, generation, key, rung=None):
         """The record of `key` in `generation` at `rung` (0 without rungs), or None."""
@@ -99,6 +103,9 @@ class History:
         if genome.key() in self.zoo:
             # Where it came from (the report's lineage tree marks the zoo's) and which design.
             record.update(origin="zoo", zoo=self.zoo[genome.key()])
+        elif architecture_key(genome) in self.designs:
+            # A known design with other training genes (tuned, or bred by the search).
+            record["design"] = self.designs[architecture_key(genome)]
         if rung is not None:
             record.update(rung=rung, rung_steps=self.fidelity.rungs[rung])
             if fitness.ok:  # what the next rung continues from

@@ -10,6 +10,7 @@ generation to the strategy, as before the zoo existed.
 """
 
 from kgan_nas.core import zoo as zoo_lib
+from kgan_nas.core.genome import TrainingGenes
 from kgan_nas.store import run_dir as run_lib
 
 
@@ -110,3 +111,21 @@ def _with_scale(entry):
 def zoo_keys(space, names):
     """`{genome key: design name}` of the named designs as fitted to `space`."""
     return {genome.key(): name for name, genome in zoo_lib.genomes(space, names).items()}
+
+
+def design_architectures(space):
+    """`{architecture key: design name}` of every zoo design fitted to `space`.
+
+    A genome with one of these architectures is that known design whatever
+    its training genes (e.g. tuned by `strategy="tune"`); a `+recipe`
+    variant shares its design's architecture, so it names that design.
+    """
+    return {
+        architecture_key(genome): name.removesuffix(zoo_lib.RECIPE_SUFFIX)
+        for name, genome in zoo_lib.genomes(space).items()
+    }
+
+
+def architecture_key(genome):
+    """The key of `genome`'s layers alone: its key with the default training genes."""
+    return genome.replace(training=TrainingGenes()).key()

@@ -50,12 +50,17 @@ def final_section(result):
     )
     # Known designs the search started from are named: the final stage
     # retrains the best of them (FinalConfig.zoo_finalist, with top_k >= 2).
-    zoo = {record["key"]: record["zoo"] for record in result.history if record.get("zoo")}
+    zoo = {record["key"]: f"zoo: {record['zoo']}" for record in result.history if record.get("zoo")}
+    zoo.update(
+        (record["key"], f"tuned: {record['design']}")
+        for record in result.history
+        if record.get("design")
+    )
     rows = [
         [
             genome["search_rank"],
             f"<code>{escape(genome['key'])}</code>"
-            + (f" zoo: {escape(zoo[genome['key']])}" if genome["key"] in zoo else ""),
+            + (f" {escape(zoo[genome['key']])}" if genome["key"] in zoo else ""),
             "failed"
             if genome["fid_mean"] is None
             else f"{fixed(genome['fid_mean'], 3)} ± {fixed(genome['fid_std'], 3)}",

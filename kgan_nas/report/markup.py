@@ -206,11 +206,14 @@ def genome_cell(record):
     """A record's genome, all of it: the page's CSS wraps it to the width of its column.
 
     A known design the search started from (`SearchOptions.zoo`) is named
-    first, e.g. `zoo: tf_dcgan`.
+    first, e.g. `zoo: tf_dcgan`; a known design with other training genes
+    (e.g. `strategy="tune"`'s) as `tuned: tf_dcgan`.
     """
     text = escape(describe(record))
     if record.get("zoo"):
         text = f'<span class="zoo">zoo: {escape(record["zoo"])}</span> {text}'
+    elif record.get("design"):
+        text = f'<span class="zoo">tuned: {escape(record["design"])}</span> {text}'
     return f'<div class="genome">{text}</div>'
 
 
