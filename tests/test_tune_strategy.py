@@ -89,19 +89,25 @@ def test_the_command_line_offers_tune(monkeypatch):
     assert seen["strategy"] == "tune"
 
 
-@pytest.mark.keras
-def test_a_tuning_search_trains_known_designs_end_to_end(tmp_path):
-    from tests.tiny_runs import tiny_real_search
+def test_a_tuning_search_records_which_design_each_candidate_is(tmp_path, monkeypatch):
+    """Through `kgan_nas.search` (scripted scores: the zoo study's smoke run and
+    tests/test_zoo.py train known designs for real)."""
+    from tiny_runs import scripted_search
+    from tiny_runs import skip_worker_files
 
-    result = tiny_real_search(tmp_path / "run", strategy="tune", population=2)
+    skip_worker_files(monkeypatch, tmp_path)
+    result = scripted_search(
+        tmp_path / "run", space=TINY_SPACE, strategy="tune", population=3, generations=2
+    )
     designs = {_architecture(g) for g in zoo.genomes(TINY_SPACE).values()}
     history = result.history
-    assert len(history) == 2 and all(record["status"] == "ok" for record in history)
+    assert len(history) == 6 and all(record["status"] == "ok" for record in history)
     for record in history:
         genome = kgan_nas.core.genome.Genome.from_dict(record["genome"])
         assert _architecture(genome) in designs
-        # The record names its design: as written (the zoo warm start) or tuned.
+        # The record names its design: as written (a zoo warm start) or tuned.
         assert record.get("zoo") or record.get("design") in zoo.genomes(TINY_SPACE)
+    assert any(record.get("design") for record in history)
     assert np.isfinite(result.best_record["fitness"]["fid"])
 
 
