@@ -81,7 +81,8 @@ SMOKE = dict(
 
 def tuned_zoo_strategy(space, seed):
     """The `zoo_tuned` arm's strategy: known designs, training genes sampled at random
-    (`strategy="tune"`, which this arm's own class became; it draws the same genomes)."""
+    (`strategy="tune"`, which this arm's own class became; it draws the same genomes,
+    but run folders stored with the old class, `TunedZoo`, do not resume)."""
     from kgan_nas.strategies import DesignTuning
 
     return DesignTuning(space, seed=seed)

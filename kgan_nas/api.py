@@ -171,8 +171,9 @@ def search(
     strategy_object, config = _strategy_and_config(
         strategy, options, space, data, objectives, budget, evaluation, seed
     )
-    zoo_names = warm_start.zoo_names(zoo_option, final_config is not None, directory, run.overwrite)
-    zoo, zoo_lines = warm_start.start_from_zoo(strategy_object, space, zoo_names)
+    zoo, zoo_lines = _start_from_zoo(
+        strategy_object, space, zoo_option, final_config is not None, directory, run.overwrite
+    )
     config = dataclasses.replace(
         config,
         final=final_config and final_config.to_dict(),
@@ -201,6 +202,19 @@ def search(
         )
     )
     return _finish(directory, config, search_callbacks, verbose)
+
+
+def _start_from_zoo(strategy, space, zoo_option, has_final, directory, overwrite):
+    """Queues the known designs the search starts from; `(names, lines to print)`."""
+    names = warm_start.zoo_names(
+        zoo_option,
+        has_final,
+        directory,
+        overwrite,
+        # strategy="tune" narrowed to some designs starts from those as written.
+        default=getattr(strategy, "design_names", None),
+    )
+    return warm_start.start_from_zoo(strategy, space, names)
 
 
 def _budget_lines(preset, budget, config, final_note, strategy):

@@ -1,5 +1,6 @@
 """`strategy="tune"`: the known designs with their training genes tuned (`DesignTuning`)."""
 
+import dataclasses
 import json
 
 import numpy as np
@@ -113,15 +114,19 @@ def test_a_tuning_search_records_which_design_each_candidate_is(tmp_path, monkey
 
 def test_a_known_designs_architecture_is_named_whatever_its_training_genes():
     from kgan_nas.core.genome import TrainingGenes
-    from kgan_nas.engine.warm_start import architecture_key
-    from kgan_nas.engine.warm_start import design_architectures
+    from kgan_nas.core.zoo import architecture_key
+    from kgan_nas.core.zoo import design_architectures
     from kgan_nas.report.markup import genome_cell
 
     names = design_architectures(RECIPE_28)
-    # A +recipe variant differs in training genes only: it names its design.
-    assert sorted(set(names.values())) == ["dcgan", "tf_dcgan"]
+    # The conv designs' +recipe variants add a minibatch-std layer: their own names.
+    assert sorted(names.values()) == ["dcgan", "dcgan+recipe", "tf_dcgan", "tf_dcgan+recipe"]
     tuned = DesignTuning(RECIPE_28, seed=1).ask(6)
-    assert all(names[architecture_key(g)] in ("dcgan", "tf_dcgan") for g in tuned)
+    assert all(architecture_key(g) in names for g in tuned)
+    # Where a variant has its design's layers (the MLP GAN's), the design names it.
+    small = kgan_nas.SearchSpace(image_shape=(8, 8, 1), max_params=150_000).with_recipe()
+    assert "mlp_gan" in design_architectures(small).values()
+    assert "mlp_gan+recipe" not in design_architectures(small).values()
     other = SPACE_28.sample(np.random.default_rng(0))
     assert architecture_key(other) not in names
     dcgan = zoo.genomes(SPACE_28)["dcgan"]
@@ -170,3 +175,31 @@ def test_it_never_fills_in_random_architectures_when_its_genes_run_out():
     for genome in asked:
         strategy.tell(genome, Fitness(fid=1.0))
     assert strategy.ask(4) == []
+
+
+def test_a_cost_bound_never_turns_a_tuned_design_into_another_architecture():
+    """Two discriminator steps or an R1 penalty raise the training cost; repair would
+    narrow the layers under `max_train_macs`, so such draws are drawn again."""
+    from kgan_nas.core.zoo import architecture_key
+
+    space = dataclasses.replace(RECIPE_28, max_train_macs=15_000_000)
+    designs = {architecture_key(g) for g in zoo.genomes(space).values()}
+    # At this bound about 2 in 5 such draws repair into narrower layers.
+    asked = DesignTuning(space, seed=0).ask(30)
+    assert len(asked) == 30
+    assert all(architecture_key(g) in designs and not space.problems(g) for g in asked)
+
+
+def test_named_designs_are_stored_as_a_list_and_narrow_the_warm_start(tmp_path):
+    from kgan_nas.engine import warm_start
+
+    strategy = DesignTuning(SPACE_28, designs="dcgan")
+    assert strategy.get_config()["designs"] == ["dcgan"]
+    DesignTuning(SPACE_28, **{k: v for k, v in strategy.get_config().items()})
+    with pytest.raises(ValueError, match="designs=\\[\\] leaves nothing to tune"):
+        DesignTuning(SPACE_28, designs=[])
+    fresh = str(tmp_path / "new")
+    assert warm_start.zoo_names(None, True, fresh, False, default=["dcgan"]) == ("dcgan",)
+    assert warm_start.zoo_names(None, True, fresh, False) == zoo.DESIGNS
+    assert warm_start.zoo_names(None, False, fresh, False, default=["dcgan"]) == ()
+    assert warm_start.zoo_names(False, True, fresh, False, default=["dcgan"]) == ()

@@ -325,3 +325,21 @@ def _changes(design, adapted, scale):
         if old != new:
             changes.append(f"{field} {old!r} -> {new!r}")
     return changes
+
+
+def architecture_key(genome):
+    """The key of `genome`'s layers (and conditioning): its key with default training genes."""
+    return genome.replace(training=TrainingGenes()).key()
+
+
+def design_architectures(space):
+    """`{architecture key: design name}` of every design fitted to `space`.
+
+    A genome with one of these architectures is that known design whatever
+    its training genes (e.g. tuned by `strategy="tune"`). A `+recipe`
+    variant whose layers are its design's (the MLP GAN's) is named by the
+    design; one with its own layers (a minibatch-std layer) by itself.
+    """
+    return {
+        architecture_key(genome): name for name, genome in reversed(list(genomes(space).items()))
+    }

@@ -12,8 +12,8 @@ import time
 
 from kgan_nas.core import fidelity as fidelity_lib
 from kgan_nas.core.space import SearchSpace
-from kgan_nas.engine.warm_start import architecture_key
-from kgan_nas.engine.warm_start import design_architectures
+from kgan_nas.core.zoo import architecture_key
+from kgan_nas.core.zoo import design_architectures
 from kgan_nas.engine.warm_start import zoo_keys
 from kgan_nas.errors import RepeatedFailureError
 from kgan_nas.results.search_result import best_record

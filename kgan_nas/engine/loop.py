@@ -71,7 +71,7 @@ class SearchLoop:
             if self.pending is None:
                 genomes = self.strategy.ask(self.config.population)
                 if not genomes:
-                    self.say("The strategy has no new genomes to try; stopping.")
+                    self.say(self.strategy.exhausted())
                     break
                 self.pending = [genome.to_dict() for genome in genomes]
                 self.pending_parents = {

@@ -10,7 +10,6 @@ generation to the strategy, as before the zoo existed.
 """
 
 from kgan_nas.core import zoo as zoo_lib
-from kgan_nas.core.genome import TrainingGenes
 from kgan_nas.store import run_dir as run_lib
 
 
@@ -38,7 +37,7 @@ def check_zoo_option(zoo):
     return zoo_lib.check_names(zoo)
 
 
-def zoo_names(zoo, has_final, directory, overwrite):
+def zoo_names(zoo, has_final, directory, overwrite, default=None):
     """The design names a search asks for.
 
     Args:
@@ -47,6 +46,8 @@ def zoo_names(zoo, has_final, directory, overwrite):
         directory: The run directory (a stored run keeps its own choice when
             `zoo` is None, so the command that started it resumes it).
         overwrite: Whether a stored run is being replaced.
+        default: The designs `zoo=None` means with a final stage; None: every
+            design (a tuning strategy narrowed to some designs passes those).
 
     Returns:
         A tuple of names from `zoo_lib.DESIGNS`.
@@ -55,7 +56,7 @@ def zoo_names(zoo, has_final, directory, overwrite):
         run = run_lib.RunDir(directory)
         if not overwrite and run.exists:
             return tuple(run.config().get("zoo", ()))
-        return zoo_lib.DESIGNS if has_final else ()
+        return (tuple(default or ()) or zoo_lib.DESIGNS) if has_final else ()
     if zoo is True:
         return zoo_lib.DESIGNS
     if zoo is False:
@@ -111,21 +112,3 @@ def _with_scale(entry):
 def zoo_keys(space, names):
     """`{genome key: design name}` of the named designs as fitted to `space`."""
     return {genome.key(): name for name, genome in zoo_lib.genomes(space, names).items()}
-
-
-def design_architectures(space):
-    """`{architecture key: design name}` of every zoo design fitted to `space`.
-
-    A genome with one of these architectures is that known design whatever
-    its training genes (e.g. tuned by `strategy="tune"`); a `+recipe`
-    variant shares its design's architecture, so it names that design.
-    """
-    return {
-        architecture_key(genome): name.removesuffix(zoo_lib.RECIPE_SUFFIX)
-        for name, genome in zoo_lib.genomes(space).items()
-    }
-
-
-def architecture_key(genome):
-    """The key of `genome`'s layers alone: its key with the default training genes."""
-    return genome.replace(training=TrainingGenes()).key()

@@ -171,6 +171,10 @@ class Strategy(abc.ABC):
             self.generation += 1
         return genomes
 
+    def exhausted(self):
+        """What the search says when `ask` returns no genome: why it stops."""
+        return "The strategy has no new genomes to try; stopping."
+
     def parent(self, genome):
         """The key of an evaluated genome whose trained weights `genome` should start from.
 
