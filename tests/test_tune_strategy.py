@@ -110,6 +110,10 @@ def test_a_tuning_search_records_which_design_each_candidate_is(tmp_path, monkey
         assert record.get("zoo") or record.get("design") in zoo.genomes(TINY_SPACE)
     assert any(record.get("design") for record in history)
     assert np.isfinite(result.best_record["fitness"]["fid"])
+    # The summary names each candidate's design as the report does.
+    labels = [zoo.design_label(record) for record in history]
+    assert all(labels) and any(label.startswith("tuned: ") for label in labels)
+    assert f", {labels[0]}, " in result.summary(num_trials=len(history))
 
 
 def test_a_known_designs_architecture_is_named_whatever_its_training_genes():

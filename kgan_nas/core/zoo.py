@@ -343,3 +343,12 @@ def design_architectures(space):
     return {
         architecture_key(genome): name for name, genome in reversed(list(genomes(space).items()))
     }
+
+
+def design_label(record):
+    """How a history record names its known design: `"zoo: NAME"` as written
+    (the warm start), `"tuned: NAME"` for its layers with other training genes,
+    None for any other genome."""
+    if record.get("zoo"):
+        return f"zoo: {record['zoo']}"
+    return f"tuned: {record['design']}" if record.get("design") else None

@@ -7,6 +7,7 @@ held-out real images.
 
 import os
 
+from kgan_nas.core.zoo import design_label
 from kgan_nas.final.probes import prediction_line
 from kgan_nas.report.markup import data_uri
 from kgan_nas.report.markup import escape
@@ -50,17 +51,12 @@ def final_section(result):
     )
     # Known designs the search started from are named: the final stage
     # retrains the best of them (FinalConfig.zoo_finalist, with top_k >= 2).
-    zoo = {record["key"]: f"zoo: {record['zoo']}" for record in result.history if record.get("zoo")}
-    zoo.update(
-        (record["key"], f"tuned: {record['design']}")
-        for record in result.history
-        if record.get("design")
-    )
+    zoo = {record["key"]: design_label(record) for record in result.history}
     rows = [
         [
             genome["search_rank"],
             f"<code>{escape(genome['key'])}</code>"
-            + (f" {escape(zoo[genome['key']])}" if genome["key"] in zoo else ""),
+            + (f" {escape(zoo[genome['key']])}" if zoo.get(genome["key"]) else ""),
             "failed"
             if genome["fid_mean"] is None
             else f"{fixed(genome['fid_mean'], 3)} ± {fixed(genome['fid_std'], 3)}",

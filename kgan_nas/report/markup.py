@@ -10,6 +10,7 @@ import math
 import os
 
 from kgan_nas.core.genome import Genome
+from kgan_nas.core.zoo import design_label
 from kgan_nas.report.numbers import KID_UNIT
 
 # Section ids and titles, in page order (tests look for each): the pictures first
@@ -210,10 +211,9 @@ def genome_cell(record):
     (e.g. `strategy="tune"`'s) as `tuned: tf_dcgan`.
     """
     text = escape(describe(record))
-    if record.get("zoo"):
-        text = f'<span class="zoo">zoo: {escape(record["zoo"])}</span> {text}'
-    elif record.get("design"):
-        text = f'<span class="zoo">tuned: {escape(record["design"])}</span> {text}'
+    label = design_label(record)
+    if label:
+        text = f'<span class="zoo">{escape(label)}</span> {text}'
     return f'<div class="genome">{text}</div>'
 
 

@@ -15,6 +15,7 @@ import os
 
 import numpy as np
 
+from kgan_nas.core import zoo as zoo_lib
 from kgan_nas.core.fidelity import correlation_lines
 from kgan_nas.core.fidelity import rung_correlations
 from kgan_nas.core.fitness import Fitness
@@ -564,9 +565,10 @@ def _summary_table(records, suffix):
             f"{fitness.fid:>10.4f} {interval:>17} {kid:>16} "
             f"{_memorisation_cell(fitness):>10} {fitness.params:>8}"
         )
+        label = zoo_lib.design_label(record)
         details = (
-            f"generation {record['generation']}, is_{suffix} {fitness.inception_score:.3f}: "
-            f"{genome.describe()}"
+            f"generation {record['generation']}, {label + ', ' if label else ''}"
+            f"is_{suffix} {fitness.inception_score:.3f}: {genome.describe()}"
         )
         lines += textwrap.wrap(
             details, TABLE_WIDTH, initial_indent=" " * 5, subsequent_indent=" " * 7
