@@ -2,11 +2,14 @@
 and a digits evaluation set-up for executor-level benchmarks."""
 
 import json
+import math
 import os
 import platform
 import subprocess
 import sys
 import time
+
+from kgan_nas.store.atomic import atomic_write_text
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 
@@ -135,12 +138,23 @@ def write_result(name, report, path=None):
     """
     path = os.fspath(path) if path else os.path.join(RESULTS, f"{name}.json")
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    report = dict(report, machine=machine_info())
-    with open(path, "w") as stream:
-        json.dump(report, stream, indent=2)
-        stream.write("\n")
+    report = standard_json(dict(report, machine=machine_info()))
+    # Atomic: a kill mid-write leaves the old results, never half of a file.
+    atomic_write_text(path, json.dumps(report, indent=2, allow_nan=False) + "\n")
     print(f"wrote {os.path.relpath(path)}")
     return path
+
+
+def standard_json(value):
+    """`value` with every non-finite float as None: standard JSON, which strict
+    readers (jq, JavaScript) parse; Python's `Infinity` is not."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: standard_json(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [standard_json(item) for item in value]
+    return value
 
 
 def digits_setup(run_dir_path, config, max_params, num_genomes, seed=0, backend=None):

@@ -113,9 +113,10 @@ def steps_curve(history):
 
 
 def value_at(curve, steps):
-    """The best FID of `steps_curve` once no more than `steps` steps were spent (inf before)."""
+    """The best FID of `steps_curve` once no more than `steps` steps were spent (inf before;
+    a stored curve holds null where its best was still infinite)."""
     values = [value for spent, value in curve if spent <= steps]
-    return values[-1] if values else math.inf
+    return math.inf if not values or values[-1] is None else values[-1]
 
 
 def search_seconds(history):

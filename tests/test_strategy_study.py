@@ -131,3 +131,24 @@ def test_the_docs_quote_the_studys_json(study):
         assert block.strip() == ""
     else:
         assert block == expected
+
+
+def test_results_are_standard_json_and_a_stored_null_counts_as_no_best_yet(study, tmp_path):
+    import glob
+    import json
+
+    import _common
+
+    quality = importlib.import_module("search_quality")
+    # Every committed results file parses as strict JSON (no NaN or Infinity).
+    for path in glob.glob(os.path.join(_common.RESULTS, "*.json")):
+        with open(path, encoding="utf-8") as stream:
+            json.loads(stream.read(), parse_constant=lambda name: pytest.fail(f"{path}: {name}"))
+    written = _common.write_result(
+        "x", {"curve": [[1600, math.inf], [1800, 4.0]], "nan": math.nan}, tmp_path / "x.json"
+    )
+    with open(written, encoding="utf-8") as stream:
+        stored = json.load(stream)
+    assert stored["curve"] == [[1600, None], [1800, 4.0]] and stored["nan"] is None
+    assert quality.value_at(stored["curve"], 1700) == math.inf
+    assert quality.value_at(stored["curve"], 1800) == 4.0
