@@ -229,3 +229,19 @@ def test_runs_stored_before_single_path_training_still_resume():
     single = DifferentiableSearch(TINY_SPACE, seed=2, supernet_training="single_path")
     with pytest.raises(ValueError, match="supernet_training"):
         DifferentiableSearch(TINY_SPACE, seed=2).load_state_dict(single.state_dict())
+
+
+def test_the_check_says_when_it_ranks_only_the_best_scored_paths():
+    from kgan_nas.results.supernet_check import check_line
+    from kgan_nas.results.supernet_check import supernet_check
+
+    rows = [{"key": k, "fid": f, "exact": True} for k, f in (("a", 1.0), ("b", 2.0))]
+    history = [
+        {"key": "a", "status": "ok", "fitness": {"fid": 5.0}},
+        {"key": "b", "status": "ok", "fitness": {"fid": 9.0}},
+    ]
+    drawn = supernet_check({"subnet_scores": rows, "path_scores": rows * 5}, history)
+    assert drawn["drawn"] == 10 and drawn["spearman"] == pytest.approx(1.0)
+    assert "the best 2 of 10 random paths by path score, a narrow range" in check_line(drawn)
+    mixture = supernet_check({"subnet_scores": rows}, history)
+    assert "drawn" not in mixture and "narrow range" not in check_line(mixture)

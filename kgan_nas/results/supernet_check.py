@@ -23,9 +23,10 @@ def supernet_check(supernet, history):
         derived genome: `key`, `path_fid`, `fid` (its stand-alone score at
         the highest rung it reached, the first of ties; None if it never
         trained) and `exact`), `pairs` (rows with
-        both scores finite whose genome is exactly the path) and `spearman`
+        both scores finite whose genome is exactly the path), `spearman`
         over them (None when undefined: fewer than two pairs, or one side
-        constant).
+        constant) and, after single-path training, `drawn`: how many random
+        paths were scored to choose the rows (the best by path score).
     """
     scores = (supernet or {}).get("subnet_scores")
     if not scores:
@@ -49,11 +50,14 @@ def supernet_check(supernet, history):
         for row in rows
         if row["exact"] and _finite(row["path_fid"]) and _finite(row["fid"])
     ]
-    return {
+    check = {
         "rows": rows,
         "pairs": len(pairs),
         "spearman": spearman([p for p, _ in pairs], [f for _, f in pairs]),
     }
+    if supernet.get("path_scores"):
+        check["drawn"] = len(supernet["path_scores"])
+    return check
 
 
 def check_line(check):
@@ -61,11 +65,19 @@ def check_line(check):
     if check is None:
         return None
     value = "undefined" if check["spearman"] is None else f"{check['spearman']:.3f}"
-    return (
+    line = (
         f"Supernet check: its path scores against the same genomes trained alone, "
         f"Spearman {value} over {check['pairs']} genomes (near 1: sharing weights ranks "
         "genomes as training them would)"
     )
+    if check.get("drawn", 0) > len(check["rows"]):
+        # Only the best-scored paths were trained: a narrow range, which pulls
+        # any rank correlation towards 0 whatever the path scores are worth.
+        line += (
+            f"; they are the best {len(check['rows'])} of {check['drawn']} random paths by "
+            "path score, a narrow range that pulls it towards 0"
+        )
+    return line
 
 
 def _finite(value):
