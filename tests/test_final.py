@@ -590,11 +590,21 @@ def test_sigkill_during_finalize_then_resume_keeps_every_finished_job(
     )
 
     def finished():
-        return [
-            job
-            for job in _jobs(directory)
-            if _read(directory / "final" / job / "record.json")["steps"] == 40
-        ]
+        done = []
+        try:
+            jobs = _jobs(directory)
+        except FileNotFoundError:  # no final/ folder yet
+            return done
+        for job in jobs:
+            # A job's folder exists before its record is published (and the previous
+            # stage's folders go while the new one starts): no record, not finished.
+            try:
+                record = _read(directory / "final" / job / "record.json")
+            except FileNotFoundError:
+                continue
+            if record["steps"] == 40:
+                done.append(job)
+        return done
 
     deadline = time.monotonic() + 300
     try:
