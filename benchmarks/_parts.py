@@ -89,6 +89,32 @@ def restore_rows(output, runs, arms, smoke, phases):
     return restored
 
 
+def finished_rows(args, arms, seeds, phase="done"):
+    """`(seeds, rows)` of every finished `phase` part under `args.runs`.
+
+    Every seed with a finished part counts, the registered `seeds` and this
+    call's `args.seeds` alike, so a call for one seed never drops the others'
+    rows; rows come seed by seed, in `arms` order.
+
+    Raises:
+        SystemExit: when the folder mixes smoke and study rows.
+    """
+
+    def done(arm, seed):
+        return os.path.exists(part_path(args.runs, arm, seed, phase))
+
+    found = sorted(s for s in set(args.seeds) | set(seeds) if any(done(a, s) for a in arms))
+    rows = [
+        read_json(part_path(args.runs, arm, seed, phase))
+        for seed in found
+        for arm in arms
+        if done(arm, seed)
+    ]
+    if any(row.get("smoke", False) != args.smoke for row in rows):
+        raise SystemExit(f"{args.runs} mixes smoke and study rows; use another --runs")
+    return found, rows
+
+
 def study_paths(args, runs, result):
     """Sets `args.runs` (created) and returns where the study's results JSON goes.
 

@@ -71,6 +71,7 @@ import sys
 
 from _common import write_docs_block
 from _common import write_result
+from _parts import finished_rows
 from _parts import part_path
 from _parts import read_json
 from _parts import restore_rows
@@ -340,21 +341,7 @@ def main(argv=None):
             path = part_path(args.runs, arm, seed, "done")
             if not os.path.exists(path):
                 write_json(path, run_arm(arm, seed, args))
-    # Every seed with a finished part, not only this call's: a call for one
-    # seed must not drop the others' rows.
-    seeds = sorted(
-        seed
-        for seed in set(args.seeds) | set(SEEDS)
-        if any(os.path.exists(part_path(args.runs, arm, seed, "done")) for arm in ARMS)
-    )
-    rows = [
-        read_json(part_path(args.runs, arm, seed, "done"))
-        for seed in seeds
-        for arm in ARMS
-        if os.path.exists(part_path(args.runs, arm, seed, "done"))
-    ]
-    if any(row.get("smoke", False) != args.smoke for row in rows):
-        raise SystemExit(f"{args.runs} mixes smoke and study rows; use another --runs")
+    seeds, rows = finished_rows(args, ARMS, SEEDS)
     report = {
         "plan": plan(args.smoke),
         "arms": list(ARMS),

@@ -66,6 +66,7 @@ import sys
 
 from _common import write_docs_block
 from _common import write_result
+from _parts import finished_rows
 from _parts import part_path
 from _parts import read_json
 from _parts import restore_rows
@@ -242,14 +243,7 @@ def main(argv=None):
         path = part_path(args.runs, "single_path", seed, "done")
         if not os.path.exists(path):
             write_json(path, run_seed(seed, args))
-    seeds = sorted(
-        seed
-        for seed in set(args.seeds) | set(SEEDS)
-        if os.path.exists(part_path(args.runs, "single_path", seed, "done"))
-    )
-    rows = [read_json(part_path(args.runs, "single_path", seed, "done")) for seed in seeds]
-    if any(row.get("smoke", False) != args.smoke for row in rows):
-        raise SystemExit(f"{args.runs} mixes smoke and study rows; use another --runs")
+    seeds, rows = finished_rows(args, ARMS, SEEDS)
     report = {
         "plan": plan(args.smoke),
         "seeds": seeds,
