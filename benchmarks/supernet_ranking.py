@@ -194,7 +194,8 @@ def markdown(report):
     for row in report["rows"]:
         check = row["check"] or {}
         value = check.get("spearman")
-        spearman = "undefined" if value is None else f"{value:.2f}"
+        # Three decimals: the threshold is 0.5, and 0.497 must not read as 0.50.
+        spearman = "undefined" if value is None else f"{value:.3f}"
         lines.append(
             f"| {row['seed']} | {spearman} ({check.get('pairs', 0)}) | "
             f"{row['best_path_rank'] or '–'} of {check.get('pairs', 0)} | "

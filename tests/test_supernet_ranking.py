@@ -67,7 +67,7 @@ def test_the_table_states_each_seed_and_the_verdict(study):
     rows = [_row(40, 0.61, rank=1), _row(41, None, rank=None)]
     report = {"rows": rows, "decision": study.decide(rows)}
     text = study.markdown(report)
-    assert "| 40 | 0.61 (12) | 1 of 12 | 1,800 (600) | 40 | 500 | 1 of 12 |" in text
+    assert "| 40 | 0.610 (12) | 1 of 12 | 1,800 (600) | 40 | 500 | 1 of 12 |" in text
     assert "| 41 | undefined (12) | – of 12 |" in text
     assert "not complete" in text
     rows = [_row(seed, 0.2) for seed in study.SEEDS]
