@@ -14,6 +14,7 @@ import kgan_nas
 from kgan_nas.core.genome import TrainingGenes
 from kgan_nas.strategies import DifferentiableSearch
 from tests.tiny_runs import TINY_SPACE
+from tests.tiny_runs import captured_search_arguments
 from tests.tiny_runs import tiny_real_search
 
 SPACE_28 = kgan_nas.SearchSpace(image_shape=(28, 28, 1), max_params=150_000)
@@ -361,13 +362,7 @@ def test_the_budget_line_states_the_supernets_steps_before_the_search_starts():
 def test_the_command_line_hands_supernet_steps_to_the_gradient_based_search(monkeypatch):
     from kgan_nas.cli import commands as cli
 
-    seen = {}
-
-    def search(*args, **kwargs):
-        seen.update(kwargs)
-        raise RuntimeError("stop before any training")
-
-    monkeypatch.setattr(cli.search_api, "search", search)
+    seen = captured_search_arguments(monkeypatch)
     argv = ["search", "--strategy", "differentiable", "--supernet-steps", "40", "--quiet"]
     assert cli.main(argv) != 0
     assert seen["strategy"] == "differentiable"

@@ -12,6 +12,7 @@ import kgan_nas
 from kgan_nas.core.genome import TrainingGenes
 from kgan_nas.strategies import DifferentiableSearch
 from tests.tiny_runs import TINY_SPACE
+from tests.tiny_runs import captured_search_arguments
 
 SPACE_28 = kgan_nas.SearchSpace(image_shape=(28, 28, 1), max_params=150_000)
 
@@ -175,13 +176,7 @@ def test_the_search_trains_the_supernet_the_strategy_asks_for(tmp_path, monkeypa
 def test_the_command_line_hands_the_supernet_training_on_and_refuses_it_elsewhere(monkeypatch):
     from kgan_nas.cli import commands as cli
 
-    seen = {}
-
-    def search(*args, **kwargs):
-        seen.update(kwargs)
-        raise RuntimeError("stop before any training")
-
-    monkeypatch.setattr(cli.search_api, "search", search)
+    seen = captured_search_arguments(monkeypatch)
     argv = ["search", "--strategy", "differentiable", "--supernet-training", "single_path"]
     assert cli.main(argv + ["--quiet"]) != 0
     assert seen["options"].strategy_options == {"supernet_training": "single_path"}

@@ -18,6 +18,7 @@ from kgan_nas.strategies import DesignTuning
 from kgan_nas.strategies import get_strategy
 from kgan_nas.strategies.base import Fitness
 from tests.tiny_runs import TINY_SPACE
+from tests.tiny_runs import captured_search_arguments
 
 SPACE_28 = kgan_nas.SearchSpace(image_shape=(28, 28, 1), max_params=150_000)
 RECIPE_28 = SPACE_28.with_recipe()
@@ -79,13 +80,7 @@ def test_it_is_a_named_strategy_and_resumes_identically():
 def test_the_command_line_offers_tune(monkeypatch):
     from kgan_nas.cli import commands as cli
 
-    seen = {}
-
-    def search(*args, **kwargs):
-        seen.update(kwargs)
-        raise RuntimeError("stop before any training")
-
-    monkeypatch.setattr(cli.search_api, "search", search)
+    seen = captured_search_arguments(monkeypatch)
     assert cli.main(["search", "--strategy", "tune", "--quiet"]) != 0
     assert seen["strategy"] == "tune"
 

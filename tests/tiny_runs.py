@@ -176,3 +176,18 @@ def flat_search_keywords(kwargs):
             fields = dataclasses.fields(kwargs[group])
             flat.update({field.name: getattr(kwargs[group], field.name) for field in fields})
     return flat
+
+
+def captured_search_arguments(monkeypatch):
+    """Makes the command line's `kgan_nas.search` record its keyword arguments and
+    stop before any training; returns the dict they land in."""
+    from kgan_nas.cli import commands
+
+    seen = {}
+
+    def search(*args, **kwargs):
+        seen.update(kwargs)
+        raise RuntimeError("stop before any training")
+
+    monkeypatch.setattr(commands.search_api, "search", search)
+    return seen
