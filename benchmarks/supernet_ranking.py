@@ -237,7 +237,8 @@ def main(argv=None):
         f"Supernet ranking study: seeds {args.seeds}; per seed a {budget['dataset']} "
         f"single-path supernet, {budget['paths']} paths scored with its weights and the same "
         "genomes trained alone (each supernet step runs every candidate operation); "
-        "finished seeds are kept.",
+        "finished seeds are kept. About 30 minutes per seed alone on 2 CPU cores (seed 41: "
+        "supernet 1,052 s, path scoring 136 s, candidates 466 s).",
         flush=True,
     )
     for seed in args.seeds:
