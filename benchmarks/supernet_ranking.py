@@ -106,6 +106,8 @@ def run_search(seed, directory, budget):
         "path_samples": paths,
         "derived": paths,
     }
+    if budget.get("path_finetune_steps"):  # the fine-tune study's plan (supernet_finetune.py)
+        strategy_options["path_finetune_steps"] = budget["path_finetune_steps"]
     keywords, options = {}, {}
     if "steps" in budget:  # smoke: tiny candidates and supernet
         keywords["steps_per_candidate"] = budget["steps"]
@@ -139,12 +141,12 @@ def _finite(*values):
     return all(v is not None and v == v and abs(v) != float("inf") for v in values)
 
 
-def run_seed(seed, args):
-    """Searches one seed and returns its row."""
+def run_seed(seed, args, budget=None, arm=ARMS[0]):
+    """Searches one seed and returns its row (`budget`: `plan(args.smoke)` unless given)."""
     import kgan_nas
 
-    budget = plan(args.smoke)
-    directory = os.path.join(args.runs, f"single_path_seed{seed}")
+    budget = plan(args.smoke) if budget is None else budget
+    directory = os.path.join(args.runs, f"{arm}_seed{seed}")
     run_search(seed, directory, budget)
     result = kgan_nas.SearchResult(directory)
     # Only a supernet that trained is kept (`supernet.json`); a failed one is a
@@ -154,7 +156,7 @@ def run_seed(seed, args):
     check = result.supernet_check()
     history = result.history
     return {
-        "arm": "single_path",
+        "arm": arm,
         "seed": seed,
         "smoke": args.smoke,
         "data_fingerprint": result.config["data_fingerprint"],
@@ -172,15 +174,15 @@ def run_seed(seed, args):
     }
 
 
-def decide(rows):
-    """The registered rule over the rows of `SEEDS`."""
+def decide(rows, seeds=SEEDS):
+    """The registered rule over the rows of `seeds`."""
     by = {row["seed"]: row for row in rows}
-    checks = [by[s]["check"] if s in by else None for s in SEEDS]
+    checks = [by[s]["check"] if s in by else None for s in seeds]
     values = [check["spearman"] if check else None for check in checks]
-    complete = all(s in by for s in SEEDS)
+    complete = all(s in by for s in seeds)
     defined = [v for v in values if v is not None]
     strong = sum(v >= THRESHOLD for v in defined)
-    ranks = complete and len(defined) == len(SEEDS) and strong >= 2 and min(defined) > 0
+    ranks = complete and len(defined) == len(seeds) and strong >= 2 and min(defined) > 0
     return {"complete": complete, "spearman": values, "strong_seeds": strong, "ranks": ranks}
 
 

@@ -102,6 +102,7 @@ def _search(args):
     for option, value in (
         ("--supernet-steps", args.supernet_steps),
         ("--supernet-training", args.supernet_training),
+        ("--path-finetune-steps", args.path_finetune_steps),
     ):
         if value is not None and strategy != "differentiable":
             raise ValueError(
@@ -162,6 +163,8 @@ def _strategy_options(args):
         options["supernet_steps"] = args.supernet_steps
     if args.supernet_training is not None:
         options["supernet_training"] = args.supernet_training
+    if args.path_finetune_steps is not None:
+        options["path_finetune_steps"] = args.path_finetune_steps
     return options or None
 
 

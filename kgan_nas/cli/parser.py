@@ -262,6 +262,13 @@ def _add_strategy_options(strategy):
         "the shared weights and evaluates the best first",
     )
     strategy.add_argument(
+        "--path-finetune-steps",
+        type=_positive_int,
+        metavar="N",
+        help="differentiable with --supernet-training single_path: fine-tune each scored "
+        "path N steps from the supernet's weights before scoring it (default: no fine-tune)",
+    )
+    strategy.add_argument(
         "--recipe",
         action="store_true",
         help="also search the training recipe (generator EMA, DiffAugment, R1, "

@@ -156,6 +156,10 @@ def _train_supernet(run_dir, job, config, say, worker_spec):
         score=worker_spec and _path_scorer(worker_spec, job.space, config.evaluation, config.seed),
         single_path=strategy.supernet_training == "single_path",
         path_samples=strategy.path_samples,
+        path_finetune_steps=strategy.path_finetune_steps,
+        finetune_jit_compile=resolve_jit_compile(
+            config.evaluation["jit_compile"], strategy.path_finetune_steps or steps
+        ),
     )
     strategy.use_supernet(result)
 

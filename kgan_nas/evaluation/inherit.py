@@ -35,15 +35,16 @@ def inherit_weights(source, target):
     source_layers = [layer for layer in source.layers if layer.weights]
     target_layers = [layer for layer in target.layers if layer.weights]
     pairs = _common_subsequence(
-        [_layer_signature(layer) for layer in source_layers],
-        [_layer_signature(layer) for layer in target_layers],
+        [layer_signature(layer) for layer in source_layers],
+        [layer_signature(layer) for layer in target_layers],
     )
     for i, j in pairs:
         target_layers[j].set_weights(source_layers[i].get_weights())
     return [(source_layers[i].name, target_layers[j].name) for i, j in pairs]
 
 
-def _layer_signature(layer):
+def layer_signature(layer):
+    """A layer's class name and the shapes of all its weights (what must match to copy them)."""
     return type(layer).__name__, tuple(tuple(weight.shape) for weight in layer.weights)
 
 

@@ -27,6 +27,10 @@ def supernet_check(supernet, history):
         over them (None when undefined: fewer than two pairs, or one side
         constant) and, after single-path training, `drawn`: how many random
         paths were scored to choose the rows (the best by path score).
+        When each path was fine-tuned before its score
+        (`path_finetune_steps`), also `shared_spearman`: the same over the
+        scores of the shared weights before the fine-tune (each row's
+        `shared_path_fid`), so a run shows what the fine-tune changed.
     """
     scores = (supernet or {}).get("subnet_scores")
     if not scores:
@@ -36,28 +40,37 @@ def supernet_check(supernet, history):
         rung = record.get("rung") or 0
         if record["status"] == "ok" and rung > rungs.get(record["key"], -1):
             alone[record["key"]], rungs[record["key"]] = record["fitness"].get("fid"), rung
-    rows = [
-        {
+    finetuned = any("shared_fid" in entry for entry in scores)
+    rows = []
+    for entry in scores:
+        row = {
             "key": entry["key"],
             "path_fid": entry["fid"],
             "fid": alone.get(entry["key"]),
             "exact": entry["exact"],
         }
-        for entry in scores
-    ]
-    pairs = [
-        (row["path_fid"], row["fid"])
-        for row in rows
-        if row["exact"] and _finite(row["path_fid"]) and _finite(row["fid"])
-    ]
+        rows.append(dict(row, shared_path_fid=entry.get("shared_fid")) if finetuned else row)
+    pairs = _pairs(rows, "path_fid")
     check = {
         "rows": rows,
         "pairs": len(pairs),
         "spearman": spearman([p for p, _ in pairs], [f for _, f in pairs]),
     }
+    if finetuned:
+        shared = _pairs(rows, "shared_path_fid")
+        check["shared_spearman"] = spearman([p for p, _ in shared], [f for _, f in shared])
     if supernet.get("path_scores"):
         check["drawn"] = len(supernet["path_scores"])
     return check
+
+
+def _pairs(rows, column):
+    """`(path score, stand-alone score)` of the exact rows with both finite."""
+    return [
+        (row[column], row["fid"])
+        for row in rows
+        if row["exact"] and _finite(row[column]) and _finite(row["fid"])
+    ]
 
 
 def check_line(check):
@@ -70,6 +83,12 @@ def check_line(check):
         f"Spearman {value} over {check['pairs']} genomes (near 1: sharing weights ranks "
         "genomes as training them would)"
     )
+    if "shared_spearman" in check:
+        shared = check["shared_spearman"]
+        line += (
+            "; each path was fine-tuned before its score (shared weights alone: "
+            f"{'undefined' if shared is None else format(shared, '.3f')})"
+        )
     if check.get("drawn", 0) > len(check["rows"]):
         # Only the best-scored paths were trained: a narrow range, which pulls
         # any rank correlation towards 0 whatever the path scores are worth.

@@ -12,7 +12,9 @@ With `supernet_training="single_path"` the supernet learns no architecture
 weights: it is trained one uniformly drawn path at a time, and the genomes
 evaluated first are the best of `path_samples` random paths scored with its
 shared weights (weight-sharing evaluation: many genomes judged for the cost
-of generating their images, the best few trained).
+of generating their images, the best few trained); with
+`path_finetune_steps` each path's genome is first fine-tuned briefly from
+the supernet's weights.
 """
 
 from kgan_nas import validate
@@ -47,6 +49,11 @@ class DifferentiableSearch(RandomSearch):
             with the shared weights.
         path_samples: With `"single_path"`: how many random paths to score
             (unused by the mixture). Defaults to 64.
+        path_finetune_steps: With `"single_path"`: fine-tune each drawn
+            path's genome this many steps, starting from the supernet's
+            weights, before scoring it (weight sharing with a short
+            fine-tune); it costs about `path_samples` short trainings. None
+            (the default) scores the shared weights as they are.
 
     Raises:
         ValueError: for a non-positive `supernet_steps`, `derived` or
@@ -68,6 +75,7 @@ class DifferentiableSearch(RandomSearch):
         derived=None,
         supernet_training="mixture",
         path_samples=64,
+        path_finetune_steps=None,
     ):
         super().__init__(space, objectives=objectives, seed=seed)
         if space.num_classes is not None:
@@ -80,6 +88,13 @@ class DifferentiableSearch(RandomSearch):
             if value is not None:
                 validate.check_positive_int(value, name)
         validate.check_positive_int(path_samples, "path_samples")
+        if path_finetune_steps is not None:
+            validate.check_positive_int(path_finetune_steps, "path_finetune_steps")
+            if supernet_training != "single_path":
+                raise ValueError(
+                    "path_finetune_steps fine-tunes the paths of a single-path supernet: add "
+                    "supernet_training='single_path' or leave it out."
+                )
         if supernet_training not in SUPERNET_TRAININGS:
             raise ValueError(
                 f"supernet_training={supernet_training!r} is not one of {list(SUPERNET_TRAININGS)}."
@@ -88,6 +103,7 @@ class DifferentiableSearch(RandomSearch):
         self.derived = derived
         self.supernet_training = supernet_training
         self.path_samples = path_samples
+        self.path_finetune_steps = path_finetune_steps
         self.supernet = None  # What the supernet cost and found, once trained.
         self._fresh = []  # The genomes `use_supernet` queued in this process.
 
@@ -119,7 +135,7 @@ class DifferentiableSearch(RandomSearch):
 
     def _options_added_later(self):
         # Runs stored before single-path training existed trained the mixture.
-        return ("supernet_training", "path_samples")
+        return ("supernet_training", "path_samples", "path_finetune_steps")
 
     def _config(self):
         return {
@@ -127,6 +143,7 @@ class DifferentiableSearch(RandomSearch):
             "derived": self.derived,
             "supernet_training": self.supernet_training,
             "path_samples": self.path_samples,
+            "path_finetune_steps": self.path_finetune_steps,
         }
 
     def _extra_state(self):

@@ -16,6 +16,8 @@ ends in the decoder's fixed output convolution; the discriminator has as
 many downsampling slots, then the flatten and logit of every genome.
 """
 
+import re
+
 import keras
 from keras import ops
 
@@ -202,3 +204,66 @@ def select_path(model, prefix, choices):
         alpha = [-PATH_ALPHA] * layer.candidates
         alpha[choice] = PATH_ALPHA
         layer.alpha.assign(ops.convert_to_tensor(alpha, dtype=layer.alpha.dtype))
+
+
+# The name of a candidate operation's layer: `g{slot}_op{index}_...` (`gene_layers`' prefix).
+_OPERATION = re.compile(r"^[gd](\d+)_op(\d+)_")
+
+
+def path_layers(model, choices):
+    """The layers with weights that one path of a supernet network computes, in graph order.
+
+    The network's own layers (the generator's projection and output
+    convolution, the discriminator's logit) and, in each slot, the layers of
+    its chosen operation; the architecture weights are left out. These are
+    the layers, in order, of the genome the path is (`decode.build_generator`
+    or `build_discriminator`), so `copy_path` can pair them one to one.
+
+    Args:
+        model: A supernet generator or discriminator (`build_supernet`).
+        choices: One candidate index per slot.
+
+    Returns:
+        A list of Keras layers.
+    """
+    chosen = []
+    for layer in model.layers:
+        if not layer.weights or isinstance(layer, ArchitectureMix):
+            continue
+        match = _OPERATION.match(layer.name)
+        if match is None or int(match[2]) == choices[int(match[1])]:
+            chosen.append(layer)
+    return chosen
+
+
+def copy_path(model, choices, target):
+    """Gives `target`, the decoded genome of a path, the supernet's weights of that path.
+
+    Weight-sharing evaluation with a fine-tune starts the genome's own
+    networks from what the supernet learnt, then trains them briefly; the
+    batch-norm statistics come along with the weights.
+
+    Args:
+        model: A supernet generator or discriminator (`build_supernet`).
+        choices: The path: one candidate index per slot.
+        target: The network decoded from the path's genome (same role).
+
+    Raises:
+        ValueError: when `target` is not the path's network (its layers with
+            weights differ from the path's in number or in shapes).
+    """
+    from kgan_nas.evaluation.inherit import layer_signature
+
+    slots = len(_mixes(model, "g_slot" if model.name.endswith("generator") else "d_slot"))
+    if len(choices) != slots:
+        raise ValueError(f"{len(choices)} choices for {slots} slots of {model.name}")
+    source = path_layers(model, choices)
+    receiving = [layer for layer in target.layers if layer.weights]
+    signatures = [layer_signature(layer) for layer in source]
+    if signatures != [layer_signature(layer) for layer in receiving]:
+        raise ValueError(
+            f"{target.name} is not the path {list(choices)} of {model.name}: its layers with "
+            "weights differ."
+        )
+    for layer, into in zip(source, receiving):
+        into.set_weights(layer.get_weights())

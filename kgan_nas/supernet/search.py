@@ -21,6 +21,7 @@ generating and scoring their images), the best first.
 `supernet.json`, so a resumed search never trains it again.
 """
 
+import functools
 import math
 import os
 import random
@@ -48,6 +49,8 @@ def train_supernet(
     score=None,
     single_path=False,
     path_samples=64,
+    path_finetune_steps=None,
+    finetune_jit_compile=None,
 ):
     """Trains the supernet of `space` on `images` and derives genomes from it.
 
@@ -67,6 +70,13 @@ def train_supernet(
             paths by their scores as paths (random ones without `score`).
         path_samples: With `single_path`: how many distinct paths to draw
             and score.
+        path_finetune_steps: With `single_path` and `score`: fine-tune each
+            drawn path's genome this many steps from the supernet's weights
+            before scoring it (`finetuned_scores`), and rank the paths by
+            that score. None (the default) scores the shared weights as
+            they are.
+        finetune_jit_compile: Compile the fine-tunes' train steps with XLA;
+            None (the default) takes `jit_compile`.
 
     Returns:
         A JSON-able dict: `status`, `reason`, `steps`, `seconds`,
@@ -77,7 +87,10 @@ def train_supernet(
         strongest first; empty when training failed) and, with `score`,
         `subnet_scores` (of the derived genomes) and `path_seconds` (what
         scoring the paths took); under single-path training also
-        `path_scores`, the score of every path drawn.
+        `path_scores`, the score of every path drawn, and with
+        `path_finetune_steps` that number as `path_finetune_steps` (each
+        score row then also holds `shared_fid`, the path's score before its
+        fine-tune).
     """
     import keras
 
@@ -121,9 +134,26 @@ def train_supernet(
     try:
         if report.status == "ok" and single_path:
             started = time.perf_counter()
-            result.update(
-                ranked_paths(space, generator, genome.training, path_samples, top, seed, score)
+            finetune = None
+            if path_finetune_steps and score is not None:
+                result["path_finetune_steps"] = path_finetune_steps
+                finetune = functools.partial(
+                    finetuned_scores,
+                    space,
+                    (generator, discriminator),
+                    images=images,
+                    steps=path_finetune_steps,
+                    batch_size=batch_size,
+                    seed=seed,
+                    jit_compile=finetune_jit_compile
+                    if finetune_jit_compile is not None
+                    else jit_compile,
+                    score=score,
+                )
+            drawn = ranked_paths(
+                space, generator, genome.training, path_samples, top, seed, score, finetune
             )
+            result.update(drawn)
             result["path_seconds"] = time.perf_counter() - started
         elif report.status == "ok":
             training = genome.training
@@ -225,7 +255,73 @@ def random_paths(space, training, count, seed):
 _DISCRIMINATOR_DRAWS = 8
 
 
-def ranked_paths(space, generator, training, count, top, seed, score):
+def finetuned_scores(
+    space, networks, paths, images, *, steps, batch_size, seed, jit_compile, score
+):
+    """Each path's genome started from the supernet's weights, fine-tuned briefly, scored.
+
+    Weight-sharing evaluation with a short fine-tune (as one-shot searches
+    for GANs fine-tune their subnets before judging them): the path's genome
+    is decoded, its networks get the supernet's weights of that path
+    (`network.copy_path`), it trains `steps` steps like a candidate (its
+    genome's optimizers and loss, the same data order for every path), its
+    batch-norm statistics are measured again (a few steps cannot move the
+    moving averages off the supernet's), and its generator, the one a
+    candidate would be scored with, is scored. A path whose fine-tune fails
+    or diverges gets None and its reason: the others go on.
+
+    Args:
+        space: The `SearchSpace`.
+        networks: The trained supernet's `(generator, discriminator)`.
+        paths: `random_paths` entries.
+        images: Training images, float32 NHWC in [-1, 1].
+        steps: Fine-tune steps per path.
+        batch_size: Images per step.
+        seed: Seed of the noise and the data order (the same for every path).
+        jit_compile: Compile the fine-tune's train step with XLA.
+        score: `score(generator) -> FID`.
+
+    Returns:
+        Per path, a dict: `key`, `fid` (or None), `exact` (True),
+        `seconds` (the fine-tune and its score), and `reason` where it failed.
+    """
+    from kgan_nas import data
+    from kgan_nas import training
+    from kgan_nas.evaluation import decode
+    from kgan_nas.evaluation.evaluator import user_generator
+    from kgan_nas.training.ema import recompute_batch_norm
+
+    rows = []
+    for path in paths:
+        genome, started, reason = path["genome"], time.perf_counter(), ""
+        fid = None
+        try:
+            generator, discriminator = decode.build_models(genome, space)
+            network.copy_path(networks[0], path["generator"], generator)
+            network.copy_path(networks[1], path["discriminator"], discriminator)
+            networks_of_path = (generator, discriminator)
+            gan = decode.build_gan(
+                genome, space, seed=seed, jit_compile=jit_compile, networks=networks_of_path
+            )
+            inputs = data.train_input(images, batch_size, seed=seed)
+            report = training.train_for_budget(gan, inputs, steps=steps)
+            if report.status == "ok":
+                scored = user_generator(gan)[0]
+                recompute_batch_norm(scored)
+                fid = float(score(scored))
+                # Not finite: recorded as failed, like a candidate (and JSON has no inf).
+                fid, reason = (fid, "") if math.isfinite(fid) else (None, "non-finite FID")
+            else:
+                reason = f"fine-tune {report.status}: {report.reason}"
+        except Exception as error:  # a failed path is data, like a failed candidate
+            reason = f"{type(error).__name__}: {error}"
+        row = {"key": genome.key(), "fid": fid, "exact": True}
+        row["seconds"] = round(time.perf_counter() - started, 2)
+        rows.append(dict(row, reason=reason) if reason else row)
+    return rows
+
+
+def ranked_paths(space, generator, training, count, top, seed, score, finetune=None):
     """Weight-sharing evaluation: `count` random paths scored with the supernet's weights.
 
     Args:
@@ -236,6 +332,9 @@ def ranked_paths(space, generator, training, count, top, seed, score):
         top: How many genomes to derive.
         seed: Seed of the draws.
         score: `score(generator) -> FID`, or None (the paths stay in draw order).
+        finetune: Optional `finetune(paths) -> rows` (`finetuned_scores`):
+            the paths are then ranked by its scores, and each row keeps the
+            shared weights' score as `shared_fid`. Defaults to None.
 
     Returns:
         A dict: `derived` (the `top` best paths' genome dicts, lowest path
@@ -246,6 +345,9 @@ def ranked_paths(space, generator, training, count, top, seed, score):
     if score is None:
         return {"derived": [path["genome"].to_dict() for path in paths[:top]]}
     rows = subnet_scores(generator, paths, score)
+    if finetune is not None:
+        shared = rows
+        rows = [dict(row, shared_fid=before["fid"]) for row, before in zip(finetune(paths), shared)]
     order = sorted(
         range(len(paths)), key=lambda i: (rows[i]["fid"] is None, rows[i]["fid"] or 0.0, i)
     )[:top]
@@ -337,6 +439,8 @@ def run_supernet(
     score=None,
     single_path=False,
     path_samples=64,
+    path_finetune_steps=None,
+    finetune_jit_compile=None,
 ):
     """The run's supernet result: read from `supernet.json`, or trained and written there.
 
@@ -347,7 +451,8 @@ def run_supernet(
     Args:
         directory: The run directory's path.
         space, images, steps, batch_size, seed, jit_compile, top, score,
-            single_path, path_samples: As for `train_supernet`.
+            single_path, path_samples, path_finetune_steps,
+            finetune_jit_compile: As for `train_supernet`.
         say: Prints progress.
 
     Returns:
@@ -363,6 +468,8 @@ def run_supernet(
         if single_path
         else "every slot mixes its candidate operations"
     )
+    if single_path and path_finetune_steps and score is not None:
+        how += f", each fine-tuned {path_finetune_steps:,} steps first"
     say(f"Training the supernet ({steps:,} steps): {how}...")
     try:
         result = train_supernet(
@@ -376,6 +483,8 @@ def run_supernet(
             score=score,
             single_path=single_path,
             path_samples=path_samples,
+            path_finetune_steps=path_finetune_steps,
+            finetune_jit_compile=finetune_jit_compile,
         )
     except Exception as error:  # a failed supernet is data, like a failed candidate
         result = {"status": "error", "reason": f"{type(error).__name__}: {error}", "derived": []}
