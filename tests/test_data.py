@@ -198,6 +198,40 @@ def test_tf_data_pairs_unbatched_and_batched_images():
     assert load_dataset(dicts).num_classes == 2
 
 
+def test_tf_data_of_decoded_image_files_reads_whole_images(tmp_path):
+    """`decode_png` leaves height and width unknown, `(None, None, 3)`: those are
+    single images, not batches of strips (a silent misreading once)."""
+    tf = pytest.importorskip("tensorflow")
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for i in range(6):
+        Image.fromarray(rng.integers(0, 256, (16, 12, 3), dtype=np.uint8)).save(
+            tmp_path / f"{i}.png"
+        )
+    files = tf.data.Dataset.list_files(str(tmp_path / "*.png"), shuffle=False)
+    decoded = files.map(lambda path: tf.io.decode_png(tf.io.read_file(path), channels=3))
+    result = load_dataset(decoded, min_images=4)
+    assert result.image_shape == (16, 12, 3)
+    assert len(result.train) + len(result.eval) == 6
+    # Unknown channels too: the first element's shape decides.
+    unknown = tf.data.Dataset.from_generator(
+        lambda: (np.zeros((8, 8, 1), np.uint8) for _ in range(6)),
+        output_signature=tf.TensorSpec((None, None, None), tf.uint8),
+    )
+    assert load_dataset(unknown, min_images=4).image_shape == (8, 8, 1)
+
+
+def test_tf_data_of_mixed_sizes_names_the_sizes_and_the_resize():
+    tf = pytest.importorskip("tensorflow")
+    mixed = tf.data.Dataset.from_generator(
+        lambda: (np.zeros((8 + 2 * (i % 2), 8, 3), np.uint8) for i in range(6)),
+        output_signature=tf.TensorSpec((None, None, 3), tf.uint8),
+    )
+    with pytest.raises(ValueError, match=r"different sizes \(\(8, 8, 3\), \(10, 8, 3\)\).*resize"):
+        load_dataset(mixed)
+
+
 def test_tf_data_infinite_dataset_is_refused():
     """A repeated (infinite) tf.data.Dataset raises instead of hanging."""
     tf = pytest.importorskip("tensorflow")
@@ -303,6 +337,8 @@ def test_data_outside_explicit_range_or_other_range_raise():
         (np.zeros((10, 3, 8, 8), np.uint8), r"8 channels.*channels-first"),
         (np.zeros((10, 8, 8, 5), np.uint8), r"1 to 4 channels.*got 5"),
         (np.zeros((3, 4, 4), np.uint8), r"at least 4 are needed"),
+        # One (H, W, C) image would be read as 32 strips 3 pixels wide.
+        (np.zeros((32, 32, 3), np.uint8), r"looks like one \(H, W, C\) image.*np.stack"),
     ],
 )
 def test_bad_shapes_raise_named_errors(images, pattern):

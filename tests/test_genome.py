@@ -1,6 +1,7 @@
 """Genome, search space, operators and decoder invariants."""
 
 import json
+import re
 import subprocess
 import sys
 
@@ -306,3 +307,30 @@ def test_decoder_rejects_invalid_genome():
     )
     with pytest.raises(InvalidGenomeError, match="upsampling"):
         build_generator(genome, space)
+
+
+def test_image_sides_that_cannot_halve_far_are_named_with_a_resize_that_fits():
+    """30 x 30 halves once, to a 15 x 15 start map: the parameter bound fails on its
+    projection, and the message says so instead of only 'raise max_params'."""
+    space = SearchSpace(image_shape=(30, 30, 1), max_params=150_000)
+    with pytest.raises(InvalidGenomeError, match=r"15 x 15 map.*Resize the images to 32 x 32"):
+        space.sample(np.random.default_rng(0))
+    resized = SearchSpace(image_shape=(32, 32, 1), max_params=150_000)
+    resized.sample(np.random.default_rng(0))  # the advice works
+
+
+@settings(max_examples=60, deadline=None)
+@given(height=st.integers(1, 300), width=st.integers(1, 300), max_start=st.integers(2, 12))
+def test_the_start_size_hint_is_given_exactly_when_no_start_map_fits(height, width, max_start):
+    from kgan_nas.core.shapes import start_size_hint
+
+    space = SearchSpace(image_shape=(height, width, 1), max_start_size=max_start)
+    low, _ = space.upsample_range()
+    fits = max(height, width) // 2**low <= max_start
+    hint = start_size_hint((height, width, 1), max_start)
+    assert (hint == "") == fits
+    match = re.search(r"Resize the images to (\d+) x (\d+)", hint)
+    if match:  # the resize it names has a start map that fits, and is no smaller
+        new_h, new_w = int(match[1]), int(match[2])
+        assert new_h >= height and new_w >= width
+        assert start_size_hint((new_h, new_w, 1), max_start) == ""

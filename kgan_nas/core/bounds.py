@@ -32,6 +32,7 @@ from kgan_nas.core.genome import ConditioningGenes
 from kgan_nas.core.genome import Genome
 from kgan_nas.core.genome import LayerGene
 from kgan_nas.core.genome import TrainingGenes
+from kgan_nas.core.shapes import start_size_hint
 from kgan_nas.errors import InvalidGenomeError
 
 # The MAC bounds: SearchSpace field -> (what its cost is called, cost function).
@@ -171,7 +172,8 @@ def too_tight(space, tries, error):
             "repair only shrinks sampled genomes (it never changes a layer's kind or the "
             "loss), and none shrank that far."
         )
-    return message
+    hint = start_size_hint(space.image_shape, space.max_start_size)
+    return f"{message} {hint}" if hint else message
 
 
 def check_attainable(space):

@@ -266,3 +266,54 @@ def _residual_params(gene, channels):
     if gene.norm == "spectral":
         return weights + 3 * norm_params("spectral", size)
     return weights + 2 * norm_params(gene.norm, size)
+
+
+def start_size_hint(image_shape, max_start_size):
+    """Why a generator of these images must start from a large map, and the nearest size that
+    would not; "" when some start map is at most `max_start_size`.
+
+    A generator doubles its start map, so the image's sides must halve, a
+    whole number of times, down to `max_start_size` or less. Sides such as 30
+    (15 after one halving) cannot; the space then starts from the smallest map
+    the sides allow, whose projection layer alone can exceed a parameter bound.
+
+    Args:
+        image_shape: `(H, W, C)`.
+        max_start_size: `SearchSpace.max_start_size`.
+
+    Returns:
+        A sentence naming the start map and a resize that fits, or "".
+    """
+    height, width = image_shape[0], image_shape[1]
+    halvings = [u for u in range(0, 11) if height % 2**u == 0 and width % 2**u == 0]
+    smallest = min(2, height, width)
+    fitting = [
+        u
+        for u in halvings
+        if min(height, width) // 2**u >= smallest and max(height, width) // 2**u <= max_start_size
+    ]
+    if fitting:
+        return ""
+    u = max(v for v in halvings if min(height, width) // 2**v >= smallest)
+    start = f"{height // 2**u} x {width // 2**u}"
+    # The smallest resize whose sides halve, together, down to max_start_size or less.
+    sizes = []
+    for v in range(1, 11):
+        step = 2**v
+        new_h, new_w = -(-height // step) * step, -(-width // step) * step
+        if (
+            max(new_h, new_w) // step <= max_start_size
+            and min(new_h, new_w) // step >= min(2, new_h, new_w)
+        ):
+            sizes.append((new_h * new_w, new_h, new_w))
+    resize = ""
+    if sizes:
+        _, new_h, new_w = min(sizes)
+        resize = f" Resize the images to {new_h} x {new_w} (e.g. `keras.layers.Resizing`), or"
+    return (
+        f"A generator of {height} x {width} images starts from a {start} map at the "
+        f"smallest (the sides halve to whole numbers only that far), over "
+        f"max_start_size={max_start_size}, so every generator projects its latent onto "
+        f"that large map.{resize or ' Resize the images, or'} "
+        "raise max_start_size and the parameter bound."
+    )

@@ -20,6 +20,16 @@ def _as_nhwc(images):
             f"Images must be numeric; got an array of dtype {images.dtype}. "
             "Stack the images into one numeric array first."
         )
+    if images.ndim == 3 and images.shape[2] <= 4 < images.shape[1]:
+        # Read as (N, H, W), this would be strips a few pixels wide: almost
+        # surely one (H, W, C) image, which would otherwise train silently.
+        raise ValueError(
+            f"A 3-D array is read as (N, H, W) grayscale images, which would make shape "
+            f"{images.shape} {images.shape[0]} images of {images.shape[1]} x "
+            f"{images.shape[2]} pixels: it looks like one (H, W, C) image. Pass the images "
+            "as one (N, H, W, C) array (e.g. `np.stack(images)`); images that really are "
+            "that narrow need a channel axis (`x[..., None]`)."
+        )
     if images.ndim == 3:
         images = images[..., np.newaxis]  # (N, H, W) grayscale
     elif images.ndim != 4:

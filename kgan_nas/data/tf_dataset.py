@@ -29,10 +29,6 @@ def _read_tf_dataset(dataset):
         )
     image_key, label_key = _element_keys(dataset.element_spec)
     image_spec = dataset.element_spec if image_key is None else dataset.element_spec[image_key]
-    shape = image_spec.shape
-    batched = shape.rank == 4 or (
-        shape.rank == 3 and (shape[0] is None or shape[-1] not in (1, 2, 3, 4))
-    )
     image_parts, label_parts = [], []
     for element in dataset.as_numpy_iterator():
         image_parts.append(np.asarray(element if image_key is None else element[image_key]))
@@ -40,10 +36,40 @@ def _read_tf_dataset(dataset):
             label_parts.append(np.asarray(element[label_key]))
     if not image_parts:
         raise ValueError("The tf.data.Dataset is empty; it yielded no images.")
+    batched = _batched(image_spec.shape, image_parts[0].shape)
     join = np.concatenate if batched else np.stack
-    images = join(image_parts)
+    try:
+        images = join(image_parts)
+    except ValueError:
+        sizes = sorted({part.shape[1:] if batched else part.shape for part in image_parts})
+        shown = ", ".join(str(size) for size in sizes[:3]) + (", ..." if len(sizes) > 3 else "")
+        raise ValueError(
+            f"The tf.data.Dataset yields images of different sizes ({shown}); a search "
+            "needs one size. Resize them in the pipeline, e.g. "
+            "`.map(lambda x: tf.image.resize(x, (32, 32)))`."
+        ) from None
     labels = join(label_parts) if label_parts else None
     return _RawImages(images, labels, "tf.data")
+
+
+def _batched(spec_shape, first_shape):
+    """Whether the dataset's elements are batches of images rather than single images.
+
+    Rank 4 is a batch; rank 2 one grayscale image. Rank 3 is a batch of
+    grayscale images `(B, H, W)` or one image `(H, W, C)`. `.batch()` leaves
+    only the first axis unknown, `(None, 28, 28)`: a batch. Otherwise the
+    last axis decides (1 to 4 channels is an image, as decoded files are,
+    e.g. `(None, None, 3)` from `tf.io.decode_png`); where the spec leaves
+    it unknown, the first element's does.
+    """
+    if spec_shape.rank is not None and spec_shape.rank != 3:
+        return spec_shape.rank == 4
+    if len(first_shape) != 3:
+        return len(first_shape) == 4
+    if spec_shape.rank == 3 and spec_shape[0] is None and spec_shape[1] is not None:
+        return True
+    known = spec_shape.rank == 3 and spec_shape[-1] is not None
+    return (spec_shape[-1] if known else first_shape[-1]) not in (1, 2, 3, 4)
 
 
 def _element_keys(spec):
