@@ -24,7 +24,14 @@ trained 60 steps (a fifth of a candidate's 300) with its genome's optimizers
 and loss, the same data order for every path, its batch-norm statistics
 measured again, and scored by the candidates' own scoring
 (`kgan_nas.supernet.search.finetuned_scores`). The shared weights' score of
-every path (no fine-tune) is kept beside it.
+every path (no fine-tune) is kept beside it. One difference from the
+ranking study, for rule 2 only: the candidates train one at a time
+(`RunSettings(workers=1)`, where the preset runs 2 side by side), as the
+fine-tunes do, so that both kinds of seconds are measured alike on the
+2-core machine; a candidate's result does not depend on the worker count.
+The fine-tuned score differs from a candidate's own score in two ways, by
+design: its batch-norm statistics are measured again, and its latents are
+the path scoring's; it is compared with candidates by rank only.
 
 Seeds 43, 44, 45 (never used before).
 
@@ -43,7 +50,9 @@ Decision rules:
    above 0 in all 3 (the ranking study's rule).
 2. Cost. A fine-tuned path pays only if its median seconds are at most a
    third of a candidate's median seconds in every seed (otherwise training
-   three genomes alone costs no more than judging them this way).
+   three genomes alone costs no more than judging them this way). The
+   supernet's own training, paid once per search, is reported beside and
+   not counted here.
 3. If both hold: weight-sharing evaluation of the population strategies
    (genetic search over paths, fitness from fine-tuned path scores) is
    built and joins the strategy study as an arm, confirmed there. No
@@ -93,9 +102,9 @@ MARKERS = ("<!-- supernet_finetune:start -->", "<!-- supernet_finetune:end -->")
 
 
 def plan(smoke=False):
-    """The ranking study's settings plus the fine-tune (its smoke size with `smoke`)."""
+    """The ranking study's settings plus the fine-tune and one worker (smoke-sized with `smoke`)."""
     steps = SMOKE_FINETUNE_STEPS if smoke else FINETUNE_STEPS
-    return dict(supernet_ranking.plan(smoke), path_finetune_steps=steps)
+    return dict(supernet_ranking.plan(smoke), path_finetune_steps=steps, workers=1)
 
 
 def run_seed(seed, args):

@@ -109,6 +109,8 @@ def run_search(seed, directory, budget):
     if budget.get("path_finetune_steps"):  # the fine-tune study's plan (supernet_finetune.py)
         strategy_options["path_finetune_steps"] = budget["path_finetune_steps"]
     keywords, options = {}, {}
+    if budget.get("workers"):  # the fine-tune study times candidates one at a time
+        keywords["run"] = kgan_nas.RunSettings(workers=budget["workers"])
     if "steps" in budget:  # smoke: tiny candidates and supernet
         keywords["steps_per_candidate"] = budget["steps"]
         strategy_options["supernet_steps"] = budget["steps"]

@@ -183,7 +183,7 @@ def test_sample_grid_labels_give_one_row_per_class():
     assert nrow == 7 and labels.tolist()[:8] == [0] * 7 + [1] and labels.max() == 9
     assert sample_grid_labels(None, 16) == (None, None)
     assert sample_grid_labels(10, 16, 3) == (3, None)
-    with pytest.raises(ValueError, match="--class needs a class-conditional run"):
+    with pytest.raises(ValueError, match="--labels needs a class-conditional run"):
         sample_grid_labels(None, 16, 3)
 
 

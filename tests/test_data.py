@@ -395,8 +395,15 @@ def test_eval_fraction_must_be_strictly_between_0_and_1(fraction):
 
 def test_unknown_name_and_unsupported_kinds():
     """Unknown names list known ones; other objects name accepted kinds."""
-    with pytest.raises(ValueError, match=r"Unknown dataset name.*'digits'"):
+    with pytest.raises(ValueError, match=r"Unknown dataset name.*'digits'") as error:
         load_dataset("imagenet")
+    assert str(error.value).count("'mnist_5k'") == 1  # the names are listed once
+    # A suggestion only for a likely typo.
+    with pytest.raises(ValueError, match="Did you mean 'mnist_5k'"):
+        load_dataset("mnist5k")
+    with pytest.raises(ValueError) as error:
+        load_dataset("nonexist")
+    assert "Did you mean" not in str(error.value)
     with pytest.raises(TypeError, match=r"np\.stack"):
         load_dataset([np.zeros((4, 4))] * 5)
     with pytest.raises(TypeError, match="folder of PNG/JPEG"):

@@ -36,7 +36,11 @@ def _perturbed_supernet(space, seed):
 
 @pytest.mark.keras
 @pytest.mark.backend
-@pytest.mark.parametrize("space", [TINY_SPACE, SPACE_16], ids=["one_slot", "two_slots"])
+@pytest.mark.parametrize(
+    "space",
+    [TINY_SPACE, SPACE_16, SPACE_16.with_recipe()],
+    ids=["one_slot", "two_slots", "residual_and_spectral"],
+)
 def test_a_copied_path_computes_what_the_supernet_computes_on_that_path(space):
     from kgan_nas.evaluation import decode
     from kgan_nas.supernet import network
@@ -45,7 +49,7 @@ def test_a_copied_path_computes_what_the_supernet_computes_on_that_path(space):
     supernet_g, supernet_d = _perturbed_supernet(space, seed=3)
     latents = np.random.default_rng(0).standard_normal((4, space.latent_dim)).astype("float32")
     images = np.random.default_rng(1).uniform(-1, 1, (4, *space.image_shape)).astype("float32")
-    paths = random_paths(space, TrainingGenes(), 3, seed=5)
+    paths = random_paths(space, TrainingGenes(), 6, seed=5)
     assert len({tuple(p["generator"]) for p in paths}) == len(paths) > 1
     for path in paths:
         generator, discriminator = decode.build_models(path["genome"], space)
@@ -93,11 +97,19 @@ def test_fine_tuned_paths_are_ranked_by_their_fine_tuned_scores(monkeypatch):
     from kgan_nas.supernet.search import train_supernet
 
     images = data_lib.load_dataset("digits", seed=0).train[:256]
-    trained = []
+    trained, supernets = [], []
     real_train = training.train_for_budget
 
     def train_for_budget(gan, inputs, *, steps, **kwargs):
         trained.append(steps)
+        if len(trained) == 1:
+            supernets.append(gan)
+        else:  # a fine-tune starts from the supernet's output layer, not a fresh one
+            supernet_kernel = supernets[0].generator.get_layer("image").kernel.value
+            np.testing.assert_array_equal(
+                np.asarray(gan.generator.get_layer("image").kernel.value),
+                np.asarray(supernet_kernel),
+            )
         report = real_train(gan, inputs, steps=steps, **kwargs)
         # The third fine-tune diverges: recorded, and the others go on.
         if len(trained) == 4:
@@ -156,10 +168,19 @@ def test_the_strategy_checks_and_records_its_fine_tune():
         DifferentiableSearch(TINY_SPACE, path_finetune_steps=50)
     with pytest.raises(ValueError, match="path_finetune_steps"):
         DifferentiableSearch(TINY_SPACE, supernet_training="single_path", path_finetune_steps=0)
-    # A run stored before the option existed resumes without a fine-tune.
+    # A run stored before the option existed resumes without a fine-tune...
     state = json.loads(json.dumps(DifferentiableSearch(TINY_SPACE, seed=1).state_dict()))
     del state["config"]["path_finetune_steps"]
     DifferentiableSearch(TINY_SPACE, seed=1).load_state_dict(state)
+    # ...and is refused by a fine-tuning strategy (it never fine-tuned).
+    single = DifferentiableSearch(TINY_SPACE, seed=1, supernet_training="single_path")
+    old_single = json.loads(json.dumps(single.state_dict()))
+    del old_single["config"]["path_finetune_steps"]
+    finetuning = DifferentiableSearch(
+        TINY_SPACE, seed=1, supernet_training="single_path", path_finetune_steps=60
+    )
+    with pytest.raises(ValueError, match="path_finetune_steps"):
+        finetuning.load_state_dict(old_single)
 
 
 def test_the_search_and_the_command_line_hand_the_fine_tune_on(tmp_path, monkeypatch):

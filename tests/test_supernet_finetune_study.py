@@ -57,7 +57,7 @@ def test_it_builds_on_weight_sharing_only_by_the_registered_rules(
 def test_the_plan_is_the_ranking_studys_plus_the_fine_tune(study):
     import supernet_ranking
 
-    assert study.plan() == dict(supernet_ranking.plan(), path_finetune_steps=60)
+    assert study.plan() == dict(supernet_ranking.plan(), path_finetune_steps=60, workers=1)
     assert study.plan(smoke=True)["path_finetune_steps"] == 3
     assert not set(study.SEEDS) & set(supernet_ranking.SEEDS)  # fresh seeds
 

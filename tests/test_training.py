@@ -563,3 +563,19 @@ def test_tf_uniform_from_extreme_bits_stays_open_and_latents_finite():
     assert np.all(uniform > 0) and np.all(uniform < 1)
     normal = math.sqrt(2.0) * tf.math.erfinv(2.0 * uniform - 1.0).numpy()
     assert np.all(np.isfinite(normal))
+
+
+def test_fit_warns_about_numpy_images_outside_the_generators_range():
+    """Keras users often pass `uint8` 0..255 images; a tanh generator cannot match them."""
+    gan = compiled_gan()
+    raw = np.random.default_rng(0).integers(0, 256, (2 * BATCH,) + IMAGE_SHAPE, dtype=np.uint8)
+    with pytest.warns(UserWarning, match=r"dtype uint8 in \[\d+, \d+\].*127\.5 - 1"):
+        gan.fit(raw, batch_size=BATCH, epochs=1, verbose=0)
+    with pytest.warns(UserWarning, match=r"dtype float32 in \[0, 255\]"):
+        gan.fit(np.where(raw > 127, 255.0, 0.0).astype("float32"), batch_size=BATCH, verbose=0)
+    # Images in [-1, 1], a little noise beyond included, pass without a word.
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        gan.fit(real_images(2 * BATCH), batch_size=BATCH, epochs=1, verbose=0)

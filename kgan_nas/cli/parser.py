@@ -189,7 +189,7 @@ def _add_search_command(commands):
         "--dataset",
         default="digits",
         help="digits (offline), mnist_5k (offline, 5,000 real 28x28 MNIST digits; "
-        'pip install "kgan_nas[data]"), mnist, fashion_mnist, cifar10, FILE.npz or '
+        'pip install "kgan_nas[data]"), mnist, fashion_mnist, cifar10, FILE.npz/.npy or '
         "FOLDER of images (default: digits)",
     )
     data.add_argument(

@@ -71,7 +71,7 @@ def sample_grid_labels(num_classes, n, label=None):
     if num_classes is None:
         if label is not None:
             raise ValueError(
-                "--class needs a class-conditional run (search --conditional); this run "
+                "--labels needs a class-conditional run (search --conditional); this run "
                 "is unconditional."
             )
         return None, None

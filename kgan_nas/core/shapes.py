@@ -301,9 +301,8 @@ def start_size_hint(image_shape, max_start_size):
     for v in range(1, 11):
         step = 2**v
         new_h, new_w = -(-height // step) * step, -(-width // step) * step
-        if (
-            max(new_h, new_w) // step <= max_start_size
-            and min(new_h, new_w) // step >= min(2, new_h, new_w)
+        if max(new_h, new_w) // step <= max_start_size and min(new_h, new_w) // step >= min(
+            2, new_h, new_w
         ):
             sizes.append((new_h * new_w, new_h, new_w))
     resize = ""

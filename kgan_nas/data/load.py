@@ -223,12 +223,12 @@ def _read_source(dataset):
 def _read_path(path):
     if not path.exists():
         if path.suffix == "" and len(path.parts) == 1:
-            close = difflib.get_close_matches(str(path), KNOWN_DATASETS, n=1)
+            # 0.7, not difflib's 0.6: 'nonexist' is not a typo of 'mnist'.
+            close = difflib.get_close_matches(str(path), KNOWN_DATASETS, n=1, cutoff=0.7)
             suggestion = f" Did you mean {close[0]!r}?" if close else ""
             raise ValueError(
                 f"Unknown dataset name {str(path)!r} (and no such file or "
-                f"folder).{suggestion} Known names are "
-                f"{list(KNOWN_DATASETS)}; otherwise pass {_ACCEPTED_KINDS}."
+                f"folder).{suggestion} Pass {_ACCEPTED_KINDS}."
             )
         raise FileNotFoundError(f"No such file or folder: {path}. Expected {_ACCEPTED_KINDS}.")
     if path.is_dir():

@@ -490,7 +490,7 @@ class SearchResult:
         objective, extractor = parse_metric(self.metric)
         lines = [
             f"Results in {self.directory}",
-            f"Objective: {self.metric} ({' , '.join(self.objectives)}), lower is better"
+            f"Objective: {self.metric} ({', '.join(self.objectives)}), lower is better"
             if objective.direction == "min"
             else f"Objective: {self.metric}, higher is better",
         ]

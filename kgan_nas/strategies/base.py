@@ -368,11 +368,11 @@ class Strategy(abc.ABC):
                 "strategy with SearchSpace.from_dict(state['space'])."
             )
         current = self.get_config()
-        # A state saved before an option existed continues with the current setting.
-        saved = {
-            **{name: current[name] for name in self._options_added_later()},
-            **dict(state.get("config", {})),
-        }
+        # A state saved before an option existed: as the runs of then had it
+        # (a dict), or (names) continuing with the current setting.
+        added = self._options_added_later()
+        then = dict(added) if isinstance(added, dict) else {n: current[n] for n in added}
+        saved = {**then, **dict(state.get("config", {}))}
         saved.pop("seed", None)  # The RNG state below supersedes the seed.
         current.pop("seed")
         if saved != current:
@@ -428,7 +428,13 @@ class Strategy(abc.ABC):
         """Learns from `(Genome, Fitness)` results told since the last ask."""
 
     def _options_added_later(self):
-        """Hyperparameters newer than state format 1: states without them still load."""
+        """Hyperparameters newer than state format 1: states without them still load.
+
+        Returns:
+            Their names (a state without one continues with the current
+            setting), or a dict of each one's value in runs saved before it
+            existed (a strategy built otherwise refuses such a state).
+        """
         return ()
 
     def _config(self):

@@ -134,8 +134,8 @@ class DifferentiableSearch(RandomSearch):
             self.start_from(genomes)
 
     def _options_added_later(self):
-        # Runs stored before single-path training existed trained the mixture.
-        return ("supernet_training", "path_samples", "path_finetune_steps")
+        # Runs stored before these options trained the mixture, with no fine-tune.
+        return {"supernet_training": "mixture", "path_samples": 64, "path_finetune_steps": None}
 
     def _config(self):
         return {

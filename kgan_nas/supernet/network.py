@@ -208,6 +208,8 @@ def select_path(model, prefix, choices):
 
 # The name of a candidate operation's layer: `g{slot}_op{index}_...` (`gene_layers`' prefix).
 _OPERATION = re.compile(r"^[gd](\d+)_op(\d+)_")
+# The name of a decoded genome's gene layer: `g{index}_...` (`decode.build_generator`).
+_GENE = re.compile(r"^[gd]\d+_")
 
 
 def path_layers(model, choices):
@@ -240,8 +242,9 @@ def copy_path(model, choices, target):
     """Gives `target`, the decoded genome of a path, the supernet's weights of that path.
 
     Weight-sharing evaluation with a fine-tune starts the genome's own
-    networks from what the supernet learnt, then trains them briefly; the
-    batch-norm statistics come along with the weights.
+    networks from what the supernet learnt, then trains them briefly. The
+    batch-norm statistics are copied as the supernet holds them (the last
+    path it measured them for, after `subnet_scores`).
 
     Args:
         model: A supernet generator or discriminator (`build_supernet`).
@@ -259,8 +262,11 @@ def copy_path(model, choices, target):
         raise ValueError(f"{len(choices)} choices for {slots} slots of {model.name}")
     source = path_layers(model, choices)
     receiving = [layer for layer in target.layers if layer.weights]
-    signatures = [layer_signature(layer) for layer in source]
-    if signatures != [layer_signature(layer) for layer in receiving]:
+    # Shapes, and names without their slot prefixes: two same-shaped layers
+    # of a block (a residual block's convolutions) must not trade weights.
+    signatures = [(layer_signature(layer), _OPERATION.sub("", layer.name)) for layer in source]
+    wanted = [(layer_signature(layer), _GENE.sub("", layer.name)) for layer in receiving]
+    if signatures != wanted:
         raise ValueError(
             f"{target.name} is not the path {list(choices)} of {model.name}: its layers with "
             "weights differ."

@@ -22,6 +22,7 @@ generating and scoring their images), the best first.
 """
 
 import functools
+import gc
 import math
 import os
 import random
@@ -265,10 +266,11 @@ def finetuned_scores(
     is decoded, its networks get the supernet's weights of that path
     (`network.copy_path`), it trains `steps` steps like a candidate (its
     genome's optimizers and loss, the same data order for every path), its
-    batch-norm statistics are measured again (a few steps cannot move the
-    moving averages off the supernet's), and its generator, the one a
-    candidate would be scored with, is scored. A path whose fine-tune fails
-    or diverges gets None and its reason: the others go on.
+    batch-norm statistics are measured again (training uses each batch's
+    own, and a few steps would leave the moving averages mostly as copied),
+    and its generator, the one a candidate would be scored with, is scored.
+    A path whose fine-tune fails or diverges gets None and its reason: the
+    others go on.
 
     Args:
         space: The `SearchSpace`.
@@ -294,7 +296,7 @@ def finetuned_scores(
     rows = []
     for path in paths:
         genome, started, reason = path["genome"], time.perf_counter(), ""
-        fid = None
+        fid = generator = discriminator = gan = None
         try:
             generator, discriminator = decode.build_models(genome, space)
             network.copy_path(networks[0], path["generator"], generator)
@@ -318,6 +320,9 @@ def finetuned_scores(
         row = {"key": genome.key(), "fid": fid, "exact": True}
         row["seconds"] = round(time.perf_counter() - started, 2)
         rows.append(dict(row, reason=reason) if reason else row)
+        # Each path compiles its own GAN (~15 MB each): free it before the next.
+        generator = discriminator = gan = None
+        gc.collect()
     return rows
 
 
@@ -470,6 +475,11 @@ def run_supernet(
     )
     if single_path and path_finetune_steps and score is not None:
         how += f", each fine-tuned {path_finetune_steps:,} steps first"
+    elif single_path and path_finetune_steps:
+        say(
+            "path_finetune_steps is not used: a custom evaluator scores candidates its own "
+            "way, so the supernet's paths are not scored (nor fine-tuned)."
+        )
     say(f"Training the supernet ({steps:,} steps): {how}...")
     try:
         result = train_supernet(

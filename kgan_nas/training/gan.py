@@ -290,6 +290,30 @@ class GAN(keras.Model):
             trackers.append(self.r1_tracker)
         return trackers
 
+    def fit(self, x=None, *args, **kwargs):
+        """`keras.Model.fit`, after a look at images given as a numpy array.
+
+        The generators kgan_nas builds end in `tanh`, so real images must lie
+        in [-1, 1] too; images in [0, 255] (or `uint8`) train a discriminator
+        that tells them apart by range alone. Such images get a warning with
+        the rescale; other inputs (a `tf.data.Dataset`, a generator) pass
+        unchecked.
+        """
+        images = x[0] if isinstance(x, (tuple, list)) and x else x
+        if isinstance(images, np.ndarray) and images.size and images.dtype != bool:
+            low, high = float(np.min(images)), float(np.max(images))
+            # Loose bounds: slightly noisy [-1, 1] data is fine; 0..255 is not.
+            if np.issubdtype(images.dtype, np.integer) or low < -1.5 or high > 1.5:
+                from kgan_nas.errors import warn
+
+                warn(
+                    f"GAN.fit got images of dtype {images.dtype} in [{low:g}, {high:g}]; "
+                    "generators end in tanh, so real images should lie in [-1, 1]: pass "
+                    "`x.astype('float32') / 127.5 - 1` for 0..255 images (or load them with "
+                    "`kgan_nas.data.load_dataset`, which rescales)."
+                )
+        return super().fit(x, *args, **kwargs)
+
     def call(self, z, training=False):
         """Runs the generator on latents `z` (`[z, labels]` for a conditional GAN)."""
         return self.generator(z, training=training)
