@@ -140,8 +140,8 @@ def search_facts(directory, summary):
     import glob
     import json
 
-    from kgan_nas.results.search_result import lineage
-    from kgan_nas.results.search_result import record_total_steps
+    from kgan_nas.results.records import lineage
+    from kgan_nas.results.records import record_total_steps
 
     with open(os.path.join(directory, "history.jsonl")) as stream:
         history = [json.loads(line) for line in stream if line.strip()]

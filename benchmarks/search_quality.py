@@ -99,10 +99,10 @@ def steps_curve(history):
     Steps spent are each record's own training steps (`fitness.steps`, a
     failed candidate's included), summed in history order: the compute
     budget, whatever weights a candidate inherited. The best is
-    `kgan_nas.results.search_result.best_record`, so a multi-fidelity run's best is its
+    `kgan_nas.results.records.best_record`, so a multi-fidelity run's best is its
     best top-rung candidate, as the search itself reports it.
     """
-    from kgan_nas.results.search_result import best_record
+    from kgan_nas.results.records import best_record
 
     points, spent = [], 0
     for index, record in enumerate(history):

@@ -25,8 +25,8 @@ from kgan_nas.core.fitness import Fitness
 from kgan_nas.core.genome import Genome
 from kgan_nas.core.space import SearchSpace
 from kgan_nas.executors.base import evaluate_candidate
-from kgan_nas.results.search_result import ranked_records
-from kgan_nas.results.search_result import record_total_steps
+from kgan_nas.results.records import ranked_records
+from kgan_nas.results.records import record_total_steps
 from kgan_nas.strategies import GeneticSearch
 
 RUNGS = {"kind": "successive_halving", "rungs": (10, 30, 90), "eta": 3}

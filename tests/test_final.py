@@ -24,7 +24,7 @@ import kgan_nas
 from kgan_nas import config as config_lib
 from kgan_nas.final import stage as final_lib
 from kgan_nas.results import final_summary
-from kgan_nas.results.search_result import lineage
+from kgan_nas.results.records import lineage
 from kgan_nas.store import run_dir as run_lib
 
 TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -480,7 +480,7 @@ def test_continued_jobs_start_from_the_candidates_weights_and_end_at_equal_steps
 
     from kgan_nas.core.genome import Genome
     from kgan_nas.final import job as final_job
-    from kgan_nas.results.search_result import total_steps
+    from kgan_nas.results.records import total_steps
 
     directory = tmp_path / "run"
     shutil.copytree(final_run, directory)

@@ -7,8 +7,8 @@ import pytest
 from tiny_runs import scripted_search
 
 from kgan_nas.cli import commands as cli
-from kgan_nas.results.search_result import lineage
-from kgan_nas.results.search_result import total_steps
+from kgan_nas.results.records import lineage
+from kgan_nas.results.records import total_steps
 
 
 def _record(key, generation, parent=None, steps=100, status="ok"):

@@ -3,9 +3,9 @@
 import pytest
 
 import kgan_nas
-from kgan_nas.results.search_result import best_record
-from kgan_nas.results.search_result import pareto_records
-from kgan_nas.results.search_result import ranked_records
+from kgan_nas.results.records import best_record
+from kgan_nas.results.records import pareto_records
+from kgan_nas.results.records import ranked_records
 
 
 def _record(key, objective, params, status="ok"):

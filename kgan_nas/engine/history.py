@@ -16,9 +16,9 @@ from kgan_nas.core.zoo import architecture_key
 from kgan_nas.core.zoo import design_architectures
 from kgan_nas.engine.warm_start import zoo_keys
 from kgan_nas.errors import RepeatedFailureError
-from kgan_nas.results.search_result import best_record
-from kgan_nas.results.search_result import rank_key
-from kgan_nas.results.search_result import record_total_steps
+from kgan_nas.results.records import best_record
+from kgan_nas.results.records import rank_key
+from kgan_nas.results.records import record_total_steps
 from kgan_nas.store import run_dir as run_lib
 
 # Failures that point at the set-up rather than at one candidate's genome. A

@@ -123,7 +123,7 @@ def _job_spec(run_dir, config, final, key, seed_index):
     A candidate that already trained `steps` or more is retrained from
     scratch instead, so no job trains more than `steps` in all.
     """
-    from kgan_nas.results.search_result import total_steps
+    from kgan_nas.results.records import total_steps
 
     continued = total_steps(run_dir.history(), key) if final.continue_training else 0
     continued = continued if continued < final.steps else 0

@@ -327,7 +327,7 @@ def finalists(history, top_k, distinct_lineages, zoo_finalist=False):
 
 def _picked(history, ranked, top_k, distinct_lineages):
     """The `top_k` best of `ranked`, or each lineage's best first (`finalists`)."""
-    from kgan_nas.results.search_result import lineage
+    from kgan_nas.results.records import lineage
 
     if not distinct_lineages:
         return ranked[:top_k]
@@ -345,7 +345,7 @@ def _picked(history, ranked, top_k, distinct_lineages):
 
 def _distinct_ranked(history):
     """(search rank from 1, record) of the best record of each genome, best first."""
-    from kgan_nas.results.search_result import ranked_records
+    from kgan_nas.results.records import ranked_records
 
     best = {}
     for record in ranked_records(history):

@@ -15,8 +15,8 @@ from kgan_nas.report.markup import fixed
 from kgan_nas.report.markup import section_start
 from kgan_nas.report.numbers import lineage_roots
 from kgan_nas.report.numbers import objective_label
-from kgan_nas.results.search_result import ranked_records
-from kgan_nas.results.search_result import total_steps
+from kgan_nas.results.records import ranked_records
+from kgan_nas.results.records import total_steps
 
 REAL_GRID = os.path.join("samples", "real.png")
 _GENERATION_GRID = re.compile(r"generation_(\d+)\.png")

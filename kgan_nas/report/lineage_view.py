@@ -8,7 +8,7 @@ candidate's chain of ancestors, and a note when the top candidates are one
 family.
 
 The whole run's tree (`tree_section`) is drawn by `plots.write_report` from
-`numbers.lineage_tree`, which follows `results.search_result.lineage`, the
+`numbers.lineage_tree`, which follows `results.records.lineage`, the
 one definition of who inherited from whom.
 """
 
@@ -24,8 +24,8 @@ from kgan_nas.report.markup import status_span
 from kgan_nas.report.markup import table
 from kgan_nas.report.numbers import lineage_roots
 from kgan_nas.report.numbers import lineage_tree
-from kgan_nas.results.search_result import lineage
-from kgan_nas.results.search_result import total_steps
+from kgan_nas.results.records import lineage
+from kgan_nas.results.records import total_steps
 from kgan_nas.store import run_dir as run_lib
 
 # How many of the best candidates the shared-lineage note looks at.

@@ -12,10 +12,10 @@ import collections
 import math
 import statistics
 
-from kgan_nas.results.search_result import lineage
-from kgan_nas.results.search_result import pareto_records
-from kgan_nas.results.search_result import rank_key
-from kgan_nas.results.search_result import ranked_records
+from kgan_nas.results.records import lineage
+from kgan_nas.results.records import pareto_records
+from kgan_nas.results.records import rank_key
+from kgan_nas.results.records import ranked_records
 
 # Gene categories counted by `gene_frequencies`: layer kinds per layer, the
 # training genes per genome.
@@ -227,7 +227,7 @@ def objective_axis(values, ratio=10.0, percentile=90.0):
 
 
 def lineage_roots(history, records):
-    """The oldest ancestor's key of each record's lineage (`results.search_result.lineage`).
+    """The oldest ancestor's key of each record's lineage (`results.records.lineage`).
 
     Args:
         history: History records.
@@ -288,7 +288,7 @@ def lineage_tree(history):
 
     A node is a `(generation, key)` pair (a multi-fidelity candidate's rungs
     are one node). Its parent is the first other candidate on its
-    `results.search_result.lineage`, the one definition of who inherited
+    `results.records.lineage`, the one definition of who inherited
     from whom: a record whose named parent failed or is missing started from
     scratch, so it is a root. Nodes are laid out in layers by generation; in
     each layer roots come first, best first, and then children in the order

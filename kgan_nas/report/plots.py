@@ -13,8 +13,8 @@ from kgan_nas.report.numbers import objective_axis
 from kgan_nas.report.numbers import objective_label
 from kgan_nas.report.numbers import quality_size_front
 from kgan_nas.report.numbers import score_timeline
-from kgan_nas.results.search_result import lineage
-from kgan_nas.results.search_result import ranked_records
+from kgan_nas.results.records import lineage
+from kgan_nas.results.records import ranked_records
 from kgan_nas.store.atomic import atomic_copy
 from kgan_nas.store.atomic import atomic_write
 

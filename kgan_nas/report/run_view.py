@@ -14,7 +14,7 @@ from kgan_nas.report.markup import escape
 from kgan_nas.report.markup import key_value_table
 from kgan_nas.report.markup import num_cell
 from kgan_nas.report.markup import table
-from kgan_nas.results.search_result import total_steps
+from kgan_nas.results.records import total_steps
 from kgan_nas.store import run_dir as run_lib
 
 # What each phase of `Fitness.seconds` is, for the time table.

@@ -18,7 +18,7 @@ def training_yield(history, ranked, baselines, metric):
     Args:
         history: The run's history records.
         ranked: Its successful records, one per candidate
-            (`kgan_nas.results.search_result.ranked_records(history)`).
+            (`kgan_nas.results.records.ranked_records(history)`).
         baselines: The run's `baselines.json` dict (may be empty).
         metric: The run's metric, e.g. `"fid_domain"`.
 
