@@ -17,53 +17,11 @@ from kgan_nas.core import cost as cost_lib
 from kgan_nas.core import genome as genome_lib
 from kgan_nas.core import recipe as recipe_lib
 from kgan_nas.core import shapes as plan_lib
+from kgan_nas.core import space_choices
 from kgan_nas.core.genome import Genome
 from kgan_nas.core.genome import LayerGene
 from kgan_nas.core.genome import TrainingGenes
 from kgan_nas.errors import InvalidGenomeError as InvalidGenomeError
-
-
-def _tuple_of(values, name, kind=(int, float), positive=True):
-    if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
-        raise ValueError(f"SearchSpace.{name} must be a non-empty list or tuple, got {values!r}.")
-    values = tuple(values)
-    if not values:
-        raise ValueError(f"SearchSpace.{name} must not be empty; give at least one choice.")
-    for value in values:
-        if isinstance(value, bool) or not isinstance(value, kind):
-            raise ValueError(
-                f"SearchSpace.{name} holds {value!r} of type "
-                f"{type(value).__name__}; expected numbers."
-            )
-        if positive and not value > 0:
-            raise ValueError(f"SearchSpace.{name} must hold positive values, got {value!r}.")
-    if len(set(values)) != len(values):
-        raise ValueError(f"SearchSpace.{name} has duplicate choices: {values!r}.")
-    return values
-
-
-def _names_of(values, name, known):
-    values = _tuple_of(values, name, kind=str, positive=False)
-    unknown = [value for value in values if value not in known]
-    if unknown:
-        raise ValueError(
-            f"SearchSpace.{name} has unknown choice(s) {unknown}; choose from {list(known)}."
-        )
-    return values
-
-
-def _range_of(values, name):
-    try:
-        low, high = values
-    except (TypeError, ValueError):
-        raise ValueError(f"SearchSpace.{name} must be a (min, max) pair, got {values!r}.") from None
-    if not (isinstance(low, int) and isinstance(high, int)) or low < 0 or low > high:
-        raise ValueError(
-            f"SearchSpace.{name} must be (min, max) integers with 0 <= min <= max, got {values!r}."
-        )
-    if high > 32:
-        raise ValueError(f"SearchSpace.{name} max is {high}; at most 32 layers are supported.")
-    return (low, high)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -197,7 +155,7 @@ class SearchSpace:
             )
         set_("image_shape", tuple(shape))
         self._check_sizes()
-        self._check_choices()
+        space_choices.check_choices(self)
         self._check_reachable()
 
     def _check_sizes(self):
@@ -206,63 +164,6 @@ class SearchSpace:
         for name, value in bounds_lib.check_space(self).items():
             object.__setattr__(self, name, value)
         validate.check_positive_int(self.max_start_size, "SearchSpace.max_start_size")
-
-    def _check_choices(self):
-        """Checks every tuple of choices and stores it as a tuple (frozen dataclass)."""
-        set_ = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731
-        set_("generator_layers", _range_of(self.generator_layers, "generator_layers"))
-        set_("discriminator_layers", _range_of(self.discriminator_layers, "discriminator_layers"))
-        set_(
-            "generator_layer_types",
-            _names_of(
-                self.generator_layer_types, "generator_layer_types", genome_lib.GENERATOR_KINDS
-            ),
-        )
-        set_(
-            "discriminator_layer_types",
-            _names_of(
-                self.discriminator_layer_types,
-                "discriminator_layer_types",
-                genome_lib.DISCRIMINATOR_KINDS,
-            ),
-        )
-        for name in ("filters", "units", "kernel_sizes"):
-            set_(name, _tuple_of(getattr(self, name), name, kind=int))
-        for name in ("learning_rates",):
-            set_(name, _tuple_of(getattr(self, name), name))
-        set_("dropout_rates", _tuple_of(self.dropout_rates, "dropout_rates"))
-        if any(rate >= 1 for rate in self.dropout_rates):
-            raise ValueError(
-                f"SearchSpace.dropout_rates must be in (0, 1), got {self.dropout_rates!r}."
-            )
-        for name in ("beta_1", "beta_2"):
-            values = _tuple_of(getattr(self, name), name, positive=False)
-            if any(not 0 <= v < 1 for v in values):
-                raise ValueError(f"SearchSpace.{name} must be in [0, 1), got {values!r}.")
-            set_(name, values)
-        set_("activations", _names_of(self.activations, "activations", genome_lib.ACTIVATIONS))
-        set_(
-            "generator_normalizations",
-            _names_of(
-                self.generator_normalizations,
-                "generator_normalizations",
-                ("none", "batch", "layer"),
-            ),
-        )
-        set_(
-            "discriminator_normalizations",
-            _names_of(
-                self.discriminator_normalizations,
-                "discriminator_normalizations",
-                genome_lib.NORMALIZATIONS,
-            ),
-        )
-        set_("optimizers", _names_of(self.optimizers, "optimizers", genome_lib.OPTIMIZERS))
-        set_("losses", _names_of(self.losses, "losses", genome_lib.LOSSES))
-        for name, value in conditioning_lib.check_space(self, _names_of, _tuple_of).items():
-            set_(name, value)
-        for name, value in recipe_lib.check_space(self, _tuple_of).items():
-            set_(name, value)
 
     @property
     def conditional(self):
