@@ -191,8 +191,12 @@ def run_final(arm, seed, args, search):
     )
 
 
-def decide(rows, seeds):
-    """The pre-registered decision, from the rows of both arms and every seed."""
+def decide(rows, seeds, registered=SEEDS):
+    """The pre-registered decision, from the rows of both arms and every seed.
+
+    `registered`: the seeds the decision needs, all of them (this study's,
+    or its confirmation's, `cost_preset_confirmation.py`).
+    """
     by = {(row["arm"], row["seed"]): row for row in rows}
     per_seed = []
     for seed in seeds:
@@ -221,7 +225,7 @@ def decide(rows, seeds):
                 "fid_no_worse": bool(no_worse),
             }
         )
-    complete = sorted(seeds) == list(SEEDS) and all(s["complete"] for s in per_seed)
+    complete = sorted(seeds) == list(registered) and all(s["complete"] for s in per_seed)
     switch = complete and all(s["no_more_time"] and s["fid_no_worse"] for s in per_seed)
     return {"complete": complete, "per_seed": per_seed, "switch_preset": switch}
 
@@ -271,18 +275,30 @@ def markdown(report):
     return "\n".join(lines) + "\n"
 
 
-def parser():
-    return study_parser(__doc__, SEEDS, ARMS, "cost_preset", parts=True)
+def parser(doc=__doc__, seeds=SEEDS, runs="cost_preset"):
+    return study_parser(doc, seeds, ARMS, runs, parts=True)
 
 
 def _path(args, arm, seed, phase):
     return part_path(args.runs, arm, seed, phase)
 
 
-def main(argv=None):
+# This study's identity; its confirmation on fresh seeds passes its own.
+STUDY = dict(
+    doc=__doc__,
+    seeds=SEEDS,
+    runs="cost_preset",
+    result="cost_preset_study",
+    script=__file__,
+    markers=MARKERS,
+)
+
+
+def main(argv=None, study=None):
+    study = STUDY if study is None else study
     argv = list(sys.argv[1:] if argv is None else argv)
-    args = parser().parse_args(argv)
-    output = study_paths(args, "cost_preset", "cost_preset_study")
+    args = parser(study["doc"], study["seeds"], study["runs"]).parse_args(argv)
+    output = study_paths(args, study["runs"], study["result"])
     if args.part:
         phase, arm, seed = args.part[0], args.part[1], int(args.part[2])
         if phase == "search":
@@ -296,8 +312,8 @@ def main(argv=None):
         # Both searches, then both final stages, side by side: the arms share the
         # machine's load in each phase, and neither's final stage runs beside the
         # other's search.
-        run_side_by_side(__file__, argv, args.runs, args.arms, seed, "search")
-        run_side_by_side(__file__, argv, args.runs, args.arms, seed, "final")
+        run_side_by_side(study["script"], argv, args.runs, args.arms, seed, "search")
+        run_side_by_side(study["script"], argv, args.runs, args.arms, seed, "final")
     rows = [read_json(_path(args, arm, seed, "final")) for seed in args.seeds for arm in args.arms]
     if any(row.get("smoke", False) != args.smoke for row in rows):
         raise SystemExit(f"{args.runs} mixes smoke and study rows; use another --runs")
@@ -310,11 +326,11 @@ def main(argv=None):
         "smoke": args.smoke,
         "bound_evidence": bound_evidence(),
         "rows": rows,
-        "decision": decide(rows, args.seeds),
+        "decision": decide(rows, args.seeds, study["seeds"]),
     }
-    path = write_result("cost_preset_study", report, output)
+    path = write_result(study["result"], report, output)
     if args.docs:
-        write_docs_block(MARKERS, markdown(read_json(path)))
+        write_docs_block(study["markers"], markdown(read_json(path)))
 
 
 if __name__ == "__main__":
