@@ -184,8 +184,9 @@ def test_a_rung_that_does_not_predict_the_next_is_warned_about():
     assert entries[0]["spearman"] == pytest.approx(-1.0)
     assert "rung 0 does not predict rung 1" in entries[0]["warning"]
     assert entries[1]["spearman"] is None
-    assert "rung 1 does not predict rung 2" in entries[1]["warning"]
-    assert "undefined" in entries[1]["warning"]
+    # Undefined is not "does not predict": it cannot be checked.
+    assert "rung 1 cannot be checked against rung 2" in entries[1]["warning"]
+    assert "undefined (1 candidate reached both" in entries[1]["warning"]
     lines = fidelity_lib.correlation_lines(entries)
     assert sum(line.startswith("WARNING: rung") for line in lines) == 2
     agreeing = [_rung_record(1, f"k{i}", 1, float(i)) for i in range(4)]

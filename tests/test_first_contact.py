@@ -167,6 +167,25 @@ def test_a_plain_script_prints_no_tensorflow_line(tmp_path):
 # ----------------------------------------------------------------------------
 
 
+def test_quieting_the_libraries_quiets_tensorflows_python_logger_too(monkeypatch):
+    """Retracing warnings (`WARNING:tensorflow:...`) come through Python's logging."""
+    import logging
+
+    from kgan_nas.hooks import library_logs
+
+    logger = logging.getLogger("tensorflow")
+    monkeypatch.setattr(logger, "level", logging.NOTSET)
+    monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "")  # restored after the test
+    monkeypatch.delenv("TF_CPP_MIN_LOG_LEVEL")
+    library_logs.quiet_libraries()
+    assert logger.level == logging.ERROR and os.environ["TF_CPP_MIN_LOG_LEVEL"] == "3"
+    # A user's own setting wins: the logger is left alone.
+    logger.setLevel(logging.NOTSET)
+    monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "0")
+    library_logs.quiet_libraries()
+    assert logger.level == logging.NOTSET
+
+
 def test_an_offline_download_is_one_line_naming_the_offline_datasets(monkeypatch, capsys):
     keras = pytest.importorskip("keras")
 

@@ -138,6 +138,8 @@ def test_page_is_self_contained_and_has_every_section_with_content(mixed_run, ca
     for key, title in html_report.SECTIONS:
         assert (f'id="{key}"' in page) == (key in shown), key
         assert (title in page) == (key in shown), title
+    # No machine path: the page is mailed and archived (the run is named by its folder).
+    assert os.path.abspath(mixed_run) not in page and os.path.basename(mixed_run) in page
     # Nothing fetched from elsewhere: no scripts, stylesheets or remote/relative sources.
     assert not re.search(r"<script|<link|@import|url\(", page, re.IGNORECASE)
     sources = re.findall(r'\b(?:src|href)\s*=\s*"([^"]*)"', page)

@@ -579,3 +579,20 @@ def test_fit_warns_about_numpy_images_outside_the_generators_range():
     with warnings.catch_warnings():
         warnings.simplefilter("error", UserWarning)
         gan.fit(real_images(2 * BATCH), batch_size=BATCH, epochs=1, verbose=0)
+
+
+def test_validation_is_refused_with_the_callback_that_does_it():
+    """Keras's default validation step would feed real images to the generator as latents."""
+    gan = compiled_gan()
+    images = real_images(2 * BATCH)
+    for call in (
+        lambda: gan.fit(images, batch_size=BATCH, validation_data=images, verbose=0),
+        lambda: gan.fit(images, batch_size=BATCH, validation_split=0.5, verbose=0),
+        lambda: gan.evaluate(images, batch_size=BATCH, verbose=0),
+    ):
+        with pytest.raises(ValueError, match="no validation step.*GANMetrics"):
+            call()
+    # Refused before any training step ran; without validation it trains.
+    assert int(gan.g_optimizer.iterations.value) == 0
+    gan.fit(images, batch_size=BATCH, epochs=1, verbose=0)
+    assert int(gan.g_optimizer.iterations.value) == 2

@@ -291,8 +291,9 @@ def rung_correlations(history, rungs=None, threshold=SPEARMAN_WARNING):
 def _warning(rung, pairs, value, threshold):
     if value is None:
         return (
-            f"rung {rung} does not predict rung {rung + 1}: the rank correlation is undefined "
-            f"({pairs} candidates reached both; it needs {MIN_PAIRS} with differing scores)."
+            f"rung {rung} cannot be checked against rung {rung + 1}: the rank correlation is "
+            f"undefined ({pairs} candidate{'' if pairs == 1 else 's'} reached both; it needs "
+            f"{MIN_PAIRS} with differing scores)."
         )
     if value < threshold:
         return (

@@ -21,6 +21,7 @@ processes set their own level and write to the run's `logs/`.
 import contextlib
 import importlib.abc
 import importlib.machinery
+import logging
 import os
 import re
 import sys
@@ -39,13 +40,18 @@ _ABSL_PREAMBLE = b"WARNING: All log messages before absl::InitializeLog() is cal
 def quiet_libraries():
     """Hides TensorFlow's start-up log lines for the rest of this process.
 
-    Sets `TF_CPP_MIN_LOG_LEVEL=3` unless it is set already (the user's value
-    wins), and, if TensorFlow is not imported yet, filters the lines logged
-    while it loads by the same level. Call it before anything imports
+    Sets `TF_CPP_MIN_LOG_LEVEL=3` and TensorFlow's Python logger to errors
+    only, unless the variable is set already (the user's value wins), and,
+    if TensorFlow is not imported yet, filters the lines logged while it
+    loads by the same level. Call it before anything imports
     TensorFlow; calling it again does nothing more. Worker processes are not
     affected: their executors set their own level and write to `<run>/logs/`.
     """
-    os.environ.setdefault(LOG_LEVEL_VARIABLE, QUIET_LOG_LEVEL)
+    if LOG_LEVEL_VARIABLE not in os.environ:
+        os.environ[LOG_LEVEL_VARIABLE] = QUIET_LOG_LEVEL
+        # TensorFlow's Python logger too (`WARNING:tensorflow:... triggered
+        # tf.function retracing`, which each new candidate's step provokes).
+        logging.getLogger("tensorflow").setLevel(logging.ERROR)
     if "tensorflow" in sys.modules or any(
         isinstance(finder, _QuietImport) for finder in sys.meta_path
     ):

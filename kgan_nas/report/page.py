@@ -181,8 +181,10 @@ def _header(result, ranked, keys):
     items = "".join(f'<li><a href="#{key}">{titles[key]}</a></li>' for key in keys)
     return (
         f"<h1>kgan_nas report: {escape(markup.run_name(result))}</h1>\n"
+        # The folder's name, not its path: the page is mailed and archived.
         f'<p class="muted byline">Run directory <code>'
-        f"{escape(os.path.abspath(result.directory))}</code>, report written {escape(stamp)}.</p>\n"
+        f"{escape(os.path.basename(os.path.abspath(result.directory)))}</code>, report written "
+        f"{escape(stamp)}.</p>\n"
         f"{_headline(result, ranked)}\n"
         f'<nav class="contents" aria-label="contents"><ol>{items}</ol></nav>'
     )

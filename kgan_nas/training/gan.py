@@ -30,6 +30,16 @@ from kgan_nas.training.optimizers import _OptimizerPair
 _TRAINABLE_BACKENDS = ("tensorflow", "jax")
 
 
+# Why `fit(validation_data=...)` and `evaluate()` are refused, and what to use.
+_NO_VALIDATION = (
+    "kgan_nas.GAN has no validation step, so {} is not supported: a GAN's losses on "
+    "held-out images do not say how good its samples are. Leave validation_data out, and "
+    "score the generator against held-out images during fit with "
+    "kgan_nas.callbacks.GANMetrics(held_out_images) (its fid/kid/is reach the logs, "
+    "History and EarlyStopping)."
+)
+
+
 @keras.saving.register_keras_serializable(package="kgan_nas")
 class GAN(keras.Model):
     """A generator / discriminator pair trained adversarially by `fit()`.
@@ -298,7 +308,15 @@ class GAN(keras.Model):
         that tells them apart by range alone. Such images get a warning with
         the rescale; other inputs (a `tf.data.Dataset`, a generator) pass
         unchecked.
+
+        Raises:
+            ValueError: for `validation_data` or `validation_split` (see
+                `evaluate`).
         """
+        if kwargs.get("validation_data") is not None:
+            raise ValueError(_NO_VALIDATION.format("fit(validation_data=...)"))
+        if kwargs.get("validation_split"):
+            raise ValueError(_NO_VALIDATION.format("fit(validation_split=...)"))
         images = x[0] if isinstance(x, (tuple, list)) and x else x
         if isinstance(images, np.ndarray) and images.size and images.dtype != bool:
             low, high = float(np.min(images)), float(np.max(images))
@@ -313,6 +331,18 @@ class GAN(keras.Model):
                     "`kgan_nas.data.load_dataset`, which rescales)."
                 )
         return super().fit(x, *args, **kwargs)
+
+    def evaluate(self, *args, **kwargs):
+        """Refused: a GAN has no validation step (see the error's text).
+
+        Raises:
+            ValueError: always, naming `kgan_nas.callbacks.GANMetrics`.
+        """
+        raise ValueError(_NO_VALIDATION.format("evaluate()"))
+
+    def test_step(self, *args):
+        # Keras's default would feed real images to the generator as latents.
+        raise ValueError(_NO_VALIDATION.format("a validation step"))
 
     def call(self, z, training=False):
         """Runs the generator on latents `z` (`[z, labels]` for a conditional GAN)."""
