@@ -220,6 +220,12 @@ def test_tf_data_of_decoded_image_files_reads_whole_images(tmp_path):
         output_signature=tf.TensorSpec((None, None, None), tf.uint8),
     )
     assert load_dataset(unknown, min_images=4).image_shape == (8, 8, 1)
+    # Unknown height, known width and channels (a reshape of raw bytes): images too.
+    reshaped = tf.data.Dataset.from_generator(
+        lambda: (np.zeros((28, 28, 1), np.uint8) for _ in range(6)),
+        output_signature=tf.TensorSpec((None, 28, 1), tf.uint8),
+    )
+    assert load_dataset(reshaped, min_images=4).image_shape == (28, 28, 1)
 
 
 def test_tf_data_of_mixed_sizes_names_the_sizes_and_the_resize():
@@ -230,6 +236,12 @@ def test_tf_data_of_mixed_sizes_names_the_sizes_and_the_resize():
     )
     with pytest.raises(ValueError, match=r"different sizes \(\(8, 8, 3\), \(10, 8, 3\)\).*resize"):
         load_dataset(mixed)
+    channels = tf.data.Dataset.from_generator(
+        lambda: (np.zeros((8, 8, 1 + 2 * (i % 2)), np.uint8) for i in range(6)),
+        output_signature=tf.TensorSpec((None, None, None), tf.uint8),
+    )
+    with pytest.raises(ValueError, match=r"\(8, 8, 1\), \(8, 8, 3\).*channels=3"):
+        load_dataset(channels)
 
 
 def test_tf_data_infinite_dataset_is_refused():

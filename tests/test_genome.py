@@ -315,6 +315,11 @@ def test_image_sides_that_cannot_halve_far_are_named_with_a_resize_that_fits():
     space = SearchSpace(image_shape=(30, 30, 1), max_params=150_000)
     with pytest.raises(InvalidGenomeError, match=r"15 x 15 map.*Resize the images to 32 x 32"):
         space.sample(np.random.default_rng(0))
+    # The closest size that fits, rounded down where that is closer.
+    with pytest.raises(InvalidGenomeError, match=r"Resize the images to 256 x 256"):
+        SearchSpace(image_shape=(300, 300, 1), max_params=150_000).sample(np.random.default_rng(0))
+    with pytest.raises(InvalidGenomeError):
+        space.sample(np.random.default_rng(0))
     resized = SearchSpace(image_shape=(32, 32, 1), max_params=150_000)
     resized.sample(np.random.default_rng(0))  # the advice works
 
@@ -327,10 +332,11 @@ def test_the_start_size_hint_is_given_exactly_when_no_start_map_fits(height, wid
     space = SearchSpace(image_shape=(height, width, 1), max_start_size=max_start)
     low, _ = space.upsample_range()
     fits = max(height, width) // 2**low <= max_start
-    hint = start_size_hint((height, width, 1), max_start)
+    hint = start_size_hint((height, width, 1), max_start, max_upsamplings=5)
     assert (hint == "") == fits
     match = re.search(r"Resize the images to (\d+) x (\d+)", hint)
-    if match:  # the resize it names has a start map that fits, and is no smaller
+    if match:  # the resize it names is a space a generator of at most 5 layers can reach
         new_h, new_w = int(match[1]), int(match[2])
-        assert new_h >= height and new_w >= width
-        assert start_size_hint((new_h, new_w, 1), max_start) == ""
+        resized = SearchSpace(image_shape=(new_h, new_w, 1), max_start_size=max_start)
+        low, _ = resized.upsample_range()
+        assert max(new_h, new_w) // 2**low <= max_start and low <= 5

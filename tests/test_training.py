@@ -573,6 +573,8 @@ def test_fit_warns_about_numpy_images_outside_the_generators_range():
         gan.fit(raw, batch_size=BATCH, epochs=1, verbose=0)
     with pytest.warns(UserWarning, match=r"dtype float32 in \[0, 255\]"):
         gan.fit(np.where(raw > 127, 255.0, 0.0).astype("float32"), batch_size=BATCH, verbose=0)
+    with pytest.warns(UserWarning, match=r"in \[0, 1\].*x \* 2 - 1"):  # the usual x / 255.
+        gan.fit(raw.astype("float32") / 255.0, batch_size=BATCH, verbose=0)
     # Images in [-1, 1], a little noise beyond included, pass without a word.
     import warnings
 
@@ -589,6 +591,9 @@ def test_validation_is_refused_with_the_callback_that_does_it():
         lambda: gan.fit(images, batch_size=BATCH, validation_data=images, verbose=0),
         lambda: gan.fit(images, batch_size=BATCH, validation_split=0.5, verbose=0),
         lambda: gan.evaluate(images, batch_size=BATCH, verbose=0),
+        # Positionally, as Keras's signature allows: x, y, batch_size, epochs, verbose,
+        # callbacks, validation_split, validation_data.
+        lambda: gan.fit(images, None, BATCH, 1, 0, None, 0.0, images),
     ):
         with pytest.raises(ValueError, match="no validation step.*GANMetrics"):
             call()

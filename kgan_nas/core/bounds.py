@@ -172,7 +172,7 @@ def too_tight(space, tries, error):
             "repair only shrinks sampled genomes (it never changes a layer's kind or the "
             "loss), and none shrank that far."
         )
-    hint = start_size_hint(space.image_shape, space.max_start_size)
+    hint = start_size_hint(space.image_shape, space.max_start_size, space.generator_layers[1])
     return f"{message} {hint}" if hint else message
 
 

@@ -268,7 +268,7 @@ def _residual_params(gene, channels):
     return weights + 2 * norm_params(gene.norm, size)
 
 
-def start_size_hint(image_shape, max_start_size):
+def start_size_hint(image_shape, max_start_size, max_upsamplings=10):
     """Why a generator of these images must start from a large map, and the nearest size that
     would not; "" when some start map is at most `max_start_size`.
 
@@ -280,39 +280,54 @@ def start_size_hint(image_shape, max_start_size):
     Args:
         image_shape: `(H, W, C)`.
         max_start_size: `SearchSpace.max_start_size`.
+        max_upsamplings: The most upsampling layers a generator may have (the
+            space's `generator_layers` maximum): a suggested size needs no more.
 
     Returns:
-        A sentence naming the start map and a resize that fits, or "".
+        A sentence naming the start map and the closest resize that fits (up
+        or down), or "".
     """
     height, width = image_shape[0], image_shape[1]
-    halvings = [u for u in range(0, 11) if height % 2**u == 0 and width % 2**u == 0]
-    smallest = min(2, height, width)
-    fitting = [
-        u
-        for u in halvings
-        if min(height, width) // 2**u >= smallest and max(height, width) // 2**u <= max_start_size
-    ]
-    if fitting:
+    if _start_halvings(height, width, max_start_size, 10):
         return ""
-    u = max(v for v in halvings if min(height, width) // 2**v >= smallest)
+    halvings = [u for u in range(0, 11) if height % 2**u == 0 and width % 2**u == 0]
+    u = max(v for v in halvings if min(height, width) // 2**v >= min(2, height, width))
     start = f"{height // 2**u} x {width // 2**u}"
-    # The smallest resize whose sides halve, together, down to max_start_size or less.
-    sizes = []
-    for v in range(1, 11):
-        step = 2**v
-        new_h, new_w = -(-height // step) * step, -(-width // step) * step
-        if max(new_h, new_w) // step <= max_start_size and min(new_h, new_w) // step >= min(
-            2, new_h, new_w
-        ):
-            sizes.append((new_h * new_w, new_h, new_w))
-    resize = ""
+    # The closest sizes, rounded up or down, whose sides halve together down to
+    # max_start_size or less within the generator's layers.
+    sizes = set()
+    for v in range(1, max_upsamplings + 1):
+        step, largest = 2**v, max_start_size * 2**v
+        for new_h in {-(-height // step) * step, height // step * step, largest}:
+            for new_w in {-(-width // step) * step, width // step * step, largest}:
+                if new_h and new_w and _start_halvings(new_h, new_w, max_start_size, v):
+                    # Closest first, then the least distorted, then the larger.
+                    change = (new_h / height - 1) ** 2 + (new_w / width - 1) ** 2
+                    distortion = abs(new_h / new_w - height / width)
+                    sizes.add(
+                        (round(change, 9), round(distortion, 9), -new_h * new_w, new_h, new_w)
+                    )
+    resize = " Resize the images"
     if sizes:
-        _, new_h, new_w = min(sizes)
-        resize = f" Resize the images to {new_h} x {new_w} (e.g. `keras.layers.Resizing`), or"
+        *_, new_h, new_w = min(sizes)
+        resize += f" to {new_h} x {new_w} (e.g. `keras.layers.Resizing`)"
     return (
         f"A generator of {height} x {width} images starts from a {start} map at the "
         f"smallest (the sides halve to whole numbers only that far), over "
         f"max_start_size={max_start_size}, so every generator projects its latent onto "
-        f"that large map.{resize or ' Resize the images, or'} "
-        "raise max_start_size and the parameter bound."
+        f"that large map.{resize}, or raise the parameter bound."
     )
+
+
+def _start_halvings(height, width, max_start_size, most):
+    """The halvings, up to `most`, that leave a start map of at most `max_start_size`
+    on its longest side and at least 2 (or the image's side) on its shortest."""
+    smallest = min(2, height, width)
+    return [
+        u
+        for u in range(0, most + 1)
+        if height % 2**u == 0
+        and width % 2**u == 0
+        and min(height, width) // 2**u >= smallest
+        and max(height, width) // 2**u <= max_start_size
+    ]

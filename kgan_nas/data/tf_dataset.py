@@ -43,10 +43,14 @@ def _read_tf_dataset(dataset):
     except ValueError:
         sizes = sorted({part.shape[1:] if batched else part.shape for part in image_parts})
         shown = ", ".join(str(size) for size in sizes[:3]) + (", ..." if len(sizes) > 3 else "")
+        fix = (
+            "Decode every file with the same channels, e.g. `tf.io.decode_jpeg(data, channels=3)`."
+            if len({size[:-1] for size in sizes}) == 1
+            else "Resize them in the pipeline, e.g. `.map(lambda x: tf.image.resize(x, (32, 32)))`."
+        )
         raise ValueError(
             f"The tf.data.Dataset yields images of different sizes ({shown}); a search "
-            "needs one size. Resize them in the pipeline, e.g. "
-            "`.map(lambda x: tf.image.resize(x, (32, 32)))`."
+            f"needs one size. {fix}"
         ) from None
     labels = join(label_parts) if label_parts else None
     return _RawImages(images, labels, "tf.data")
@@ -56,20 +60,24 @@ def _batched(spec_shape, first_shape):
     """Whether the dataset's elements are batches of images rather than single images.
 
     Rank 4 is a batch; rank 2 one grayscale image. Rank 3 is a batch of
-    grayscale images `(B, H, W)` or one image `(H, W, C)`. `.batch()` leaves
-    only the first axis unknown, `(None, 28, 28)`: a batch. Otherwise the
-    last axis decides (1 to 4 channels is an image, as decoded files are,
-    e.g. `(None, None, 3)` from `tf.io.decode_png`); where the spec leaves
-    it unknown, the first element's does.
+    grayscale images `(B, H, W)` or one image `(H, W, C)`, and the last axis
+    decides (the spec's, else the first element's): 1 or 3 is an image's
+    channels (decoded files are `(None, None, 3)`; `(None, 28, 1)` comes
+    from a reshape), over 4 is a width. 2 or 4 is a tiny grayscale batch
+    when `.batch()` left only the first axis unknown, `(None, 4, 4)`, and
+    channels otherwise.
     """
     if spec_shape.rank is not None and spec_shape.rank != 3:
         return spec_shape.rank == 4
     if len(first_shape) != 3:
         return len(first_shape) == 4
-    if spec_shape.rank == 3 and spec_shape[0] is None and spec_shape[1] is not None:
-        return True
     known = spec_shape.rank == 3 and spec_shape[-1] is not None
-    return (spec_shape[-1] if known else first_shape[-1]) not in (1, 2, 3, 4)
+    last = spec_shape[-1] if known else first_shape[-1]
+    if last in (1, 3):
+        return False
+    if last in (2, 4):
+        return spec_shape.rank == 3 and spec_shape[0] is None and spec_shape[1] is not None
+    return True
 
 
 def _element_keys(spec):

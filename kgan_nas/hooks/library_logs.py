@@ -50,13 +50,24 @@ def quiet_libraries():
     if LOG_LEVEL_VARIABLE not in os.environ:
         os.environ[LOG_LEVEL_VARIABLE] = QUIET_LOG_LEVEL
         # TensorFlow's Python logger too (`WARNING:tensorflow:... triggered
-        # tf.function retracing`, which each new candidate's step provokes).
-        logging.getLogger("tensorflow").setLevel(logging.ERROR)
+        # tf.function retracing`, which each new candidate's step provokes). A
+        # filter, not a level: TensorFlow resets the level in interactive sessions.
+        logging.getLogger("tensorflow").addFilter(_ERRORS_ONLY)
     if "tensorflow" in sys.modules or any(
         isinstance(finder, _QuietImport) for finder in sys.meta_path
     ):
         return
     sys.meta_path.insert(0, _QuietImport("tensorflow"))
+
+
+class _ErrorsOnly(logging.Filter):
+    """Lets only ERROR and CRITICAL records of the logger it is added to through."""
+
+    def filter(self, record):
+        return record.levelno >= logging.ERROR
+
+
+_ERRORS_ONLY = _ErrorsOnly()
 
 
 def is_library_noise(line, min_level):

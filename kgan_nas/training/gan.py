@@ -8,6 +8,8 @@ Keras backend. The training recipe's options (DiffAugment, R1) are checked
 here and applied by both steps.
 """
 
+import inspect
+
 import keras
 import numpy as np
 from keras import ops
@@ -28,6 +30,27 @@ from kgan_nas.training.noise import generate_images
 from kgan_nas.training.optimizers import _OptimizerPair
 
 _TRAINABLE_BACKENDS = ("tensorflow", "jax")
+
+
+def _check_image_range(images):
+    """Warns about numpy images whose range is not the tanh generator's [-1, 1]."""
+    if not isinstance(images, np.ndarray) or not images.size or images.dtype == bool:
+        return
+    low, high = float(np.min(images)), float(np.max(images))
+    # Loose bounds: slightly noisy [-1, 1] data is fine; 0..255 is not.
+    if low < -1.5 or high > 1.5 or (np.issubdtype(images.dtype, np.integer) and high > 1):
+        fix = "`x.astype('float32') / 127.5 - 1` for 0..255 images"
+    elif np.issubdtype(images.dtype, np.floating) and low >= 0 and 0.5 < high <= 1:
+        fix = "`x * 2 - 1` for [0, 1] images (`x / 255.`)"
+    else:
+        return
+    from kgan_nas.errors import warn
+
+    warn(
+        f"GAN.fit got images of dtype {images.dtype} in [{low:g}, {high:g}]; generators "
+        f"end in tanh, so real images should lie in [-1, 1]: pass {fix} (or load them "
+        "with `kgan_nas.data.load_dataset`, which rescales)."
+    )
 
 
 # Why `fit(validation_data=...)` and `evaluate()` are refused, and what to use.
@@ -313,23 +336,13 @@ class GAN(keras.Model):
             ValueError: for `validation_data` or `validation_split` (see
                 `evaluate`).
         """
-        if kwargs.get("validation_data") is not None:
+        # Bound as Keras binds them, so a positional validation_data is seen too.
+        given = inspect.signature(keras.Model.fit).bind(self, x, *args, **kwargs).arguments
+        if given.get("validation_data") is not None:
             raise ValueError(_NO_VALIDATION.format("fit(validation_data=...)"))
-        if kwargs.get("validation_split"):
+        if given.get("validation_split"):
             raise ValueError(_NO_VALIDATION.format("fit(validation_split=...)"))
-        images = x[0] if isinstance(x, (tuple, list)) and x else x
-        if isinstance(images, np.ndarray) and images.size and images.dtype != bool:
-            low, high = float(np.min(images)), float(np.max(images))
-            # Loose bounds: slightly noisy [-1, 1] data is fine; 0..255 is not.
-            if np.issubdtype(images.dtype, np.integer) or low < -1.5 or high > 1.5:
-                from kgan_nas.errors import warn
-
-                warn(
-                    f"GAN.fit got images of dtype {images.dtype} in [{low:g}, {high:g}]; "
-                    "generators end in tanh, so real images should lie in [-1, 1]: pass "
-                    "`x.astype('float32') / 127.5 - 1` for 0..255 images (or load them with "
-                    "`kgan_nas.data.load_dataset`, which rescales)."
-                )
+        _check_image_range(x[0] if isinstance(x, (tuple, list)) and x else x)
         return super().fit(x, *args, **kwargs)
 
     def evaluate(self, *args, **kwargs):
