@@ -184,32 +184,16 @@ def test_the_strategy_checks_and_records_its_fine_tune():
 
 
 def test_the_search_and_the_command_line_hand_the_fine_tune_on(tmp_path, monkeypatch):
-    from tiny_runs import scripted_search
     from tiny_runs import skip_worker_files
+    from tiny_runs import supernet_search_arguments
 
     from kgan_nas.cli import commands as cli
-    from kgan_nas.supernet import search as supernet_search
 
     skip_worker_files(monkeypatch, tmp_path)
-    genome = TINY_SPACE.sample(np.random.default_rng(7))
-    asked = []
-
-    def fake_supernet(directory, space, images, **kwargs):
-        asked.append(kwargs)
-        return {"status": "ok", "reason": "", "steps": 4, "seconds": 0.1,
-                "derived": [genome.to_dict()]}  # fmt: skip
-
-    monkeypatch.setattr(supernet_search, "run_supernet", fake_supernet)
     options = {"supernet_training": "single_path", "path_finetune_steps": 7}
-    scripted_search(
-        tmp_path / "run",
-        space=TINY_SPACE,
-        strategy="differentiable",
-        strategy_options=options,
-        population=2,
-    )
-    assert asked[0]["path_finetune_steps"] == 7
-    assert isinstance(asked[0]["finetune_jit_compile"], bool)
+    asked, _, _ = supernet_search_arguments(tmp_path / "run", monkeypatch, options)
+    assert asked["path_finetune_steps"] == 7
+    assert isinstance(asked["finetune_jit_compile"], bool)
 
     seen = captured_search_arguments(monkeypatch)
     argv = ["search", "--strategy", "differentiable", "--supernet-training", "single_path"]

@@ -146,30 +146,13 @@ def test_the_strategy_checks_and_records_its_supernet_training():
 
 
 def test_the_search_trains_the_supernet_the_strategy_asks_for(tmp_path, monkeypatch):
-    from tiny_runs import scripted_search
     from tiny_runs import skip_worker_files
-
-    from kgan_nas.supernet import search as supernet_search
+    from tiny_runs import supernet_search_arguments
 
     skip_worker_files(monkeypatch, tmp_path)
-    genome = TINY_SPACE.sample(np.random.default_rng(7))
-    asked = []
-
-    def fake_supernet(directory, space, images, **kwargs):
-        asked.append(kwargs)
-        return {"status": "ok", "reason": "", "steps": 4, "seconds": 0.1,
-                "derived": [genome.to_dict()]}  # fmt: skip
-
-    monkeypatch.setattr(supernet_search, "run_supernet", fake_supernet)
     options = {"supernet_training": "single_path", "path_samples": 12}
-    result = scripted_search(
-        tmp_path / "run",
-        space=TINY_SPACE,
-        strategy="differentiable",
-        strategy_options=options,
-        population=2,
-    )
-    assert asked[0]["single_path"] is True and asked[0]["path_samples"] == 12
+    asked, genome, result = supernet_search_arguments(tmp_path / "run", monkeypatch, options)
+    assert asked["single_path"] is True and asked["path_samples"] == 12
     assert result.history[0]["key"] == genome.key()
 
 

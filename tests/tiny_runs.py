@@ -191,3 +191,30 @@ def captured_search_arguments(monkeypatch):
 
     monkeypatch.setattr(commands.search_api, "search", search)
     return seen
+
+
+def supernet_search_arguments(directory, monkeypatch, strategy_options):
+    """Runs a scripted `strategy="differentiable"` search on `TINY_SPACE` whose supernet is
+    faked: it derives one sampled genome. Returns `(run_supernet's keyword arguments,
+    that genome, the SearchResult)`; call `skip_worker_files` first."""
+    import numpy as np
+
+    from kgan_nas.supernet import search as supernet_search
+
+    genome = TINY_SPACE.sample(np.random.default_rng(7))
+    asked = []
+
+    def fake_supernet(directory, space, images, **kwargs):
+        asked.append(kwargs)
+        return {"status": "ok", "reason": "", "steps": 4, "seconds": 0.1,
+                "derived": [genome.to_dict()]}  # fmt: skip
+
+    monkeypatch.setattr(supernet_search, "run_supernet", fake_supernet)
+    result = scripted_search(
+        directory,
+        space=TINY_SPACE,
+        strategy="differentiable",
+        strategy_options=strategy_options,
+        population=2,
+    )
+    return asked[0], genome, result
