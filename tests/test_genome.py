@@ -329,7 +329,9 @@ def test_image_sides_that_cannot_halve_far_are_named_with_a_resize_that_fits():
 def test_the_start_size_hint_is_given_exactly_when_no_start_map_fits(height, width, max_start):
     from kgan_nas.core.shapes import start_size_hint
 
-    space = SearchSpace(image_shape=(height, width, 1), max_start_size=max_start)
+    # Layers enough for every shape: reachability is another check (`_check_reachable`).
+    layers = {"max_start_size": max_start, "generator_layers": (1, 10)}
+    space = SearchSpace(image_shape=(height, width, 1), **layers)
     low, _ = space.upsample_range()
     fits = max(height, width) // 2**low <= max_start
     hint = start_size_hint((height, width, 1), max_start, max_upsamplings=5)
@@ -337,6 +339,6 @@ def test_the_start_size_hint_is_given_exactly_when_no_start_map_fits(height, wid
     match = re.search(r"Resize the images to (\d+) x (\d+)", hint)
     if match:  # the resize it names is a space a generator of at most 5 layers can reach
         new_h, new_w = int(match[1]), int(match[2])
-        resized = SearchSpace(image_shape=(new_h, new_w, 1), max_start_size=max_start)
+        resized = SearchSpace(image_shape=(new_h, new_w, 1), **layers)
         low, _ = resized.upsample_range()
         assert max(new_h, new_w) // 2**low <= max_start and low <= 5
