@@ -310,13 +310,13 @@ def test_summary_and_fidelity_file_carry_the_spearman_check(tmp_path, cache_dir,
     result = _search(tmp_path / "run", generations=1, verbose=1)
     printed = capsys.readouterr().out
     assert "rung 0 rung 0" not in printed and " rung 2  fid_domain=" in printed
-    assert "WARNING: rung 1 does not predict rung 2" in printed
+    assert "WARNING: rung 1 cannot be checked against rung 2" in printed
     assert "Done: 9 candidates in 13 evaluations (0 failed)" in printed
     text = result.summary()
     assert "Evaluated 9 candidates in 13 evaluations" in text
     assert "rung 0 (10 steps) -> rung 1 (30 steps)" in text
     # One candidate reaches rung 2 per generation: its correlation is undefined.
-    assert "WARNING: rung 1 does not predict rung 2" in text
+    assert "WARNING: rung 1 cannot be checked against rung 2" in text
     stored = json.loads((tmp_path / "run" / fidelity_lib.FIDELITY_FILE).read_text())
     assert stored["rungs"] == result.fidelity_check()
     assert stored["rungs"][0]["pairs"] == 3
@@ -327,7 +327,7 @@ def test_summary_and_fidelity_file_carry_the_spearman_check(tmp_path, cache_dir,
     header, *rows = _tables(page)["fidelity-table"]
     assert header[0] == "rungs" and [row[0] for row in rows] == ["0 → 1", "1 → 2"]
     assert rows[0][2] == "9 → 3" and rows[1][3] == "1"
-    assert "Warning: rung 1 does not predict rung 2" in page
+    assert "Warning: rung 1 cannot be checked against rung 2" in page
 
 
 def _places(history):
