@@ -87,3 +87,36 @@ def test_the_docs_quote_the_studys_json(study):
         assert block.strip() == ""
     else:
         assert block == expected
+
+
+def test_the_prose_quotes_seed_43_as_the_json_has_it(study):
+    """The numbers the benchmarks and strategies pages write out in words."""
+    import _common
+
+    report = _common.read_result("supernet_finetune")
+    rows = {row["seed"]: row for row in (report or {}).get("rows", [])}
+    if 43 not in rows:
+        pytest.skip("seed 43 is not published")
+    row, root = rows[43], os.path.dirname(BENCHMARKS)
+    check = row["check"]
+    ratio = row["median_path_seconds"] / row["median_candidate_seconds"]
+    with open(os.path.join(root, "docs", "benchmarks.md"), encoding="utf-8") as stream:
+        page = stream.read()
+    section = page[page.index("## Do fine-tuned path scores") : page.index(study.MARKERS[0])]
+    quoted = [
+        f"Spearman {check['spearman']:.3f} against the shared weights' "
+        f"{check['shared_spearman']:.3f}",
+        f"genome {row['best_path_rank']}th of {check['pairs']}",
+        f"path cost {row['median_path_seconds']:.2f} s",
+        f"candidate's {row['median_candidate_seconds']:.2f} s, {ratio:.3f} of it",
+        f"hence its {row['supernet_seconds']:,.0f} s",
+    ]
+    flat = " ".join(section.split())
+    for text in quoted:
+        assert text in flat, text
+    assert ratio > study.COST_SHARE and not study.pays(row)  # "just over rule 2's third"
+    with open(os.path.join(root, "docs", "howto", "strategies.md"), encoding="utf-8") as stream:
+        strategies = " ".join(stream.read().split())
+    assert (
+        f"(Spearman {check['spearman']:.3f} against {check['shared_spearman']:.3f})" in strategies
+    )
