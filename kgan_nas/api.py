@@ -199,6 +199,7 @@ def search(
             executor=run.executor,
             budget_lines=_budget_lines(preset, budget, config, final_note, strategy_object)
             + tuple(zoo_lines),
+            preset=preset,
         )
     )
     return _finish(directory, config, search_callbacks, verbose)
@@ -311,6 +312,8 @@ def resume(directory, *, generations=None, workers=None, verbose=1, callbacks=No
         config.dataset,
         space=SearchSpace.from_dict(config.space),
         strategy=strategy,
+        # The preset only names the time estimate here: every budget is passed below.
+        preset=_stored_preset(run),
         generations=generations or config.generations,
         population=config.population,
         steps_per_candidate=evaluation["steps"],
@@ -335,6 +338,13 @@ def resume(directory, *, generations=None, workers=None, verbose=1, callbacks=No
         callbacks=callbacks,
         verbose=verbose,
     )
+
+
+def _stored_preset(run):
+    """The preset a stored run was started with (`"default"` for runs that predate
+    recording it, or for a name this version does not know)."""
+    preset = run.details().get("preset")
+    return preset if preset in config_lib.PRESETS else "default"
 
 
 def _stored_run_settings(settings, workers):

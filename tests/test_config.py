@@ -1,5 +1,6 @@
 """The typed search configuration, run settings, objectives and argument checks."""
 
+import json
 import math
 
 import numpy as np
@@ -121,6 +122,28 @@ def test_resumed_run_continues_with_stored_settings(tmp_path, monkeypatch):
     result = kgan_nas.resume(str(directory), generations=2, verbose=0)
     assert len(result.history) == 8
     assert run_lib.RunDir(directory).run_settings()["executor"] == "inprocess"
+
+
+def test_a_resume_estimates_its_time_from_the_stored_preset(tmp_path, monkeypatch, capsys):
+    """A run records its preset (uncompared), so resuming a `quick` run estimates its
+    time from the `quick` preset's measured cost instead of saying the `default`
+    preset was never measured; a run stored without the record resumes as before."""
+    skip_worker_files(monkeypatch, tmp_path)
+    directory = tmp_path / "run"
+    scripted_search(directory, preset="quick")
+    assert run_lib.RunDir(directory).details()["preset"] == "quick"
+    kgan_nas.resume(str(directory), generations=2, verbose=1)
+    time_line = next(line for line in capsys.readouterr().out.splitlines() if "Time:" in line)
+    assert "'quick' preset's cost measured" in time_line, time_line
+    # A run stored before the preset was recorded: the "default" preset, as before.
+    config_path = directory / "config.json"
+    stored = json.loads(config_path.read_text())
+    del stored["details"]["preset"]
+    config_path.write_text(json.dumps(stored))
+    seen = {}
+    monkeypatch.setattr(search_api, "search", lambda dataset, **kw: seen.update(kw))
+    kgan_nas.resume(str(directory))
+    assert seen["preset"] == "default"
 
 
 @pytest.mark.parametrize("preset", sorted(config_lib.PRESETS))

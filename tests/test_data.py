@@ -228,6 +228,43 @@ def test_tf_data_of_decoded_image_files_reads_whole_images(tmp_path):
     assert load_dataset(reshaped, min_images=4).image_shape == (28, 28, 1)
 
 
+def test_tf_data_of_flattened_images_is_refused_with_the_reshape():
+    """Flat vectors (MNIST as 784 values) would load as strips one pixel high, or as
+    (batch x 784) images; the error names the shape and the reshape that fixes it,
+    for the element's structure, and the reshape given works."""
+    tf = pytest.importorskip("tensorflow")
+    flat = np.zeros((12, 784), np.float32)
+    labels = np.arange(12) % 2
+    batched = tf.data.Dataset.from_tensor_slices(flat).batch(5)
+    with pytest.raises(
+        ValueError,
+        match=r"batches of flat vectors of 784 values \(shape "
+        r"\(None, 784\)\).*tf\.reshape\(x, \(-1, 28, 28, 1\)\)",
+    ):
+        load_dataset(batched)
+    assert load_dataset(batched.map(lambda x: tf.reshape(x, (-1, 28, 28, 1)))).image_shape == (
+        28,
+        28,
+        1,
+    )
+    pairs = tf.data.Dataset.from_tensor_slices((np.zeros((12, 8 * 8 * 3)), labels))
+    with pytest.raises(
+        ValueError,
+        match=r"flat vectors of 192 values.*lambda x, y: "
+        r"\(tf\.reshape\(x, \(8, 8, 3\)\), y\)",
+    ):
+        load_dataset(pairs)
+    dicts = tf.data.Dataset.from_tensor_slices({"image": np.zeros((12, 100)), "label": labels})
+    with pytest.raises(ValueError, match=r"d\['image'\], \(10, 10, 1\)"):
+        load_dataset(dicts)
+    # A grayscale image of unknown height whose width is no square: still an image.
+    strip = tf.data.Dataset.from_generator(
+        lambda: (np.zeros((30, 28), np.uint8) for _ in range(6)),
+        output_signature=tf.TensorSpec((None, 28), tf.uint8),
+    )
+    assert load_dataset(strip, min_images=4).image_shape == (30, 28, 1)
+
+
 def test_tf_data_of_mixed_sizes_names_the_sizes_and_the_resize():
     tf = pytest.importorskip("tensorflow")
     mixed = tf.data.Dataset.from_generator(

@@ -109,6 +109,11 @@ def test_fid_interval_is_deterministic_for_a_seed():
     fake = rng.standard_normal((150, 5)) + 0.3
     first = metrics.fid_confidence_interval(real, fake, seed=7)
     assert first == metrics.fid_confidence_interval(real, fake, seed=7)
+    # Python floats as documented (JSON and formatting treat them alike), and a
+    # numpy confidence is a number like any other.
+    assert [type(value) for value in first] == [float, float]
+    as_float32 = metrics.fid_confidence_interval(real, fake, seed=7, confidence=np.float32(0.95))
+    assert as_float32 == pytest.approx(first, rel=1e-5)  # 0.95 rounded to float32
     assert first != metrics.fid_confidence_interval(real, fake, seed=8)
     # Precomputed real statistics give the same interval as the real array.
     stats = metrics.FeatureStatistics().update(real)

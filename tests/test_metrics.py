@@ -577,6 +577,26 @@ def test_kid_standard_error_shrinks_with_more_subsets():
     assert many[2] == pytest.approx(many[1] / np.sqrt(160), rel=0.05)
 
 
+def test_kid_whose_subsets_hold_both_whole_sets_warns_and_gives_no_spread():
+    """A subset_size that covers both sets makes every subset the same set: the std is
+    0 by construction, so it warns with the fix and the standard error is NaN (not a
+    precise-looking 0); one sample fewer per subset gives a spread again."""
+    rng = np.random.default_rng(3)
+    real = rng.standard_normal((60, 8))
+    fake = rng.standard_normal((60, 8)) + 0.2
+    with pytest.warns(UserWarning, match=r"covers all 60 real and 60 fake.*below 60 \(e\.g\. 30\)"):
+        mean, std, error = metrics.kernel_inception_distance(
+            real, fake, subsets=10, subset_size=1000, standard_error=True
+        )
+    assert std == 0.0 and np.isnan(error) and mean > 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _, std, error = metrics.kernel_inception_distance(
+            real, fake, subsets=10, subset_size=59, standard_error=True
+        )
+    assert std > 0 and error > 0
+
+
 # --------------------------------------------------------------------------
 # inception_score
 # --------------------------------------------------------------------------

@@ -127,3 +127,18 @@ def test_the_summary_states_the_training_yield(real_run):
     found = real_run.training_yield()
     assert found is not None and found["candidates"] == len(real_run.history)
     assert f"{found['trained']} of {found['candidates']} candidates trained" in (real_run.summary())
+
+
+def test_the_objective_line_gives_each_objective_its_own_direction():
+    """A search that minimises FID and maximises the Inception score is not told that
+    lower is better for both."""
+    from kgan_nas.results.search_result import _objective_line
+
+    assert _objective_line("fid_domain", ("fid",)) == "Objective: fid_domain, lower is better"
+    assert _objective_line("is_domain", ()) == "Objective: is_domain, higher is better"
+    assert _objective_line("fid_domain", ("fid", "params")) == (
+        "Objective: fid_domain (fid, params), lower is better"
+    )
+    assert _objective_line("fid_domain", ("fid", "inception_score")) == (
+        "Objective: fid_domain (fid lower is better; inception_score higher is better)"
+    )

@@ -36,6 +36,7 @@ def _read_tf_dataset(dataset):
             label_parts.append(np.asarray(element[label_key]))
     if not image_parts:
         raise ValueError("The tf.data.Dataset is empty; it yielded no images.")
+    _check_not_flat(image_spec.shape, image_parts[0].shape, image_key)
     batched = _batched(image_spec.shape, image_parts[0].shape)
     join = np.concatenate if batched else np.stack
     try:
@@ -54,6 +55,50 @@ def _read_tf_dataset(dataset):
         ) from None
     labels = join(label_parts) if label_parts else None
     return _RawImages(images, labels, "tf.data")
+
+
+def _check_not_flat(spec_shape, first_shape, image_key):
+    """Refuses flattened images, which would otherwise load as strips one pixel high.
+
+    A rank-1 element is one flat vector; a rank-2 spec whose first axis is
+    unknown (what `.batch()` leaves) and whose second holds a square number
+    of pixels (times 1 or 3 channels), e.g. `(None, 784)`, is a batch of them.
+
+    Raises:
+        ValueError: naming the shape and the reshape that gives images.
+    """
+    length = first_shape[-1] if first_shape else 0
+    if len(first_shape) == 1:
+        batched = False
+    elif spec_shape.rank == 2 and spec_shape[0] is None and spec_shape[1] is not None:
+        batched = True
+    else:
+        return
+    side, channels = _square_side(length)
+    if batched and side is None:
+        return  # an image of unknown height, not a batch of flat ones
+    target = (side or "H", side or "W", channels)
+    shape = ", ".join(str(size) for size in ((-1,) + target if batched else target))
+    reshape = f"tf.reshape(x, ({shape}))"
+    mapped = f"lambda x: {reshape}" if image_key is None else f"lambda x, y: ({reshape}, y)"
+    if isinstance(image_key, str):
+        mapped = f"lambda d: {{**d, {image_key!r}: tf.reshape(d[{image_key!r}], ({shape}))}}"
+    what = "batches of flat vectors" if batched else "flat vectors"
+    raise ValueError(
+        f"The tf.data.Dataset yields {what} of {length} values (shape "
+        f"{tuple(spec_shape) if batched else tuple(first_shape)}); a search needs images "
+        f"shaped (height, width, channels). Reshape them in the pipeline, e.g. "
+        f"`.map({mapped})`."
+    )
+
+
+def _square_side(length):
+    """`(side, channels)` when `length` is side x side x 1 or 3 pixels, else `(None, 1)`."""
+    for channels in (1, 3):
+        side = round((length / channels) ** 0.5)
+        if side >= 4 and side * side * channels == length:
+            return side, channels
+    return None, 1
 
 
 def _batched(spec_shape, first_shape):

@@ -36,6 +36,8 @@ class SearchJob:
         executor: The executor's name or an `Executor` object.
         budget_lines: What the whole job trains and about how long it takes
             (`config.budget_lines`), shown before any training.
+        preset: The preset's name, recorded (never compared) so that a resume
+            estimates its time from the same preset; None if unknown.
     """
 
     config: object
@@ -52,6 +54,7 @@ class SearchJob:
     verbose: int
     executor: object
     budget_lines: tuple = ()
+    preset: str = None
 
 
 def run_search(job):
@@ -72,6 +75,8 @@ def run_search(job):
     # What config.json records beside the compared settings, gathered before the
     # directory is opened: nothing below needs the data again but the workers' inputs.
     details = dict(_run_details(job.strategy, settings), data=protocol.data_details(job.data))
+    if job.preset is not None:
+        details["preset"] = job.preset
     run_dir = run_lib.RunDir(job.directory)
     resumed = run_dir.open(
         config.to_dict(),

@@ -450,6 +450,8 @@ def score_images(
         seed=seed,
         standard_error=True,
     )
+    if not math.isfinite(scores["kid_se"]):
+        scores["kid_se"] = None  # identical subsets: no spread to report (kid.py warns)
     scores["inception_score"], scores["inception_score_std"] = metrics.inception_score(
         probabilities, splits=config.is_splits
     )

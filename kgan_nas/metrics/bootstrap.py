@@ -14,6 +14,7 @@ threads make slow.
 """
 
 import math
+import numbers
 
 import numpy as np
 import scipy.linalg
@@ -82,7 +83,9 @@ def fid_confidence_interval(
     """
     fake = validate.as_feature_matrix(fake, "fake")
     validate.check_integer_at_least(resamples, "`resamples`", 1)
-    if not (isinstance(confidence, (int, float)) and 0.0 < confidence < 1.0):
+    # Any real number but a bool (numpy's float32 included).
+    real_number = isinstance(confidence, numbers.Real) and not isinstance(confidence, bool)
+    if not (real_number and 0.0 < confidence < 1.0):
         raise ValueError(f"`confidence` must be a number in (0, 1), e.g. 0.95, got {confidence!r}.")
     if resample_real and isinstance(real, FeatureStatistics):
         raise ValueError(
@@ -122,7 +125,8 @@ def fid_confidence_interval(
     centre = float(values.mean())
     low = point - (high_quantile - centre)
     high = point - (low_quantile - centre)
-    return max(min(low, point), 0.0), max(high, point)
+    # Python floats, as documented (the quantiles are numpy scalars).
+    return float(max(min(low, point), 0.0)), float(max(high, point))
 
 
 def _weighted_moments(features, counts):

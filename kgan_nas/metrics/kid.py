@@ -65,7 +65,8 @@ def kernel_inception_distance(
             the spread over subsets. Defaults to `"float64"`.
         standard_error: If True, also return the standard error of the
             mean over subsets, `std(ddof=1) / sqrt(subsets)` (NaN for one
-            subset). Subsets drawn from the same samples overlap, so this
+            subset, and for subsets that each hold both whole sets, which
+            also warns). Subsets drawn from the same samples overlap, so this
             measures the subset sampling only: read it as a lower bound on
             KID's uncertainty. Defaults to False.
 
@@ -89,6 +90,18 @@ def kernel_inception_distance(
         coef0=coef0,
         matmul_dtype=matmul_dtype,
     )
+    # Subsets that hold every sample of both sets are all the same subset: their
+    # spread is 0 by construction, which reads as a precise KID when it says nothing.
+    identical = size == len(real) == len(fake)
+    if identical and subsets > 1:
+        from kgan_nas.errors import warn
+
+        warn(
+            f"subset_size={subset_size} covers all {size} real and {size} fake samples, so "
+            f"all {subsets} subsets are the same set: the std is 0 and measures nothing (the "
+            f"standard error is NaN). Pass a subset_size below {size} (e.g. {size // 2}) "
+            "for a spread, or more samples."
+        )
     real_index, fake_index = _subset_indices(seed, len(real), len(fake), size, subsets)
     kernel = _PolynomialKernel(degree, gamma, coef0)
     pooled_values = len(real) ** 2 + len(fake) ** 2 + len(real) * len(fake)
@@ -99,7 +112,8 @@ def kernel_inception_distance(
     mean, std = float(estimates.mean()), float(estimates.std())
     if not standard_error:
         return mean, std
-    error = float(estimates.std(ddof=1) / math.sqrt(subsets)) if subsets > 1 else math.nan
+    spread = subsets > 1 and not identical
+    error = float(estimates.std(ddof=1) / math.sqrt(subsets)) if spread else math.nan
     return mean, std, error
 
 

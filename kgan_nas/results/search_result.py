@@ -17,6 +17,7 @@ from kgan_nas.core.fidelity import correlation_lines
 from kgan_nas.core.fidelity import rung_correlations
 from kgan_nas.core.fitness import Fitness
 from kgan_nas.core.genome import Genome
+from kgan_nas.core.objectives import get_objective
 from kgan_nas.core.objectives import parse_metric
 from kgan_nas.results import final_summary
 from kgan_nas.results import supernet_check as check_lib
@@ -294,12 +295,7 @@ class SearchResult:
     def summary(self, num_trials=10):
         """A readable table of the best candidates (like KerasTuner's results_summary)."""
         objective, extractor = parse_metric(self.metric)
-        lines = [
-            f"Results in {self.directory}",
-            f"Objective: {self.metric} ({', '.join(self.objectives)}), lower is better"
-            if objective.direction == "min"
-            else f"Objective: {self.metric}, higher is better",
-        ]
+        lines = [f"Results in {self.directory}", _objective_line(self.metric, self.objectives)]
         baselines = self.baselines()
         if baselines:
             lines.append(
@@ -334,6 +330,19 @@ class SearchResult:
         if final:
             lines += final_summary.final_table(final, f"fid_{extractor}")
         return "\n".join(lines)
+
+
+def _objective_line(metric, objectives):
+    """The summary's objective line, each objective with its own better direction
+    (a search may minimise FID and maximise the Inception score at once)."""
+    directions = {"min": "lower is better", "max": "higher is better"}
+    names = tuple(objectives) or (parse_metric(metric)[0].name,)
+    kinds = {get_objective(name).direction for name in names}
+    if len(kinds) == 1:
+        listed = f" ({', '.join(names)})" if len(names) > 1 else ""
+        return f"Objective: {metric}{listed}, {directions[kinds.pop()]}"
+    parts = "; ".join(f"{name} {directions[get_objective(name).direction]}" for name in names)
+    return f"Objective: {metric} ({parts})"
 
 
 def _class_line(fitness, num_classes):
