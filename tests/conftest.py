@@ -43,11 +43,23 @@ def pytest_collection_modifyitems(config, items):
     items.sort(key=lambda item: item.nodeid.endswith(RERUN_TEST))
 
 
+def pytest_configure(config):
+    """The controller of an xdist session names the folder its workers share the JAX
+    re-run through (they inherit the environment when they start)."""
+    if not hasattr(config, "workerinput") and "KGAN_NAS_TEST_JAX_RERUN_DIR" not in os.environ:
+        import tempfile
+
+        folder = tempfile.mkdtemp(prefix="kgan_nas_jax_rerun_")
+        os.environ["KGAN_NAS_TEST_JAX_RERUN_DIR"] = folder
+        config._jax_rerun_folder = folder  # this process made it: it removes it
+
+
 def pytest_collection_finish(session):
-    """Starts the JAX re-run of the `backend` tests beside this session when it is selected."""
+    """Starts the JAX re-run of the `backend` tests beside this session when it is selected
+    (on xdist, the first worker to collect starts it for all)."""
     config = session.config
-    if config.option.collectonly or hasattr(config, "workerinput"):
-        return  # nothing runs, or an xdist worker (the controller's session starts none)
+    if config.option.collectonly:
+        return
     if any(item.nodeid.endswith(RERUN_TEST) for item in session.items):
         from test_backends import start_jax_rerun
 
@@ -57,5 +69,12 @@ def pytest_collection_finish(session):
 def pytest_sessionfinish(session):
     """Stops the JAX re-run if the session ends before its check waited for it."""
     from test_backends import stop_jax_rerun
+    from test_backends import stop_shared_rerun
 
     stop_jax_rerun()
+    folder = getattr(session.config, "_jax_rerun_folder", None)
+    if folder is not None:
+        import shutil
+
+        stop_shared_rerun(folder)
+        shutil.rmtree(folder, ignore_errors=True)
