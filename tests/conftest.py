@@ -8,11 +8,13 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="session", autouse=True)
 def cache_dir(tmp_path_factory):
     """One extractor/data cache for the session (`KGAN_NAS_CACHE`), so the digits
     extractor trains once (not once per module: about 4 s each) and never touches
-    the user's cache. Tests of the cache itself set their own."""
+    the user's cache. Used by every test (autouse): on xdist a file's tests run in
+    whichever worker gets it, so no test may count on another file having set it.
+    Tests of the cache itself set their own."""
     path = tmp_path_factory.mktemp("cache")
     old = os.environ.get("KGAN_NAS_CACHE")
     os.environ["KGAN_NAS_CACHE"] = str(path)
@@ -54,6 +56,21 @@ def pytest_configure(config):
         config._jax_rerun_folder = folder  # this process made it: it removes it
 
 
+def pytest_unconfigure(config):
+    """Removes the shared folder this process made (also after `--help` or `--markers`,
+    which start no session) and forgets it, so a later session in this process makes
+    its own."""
+    folder = getattr(config, "_jax_rerun_folder", None)
+    if folder is not None:
+        import shutil
+
+        from test_backends import stop_shared_rerun
+
+        stop_shared_rerun(folder)
+        shutil.rmtree(folder, ignore_errors=True)
+        os.environ.pop("KGAN_NAS_TEST_JAX_RERUN_DIR", None)
+
+
 def pytest_collection_finish(session):
     """Starts the JAX re-run of the `backend` tests beside this session when it is selected
     (on xdist, the first worker to collect starts it for all)."""
@@ -67,14 +84,8 @@ def pytest_collection_finish(session):
 
 
 def pytest_sessionfinish(session):
-    """Stops the JAX re-run if the session ends before its check waited for it."""
+    """Stops the JAX re-run if the session ends before its check waited for it (the
+    xdist controller stops a shared one in `pytest_unconfigure`)."""
     from test_backends import stop_jax_rerun
-    from test_backends import stop_shared_rerun
 
     stop_jax_rerun()
-    folder = getattr(session.config, "_jax_rerun_folder", None)
-    if folder is not None:
-        import shutil
-
-        stop_shared_rerun(folder)
-        shutil.rmtree(folder, ignore_errors=True)

@@ -56,7 +56,9 @@ def _shared_folder():
     """The folder shared with the other xdist workers, or None outside xdist."""
     if not os.environ.get("PYTEST_XDIST_WORKER"):
         return None
-    return os.environ.get(RERUN_DIR_ENV)
+    folder = os.environ.get(RERUN_DIR_ENV)
+    # A folder that is gone (its session ended) shares nothing: run as one process.
+    return folder if folder and os.path.isdir(folder) else None
 
 
 def _claim(folder):
@@ -109,8 +111,10 @@ def start_jax_rerun():
     if folder is not None:
         # The controller stops it if the session ends first: this worker may end
         # before the worker that runs the check has waited for it.
-        with open(os.path.join(folder, "pid"), "w") as stream:
+        path = os.path.join(folder, "pid")
+        with open(path + ".tmp", "w") as stream:
             stream.write(str(process.pid))
+        os.replace(path + ".tmp", path)
         return
     # A session cut short (Ctrl-C, -x) must not leave the child running;
     # conftest.py stops it at the session's end, this covers an abrupt exit.

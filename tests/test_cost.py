@@ -428,7 +428,10 @@ def test_the_counts_match_xla_cost_analysis():
     """
     keras = pytest.importorskip("keras")
     if keras.backend.backend() != "jax":
-        pytest.skip("compares with XLA's cost analysis under JAX (the JAX re-run)")
+        pytest.skip(
+            "compares with XLA's cost analysis under JAX: the JAX re-run runs it "
+            "(alone: KERAS_BACKEND=jax pytest tests/test_cost.py -k xla)"
+        )
     rows = _xla_rows(_xla_cases())
     assert len(rows) == 3
     for row in rows:

@@ -1,9 +1,10 @@
 """The check of the JAX re-run of the `backend` tests (`test_backends.py` starts it).
 
-A file of its own: xdist's `--dist loadfile` hands out whole files in the
-order they are collected, and conftest.py collects this test last, so the
+A file of its own, holding this one test: xdist's `--dist loadfile` hands out
+whole files, the files with the most tests first and, among files of equal
+size, in the order collected; conftest.py collects this test last, so the
 worker that waits for the child does so only once everything else is handed
-out.
+out. Another test added here would move the wait earlier.
 """
 
 import os

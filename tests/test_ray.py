@@ -36,7 +36,7 @@ def test_ray_records_faults_and_finishes_the_rest(local_ray):
     """On Ray too: raise, NaN, self-kill and hang are recorded; ok candidates score."""
     rates = [scripted.OK, scripted.RAISE, scripted.NAN, scripted.KILL, scripted.HANG]
     genomes = _genomes(rates)
-    executor = RayExecutor(scripted_spec("fault", SPACE), workers=2, timeout=10, max_retries=0)
+    executor = RayExecutor(scripted_spec("fault", SPACE), workers=2, timeout=15, max_retries=0)
     results = dict(executor.run(genomes))
     executor.close()
     assert [results[i].status for i in range(5)] == ["ok", "error", "nan", "crashed", "timeout"]
