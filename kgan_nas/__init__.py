@@ -8,6 +8,7 @@ genome / search-space code can be used without TensorFlow.
 """
 
 import importlib
+import sys
 
 __version__ = "0.1.0"
 
@@ -58,3 +59,19 @@ def __getattr__(name):
         globals()[name] = module
         return module
     raise AttributeError(f"module 'kgan_nas' has no attribute {name!r}")
+
+
+def _register_keras_objects():
+    """Registers the Keras classes that saved models name (`kgan_nas>GAN`,
+    `kgan_nas>MinibatchStd`), so `keras.saving.load_model` finds them: Keras
+    imports only its own packages to look a class up, and kgan_nas' lazy import
+    would otherwise define them only once `kgan_nas.GAN` is touched."""
+    for name in ("kgan_nas.training.layers", "kgan_nas.training.gan"):
+        importlib.import_module(name)
+
+
+# Where Keras is already loaded (`import keras, kgan_nas`), registering costs
+# little; otherwise `import kgan_nas` stays free of Keras and TensorFlow, and
+# the classes register when kgan_nas first touches Keras.
+if "keras" in sys.modules:
+    _register_keras_objects()

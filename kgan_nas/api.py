@@ -159,6 +159,7 @@ def search(
     validate.check_choice(verbose, "verbose", (0, 1, 2))
     check_objectives(objectives, is_conditional, extractor)
     check_targets(options.stop_at)  # before the data loads: a typo should not wait
+    check_objectives(tuple(options.stop_at or ()), is_conditional, extractor, "stop_at target(s)")
     zoo_option = warm_start.check_zoo_option(options.zoo)
     # Imported after the cheap checks: kgan_nas.data (and the callbacks a user
     # passes) bring in TensorFlow, which a mistyped argument should not wait for.
@@ -174,6 +175,7 @@ def search(
     zoo, zoo_lines = _start_from_zoo(
         strategy_object, space, zoo_option, final_config is not None, directory, run.overwrite
     )
+    zoo_lines = zoo_lines + warm_start.unevaluated_line(zoo, budget)
     config = dataclasses.replace(
         config,
         final=final_config and final_config.to_dict(),
@@ -301,11 +303,24 @@ def resume(directory, *, generations=None, workers=None, verbose=1, callbacks=No
             "by calling kgan_nas.search with the same strategy object and directory."
         )
     if config.dataset not in KNOWN_DATASETS:
+        # Data given as an object (an array, a tf.data.Dataset) has no path to give again.
+        in_memory = config.dataset in ("array", "tf.data")
+        again = (
+            ""
+            if in_memory
+            else f"`kgan-nas search --dataset PATH --directory {directory}` (PATH: the folder "
+            f"or file {config.dataset!r}) and the original settings, or "
+        )
         raise ValueError(
-            f"The run in {directory} searched the data set {config.dataset!r}, which is not "
-            f"a named dataset ({', '.join(KNOWN_DATASETS)}), so `resume` cannot reload it. "
-            f"Resume with `kgan-nas search --dataset PATH --directory {directory}` and the "
-            "original settings, or kgan_nas.search(data, directory=...) in Python."
+            f"The run in {directory} searched "
+            + (
+                f"data passed as {'an array' if config.dataset == 'array' else 'a tf.data.Dataset'}"
+                if in_memory
+                else f"the data set {config.dataset!r}, which is not a named dataset "
+                f"({', '.join(KNOWN_DATASETS)})"
+            )
+            + f", so `resume` cannot reload it. Resume it with {again}kgan_nas.search(the same "
+            f"data, directory={str(directory)!r}, ...) in Python with the original settings."
         )
     evaluation = config.evaluation
     return search(

@@ -7,6 +7,7 @@ import glob
 import json
 import math
 import os
+import warnings
 
 import keras
 import numpy as np
@@ -332,6 +333,17 @@ def test_gan_metrics_fails_clearly_without_a_generator_or_with_images_outside_ra
     metrics.on_train_begin()
     with pytest.raises(ValueError, match=r"\[-1, 1\].*activation='tanh'"):
         metrics.on_epoch_end(0, {})
+    # A sigmoid generator's [0, 1] is inside [-1, 1]: scored, with one warning saying
+    # what the score then measures.
+    sigmoid = keras.Sequential([generator, keras.layers.Activation("sigmoid")])
+    metrics = GANMetrics(pixels, extractor=extractor, num_samples=20, generator=sigmoid)
+    metrics.on_train_begin()
+    with pytest.warns(UserWarning, match=r"every value the generator made is in \[0, .*x \* 2 - 1"):
+        metrics.on_epoch_end(0, {})
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        metrics.on_epoch_end(1, {})  # once, not every epoch
+    assert not [w for w in caught if "every value the generator made" in str(w.message)]
 
 
 @pytest.mark.parametrize(
@@ -618,6 +630,28 @@ def test_evolve_architecture_needs_a_kgan_nas_gan(digits):
             verbose=0,
             callbacks=[evolve],
         )
+
+
+@pytest.mark.keras
+def test_evolve_architecture_beside_a_restoring_early_stopping_is_refused_before_training(
+    digits,
+):
+    """Restoring the first architecture's weights into an evolved one fails at the end of
+    fit, losing its History: refused at the start, with the combination that works."""
+    genome = SMALL_SPACE.sample(np.random.default_rng(0))
+    gan = _genome_gan(genome)
+    evolve = EvolveArchitecture(SMALL_SPACE, genome, digits, scorer=lambda gan: 0.0, verbose=0)
+    stopping = keras.callbacks.EarlyStopping("g_loss", restore_best_weights=True)
+    before = [np.array(w) for w in gan.generator.get_weights()]
+    with pytest.raises(
+        ValueError,
+        match=r"restore_best_weights=True\) cannot run beside "
+        r"EvolveArchitecture.*restore_best_weights=False",
+    ):
+        gan.fit(digits.train[:32], batch_size=16, epochs=1, verbose=0,
+                callbacks=[evolve, stopping])  # fmt: skip
+    for old, now in zip(before, gan.generator.get_weights(), strict=True):
+        np.testing.assert_array_equal(old, now)  # nothing trained
 
 
 # ----------------------------------------------------------------------------

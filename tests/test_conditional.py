@@ -504,7 +504,11 @@ def test_report_of_a_conditional_run_lists_the_label_embeddings(cond_run):
 def test_the_final_stage_is_refused_for_a_conditional_search(tmp_path):
     """The final stage does not train conditional GANs yet: the preset's is dropped and
     an explicit one is refused before anything is written."""
-    with pytest.raises(ValueError, match="does not train class-conditional GANs yet"):
+    with pytest.raises(
+        ValueError,
+        match=r"does not train class-conditional GANs yet; pass "
+        r"final=None \(--no-final\)",
+    ):
         _search("digits", tmp_path, conditional=True, final={"steps": 10})
     assert not (tmp_path / "run").exists()
 
@@ -516,5 +520,6 @@ def test_a_conditional_run_has_no_final_stage_and_finalize_says_why(cond_run):
     from kgan_nas.store import run_dir as run_lib
 
     assert run_lib.RunDir(str(cond_run)).config()["final"] is None
-    with pytest.raises(ValueError, match="does not train class-conditional GANs yet"):
+    with pytest.raises(ValueError, match="nothing to finalize") as error:
         final_lib.finalize(str(cond_run), steps=5, verbose=0)
+    assert "--no-final" not in str(error.value)  # no such flag on `finalize`

@@ -257,6 +257,21 @@ def test_tf_data_of_flattened_images_is_refused_with_the_reshape():
     dicts = tf.data.Dataset.from_tensor_slices({"image": np.zeros((12, 100)), "label": labels})
     with pytest.raises(ValueError, match=r"d\['image'\], \(10, 10, 1\)"):
         load_dataset(dicts)
+    # Full batches (`drop_remainder=True`) have a known first axis: still flat vectors.
+    whole = tf.data.Dataset.from_tensor_slices(flat).batch(4, drop_remainder=True)
+    with pytest.raises(
+        ValueError, match=r"batches of flat vectors of 784 values \(shape \(4, 784\)"
+    ):
+        load_dataset(whole)
+    ones = tf.data.Dataset.from_tensor_slices((np.zeros((12, 64)),))
+    with pytest.raises(ValueError, match=r"lambda x: \(tf\.reshape\(x, \(8, 8, 1\)\),\)"):
+        load_dataset(ones)
+    # Square grayscale images of unknown height are images, whatever their width.
+    square = tf.data.Dataset.from_generator(
+        lambda: (np.zeros((64, 64), np.uint8) for _ in range(6)),
+        output_signature=tf.TensorSpec((None, 64), tf.uint8),
+    )
+    assert load_dataset(square, min_images=4).image_shape == (64, 64, 1)
     # A grayscale image of unknown height whose width is no square: still an image.
     strip = tf.data.Dataset.from_generator(
         lambda: (np.zeros((30, 28), np.uint8) for _ in range(6)),

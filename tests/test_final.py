@@ -428,6 +428,15 @@ def test_best_generator_is_the_finalized_one_and_says_so(final_run):
         np.testing.assert_array_equal(np.asarray(a.value), np.asarray(b.value))
     result.best_generator(final=False)
     assert result.best_generator_source.startswith(f"search: candidate {result.best_record['key']}")
+    # The discriminator pairs with the generator: the chosen run's, or the search's best.
+    discriminator = result.best_discriminator()
+    trained_beside = result._run.load_model("final", chosen["job"], "discriminator.keras")
+    for a, b in zip(discriminator.weights, trained_beside.weights, strict=True):
+        np.testing.assert_array_equal(np.asarray(a.value), np.asarray(b.value))
+    searched = result.best_discriminator(final=False)
+    best = result.discriminator(result.best_record["key"])
+    for a, b in zip(searched.weights, best.weights, strict=True):
+        np.testing.assert_array_equal(np.asarray(a.value), np.asarray(b.value))
 
 
 def _counting(monkeypatch):

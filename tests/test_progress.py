@@ -68,8 +68,9 @@ def _generation(records, best_so_far, metric):
     }
 
 
-def _drive(printer, generations, metric="fid_domain", resumed_evaluated=0):
-    """Runs `printer` through a search of `generations` (lists of records)."""
+def _drive(printer, generations, metric="fid_domain", resumed_evaluated=0, chosen=None):
+    """Runs `printer` through a search of `generations` (lists of records); `chosen`
+    is the final stage's choice the result reports, if any."""
     printer.on_search_begin(
         {
             "metric": metric,
@@ -99,7 +100,10 @@ def _drive(printer, generations, metric="fid_domain", resumed_evaluated=0):
         history.extend(records)
     ranked = sorted((r for r in history if r["status"] == "ok"), key=lambda r: r["objective"])
     result = types.SimpleNamespace(
-        history=history, directory="/runs/demo", best_record=ranked[0] if ranked else None
+        history=history,
+        directory="/runs/demo",
+        best_record=ranked[0] if ranked else None,
+        final_summary=lambda: chosen and {"chosen": chosen},
     )
     printer.on_search_end(result)
     return history
@@ -200,6 +204,20 @@ def test_a_maximised_metric_prints_as_measured():
     assert "is_inception=2.5" in text and "is_inception=3.75" in text
     assert "best is_inception 3.75" in text and "-3.75" not in text
     assert "Done: 2 candidates (0 failed)" in text and "best is_inception=3.75 (key01)" in text
+
+
+def test_the_closing_line_names_the_final_stages_choice_beside_the_searchs_best():
+    """After a final stage, `best_generator()` is the final stage's choice: the last line
+    says so instead of naming only the search's best as "best"."""
+    stream = io.StringIO()
+    _drive(ProgressPrinter(1, stream=stream), _two_generations())
+    done = next(line for line in stream.getvalue().splitlines() if line.startswith("Done: "))
+    assert "search's best fid_domain=" in done and "final stage" not in done
+    stream = io.StringIO()
+    chosen = {"key": "feedbeef00000001", "fid": 12.3456}
+    _drive(ProgressPrinter(1, stream=stream), _two_generations(), chosen=chosen)
+    done = next(line for line in stream.getvalue().splitlines() if line.startswith("Done: "))
+    assert "final stage's choice feedbeef00000001 (held-out 12.35)" in done
 
 
 def test_a_terminal_gets_a_live_line_with_integer_counts():

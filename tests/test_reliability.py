@@ -322,6 +322,13 @@ def test_resume_never_opens_a_data_path_stored_in_the_config(tmp_path, monkeypat
     err = capsys.readouterr().err
     assert "is not a named dataset" in err and "--dataset PATH" in err
     assert _snapshot(directory) == before
+    # Data passed as an array has no path: only the Python way is offered.
+    config["search"]["dataset"] = "array"
+    (directory / "config.json").write_text(json.dumps(config))
+    assert cli.main(["resume", str(directory)]) == 2
+    err = capsys.readouterr().err
+    assert "searched data passed as an array" in err and "--dataset" not in err
+    assert "kgan_nas.search(the same data, directory=" in err
 
 
 @pytest.mark.keras

@@ -50,6 +50,9 @@ def test_best_models_and_genomes_follow_the_ranking(real_run):
     discriminator = real_run.best_discriminator()
     assert discriminator.count_params() == real_run.space.discriminator_params(genomes[0])
     assert discriminator.output_shape[-1] == 1
+    # No images is a clear error, not a crash inside predict.
+    with pytest.raises(ValueError, match=r"`?n`? must be an integer >= 1, got 0"):
+        real_run.sample(0)
 
 
 @pytest.mark.keras

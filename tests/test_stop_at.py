@@ -92,3 +92,18 @@ def test_stop_at_on_the_command_line(monkeypatch, tmp_path):
     assert cli.main(["search", "--quiet", "--stop-at", "fid_domain=20", "params=5e4"]) == 0
     assert seen["stop_at"] == {"fid_domain": 20.0, "params": 50000.0}
     assert cli.main(["search", "--quiet"]) == 0 and seen["stop_at"] is None
+    # A name without its value is a usage error, not a NaN target.
+    with pytest.raises(SystemExit):
+        cli.main(["search", "--quiet", "--stop-at", "fid_domain"])
+
+
+def test_a_class_target_in_an_unconditional_search_is_refused_before_any_data_loads():
+    """A target that is never measured would let the search run to its end silently;
+    class objectives get the error they get in `objectives=`."""
+    options = kgan_nas.SearchOptions(stop_at={"class_accuracy": 0.5})
+    with pytest.raises(
+        ValueError,
+        match=r"stop_at target\(s\) \['class_accuracy'\] are measured "
+        r"for class-conditional generators only; pass conditional=True",
+    ):
+        kgan_nas.search("digits", options=options, directory="unused", verbose=0)

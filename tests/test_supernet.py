@@ -186,9 +186,13 @@ def test_the_supernet_check_ranks_exact_paths_against_their_stand_alone_scores()
     assert "Spearman 0.500 over 3 genomes" in check_line(check)
     assert supernet_check(None, history) is None and check_line(None) is None
     assert supernet_check({"derived": []}, history) is None
-    two = supernet_check({"subnet_scores": scores[:1]}, history)
-    assert two["pairs"] == 1 and two["spearman"] is None
-    assert "undefined" in check_line(two)
+    one = supernet_check({"subnet_scores": scores[:1]}, history)
+    assert one["pairs"] == 1 and one["spearman"] is None
+    assert "undefined (1 genome with both scores; it needs 3" in check_line(one)
+    # Two genomes always rank perfectly: no check, not a Spearman of 1.
+    two = supernet_check({"subnet_scores": scores[:2]}, history)
+    assert two["pairs"] == 2 and two["spearman"] is None
+    assert "cannot be checked" in check_line(two) and "Spearman" not in check_line(two)
 
 
 @pytest.mark.keras

@@ -213,13 +213,14 @@ def test_the_check_says_when_it_ranks_only_the_best_scored_paths():
     from kgan_nas.results.supernet_check import check_line
     from kgan_nas.results.supernet_check import supernet_check
 
-    rows = [{"key": k, "fid": f, "exact": True} for k, f in (("a", 1.0), ("b", 2.0))]
+    scored = (("a", 1.0), ("b", 2.0), ("c", 3.0))
+    rows = [{"key": k, "fid": f, "exact": True} for k, f in scored]
     history = [
-        {"key": "a", "status": "ok", "fitness": {"fid": 5.0}},
-        {"key": "b", "status": "ok", "fitness": {"fid": 9.0}},
+        {"key": k, "status": "ok", "fitness": {"fid": f}}
+        for k, f in (("a", 5.0), ("b", 9.0), ("c", 12.0))
     ]
-    drawn = supernet_check({"subnet_scores": rows, "path_scores": rows * 5}, history)
-    assert drawn["drawn"] == 10 and drawn["spearman"] == pytest.approx(1.0)
-    assert "the best 2 of 10 random paths by path score, a narrow range" in check_line(drawn)
+    drawn = supernet_check({"subnet_scores": rows, "path_scores": rows * 4}, history)
+    assert drawn["drawn"] == 12 and drawn["spearman"] == pytest.approx(1.0)
+    assert "the best 3 of 12 random paths by path score, a narrow range" in check_line(drawn)
     mixture = supernet_check({"subnet_scores": rows}, history)
     assert "drawn" not in mixture and "narrow range" not in check_line(mixture)

@@ -381,6 +381,17 @@ def test_save_and_load_restore_networks_and_optimizers(tmp_path):
             int(keras.ops.convert_to_numpy(getattr(m, name).iterations)) for m in (gan, loaded)
         ]
         assert steps[0] == steps[1] > 0
+    # A fresh process that only imports Keras and kgan_nas (as after a ModelCheckpoint
+    # run) finds the class: Keras never imports kgan_nas to look it up.
+    code = (
+        "import sys, keras, kgan_nas; "
+        "model = keras.saving.load_model(sys.argv[1]); print(type(model).__name__)"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=300
+    )
+    assert loaded.returncode == 0, loaded.stderr[-2000:]
+    assert loaded.stdout.strip().splitlines()[-1] == "GAN"
 
 
 @pytest.mark.keras

@@ -267,5 +267,13 @@ def test_the_search_says_which_designs_it_queued_and_why_others_are_out():
     )
     assert len(lines) == 3
     assert warm_start.zoo_lines([]) == []
+    # A budget smaller than the queue says which designs it never reaches.
+    names = ("tf_dcgan", "dcgan", "mlp_gan")
+    assert warm_start.unevaluated_line(names, {"generations": 2, "population": 2}) == []
+    (line,) = warm_start.unevaluated_line(names, {"generations": 1, "population": 2})
+    assert line == (
+        "  zoo design mlp_gan will not be evaluated: the search evaluates 2 candidates in all "
+        "(generations x population); 3 would cover every queued design."
+    )
     with pytest.raises(ValueError, match="a list of design names in order"):
         warm_start.check_zoo_option({"dcgan"})

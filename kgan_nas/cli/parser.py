@@ -59,7 +59,9 @@ def _target(text):
     """`fid_domain=20` -> `("fid_domain", 20.0)` (`--stop-at`)."""
     name, sep, value = text.partition("=")
     try:
-        return name, float(value) if sep else float("nan")
+        if not (name and sep):
+            raise ValueError(text)  # a name alone (or a value alone) is no target
+        return name, float(value)
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"expected NAME=VALUE such as fid_domain=20, got {text!r}"

@@ -36,7 +36,7 @@ def _read_tf_dataset(dataset):
             label_parts.append(np.asarray(element[label_key]))
     if not image_parts:
         raise ValueError("The tf.data.Dataset is empty; it yielded no images.")
-    _check_not_flat(image_spec.shape, image_parts[0].shape, image_key)
+    _check_not_flat(image_spec.shape, image_parts[0].shape, image_key, label_key is not None)
     batched = _batched(image_spec.shape, image_parts[0].shape)
     join = np.concatenate if batched else np.stack
     try:
@@ -57,38 +57,48 @@ def _read_tf_dataset(dataset):
     return _RawImages(images, labels, "tf.data")
 
 
-def _check_not_flat(spec_shape, first_shape, image_key):
+def _check_not_flat(spec_shape, first_shape, image_key, has_label):
     """Refuses flattened images, which would otherwise load as strips one pixel high.
 
-    A rank-1 element is one flat vector; a rank-2 spec whose first axis is
-    unknown (what `.batch()` leaves) and whose second holds a square number
-    of pixels (times 1 or 3 channels), e.g. `(None, 784)`, is a batch of them.
+    A rank-1 element is one flat vector. A rank-2 element whose width holds a
+    square number of pixels (times 1 or 3 channels), e.g. 784, is a batch of
+    them when its first axis is unknown in the spec (what `.batch()` leaves,
+    `(None, 784)`) or, where the spec does not say (`drop_remainder=True`
+    gives `(64, 784)`; a `py_function` no rank), when it is wider than high. A
+    square element, `(64, 64)`, is one grayscale image.
 
     Raises:
         ValueError: naming the shape and the reshape that gives images.
     """
-    length = first_shape[-1] if first_shape else 0
-    if len(first_shape) == 1:
-        batched = False
-    elif spec_shape.rank == 2 and spec_shape[0] is None and spec_shape[1] is not None:
-        batched = True
-    else:
+    if len(first_shape) not in (1, 2):
         return
+    length = first_shape[-1]
     side, channels = _square_side(length)
-    if batched and side is None:
-        return  # an image of unknown height, not a batch of flat ones
+    batched = len(first_shape) == 2
+    if batched:
+        unknown_first = spec_shape.rank == 2 and spec_shape[0] is None
+        wide = first_shape[1] > first_shape[0] and (
+            spec_shape.rank is None or spec_shape[0] is not None
+        )
+        if side is None or first_shape[0] == first_shape[1] or not (unknown_first or wide):
+            return  # a grayscale image
     target = (side or "H", side or "W", channels)
     shape = ", ".join(str(size) for size in ((-1,) + target if batched else target))
     reshape = f"tf.reshape(x, ({shape}))"
-    mapped = f"lambda x: {reshape}" if image_key is None else f"lambda x, y: ({reshape}, y)"
     if isinstance(image_key, str):
         mapped = f"lambda d: {{**d, {image_key!r}: tf.reshape(d[{image_key!r}], ({shape}))}}"
+    elif image_key is None:
+        mapped = f"lambda x: {reshape}"
+    elif has_label:
+        mapped = f"lambda x, y: ({reshape}, y)"
+    else:
+        mapped = f"lambda x: ({reshape},)"
     what = "batches of flat vectors" if batched else "flat vectors"
+    shown = tuple(spec_shape) if spec_shape.rank is not None else tuple(first_shape)
     raise ValueError(
-        f"The tf.data.Dataset yields {what} of {length} values (shape "
-        f"{tuple(spec_shape) if batched else tuple(first_shape)}); a search needs images "
-        f"shaped (height, width, channels). Reshape them in the pipeline, e.g. "
-        f"`.map({mapped})`."
+        f"The tf.data.Dataset yields {what} of {length} values (shape {shown}); a search "
+        f"needs images shaped (height, width, channels). Reshape them in the pipeline, "
+        f"e.g. `.map({mapped})`."
     )
 
 

@@ -13,19 +13,21 @@ import numpy as np
 from kgan_nas.core.objectives import CONDITIONAL_OBJECTIVES
 
 
-def check_objectives(objectives, conditional, extractor="domain"):
+def check_objectives(objectives, conditional, extractor="domain", what="objective(s)"):
     """Raises `ValueError` for a class objective the search cannot measure.
 
     Args:
-        objectives: The objective names.
+        objectives: The objective names (or the names of targets to stop at).
         conditional: Whether the search is class-conditional.
         extractor: The metric's feature extractor; class accuracy needs the
             domain classifier (trained on the data's labels).
+        what: What the names are, for the message (`"stop_at target(s)"`: a
+            target never measured would let the search run to its end silently).
     """
     wanted = [name for name in objectives if name in CONDITIONAL_OBJECTIVES]
     if wanted and not conditional:
         raise ValueError(
-            f"The objective(s) {wanted} are measured for class-conditional generators "
+            f"The {what} {wanted} are measured for class-conditional generators "
             "only; pass conditional=True (--conditional) with labelled data, or drop them."
         )
     if "class_accuracy" in objectives and extractor != "domain":

@@ -62,7 +62,8 @@ def prepare_worker_files(
     if extractor_name == "domain":
         extractor_path = run_dir.file("extractor.keras")
         if not os.path.exists(extractor_path) or not os.path.exists(real_features_path):
-            say("Training the domain feature extractor (cached per data set)...")
+            # The cache decides (`for_data`); this line must not claim a training it skips.
+            say("Domain feature extractor: from the cache, or trained once for this data set...")
             extractor = features_lib.DomainExtractor.for_data(
                 data.train,
                 data.train_labels,

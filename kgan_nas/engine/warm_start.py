@@ -103,6 +103,31 @@ def zoo_lines(entries):
     return lines
 
 
+def unevaluated_line(names, budget):
+    """A line when the search's whole budget is too small for every queued design.
+
+    Queued designs spill into the next generations (`Strategy.start_from`), so
+    only those past `generations x population` are never evaluated.
+
+    Args:
+        names: The queued design names, in order.
+        budget: The resolved budget (`generations`, `population`).
+
+    Returns:
+        `[line]` naming the designs left unevaluated and the budget that covers
+        them, or `[]`.
+    """
+    total = budget["generations"] * budget["population"]
+    left = list(names)[total:]
+    if not left:
+        return []
+    return [
+        f"  zoo {'design' if len(left) == 1 else 'designs'} {', '.join(left)} will not be "
+        f"evaluated: the search evaluates {total} candidate{'' if total == 1 else 's'} in all "
+        f"(generations x population); {len(names)} would cover every queued design."
+    ]
+
+
 def _with_scale(entry):
     """`tf_dcgan`, or `tf_dcgan (widths x0.125)` when narrowed to the space's bounds."""
     narrowed = [change for change in entry.changes if change.startswith("widths x")]

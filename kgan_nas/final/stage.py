@@ -127,17 +127,28 @@ class FinalConfig:
         return dataclasses.asdict(self)
 
 
-def check_final_for_conditional(final, conditional):
+def check_final_for_conditional(final, conditional, finalizing=False):
     """Refuses a final stage for a class-conditional search, which it cannot train yet.
+
+    Args:
+        final: The `FinalConfig`, or None.
+        conditional: Whether the search is class-conditional.
+        finalizing: True for `finalize` on a stored run, where leaving the final
+            stage out is not the fix; False for a search about to start.
 
     Raises:
         ValueError: when `final` is a `FinalConfig` and `conditional` is True.
     """
     if final is not None and conditional:
+        fix = (
+            "this run is class-conditional, so there is nothing to finalize"
+            if finalizing
+            else "pass final=None (--no-final) for a conditional search"
+        )
         raise ValueError(
-            "The final stage does not train class-conditional GANs yet; pass final=None "
-            "(--no-final) for a conditional search. The search's own best generator "
-            "(best_generator()) is conditional and usable."
+            f"The final stage does not train class-conditional GANs yet; {fix}. The "
+            "search's own best generator (result.best_generator(), kgan-nas sample) is "
+            "conditional and usable."
         )
 
 
@@ -478,7 +489,7 @@ def finalize(
     settings = dict(config.final or FINAL_PRESETS["default"])
     settings.update({key: value for key, value in given.items() if value is not None})
     final = resolve_final(settings, None, config.evaluation["num_samples"])
-    check_final_for_conditional(final, config.space.get("num_classes") is not None)
+    check_final_for_conditional(final, config.space.get("num_classes") is not None, True)
     config = dataclasses.replace(config, final=final.to_dict())
     _run_with_lock(run_dir, config, say=print if verbose else (lambda *args, **kwargs: None))
     return SearchResult(directory)

@@ -202,7 +202,8 @@ class ProgressPrinter(SearchCallback):
         text += format_seconds(self._elapsed())
         best = getattr(result, "best_record", None)
         if best:
-            text += f", best {self._metric}={self._record_value(best)} ({best['key']})"
+            text += f", search's best {self._metric}={self._record_value(best)} ({best['key']})"
+            text += _final_choice(result)
         self._line(f"{text}; results in {result.directory}")
         if best:
             directory = result.directory
@@ -279,3 +280,13 @@ class ProgressPrinter(SearchCallback):
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return format_value(value)
         return self._value(record.get("objective"))
+
+
+def _final_choice(result):
+    """`", final stage's choice <key>"` when a finished final stage chose a genome, so the
+    closing line names the generator `best_generator()` returns; else ""."""
+    summary = getattr(result, "final_summary", None)
+    chosen = (summary() or {}).get("chosen") if callable(summary) else None
+    if not chosen:
+        return ""
+    return f", final stage's choice {chosen['key']} (held-out {chosen['fid']:.4g})"

@@ -205,11 +205,18 @@ def fid(real, fake):
         )
     for name, stats in (("real", real_stats), ("fake", fake_stats)):
         if stats.count <= stats.dim:
+            # In a search, `real` is the eval split and `fake` the generated (or, for the
+            # reference scores, training) images: say which knob gives more of each.
+            more = (
+                "more images, or a larger eval_fraction (--eval-fraction) in a search"
+                if name == "real"
+                else "more generated images (num_samples, --num-samples, in a search)"
+            )
             warn(
                 f"`{name}` has {stats.count} samples for {stats.dim} "
                 "features, so its covariance is rank-deficient and the FID "
-                "is strongly biased. Use more samples than feature "
-                "dimensions (10k+ for 2048-d Inception features).",
+                f"is strongly biased. Use more samples than feature dimensions: {more} "
+                "(published FIDs on 2048-d Inception features use 10k+).",
             )
     return frechet_distance(
         real_stats.mean,

@@ -162,9 +162,26 @@ class SearchResult:
         )
         return self._run.load_model("best", "generator.keras")
 
-    def best_discriminator(self):
-        """The best candidate's trained discriminator as a `keras.Model`."""
+    def best_discriminator(self, final=True):
+        """The discriminator trained beside `best_generator(final)`, as a `keras.Model`.
+
+        Args:
+            final: The final stage's chosen run's discriminator when the run has
+                one (default), so that it pairs with `best_generator()`; False
+                returns the search's best candidate's.
+
+        Returns:
+            A `keras.Model`.
+
+        Raises:
+            ValueError: if no candidate of the search succeeded.
+        """
         self._require_best()
+        chosen = (self.final_summary() or {}).get("chosen") if final else None
+        if chosen:
+            path = (final_summary.FINAL_DIR, chosen["job"], "discriminator.keras")
+            if os.path.isfile(self._run.file(*path)):
+                return self._run.load_model(*path)
         return self._run.load_model("best", "discriminator.keras")
 
     def get_best_models(self, num_models=1):
@@ -202,15 +219,17 @@ class SearchResult:
             A float32 `np.ndarray` `(n, H, W, C)`.
 
         Raises:
-            ValueError: for `labels` in an unconditional search, or labels
+            ValueError: for `n` below 1, for `labels` in an unconditional search, or labels
                 that are not integers, of another length than `n`, or out of
                 range (the message gives the valid class ids).
 
         `generator` (another candidate's, from `generator(key)`) replaces
         the best one; the latents are the same.
         """
+        from kgan_nas import validate
         from kgan_nas.core.class_labels import check_labels
 
+        n = validate.check_integer_at_least(n, "n", 1)  # 0 would crash inside predict
         if labels is not None and self.num_classes is None:
             raise ValueError(
                 "labels= needs a class-conditional search (conditional=True); this run "

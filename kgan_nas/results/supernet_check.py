@@ -8,6 +8,7 @@ evaluation is only worth its low cost where the first ranks genomes like
 the second; this module measures that, per run. Pure Python.
 """
 
+from kgan_nas.core.fidelity import MIN_PAIRS
 from kgan_nas.core.fidelity import spearman
 
 
@@ -24,7 +25,8 @@ def supernet_check(supernet, history):
         the highest rung it reached, the first of ties; None if it never
         trained) and `exact`), `pairs` (rows with
         both scores finite whose genome is exactly the path), `spearman`
-        over them (None when undefined: fewer than two pairs, or one side
+        over them (None when undefined: fewer than `MIN_PAIRS` pairs, as
+        in the fidelity check, since two points always give +-1, or one side
         constant) and, after single-path training, `drawn`: how many random
         paths were scored to choose the rows (the best by path score).
         When each path was fine-tuned before its score
@@ -51,17 +53,20 @@ def supernet_check(supernet, history):
         }
         rows.append(dict(row, shared_path_fid=entry.get("shared_fid")) if finetuned else row)
     pairs = _pairs(rows, "path_fid")
-    check = {
-        "rows": rows,
-        "pairs": len(pairs),
-        "spearman": spearman([p for p, _ in pairs], [f for _, f in pairs]),
-    }
+    check = {"rows": rows, "pairs": len(pairs), "spearman": _correlation(pairs)}
     if finetuned:
-        shared = _pairs(rows, "shared_path_fid")
-        check["shared_spearman"] = spearman([p for p, _ in shared], [f for _, f in shared])
+        check["shared_spearman"] = _correlation(_pairs(rows, "shared_path_fid"))
     if supernet.get("path_scores"):
         check["drawn"] = len(supernet["path_scores"])
     return check
+
+
+def _correlation(pairs):
+    """Spearman's rank correlation of `(path score, stand-alone score)` pairs, or None
+    with fewer than `MIN_PAIRS` (two points are always perfectly ranked)."""
+    if len(pairs) < MIN_PAIRS:
+        return None
+    return spearman([p for p, _ in pairs], [f for _, f in pairs])
 
 
 def _pairs(rows, column):
@@ -77,12 +82,19 @@ def check_line(check):
     """The check as one readable line, or None without one."""
     if check is None:
         return None
-    value = "undefined" if check["spearman"] is None else f"{check['spearman']:.3f}"
-    line = (
-        f"Supernet check: its path scores against the same genomes trained alone, "
-        f"Spearman {value} over {check['pairs']} genomes (near 1: sharing weights ranks "
-        "genomes as training them would)"
-    )
+    if check["spearman"] is None:
+        line = (
+            f"Supernet check: its path scores cannot be checked against the same genomes "
+            f"trained alone: the rank correlation is undefined ({check['pairs']} genome"
+            f"{'' if check['pairs'] == 1 else 's'} with both scores; it needs {MIN_PAIRS} "
+            "with differing scores)"
+        )
+    else:
+        line = (
+            f"Supernet check: its path scores against the same genomes trained alone, "
+            f"Spearman {check['spearman']:.3f} over {check['pairs']} genomes (near 1: sharing "
+            "weights ranks genomes as training them would)"
+        )
     if "shared_spearman" in check:
         shared = check["shared_spearman"]
         line += (

@@ -93,7 +93,8 @@ class DifferentiableSearch(RandomSearch):
             if supernet_training != "single_path":
                 raise ValueError(
                     "path_finetune_steps fine-tunes the paths of a single-path supernet: add "
-                    "supernet_training='single_path' or leave it out."
+                    "supernet_training='single_path' (CLI: --supernet-training single_path) "
+                    "or leave it out."
                 )
         if supernet_training not in SUPERNET_TRAININGS:
             raise ValueError(

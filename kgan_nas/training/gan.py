@@ -53,6 +53,28 @@ def _check_image_range(images):
     )
 
 
+def _check_callbacks(callbacks):
+    """Refuses, before any training, callbacks that would fail at the end of `fit`.
+
+    `EarlyStopping(restore_best_weights=True)` sets the weights it kept back
+    at the end; once `EvolveArchitecture` has swapped the networks they are
+    another architecture's, and Keras fails there, losing the History.
+    """
+    names = {type(callback).__name__ for callback in callbacks}
+    restores = any(
+        isinstance(callback, keras.callbacks.EarlyStopping) and callback.restore_best_weights
+        for callback in callbacks
+    )
+    if "EvolveArchitecture" in names and restores:
+        raise ValueError(
+            "EarlyStopping(restore_best_weights=True) cannot run beside EvolveArchitecture: "
+            "the weights it restores at the end belong to the architecture it saw first, "
+            "not to the one evolved since. Use EarlyStopping(restore_best_weights=False), "
+            "and ModelCheckpoint(path_ending_in '.keras', save_best_only=True) to keep the "
+            "best model, architecture and weights together."
+        )
+
+
 # Why `fit(validation_data=...)` and `evaluate()` are refused, and what to use.
 _NO_VALIDATION = (
     "kgan_nas.GAN has no validation step, so {} is not supported: a GAN's losses on "
@@ -334,7 +356,8 @@ class GAN(keras.Model):
 
         Raises:
             ValueError: for `validation_data` or `validation_split` (see
-                `evaluate`).
+                `evaluate`), and for `EarlyStopping(restore_best_weights=True)`
+                beside `EvolveArchitecture`.
         """
         # Bound as Keras binds them, so a positional validation_data is seen too.
         given = inspect.signature(keras.Model.fit).bind(self, x, *args, **kwargs).arguments
@@ -342,6 +365,7 @@ class GAN(keras.Model):
             raise ValueError(_NO_VALIDATION.format("fit(validation_data=...)"))
         if given.get("validation_split"):
             raise ValueError(_NO_VALIDATION.format("fit(validation_split=...)"))
+        _check_callbacks(given.get("callbacks") or ())
         _check_image_range(x[0] if isinstance(x, (tuple, list)) and x else x)
         return super().fit(x, *args, **kwargs)
 
