@@ -13,6 +13,7 @@ import dataclasses
 from kgan_nas import config as config_lib
 from kgan_nas import validate
 from kgan_nas.core.objectives import check_targets
+from kgan_nas.core.objectives import check_targets_measured
 from kgan_nas.core.objectives import parse_metric
 from kgan_nas.engine import settings as run_options
 from kgan_nas.engine import warm_start
@@ -160,6 +161,7 @@ def search(
     check_objectives(objectives, is_conditional, extractor)
     check_targets(options.stop_at)  # before the data loads: a typo should not wait
     check_objectives(tuple(options.stop_at or ()), is_conditional, extractor, "stop_at target(s)")
+    check_targets_measured(options.stop_at, objectives, extractor)
     zoo_option = warm_start.check_zoo_option(options.zoo)
     # Imported after the cheap checks: kgan_nas.data (and the callbacks a user
     # passes) bring in TensorFlow, which a mistyped argument should not wait for.
@@ -309,7 +311,7 @@ def resume(directory, *, generations=None, workers=None, verbose=1, callbacks=No
             ""
             if in_memory
             else f"`kgan-nas search --dataset PATH --directory {directory}` (PATH: the folder "
-            f"or file {config.dataset!r}) and the original settings, or "
+            f"or file the run recorded as {config.dataset!r}) and the original settings, or "
         )
         raise ValueError(
             f"The run in {directory} searched "

@@ -653,6 +653,27 @@ def test_evolve_architecture_beside_a_restoring_early_stopping_is_refused_before
     for old, now in zip(before, gan.generator.get_weights(), strict=True):
         np.testing.assert_array_equal(old, now)  # nothing trained
 
+    # The forms Keras accepts: a CallbackList, a nested list, a subclass.
+    class Evolving(EvolveArchitecture):
+        pass
+
+    renamed = Evolving(SMALL_SPACE, genome, digits, scorer=lambda gan: 0.0, verbose=0)
+    for callbacks in (
+        keras.callbacks.CallbackList([evolve, stopping], model=gan),
+        [[evolve], [stopping]],
+        [renamed, stopping],
+    ):
+        with pytest.raises(ValueError, match="cannot run beside EvolveArchitecture"):
+            gan.fit(digits.train[:32], batch_size=16, epochs=1, verbose=0, callbacks=callbacks)
+    # Without the restoring EarlyStopping, a CallbackList still trains.
+    gan.fit(
+        digits.train[:32],
+        batch_size=16,
+        epochs=1,
+        verbose=0,
+        callbacks=keras.callbacks.CallbackList([keras.callbacks.History()], model=gan),
+    )
+
 
 # ----------------------------------------------------------------------------
 # Search-level callbacks

@@ -107,3 +107,17 @@ def test_a_class_target_in_an_unconditional_search_is_refused_before_any_data_lo
         r"for class-conditional generators only; pass conditional=True",
     ):
         kgan_nas.search("digits", options=options, directory="unused", verbose=0)
+
+
+@pytest.mark.parametrize(
+    "stop_at, message",
+    [
+        ({"fid_inception": 30.0}, r"measured with inception features.*use 'fid_domain'"),
+        ({"generator_latency": 0.01}, r"optimises it; add it to objectives"),
+    ],
+)
+def test_a_target_the_search_never_records_is_refused(stop_at, message):
+    """A target of another extractor's metric, or a latency nobody times, is never met."""
+    options = kgan_nas.SearchOptions(stop_at=stop_at)
+    with pytest.raises(ValueError, match=message):
+        kgan_nas.search("digits", options=options, directory="unused", verbose=0)

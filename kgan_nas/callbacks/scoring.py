@@ -190,7 +190,12 @@ class SampleScorer:
                 f"in [{finite.min():.3g}, {finite.max():.3g}]. End the generator with "
                 "activation='tanh', or rescale its output to [-1, 1]."
             )
-        if finite.size and finite.min() >= 0 and not getattr(self, "_warned_range", False):
+        if (
+            finite.size
+            and finite.min() >= 0
+            and self.data.eval.min() < 0  # real images that do use the negative half
+            and not getattr(self, "_warned_range", False)
+        ):
             # Values in [0, 1] pass the check above but are scored against real images in
             # [-1, 1]: a sigmoid generator's FID would measure the shift, not the images.
             from kgan_nas.errors import warn
@@ -198,7 +203,8 @@ class SampleScorer:
             self._warned_range = True
             warn(
                 f"{self.owner}: every value the generator made is in [0, "
-                f"{finite.max():.3g}], while the real images span [-1, 1] (a sigmoid output?). "
+                f"{finite.max():.3g}], while the real images reach "
+                f"{float(self.data.eval.min()):.3g} (a sigmoid output?). "
                 "The scores then measure the shift of range, not the images: end the "
                 "generator with activation='tanh', or rescale its output to [-1, 1] "
                 "(x * 2 - 1)."

@@ -152,6 +152,34 @@ def check_targets(stop_at):
     return targets
 
 
+def check_targets_measured(stop_at, objectives, extractor):
+    """Refuses targets the search never records, which would let it run to its end
+    silently: a metric of another extractor, or a latency it does not time.
+
+    Args:
+        stop_at: The checked targets (`check_targets`), or None.
+        objectives: The search's objective names.
+        extractor: The search's feature extractor (`"domain"`, `"inception"`).
+
+    Raises:
+        ValueError: naming the target and what the search records instead.
+    """
+    for name in stop_at or ():
+        if name in METRICS and parse_metric(name)[1] != extractor:
+            measured = name.rsplit("_", 1)[0] + "_" + extractor
+            raise ValueError(
+                f"stop_at[{name!r}] is measured with {parse_metric(name)[1]} features, but "
+                f"this search scores with {extractor} features, so it would never be met; "
+                f"use {measured!r}, or a *_{parse_metric(name)[1]} metric."
+            )
+        if name == "generator_latency" and name not in objectives:
+            raise ValueError(
+                "stop_at['generator_latency'] is measured only in a search that optimises it; "
+                "add it to objectives (e.g. objectives=('fid', 'generator_latency')) or drop "
+                "the target."
+            )
+
+
 def meets_targets(record, targets):
     """Whether a history record reaches every target (lower or higher, as each objective
     wants): a failed record, or one without a target's value, never does."""

@@ -60,12 +60,20 @@ def _check_callbacks(callbacks):
     at the end; once `EvolveArchitecture` has swapped the networks they are
     another architecture's, and Keras fails there, losing the History.
     """
-    names = {type(callback).__name__ for callback in callbacks}
+    if isinstance(callbacks, keras.callbacks.CallbackList):
+        callbacks = callbacks.callbacks
+    callbacks = keras.tree.flatten(list(callbacks))  # Keras flattens nested lists too
+    # By class name along the MRO: kgan_nas.callbacks imports TensorFlow-free code
+    # only when used, and a subclass of EvolveArchitecture swaps networks too.
+    evolves = any(
+        "EvolveArchitecture" in {cls.__name__ for cls in type(callback).__mro__}
+        for callback in callbacks
+    )
     restores = any(
         isinstance(callback, keras.callbacks.EarlyStopping) and callback.restore_best_weights
         for callback in callbacks
     )
-    if "EvolveArchitecture" in names and restores:
+    if evolves and restores:
         raise ValueError(
             "EarlyStopping(restore_best_weights=True) cannot run beside EvolveArchitecture: "
             "the weights it restores at the end belong to the architecture it saw first, "
