@@ -214,3 +214,7 @@ def test_the_readme_quotes_the_studys_count(study):
     reachable = count["wins"] + len(study.SEEDS) - count["pairs"] >= 4
     said = "the claim that the search beats that baseline cannot be made" in readme
     assert said == (not reachable)
+    path = os.path.join(os.path.dirname(BENCHMARKS), "docs", "howto", "strategies.md")
+    with open(path, encoding="utf-8") as stream:
+        strategies = " ".join(stream.read().split())
+    assert ("claim to beat them can no longer be made" in strategies) == (not reachable)
