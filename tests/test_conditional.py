@@ -161,6 +161,9 @@ def test_plan_counts_the_embeddings():
     assert (g_plan[0].params, g_plan[0].output_shape) == (10 * 16, (16,))
     assert d_plan[-1].role == "condition" and d_plan[-2].role == "output"
     assert d_plan[-1].params == 10 * d_plan[-2].input_shape[0]
+    # The generator still ends at the image's shape, whatever the embedding's width.
+    for conditioned in (concat, projection):
+        assert space.generator_plan(conditioned)[-1].output_shape == tuple(space.image_shape)
 
 
 def test_check_labels_errors_name_the_problem():

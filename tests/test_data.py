@@ -153,6 +153,18 @@ def test_image_folder_size_mismatch_names_both_files(tmp_path):
         load_dataset(tmp_path)
 
 
+def test_image_folder_names_every_unreadable_file_at_once(tmp_path):
+    """An empty file and a fake JPEG are both named in one error, not one per run."""
+    from PIL import Image
+
+    for index in range(4):
+        Image.fromarray(np.zeros((8, 8), np.uint8)).save(tmp_path / f"{index}.png")
+    (tmp_path / "empty.png").write_bytes(b"")
+    (tmp_path / "bad.jpg").write_bytes(b"not a jpeg at all")
+    with pytest.raises(ValueError, match=r"Cannot read 2 image files: .*bad\.jpg.*empty\.png"):
+        load_dataset(tmp_path)
+
+
 def test_image_folder_loose_images_beside_classes_raise(tmp_path):
     """Images next to class subfolders raise, since they have no class."""
     for name in ("a", "b"):

@@ -419,6 +419,8 @@ def test_best_generator_is_the_finalized_one_and_says_so(final_run):
 
     result = kgan_nas.SearchResult(str(final_run))
     chosen = result.final_summary()["chosen"]
+    # Before any call it already says which one best_generator() returns.
+    assert result.best_generator_source.startswith(f"final stage: genome {chosen['key']}")
     generator = result.best_generator()
     assert result.best_generator_source.startswith(
         f"final stage: genome {chosen['key']} seed {chosen['seed_index']}, 5 steps, EMA 0.999"

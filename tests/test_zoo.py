@@ -269,7 +269,9 @@ def test_the_search_says_which_designs_it_queued_and_why_others_are_out():
     assert warm_start.zoo_lines([]) == []
     # A budget smaller than the queue says which designs it never reaches.
     names = ("tf_dcgan", "dcgan", "mlp_gan")
-    assert warm_start.unevaluated_line(names, {"generations": 2, "population": 2}) == []
+    assert warm_start.unevaluated_line(names, {"generations": 2, "population": 3}) == []
+    (only_zoo,) = warm_start.unevaluated_line(names, {"generations": 1, "population": 3})
+    assert "are all known designs: no genome of the search's own" in only_zoo
     (line,) = warm_start.unevaluated_line(names, {"generations": 1, "population": 2})
     assert line == (
         "  zoo design mlp_gan will not be evaluated: the search evaluates 2 candidates in all "

@@ -105,10 +105,12 @@ def generator_plan(genome, image_shape, latent_dim, default_filters, num_classes
     condition = genome.conditioning
     if condition is not None:
         classes = _checked_classes(num_classes)
-        width = condition.embedding_dim if condition.generator == "concat" else latent_dim
+        # The embedding's size; not `width`, which is the image's (it was, once, and
+        # the output step then said 32x64 for a 32x32 image).
+        embedded = condition.embedding_dim if condition.generator == "concat" else latent_dim
         if condition.generator == "concat":
-            shape = (latent_dim + width,)
-        steps.append(Step("condition", condition, (latent_dim,), shape, classes * width))
+            shape = (latent_dim + embedded,)
+        steps.append(Step("condition", condition, (latent_dim,), shape, classes * embedded))
     index = 0
     while index < len(genes) and _in_vector_section(genes, index, vector_first=True):
         gene = genes[index]

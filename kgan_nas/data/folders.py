@@ -58,14 +58,14 @@ def _common_size_and_mode(files):
     from PIL import Image
 
     first_size, any_alpha, all_gray = None, False, True
+    unreadable = []  # all of them at once: one run per bad file would be a chore
     for path in files:
         try:
             with Image.open(path) as image:
                 size, mode, info = image.size, image.mode, image.info
         except OSError as error:
-            raise ValueError(
-                f"Cannot read the image {path}: {error}. Remove or re-save it."
-            ) from error
+            unreadable.append(f"{path} ({error})")
+            continue
         if first_size is None:
             first_size = size
         elif size != first_size:
@@ -83,6 +83,14 @@ def _common_size_and_mode(files):
             )
         any_alpha |= mode in ("RGBA", "LA", "PA", "RGBa", "La") or ("transparency" in info)
         all_gray &= mode in ("1", "L", "LA", "La")
+    if unreadable:
+        shown = "; ".join(unreadable[:5]) + (
+            f"; and {len(unreadable) - 5} more" if len(unreadable) > 5 else ""
+        )
+        raise ValueError(
+            f"Cannot read {len(unreadable)} image file{'' if len(unreadable) == 1 else 's'}: "
+            f"{shown}. Remove or re-save {'it' if len(unreadable) == 1 else 'them'}."
+        )
     mode = "RGBA" if any_alpha else "L" if all_gray else "RGB"
     return first_size, mode
 

@@ -113,8 +113,10 @@ def _save_real_features(run_dir, extractor, data, num_samples):
     train = data.train[np.sort(rng.permutation(len(data.train))[:num_samples])]
     baselines = {
         "extractor": extractor.metric_suffix,
-        "fid_train_vs_eval": float(metrics.fid(extractor.features(train), real)),
-        "fid_uniform_noise": float(metrics.fid(extractor.features(noise), real)),
+        # `fid(real, fake)`, the eval images as `real` like a candidate's score (FID is
+        # symmetric; the order names the sets right in its sample-count warning).
+        "fid_train_vs_eval": float(metrics.fid(real, extractor.features(train))),
+        "fid_uniform_noise": float(metrics.fid(real, extractor.features(noise))),
         "num_eval_images": int(len(data.eval)),
         "num_samples": int(len(train)),
         "num_noise_samples": int(num_samples),

@@ -115,11 +115,17 @@ def unevaluated_line(names, budget):
 
     Returns:
         `[line]` naming the designs left unevaluated and the budget that covers
-        them, or `[]`.
+        them, or saying that the budget holds only known designs; else `[]`.
     """
     total = budget["generations"] * budget["population"]
     left = list(names)[total:]
     if not left:
+        if names and len(names) >= total:
+            return [
+                f"  The {total} candidate{'' if total == 1 else 's'} of this budget "
+                "(generations x population) are all known designs: no genome of the "
+                "search's own is evaluated."
+            ]
         return []
     return [
         f"  zoo {'design' if len(left) == 1 else 'designs'} {', '.join(left)} will not be "

@@ -59,8 +59,9 @@ class SearchResult:
             )
         self.config = self._run.config()
         self.history = self._run.history()
-        # Which generator the last `best_generator()` call returned, in words.
-        self.best_generator_source = None
+        # Which generator the last `best_generator()` call returned, in words (None:
+        # not called yet; `best_generator_source` then says which it would return).
+        self._generator_source = None
 
     @property
     def objectives(self):
@@ -124,6 +125,38 @@ class SearchResult:
         """
         return final_summary.read_summary(self._run)
 
+    @property
+    def best_generator_source(self):
+        """Which generator `best_generator()` returned last, in words; before any call,
+        the one it returns by default (None for a run without a successful candidate)."""
+        if self._generator_source is None:
+            try:
+                self._require_best()
+            except ValueError:
+                return None
+            self._generator_source = self._best_generator_choice(final=True)[1]
+        return self._generator_source
+
+    def _best_generator_choice(self, final):
+        """`(path parts of the generator's .keras file, sentence)` for `best_generator`."""
+        chosen = (self.final_summary() or {}).get("chosen") if final else None
+        path = (final_summary.FINAL_DIR, final_summary.GENERATOR)
+        if chosen and os.path.isfile(self._run.file(*path)):
+            protocol = self.final_summary()["protocol"]
+            return path, (
+                f"final stage: genome {chosen['key']} seed {chosen['seed_index']}, "
+                f"{protocol['steps']} steps, EMA {protocol['ema_decay']}, "
+                f"{protocol['reference']} FID {chosen['fid']:.4f}"
+            )
+        record = self.best_record
+        total = record_total_steps(self.history, record)
+        own = record["fitness"].get("steps")
+        inherited = f", {total:,} in all with inherited training" if total != own else ""
+        return ("best", "generator.keras"), (
+            f"search: candidate {record['key']} "
+            f"({own} steps{inherited}, selected on the eval split)"
+        )
+
     def best_generator(self, final=True):
         """The best generator as a `keras.Model` (loaded with `safe_mode=True`).
 
@@ -142,25 +175,8 @@ class SearchResult:
             ValueError: if no candidate of the search succeeded.
         """
         self._require_best()
-        chosen = (self.final_summary() or {}).get("chosen") if final else None
-        path = (final_summary.FINAL_DIR, final_summary.GENERATOR)
-        if chosen and os.path.isfile(self._run.file(*path)):
-            protocol = self.final_summary()["protocol"]
-            self.best_generator_source = (
-                f"final stage: genome {chosen['key']} seed {chosen['seed_index']}, "
-                f"{protocol['steps']} steps, EMA {protocol['ema_decay']}, "
-                f"{protocol['reference']} FID {chosen['fid']:.4f}"
-            )
-            return self._run.load_model(*path)
-        record = self.best_record
-        total = record_total_steps(self.history, record)
-        own = record["fitness"].get("steps")
-        inherited = f", {total:,} in all with inherited training" if total != own else ""
-        self.best_generator_source = (
-            f"search: candidate {record['key']} "
-            f"({own} steps{inherited}, selected on the eval split)"
-        )
-        return self._run.load_model("best", "generator.keras")
+        path, self._generator_source = self._best_generator_choice(final)
+        return self._run.load_model(*path)
 
     def best_discriminator(self, final=True):
         """The discriminator trained beside `best_generator(final)`, as a `keras.Model`.
