@@ -191,10 +191,10 @@ class SampleScorer:
                 "activation='tanh', or rescale its output to [-1, 1]."
             )
         if (
-            finite.size
+            not getattr(self, "_warned_range", False)  # once: no scan of the real images after
+            and finite.size
             and finite.min() >= 0
             and self.data.eval.min() < 0  # real images that do use the negative half
-            and not getattr(self, "_warned_range", False)
         ):
             # Values in [0, 1] pass the check above but are scored against real images in
             # [-1, 1]: a sigmoid generator's FID would measure the shift, not the images.
